@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/* Graphs and plans.
+ *
+ * A node is a C function whose dependencies are named: a node called
+ * "spend_mean" that depends on "spend" receives the value of the node (or
+ * external input) "spend" as its argument 0. Nodes come in modules, static
+ * tables of hamr_node_def, or are added one by one at run time. A graph
+ * combines modules under a configuration (a node may exist only for some
+ * config values), resolves every name, and validates. A plan is the part of
+ * a graph that some requested outputs need, compiled to integer indices;
+ * runs (hamr/runtime.h) execute plans.
+ *
+ * Lifetimes: a graph copies every definition handed to it (names, tags,
+ * conditions, dependency lists), so those may be temporary; function and
+ * user-data pointers are kept as given. A plan keeps its graph alive: the
+ * graph's memory is released when hamr_graph_destroy has been called and the
+ * last plan made from it is destroyed. */
+#ifndef HAMR_GRAPH_H
+#define HAMR_GRAPH_H
+
+#include <stdio.h>
+
+#include "hamr/export.h"
+#include "hamr/value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hamr_call hamr_call;   /* one execution of one node */
+typedef struct hamr_graph hamr_graph; /* nodes resolved under a config */
+typedef struct hamr_plan hamr_plan;   /* what some outputs need, compiled */
+
+/* A node function: reads its arguments from `c` (hamr/runtime.h), sets its
+ * result with a hamr_ret_* call, and returns 0, or a negative HAMR_E* (best
+ * through hamr_fail, which also records a message). */
+typedef int (*hamr_fn)(hamr_call *c);
+
+typedef enum hamr_node_kind {
+	HAMR_NODE_PLAIN = 0,
+	HAMR_NODE_PARALLELIZABLE, /* emits items; its result type is the item's */
+	HAMR_NODE_COLLECT,        /* gathers a block; see HAMR_DEP_COLLECT */
+	HAMR_NODE_INPUT           /* declares an external input: no function */
+} hamr_node_kind;
+
+enum {
+	/* The dependency may be missing: when no node or given input of that
+	 * name exists, the node receives the default (if `dflt` has a type) or
+	 * nothing (hamr_arg_present() is false). */
+	HAMR_DEP_OPTIONAL = 1u << 0,
+	/* A collect node's collected dependency: the node receives a list of
+	 * the dependency's values, one per item of its block, in item order.
+	 * `type` is then the type of one item. */
+	HAMR_DEP_COLLECT = 1u << 1
+};
+
+/* A scalar default for an optional dependency (hamr_dep.dflt). */
+typedef struct hamr_default {
+	hamr_type type; /* NULL: no default; else HAMR_I64, F64, BOOL or STR */
+	int64_t i64;
+	double f64;
+	bool b;
+	const char *str;
+} hamr_default;
+
+#define HAMR_DEFAULT_I64(x) {HAMR_I64, (x), 0.0, false, NULL}
+#define HAMR_DEFAULT_F64(x) {HAMR_F64, 0, (x), false, NULL}
+#define HAMR_DEFAULT_BOOL(x) {HAMR_BOOL, 0, 0.0, (x), NULL}
+#define HAMR_DEFAULT_STR(x) {HAMR_STR, 0, 0.0, false, (x)}
+
+/* One dependency: the name of the node or input it reads, the type it
+ * expects (NULL: any), HAMR_DEP_* flags and, for an optional one, a
+ * default. Arrays of them end with an entry whose name is NULL. */
+typedef struct hamr_dep {
+	const char *name;
+	hamr_type type;
+	unsigned flags;
+	hamr_default dflt;
+} hamr_dep;
+
+/* A tag, key=value (Hamilton's @tag). Arrays end with a NULL key. */
+typedef struct hamr_tag {
+	const char *key;
+	const char *value;
+} hamr_tag;
+
+typedef enum hamr_cond_op {
+	HAMR_WHEN = 1,    /* config[key] == value        (@config.when) */
+	HAMR_WHEN_NOT,    /* config[key] != value, or key absent (when_not) */
+	HAMR_WHEN_IN,     /* config[key] is one of values (when_in) */
+	HAMR_WHEN_NOT_IN  /* config[key] is none of values, or absent */
+} hamr_cond_op;
+
+/* A config condition. HAMR_WHEN and HAMR_WHEN_NOT use `value`;
+ * HAMR_WHEN_IN and HAMR_WHEN_NOT_IN use `values`, an array ended by NULL.
+ * A node exists only when all its conditions hold. Arrays of conditions end
+ * with op 0. */
+typedef struct hamr_cond {
+	hamr_cond_op op;
+	const char *key;
+	const char *value;
+	const char *const *values;
+} hamr_cond;
+
+/* A node definition. `deps`, `tags` and `conds` may be NULL. */
+typedef struct hamr_node_def {
+	const char *name;
+	hamr_fn fn;          /* NULL only for HAMR_NODE_INPUT */
+	void *userdata;      /* hamr_userdata(c) in the function */
+	hamr_type type;      /* result type (parallelizable: item type); NULL any */
+	hamr_node_kind kind;
+	const hamr_dep *deps;
+	const hamr_tag *tags;
+	const hamr_cond *conds;
+	const char *doc;     /* one line, for --list and DOT tooltips */
+} hamr_node_def;
+
+/* A module: a named table of nodes ended by an entry whose name is NULL. */
+typedef struct hamr_module {
+	const char *name;
+	const hamr_node_def *nodes;
+} hamr_module;
+
+/* A shared object made to be loaded by hamr_graph_load_module exports
+ * `hamr_module_entry`; HAMR_MODULE_EXPORT(mod) defines it. */
+typedef const hamr_module *(*hamr_module_entry_fn)(void);
+#define HAMR_MODULE_ENTRY_SYMBOL "hamr_module_entry"
+#define HAMR_MODULE_EXPORT(mod)                                              \
+	__attribute__((visibility("default"))) const hamr_module *           \
+	hamr_module_entry(void);                                             \
+	const hamr_module *hamr_module_entry(void) { return &(mod); }
+
+/* ---- graphs ---------------------------------------------------------- */
+
+/* Makes an empty graph, owned by the caller (hamr_graph_destroy). */
+HAMR_API int hamr_graph_create(hamr_graph **out);
+
+/* Releases the caller's hold on `g`; plans made from it stay valid.
+ * Accepts NULL. */
+HAMR_API void hamr_graph_destroy(hamr_graph *g);
+
+/* Sets config `key` to `value` (both copied); a later call for the same key
+ * replaces it. Only before hamr_graph_build. */
+HAMR_API int hamr_graph_set_config(hamr_graph *g, const char *key,
+                                   const char *value);
+
+/* Adds every node of `m` (copied). Only before hamr_graph_build. */
+HAMR_API int hamr_graph_add_module(hamr_graph *g, const hamr_module *m);
+
+/* Adds one node (copied): for graphs generated by code. `module` names it
+ * in messages and may be NULL. */
+HAMR_API int hamr_graph_add_node(hamr_graph *g, const char *module,
+                                 const hamr_node_def *def);
+
+/* Declares an external input `name` of type `type` (NULL: any). */
+HAMR_API int hamr_graph_add_input(hamr_graph *g, const char *name,
+                                  hamr_type type);
+
+/* Loads the shared object at `path` with dlopen, and adds the module its
+ * hamr_module_entry returns. The object stays loaded as long as the graph
+ * or a plan made from it lives. HAMR_EMODULE when it cannot be loaded or
+ * has no entry point (the message has dlerror's words). */
+HAMR_API int hamr_graph_load_module(hamr_graph *g, const char *path);
+
+/* Applies the config, resolves every dependency name and validates the
+ * graph: unknown dependency (HAMR_EDEP), duplicate name (HAMR_EDUP), cycle
+ * (HAMR_ECYCLE), type mismatch (HAMR_ETYPE), bad config condition
+ * (HAMR_ECONFIG), collect without a parallelizable upstream (HAMR_ECOLLECT).
+ * The message of hamr_errmsg() names the nodes. After a successful build
+ * the graph is read-only and can be shared by threads; calling it again
+ * returns the first result. */
+HAMR_API int hamr_graph_build(hamr_graph *g);
+
+/* Information about a node of a built graph (nodes removed by config are
+ * not there). Strings are owned by the graph. */
+typedef struct hamr_node_info {
+	const char *name;
+	const char *module;
+	const char *doc;
+	hamr_type type;
+	hamr_node_kind kind;
+	size_t n_deps;
+	size_t n_tags;
+} hamr_node_info;
+
+/* Number of nodes (inputs included) of a built graph; 0 before the build. */
+HAMR_API size_t hamr_graph_node_count(const hamr_graph *g);
+/* Index of node `name`, or HAMR_ENOENT. */
+HAMR_API int hamr_graph_find(const hamr_graph *g, const char *name);
+/* Fills *info for node index `i`; HAMR_ERANGE past the end. */
+HAMR_API int hamr_graph_node_info(const hamr_graph *g, size_t i,
+                                  hamr_node_info *info);
+/* Dependency `d` of node `i`: its name, and the node index it resolved to
+ * in *target (-1 when it is an absent optional dependency). */
+HAMR_API const char *hamr_graph_node_dep(const hamr_graph *g, size_t i,
+                                         size_t d, int *target);
+/* Tag `t` of node `i` in *key and *value. */
+HAMR_API int hamr_graph_node_tag(const hamr_graph *g, size_t i, size_t t,
+                                 const char **key, const char **value);
+/* The value of tag `key` on node `i`, or NULL. */
+HAMR_API const char *hamr_graph_tag_value(const hamr_graph *g, size_t i,
+                                          const char *key);
+
+/* Writes the built graph in Graphviz DOT: inputs as ellipses, nodes as
+ * boxes, parallelizable and collect nodes marked. */
+HAMR_API int hamr_graph_write_dot(const hamr_graph *g, FILE *f);
+
+/* ---- given values ------------------------------------------------------
+ * A name -> value map for what a caller gives a plan or run: values for
+ * external inputs and overrides (a value for a node's name replaces
+ * computing that node, and whatever upstream only it needed). */
+
+typedef struct hamr_values hamr_values;
+
+HAMR_API int hamr_values_create(hamr_values **out);
+HAMR_API void hamr_values_destroy(hamr_values *vs); /* accepts NULL */
+/* Sets `name` (copied) to `*v`, moving it (it is left empty). */
+HAMR_API int hamr_values_set(hamr_values *vs, const char *name, hamr_value *v);
+HAMR_API int hamr_values_set_i64(hamr_values *vs, const char *name, int64_t x);
+HAMR_API int hamr_values_set_f64(hamr_values *vs, const char *name, double x);
+HAMR_API int hamr_values_set_bool(hamr_values *vs, const char *name, bool x);
+HAMR_API int hamr_values_set_str(hamr_values *vs, const char *name,
+                                 const char *s);
+/* The value set for `name`, borrowed from vs, or NULL. */
+HAMR_API const hamr_value *hamr_values_get(const hamr_values *vs,
+                                           const char *name);
+HAMR_API size_t hamr_values_count(const hamr_values *vs);
+/* Entry `i` (in order of first setting): its name, and value in *v. */
+HAMR_API const char *hamr_values_at(const hamr_values *vs, size_t i,
+                                    const hamr_value **v);
+
+/* ---- plans ----------------------------------------------------------- */
+
+/* Compiles a plan for `outputs` (n_outputs names) of graph `g`, building
+ * it first if needed. `given` names what runs will supply (values are
+ * checked for type; runs may supply other values of the same names): an
+ * input's name is an input, a node's name an override. Only the nodes the
+ * outputs need are kept; every name becomes an integer index. Errors:
+ * HAMR_ENOENT (unknown output, with the nearest name), HAMR_EINPUT (a needed
+ * external input not given), HAMR_ETYPE (a given value of the wrong type),
+ * or the graph's own build error. The plan is immutable, and may be run by
+ * many threads at once. `given` may be NULL. */
+HAMR_API int hamr_plan_create(hamr_plan **out, hamr_graph *g,
+                              const char *const *outputs, size_t n_outputs,
+                              const hamr_values *given);
+
+/* Destroys a plan no run uses any more. Accepts NULL. */
+HAMR_API void hamr_plan_destroy(hamr_plan *p);
+
+/* Number of nodes the plan computes (inputs, overrides and defaults not
+ * counted). */
+HAMR_API size_t hamr_plan_node_count(const hamr_plan *p);
+/* Name of the i-th computed node in execution order of the sequential
+ * executor, or NULL past the end. */
+HAMR_API const char *hamr_plan_node_name(const hamr_plan *p, size_t i);
+
+/* Writes the plan in Graphviz DOT: requested outputs, external inputs and
+ * overrides marked, pruned nodes left out. */
+HAMR_API int hamr_plan_write_dot(const hamr_plan *p, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAMR_GRAPH_H */

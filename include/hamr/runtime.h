@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Runs: executing a plan, and the calls a node function makes.
+ *
+ * A run executes one plan once with one set of given values. It is created,
+ * started, waited for and destroyed through a handle; hamr_run_cancel stops
+ * it from any thread, a node function included. The sequential executor
+ * (Hamilton's default) runs the plan's nodes one after the other, in
+ * dependency order, on the thread that calls hamr_run_wait.
+ *
+ * Values inside a run: each node's result is owned by the run. It is
+ * released as soon as the last node that reads it has run, unless it was
+ * requested as an output; outputs stay readable until hamr_run_destroy, also
+ * after a failure (those that finished before it). */
+#ifndef HAMR_RUNTIME_H
+#define HAMR_RUNTIME_H
+
+#include "hamr/export.h"
+#include "hamr/graph.h"
+#include "hamr/value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hamr_run hamr_run;
+
+typedef enum hamr_executor_kind {
+	HAMR_EXEC_SEQUENTIAL = 0
+} hamr_executor_kind;
+
+typedef struct hamr_run_opts {
+	hamr_executor_kind executor;
+} hamr_run_opts;
+
+#define HAMR_RUN_OPTS_INIT {HAMR_EXEC_SEQUENTIAL}
+
+/* Parses an executor name ("sequential") into *out; HAMR_EINVAL otherwise. */
+HAMR_API int hamr_executor_parse(const char *name, hamr_executor_kind *out);
+HAMR_API const char *hamr_executor_name(hamr_executor_kind k);
+
+/* What a failed run says about its first failure. Strings are owned by the
+ * run and valid until hamr_run_destroy. */
+typedef struct hamr_error_info {
+	int code;            /* negative HAMR_E*, 0 when the run succeeded */
+	const char *node;    /* failing node, NULL when no node failed */
+	int64_t item;        /* item index in a map block, -1 outside one */
+	int pid;             /* process that ran the node */
+	int signal;          /* signal that killed it, 0 if none */
+	int attempt;         /* attempt number, 1 for the first */
+	const char *message; /* never NULL */
+} hamr_error_info;
+
+/* Makes a run of `plan` with `given` values for its inputs and overrides
+ * (copied by reference: the run takes its own references, so `given` may be
+ * destroyed at once). HAMR_EINPUT names an input the plan needs that
+ * `given` lacks, HAMR_ETYPE a value of the wrong type. The plan must outlive
+ * the run. `opts` may be NULL. */
+HAMR_API int hamr_run_create(hamr_run **out, const hamr_plan *plan,
+                             const hamr_values *given,
+                             const hamr_run_opts *opts);
+
+/* Starts the run. The sequential executor does the work in hamr_run_wait,
+ * on the waiting thread. HAMR_ESTATE if already started. */
+HAMR_API int hamr_run_start(hamr_run *r);
+
+/* Waits until the run ends; returns 0 or its error (also in
+ * hamr_run_error). Waiting again returns the same result at once. */
+HAMR_API int hamr_run_wait(hamr_run *r);
+
+/* Asks the run to stop: no node starts after this call returns (a node that
+ * is running finishes); hamr_run_wait then returns HAMR_ECANCELED unless the
+ * run had already ended. Any thread, a node function of the run included. */
+HAMR_API void hamr_run_cancel(hamr_run *r);
+
+/* Destroys a run that is not running (never started, or waited for), with
+ * its results. Accepts NULL. */
+HAMR_API void hamr_run_destroy(hamr_run *r);
+
+/* Create, start and wait in one call. *out receives the run whenever it
+ * could be made, also when it failed, so that its results and error record
+ * can be read; the caller destroys it. */
+HAMR_API int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
+                              const hamr_values *given,
+                              const hamr_run_opts *opts);
+
+/* The record of the run's first failure; code 0 while it has none. Owned
+ * by the run. */
+HAMR_API const hamr_error_info *hamr_run_error(const hamr_run *r);
+
+/* Output `name` of an ended run, owned by the run (valid until
+ * hamr_run_destroy), or NULL when `name` was not requested or was not
+ * computed (the run failed first). */
+HAMR_API const hamr_value *hamr_run_result(const hamr_run *r,
+                                           const char *name);
+
+/* Typed reads of an output: 0, HAMR_ENOENT (not requested, or not computed)
+ * or HAMR_ETYPE (another type; the message names both). */
+HAMR_API int hamr_run_result_i64(const hamr_run *r, const char *name,
+                                 int64_t *out);
+HAMR_API int hamr_run_result_f64(const hamr_run *r, const char *name,
+                                 double *out);
+HAMR_API int hamr_run_result_bool(const hamr_run *r, const char *name,
+                                  bool *out);
+/* *out is borrowed from the run. */
+HAMR_API int hamr_run_result_str(const hamr_run *r, const char *name,
+                                 const char **out);
+
+/* ---- inside a node function --------------------------------------------
+ * `c` is valid only during the call. Arguments are in the order of the
+ * node's dependencies, read-only and owned by the run; pointers read from
+ * them stay valid until the function returns. A getter called on an
+ * argument of another type returns 0, false, NULL or an empty list. */
+
+HAMR_API size_t hamr_arg_count(const hamr_call *c);
+/* The argument as a value; NULL for an absent optional dependency or an
+ * index past the end. */
+HAMR_API const hamr_value *hamr_arg(const hamr_call *c, size_t i);
+/* False for an absent optional dependency without a default. */
+HAMR_API bool hamr_arg_present(const hamr_call *c, size_t i);
+HAMR_API int64_t hamr_arg_i64(const hamr_call *c, size_t i);
+HAMR_API double hamr_arg_f64(const hamr_call *c, size_t i);
+HAMR_API bool hamr_arg_bool(const hamr_call *c, size_t i);
+HAMR_API const char *hamr_arg_str(const hamr_call *c, size_t i);
+HAMR_API const void *hamr_arg_bytes(const hamr_call *c, size_t i, size_t *len);
+HAMR_API hamr_list hamr_arg_list(const hamr_call *c, size_t i);
+HAMR_API const void *hamr_arg_user(const hamr_call *c, size_t i);
+
+/* Setting the result. Each returns 0, or HAMR_ETYPE when the node declared
+ * another result type (the message names node and both types), so that
+ * `return hamr_ret_i64(c, x);` ends a node. A second call replaces the
+ * first result. */
+HAMR_API int hamr_ret_i64(hamr_call *c, int64_t x);
+HAMR_API int hamr_ret_f64(hamr_call *c, double x);
+HAMR_API int hamr_ret_bool(hamr_call *c, bool x);
+HAMR_API int hamr_ret_str(hamr_call *c, const char *s);            /* copies */
+HAMR_API int hamr_ret_strn(hamr_call *c, const char *s, size_t n); /* copies */
+HAMR_API int hamr_ret_bytes(hamr_call *c, const void *p, size_t n); /* copies */
+/* Allocates an n-byte bytes result for the node to fill before returning;
+ * NULL when out of memory. */
+HAMR_API void *hamr_ret_alloc(hamr_call *c, size_t n);
+/* Moves `*v` into the result (it is left empty). */
+HAMR_API int hamr_ret_value(hamr_call *c, hamr_value *v);
+/* Passes argument `i` through as the result, sharing it. */
+HAMR_API int hamr_ret_arg(hamr_call *c, size_t i);
+/* Takes ownership of `obj`, of the node's declared user type. */
+HAMR_API int hamr_ret_user(hamr_call *c, void *obj);
+
+/* Records `fmt` as the node's failure message and returns HAMR_EFAIL, so
+ * that `return hamr_fail(c, "bad row %d", i);` fails the node. */
+HAMR_API int hamr_fail(hamr_call *c, const char *fmt, ...) HAMR_PRINTF(2, 3);
+
+/* The node's user-data pointer, name, and the run it belongs to. */
+HAMR_API void *hamr_userdata(const hamr_call *c);
+HAMR_API const char *hamr_node_name(const hamr_call *c);
+HAMR_API hamr_run *hamr_call_run(const hamr_call *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAMR_RUNTIME_H */
