@@ -78,6 +78,19 @@ typedef struct hamr_dep {
 	hamr_default dflt;
 } hamr_dep;
 
+/* Complete initializers for the common cases, so that tables stay short and
+ * compile cleanly under -Wextra:
+ *   .deps = (const hamr_dep[]){HAMR_DEP("spend", HAMR_F64),
+ *                              HAMR_DEP_OPT("weeks", HAMR_I64,
+ *                                           HAMR_DEFAULT_I64(12)),
+ *                              HAMR_DEPS_END} */
+#define HAMR_NO_DEFAULT {NULL, 0, 0.0, false, NULL}
+#define HAMR_DEP(name, type) {(name), (type), 0u, HAMR_NO_DEFAULT}
+#define HAMR_DEP_OPT(name, type, dflt) {(name), (type), HAMR_DEP_OPTIONAL, dflt}
+#define HAMR_DEP_COLLECTED(name, type)                                       \
+	{(name), (type), HAMR_DEP_COLLECT, HAMR_NO_DEFAULT}
+#define HAMR_DEPS_END {NULL, NULL, 0u, HAMR_NO_DEFAULT}
+
 /* A tag, key=value (Hamilton's @tag). Arrays end with a NULL key. */
 typedef struct hamr_tag {
 	const char *key;
@@ -101,6 +114,17 @@ typedef struct hamr_cond {
 	const char *value;
 	const char *const *values;
 } hamr_cond;
+
+/* Complete initializers for conditions:
+ *   .conds = (const hamr_cond[]){HAMR_COND_WHEN("scaling", "zscore"),
+ *                                HAMR_CONDS_END} */
+#define HAMR_COND_WHEN(key, value) {HAMR_WHEN, (key), (value), NULL}
+#define HAMR_COND_WHEN_NOT(key, value) {HAMR_WHEN_NOT, (key), (value), NULL}
+#define HAMR_COND_WHEN_IN(key, ...)                                          \
+	{HAMR_WHEN_IN, (key), NULL, (const char *const[]){__VA_ARGS__, NULL}}
+#define HAMR_COND_WHEN_NOT_IN(key, ...)                                      \
+	{HAMR_WHEN_NOT_IN, (key), NULL, (const char *const[]){__VA_ARGS__, NULL}}
+#define HAMR_CONDS_END {(hamr_cond_op)0, NULL, NULL, NULL}
 
 /* A node definition. `deps`, `tags` and `conds` may be NULL. */
 typedef struct hamr_node_def {

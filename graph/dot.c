@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+/* Graphviz DOT export of graphs and plans.
+ *
+ * Edges run from producer to consumer, the way data flows. Shapes say what
+ * a node is: inputs are ellipses, computed nodes boxes, parallelizable nodes
+ * 3-D boxes and collect nodes double boxes. A plan additionally marks its
+ * requested outputs (bold, filled), the given inputs and the overrides, and
+ * leaves out what the outputs do not need; a graph leaves out what its
+ * config removed. */
+#include <string.h>
+
+#include "graph/graph_internal.h"
+#include "serialize/error_internal.h"
+
+/* Writes s escaped for the inside of a DOT string. */
+static void dot_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+}
+
+void hamr__dot_quote(FILE *f, const char *s)
+{
+	fputc('"', f);
+	dot_escape(f, s);
+	fputc('"', f);
+}
+
+static const char *shape_of(const hamr__gnode *n)
+{
+	switch (n->kind) {
+	case HAMR_NODE_INPUT:
+		return "shape=ellipse";
+	case HAMR_NODE_PARALLELIZABLE:
+		return "shape=box3d";
+	case HAMR_NODE_COLLECT:
+		return "shape=box, peripheries=2";
+	default:
+		return "shape=box";
+	}
+}
+
+static void write_node(FILE *f, const hamr__gnode *n, const char *note,
+                       const char *extra)
+{
+	hamr__dot_quote(f, n->name);
+	fprintf(f, " [%s, label=", shape_of(n));
+	fputc('"', f);
+	dot_escape(f, n->name);
+	fprintf(f, "\\n%s%s%s\"", hamr_type_name(n->type), note ? "\\n" : "",
+	        note ? note : "");
+	if (n->doc) {
+		fputs(", tooltip=", f);
+		hamr__dot_quote(f, n->doc);
+	}
+	if (extra)
+		fprintf(f, ", %s", extra);
+	fputs("];\n", f);
+}
+
+static void write_edge(FILE *f, const char *from, const char *to,
+                       const hamr__gdep *d)
+{
+	fputs("  ", f);
+	hamr__dot_quote(f, from);
+	fputs(" -> ", f);
+	hamr__dot_quote(f, to);
+	if (d->flags & HAMR_DEP_COLLECT)
+		fputs(" [style=bold, label=\"collect\"]", f);
+	else if (d->flags & HAMR_DEP_OPTIONAL)
+		fputs(" [style=dashed]", f);
+	fputs(";\n", f);
+}
+
+int hamr_graph_write_dot(const hamr_graph *g, FILE *f)
+{
+	if (!g || !f)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_write_dot: bad arguments");
+	if (!g->built || g->build_rc)
+		return hamr__error_set(HAMR_ESTATE,
+		                       "hamr_graph_write_dot: build the graph first");
+	fputs("digraph hamr {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n", f);
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		const hamr__gnode *n = g->nodes[i];
+		fputs("  ", f);
+		write_node(f, n, n->kind == HAMR_NODE_INPUT ? "input" : NULL,
+		           n->kind == HAMR_NODE_INPUT ? "style=dashed" : NULL);
+	}
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		const hamr__gnode *n = g->nodes[i];
+		for (uint32_t k = 0; k < n->n_deps; k++)
+			if (n->deps[k].target >= 0)
+				write_edge(f, g->nodes[n->deps[k].target]->name, n->name,
+				           &n->deps[k]);
+	}
+	fputs("}\n", f);
+	return ferror(f) ? hamr__error_set(HAMR_EINVAL, "cannot write DOT") : 0;
+}
+
+int hamr_plan_write_dot(const hamr_plan *p, FILE *f)
+{
+	if (!p || !f)
+		return hamr__error_set(HAMR_EINVAL, "hamr_plan_write_dot: bad arguments");
+	const hamr_graph *g = p->graph;
+	fputs("digraph hamr_plan {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n", f);
+	for (uint32_t s = 0; s < p->n_nodes + p->n_given; s++) {
+		const hamr__gnode *n = g->nodes[hamr__graph_lookup(g, p->slot_name[s])];
+		int given = p->slot_kind[s] == HAMR__SLOT_GIVEN;
+		int input = n->kind == HAMR_NODE_INPUT;
+		const char *note = given ? (input ? "input" : "override") : NULL;
+		const char *extra;
+		if (p->slot_pinned[s])
+			extra = given ? "style=\"filled,bold\", fillcolor=\"#ffe9a8\", penwidth=2"
+			              : "style=\"filled,bold\", fillcolor=\"#b7d7f5\", penwidth=2";
+		else
+			extra = given ? "style=filled, fillcolor=\"#ffe9a8\"" : NULL;
+		if (p->slot_pinned[s])
+			note = given ? (input ? "input, output" : "override, output")
+			             : "output";
+		fputs("  ", f);
+		write_node(f, n, note, extra);
+	}
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		const hamr__pnode *pn = &p->nodes[i];
+		const hamr__gnode *n = g->nodes[pn->graph_index];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t s = p->args[pn->arg_start + k];
+			if (s < 0)
+				continue;
+			if (p->slot_kind[s] == HAMR__SLOT_DEFAULT) {
+				char buf[64];
+				hamr_value_format(&p->defaults[s - p->n_nodes - p->n_given],
+				                  buf, sizeof buf);
+				fprintf(f, "  \"default:%u\" [shape=note, label=", (unsigned)s);
+				fputc('"', f);
+				dot_escape(f, n->deps[k].name);
+				fputs(" = ", f);
+				dot_escape(f, buf);
+				fputs(" (default)\"];\n", f);
+				fprintf(f, "  \"default:%u\" -> ", (unsigned)s);
+				hamr__dot_quote(f, pn->name);
+				fputs(" [style=dashed];\n", f);
+				continue;
+			}
+			write_edge(f, p->slot_name[s], pn->name, &n->deps[k]);
+		}
+	}
+	fputs("}\n", f);
+	return ferror(f) ? hamr__error_set(HAMR_EINVAL, "cannot write DOT") : 0;
+}

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: MIT
+/* Graphs: collecting node definitions, and reading a built graph.
+ *
+ * A graph is filled in two ways that end up the same: whole modules (static
+ * tables, possibly from a shared object loaded with dlopen) and single nodes
+ * added by code, such as the cells of a generated grid. Each definition is
+ * copied into the graph's bump allocator at once, so callers may pass
+ * temporary strings and arrays, and a graph of a quarter million generated
+ * nodes costs a few large allocations rather than a million small ones.
+ *
+ * Nothing is resolved while definitions arrive: two definitions of one name
+ * may be legal (their config conditions exclude each other), and which one
+ * exists depends on the config, which may be set after them. The build
+ * (graph/validate.c) settles all of that at once. */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph_internal.h"
+#include "serialize/error_internal.h"
+
+int hamr_graph_create(hamr_graph **out)
+{
+	if (!out)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_create: out is NULL");
+	hamr_graph *g = calloc(1, sizeof *g);
+	if (!g)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a graph");
+	atomic_init(&g->refs, 1);
+	hamr__bump_init(&g->mem);
+	hamr__names_init(&g->index);
+	*out = g;
+	return 0;
+}
+
+static void graph_free(hamr_graph *g)
+{
+	for (uint32_t i = 0; i < g->n_defs; i++)
+		for (uint32_t d = 0; d < g->defs[i].n_deps; d++)
+			hamr_value_clear(&g->defs[i].deps[d].dflt);
+	free(g->defs);
+	free(g->cfg_keys);
+	free(g->cfg_vals);
+	free(g->nodes);
+	free(g->build_msg);
+	hamr__names_free(&g->index);
+	hamr__bump_free(&g->mem);
+	for (uint32_t i = 0; i < g->n_dl; i++)
+		dlclose(g->dl[i]);
+	free(g->dl);
+	free(g);
+}
+
+void hamr__graph_retain(hamr_graph *g)
+{
+	/* relaxed: taking a hold needs an existing one, which orders it */
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+}
+
+void hamr__graph_release(hamr_graph *g)
+{
+	/* acq_rel: the release publishes this holder's last reads of g to
+	 * whoever frees it; the acquire on the last decrement sees them all
+	 * before graph_free runs. */
+	if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+		graph_free(g);
+}
+
+void hamr_graph_destroy(hamr_graph *g)
+{
+	if (g)
+		hamr__graph_release(g);
+}
+
+static int check_open(const hamr_graph *g, const char *what)
+{
+	if (!g)
+		return hamr__error_set(HAMR_EINVAL, "%s: graph is NULL", what);
+	if (g->built)
+		return hamr__error_set(HAMR_ESTATE,
+		                       "%s: the graph is already built", what);
+	return 0;
+}
+
+static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	uint32_t n = *cap ? *cap : 16;
+	while (n < need) {
+		if (n > UINT32_MAX / 2)
+			return HAMR_ENOMEM;
+		n *= 2;
+	}
+	void *p = realloc(*arr, (size_t)n * elem);
+	if (!p)
+		return HAMR_ENOMEM;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+int hamr_graph_set_config(hamr_graph *g, const char *key, const char *value)
+{
+	int rc = check_open(g, "hamr_graph_set_config");
+	if (rc)
+		return rc;
+	if (!key || !*key || !value)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "hamr_graph_set_config: key and value are required");
+	for (uint32_t i = 0; i < g->n_cfg; i++) {
+		if (!strcmp(g->cfg_keys[i], key)) {
+			const char *v = hamr__bump_strdup(&g->mem, value);
+			if (!v)
+				return hamr__error_set(HAMR_ENOMEM, "out of memory");
+			g->cfg_vals[i] = v;
+			return 0;
+		}
+	}
+	uint32_t cap = g->cap_cfg;
+	if (grow((void **)&g->cfg_keys, &cap, g->n_cfg + 1, sizeof *g->cfg_keys) ||
+	    grow((void **)&g->cfg_vals, &g->cap_cfg, g->n_cfg + 1,
+	         sizeof *g->cfg_vals))
+		return hamr__error_set(HAMR_ENOMEM, "out of memory");
+	const char *k = hamr__bump_strdup(&g->mem, key);
+	const char *v = hamr__bump_strdup(&g->mem, value);
+	if (!k || !v)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory");
+	g->cfg_keys[g->n_cfg] = k;
+	g->cfg_vals[g->n_cfg] = v;
+	g->n_cfg++;
+	return 0;
+}
+
+/* Copies a default into a value; a string default becomes a string value
+ * owned by the graph. */
+static int copy_default(const hamr_default *d, hamr_value *out)
+{
+	*out = (hamr_value)HAMR_VALUE_EMPTY;
+	if (!d->type)
+		return 0;
+	if (d->type == HAMR_I64)
+		*out = hamr_value_from_i64(d->i64);
+	else if (d->type == HAMR_F64)
+		*out = hamr_value_from_f64(d->f64);
+	else if (d->type == HAMR_BOOL)
+		*out = hamr_value_from_bool(d->b);
+	else if (d->type == HAMR_STR)
+		return hamr_value_make_str(out, d->str ? d->str : "");
+	else
+		return HAMR_ETYPE;
+	return 0;
+}
+
+static int copy_conds(hamr_graph *g, hamr__gnode *n, const hamr_cond *conds)
+{
+	uint32_t nc = 0;
+	while (conds && conds[nc].op)
+		nc++;
+	if (!nc)
+		return 0;
+	n->conds = hamr__bump_alloc(&g->mem, nc * sizeof *n->conds);
+	if (!n->conds)
+		return HAMR_ENOMEM;
+	n->n_conds = nc;
+	for (uint32_t i = 0; i < nc; i++) {
+		const hamr_cond *c = &conds[i];
+		hamr__gcond *gc = &n->conds[i];
+		gc->op = c->op;
+		gc->key = c->key ? hamr__bump_strdup(&g->mem, c->key) : NULL;
+		gc->values = NULL;
+		gc->n_values = 0;
+		if (c->op == HAMR_WHEN || c->op == HAMR_WHEN_NOT) {
+			if (!c->value) {
+				n->bad_cond = 1;
+				continue;
+			}
+			gc->values = hamr__bump_alloc(&g->mem, sizeof *gc->values);
+			if (!gc->values)
+				return HAMR_ENOMEM;
+			gc->values[0] = hamr__bump_strdup(&g->mem, c->value);
+			gc->n_values = 1;
+		} else if (c->op == HAMR_WHEN_IN || c->op == HAMR_WHEN_NOT_IN) {
+			uint32_t nv = 0;
+			while (c->values && c->values[nv])
+				nv++;
+			if (!nv) {
+				n->bad_cond = 1;
+				continue;
+			}
+			gc->values = hamr__bump_alloc(&g->mem, nv * sizeof *gc->values);
+			if (!gc->values)
+				return HAMR_ENOMEM;
+			for (uint32_t v = 0; v < nv; v++)
+				gc->values[v] = hamr__bump_strdup(&g->mem, c->values[v]);
+			gc->n_values = nv;
+		} else {
+			n->bad_cond = 1;
+		}
+	}
+	return 0;
+}
+
+int hamr_graph_add_node(hamr_graph *g, const char *module,
+                        const hamr_node_def *def)
+{
+	int rc = check_open(g, "hamr_graph_add_node");
+	if (rc)
+		return rc;
+	if (!def || !def->name || !*def->name)
+		return hamr__error_set(HAMR_EINVAL, "a node of module \"%s\" has no name",
+		                       module ? module : "");
+	if (def->kind > HAMR_NODE_INPUT)
+		return hamr__error_set(HAMR_EINVAL, "node \"%s\" has an unknown kind %d",
+		                       def->name, (int)def->kind);
+	if (!def->fn && def->kind != HAMR_NODE_INPUT)
+		return hamr__error_set(HAMR_EINVAL, "node \"%s\" has no function",
+		                       def->name);
+	if (grow((void **)&g->defs, &g->cap_defs, g->n_defs + 1, sizeof *g->defs))
+		return hamr__error_set(HAMR_ENOMEM, "out of memory adding node \"%s\"",
+		                       def->name);
+
+	hamr__gnode *n = &g->defs[g->n_defs];
+	memset(n, 0, sizeof *n);
+	n->name = hamr__bump_strdup(&g->mem, def->name);
+	n->module = hamr__bump_strdup(&g->mem, module ? module : "");
+	n->doc = def->doc ? hamr__bump_strdup(&g->mem, def->doc) : NULL;
+	n->fn = def->fn;
+	n->userdata = def->userdata;
+	n->type = def->type;
+	n->kind = def->kind;
+	if (!n->name || !n->module || (def->doc && !n->doc))
+		goto nomem;
+
+	uint32_t nd = 0;
+	while (def->deps && def->deps[nd].name)
+		nd++;
+	if (nd && def->kind == HAMR_NODE_INPUT)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "input \"%s\" cannot have dependencies", def->name);
+	if (nd) {
+		n->deps = hamr__bump_alloc(&g->mem, nd * sizeof *n->deps);
+		if (!n->deps)
+			goto nomem;
+		for (uint32_t i = 0; i < nd; i++) {
+			const hamr_dep *d = &def->deps[i];
+			hamr__gdep *gd = &n->deps[i];
+			gd->name = hamr__bump_strdup(&g->mem, d->name);
+			gd->type = d->type;
+			gd->flags = d->flags;
+			gd->target = -1;
+			gd->dflt = (hamr_value)HAMR_VALUE_EMPTY;
+			if (!gd->name)
+				goto nomem;
+		}
+		n->n_deps = nd;
+		for (uint32_t i = 0; i < nd; i++) {
+			rc = copy_default(&def->deps[i].dflt, &n->deps[i].dflt);
+			if (rc == HAMR_ETYPE) {
+				for (uint32_t j = 0; j < i; j++)
+					hamr_value_clear(&n->deps[j].dflt);
+				return hamr__error_set(
+					HAMR_ETYPE,
+					"node \"%s\": the default of dependency \"%s\" is a %s; defaults are i64, f64, bool or str",
+					def->name, def->deps[i].name,
+					hamr_type_name(def->deps[i].dflt.type));
+			}
+			if (rc) {
+				for (uint32_t j = 0; j < i; j++)
+					hamr_value_clear(&n->deps[j].dflt);
+				goto nomem;
+			}
+		}
+	}
+
+	uint32_t nt = 0;
+	while (def->tags && def->tags[nt].key)
+		nt++;
+	if (nt) {
+		n->tags = hamr__bump_alloc(&g->mem, nt * sizeof *n->tags);
+		if (!n->tags)
+			goto nomem_deps;
+		for (uint32_t i = 0; i < nt; i++) {
+			n->tags[i].key = hamr__bump_strdup(&g->mem, def->tags[i].key);
+			n->tags[i].value = hamr__bump_strdup(
+				&g->mem, def->tags[i].value ? def->tags[i].value : "");
+			if (!n->tags[i].key || !n->tags[i].value)
+				goto nomem_deps;
+		}
+		n->n_tags = nt;
+	}
+	if (copy_conds(g, n, def->conds))
+		goto nomem_deps;
+	g->n_defs++;
+	return 0;
+
+nomem_deps:
+	for (uint32_t j = 0; j < n->n_deps; j++)
+		hamr_value_clear(&n->deps[j].dflt);
+nomem:
+	return hamr__error_set(HAMR_ENOMEM, "out of memory adding node \"%s\"",
+	                       def->name);
+}
+
+int hamr_graph_add_module(hamr_graph *g, const hamr_module *m)
+{
+	int rc = check_open(g, "hamr_graph_add_module");
+	if (rc)
+		return rc;
+	if (!m || !m->nodes)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_add_module: no module");
+	for (const hamr_node_def *d = m->nodes; d->name; d++) {
+		rc = hamr_graph_add_node(g, m->name, d);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int hamr_graph_add_input(hamr_graph *g, const char *name, hamr_type type)
+{
+	hamr_node_def def = {0};
+	def.name = name;
+	def.type = type;
+	def.kind = HAMR_NODE_INPUT;
+	return hamr_graph_add_node(g, NULL, &def);
+}
+
+int hamr_graph_load_module(hamr_graph *g, const char *path)
+{
+	int rc = check_open(g, "hamr_graph_load_module");
+	if (rc)
+		return rc;
+	if (!path)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_load_module: no path");
+	if (grow((void **)&g->dl, &g->cap_dl, g->n_dl + 1, sizeof *g->dl))
+		return hamr__error_set(HAMR_ENOMEM, "out of memory");
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return hamr__error_set(HAMR_EMODULE, "cannot load module %s: %s",
+		                       path, dlerror());
+	hamr_module_entry_fn entry;
+	/* POSIX allows converting dlsym's result to a function pointer */
+	*(void **)&entry = dlsym(h, HAMR_MODULE_ENTRY_SYMBOL);
+	const hamr_module *m = entry ? entry() : NULL;
+	if (!m || !m->nodes) {
+		dlclose(h);
+		return hamr__error_set(HAMR_EMODULE,
+		                       "cannot load module %s: it has no %s (define it with HAMR_MODULE_EXPORT)",
+		                       path, HAMR_MODULE_ENTRY_SYMBOL);
+	}
+	g->dl[g->n_dl++] = h; /* closed with the graph, also on error below */
+	return hamr_graph_add_module(g, m);
+}
+
+int hamr_graph_build(hamr_graph *g)
+{
+	if (!g)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_build: graph is NULL");
+	if (g->built) {
+		if (g->build_rc)
+			hamr__error_set(g->build_rc, "%s", g->build_msg ? g->build_msg : "");
+		return g->build_rc;
+	}
+	int rc = hamr__graph_validate(g);
+	g->built = 1;
+	g->build_rc = rc;
+	if (rc) {
+		g->build_msg = strdup(hamr_errmsg());
+		g->n_nodes = 0; /* a failed graph shows no nodes */
+	}
+	return rc;
+}
+
+/* ---- reading a built graph ---------------------------------------------- */
+
+int32_t hamr__graph_lookup(const hamr_graph *g, const char *name)
+{
+	return hamr__names_get(&g->index, name);
+}
+
+void hamr__graph_hint(const hamr_graph *g, const char *name)
+{
+	size_t max = strlen(name) / 3 + 1;
+	if (max > 3)
+		max = 3;
+	const char *best = NULL;
+	size_t best_d = max + 1;
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		size_t d = hamr__edit_distance(name, g->nodes[i]->name, best_d - 1);
+		if (d < best_d) {
+			best_d = d;
+			best = g->nodes[i]->name;
+			if (d == 0)
+				break;
+		}
+	}
+	if (best)
+		hamr__error_append(0, "; did you mean \"%s\"?", best);
+}
+
+size_t hamr_graph_node_count(const hamr_graph *g)
+{
+	return g && g->built ? g->n_nodes : 0;
+}
+
+int hamr_graph_find(const hamr_graph *g, const char *name)
+{
+	if (!g || !name || !g->built)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_find: graph not built");
+	int32_t i = hamr__graph_lookup(g, name);
+	if (i < 0) {
+		hamr__error_set(HAMR_ENOENT, "no node \"%s\"", name);
+		hamr__graph_hint(g, name);
+		return HAMR_ENOENT;
+	}
+	return i;
+}
+
+int hamr_graph_node_info(const hamr_graph *g, size_t i, hamr_node_info *info)
+{
+	if (!g || !info || i >= hamr_graph_node_count(g))
+		return hamr__error_set(HAMR_ERANGE, "no node at index %zu", i);
+	const hamr__gnode *n = g->nodes[i];
+	info->name = n->name;
+	info->module = n->module;
+	info->doc = n->doc;
+	info->type = n->type;
+	info->kind = n->kind;
+	info->n_deps = n->n_deps;
+	info->n_tags = n->n_tags;
+	return 0;
+}
+
+const char *hamr_graph_node_dep(const hamr_graph *g, size_t i, size_t d,
+                                int *target)
+{
+	if (!g || i >= hamr_graph_node_count(g) || d >= g->nodes[i]->n_deps)
+		return NULL;
+	if (target)
+		*target = g->nodes[i]->deps[d].target;
+	return g->nodes[i]->deps[d].name;
+}
+
+int hamr_graph_node_tag(const hamr_graph *g, size_t i, size_t t,
+                        const char **key, const char **value)
+{
+	if (!g || i >= hamr_graph_node_count(g) || t >= g->nodes[i]->n_tags)
+		return hamr__error_set(HAMR_ERANGE, "no tag %zu on node %zu", t, i);
+	if (key)
+		*key = g->nodes[i]->tags[t].key;
+	if (value)
+		*value = g->nodes[i]->tags[t].value;
+	return 0;
+}
+
+const char *hamr_graph_tag_value(const hamr_graph *g, size_t i, const char *key)
+{
+	if (!g || !key || i >= hamr_graph_node_count(g))
+		return NULL;
+	const hamr__gnode *n = g->nodes[i];
+	for (uint32_t t = 0; t < n->n_tags; t++)
+		if (!strcmp(n->tags[t].key, key))
+			return n->tags[t].value;
+	return NULL;
+}

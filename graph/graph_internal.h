@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal: the structures behind hamr_graph, hamr_values and hamr_plan,
+ * shared by graph/ (which builds them) and runtime/ (which runs plans). */
+#ifndef HAMR_GRAPH_GRAPH_INTERNAL_H
+#define HAMR_GRAPH_GRAPH_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "graph/names_internal.h"
+#include "hamr/graph.h"
+
+/* ---- graphs ------------------------------------------------------------ */
+
+typedef struct hamr__gdep {
+	const char *name;
+	hamr_type type;
+	unsigned flags;
+	hamr_value dflt; /* scalar or string default; empty when none */
+	int32_t target;  /* after build: node index, -1 when absent */
+} hamr__gdep;
+
+typedef struct hamr__gcond {
+	hamr_cond_op op;
+	const char *key;
+	const char **values; /* WHEN / WHEN_NOT: one value */
+	uint32_t n_values;
+} hamr__gcond;
+
+typedef struct hamr__gnode {
+	const char *name;
+	const char *module;
+	const char *doc;
+	hamr_fn fn;
+	void *userdata;
+	hamr_type type;
+	hamr_node_kind kind;
+	uint32_t n_deps, n_tags, n_conds;
+	hamr__gdep *deps;
+	hamr_tag *tags;
+	hamr__gcond *conds;
+	int bad_cond; /* a condition that could not be copied as given */
+} hamr__gnode;
+
+struct hamr_graph {
+	atomic_int refs; /* the caller's hold, plus one per plan */
+	int built;       /* 0: not yet; 1: built */
+	int build_rc;    /* result of the build, replayed on later calls */
+	char *build_msg; /* its message */
+	hamr__bump mem;  /* names, dependency arrays, tags, conditions */
+	/* every definition, in the order added */
+	hamr__gnode *defs;
+	uint32_t n_defs, cap_defs;
+	/* config, key -> value */
+	const char **cfg_keys, **cfg_vals;
+	uint32_t n_cfg, cap_cfg;
+	/* modules loaded with dlopen, closed when the graph is freed */
+	void **dl;
+	uint32_t n_dl, cap_dl;
+	/* after the build: the nodes config keeps, and their names */
+	hamr__gnode **nodes;
+	uint32_t n_nodes;
+	hamr__names index;
+};
+
+/* Takes a hold on g (a plan does, for its lifetime). */
+void hamr__graph_retain(hamr_graph *g);
+/* Drops a hold; frees g with the last. */
+void hamr__graph_release(hamr_graph *g);
+
+/* Node index of the name, -1 if none; only after the build. */
+int32_t hamr__graph_lookup(const hamr_graph *g, const char *name);
+
+/* Appends to the calling thread's message the nearest node names to
+ * `name`, as "; did you mean \"x\"?", or nothing. */
+void hamr__graph_hint(const hamr_graph *g, const char *name);
+
+/* The graph's validation, called by hamr_graph_build (graph/validate.c). */
+int hamr__graph_validate(hamr_graph *g);
+
+/* Escapes s for a DOT string and writes it, quoted. */
+void hamr__dot_quote(FILE *f, const char *s);
+
+/* ---- given values ------------------------------------------------------ */
+
+struct hamr_values {
+	hamr__bump mem; /* names */
+	const char **names;
+	hamr_value *vals;
+	uint32_t n, cap;
+	hamr__names index;
+};
+
+/* ---- plans ------------------------------------------------------------- */
+
+/* Slot kinds: where the value a slot holds comes from. */
+enum {
+	HAMR__SLOT_NODE = 0, /* a computed node's result */
+	HAMR__SLOT_GIVEN,    /* an input or override given to the run */
+	HAMR__SLOT_DEFAULT   /* an optional dependency's default */
+};
+
+/* One computed node. Slot i is the result of plan node i. */
+typedef struct hamr__pnode {
+	hamr_fn fn;
+	void *userdata;
+	hamr_type type;       /* declared result type, NULL any */
+	const char *name;
+	uint32_t graph_index;
+	uint32_t kind;        /* hamr_node_kind */
+	uint32_t arg_start;   /* into plan->args */
+	uint32_t n_args;
+	uint32_t dep_start;   /* into plan->dependents */
+	uint32_t n_dependents;
+	uint32_t n_pending;   /* distinct computed nodes it waits for */
+} hamr__pnode;
+
+struct hamr_plan {
+	hamr_graph *graph;
+	uint32_t n_nodes;  /* computed nodes, slots [0, n_nodes) */
+	uint32_t n_slots;  /* nodes, then given values, then defaults */
+	uint32_t n_outputs;
+	uint32_t n_given;  /* slots [n_nodes, n_nodes + n_given) */
+	hamr__pnode *nodes;
+	int32_t *args;          /* slot of each argument; -1 absent */
+	uint32_t *dependents;   /* plan nodes reading each node */
+	uint32_t *consumers;    /* per slot: arguments that read it */
+	uint8_t *slot_kind;     /* per slot: HAMR__SLOT_* */
+	uint8_t *slot_pinned;   /* per slot: kept to the end of a run */
+	const char **slot_name; /* per slot: the node, input or dep name */
+	hamr_type *slot_type;   /* per slot: expected type, NULL any */
+	hamr_value *defaults;   /* per default slot, owned by the plan */
+	const char **out_names; /* requested outputs, in order */
+	uint32_t *out_slots;
+	hamr__names out_index;  /* output name -> position in out_names */
+	const char *block_node; /* a parallelizable or collect node, or NULL */
+};
+
+#endif

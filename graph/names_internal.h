@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal: a bump allocator for graph-lifetime memory, and a name -> index
+ * hash map. Both are single-threaded: a graph is built by one thread, and
+ * read-only (safe to share) once built. */
+#ifndef HAMR_GRAPH_NAMES_INTERNAL_H
+#define HAMR_GRAPH_NAMES_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bump allocator: memory handed out lives until hamr__bump_free. */
+typedef struct hamr__bump {
+	struct hamr__bump_chunk *head;
+	char *cur;
+	char *end;
+} hamr__bump;
+
+void hamr__bump_init(hamr__bump *b);
+void hamr__bump_free(hamr__bump *b);
+/* n bytes aligned for any scalar; NULL when out of memory. */
+void *hamr__bump_alloc(hamr__bump *b, size_t n);
+/* A copy of s (NULL for NULL s, and on out of memory: check both). */
+char *hamr__bump_strdup(hamr__bump *b, const char *s);
+
+/* Open-addressing map from NUL-terminated names to non-negative int32
+ * values. Keys are borrowed: they must outlive the map. */
+typedef struct hamr__names {
+	struct hamr__names_slot *slots;
+	uint32_t cap; /* a power of two, or 0 */
+	uint32_t len;
+} hamr__names;
+
+void hamr__names_init(hamr__names *m);
+void hamr__names_free(hamr__names *m);
+/* Makes room for n keys in all; HAMR_ENOMEM or 0. */
+int hamr__names_reserve(hamr__names *m, size_t n);
+/* Maps key to val, replacing an earlier value. 0 or HAMR_ENOMEM. */
+int hamr__names_put(hamr__names *m, const char *key, int32_t val);
+/* The value of key, or -1. */
+int32_t hamr__names_get(const hamr__names *m, const char *key);
+
+/* The edit distance between a and b, or a number above `max` as soon as it
+ * is sure to exceed max. */
+size_t hamr__edit_distance(const char *a, const char *b, size_t max);
+
+#endif

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: MIT
+/* Plans: the part of a graph that some outputs need, with names compiled
+ * away.
+ *
+ * A depth-first walk from the requested outputs visits what they need and
+ * stops at every name the caller gives a value for (an override cuts off
+ * everything upstream that only it needed). Its post-order is a topological
+ * order, which the sequential executor follows as it is.
+ *
+ * Every value a run handles lives in a numbered slot: first the computed
+ * nodes (slot i is plan node i's result), then the given values, then the
+ * defaults of optional dependencies. A node's arguments are slot numbers,
+ * so running a node reads an array and never a name. For the executors
+ * that run nodes as their inputs arrive, the plan also lists each node's
+ * dependents and how many distinct computed nodes it waits for; for
+ * releasing values early, how many arguments read each slot. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph_internal.h"
+#include "serialize/error_internal.h"
+
+enum { ROLE_NONE = 0, ROLE_COMPUTE, ROLE_GIVEN, ROLE_MISSING };
+
+typedef struct walk {
+	const hamr_graph *g;
+	const hamr_values *given;
+	uint8_t *role;      /* per graph node */
+	uint32_t *order;    /* computed graph nodes, post-order */
+	uint32_t n_order;
+	uint32_t n_given;
+	uint32_t n_defaults;
+	uint32_t n_missing;
+} walk;
+
+static int missing_input(walk *w, const char *input, const char *consumer)
+{
+	if (w->n_missing == 0)
+		hamr__error_set(HAMR_EINPUT, "missing external input");
+	if (w->n_missing < 8) {
+		if (consumer)
+			hamr__error_append(0, "%s \"%s\" (needed by \"%s\")",
+			                   w->n_missing ? "," : "", input, consumer);
+		else
+			hamr__error_append(0, "%s \"%s\" (requested)",
+			                   w->n_missing ? "," : "", input);
+	} else if (w->n_missing == 8) {
+		hamr__error_append(0, ", ...");
+	}
+	w->n_missing++;
+	return 0;
+}
+
+/* Classifies graph node v reached from `consumer` (NULL: an output). */
+static int reach(walk *w, uint32_t v, const char *consumer)
+{
+	const hamr__gnode *n = w->g->nodes[v];
+	const hamr_value *gv = hamr_values_get(w->given, n->name);
+	if (gv) {
+		if (n->type && gv->type != n->type)
+			return hamr__error_set(HAMR_ETYPE,
+			                       "the value given for %s \"%s\" is %s, but it is declared %s",
+			                       n->kind == HAMR_NODE_INPUT ? "input" : "node",
+			                       n->name, hamr_type_name(gv->type),
+			                       hamr_type_name(n->type));
+		w->role[v] = ROLE_GIVEN;
+		w->n_given++;
+		return 0;
+	}
+	if (n->kind == HAMR_NODE_INPUT) {
+		w->role[v] = ROLE_MISSING;
+		return missing_input(w, n->name, consumer);
+	}
+	w->role[v] = ROLE_COMPUTE;
+	return 1; /* to expand */
+}
+
+/* Does the dependency take its default instead of visiting its target? */
+static int dep_defaults(const walk *w, const hamr__gdep *d)
+{
+	if (d->target < 0)
+		return 1;
+	if (!(d->flags & HAMR_DEP_OPTIONAL))
+		return 0;
+	const hamr__gnode *t = w->g->nodes[d->target];
+	return t->kind == HAMR_NODE_INPUT && !hamr_values_get(w->given, t->name);
+}
+
+static int walk_from(walk *w, uint32_t root, uint32_t *stack, uint32_t *edge)
+{
+	int rc = reach(w, root, NULL);
+	if (rc <= 0)
+		return rc;
+	uint32_t sp = 0;
+	stack[sp] = root;
+	edge[sp++] = 0;
+	while (sp) {
+		uint32_t v = stack[sp - 1];
+		const hamr__gnode *n = w->g->nodes[v];
+		if (edge[sp - 1] == n->n_deps) {
+			w->order[w->n_order++] = v;
+			sp--;
+			continue;
+		}
+		const hamr__gdep *d = &n->deps[edge[sp - 1]++];
+		if (dep_defaults(w, d)) {
+			w->n_defaults += d->dflt.type != NULL;
+			continue;
+		}
+		uint32_t t = (uint32_t)d->target;
+		if (w->role[t] == ROLE_MISSING) {
+			missing_input(w, w->g->nodes[t]->name, n->name);
+			continue;
+		}
+		if (w->role[t] != ROLE_NONE)
+			continue;
+		rc = reach(w, t, n->name);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
+			stack[sp] = t;
+			edge[sp++] = 0;
+		}
+	}
+	return 0;
+}
+
+void hamr_plan_destroy(hamr_plan *p)
+{
+	if (!p)
+		return;
+	uint32_t first_default = p->n_nodes + p->n_given;
+	if (p->defaults)
+		for (uint32_t s = first_default; s < p->n_slots; s++)
+			hamr_value_clear(&p->defaults[s - first_default]);
+	free(p->nodes);
+	free(p->args);
+	free(p->dependents);
+	free(p->consumers);
+	free(p->slot_kind);
+	free(p->slot_pinned);
+	free(p->slot_name);
+	free(p->slot_type);
+	free(p->defaults);
+	free(p->out_names);
+	free(p->out_slots);
+	hamr__names_free(&p->out_index);
+	if (p->graph)
+		hamr__graph_release(p->graph);
+	free(p);
+}
+
+/* Lays out slots and arguments for the walked nodes. */
+static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
+{
+	const hamr_graph *g = w->g;
+	uint32_t n_args = 0;
+	for (uint32_t i = 0; i < w->n_order; i++)
+		n_args += g->nodes[w->order[i]]->n_deps;
+
+	p->n_nodes = w->n_order;
+	p->n_given = w->n_given;
+	p->n_slots = w->n_order + w->n_given + w->n_defaults;
+	size_t ns = p->n_slots ? p->n_slots : 1;
+	p->nodes = calloc(w->n_order ? w->n_order : 1, sizeof *p->nodes);
+	p->args = malloc((n_args ? n_args : 1) * sizeof *p->args);
+	p->dependents = malloc((n_args ? n_args : 1) * sizeof *p->dependents);
+	p->consumers = calloc(ns, sizeof *p->consumers);
+	p->slot_kind = calloc(ns, 1);
+	p->slot_pinned = calloc(ns, 1);
+	p->slot_name = calloc(ns, sizeof *p->slot_name);
+	p->slot_type = calloc(ns, sizeof *p->slot_type);
+	p->defaults = calloc(w->n_defaults ? w->n_defaults : 1, sizeof *p->defaults);
+	uint32_t *ndep = calloc(ns, sizeof *ndep);
+	uint32_t *seen = malloc(ns * sizeof *seen);
+	if (!p->nodes || !p->args || !p->dependents || !p->consumers ||
+	    !p->slot_kind || !p->slot_pinned || !p->slot_name || !p->slot_type ||
+	    !p->defaults || !ndep || !seen) {
+		free(ndep);
+		free(seen);
+		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+	}
+
+	/* computed nodes first, in walk order */
+	for (uint32_t i = 0; i < w->n_order; i++) {
+		const hamr__gnode *n = g->nodes[w->order[i]];
+		slot_of[w->order[i]] = i;
+		p->slot_kind[i] = HAMR__SLOT_NODE;
+		p->slot_name[i] = n->name;
+		p->slot_type[i] = n->type;
+		if (!p->block_node && (n->kind == HAMR_NODE_PARALLELIZABLE ||
+		                       n->kind == HAMR_NODE_COLLECT))
+			p->block_node = n->name;
+	}
+	/* then given values, in graph order */
+	uint32_t s = w->n_order;
+	for (uint32_t v = 0; v < g->n_nodes; v++) {
+		if (w->role[v] != ROLE_GIVEN)
+			continue;
+		slot_of[v] = s;
+		p->slot_kind[s] = HAMR__SLOT_GIVEN;
+		p->slot_name[s] = g->nodes[v]->name;
+		p->slot_type[s] = g->nodes[v]->type;
+		s++;
+	}
+	/* arguments; defaults get their slots as they appear */
+	uint32_t a = 0, di = 0;
+	for (uint32_t i = 0; i < w->n_order; i++) {
+		const hamr__gnode *n = g->nodes[w->order[i]];
+		hamr__pnode *pn = &p->nodes[i];
+		pn->fn = n->fn;
+		pn->userdata = n->userdata;
+		pn->type = n->type;
+		pn->name = n->name;
+		pn->graph_index = w->order[i];
+		pn->kind = n->kind;
+		pn->arg_start = a;
+		pn->n_args = n->n_deps;
+		for (uint32_t k = 0; k < n->n_deps; k++, a++) {
+			const hamr__gdep *d = &n->deps[k];
+			if (dep_defaults(w, d)) {
+				if (!d->dflt.type) {
+					p->args[a] = -1;
+					continue;
+				}
+				p->slot_kind[s] = HAMR__SLOT_DEFAULT;
+				p->slot_name[s] = d->name;
+				p->slot_type[s] = d->dflt.type;
+				p->defaults[di++] = hamr_value_ref(&d->dflt);
+				p->consumers[s] = 1;
+				p->args[a] = (int32_t)s++;
+				continue;
+			}
+			uint32_t t = slot_of[d->target];
+			p->args[a] = (int32_t)t;
+			p->consumers[t]++;
+		}
+	}
+	/* dependents: computed node t is read by the computed nodes below */
+	for (uint32_t i = 0; i < ns; i++)
+		seen[i] = UINT32_MAX;
+	for (uint32_t i = 0; i < w->n_order; i++) {
+		hamr__pnode *pn = &p->nodes[i];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t t = p->args[pn->arg_start + k];
+			if (t < 0 || (uint32_t)t >= p->n_nodes || seen[t] == i)
+				continue;
+			seen[t] = i;
+			ndep[t]++;
+			pn->n_pending++;
+		}
+	}
+	uint32_t off = 0;
+	for (uint32_t i = 0; i < w->n_order; i++) {
+		p->nodes[i].dep_start = off;
+		off += ndep[i];
+		ndep[i] = p->nodes[i].dep_start; /* now: next free position */
+		seen[i] = UINT32_MAX;
+	}
+	for (uint32_t i = 0; i < w->n_order; i++) {
+		hamr__pnode *pn = &p->nodes[i];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t t = p->args[pn->arg_start + k];
+			if (t < 0 || (uint32_t)t >= p->n_nodes || seen[t] == i)
+				continue;
+			seen[t] = i;
+			p->dependents[ndep[t]++] = i;
+			p->nodes[t].n_dependents++;
+		}
+	}
+	free(ndep);
+	free(seen);
+	return 0;
+}
+
+int hamr_plan_create(hamr_plan **out, hamr_graph *g, const char *const *outputs,
+                     size_t n_outputs, const hamr_values *given)
+{
+	if (!out || !g || (!outputs && n_outputs))
+		return hamr__error_set(HAMR_EINVAL, "hamr_plan_create: bad arguments");
+	*out = NULL;
+	int rc = hamr_graph_build(g);
+	if (rc)
+		return rc;
+	if (n_outputs > UINT32_MAX / 2)
+		return hamr__error_set(HAMR_EINVAL, "too many outputs");
+
+	uint32_t nn = g->n_nodes ? g->n_nodes : 1;
+	walk w = {0};
+	w.g = g;
+	w.given = given;
+	w.role = calloc(nn, 1);
+	w.order = malloc(nn * sizeof *w.order);
+	uint32_t *stack = malloc(nn * sizeof *stack);
+	uint32_t *edge = malloc(nn * sizeof *edge);
+	uint32_t *roots = malloc((n_outputs ? n_outputs : 1) * sizeof *roots);
+	hamr_plan *p = calloc(1, sizeof *p);
+	if (!w.role || !w.order || !stack || !edge || !roots || !p) {
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+		goto out;
+	}
+	hamr__graph_retain(g);
+	p->graph = g;
+	hamr__names_init(&p->out_index);
+
+	for (size_t i = 0; i < n_outputs; i++) {
+		const char *name = outputs[i];
+		int32_t v = name ? hamr__graph_lookup(g, name) : -1;
+		if (v < 0) {
+			hamr__error_set(HAMR_ENOENT, "unknown output \"%s\"",
+			                name ? name : "(null)");
+			if (name)
+				hamr__graph_hint(g, name);
+			rc = HAMR_ENOENT;
+			goto out;
+		}
+		roots[i] = (uint32_t)v;
+	}
+	for (size_t i = 0; i < n_outputs; i++) {
+		if (w.role[roots[i]] == ROLE_MISSING) {
+			missing_input(&w, g->nodes[roots[i]]->name, NULL);
+			continue;
+		}
+		if (w.role[roots[i]] != ROLE_NONE)
+			continue;
+		if ((rc = walk_from(&w, roots[i], stack, edge)) < 0)
+			goto out;
+	}
+	if (w.n_missing) {
+		rc = HAMR_EINPUT;
+		goto out;
+	}
+	/* reuse `stack` as the graph-node -> slot map */
+	if ((rc = compile(p, &w, stack)))
+		goto out;
+
+	p->out_names = malloc((n_outputs ? n_outputs : 1) * sizeof *p->out_names);
+	p->out_slots = malloc((n_outputs ? n_outputs : 1) * sizeof *p->out_slots);
+	if (!p->out_names || !p->out_slots) {
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+		goto out;
+	}
+	for (size_t i = 0; i < n_outputs; i++) {
+		const char *name = g->nodes[roots[i]]->name;
+		if (hamr__names_get(&p->out_index, name) >= 0)
+			continue; /* asked twice */
+		if (hamr__names_put(&p->out_index, name, (int32_t)p->n_outputs)) {
+			rc = hamr__error_set(HAMR_ENOMEM, "out of memory");
+			goto out;
+		}
+		uint32_t s = stack[roots[i]];
+		p->out_names[p->n_outputs] = name;
+		p->out_slots[p->n_outputs++] = s;
+		p->slot_pinned[s] = 1;
+	}
+	*out = p;
+	p = NULL;
+out:
+	hamr_plan_destroy(p);
+	free(w.role);
+	free(w.order);
+	free(stack);
+	free(edge);
+	free(roots);
+	return rc;
+}
+
+size_t hamr_plan_node_count(const hamr_plan *p)
+{
+	return p ? p->n_nodes : 0;
+}
+
+const char *hamr_plan_node_name(const hamr_plan *p, size_t i)
+{
+	return p && i < p->n_nodes ? p->nodes[i].name : NULL;
+}

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: MIT
+/* Building a graph: config, names, and every check a graph must pass.
+ *
+ * The build runs once, in this order, and stops at the first error so the
+ * message can be precise:
+ *   1. conditions are well formed (HAMR_ECONFIG);
+ *   2. definitions that share a name exclude each other: for some config
+ *      key their conditions allow disjoint sets of values (HAMR_EDUP);
+ *   3. the config picks the definitions that exist, at most one per name;
+ *   4. every dependency names an existing node or input (HAMR_EDEP, with
+ *      the nearest name as a hint), unless it is optional;
+ *   5. every dependency's expected type is what its producer makes
+ *      (HAMR_ETYPE);
+ *   6. the dependencies form no cycle (HAMR_ECYCLE, with the path);
+ *   7. every collected dependency has a parallelizable node upstream
+ *      (HAMR_ECOLLECT).
+ * Steps 4 to 7 are linear in nodes plus edges, with no recursion, so a
+ * chain of a million nodes is as safe as a wide graph. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph_internal.h"
+#include "serialize/error_internal.h"
+
+/* ---- conditions ---------------------------------------------------------- */
+
+static const char *op_name(hamr_cond_op op)
+{
+	switch (op) {
+	case HAMR_WHEN:
+		return "when";
+	case HAMR_WHEN_NOT:
+		return "when_not";
+	case HAMR_WHEN_IN:
+		return "when_in";
+	case HAMR_WHEN_NOT_IN:
+		return "when_not_in";
+	}
+	return "?";
+}
+
+static int check_conds(const hamr__gnode *n)
+{
+	for (uint32_t i = 0; i < n->n_conds; i++) {
+		const hamr__gcond *c = &n->conds[i];
+		if (c->op < HAMR_WHEN || c->op > HAMR_WHEN_NOT_IN)
+			return hamr__error_set(HAMR_ECONFIG,
+			                       "node \"%s\": config condition %u has unknown operator %d",
+			                       n->name, i, (int)c->op);
+		if (!c->key || !*c->key)
+			return hamr__error_set(HAMR_ECONFIG,
+			                       "node \"%s\": config condition %u (%s) has no key",
+			                       n->name, i, op_name(c->op));
+		if (!c->n_values)
+			return hamr__error_set(HAMR_ECONFIG,
+			                       "node \"%s\": config condition %s(%s) has no %s",
+			                       n->name, op_name(c->op), c->key,
+			                       c->op == HAMR_WHEN || c->op == HAMR_WHEN_NOT ?
+			                               "value" : "values");
+		for (uint32_t v = 0; v < c->n_values; v++)
+			if (!c->values[v])
+				return hamr__error_set(HAMR_ENOMEM, "out of memory");
+	}
+	if (n->bad_cond)
+		return hamr__error_set(HAMR_ECONFIG,
+		                       "node \"%s\": a config condition is malformed", n->name);
+	return 0;
+}
+
+static const char *config_get(const hamr_graph *g, const char *key)
+{
+	for (uint32_t i = 0; i < g->n_cfg; i++)
+		if (!strcmp(g->cfg_keys[i], key))
+			return g->cfg_vals[i];
+	return NULL;
+}
+
+static int cond_has(const hamr__gcond *c, const char *v)
+{
+	for (uint32_t i = 0; i < c->n_values; i++)
+		if (!strcmp(c->values[i], v))
+			return 1;
+	return 0;
+}
+
+/* Does the config value v (NULL: key absent) satisfy c? */
+static int cond_allows(const hamr__gcond *c, const char *v)
+{
+	int listed = v && cond_has(c, v);
+	return c->op == HAMR_WHEN || c->op == HAMR_WHEN_IN ? listed : !listed;
+}
+
+static int node_active(const hamr_graph *g, const hamr__gnode *n)
+{
+	for (uint32_t i = 0; i < n->n_conds; i++)
+		if (!cond_allows(&n->conds[i], config_get(g, n->conds[i].key)))
+			return 0;
+	return 1;
+}
+
+/* Can some config value of `key` (absent included) satisfy every condition
+ * on `key` of a and of b? Values worth trying: absent, each value either
+ * names, and one value that none names. */
+static int key_compatible(const hamr__gnode *a, const hamr__gnode *b,
+                          const char *key)
+{
+	const hamr__gnode *both[2] = {a, b};
+	/* a value named nowhere: satisfies exactly the negative conditions */
+	int fresh_ok = 1, absent_ok = 1;
+	for (int s = 0; s < 2; s++)
+		for (uint32_t i = 0; i < both[s]->n_conds; i++) {
+			const hamr__gcond *c = &both[s]->conds[i];
+			if (strcmp(c->key, key))
+				continue;
+			if (c->op == HAMR_WHEN || c->op == HAMR_WHEN_IN)
+				fresh_ok = absent_ok = 0;
+		}
+	if (fresh_ok || absent_ok)
+		return 1;
+	for (int s = 0; s < 2; s++)
+		for (uint32_t i = 0; i < both[s]->n_conds; i++) {
+			const hamr__gcond *c = &both[s]->conds[i];
+			if (strcmp(c->key, key))
+				continue;
+			for (uint32_t v = 0; v < c->n_values; v++) {
+				const char *val = c->values[v];
+				int ok = 1;
+				for (int t = 0; t < 2 && ok; t++)
+					for (uint32_t j = 0; j < both[t]->n_conds && ok; j++) {
+						const hamr__gcond *d = &both[t]->conds[j];
+						if (!strcmp(d->key, key) && !cond_allows(d, val))
+							ok = 0;
+					}
+				if (ok)
+					return 1;
+			}
+		}
+	return 0;
+}
+
+/* Two definitions exclude each other when, for some key, no value of that
+ * key satisfies both; conditions on different keys can always hold
+ * together. */
+static int defs_exclusive(const hamr__gnode *a, const hamr__gnode *b)
+{
+	for (uint32_t i = 0; i < a->n_conds; i++)
+		if (!key_compatible(a, b, a->conds[i].key))
+			return 1;
+	for (uint32_t i = 0; i < b->n_conds; i++)
+		if (!key_compatible(a, b, b->conds[i].key))
+			return 1;
+	return 0;
+}
+
+static const char *kind_word(const hamr__gnode *n)
+{
+	return n->kind == HAMR_NODE_INPUT ? "input" : "node";
+}
+
+static int dup_error(const hamr__gnode *a, const hamr__gnode *b)
+{
+	if (a->kind == HAMR_NODE_INPUT || b->kind == HAMR_NODE_INPUT)
+		return hamr__error_set(HAMR_EDUP,
+		                       "duplicate name \"%s\": %s in module \"%s\" and %s in module \"%s\"",
+		                       a->name, kind_word(a), a->module, kind_word(b),
+		                       b->module);
+	return hamr__error_set(HAMR_EDUP,
+	                       "duplicate node \"%s\": defined in module \"%s\" and in module \"%s\", and their config conditions can both hold",
+	                       a->name, a->module, b->module);
+}
+
+/* Steps 2 and 3. Definitions of one name are chained through `next`. */
+static int select_defs(hamr_graph *g)
+{
+	int rc = 0;
+	int32_t *first = NULL, *next = NULL;
+	hamr__names byname;
+	hamr__names_init(&byname);
+	if (hamr__names_reserve(&byname, g->n_defs))
+		goto nomem;
+	next = malloc((g->n_defs + 1) * sizeof *next);
+	first = malloc((g->n_defs + 1) * sizeof *first);
+	g->nodes = malloc((g->n_defs + 1) * sizeof *g->nodes);
+	if (!next || !first || !g->nodes)
+		goto nomem;
+
+	/* group: first[k] is the k-th distinct name's first definition */
+	uint32_t n_names = 0;
+	for (uint32_t i = 0; i < g->n_defs; i++) {
+		hamr__gnode *d = &g->defs[i];
+		int32_t k = hamr__names_get(&byname, d->name);
+		next[i] = -1;
+		if (k < 0) {
+			if (hamr__names_put(&byname, d->name, (int32_t)n_names))
+				goto nomem;
+			first[n_names++] = (int32_t)i;
+			continue;
+		}
+		/* append to the chain, checking against each earlier one */
+		int32_t j = first[k], last = -1;
+		for (; j >= 0; last = j, j = next[j]) {
+			const hamr__gnode *e = &g->defs[j];
+			if (e->kind == HAMR_NODE_INPUT && d->kind == HAMR_NODE_INPUT) {
+				if (e->type != d->type && e->type && d->type) {
+					rc = hamr__error_set(HAMR_ETYPE,
+					                     "input \"%s\" is declared as %s in module \"%s\" and as %s in module \"%s\"",
+					                     d->name, hamr_type_name(e->type),
+					                     e->module, hamr_type_name(d->type),
+					                     d->module);
+					goto out;
+				}
+				continue; /* the same input, declared twice */
+			}
+			if (e->kind == HAMR_NODE_INPUT || d->kind == HAMR_NODE_INPUT ||
+			    !defs_exclusive(e, d)) {
+				rc = dup_error(e, d);
+				goto out;
+			}
+		}
+		next[last] = (int32_t)i;
+	}
+
+	/* pick the definition the config keeps, in order of first definition */
+	g->n_nodes = 0;
+	for (uint32_t k = 0; k < n_names; k++) {
+		for (int32_t j = first[k]; j >= 0; j = next[j]) {
+			hamr__gnode *d = &g->defs[j];
+			if (!node_active(g, d))
+				continue;
+			if (d->kind == HAMR_NODE_INPUT) {
+				/* an input declared twice: keep the typed one */
+				int32_t have = hamr__names_get(&g->index, d->name);
+				if (have >= 0) {
+					if (!g->nodes[have]->type)
+						g->nodes[have] = d;
+					continue;
+				}
+			}
+			if (hamr__names_put(&g->index, d->name, (int32_t)g->n_nodes))
+				goto nomem;
+			g->nodes[g->n_nodes++] = d;
+		}
+	}
+	goto out;
+nomem:
+	rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
+out:
+	hamr__names_free(&byname);
+	free(first);
+	free(next);
+	return rc;
+}
+
+/* When a dependency names a definition the config removed, say so. */
+static int removed_by_config(const hamr_graph *g, const char *name)
+{
+	for (uint32_t i = 0; i < g->n_defs; i++)
+		if (!strcmp(g->defs[i].name, name))
+			return 1;
+	return 0;
+}
+
+/* Steps 4 and 5. */
+static int resolve(hamr_graph *g)
+{
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		hamr__gnode *n = g->nodes[i];
+		for (uint32_t k = 0; k < n->n_deps; k++) {
+			hamr__gdep *d = &n->deps[k];
+			d->target = hamr__graph_lookup(g, d->name);
+			if (d->target < 0) {
+				if (d->flags & HAMR_DEP_OPTIONAL)
+					continue;
+				if (removed_by_config(g, d->name))
+					return hamr__error_set(HAMR_EDEP,
+					                       "node \"%s\" depends on \"%s\", which the config removes (check its config conditions)",
+					                       n->name, d->name);
+				hamr__error_set(HAMR_EDEP,
+				                "node \"%s\" depends on unknown \"%s\"",
+				                n->name, d->name);
+				hamr__graph_hint(g, d->name);
+				return HAMR_EDEP;
+			}
+			if ((d->flags & HAMR_DEP_COLLECT) && n->kind != HAMR_NODE_COLLECT)
+				return hamr__error_set(HAMR_ECOLLECT,
+				                       "node \"%s\" collects \"%s\" but is not a collect node",
+				                       n->name, d->name);
+			const hamr__gnode *p = g->nodes[d->target];
+			if (d->type && p->type && d->type != p->type)
+				return hamr__error_set(HAMR_ETYPE,
+				                       "node \"%s\" expects \"%s\" to be %s, but %s \"%s\" is %s",
+				                       n->name, d->name, hamr_type_name(d->type),
+				                       kind_word(p), p->name,
+				                       hamr_type_name(p->type));
+			if (d->dflt.type && p->type && d->dflt.type != p->type)
+				return hamr__error_set(HAMR_ETYPE,
+				                       "node \"%s\": the default of \"%s\" is %s, but %s \"%s\" is %s",
+				                       n->name, d->name,
+				                       hamr_type_name(d->dflt.type), kind_word(p),
+				                       p->name, hamr_type_name(p->type));
+		}
+		if (n->kind == HAMR_NODE_COLLECT) {
+			uint32_t nc = 0;
+			for (uint32_t k = 0; k < n->n_deps; k++)
+				nc += (n->deps[k].flags & HAMR_DEP_COLLECT) != 0;
+			if (!nc)
+				return hamr__error_set(HAMR_ECOLLECT,
+				                       "collect node \"%s\" has no dependency marked HAMR_DEP_COLLECT",
+				                       n->name);
+		}
+	}
+	return 0;
+}
+
+/* Step 6: iterative depth-first search; a dependency on a node still on
+ * the stack closes a cycle, printed from that node around to itself. */
+static int find_cycle(const hamr_graph *g)
+{
+	enum { WHITE = 0, GREY, BLACK };
+	uint32_t n = g->n_nodes;
+	uint8_t *color = calloc(n ? n : 1, 1);
+	uint32_t *stack = malloc((n ? n : 1) * sizeof *stack);
+	uint32_t *edge = malloc((n ? n : 1) * sizeof *edge);
+	int rc = 0;
+	if (!color || !stack || !edge) {
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
+		goto out;
+	}
+	for (uint32_t root = 0; root < n && !rc; root++) {
+		if (color[root] != WHITE)
+			continue;
+		uint32_t sp = 0;
+		stack[sp] = root;
+		edge[sp] = 0;
+		color[root] = GREY;
+		sp++;
+		while (sp && !rc) {
+			uint32_t v = stack[sp - 1];
+			const hamr__gnode *nv = g->nodes[v];
+			if (edge[sp - 1] == nv->n_deps) {
+				color[v] = BLACK;
+				sp--;
+				continue;
+			}
+			int32_t w = nv->deps[edge[sp - 1]++].target;
+			if (w < 0 || color[w] == BLACK)
+				continue;
+			if (color[w] == WHITE) {
+				color[w] = GREY;
+				stack[sp] = (uint32_t)w;
+				edge[sp] = 0;
+				sp++;
+				continue;
+			}
+			/* grey: w is on the stack; the cycle is w .. v, w */
+			uint32_t from = sp - 1;
+			while (stack[from] != (uint32_t)w)
+				from--;
+			hamr__error_set(HAMR_ECYCLE, "dependency cycle: ");
+			for (uint32_t s = from; s < sp; s++)
+				hamr__error_append(0, "\"%s\" needs ", g->nodes[stack[s]]->name);
+			hamr__error_append(0, "\"%s\"", g->nodes[w]->name);
+			rc = HAMR_ECYCLE;
+		}
+	}
+out:
+	free(color);
+	free(stack);
+	free(edge);
+	return rc;
+}
+
+/* Step 7: from each collected dependency, search upstream for a
+ * parallelizable node. */
+static int check_collects(const hamr_graph *g)
+{
+	uint32_t n = g->n_nodes;
+	uint32_t *seen = NULL, *queue = NULL;
+	uint32_t mark = 0;
+	int rc = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		const hamr__gnode *c = g->nodes[i];
+		if (c->kind != HAMR_NODE_COLLECT)
+			continue;
+		if (!seen) {
+			seen = calloc(n, sizeof *seen);
+			queue = malloc(n * sizeof *queue);
+			if (!seen || !queue) {
+				rc = hamr__error_set(HAMR_ENOMEM, "out of memory");
+				break;
+			}
+		}
+		for (uint32_t k = 0; k < c->n_deps && !rc; k++) {
+			const hamr__gdep *d = &c->deps[k];
+			if (!(d->flags & HAMR_DEP_COLLECT) || d->target < 0)
+				continue;
+			int found = 0;
+			uint32_t head = 0, tail = 0;
+			mark++;
+			queue[tail++] = (uint32_t)d->target;
+			seen[d->target] = mark;
+			while (head < tail && !found) {
+				const hamr__gnode *v = g->nodes[queue[head++]];
+				if (v->kind == HAMR_NODE_PARALLELIZABLE) {
+					found = 1;
+					break;
+				}
+				for (uint32_t e = 0; e < v->n_deps; e++) {
+					int32_t w = v->deps[e].target;
+					if (w >= 0 && seen[w] != mark) {
+						seen[w] = mark;
+						queue[tail++] = (uint32_t)w;
+					}
+				}
+			}
+			if (!found)
+				rc = hamr__error_set(HAMR_ECOLLECT,
+				                     "collect node \"%s\" collects \"%s\", which has no parallelizable node upstream",
+				                     c->name, d->name);
+		}
+	}
+	free(seen);
+	free(queue);
+	return rc;
+}
+
+static int canonical_types(hamr_graph *g)
+{
+	for (uint32_t i = 0; i < g->n_defs; i++) {
+		hamr__gnode *n = &g->defs[i];
+		if (n->type && !(n->type = hamr_type_canonical(n->type)))
+			return hamr__error_append(HAMR_ETYPE, " (result of node \"%s\")",
+			                          n->name);
+		for (uint32_t k = 0; k < n->n_deps; k++) {
+			hamr__gdep *d = &n->deps[k];
+			if (d->type && !(d->type = hamr_type_canonical(d->type)))
+				return hamr__error_append(HAMR_ETYPE,
+				                          " (dependency \"%s\" of node \"%s\")",
+				                          d->name, n->name);
+		}
+	}
+	return 0;
+}
+
+int hamr__graph_validate(hamr_graph *g)
+{
+	int rc;
+	for (uint32_t i = 0; i < g->n_defs; i++)
+		if ((rc = check_conds(&g->defs[i])))
+			return rc;
+	if ((rc = canonical_types(g)))
+		return rc;
+	if ((rc = select_defs(g)))
+		return rc;
+	if ((rc = resolve(g)))
+		return rc;
+	if ((rc = find_cycle(g)))
+		return rc;
+	return check_collects(g);
+}

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+/* Node calls: what a node function sees, and running one node.
+ *
+ * This is the hot path. A call is a few words on the executor's stack: the
+ * run, the plan node, the node's argument slots and room for the result.
+ * Reading argument i is two array loads and a type check; setting the
+ * result is a type check and a store. Nothing here allocates, locks or
+ * looks a name up, except to make a value that is itself heap data (a
+ * string result) and on failure. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "runtime/run_internal.h"
+#include "serialize/error_internal.h"
+
+static inline const hamr_value *arg_at(const hamr_call *c, size_t i)
+{
+	if (i >= c->node->n_args)
+		return NULL;
+	int32_t s = c->args[i];
+	return s >= 0 ? &c->slots[s] : NULL;
+}
+
+size_t hamr_arg_count(const hamr_call *c)
+{
+	return c->node->n_args;
+}
+
+const hamr_value *hamr_arg(const hamr_call *c, size_t i)
+{
+	return arg_at(c, i);
+}
+
+bool hamr_arg_present(const hamr_call *c, size_t i)
+{
+	const hamr_value *v = arg_at(c, i);
+	return v && v->type;
+}
+
+int64_t hamr_arg_i64(const hamr_call *c, size_t i)
+{
+	const hamr_value *v = arg_at(c, i);
+	return v && v->type == HAMR_I64 ? v->u.i64 : 0;
+}
+
+double hamr_arg_f64(const hamr_call *c, size_t i)
+{
+	const hamr_value *v = arg_at(c, i);
+	return v && v->type == HAMR_F64 ? v->u.f64 : 0.0;
+}
+
+bool hamr_arg_bool(const hamr_call *c, size_t i)
+{
+	const hamr_value *v = arg_at(c, i);
+	return v && v->type == HAMR_BOOL ? v->u.b : false;
+}
+
+const char *hamr_arg_str(const hamr_call *c, size_t i)
+{
+	return hamr_value_str(arg_at(c, i), NULL);
+}
+
+const void *hamr_arg_bytes(const hamr_call *c, size_t i, size_t *len)
+{
+	return hamr_value_bytes(arg_at(c, i), len);
+}
+
+hamr_list hamr_arg_list(const hamr_call *c, size_t i)
+{
+	return hamr_value_list(arg_at(c, i));
+}
+
+const void *hamr_arg_user(const hamr_call *c, size_t i)
+{
+	return hamr_value_user(arg_at(c, i));
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+static int wrong_type(hamr_call *c, hamr_type got)
+{
+	return hamr_fail(c, "returned %s, but the node is declared %s",
+	                 hamr_type_name(got), hamr_type_name(c->node->type));
+}
+
+/* Stores v (moved) as the result if its type fits the declaration. */
+static inline int set_result(hamr_call *c, hamr_value *v)
+{
+	if (c->node->type && v->type != c->node->type) {
+		hamr_type got = v->type;
+		hamr_value_clear(v);
+		return wrong_type(c, got);
+	}
+	hamr_value_clear(&c->result);
+	c->result = *v;
+	v->type = NULL;
+	return 0;
+}
+
+int hamr_ret_i64(hamr_call *c, int64_t x)
+{
+	hamr_value v = hamr_value_from_i64(x);
+	return set_result(c, &v);
+}
+
+int hamr_ret_f64(hamr_call *c, double x)
+{
+	hamr_value v = hamr_value_from_f64(x);
+	return set_result(c, &v);
+}
+
+int hamr_ret_bool(hamr_call *c, bool x)
+{
+	hamr_value v = hamr_value_from_bool(x);
+	return set_result(c, &v);
+}
+
+static int made(hamr_call *c, int rc, hamr_value *v)
+{
+	if (rc)
+		return hamr_fail(c, "cannot make its result: %s", hamr_strerror(rc));
+	return set_result(c, v);
+}
+
+int hamr_ret_str(hamr_call *c, const char *s)
+{
+	hamr_value v;
+	return made(c, hamr_value_make_str(&v, s ? s : ""), &v);
+}
+
+int hamr_ret_strn(hamr_call *c, const char *s, size_t n)
+{
+	hamr_value v;
+	return made(c, hamr_value_make_strn(&v, s, n), &v);
+}
+
+int hamr_ret_bytes(hamr_call *c, const void *p, size_t n)
+{
+	hamr_value v;
+	return made(c, hamr_value_make_bytes(&v, p, n), &v);
+}
+
+void *hamr_ret_alloc(hamr_call *c, size_t n)
+{
+	hamr_value v;
+	void *data = NULL;
+	if (c->node->type && c->node->type != HAMR_BYTES) {
+		wrong_type(c, HAMR_BYTES);
+		return NULL;
+	}
+	if (made(c, hamr_value_alloc_bytes(&v, n, &data), &v))
+		return NULL;
+	return data;
+}
+
+int hamr_ret_value(hamr_call *c, hamr_value *v)
+{
+	if (!v || !v->type)
+		return hamr_fail(c, "returned an empty value");
+	return set_result(c, v);
+}
+
+int hamr_ret_arg(hamr_call *c, size_t i)
+{
+	const hamr_value *a = arg_at(c, i);
+	if (!a || !a->type)
+		return hamr_fail(c, "passed on argument %zu, which is absent", i);
+	hamr_value v = hamr_value_ref(a);
+	return set_result(c, &v);
+}
+
+int hamr_ret_user(hamr_call *c, void *obj)
+{
+	hamr_value v;
+	if (!c->node->type || c->node->type->kind != HAMR_KIND_USER) {
+		hamr_fail(c, "returned a user object, but the node is declared %s",
+		          hamr_type_name(c->node->type));
+		return HAMR_ETYPE;
+	}
+	return made(c, hamr_value_make_user(&v, c->node->type, obj), &v);
+}
+
+int hamr_fail(hamr_call *c, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	free(c->fail_msg);
+	c->fail_msg = msg;
+	return HAMR_EFAIL;
+}
+
+void *hamr_userdata(const hamr_call *c)
+{
+	return c->node->userdata;
+}
+
+const char *hamr_node_name(const hamr_call *c)
+{
+	return c->node->name;
+}
+
+hamr_run *hamr_call_run(const hamr_call *c)
+{
+	return c->run;
+}
+
+/* ---- running one node ------------------------------------------------------ */
+
+static int is_hamr_code(int rc)
+{
+	return rc < 0 && rc >= HAMR_ERANGE;
+}
+
+int hamr__run_node(hamr_run *r, uint32_t i)
+{
+	const hamr_plan *p = r->plan;
+	const hamr__pnode *pn = &p->nodes[i];
+	hamr_call c;
+	c.run = r;
+	c.node = pn;
+	c.args = p->args + pn->arg_start;
+	c.slots = r->slots;
+	c.result.type = NULL;
+	c.fail_msg = NULL;
+
+	int rc = pn->fn(&c);
+	if (__builtin_expect(rc == 0 && c.result.type != NULL, 1)) {
+		r->slots[i] = c.result;
+		return 0;
+	}
+	hamr_value_clear(&c.result);
+	if (rc == 0) {
+		if (!pn->type || pn->type == HAMR_NONE) {
+			r->slots[i] = hamr_value_none();
+			return 0;
+		}
+		free(c.fail_msg);
+		char *msg = NULL;
+		if (asprintf(&msg, "returned no value, but the node is declared %s",
+		             hamr_type_name(pn->type)) < 0)
+			msg = NULL;
+		return hamr__run_fail(r, HAMR_ETYPE, pn->name, msg);
+	}
+	if (!c.fail_msg && asprintf(&c.fail_msg, "returned %d (%s)", rc,
+	                            is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
+		c.fail_msg = NULL;
+	return hamr__run_fail(r, is_hamr_code(rc) ? rc : HAMR_EFAIL, pn->name,
+	                      c.fail_msg);
+}

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+/* Runs: one execution of a plan, from creation to its results.
+ *
+ * A run owns an array of value slots laid out by the plan: the results of
+ * computed nodes, then the values the caller gave (its own references), then
+ * the defaults of optional dependencies. Everything a run allocates is in
+ * those slots and the run itself, so destroying a run, finished, failed or
+ * never started, releases all of it.
+ *
+ * The lifecycle is a small state machine (created, started, running, done)
+ * on one atomic. Which thread does the work depends on the executor: the
+ * sequential one runs in hamr_run_wait, on the waiting thread, which is how
+ * Hamilton's default executor runs in the caller's own thread. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/run_internal.h"
+#include "serialize/error_internal.h"
+
+int hamr_executor_parse(const char *name, hamr_executor_kind *out)
+{
+	if (name && out && !strcmp(name, "sequential")) {
+		*out = HAMR_EXEC_SEQUENTIAL;
+		return 0;
+	}
+	return hamr__error_set(HAMR_EINVAL,
+	                       "unknown executor \"%s\" (known: sequential)",
+	                       name ? name : "(null)");
+}
+
+const char *hamr_executor_name(hamr_executor_kind k)
+{
+	return k == HAMR_EXEC_SEQUENTIAL ? "sequential" : "?";
+}
+
+static int fill_slots(hamr_run *r, const hamr_values *given)
+{
+	const hamr_plan *p = r->plan;
+	uint32_t first_default = p->n_nodes + p->n_given;
+	for (uint32_t s = p->n_nodes; s < first_default; s++) {
+		const hamr_value *v = hamr_values_get(given, p->slot_name[s]);
+		int input = p->graph->nodes[hamr__graph_lookup(p->graph, p->slot_name[s])]
+		                    ->kind == HAMR_NODE_INPUT;
+		if (!v)
+			return hamr__error_set(HAMR_EINPUT,
+			                       "missing %s \"%s\": the plan was made with a value for it",
+			                       input ? "external input" : "override",
+			                       p->slot_name[s]);
+		if (p->slot_type[s] && v->type != p->slot_type[s])
+			return hamr__error_set(HAMR_ETYPE,
+			                       "the value given for %s \"%s\" is %s, but it is declared %s",
+			                       input ? "input" : "node", p->slot_name[s],
+			                       hamr_type_name(v->type),
+			                       hamr_type_name(p->slot_type[s]));
+		r->slots[s] = hamr_value_ref(v);
+	}
+	for (uint32_t s = first_default; s < p->n_slots; s++)
+		r->slots[s] = hamr_value_ref(&p->defaults[s - first_default]);
+	return 0;
+}
+
+int hamr_run_create(hamr_run **out, const hamr_plan *plan,
+                    const hamr_values *given, const hamr_run_opts *opts)
+{
+	if (!out || !plan)
+		return hamr__error_set(HAMR_EINVAL, "hamr_run_create: bad arguments");
+	*out = NULL;
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	if (opts)
+		o = *opts;
+	if (o.executor != HAMR_EXEC_SEQUENTIAL)
+		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
+	if (plan->block_node)
+		return hamr__error_set(HAMR_ENOTSUP,
+		                       "the %s executor does not run map blocks yet (node \"%s\" is parallelizable or collect)",
+		                       hamr_executor_name(o.executor), plan->block_node);
+
+	hamr_run *r = calloc(1, sizeof *r);
+	size_t ns = plan->n_slots ? plan->n_slots : 1;
+	if (!r)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
+	r->plan = plan;
+	r->opts = o;
+	r->slots = calloc(ns, sizeof *r->slots);
+	r->remaining = malloc(ns * sizeof *r->remaining);
+	if (!r->slots || !r->remaining) {
+		free(r->slots);
+		free(r->remaining);
+		free(r);
+		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
+	}
+	memcpy(r->remaining, plan->consumers, plan->n_slots * sizeof *r->remaining);
+	atomic_init(&r->state, RUN_CREATED);
+	atomic_init(&r->cancel, false);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->done, NULL);
+	r->err.message = "";
+	r->err.item = -1;
+	int rc = fill_slots(r, given);
+	if (rc) {
+		hamr_run_destroy(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int hamr_run_start(hamr_run *r)
+{
+	if (!r)
+		return hamr__error_set(HAMR_EINVAL, "hamr_run_start: run is NULL");
+	int expect = RUN_CREATED;
+	/* acq_rel: pairs with the acquire in hamr_run_wait, so the thread that
+	 * runs the plan sees everything the creating thread wrote */
+	if (!atomic_compare_exchange_strong_explicit(&r->state, &expect, RUN_STARTED,
+	                                             memory_order_acq_rel,
+	                                             memory_order_acquire))
+		return hamr__error_set(HAMR_ESTATE, "the run was already started");
+	return 0;
+}
+
+static void finish(hamr_run *r, int rc)
+{
+	pthread_mutex_lock(&r->lock);
+	r->rc = rc;
+	atomic_store_explicit(&r->state, RUN_DONE, memory_order_release);
+	pthread_cond_broadcast(&r->done);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int replay(const hamr_run *r)
+{
+	if (!r->rc)
+		return 0;
+	if (r->err.node)
+		return hamr__error_set(r->rc, "node \"%s\" failed: %s", r->err.node,
+		                       r->err.message);
+	return hamr__error_set(r->rc, "%s", r->err.message);
+}
+
+int hamr_run_wait(hamr_run *r)
+{
+	if (!r)
+		return hamr__error_set(HAMR_EINVAL, "hamr_run_wait: run is NULL");
+	int expect = RUN_STARTED;
+	if (atomic_compare_exchange_strong_explicit(&r->state, &expect, RUN_RUNNING,
+	                                            memory_order_acq_rel,
+	                                            memory_order_acquire)) {
+		int rc = atomic_load_explicit(&r->cancel, memory_order_acquire) ?
+		                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
+		                 hamr__exec_sequential(r);
+		finish(r, rc);
+		return replay(r);
+	}
+	if (expect == RUN_CREATED)
+		return hamr__error_set(HAMR_ESTATE, "the run was not started");
+	pthread_mutex_lock(&r->lock);
+	while (atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE)
+		pthread_cond_wait(&r->done, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	return replay(r);
+}
+
+void hamr_run_cancel(hamr_run *r)
+{
+	if (r)
+		atomic_store_explicit(&r->cancel, true, memory_order_seq_cst);
+}
+
+void hamr_run_destroy(hamr_run *r)
+{
+	if (!r)
+		return;
+	for (uint32_t s = 0; s < r->plan->n_slots; s++)
+		hamr_value_clear(&r->slots[s]);
+	free(r->slots);
+	free(r->remaining);
+	free(r->err_node);
+	free(r->err_msg);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->done);
+	free(r);
+}
+
+int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
+                     const hamr_values *given, const hamr_run_opts *opts)
+{
+	int rc = hamr_run_create(out, plan, given, opts);
+	if (rc)
+		return rc;
+	if ((rc = hamr_run_start(*out)))
+		return rc;
+	return hamr_run_wait(*out);
+}
+
+int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->err.code) {
+		pthread_mutex_unlock(&r->lock);
+		free(msg);
+		return code;
+	}
+	r->err.code = code;
+	r->err.item = -1;
+	r->err.pid = (int)getpid();
+	r->err.signal = 0;
+	r->err.attempt = 1;
+	if (node) {
+		r->err_node = strdup(node);
+		r->err.node = r->err_node;
+	}
+	r->err_msg = msg ? msg : strdup(hamr_strerror(code));
+	r->err.message = r->err_msg ? r->err_msg : hamr_strerror(code);
+	pthread_mutex_unlock(&r->lock);
+	return code;
+}
+
+const hamr_error_info *hamr_run_error(const hamr_run *r)
+{
+	return r ? &r->err : NULL;
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+const hamr_value *hamr_run_result(const hamr_run *r, const char *name)
+{
+	if (!r || !name)
+		return NULL;
+	int32_t i = hamr__names_get(&r->plan->out_index, name);
+	if (i < 0)
+		return NULL;
+	const hamr_value *v = &r->slots[r->plan->out_slots[i]];
+	return v->type ? v : NULL;
+}
+
+static int typed_result(const hamr_run *r, const char *name, hamr_type want,
+                        const hamr_value **v)
+{
+	*v = hamr_run_result(r, name);
+	if (!*v) {
+		if (r && name && hamr__names_get(&r->plan->out_index, name) >= 0)
+			return hamr__error_set(HAMR_ENOENT,
+			                       "output \"%s\" was not computed (the run failed first)",
+			                       name);
+		return hamr__error_set(HAMR_ENOENT, "\"%s\" is not an output of the run",
+		                       name ? name : "(null)");
+	}
+	if ((*v)->type != want)
+		return hamr__error_set(HAMR_ETYPE, "output \"%s\" is %s, not %s", name,
+		                       hamr_type_name((*v)->type), hamr_type_name(want));
+	return 0;
+}
+
+int hamr_run_result_i64(const hamr_run *r, const char *name, int64_t *out)
+{
+	const hamr_value *v;
+	int rc = typed_result(r, name, HAMR_I64, &v);
+	if (!rc && out)
+		*out = v->u.i64;
+	return rc;
+}
+
+int hamr_run_result_f64(const hamr_run *r, const char *name, double *out)
+{
+	const hamr_value *v;
+	int rc = typed_result(r, name, HAMR_F64, &v);
+	if (!rc && out)
+		*out = v->u.f64;
+	return rc;
+}
+
+int hamr_run_result_bool(const hamr_run *r, const char *name, bool *out)
+{
+	const hamr_value *v;
+	int rc = typed_result(r, name, HAMR_BOOL, &v);
+	if (!rc && out)
+		*out = v->u.b;
+	return rc;
+}
+
+int hamr_run_result_str(const hamr_run *r, const char *name, const char **out)
+{
+	const hamr_value *v;
+	int rc = typed_result(r, name, HAMR_STR, &v);
+	if (!rc && out)
+		*out = hamr_value_str(v, NULL);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal: a run's state, one node call, and what every executor shares:
+ * running one plan node and recording the first failure. */
+#ifndef HAMR_RUNTIME_RUN_INTERNAL_H
+#define HAMR_RUNTIME_RUN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "graph/graph_internal.h"
+#include "hamr/errno.h"
+#include "hamr/runtime.h"
+
+enum { RUN_CREATED = 0, RUN_STARTED, RUN_RUNNING, RUN_DONE };
+
+struct hamr_call {
+	hamr_run *run;
+	const hamr__pnode *node;
+	const int32_t *args;    /* the node's argument slots */
+	const hamr_value *slots;
+	hamr_value result;      /* set by hamr_ret_* */
+	char *fail_msg;         /* set by hamr_fail, heap */
+};
+
+struct hamr_run {
+	const hamr_plan *plan;
+	hamr_run_opts opts;
+	hamr_value *slots;      /* plan->n_slots values */
+	uint32_t *remaining;    /* per slot: arguments still to read it */
+	atomic_int state;       /* RUN_* */
+	atomic_bool cancel;
+	int rc;                 /* the run's result once RUN_DONE */
+	pthread_mutex_t lock;   /* guards the error record and waiting */
+	pthread_cond_t done;
+	hamr_error_info err;
+	char *err_node;
+	char *err_msg;
+};
+
+/* Runs plan node i of r: calls its function with a fresh call, checks the
+ * result against the declared type and stores it in slot i. Returns 0, or
+ * the node's error, already recorded in r's error record. */
+int hamr__run_node(hamr_run *r, uint32_t i);
+
+/* Records a failure of node `node` (NULL: not a node's) with message `msg`
+ * (heap, taken over; NULL: the code's description) if it is r's first.
+ * Returns code. */
+int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg);
+
+/* The sequential executor: runs every node of r's plan in order on the
+ * calling thread. Returns 0 or the first error. */
+int hamr__exec_sequential(hamr_run *r);
+
+#endif

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+/* The sequential executor: Hamilton's default, one node after another on
+ * the calling thread, in the plan's topological order.
+ *
+ * It is the reference every other executor is tested against, and the
+ * baseline for what hamr itself costs per node: a cancel check, the call,
+ * and releasing each argument whose last reader this node was. Counters
+ * are plain integers, since only this thread touches them. */
+#include "runtime/run_internal.h"
+
+int hamr__exec_sequential(hamr_run *r)
+{
+	const hamr_plan *p = r->plan;
+	const int32_t *args = p->args;
+	const uint8_t *pinned = p->slot_pinned;
+	uint32_t *remaining = r->remaining;
+	hamr_value *slots = r->slots;
+
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		/* relaxed: a stale read delays the stop by at most one node;
+		 * a cancel from a node of this run is in program order */
+		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+			return hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
+		int rc = hamr__run_node(r, i);
+		if (rc)
+			return rc;
+		const hamr__pnode *pn = &p->nodes[i];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t s = args[pn->arg_start + k];
+			if (s >= 0 && --remaining[s] == 0 && !pinned[s])
+				hamr_value_clear(&slots[s]);
+		}
+	}
+	return 0;
+}

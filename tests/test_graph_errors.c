@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+/* Validation: one test per error a graph or plan can have, each checking
+ * the code and that the message names the nodes involved. */
+#include <hamr.h>
+
+#include "tests/check.h"
+
+static int f_one(hamr_call *c) { return hamr_ret_i64(c, 1); }
+
+#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, {0}})
+
+/* Builds a graph from `defs` and returns the build's result; the message is
+ * in hamr_errmsg(). */
+static int build(const hamr_node_def *defs, const char *cfg_key,
+                 const char *cfg_val)
+{
+	hamr_graph *g = NULL;
+	hamr_module m = {"test", defs};
+	CHECK_OK(hamr_graph_create(&g));
+	if (cfg_key)
+		CHECK_OK(hamr_graph_set_config(g, cfg_key, cfg_val));
+	int rc = hamr_graph_add_module(g, &m);
+	if (!rc)
+		rc = hamr_graph_build(g);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
+static void test_unknown_dependency_with_hint(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "revenue", .fn = f_one, .type = HAMR_I64},
+		{.name = "profit", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("revenu", HAMR_I64))},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_EDEP);
+	CHECK_CONTAINS(hamr_errmsg(), "node \"profit\" depends on unknown \"revenu\"");
+	CHECK_CONTAINS(hamr_errmsg(), "did you mean \"revenue\"?");
+}
+
+static void test_unknown_dependency_without_near_name(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "a", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("completely_different", HAMR_I64))},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_EDEP);
+	CHECK_CONTAINS(hamr_errmsg(), "\"completely_different\"");
+	CHECK(strstr(hamr_errmsg(), "did you mean") == NULL);
+}
+
+static void test_optional_unknown_dependency_is_not_an_error(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "a", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP_OPT("nowhere", HAMR_I64, HAMR_NO_DEFAULT))},
+		{0}};
+	CHECK_OK(build(defs, NULL, NULL));
+}
+
+static void test_duplicate_name(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "x", .fn = f_one, .type = HAMR_I64},
+		{.name = "x", .fn = f_one, .type = HAMR_I64},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_EDUP);
+	CHECK_CONTAINS(hamr_errmsg(), "duplicate node \"x\"");
+}
+
+static void test_duplicate_across_modules(void)
+{
+	hamr_node_def d1[] = {{.name = "shared", .fn = f_one, .type = HAMR_I64}, {0}};
+	hamr_node_def d2[] = {{.name = "shared", .fn = f_one, .type = HAMR_I64}, {0}};
+	hamr_module m1 = {"first", d1}, m2 = {"second", d2};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m1));
+	CHECK_OK(hamr_graph_add_module(g, &m2));
+	CHECK_RC(hamr_graph_build(g), HAMR_EDUP);
+	CHECK_CONTAINS(hamr_errmsg(), "module \"first\" and in module \"second\"");
+	/* the build's error is kept */
+	CHECK_RC(hamr_graph_build(g), HAMR_EDUP);
+	CHECK_CONTAINS(hamr_errmsg(), "duplicate node \"shared\"");
+	CHECK_EQ_INT(hamr_graph_node_count(g), 0);
+	hamr_graph_destroy(g);
+}
+
+static void test_node_and_input_with_one_name(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "x", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		{.name = "x", .fn = f_one, .type = HAMR_I64},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_EDUP);
+	CHECK_CONTAINS(hamr_errmsg(), "duplicate name \"x\"");
+}
+
+static void test_cycle_prints_its_path(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "start", .fn = f_one, .type = HAMR_I64},
+		{.name = "a", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("start", HAMR_I64), HAMR_DEP("c", HAMR_I64))},
+		{.name = "b", .fn = f_one, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("a", HAMR_I64))},
+		{.name = "c", .fn = f_one, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("b", HAMR_I64))},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_ECYCLE);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "dependency cycle: \"a\" needs \"c\" needs \"b\" needs \"a\"");
+}
+
+static void test_self_cycle(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "me", .fn = f_one, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("me", HAMR_I64))},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_ECYCLE);
+	CHECK_CONTAINS(hamr_errmsg(), "\"me\" needs \"me\"");
+}
+
+static void test_type_mismatch_names_both_ends(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "price", .fn = f_one, .type = HAMR_F64},
+		{.name = "total", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("price", HAMR_I64))},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_ETYPE);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "node \"total\" expects \"price\" to be i64, but node \"price\" is f64");
+}
+
+static void test_any_type_matches_everything(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "price", .fn = f_one, .type = HAMR_F64},
+		{.name = "total", .fn = f_one, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("price", HAMR_ANY))},
+		{.name = "untyped", .fn = f_one},
+		{.name = "reader", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("untyped", HAMR_STR))},
+		{0}};
+	CHECK_OK(build(defs, NULL, NULL));
+}
+
+static void test_default_of_wrong_type(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "rate", .type = HAMR_F64, .kind = HAMR_NODE_INPUT},
+		{.name = "use", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP_OPT("rate", HAMR_ANY, HAMR_DEFAULT_I64(3)))},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_ETYPE);
+	CHECK_CONTAINS(hamr_errmsg(), "the default of \"rate\" is i64, but input \"rate\" is f64");
+}
+
+static void test_missing_external_input(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "path", .type = HAMR_STR, .kind = HAMR_NODE_INPUT},
+		{.name = "rows", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		{.name = "load", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("path", HAMR_STR), HAMR_DEP("rows", HAMR_I64))},
+		{0}};
+	hamr_module m = {"test", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *outs[] = {"load"};
+	hamr_plan *p = NULL;
+	CHECK_RC(hamr_plan_create(&p, g, outs, 1, NULL), HAMR_EINPUT);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "missing external input \"path\" (needed by \"load\"), \"rows\" (needed by \"load\")");
+	CHECK(p == NULL);
+	hamr_graph_destroy(g);
+}
+
+static void test_bad_config_conditions(void)
+{
+	static const char *const none[] = {NULL};
+	struct {
+		hamr_cond cond[2];
+		const char *msg;
+	} cases[] = {
+		{{{HAMR_WHEN, NULL, "x", NULL}, {0}}, "has no key"},
+		{{{HAMR_WHEN, "mode", NULL, NULL}, {0}}, "when(mode) has no value"},
+		{{{HAMR_WHEN_IN, "mode", NULL, none}, {0}}, "when_in(mode) has no values"},
+		{{{HAMR_WHEN_NOT_IN, "mode", NULL, NULL}, {0}}, "when_not_in(mode) has no values"},
+		{{{(hamr_cond_op)99, "mode", "x", NULL}, {0}}, "unknown operator 99"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		hamr_node_def defs[] = {
+			{.name = "cond_node", .fn = f_one, .type = HAMR_I64, .conds = cases[i].cond},
+			{0}};
+		CHECK_RC(build(defs, NULL, NULL), HAMR_ECONFIG);
+		CHECK_CONTAINS(hamr_errmsg(), "node \"cond_node\"");
+		CHECK_CONTAINS(hamr_errmsg(), cases[i].msg);
+	}
+}
+
+static void test_collect_without_parallelizable(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "numbers", .fn = f_one, .type = HAMR_I64},
+		{.name = "square", .fn = f_one, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("numbers", HAMR_I64))},
+		{.name = "total", .fn = f_one, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_ECOLLECT);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "collect node \"total\" collects \"square\", which has no parallelizable node upstream");
+}
+
+static void test_collect_flag_on_plain_node(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "items", .fn = f_one, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE},
+		{.name = "sum", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("items", HAMR_I64))},
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_ECOLLECT);
+	CHECK_CONTAINS(hamr_errmsg(), "node \"sum\" collects \"items\" but is not a collect node");
+}
+
+static void test_collect_with_parallelizable_validates(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		{.name = "items", .fn = f_one, .type = HAMR_I64,
+		 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "square", .fn = f_one, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+		{.name = "total", .fn = f_one, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
+		{0}};
+	hamr_module m = {"blocks", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_graph_build(g));
+	/* declared and validated now; the sequential executor says plainly
+	 * that it does not run map blocks */
+	hamr_values *in = NULL;
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", 3));
+	const char *outs[] = {"total"};
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	hamr_run *r = NULL;
+	CHECK_RC(hamr_run_create(&r, p, in, NULL), HAMR_ENOTSUP);
+	CHECK_CONTAINS(hamr_errmsg(), "\"items\"");
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+	hamr_graph_destroy(g);
+}
+
+static void test_unknown_output_with_hint(void)
+{
+	hamr_node_def defs[] = {{.name = "revenue", .fn = f_one, .type = HAMR_I64}, {0}};
+	hamr_module m = {"test", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *outs[] = {"revenu"};
+	hamr_plan *p = NULL;
+	CHECK_RC(hamr_plan_create(&p, g, outs, 1, NULL), HAMR_ENOENT);
+	CHECK_CONTAINS(hamr_errmsg(), "unknown output \"revenu\"; did you mean \"revenue\"?");
+	hamr_graph_destroy(g);
+}
+
+static void test_bad_definitions(void)
+{
+	hamr_node_def no_fn[] = {{.name = "lazy", .type = HAMR_I64}, {0}};
+	CHECK_RC(build(no_fn, NULL, NULL), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "node \"lazy\" has no function");
+	hamr_node_def input_deps[] = {
+		{.name = "in", .kind = HAMR_NODE_INPUT, .deps = DEPS(HAMR_DEP("x", HAMR_ANY))}, {0}};
+	CHECK_RC(build(input_deps, NULL, NULL), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "input \"in\" cannot have dependencies");
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_build(g));
+	CHECK_RC(hamr_graph_add_input(g, "late", HAMR_I64), HAMR_ESTATE);
+	CHECK_RC(hamr_graph_set_config(g, "k", "v"), HAMR_ESTATE);
+	hamr_graph_destroy(g);
+}
+
+static void test_module_load_errors(void)
+{
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_RC(hamr_graph_load_module(g, "/nonexistent/mod.so"), HAMR_EMODULE);
+	CHECK_CONTAINS(hamr_errmsg(), "/nonexistent/mod.so");
+	hamr_graph_destroy(g);
+}
+
+int main(void)
+{
+	RUN_TEST(test_unknown_dependency_with_hint);
+	RUN_TEST(test_unknown_dependency_without_near_name);
+	RUN_TEST(test_optional_unknown_dependency_is_not_an_error);
+	RUN_TEST(test_duplicate_name);
+	RUN_TEST(test_duplicate_across_modules);
+	RUN_TEST(test_node_and_input_with_one_name);
+	RUN_TEST(test_cycle_prints_its_path);
+	RUN_TEST(test_self_cycle);
+	RUN_TEST(test_type_mismatch_names_both_ends);
+	RUN_TEST(test_any_type_matches_everything);
+	RUN_TEST(test_default_of_wrong_type);
+	RUN_TEST(test_missing_external_input);
+	RUN_TEST(test_bad_config_conditions);
+	RUN_TEST(test_collect_without_parallelizable);
+	RUN_TEST(test_collect_flag_on_plain_node);
+	RUN_TEST(test_collect_with_parallelizable_validates);
+	RUN_TEST(test_unknown_output_with_hint);
+	RUN_TEST(test_bad_definitions);
+	RUN_TEST(test_module_load_errors);
+	TEST_EXIT();
+}
