@@ -13,10 +13,10 @@ static int f_const(hamr_call *c)
 
 static int f_sum(hamr_call *c)
 {
-	int64_t s = 0;
+	uint64_t s = 0; /* wraps, as the reference does */
 	for (size_t i = 0; i < hamr_arg_count(c); i++)
-		s += hamr_arg_i64(c, i);
-	return hamr_ret_i64(c, s);
+		s += (uint64_t)hamr_arg_i64(c, i);
+	return hamr_ret_i64(c, (int64_t)s);
 }
 
 /* Runs `out` of g under the given config and returns its i64 value, or the

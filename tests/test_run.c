@@ -2,10 +2,11 @@
 /* Runs with the sequential executor: results, pruning, overrides, inputs,
  * defaults, failures, cancellation, and values released early. */
 #include <hamr.h>
+#include <pthread.h>
 
 #include "tests/check.h"
 
-static int live_strings; /* strings made by make_label and not yet freed */
+static int tracked_frees; /* objects of type "tracked" freed so far */
 
 static int f_a(hamr_call *c) { return hamr_ret_i64(c, 2); }
 static int f_b(hamr_call *c) { return hamr_ret_i64(c, hamr_arg_i64(c, 0) * 10); }
@@ -247,6 +248,118 @@ static void test_node_contract_violations(void)
 	hamr_graph_destroy(g);
 }
 
+
+static void free_tracked(void *obj)
+{
+	tracked_frees++;
+	free(obj);
+}
+
+static const hamr_type_desc tracked_type = {
+	.name = "test.tracked", .size = sizeof(int64_t), .free = free_tracked};
+
+static int f_make_tracked(hamr_call *c)
+{
+	int64_t *obj = malloc(sizeof *obj);
+	*obj = (int64_t)(intptr_t)hamr_userdata(c);
+	return hamr_ret_user(c, obj);
+}
+
+static int f_read_tracked(hamr_call *c)
+{
+	const int64_t *obj = hamr_arg_user(c, 0);
+	return hamr_ret_i64(c, *obj);
+}
+
+static int f_frees_so_far(hamr_call *c)
+{
+	return hamr_ret_i64(c, tracked_frees * 1000 + hamr_arg_i64(c, 0));
+}
+
+/* "early" is read only by "reader"; once reader has run, the run drops it,
+ * before "after" runs. "kept" is an output and must survive to the end. */
+static void test_values_released_after_last_reader(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "early", .fn = f_make_tracked, .userdata = (void *)5, .type = &tracked_type},
+		{.name = "kept", .fn = f_make_tracked, .userdata = (void *)6, .type = &tracked_type},
+		{.name = "reader", .fn = f_read_tracked, .type = HAMR_I64,
+		 .deps = (const hamr_dep[]){HAMR_DEP("early", &tracked_type), HAMR_DEPS_END}},
+		{.name = "reader2", .fn = f_read_tracked, .type = HAMR_I64,
+		 .deps = (const hamr_dep[]){HAMR_DEP("kept", &tracked_type), HAMR_DEPS_END}},
+		{.name = "after", .fn = f_frees_so_far, .type = HAMR_I64,
+		 .deps = (const hamr_dep[]){HAMR_DEP("reader", HAMR_I64),
+		                            HAMR_DEP("reader2", HAMR_I64), HAMR_DEPS_END}},
+		{0}};
+	hamr_module m = {"release", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *outs[] = {"after", "kept"};
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
+	hamr_run *r = NULL;
+	tracked_frees = 0;
+	CHECK_OK(hamr_run_execute(&r, p, NULL, NULL));
+	int64_t after = 0;
+	CHECK_OK(hamr_run_result_i64(r, "after", &after));
+	CHECK_EQ_INT(after, 1005); /* "early" freed before "after" ran */
+	const hamr_value *kept = hamr_run_result(r, "kept");
+	CHECK(kept && *(const int64_t *)hamr_value_user(kept) == 6);
+	CHECK_EQ_INT(tracked_frees, 1);
+	hamr_run_destroy(r);
+	CHECK_EQ_INT(tracked_frees, 2); /* the output goes with the run */
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
+/* Several runs of one plan at once, from several threads, agree. */
+struct shared_plan_job {
+	const hamr_plan *plan;
+	int thread;
+	int wrong;
+};
+
+static void *run_shared_plan(void *arg)
+{
+	struct shared_plan_job *job = arg;
+	for (int i = 0; i < 200; i++) {
+		hamr_values *in = NULL;
+		hamr_run *r = NULL;
+		double scale = job->thread * 1000 + i, got = 0;
+		if (hamr_values_create(&in) || hamr_values_set_f64(in, "scale", scale) ||
+		    hamr_run_execute(&r, job->plan, in, NULL) ||
+		    hamr_run_result_f64(r, "scaled", &got) || got != 22 * scale)
+			job->wrong++;
+		hamr_run_destroy(r);
+		hamr_values_destroy(in);
+	}
+	return NULL;
+}
+
+static void test_plan_shared_by_threads(void)
+{
+	hamr_graph *g = basic_graph();
+	hamr_values *in = NULL;
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_f64(in, "scale", 1.0));
+	const char *outs[] = {"scaled"};
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	hamr_graph_destroy(g);
+	pthread_t t[4];
+	struct shared_plan_job jobs[4];
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct shared_plan_job){p, i, 0};
+		CHECK(pthread_create(&t[i], NULL, run_shared_plan, &jobs[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ_INT(jobs[i].wrong, 0);
+	}
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+}
 static int f_cancel_self(hamr_call *c)
 {
 	hamr_run_cancel(hamr_call_run(c));
@@ -297,6 +410,7 @@ int main(void)
 	RUN_TEST(test_failure_keeps_finished_outputs);
 	RUN_TEST(test_node_contract_violations);
 	RUN_TEST(test_cancel);
-	(void)live_strings;
+	RUN_TEST(test_values_released_after_last_reader);
+	RUN_TEST(test_plan_shared_by_threads);
 	TEST_EXIT();
 }
