@@ -335,7 +335,9 @@ int hamr_graph_load_module(hamr_graph *g, const char *path)
 		return hamr__error_set(HAMR_EINVAL, "hamr_graph_load_module: no path");
 	if (grow((void **)&g->dl, &g->cap_dl, g->n_dl + 1, sizeof *g->dl))
 		return hamr__error_set(HAMR_ENOMEM, "out of memory");
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* RTLD_NODELETE: types a module registers are process-wide, and their
+	 * names and callbacks live in the module, so it is never unmapped */
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!h)
 		return hamr__error_set(HAMR_EMODULE, "cannot load module %s: %s",
 		                       path, dlerror());

@@ -223,6 +223,10 @@ static void test_module_without_config_takes_other_definition(void)
 	hamr_plan_destroy(p);
 	hamr_values_destroy(in);
 	hamr_graph_destroy(g);
+	/* the module's type outlives every graph that loaded it */
+	hamr_type t = hamr_type_find("test.box");
+	CHECK(t != NULL);
+	CHECK_EQ_STR(hamr_type_name(t), "test.box");
 }
 
 static int f_grid(hamr_call *c)

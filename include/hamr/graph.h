@@ -181,9 +181,10 @@ HAMR_API int hamr_graph_add_input(hamr_graph *g, const char *name,
                                   hamr_type type);
 
 /* Loads the shared object at `path` with dlopen, and adds the module its
- * hamr_module_entry returns. The object stays loaded as long as the graph
- * or a plan made from it lives. HAMR_EMODULE when it cannot be loaded or
- * has no entry point (the message has dlerror's words). */
+ * hamr_module_entry returns. The object stays loaded for the life of the
+ * process, since the user types it registers are process-wide: loading it
+ * again is cheap and gives the same code. HAMR_EMODULE when it cannot be
+ * loaded or has no entry point (the message has dlerror's words). */
 HAMR_API int hamr_graph_load_module(hamr_graph *g, const char *path);
 
 /* Applies the config, resolves every dependency name and validates the

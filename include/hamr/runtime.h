@@ -67,9 +67,11 @@ HAMR_API int hamr_run_start(hamr_run *r);
  * hamr_run_error). Waiting again returns the same result at once. */
 HAMR_API int hamr_run_wait(hamr_run *r);
 
-/* Asks the run to stop: no node starts after this call returns (a node that
- * is running finishes); hamr_run_wait then returns HAMR_ECANCELED unless the
- * run had already ended. Any thread, a node function of the run included. */
+/* Asks the run to stop: a node that is running finishes, and no node starts
+ * once the executor sees the request (before the next node, for a call from
+ * a node function of the run itself); hamr_run_wait then returns
+ * HAMR_ECANCELED unless the run had already ended. Callable from any
+ * thread; outputs computed before the stop stay readable. */
 HAMR_API void hamr_run_cancel(hamr_run *r);
 
 /* Destroys a run that is not running (never started, or waited for), with
