@@ -8,6 +8,7 @@
 
 #include "graph/graph_internal.h"
 #include "serialize/error_internal.h"
+#include "serialize/value_internal.h"
 
 int hamr_values_create(hamr_values **out)
 {
@@ -42,6 +43,7 @@ int hamr_values_set(hamr_values *vs, const char *name, hamr_value *v)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "hamr_values_set: a name and a value are required");
 	}
+	hamr__value_seal(v); /* given values are shared with every run */
 	int32_t i = hamr__names_get(&vs->index, name);
 	if (i >= 0) {
 		hamr_value_clear(&vs->vals[i]);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "runtime/run_internal.h"
+#include "serialize/value_internal.h"
 #include "serialize/error_internal.h"
 
 static inline const hamr_value *arg_at(const hamr_call *c, size_t i)
@@ -92,6 +93,7 @@ static inline int set_result(hamr_call *c, hamr_value *v)
 		hamr_value_clear(v);
 		return wrong_type(c, got);
 	}
+	hamr__value_seal(v); /* a copy the node kept must not change it */
 	hamr_value_clear(&c->result);
 	c->result = *v;
 	v->type = NULL;

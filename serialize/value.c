@@ -1,0 +1,729 @@
+/* SPDX-License-Identifier: MIT */
+/* Values: boxes, constructors, getters, lists, equality and formatting.
+ *
+ * A hamr_value is a (type, payload) pair of 16 bytes. Scalars (none, i64,
+ * f64, bool) live in the payload and cost nothing to make or copy. Anything
+ * with a size of its own (a string, bytes, a list, a user object) lives in a
+ * box on the heap, and the payload points at it. A box is reference counted
+ * and, once shared, never written again, so one node's result can feed any
+ * number of consumers, or pass through a node unchanged, without a copy and
+ * without a lock: readers only need the box to stay alive, which the count
+ * guarantees.
+ *
+ * One box layout serves every boxed kind, so that a reference is dropped by
+ * one code path: a header (count, seal flag, length, and the list or user
+ * fields) followed by the bytes of a string or bytes value, aligned like
+ * malloc's memory so bytes can hold any C object. A string carries its NUL
+ * in the box, so hamr_value_str is a pointer read.
+ *
+ * Lists are the one box that changes after it is made: a producer appends
+ * while it is the only owner. The first hamr_value_ref() (or the runtime's
+ * hamr__value_seal() when it takes a result) seals the list for good; a later
+ * append fails with HAMR_ESTATE instead of changing what a reader sees.
+ *
+ * The value's type is always canonical (serialize/type.c), so type checks
+ * are pointer compares, and a user box is freed through the callbacks of the
+ * canonical descriptor. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hamr/value.h"
+#include "serialize/error_internal.h"
+#include "serialize/value_internal.h"
+
+struct hamr_box {
+	atomic_size_t refs;
+	atomic_bool sealed; /* lists: no more appends */
+	size_t len;         /* str: bytes without the NUL; bytes; list items */
+	union {
+		struct {
+			hamr_value *items;
+			size_t cap;
+			hamr_type elem; /* canonical; NULL: any */
+		} list;
+		void *obj; /* user */
+	} u;
+	_Alignas(max_align_t) unsigned char data[]; /* str, bytes */
+};
+
+static const hamr_value empty_value = HAMR_VALUE_EMPTY;
+
+static bool is_boxed(hamr_type t)
+{
+	if (!t)
+		return false;
+	switch (t->kind) {
+	case HAMR_KIND_USER:
+	case HAMR_KIND_STR:
+	case HAMR_KIND_BYTES:
+	case HAMR_KIND_LIST:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct hamr_box *box_new(size_t extra)
+{
+	struct hamr_box *b;
+
+	if (extra > SIZE_MAX - sizeof *b)
+		return NULL;
+	b = malloc(sizeof *b + extra);
+	if (!b)
+		return NULL;
+	atomic_init(&b->refs, 1);
+	atomic_init(&b->sealed, false);
+	b->len = 0;
+	memset(&b->u, 0, sizeof b->u);
+	return b;
+}
+
+static void user_obj_free(hamr_type t, void *obj)
+{
+	if (t && t->free)
+		t->free(obj);
+	else
+		free(obj);
+}
+
+static void box_free(hamr_type t, struct hamr_box *b)
+{
+	switch (t->kind) {
+	case HAMR_KIND_LIST:
+		for (size_t i = 0; i < b->len; i++)
+			hamr_value_clear(&b->u.list.items[i]);
+		free(b->u.list.items);
+		break;
+	case HAMR_KIND_USER:
+		user_obj_free(t, b->u.obj);
+		break;
+	default:
+		break;
+	}
+	free(b);
+}
+
+static void box_release(hamr_type t, struct hamr_box *b)
+{
+	/* acq_rel: the release half orders everything this holder did with
+	 * the box before the decrement; the acquire half, in the holder that
+	 * takes the count to zero, pairs with the release of every earlier
+	 * decrement, so the free below comes after all their uses. (A
+	 * release decrement plus an acquire fence on the last one would do
+	 * the same, but ThreadSanitizer does not model fences.) */
+	if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+		box_free(t, b);
+}
+
+hamr_value hamr_value_ref(const hamr_value *v)
+{
+	if (!v || !v->type)
+		return empty_value;
+	if (is_boxed(v->type)) {
+		struct hamr_box *b = v->u.box;
+		/* relaxed: the caller's reference keeps the box alive during the
+		 * increment, and whoever receives the new reference on another
+		 * thread gets it through synchronization of its own, which
+		 * orders its reads after everything before it. */
+		atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+		if (v->type->kind == HAMR_KIND_LIST)
+			/* relaxed: only the list's sole owner may append, and it
+			 * made this reference or received the list after it
+			 * (synchronized), so it sees the flag; a concurrent append
+			 * is the caller's race, which no order would make safe. */
+			atomic_store_explicit(&b->sealed, true,
+			                      memory_order_relaxed);
+	}
+	return *v;
+}
+
+void hamr_value_clear(hamr_value *v)
+{
+	if (!v)
+		return;
+	if (is_boxed(v->type))
+		box_release(v->type, v->u.box);
+	*v = empty_value;
+}
+
+void hamr__value_seal(const hamr_value *v)
+{
+	if (v && v->type == HAMR_LIST)
+		/* relaxed: see hamr_value_ref(). */
+		atomic_store_explicit(&v->u.box->sealed, true,
+		                      memory_order_relaxed);
+}
+
+/* ---- making values ---------------------------------------------------- */
+
+static int out_of_memory(const char *what, size_t n)
+{
+	return hamr__error_set(HAMR_ENOMEM, "%s: cannot allocate %zu bytes",
+	                       what, n);
+}
+
+/* A str or bytes value of n bytes (plus `extra` zero bytes) in *out. */
+static int make_flat(hamr_value *out, hamr_type t, const void *p, size_t n,
+                     size_t extra, const char *what)
+{
+	struct hamr_box *b;
+
+	if (!out)
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL out", what);
+	*out = empty_value;
+	if (n > SIZE_MAX - extra || !(b = box_new(n + extra)))
+		return out_of_memory(what, n);
+	if (p)
+		memcpy(b->data, p, n);
+	else
+		memset(b->data, 0, n);
+	memset(b->data + n, 0, extra);
+	b->len = n;
+	out->type = t;
+	out->u.box = b;
+	return 0;
+}
+
+int hamr_value_make_str(hamr_value *out, const char *s)
+{
+	if (!s) {
+		if (out)
+			*out = empty_value;
+		return hamr__error_set(HAMR_EINVAL,
+		                       "hamr_value_make_str: NULL string");
+	}
+	return make_flat(out, HAMR_STR, s, strlen(s), 1, "hamr_value_make_str");
+}
+
+int hamr_value_make_strn(hamr_value *out, const char *s, size_t n)
+{
+	if (!s && n) {
+		if (out)
+			*out = empty_value;
+		return hamr__error_set(HAMR_EINVAL,
+		                       "hamr_value_make_strn: NULL string of "
+		                       "%zu bytes",
+		                       n);
+	}
+	return make_flat(out, HAMR_STR, s, n, 1, "hamr_value_make_strn");
+}
+
+int hamr_value_make_bytes(hamr_value *out, const void *p, size_t n)
+{
+	if (!p && n) {
+		if (out)
+			*out = empty_value;
+		return hamr__error_set(HAMR_EINVAL,
+		                       "hamr_value_make_bytes: NULL pointer to "
+		                       "%zu bytes",
+		                       n);
+	}
+	return make_flat(out, HAMR_BYTES, p, n, 0, "hamr_value_make_bytes");
+}
+
+int hamr_value_alloc_bytes(hamr_value *out, size_t n, void **data)
+{
+	int rc = make_flat(out, HAMR_BYTES, NULL, n, 0,
+	                   "hamr_value_alloc_bytes");
+	if (data)
+		*data = rc ? NULL : out->u.box->data;
+	return rc;
+}
+
+int hamr_value_make_list(hamr_value *out, hamr_type elem, size_t cap)
+{
+	struct hamr_box *b;
+	hamr_type e = NULL;
+
+	if (!out)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "hamr_value_make_list: NULL out");
+	*out = empty_value;
+	if (elem) {
+		int rc = hamr_type_register(elem, &e);
+		if (rc)
+			return rc;
+	}
+	if (cap > SIZE_MAX / sizeof(hamr_value))
+		return out_of_memory("hamr_value_make_list", SIZE_MAX);
+	b = box_new(0);
+	if (!b)
+		return out_of_memory("hamr_value_make_list", sizeof *b);
+	if (cap) {
+		b->u.list.items = malloc(cap * sizeof(hamr_value));
+		if (!b->u.list.items) {
+			free(b);
+			return out_of_memory("hamr_value_make_list",
+			                     cap * sizeof(hamr_value));
+		}
+	}
+	b->u.list.cap = cap;
+	b->u.list.elem = e;
+	out->type = HAMR_LIST;
+	out->u.box = b;
+	return 0;
+}
+
+/* Resolves a user type for make_user/alloc_user: 0 and the canonical type
+ * in *c, or a negative code with the message set. */
+static int user_type(hamr_type type, hamr_type *c, const char *what)
+{
+	int rc;
+
+	if (!type)
+		return hamr__error_set(HAMR_EINVAL, "%s: no type", what);
+	rc = hamr_type_register(type, c);
+	if (rc)
+		return rc;
+	if ((*c)->kind != HAMR_KIND_USER)
+		return hamr__error_set(HAMR_ETYPE,
+		                       "%s: \"%s\" is a built-in type, not a "
+		                       "user type",
+		                       what, hamr_type_name(*c));
+	return 0;
+}
+
+static int wrap_user(hamr_value *out, hamr_type c, void *obj)
+{
+	struct hamr_box *b = box_new(0);
+	if (!b)
+		return out_of_memory("hamr_value_make_user", sizeof *b);
+	b->u.obj = obj;
+	out->type = c;
+	out->u.box = b;
+	return 0;
+}
+
+int hamr_value_make_user(hamr_value *out, hamr_type type, void *obj)
+{
+	const char *what = "hamr_value_make_user";
+	hamr_type c = NULL;
+	int rc;
+
+	if (out)
+		*out = empty_value;
+	if (!obj)
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL object of type "
+		                       "\"%s\"", what, hamr_type_name(type));
+	if (!out) {
+		user_obj_free(type, obj);
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL out", what);
+	}
+	rc = user_type(type, &c, what);
+	if (!rc)
+		rc = wrap_user(out, c, obj);
+	if (rc) {
+		/* The object is ours from the call on; free it the way its
+		 * type says, keeping the message that says why we failed. */
+		user_obj_free(type, obj);
+	}
+	return rc;
+}
+
+int hamr_value_alloc_user(hamr_value *out, hamr_type type, void **obj)
+{
+	const char *what = "hamr_value_alloc_user";
+	hamr_type c = NULL;
+	void *o;
+	int rc;
+
+	if (obj)
+		*obj = NULL;
+	if (!out)
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL out", what);
+	*out = empty_value;
+	rc = user_type(type, &c, what);
+	if (rc)
+		return rc;
+	o = calloc(1, c->size ? c->size : 1);
+	if (!o)
+		return out_of_memory(what, c->size);
+	rc = wrap_user(out, c, o);
+	if (rc) {
+		free(o); /* a bare calloc, never seen by the type's callbacks */
+		return rc;
+	}
+	if (obj)
+		*obj = o;
+	return 0;
+}
+
+/* ---- lists ------------------------------------------------------------ */
+
+static int list_grow(struct hamr_box *b)
+{
+	size_t cap = b->u.list.cap ? 2 * b->u.list.cap : 4;
+	hamr_value *items;
+
+	if (cap < b->u.list.cap || cap > SIZE_MAX / sizeof *items)
+		return HAMR_ENOMEM;
+	items = realloc(b->u.list.items, cap * sizeof *items);
+	if (!items)
+		return HAMR_ENOMEM;
+	b->u.list.items = items;
+	b->u.list.cap = cap;
+	return 0;
+}
+
+int hamr_list_append(hamr_value *list, hamr_value *item)
+{
+	const char *what = "hamr_list_append";
+	hamr_value it = empty_value;
+	struct hamr_box *b;
+	hamr_type t;
+
+	if (item) {
+		it = *item;
+		*item = empty_value;
+	}
+	t = it.type; /* canonical: its name outlives the item */
+	if (!list || list->type != HAMR_LIST) {
+		hamr_value_clear(&it);
+		if (!list)
+			return hamr__error_set(HAMR_EINVAL, "%s: NULL list",
+			                       what);
+		return hamr__error_set(HAMR_ETYPE,
+		                       "%s: value of type %s is not a list",
+		                       what, hamr_type_name(list->type));
+	}
+	if (!t)
+		return hamr__error_set(HAMR_EINVAL, "%s: empty item", what);
+	b = list->u.box;
+	/* relaxed: see hamr_value_ref(). */
+	if (atomic_load_explicit(&b->sealed, memory_order_relaxed)) {
+		hamr_value_clear(&it);
+		return hamr__error_set(HAMR_ESTATE,
+		                       "%s: the list is shared and can no "
+		                       "longer change",
+		                       what);
+	}
+	if (b->u.list.elem && t != b->u.list.elem) {
+		hamr_type e = b->u.list.elem;
+		hamr_value_clear(&it);
+		return hamr__error_set(HAMR_ETYPE,
+		                       "%s: a list of %s cannot take an item "
+		                       "of type %s",
+		                       what, hamr_type_name(e),
+		                       hamr_type_name(t));
+	}
+	if (b->len == b->u.list.cap && list_grow(b)) {
+		hamr_value_clear(&it);
+		return hamr__error_set(HAMR_ENOMEM,
+		                       "%s: cannot grow a list of %zu items",
+		                       what, b->len);
+	}
+	b->u.list.items[b->len++] = it;
+	return 0;
+}
+
+int hamr_list_append_i64(hamr_value *list, int64_t x)
+{
+	hamr_value v = hamr_value_from_i64(x);
+	return hamr_list_append(list, &v);
+}
+
+int hamr_list_append_f64(hamr_value *list, double x)
+{
+	hamr_value v = hamr_value_from_f64(x);
+	return hamr_list_append(list, &v);
+}
+
+int hamr_list_append_str(hamr_value *list, const char *s)
+{
+	hamr_value v;
+	int rc = hamr_value_make_str(&v, s);
+	return rc ? rc : hamr_list_append(list, &v);
+}
+
+/* ---- reading values --------------------------------------------------- */
+
+int64_t hamr_value_i64(const hamr_value *v)
+{
+	return v && v->type == HAMR_I64 ? v->u.i64 : 0;
+}
+
+double hamr_value_f64(const hamr_value *v)
+{
+	return v && v->type == HAMR_F64 ? v->u.f64 : 0.0;
+}
+
+bool hamr_value_bool(const hamr_value *v)
+{
+	return v && v->type == HAMR_BOOL ? v->u.b : false;
+}
+
+const char *hamr_value_str(const hamr_value *v, size_t *len)
+{
+	if (!v || v->type != HAMR_STR) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = v->u.box->len;
+	return (const char *)v->u.box->data;
+}
+
+const void *hamr_value_bytes(const hamr_value *v, size_t *len)
+{
+	if (!v || v->type != HAMR_BYTES) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = v->u.box->len;
+	return v->u.box->data;
+}
+
+hamr_list hamr_value_list(const hamr_value *v)
+{
+	hamr_list l = {NULL, 0, NULL};
+	if (v && v->type == HAMR_LIST) {
+		l.items = v->u.box->u.list.items;
+		l.len = v->u.box->len;
+		l.elem = v->u.box->u.list.elem;
+	}
+	return l;
+}
+
+const void *hamr_value_user(const hamr_value *v)
+{
+	if (!v || !v->type || v->type->kind != HAMR_KIND_USER)
+		return NULL;
+	return v->u.box->u.obj;
+}
+
+/* ---- equality --------------------------------------------------------- */
+
+/* Compares two objects of user type t by their encodings. */
+static bool encodings_equal(hamr_type t, const void *a, const void *b)
+{
+	unsigned char sa[256], sb[256];
+	unsigned char *pa = sa, *pb = sb;
+	size_t na = t->encode(a, sa, sizeof sa);
+	size_t nb = t->encode(b, sb, sizeof sb);
+	bool eq;
+
+	if (na != nb)
+		return false;
+	if (na > sizeof sa) {
+		pa = malloc(na);
+		pb = malloc(nb);
+		eq = pa && pb && t->encode(a, pa, na) == na &&
+		     t->encode(b, pb, nb) == nb && memcmp(pa, pb, na) == 0;
+		free(pa);
+		free(pb);
+		return eq;
+	}
+	return memcmp(sa, sb, na) == 0;
+}
+
+bool hamr_value_equal(const hamr_value *a, const hamr_value *b)
+{
+	hamr_type t;
+
+	if (!a || !b)
+		return (!a || !a->type) && (!b || !b->type);
+	t = a->type;
+	if (t != b->type)
+		return false;
+	if (!t)
+		return true;
+	if (is_boxed(t) && a->u.box == b->u.box)
+		return true;
+	switch (t->kind) {
+	case HAMR_KIND_NONE:
+		return true;
+	case HAMR_KIND_I64:
+		return a->u.i64 == b->u.i64;
+	case HAMR_KIND_F64:
+		return memcmp(&a->u.f64, &b->u.f64, sizeof(double)) == 0;
+	case HAMR_KIND_BOOL:
+		return a->u.b == b->u.b;
+	case HAMR_KIND_STR:
+	case HAMR_KIND_BYTES:
+		return a->u.box->len == b->u.box->len &&
+		       memcmp(a->u.box->data, b->u.box->data, a->u.box->len) == 0;
+	case HAMR_KIND_LIST: {
+		const struct hamr_box *x = a->u.box, *y = b->u.box;
+		if (x->len != y->len || x->u.list.elem != y->u.list.elem)
+			return false;
+		for (size_t i = 0; i < x->len; i++)
+			if (!hamr_value_equal(&x->u.list.items[i],
+			                      &y->u.list.items[i]))
+				return false;
+		return true;
+	}
+	case HAMR_KIND_USER: {
+		const void *x = a->u.box->u.obj, *y = b->u.box->u.obj;
+		if (x == y)
+			return true;
+		if (t->equal)
+			return t->equal(x, y);
+		if (t->encode)
+			return encodings_equal(t, x, y);
+		return false;
+	}
+	}
+	return false;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+/* An snprintf-like sink: keeps what fits in buf (leaving room for the NUL)
+ * and counts everything. */
+struct sink {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+
+static void put(struct sink *s, const char *p, size_t n)
+{
+	if (s->cap && s->len < s->cap - 1) {
+		size_t room = s->cap - 1 - s->len;
+		memcpy(s->buf + s->len, p, n < room ? n : room);
+	}
+	s->len = n > SIZE_MAX - s->len ? SIZE_MAX : s->len + n;
+}
+
+static void puts_(struct sink *s, const char *p)
+{
+	put(s, p, strlen(p));
+}
+
+static void putf(struct sink *s, const char *fmt, ...) HAMR_PRINTF(2, 3);
+static void putf(struct sink *s, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(s, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* The shortest %g form that reads back as the same double. */
+static void put_f64(struct sink *s, double x)
+{
+	char tmp[40];
+
+	if (isnan(x)) {
+		puts_(s, "nan");
+		return;
+	}
+	if (isinf(x)) {
+		puts_(s, x < 0 ? "-inf" : "inf");
+		return;
+	}
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+		if (strtod(tmp, NULL) == x)
+			break;
+	}
+	puts_(s, tmp);
+}
+
+static void put_quoted(struct sink *s, const unsigned char *p, size_t n)
+{
+	size_t run = 0; /* start of the bytes not yet written */
+
+	put(s, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		const char *esc = NULL;
+		char oct[5];
+		switch (p[i]) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\a': esc = "\\a"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case '\v': esc = "\\v"; break;
+		default:
+			if (p[i] < 0x20 || p[i] == 0x7f) {
+				/* three octal digits: never merges with what
+				 * follows, unlike \x */
+				snprintf(oct, sizeof oct, "\\%03o", p[i]);
+				esc = oct;
+			}
+		}
+		if (esc) {
+			put(s, (const char *)p + run, i - run);
+			puts_(s, esc);
+			run = i + 1;
+		}
+	}
+	put(s, (const char *)p + run, n - run);
+	put(s, "\"", 1);
+}
+
+static void format(struct sink *s, const hamr_value *v)
+{
+	hamr_type t = v ? v->type : NULL;
+
+	if (!t) {
+		puts_(s, "<empty>");
+		return;
+	}
+	switch (t->kind) {
+	case HAMR_KIND_NONE:
+		puts_(s, "none");
+		return;
+	case HAMR_KIND_I64:
+		putf(s, "%" PRId64, v->u.i64);
+		return;
+	case HAMR_KIND_F64:
+		put_f64(s, v->u.f64);
+		return;
+	case HAMR_KIND_BOOL:
+		puts_(s, v->u.b ? "true" : "false");
+		return;
+	case HAMR_KIND_STR:
+		put_quoted(s, v->u.box->data, v->u.box->len);
+		return;
+	case HAMR_KIND_BYTES:
+		putf(s, "<%zu bytes>", v->u.box->len);
+		return;
+	case HAMR_KIND_LIST:
+		put(s, "[", 1);
+		for (size_t i = 0; i < v->u.box->len; i++) {
+			if (i)
+				put(s, ", ", 2);
+			format(s, &v->u.box->u.list.items[i]);
+		}
+		put(s, "]", 1);
+		return;
+	case HAMR_KIND_USER:
+		put(s, "<", 1);
+		puts_(s, hamr_type_name(t));
+		put(s, ">", 1);
+		return;
+	}
+	puts_(s, "<?>");
+}
+
+size_t hamr_value_format(const hamr_value *v, char *buf, size_t cap)
+{
+	struct sink s = {buf, buf ? cap : 0, 0};
+
+	format(&s, v);
+	if (s.cap)
+		s.buf[s.len < s.cap ? s.len : s.cap - 1] = '\0';
+	return s.len;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal: what graph/ and runtime/ (and white-box tests) may know about
+ * values beyond include/hamr/value.h. Kept small on purpose: the box stays
+ * private to serialize/value.c. */
+#ifndef HAMR_SERIALIZE_VALUE_INTERNAL_H
+#define HAMR_SERIALIZE_VALUE_INTERNAL_H
+
+#include "hamr/value.h"
+
+/* First byte of every encoding made by hamr_value_encode; decode rejects any
+ * other. Bump it when the layout in serialize/codec.c changes. */
+#define HAMR__CODEC_VERSION 1
+
+/* Lists nested deeper than this are rejected by hamr_value_decode, so that
+ * hostile input cannot exhaust the stack. */
+#define HAMR__CODEC_MAX_DEPTH 100
+
+/* Longest type name the codec writes or accepts, in bytes. */
+#define HAMR__CODEC_MAX_NAME 4096
+
+/* Marks `v` as published: a list can no longer be appended to
+ * (hamr_list_append then fails with HAMR_ESTATE). hamr_value_ref() seals a
+ * list by itself; the runtime calls this when it takes a result by move, so
+ * that a stale copy of the value struct kept by a node cannot change what
+ * consumers read. No-op for other values. The caller must own `v`. */
+void hamr__value_seal(const hamr_value *v);
+
+#endif
