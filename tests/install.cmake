@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: MIT
+# Proves that an installed hamr can be used from outside its source tree:
+# installs the build into a fresh prefix, checks the files a user relies on,
+# compiles every public header alone, then builds tests/consumer/ against
+# the prefix four ways and runs each program:
+#   cmake-shared  find_package(hamr CONFIG), hamr::hamr
+#   cmake-static  find_package(hamr CONFIG), hamr::hamr_static
+#   pc-shared     `pkg-config --cflags --libs hamr` and the compiler
+#   pc-static     `pkg-config --static --libs hamr`, libhamr.a linked
+# Nothing may come from the source tree's include/: the consumers see only
+# the prefix. In a sanitizer build the consumers are built with the same
+# -fsanitize flags, as a sanitized libhamr needs.
+#
+# Run by ctest as
+#   cmake -DHAMR_SOURCE_DIR=... -DHAMR_BINARY_DIR=... -DHAMR_SANITIZE=...
+#         -DCMAKE_C_COMPILER=... -P tests/install.cmake
+cmake_minimum_required(VERSION 3.18)
+
+foreach(v HAMR_SOURCE_DIR HAMR_BINARY_DIR CMAKE_C_COMPILER)
+  if(NOT ${v})
+    message(FATAL_ERROR "install test: ${v} is not set")
+  endif()
+endforeach()
+
+set(work ${HAMR_BINARY_DIR}/install-test)
+set(prefix ${work}/prefix)
+file(REMOVE_RECURSE ${work})
+file(MAKE_DIRECTORY ${work})
+
+# run(<what> <out-var> COMMAND...): runs COMMAND, stdout and stderr merged
+# into <out-var>; any non-zero exit fails the test with the command and its
+# output.
+function(run what outvar)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc
+    OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc STREQUAL "0")
+    string(REPLACE ";" " " cmd "${ARGN}")
+    message(FATAL_ERROR
+      "install test: ${what} failed (exit ${rc})\n  ${cmd}\n${out}")
+  endif()
+  set(${outvar} "${out}" PARENT_SCOPE)
+endfunction()
+
+# The install layout is what the build configured.
+load_cache(${HAMR_BINARY_DIR} READ_WITH_PREFIX hamr_
+  CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR)
+foreach(d LIBDIR INCLUDEDIR)
+  if(NOT hamr_CMAKE_INSTALL_${d})
+    message(FATAL_ERROR "install test: no CMAKE_INSTALL_${d} in "
+      "${HAMR_BINARY_DIR}/CMakeCache.txt")
+  endif()
+endforeach()
+set(libdir ${prefix}/${hamr_CMAKE_INSTALL_LIBDIR})
+set(incdir ${prefix}/${hamr_CMAKE_INSTALL_INCLUDEDIR})
+
+# ---- install -----------------------------------------------------------
+run("cmake --install" out
+  ${CMAKE_COMMAND} --install ${HAMR_BINARY_DIR} --prefix ${prefix})
+
+file(GLOB source_headers RELATIVE ${HAMR_SOURCE_DIR}/include
+  ${HAMR_SOURCE_DIR}/include/hamr/*.h)
+set(expected
+  ${libdir}/libhamr.so ${libdir}/libhamr.a
+  ${libdir}/cmake/hamr/hamrConfig.cmake
+  ${libdir}/cmake/hamr/hamrConfigVersion.cmake
+  ${libdir}/pkgconfig/hamr.pc
+  ${incdir}/hamr.h)
+foreach(h errno.h value.h graph.h runtime.h version.h export.h)
+  list(APPEND expected ${incdir}/hamr/${h})
+endforeach()
+foreach(h ${source_headers})
+  list(APPEND expected ${incdir}/${h})
+endforeach()
+list(REMOVE_DUPLICATES expected)
+foreach(f ${expected})
+  if(NOT EXISTS ${f})
+    message(FATAL_ERROR "install test: ${f} was not installed.\n"
+      "cmake --install said:\n${out}")
+  endif()
+endforeach()
+
+file(STRINGS ${incdir}/hamr/version.h version_line
+  REGEX "#define HAMR_VERSION_STRING \"[^\"]*\"")
+string(REGEX REPLACE ".*\"([^\"]*)\".*" "\\1" version "${version_line}")
+if(NOT version)
+  message(FATAL_ERROR "install test: no HAMR_VERSION_STRING in "
+    "${incdir}/hamr/version.h")
+endif()
+
+# ---- flags -------------------------------------------------------------
+set(san_flags)
+if(HAMR_SANITIZE)
+  set(san_flags -fsanitize=${HAMR_SANITIZE} -fno-omit-frame-pointer
+    -fno-sanitize-recover=all)
+endif()
+string(REPLACE ";" " " san_flags_string "${san_flags}")
+set(strict -std=c11 -Wall -Wextra -Wpedantic -Werror)
+
+# ---- every public header compiles alone (and twice: include guards) ------
+file(GLOB_RECURSE installed_headers RELATIVE ${incdir} ${incdir}/*.h)
+foreach(h ${installed_headers})
+  string(MAKE_C_IDENTIFIER ${h} id)
+  set(src ${work}/header_${id}.c)
+  file(WRITE ${src} "#include <${h}>\n#include <${h}>\n"
+    "int main(void) { return 0; }\n")
+  run("compiling <${h}> alone" out
+    ${CMAKE_C_COMPILER} ${strict} -I${incdir} -c ${src} -o ${src}.o)
+endforeach()
+
+# check_program(<name> <linkage> <command...>): runs <command>, whose last
+# word is the consumer program, and checks what it printed. <linkage> is
+# "shared" (the program must need libhamr.so) or "static" (it must not).
+find_program(READELF NAMES readelf)
+function(check_program name linkage)
+  set(program ${ARGN})
+  list(GET program -1 exe)
+  if(NOT EXISTS ${exe})
+    message(FATAL_ERROR "install test: ${name}: ${exe} was not built")
+  endif()
+  if(READELF)
+    run("readelf -d ${name}" dyn ${READELF} -d ${exe})
+    if(linkage STREQUAL "static" AND dyn MATCHES "NEEDED[^\n]*libhamr")
+      message(FATAL_ERROR
+        "install test: ${name} should link libhamr.a but needs:\n${dyn}")
+    elseif(linkage STREQUAL "shared" AND NOT dyn MATCHES "NEEDED[^\n]*libhamr\\.so")
+      message(FATAL_ERROR
+        "install test: ${name} should need libhamr.so but has:\n${dyn}")
+    endif()
+  endif()
+  run("running ${name}" out ${program})
+  foreach(line "hamr ${version}" "HAMR_EDEP: unknown dependency"
+      "value: hello from a consumer" "answer = 42" "consumer ok")
+    string(FIND "${out}" "${line}\n" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR
+        "install test: ${name} did not print \"${line}\"; it printed:\n${out}")
+    endif()
+  endforeach()
+  message(STATUS "${name}: ok")
+endfunction()
+
+# LD_LIBRARY_PATH is the prefix's alone: the shared programs load the
+# installed library; the static ones run without it.
+set(shared_env ${CMAKE_COMMAND} -E env LD_LIBRARY_PATH=${libdir})
+set(static_env ${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH)
+
+# ---- (a) CMake: find_package(hamr CONFIG) ---------------------------------
+set(cbuild ${work}/cmake-consumer)
+run("configuring tests/consumer with CMake" out
+  ${CMAKE_COMMAND} -S ${HAMR_SOURCE_DIR}/tests/consumer -B ${cbuild}
+  -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER}
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DCMAKE_PREFIX_PATH=${prefix}
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+  "-DCMAKE_C_FLAGS=${san_flags_string}"
+  "-DCMAKE_EXE_LINKER_FLAGS=${san_flags_string}")
+load_cache(${cbuild} READ_WITH_PREFIX consumer_ hamr_DIR)
+get_filename_component(found_dir "${consumer_hamr_DIR}" REALPATH)
+get_filename_component(want_dir "${libdir}/cmake/hamr" REALPATH)
+if(NOT found_dir STREQUAL want_dir)
+  message(FATAL_ERROR "install test: find_package(hamr) found "
+    "'${consumer_hamr_DIR}', not the prefix's ${libdir}/cmake/hamr")
+endif()
+run("building tests/consumer with CMake" out
+  ${CMAKE_COMMAND} --build ${cbuild})
+# Every include folder of the CMake consumer's compile lines, resolved,
+# must differ from the source tree's include/.
+file(READ ${cbuild}/compile_commands.json commands)
+get_filename_component(source_incdir ${HAMR_SOURCE_DIR}/include REALPATH)
+string(REGEX MATCHALL "(-I|-isystem |-iquote |-idirafter )[^ \"]+"
+  include_flags "${commands}")
+foreach(f ${include_flags})
+  string(REGEX REPLACE "^-(I|isystem |iquote |idirafter )" "" d "${f}")
+  get_filename_component(d "${d}" REALPATH)
+  if(d STREQUAL source_incdir)
+    message(FATAL_ERROR "install test: the CMake consumer was compiled "
+      "with the source tree's include/ (${f}):\n${commands}")
+  endif()
+endforeach()
+check_program(cmake-shared shared ${shared_env} ${cbuild}/consumer_shared)
+check_program(cmake-static static ${static_env} ${cbuild}/consumer_static)
+
+# ---- (b) pkg-config ----------------------------------------------------
+find_program(PKG_CONFIG NAMES pkg-config pkgconf)
+if(NOT PKG_CONFIG)
+  message(FATAL_ERROR "install test: no pkg-config (tools/install-deps.sh)")
+endif()
+set(pc ${CMAKE_COMMAND} -E env "PKG_CONFIG_PATH=${libdir}/pkgconfig"
+  ${PKG_CONFIG})
+
+run("pkg-config --modversion hamr" pc_version ${pc} --modversion hamr)
+string(STRIP "${pc_version}" pc_version)
+if(NOT pc_version STREQUAL version)
+  message(FATAL_ERROR "install test: pkg-config says hamr ${pc_version}, "
+    "the headers ${version}")
+endif()
+run("pkg-config --variable=includedir hamr" pc_incdir
+  ${pc} --variable=includedir hamr)
+string(STRIP "${pc_incdir}" pc_incdir)
+get_filename_component(pc_incdir "${pc_incdir}" REALPATH)
+get_filename_component(want_incdir "${incdir}" REALPATH)
+if(NOT pc_incdir STREQUAL want_incdir)
+  message(FATAL_ERROR "install test: hamr.pc's includedir is "
+    "'${pc_incdir}', not the prefix's ${incdir}")
+endif()
+
+run("pkg-config --cflags --libs hamr" flags ${pc} --cflags --libs hamr)
+separate_arguments(flags UNIX_COMMAND "${flags}")
+run("compiling the consumer with pkg-config's flags" out
+  ${CMAKE_C_COMPILER} ${strict} ${san_flags}
+  ${HAMR_SOURCE_DIR}/tests/consumer/main.c -o ${work}/pc_shared ${flags})
+check_program(pc-shared shared ${shared_env} ${work}/pc_shared)
+
+run("pkg-config --cflags hamr" cflags ${pc} --cflags hamr)
+run("pkg-config --static --libs hamr" libs ${pc} --static --libs hamr)
+separate_arguments(cflags UNIX_COMMAND "${cflags}")
+separate_arguments(libs UNIX_COMMAND "${libs}")
+list(FIND libs -lhamr at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "install test: no -lhamr in `pkg-config --static "
+    "--libs hamr`: ${libs}")
+endif()
+list(REMOVE_AT libs ${at})
+list(INSERT libs ${at} -Wl,-Bstatic -lhamr -Wl,-Bdynamic)
+run("linking the consumer with libhamr.a and pkg-config --static" out
+  ${CMAKE_C_COMPILER} ${strict} ${san_flags} ${cflags}
+  ${HAMR_SOURCE_DIR}/tests/consumer/main.c -o ${work}/pc_static ${libs})
+check_program(pc-static static ${static_env} ${work}/pc_static)
+
+message(STATUS "install test: hamr ${version} installs and is usable "
+  "from ${prefix}")

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian packages hamr needs to build, test and benchmark.
+#
+#   tools/install-deps.sh
+#
+# When every package is already installed it only asks dpkg and exits: no
+# apt-get, no network, no root needed. Otherwise it runs `apt-get update`
+# once and installs what is missing, non-interactively, through sudo when it
+# is not run as root.
+set -eu
+
+packages=(
+	# toolchain: gcc is the main compiler, clang the second warning check
+	# (tools/check.sh builds build-clang/ with -Werror); g++ builds bench/
+	gcc g++ libc6-dev clang make cmake pkg-config
+	# the sanitizer runtimes of the default clang (gcc ships its own)
+	libclang-rt-dev
+	# the runtime's dependencies
+	liburcu-dev libjemalloc-dev
+	# bench/ (Google Benchmark)
+	libbenchmark-dev
+	# dot, to check the DOT that hamr writes
+	graphviz
+)
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "install-deps: no dpkg-query: this script knows Debian only;" \
+	     "install by hand: ${packages[*]}" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	if [ "$status" != installed ]; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#packages[@]} packages already installed"
+	exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=
+if [ "$(id -u)" -ne 0 ]; then
+	sudo=sudo
+fi
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	--no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	"${missing[@]}"
