@@ -629,10 +629,20 @@ static void put_f64(struct sink *s, double x)
 		puts_(s, x < 0 ? "-inf" : "inf");
 		return;
 	}
-	for (int prec = 1; prec <= 17; prec++) {
+	int prec = 1;
+	for (; prec <= 17; prec++) {
 		snprintf(tmp, sizeof tmp, "%.*g", prec, x);
 		if (strtod(tmp, NULL) == x)
 			break;
+	}
+	/* %g switches to an exponent when it is at least the precision, so
+	 * the shortest form of 1000 is "1e+03": below 1e17, print whole
+	 * digits instead, as people write numbers */
+	const char *e = strchr(tmp, 'e');
+	if (e) {
+		int exp10 = atoi(e + 1);
+		if (exp10 >= prec && exp10 < 17)
+			snprintf(tmp, sizeof tmp, "%.*g", exp10 + 1, x);
 	}
 	puts_(s, tmp);
 }

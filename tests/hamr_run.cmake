@@ -1,0 +1,316 @@
+# SPDX-License-Identifier: MIT
+# Proves that hamr-run, the command-line driver, does what tools/README.md
+# says: runs the example module and prints the exact `name = value` lines;
+# -i inputs and overrides and -c config change what it computes; --list and
+# --dot show the graph and the plan; and every kind of error ends with the
+# documented exit code (1: the run failed, 2: usage, module or graph error)
+# and a message on stderr, starting with "hamr-run: ", that names the nodes.
+#
+# The expected numbers were computed independently of the C code, by a
+# re-implementation of the example's generator and formulas in Python (same
+# xorshift, same order of floating-point operations), and some are checked
+# again below by arithmetic in this script.
+#
+# Run by ctest as
+#   cmake -DHAMR_BINARY_DIR=... -DHAMR_TEST_MODULE_DIR=... -P tests/hamr_run.cmake
+cmake_minimum_required(VERSION 3.18)
+
+foreach(v HAMR_BINARY_DIR HAMR_TEST_MODULE_DIR)
+  if(NOT ${v})
+    message(FATAL_ERROR "hamr_run test: ${v} is not set")
+  endif()
+endforeach()
+
+set(tool ${HAMR_BINARY_DIR}/tools/hamr-run)
+set(example ${HAMR_BINARY_DIR}/tools/hamr_example_pipeline.so)
+set(modules ${HAMR_TEST_MODULE_DIR})
+set(work ${HAMR_BINARY_DIR}/hamr-run-test)
+file(REMOVE_RECURSE ${work})
+file(MAKE_DIRECTORY ${work})
+foreach(f ${tool} ${example})
+  if(NOT EXISTS ${f})
+    message(FATAL_ERROR "hamr_run test: ${f} was not built")
+  endif()
+endforeach()
+
+set(checks 0)
+
+# hamr_run(<expected exit> ARGS...): runs hamr-run with ARGS, sets `out` and
+# `err` in the caller, and fails the test unless the exit code is the one
+# expected, every line on stderr starts with "hamr-run: " and no sanitizer
+# spoke.
+function(hamr_run expect)
+  execute_process(COMMAND ${tool} ${ARGN} RESULT_VARIABLE rc
+    OUTPUT_VARIABLE o ERROR_VARIABLE e)
+  string(REPLACE ";" " " cmd "hamr-run ${ARGN}")
+  set(what "\n  ${cmd}\n--- exit ${rc}, stdout:\n${o}--- stderr:\n${e}---")
+  if(NOT rc STREQUAL "${expect}")
+    message(FATAL_ERROR "hamr_run test: expected exit ${expect}${what}")
+  endif()
+  if(e MATCHES "Sanitizer|runtime error:")
+    message(FATAL_ERROR "hamr_run test: a sanitizer reported an error${what}")
+  endif()
+  string(REGEX REPLACE "\n$" "" lines "${e}")
+  if(NOT lines STREQUAL "")
+    string(REPLACE ";" "<semicolon>" lines "${lines}")
+    string(REPLACE "\n" ";" lines "${lines}")
+    foreach(line IN LISTS lines)
+      if(NOT line MATCHES "^hamr-run: ")
+        message(FATAL_ERROR
+          "hamr_run test: a stderr line does not start with \"hamr-run: \": "
+          "\"${line}\"${what}")
+      endif()
+    endforeach()
+  endif()
+  set(out "${o}" PARENT_SCOPE)
+  set(err "${e}" PARENT_SCOPE)
+  set(last "${what}" PARENT_SCOPE)
+endfunction()
+
+# expect_eq(<what> <actual> <expected>)
+function(expect_eq what actual expected)
+  if(NOT actual STREQUAL expected)
+    message(FATAL_ERROR "hamr_run test: ${what}: expected\n${expected}\n"
+      "but got\n${actual}\nafter${last}")
+  endif()
+  math(EXPR n "${checks} + 1")
+  set(checks ${n} PARENT_SCOPE)
+endfunction()
+
+# expect_has(<what> <text> <literal>...): each literal occurs in text.
+function(expect_has what text)
+  foreach(needle IN LISTS ARGN)
+    string(FIND "${text}" "${needle}" pos)
+    if(pos EQUAL -1)
+      message(FATAL_ERROR "hamr_run test: ${what}: no \"${needle}\" in\n"
+        "${text}\nafter${last}")
+    endif()
+  endforeach()
+  math(EXPR n "${checks} + 1")
+  set(checks ${n} PARENT_SCOPE)
+endfunction()
+
+function(expect_lacks what text)
+  foreach(needle IN LISTS ARGN)
+    string(FIND "${text}" "${needle}" pos)
+    if(NOT pos EQUAL -1)
+      message(FATAL_ERROR "hamr_run test: ${what}: unexpected \"${needle}\" "
+        "in\n${text}\nafter${last}")
+    endif()
+  endforeach()
+  math(EXPR n "${checks} + 1")
+  set(checks ${n} PARENT_SCOPE)
+endfunction()
+
+# ---- the demo: exact output -----------------------------------------------
+hamr_run(0 ${example} -o spend_mean,spend_std_dev,report -c scaling=zscore)
+expect_eq("the demo's stdout" "${out}" [=[spend_mean = 1301.9166666666667
+spend_std_dev = 101.93443376935386
+report = "12 weeks: mean spend $1301.92, std dev $101.93; best week 12 at $26.14 per signup (normalized spend 0.05)"
+]=])
+expect_eq("the demo's stderr" "${err}" "")
+
+# outputs print in the order requested, each once
+hamr_run(0 ${example} -o report -o spend_mean,report -c scaling=zscore)
+expect_eq("order of outputs" "${out}" [=[report = "12 weeks: mean spend $1301.92, std dev $101.93; best week 12 at $26.14 per signup (normalized spend 0.05)"
+spend_mean = 1301.9166666666667
+]=])
+
+# ---- -c: config picks the definition of spend_normalized -------------------
+hamr_run(0 ${example} -o report)
+expect_eq("no scaling: spend itself" "${out}" [=[report = "12 weeks: mean spend $1301.92, std dev $101.93; best week 12 at $26.14 per signup (normalized spend 1307.00)"
+]=])
+hamr_run(0 ${example} -o report -c scaling=minmax)
+expect_has("scaling=minmax" "${out}" "(normalized spend 0.42)")
+hamr_run(0 ${example} -o report -c scaling=unheard-of)
+expect_has("an unknown scaling: spend itself" "${out}" "(normalized spend 1307.00)")
+
+# ---- -i: inputs and overrides ----------------------------------------------
+hamr_run(0 ${example} -o spend_mean,report -i weeks=5)
+expect_eq("-i weeks=5" "${out}" [=[spend_mean = 1265
+report = "5 weeks: mean spend $1265.00, std dev $97.29; best week 5 at $26.87 per signup (normalized spend 1263.00)"
+]=])
+hamr_run(0 ${example} -o spend_std_dev,report -i seed=7 -c scaling=zscore)
+expect_eq("-i seed=7" "${out}" [=[spend_std_dev = 150.20884451222227
+report = "12 weeks: mean spend $1401.83, std dev $150.21; best week 5 at $27.39 per signup (normalized spend 1.06)"
+]=])
+# an override replaces a node: spend_std_dev now uses the given mean
+hamr_run(0 ${example} -o spend_mean,spend_std_dev -i spend_mean=1000.5)
+expect_eq("override of spend_mean" "${out}" [=[spend_mean = 1000.5
+spend_std_dev = 330.9107267691833
+]=])
+
+# A second computation, here: for 3 weeks of seed 1, spend_mean is the mean
+# of spend, each week's signups are spend/40 (rounded down) plus noise in
+# [0, 20), and the 3-week average of the last week is the mean of all three.
+hamr_run(0 ${example} -o spend,signups,avg_3wk_spend,spend_mean
+  -i weeks=3 -i seed=1)
+expect_eq("3 weeks of seed 1" "${out}" [=[spend = [1388, 1143, 1291]
+signups = [49, 33, 32]
+avg_3wk_spend = [1388, 1265.5, 1274]
+spend_mean = 1274
+]=])
+string(REGEX MATCH "spend = \\[([0-9]+), ([0-9]+), ([0-9]+)\\]" _ "${out}")
+set(s1 ${CMAKE_MATCH_1})
+set(s2 ${CMAKE_MATCH_2})
+set(s3 ${CMAKE_MATCH_3})
+string(REGEX MATCH "signups = \\[([0-9]+), ([0-9]+), ([0-9]+)\\]" _ "${out}")
+set(u1 ${CMAKE_MATCH_1})
+set(u2 ${CMAKE_MATCH_2})
+set(u3 ${CMAKE_MATCH_3})
+math(EXPR sum "${s1} + ${s2} + ${s3}")
+math(EXPR mean "${sum} / 3")
+math(EXPR rem "${sum} % 3")
+expect_eq("spend_mean is the mean of spend" "${rem}:${mean}" "0:1274")
+foreach(i 1 2 3)
+  math(EXPR noise "${u${i}} - ${s${i}} / 40")
+  if(noise LESS 0 OR noise GREATER 19)
+    message(FATAL_ERROR "hamr_run test: week ${i}: ${u${i}} signups for "
+      "${s${i}} spent is not spend/40 plus noise in [0, 20)")
+  endif()
+endforeach()
+math(EXPR half "(${s1} + ${s2}) % 2")
+math(EXPR avg2 "(${s1} + ${s2}) / 2")
+if(half)
+  set(avg2 "${avg2}.5")
+endif()
+expect_has("avg_3wk_spend of week 2" "${out}"
+  "avg_3wk_spend = [${s1}, ${avg2}, ${mean}]")
+
+# each value is read as its name's declared type; "any" takes the likeliest
+hamr_run(0 ${modules}/hr_inputs.so -o describe,scale,loud,label,anything
+  -i count=-3 -i scale=2.5 -i loud=true -i label=a=b -i anything=7)
+expect_eq("typed inputs" "${out}" [=[describe = "-3 2.5 yes a=b i64:7"
+scale = 2.5
+loud = true
+label = "a=b"
+anything = 7
+]=])
+hamr_run(0 ${modules}/hr_inputs.so -o describe
+  -i count=0 -i scale=1e3 -i loud=0 -i label= -i anything=0.25)
+expect_eq("typed inputs, again" "${out}" "describe = \"0 1000 no  f64:0.25\"\n")
+hamr_run(0 ${modules}/hr_inputs.so -o anything -i anything=7up)
+expect_eq("an any input that is no number" "${out}" "anything = \"7up\"\n")
+hamr_run(2 ${modules}/hr_inputs.so -o describe -i count=1 -i scale=x
+  -i loud=true -i label=l -i anything=1)
+expect_has("-i scale=x" "${err}" "\"x\"" "input \"scale\"" "f64")
+hamr_run(2 ${modules}/hr_inputs.so -o loud -i loud=yes)
+expect_has("-i loud=yes" "${err}" "\"yes\"" "input \"loud\"" "bool")
+hamr_run(2 ${modules}/hr_inputs.so -o count -i count=99999999999999999999)
+expect_has("-i count out of range" "${err}" "input \"count\"" "i64")
+hamr_run(2 ${modules}/hr_inputs.so -o describe -i count=1)
+expect_has("missing inputs" "${err}" "missing external input" "\"scale\""
+  "\"describe\"")
+hamr_run(2 ${example} -o report -i weeks=twelve)
+expect_has("-i weeks=twelve" "${err}" "\"twelve\"" "input \"weeks\"" "i64")
+expect_eq("-i weeks=twelve prints no output" "${out}" "")
+hamr_run(2 ${example} -o report -i weks=3)
+expect_has("-i for an unknown name" "${err}" "\"weks\"" "did you mean \"weeks\"?")
+hamr_run(2 ${example} -o report -i spend=3)
+expect_has("-i for a list node" "${err}" "\"spend\"" "list")
+
+# ---- --list ------------------------------------------------------------------
+hamr_run(0 ${example} --list)
+expect_has("--list" "${out}"
+  "weeks (input, i64)\n    Number of weeks to simulate (default 12).\n"
+  "spend (node, list)\n    Marketing spend per week, in dollars.\n    depends on: weeks, seed\n    tags: owner=marketing, stage=data\n"
+  "spend_normalized (node, list)\n    Spend as it is (no scaling, or an unknown one).\n    depends on: spend\n"
+  "report (node, str)\n"
+  "depends on: spend_mean, spend_std_dev, spend_per_signup, spend_normalized\n"
+  "avg_3wk_spend (node, list)" "signups (node, list)" "spend_per_signup (node, list)"
+  "spend_mean (node, f64)" "spend_std_dev (node, f64)" "seed (input, i64)")
+hamr_run(0 ${example} --list -c scaling=zscore)
+expect_has("--list with scaling=zscore" "${out}"
+  "spend_normalized (node, list)\n    Spend as z-scores (scaling=zscore).\n    depends on: spend, spend_mean, spend_std_dev\n")
+expect_lacks("--list with scaling=zscore" "${out}" "Spend as it is" "scaled to [0, 1]")
+
+# ---- --dot ---------------------------------------------------------------------
+set(plan_dot ${work}/plan.dot)
+hamr_run(0 ${example} -o spend_mean -c scaling=zscore --dot ${plan_dot})
+expect_eq("--dot with -o still prints the outputs" "${out}"
+  "spend_mean = 1301.9166666666667\n")
+if(NOT EXISTS ${plan_dot})
+  message(FATAL_ERROR "hamr_run test: --dot ${plan_dot} wrote no file")
+endif()
+file(READ ${plan_dot} dot_text)
+expect_has("the plan's DOT" "${dot_text}" "digraph" "\"spend_mean\"" "\"spend\"")
+expect_lacks("the plan's DOT (pruned)" "${dot_text}" "\"report\"" "\"avg_3wk_spend\"")
+set(graph_dot ${work}/graph.dot)
+hamr_run(0 ${example} --dot ${graph_dot})
+file(READ ${graph_dot} graph_text)
+expect_has("the graph's DOT" "${graph_text}" "digraph" "\"report\""
+  "\"avg_3wk_spend\"" "\"weeks\"")
+find_program(DOT_EXE dot)
+if(DOT_EXE)
+  foreach(f ${plan_dot} ${graph_dot})
+    execute_process(COMMAND ${DOT_EXE} -Tsvg ${f} -o ${f}.svg
+      RESULT_VARIABLE rc ERROR_VARIABLE e)
+    if(NOT rc STREQUAL "0")
+      message(FATAL_ERROR "hamr_run test: dot -Tsvg rejects ${f}: ${e}")
+    endif()
+  endforeach()
+  math(EXPR checks "${checks} + 1")
+else()
+  message(STATUS "hamr_run test: no dot (graphviz): DOT files not rendered")
+endif()
+
+# ---- graph errors: exit 2, the nodes named -------------------------------------
+hamr_run(2 ${example} -o spend_meen)
+expect_has("unknown output" "${err}" "\"spend_meen\"" "did you mean \"spend_mean\"?")
+expect_eq("unknown output prints no output" "${out}" "")
+hamr_run(2 ${example} -o weeks)
+expect_has("missing input" "${err}" "missing external input" "\"weeks\"")
+hamr_run(2 ${modules}/hr_cycle.so -o ping)
+expect_has("cycle" "${err}" "cycle" "\"ping\"" "\"pong\"")
+hamr_run(2 ${modules}/hr_cycle.so --list)
+expect_has("cycle, --list" "${err}" "cycle" "\"ping\"" "\"pong\"")
+hamr_run(2 ${modules}/hr_unknown_dep.so -o report)
+expect_has("unknown dependency" "${err}" "\"report\"" "\"totl\""
+  "did you mean \"total\"?")
+hamr_run(2 ${modules}/hr_type_mismatch.so -o doubled)
+expect_has("type mismatch" "${err}" "\"doubled\"" "\"label\"" "i64" "str")
+# the same module loaded twice defines every node twice
+hamr_run(2 ${example} ${example} -o report)
+expect_has("duplicate" "${err}" "duplicate")
+
+# ---- a failing node: exit 1, node and message named, earlier outputs kept ------
+hamr_run(1 ${modules}/hr_fail.so -o numerator,ratio)
+expect_eq("hr_fail's stdout" "${out}" "numerator = 10\n")
+expect_has("hr_fail's stderr" "${err}"
+  "hamr-run: node \"ratio\" failed: division by zero (10 / 0)\n")
+hamr_run(0 ${modules}/hr_fail.so -o ratio,numerator -i denominator=2)
+expect_eq("hr_fail with a denominator" "${out}" "ratio = 5\nnumerator = 10\n")
+# the example's own failure: one week has no standard deviation
+hamr_run(1 ${example} -o spend_mean,spend_std_dev -i weeks=1)
+expect_has("one week" "${err}" "node \"spend_std_dev\" failed:")
+expect_has("one week still prints spend_mean" "${out}" "spend_mean = ")
+
+# ---- modules that cannot be loaded, and bad usage: exit 2 ---------------------
+hamr_run(2 ${work}/no-such-module.so -o x)
+expect_has("missing module" "${err}" "cannot load module" "no-such-module.so")
+hamr_run(2 ${plan_dot} -o x)
+expect_has("not a shared object" "${err}" "cannot load module" "plan.dot")
+hamr_run(2)
+expect_has("no arguments" "${err}" "hamr-run: ")
+hamr_run(2 -o report)
+expect_has("no module" "${err}" "module")
+hamr_run(2 ${example})
+expect_has("nothing to do" "${err}" "-o")
+hamr_run(2 ${example} -o)
+expect_has("-o without a value" "${err}" "-o")
+hamr_run(2 ${example} -o report --no-such-option)
+expect_has("unknown option" "${err}" "--no-such-option")
+hamr_run(2 ${example} -o report -i weeks)
+expect_has("-i without =" "${err}" "NAME=VALUE")
+hamr_run(2 ${example} -o report -c scaling)
+expect_has("-c without =" "${err}" "NAME=VALUE")
+hamr_run(2 ${example} -o report,,spend)
+expect_has("empty output name" "${err}" "empty")
+hamr_run(2 ${example} -o report --executor no-such-executor)
+expect_has("unknown executor" "${err}" "no-such-executor" "sequential")
+hamr_run(0 ${example} -o spend_mean --executor sequential)
+expect_eq("--executor sequential" "${out}" "spend_mean = 1301.9166666666667\n")
+hamr_run(0 --help)
+expect_has("--help" "${out}" "usage: hamr-run" "Exit status")
+
+message(STATUS "hamr_run test: ${checks} checks passed")

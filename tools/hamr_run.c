@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: MIT
+/* hamr-run: runs a graph of C functions loaded from shared objects, from the
+ * command line. It is Hamilton's driver as a tool: name the modules and the
+ * outputs you want, and it computes those and nothing else.
+ *
+ *   hamr-run MODULE.so [MODULE.so ...] -o OUT[,OUT...] [-i NAME=VALUE ...]
+ *            [-c KEY=VALUE ...] [--executor NAME] [--dot FILE] [--list]
+ *
+ * It does what any program that uses hamr does, in the same order and
+ * through the public API only, so it doubles as a worked example: make a
+ * graph, set its config, load the modules, build it (every graph error shows
+ * up here, naming its nodes), parse the given values by the type the graph
+ * declares for each name, plan the requested outputs, run the plan, and
+ * print each output as `name = value`.
+ *
+ * Exit status: 0 success; 1 the run failed (what was computed before the
+ * failure is still printed); 2 a usage, module or graph error, found before
+ * anything ran. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hamr.h>
+
+enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+	"usage: hamr-run MODULE.so [MODULE.so ...] -o OUTPUT[,OUTPUT...]\n"
+	"                [-i NAME=VALUE ...] [-c KEY=VALUE ...] [--executor NAME]\n"
+	"                [--dot FILE] [--list] [--help] [--version]\n";
+
+static const char help_text[] =
+	"\n"
+	"Loads the modules, builds their graph under the config, computes the\n"
+	"requested outputs and only what they need, and prints each one as\n"
+	"`name = value`, in the order requested.\n"
+	"\n"
+	"  -o, --output A,B    outputs to compute (repeatable)\n"
+	"  -i, --input N=V     a value for external input N, or an override of\n"
+	"                      node N (repeatable); V is read as N's declared\n"
+	"                      type: i64, f64, bool (true/false/1/0) or str\n"
+	"  -c, --config K=V    a config value, read by the nodes' config\n"
+	"                      conditions (repeatable)\n"
+	"      --executor NAME the executor that runs the plan (sequential)\n"
+	"      --dot FILE      write the plan as Graphviz DOT (the whole graph\n"
+	"                      when no -o is given); FILE - is stdout\n"
+	"      --list          list the graph's nodes and exit\n"
+	"  -h, --help          show this help and exit\n"
+	"      --version       show hamr's version and exit\n"
+	"\n"
+	"Exit status: 0 success, 1 the run failed, 2 a usage, module or graph\n"
+	"error.\n";
+
+typedef struct pair {
+	const char *key; /* both point into argv, split at the '=' */
+	const char *value;
+} pair;
+
+typedef struct cli {
+	const char **modules;
+	size_t n_modules;
+	const char **outputs;
+	size_t n_outputs, cap_outputs;
+	pair *inputs;
+	size_t n_inputs;
+	pair *configs;
+	size_t n_configs;
+	const char *executor;
+	const char *dot;
+	bool list;
+} cli;
+
+/* ---- messages ------------------------------------------------------------ */
+
+/* Prints "hamr-run: CONTEXT: MESSAGE", where MESSAGE is hamr_errmsg() (the
+ * library's words, naming the nodes), or the code's description when the
+ * library left none. `fmt` may be NULL for no context. */
+static void fail(int rc, const char *fmt, ...) HAMR_PRINTF(2, 3);
+static void fail(int rc, const char *fmt, ...)
+{
+	const char *msg = hamr_errmsg();
+	if (!*msg)
+		msg = hamr_strerror(rc);
+	fputs("hamr-run: ", stderr);
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputs(": ", stderr);
+	}
+	fprintf(stderr, "%s\n", msg);
+}
+
+static int usage_error(const char *fmt, ...) HAMR_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("hamr-run: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nhamr-run: try 'hamr-run --help'\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* ---- the command line ---------------------------------------------------- */
+
+/* Splits "KEY=VALUE" in place (argv strings are the program's to modify). */
+static int split_pair(char *arg, const char *opt, pair *out)
+{
+	char *eq = strchr(arg, '=');
+	if (!eq || eq == arg)
+		return usage_error("%s wants NAME=VALUE, not \"%s\"", opt, arg);
+	*eq = '\0';
+	out->key = arg;
+	out->value = eq + 1;
+	return 0;
+}
+
+/* Adds the comma-separated names of `arg` to the outputs (split in place),
+ * skipping names already requested. */
+static int add_outputs(cli *cl, char *arg)
+{
+	for (char *name = arg, *next; name; name = next) {
+		next = strchr(name, ',');
+		if (next)
+			*next++ = '\0';
+		if (!*name)
+			return usage_error("-o: empty output name in the list");
+		bool seen = false;
+		for (size_t i = 0; i < cl->n_outputs && !seen; i++)
+			seen = !strcmp(cl->outputs[i], name);
+		if (seen)
+			continue;
+		if (cl->n_outputs == cl->cap_outputs) {
+			size_t cap = cl->cap_outputs ? 2 * cl->cap_outputs : 8;
+			const char **o = realloc(cl->outputs, cap * sizeof *o);
+			if (!o) {
+				fputs("hamr-run: out of memory\n", stderr);
+				return EXIT_USAGE;
+			}
+			cl->outputs = o;
+			cl->cap_outputs = cap;
+		}
+		cl->outputs[cl->n_outputs++] = name;
+	}
+	return 0;
+}
+
+/* Parses argv into *cl. Returns 0, EXIT_USAGE (message printed), or -1
+ * when --help or --version was answered. */
+static int parse_args(cli *cl, int argc, char **argv)
+{
+	enum { OPT_EXECUTOR = 256, OPT_DOT, OPT_LIST, OPT_VERSION };
+	static const struct option longopts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"input", required_argument, NULL, 'i'},
+		{"config", required_argument, NULL, 'c'},
+		{"executor", required_argument, NULL, OPT_EXECUTOR},
+		{"dot", required_argument, NULL, OPT_DOT},
+		{"list", no_argument, NULL, OPT_LIST},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0}};
+	size_t n = (size_t)argc + 1;
+	int opt, rc;
+
+	cl->modules = calloc(n, sizeof *cl->modules);
+	cl->inputs = calloc(n, sizeof *cl->inputs);
+	cl->configs = calloc(n, sizeof *cl->configs);
+	if (!cl->modules || !cl->inputs || !cl->configs) {
+		fputs("hamr-run: out of memory\n", stderr);
+		return EXIT_USAGE;
+	}
+	opterr = 0; /* our own messages, starting with "hamr-run: " */
+	while ((opt = getopt_long(argc, argv, ":o:i:c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			if ((rc = add_outputs(cl, optarg)))
+				return rc;
+			break;
+		case 'i':
+			if ((rc = split_pair(optarg, "-i", &cl->inputs[cl->n_inputs++])))
+				return rc;
+			break;
+		case 'c':
+			if ((rc = split_pair(optarg, "-c", &cl->configs[cl->n_configs++])))
+				return rc;
+			break;
+		case OPT_EXECUTOR:
+			cl->executor = optarg;
+			break;
+		case OPT_DOT:
+			cl->dot = optarg;
+			break;
+		case OPT_LIST:
+			cl->list = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
+			return -1;
+		case OPT_VERSION:
+			printf("hamr-run %s\n", hamr_version());
+			return -1;
+		case ':':
+			return usage_error("%s needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				return usage_error("unknown option -%c", optopt);
+			return usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		cl->modules[cl->n_modules++] = argv[i];
+	if (!cl->n_modules)
+		return usage_error("no module: name at least one MODULE.so");
+	if (!cl->n_outputs && !cl->list && !cl->dot)
+		return usage_error("nothing to do: give -o OUTPUTS, --list or --dot FILE");
+	return 0;
+}
+
+static void cli_free(cli *cl)
+{
+	free(cl->modules);
+	free(cl->outputs);
+	free(cl->inputs);
+	free(cl->configs);
+}
+
+/* ---- given values ---------------------------------------------------------- */
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(s, &end, 10);
+	if (end == s || *end || errno == ERANGE)
+		return -1;
+	*out = (int64_t)x;
+	return 0;
+}
+
+static int parse_f64(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double x = strtod(s, &end);
+	if (end == s || *end || (errno == ERANGE && (x == HUGE_VAL || x == -HUGE_VAL)))
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "1"))
+		*out = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* Reads `text` as a value of type `t` into *v: 0, 1 when the text is no
+ * such value, or a negative HAMR_E* from making a string. A type that text
+ * cannot spell (any, a list, a user type) gets the likeliest reading: an
+ * i64, else an f64, else a string. */
+static int parse_value(hamr_type t, const char *text, hamr_value *v)
+{
+	int64_t i;
+	double f;
+	bool b;
+
+	if (t == HAMR_I64 || t == HAMR_F64 || t == HAMR_BOOL) {
+		if (t == HAMR_I64 && !parse_i64(text, &i))
+			*v = hamr_value_from_i64(i);
+		else if (t == HAMR_F64 && !parse_f64(text, &f))
+			*v = hamr_value_from_f64(f);
+		else if (t == HAMR_BOOL && !parse_bool(text, &b))
+			*v = hamr_value_from_bool(b);
+		else
+			return 1;
+		return 0;
+	}
+	if (t != HAMR_STR) {
+		if (!parse_i64(text, &i)) {
+			*v = hamr_value_from_i64(i);
+			return 0;
+		}
+		if (!parse_f64(text, &f)) {
+			*v = hamr_value_from_f64(f);
+			return 0;
+		}
+	}
+	return hamr_value_make_str(v, text);
+}
+
+static const char *type_phrase(hamr_type t)
+{
+	if (t == HAMR_I64)
+		return "an i64 (a whole number)";
+	if (t == HAMR_F64)
+		return "an f64 (a number)";
+	return "a bool (true, false, 1 or 0)";
+}
+
+/* Parses `-i NAME=VALUE` by the declared type of NAME in the built graph,
+ * and adds it to `given`. Returns 0 or EXIT_USAGE (message printed). */
+static int set_given(const hamr_graph *g, hamr_values *given, const pair *in)
+{
+	hamr_value v = HAMR_VALUE_EMPTY;
+	hamr_node_info info;
+	int idx = hamr_graph_find(g, in->key);
+	int rc;
+
+	if (idx < 0) {
+		fail(idx, "-i %s=%s", in->key, in->value);
+		return EXIT_USAGE;
+	}
+	if ((rc = hamr_graph_node_info(g, (size_t)idx, &info))) {
+		fail(rc, "-i %s=%s", in->key, in->value);
+		return EXIT_USAGE;
+	}
+	rc = parse_value(info.type, in->value, &v);
+	if (rc == 1) {
+		fprintf(stderr,
+		        "hamr-run: -i %s=%s: \"%s\" is not %s, the type of %s \"%s\"\n",
+		        in->key, in->value, in->value, type_phrase(info.type),
+		        info.kind == HAMR_NODE_INPUT ? "input" : "node", in->key);
+		return EXIT_USAGE;
+	}
+	if (rc || (rc = hamr_values_set(given, in->key, &v))) {
+		fail(rc, "-i %s=%s", in->key, in->value);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ---- what it prints ------------------------------------------------------ */
+
+static const char *kind_name(hamr_node_kind k)
+{
+	switch (k) {
+	case HAMR_NODE_PLAIN:
+		return "node";
+	case HAMR_NODE_PARALLELIZABLE:
+		return "parallelizable";
+	case HAMR_NODE_COLLECT:
+		return "collect";
+	case HAMR_NODE_INPUT:
+		return "input";
+	}
+	return "?";
+}
+
+/* --list: one header line per node, `name (kind, type)`, then its doc,
+ * dependencies, tags and module, indented. */
+static void list_nodes(const hamr_graph *g)
+{
+	size_t n = hamr_graph_node_count(g);
+	for (size_t i = 0; i < n; i++) {
+		hamr_node_info info;
+		if (hamr_graph_node_info(g, i, &info))
+			continue;
+		printf("%s (%s, %s)\n", info.name, kind_name(info.kind),
+		       hamr_type_name(info.type));
+		if (info.doc && *info.doc)
+			printf("    %s\n", info.doc);
+		if (info.n_deps) {
+			fputs("    depends on:", stdout);
+			for (size_t d = 0; d < info.n_deps; d++) {
+				int target = 0;
+				const char *dep = hamr_graph_node_dep(g, i, d, &target);
+				printf("%s %s%s", d ? "," : "", dep ? dep : "?",
+				       target < 0 ? " (optional, absent)" : "");
+			}
+			putchar('\n');
+		}
+		if (info.n_tags) {
+			fputs("    tags:", stdout);
+			for (size_t t = 0; t < info.n_tags; t++) {
+				const char *key = "", *value = "";
+				hamr_graph_node_tag(g, i, t, &key, &value);
+				printf("%s %s=%s", t ? "," : "", key, value);
+			}
+			putchar('\n');
+		}
+		if (info.module && *info.module)
+			printf("    module: %s\n", info.module);
+	}
+}
+
+/* --dot: writes the plan, or the graph when there is no plan. Returns 0 or
+ * EXIT_USAGE (message printed). */
+static int write_dot(const char *path, const hamr_graph *g, const hamr_plan *p)
+{
+	bool to_stdout = !strcmp(path, "-");
+	FILE *f = to_stdout ? stdout : fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "hamr-run: --dot %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	int rc = p ? hamr_plan_write_dot(p, f) : hamr_graph_write_dot(g, f);
+	int io = to_stdout ? fflush(f) : fclose(f);
+	if (rc) {
+		fail(rc, "--dot %s", path);
+		return EXIT_USAGE;
+	}
+	if (io) {
+		fprintf(stderr, "hamr-run: --dot %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Prints `name = value` on stdout, formatted by hamr_value_format. */
+static int print_output(const char *name, const hamr_value *v)
+{
+	char small[512], *buf = small;
+	size_t need = hamr_value_format(v, small, sizeof small);
+	if (need >= sizeof small) {
+		buf = malloc(need + 1);
+		if (!buf) {
+			fprintf(stderr, "hamr-run: out of memory printing \"%s\"\n", name);
+			return -1;
+		}
+		hamr_value_format(v, buf, need + 1);
+	}
+	printf("%s = %s\n", name, buf);
+	if (buf != small)
+		free(buf);
+	return 0;
+}
+
+static void print_run_error(int rc, const hamr_run *run)
+{
+	const hamr_error_info *e = run ? hamr_run_error(run) : NULL;
+	if (!e || !e->code) { /* the run could not even be made */
+		fail(rc, "cannot run the plan");
+		return;
+	}
+	if (!e->node) {
+		fprintf(stderr, "hamr-run: the run failed: %s\n", e->message);
+		return;
+	}
+	fprintf(stderr, "hamr-run: node \"%s\" failed", e->node);
+	if (e->item >= 0)
+		fprintf(stderr, " on item %" PRId64, e->item);
+	if (e->signal)
+		fprintf(stderr, " (signal %d in pid %d)", e->signal, e->pid);
+	fprintf(stderr, ": %s\n", e->message);
+}
+
+/* ---- the driver ---------------------------------------------------------- */
+
+static int run_cli(const cli *cl)
+{
+	hamr_graph *g = NULL;
+	hamr_values *given = NULL;
+	hamr_plan *plan = NULL;
+	hamr_run *run = NULL;
+	hamr_run_opts opts = HAMR_RUN_OPTS_INIT;
+	int status = EXIT_USAGE, rc;
+
+	if (cl->executor &&
+	    (rc = hamr_executor_parse(cl->executor, &opts.executor))) {
+		fail(rc, "--executor %s", cl->executor);
+		goto out;
+	}
+	if ((rc = hamr_graph_create(&g)) || (rc = hamr_values_create(&given))) {
+		fail(rc, NULL);
+		goto out;
+	}
+	for (size_t i = 0; i < cl->n_configs; i++) {
+		const pair *c = &cl->configs[i];
+		if ((rc = hamr_graph_set_config(g, c->key, c->value))) {
+			fail(rc, "-c %s=%s", c->key, c->value);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < cl->n_modules; i++) {
+		if ((rc = hamr_graph_load_module(g, cl->modules[i]))) {
+			fail(rc, NULL);
+			goto out;
+		}
+	}
+	if ((rc = hamr_graph_build(g))) {
+		fail(rc, NULL);
+		goto out;
+	}
+	if (cl->list) {
+		list_nodes(g);
+		status = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < cl->n_inputs; i++)
+		if (set_given(g, given, &cl->inputs[i]))
+			goto out;
+	if (!cl->n_outputs) { /* --dot alone: the whole graph */
+		status = write_dot(cl->dot, g, NULL);
+		goto out;
+	}
+	if ((rc = hamr_plan_create(&plan, g, cl->outputs, cl->n_outputs, given))) {
+		fail(rc, NULL);
+		goto out;
+	}
+	if (cl->dot && (status = write_dot(cl->dot, NULL, plan)))
+		goto out;
+
+	rc = hamr_run_execute(&run, plan, given, &opts);
+	status = 0;
+	if (rc) {
+		print_run_error(rc, run);
+		status = EXIT_RUN;
+	}
+	if (run) { /* after a failure: what was computed before it */
+		for (size_t i = 0; i < cl->n_outputs; i++) {
+			const hamr_value *v = hamr_run_result(run, cl->outputs[i]);
+			if (v && print_output(cl->outputs[i], v))
+				status = EXIT_RUN;
+			else if (!v)
+				fprintf(stderr, "hamr-run: \"%s\" was not computed\n",
+				        cl->outputs[i]);
+		}
+	}
+out:
+	hamr_run_destroy(run);
+	hamr_plan_destroy(plan);
+	hamr_values_destroy(given);
+	hamr_graph_destroy(g);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	cli cl = {0};
+	int status = parse_args(&cl, argc, argv);
+
+	if (status == 0)
+		status = run_cli(&cl);
+	else if (status < 0) /* --help, --version */
+		status = 0;
+	cli_free(&cl);
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "hamr-run: cannot write the output: %s\n",
+		        strerror(errno));
+		if (!status)
+			status = EXIT_RUN;
+	}
+	return status;
+}
