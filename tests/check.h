@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hamr/errno.h"
+
 static int check_failures;
 static const char *check_current = "";
 
