@@ -9,6 +9,7 @@
 #include "hamr/errno.h"
 #include "hamr/value.h"
 #include "hamr/graph.h"
+#include "hamr/pool.h"
 #include "hamr/runtime.h"
 
 #endif /* HAMR_H */

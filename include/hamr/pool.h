@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* The work-stealing pool, usable on its own: fork-join and parallel_for.
+ *
+ * A pool has one worker thread per usable CPU (hamr-w0, hamr-w1, ...), each
+ * with a Chase-Lev deque of tasks: a worker pushes and pops its own tasks
+ * LIFO and, with nothing to do, steals FIFO from a random other worker,
+ * spins a little, then parks, so an idle pool uses no CPU. Work from a
+ * thread that is not a worker (hamr_pool_call) enters through a wait-free
+ * queue that never blocks the submitter.
+ *
+ * Inside a task: hamr_spawn(&t, fn, arg) makes fn(arg) available to thieves
+ * and returns at once; hamr_sync(&t) returns when it has run, running it
+ * here if nobody stole it and other tasks while it waits for a thief.
+ * Spawn and sync nest freely, so recursive divide and conquer reads like
+ * the serial code. Outside a pool's worker, hamr_spawn runs fn at once and
+ * hamr_sync returns, so the same function works with and without a pool.
+ *
+ *   static void fib_task(void *p) { ... hamr_spawn(&t, fib_task, &a);
+ *                                   fib_task(&b); hamr_sync(&t); ... }
+ *   hamr_pool_call(pool, fib_task, &args);
+ *
+ * hamr_parallel_for(lo, hi, body, arg) runs body over [lo, hi) in ranges it
+ * splits only when another worker is hungry: on one busy core it costs about
+ * what the serial loop costs, and it still spreads over every core, with no
+ * grain to choose (HAMR_GRAIN fixes one instead). */
+#ifndef HAMR_POOL_H
+#define HAMR_POOL_H
+
+#include <stddef.h>
+
+#include "hamr/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hamr_pool hamr_pool;
+
+/* Pool settings. Each field left at its INIT value takes the environment
+ * variable named beside it when set, else the default; an explicit value
+ * wins over the environment. */
+typedef struct hamr_pool_opts {
+	int workers;          /* 0: HAMR_WORKERS, else the usable CPUs (affinity
+	                       * mask and cgroup CPU quota) */
+	int spin_us;          /* -1: HAMR_SPIN, else 50: microseconds an idle
+	                       * worker spins before it parks */
+	int pin;              /* -1: HAMR_PIN, else 0: 1 pins worker i to the
+	                       * i-th usable CPU */
+	int blocking_workers; /* 0: HAMR_BLOCKING_WORKERS, else 64 */
+	size_t grain;         /* 0: HAMR_GRAIN, else lazy splitting: items per
+	                       * parallel_for task when fixed */
+} hamr_pool_opts;
+
+#define HAMR_POOL_OPTS_INIT {0, -1, -1, 0, 0}
+
+/* Starts a pool, owned by the caller. HAMR_EINVAL with a message naming the
+ * variable when an environment value is malformed ("HAMR_WORKERS=abc: not a
+ * positive count"). */
+HAMR_API int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts);
+
+/* Waits for every task submitted so far (queued work is finished, not
+ * dropped), stops the workers and frees the pool. Not from a worker of the
+ * pool itself. Accepts NULL. */
+HAMR_API void hamr_pool_destroy(hamr_pool *p);
+
+/* The process-wide pool that executors use when given none, started on
+ * first use with the environment's settings; it lives until the process
+ * exits. NULL (with hamr_errmsg) when it cannot start, e.g. a malformed
+ * HAMR_* value. */
+HAMR_API hamr_pool *hamr_pool_default(void);
+
+/* The settings the pool runs with, after environment and defaults. */
+HAMR_API void hamr_pool_settings(const hamr_pool *p, hamr_pool_opts *out);
+
+/* The number of usable CPUs: the affinity mask, capped by a cgroup quota. */
+HAMR_API int hamr_cpu_count(void);
+
+/* ---- tasks ------------------------------------------------------------- */
+
+typedef void (*hamr_task_fn)(void *arg);
+
+/* A spawned task: lives in the spawner's frame until hamr_sync returns.
+ * Its fields are private. */
+typedef struct hamr_task {
+	hamr_task_fn fn_;
+	void *arg_;
+	int done_;
+	int pad_;
+} hamr_task;
+
+/* Runs fn(arg) on a worker of p and returns when it has returned. From a
+ * worker of p it calls fn at once. 0, or HAMR_EINVAL. */
+HAMR_API int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg);
+
+/* Makes fn(arg) a task that another worker may steal; t must stay valid
+ * until hamr_sync(t) returns. Outside a worker: calls fn(arg) at once. */
+HAMR_API void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg);
+
+/* Returns once t's function has returned: runs it here if it was not
+ * stolen, else runs other tasks until the thief is done. */
+HAMR_API void hamr_sync(hamr_task *t);
+
+/* The calling thread's worker index in its pool, or -1 when it is not a
+ * pool worker. */
+HAMR_API int hamr_worker_index(void);
+
+/* body(lo, hi, arg) over ranges covering [begin, end) exactly once, split
+ * lazily across the calling worker's pool (or with the pool's fixed grain).
+ * Outside a worker: one call body(begin, end, arg) on this thread. */
+typedef void (*hamr_range_fn)(size_t lo, size_t hi, void *arg);
+HAMR_API void hamr_parallel_for(size_t begin, size_t end, hamr_range_fn body,
+                                void *arg);
+
+/* hamr_parallel_for on pool p, from any thread (hamr_pool_call around it). */
+HAMR_API int hamr_pool_parallel_for(hamr_pool *p, size_t begin, size_t end,
+                                    hamr_range_fn body, void *arg);
+
+/* Per-worker counters since the pool started (read them when it is quiet). */
+typedef struct hamr_worker_stats {
+	unsigned long long tasks;        /* tasks run */
+	unsigned long long steals;       /* tasks stolen from others */
+	unsigned long long failed_steals;
+	unsigned long long parks;        /* times it slept */
+} hamr_worker_stats;
+
+/* Fills *out for worker i; HAMR_ERANGE past the last worker. */
+HAMR_API int hamr_pool_worker_stats(const hamr_pool *p, int i,
+                                    hamr_worker_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAMR_POOL_H */

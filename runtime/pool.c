@@ -1,0 +1,714 @@
+// SPDX-License-Identifier: MIT
+/* The work-stealing pool.
+ *
+ * Each worker owns a Chase-Lev deque (runtime/deque.c) of task pointers.
+ * Tasks live in their spawner's frame (fork-join) or in a run's node array
+ * (the threads executor), so scheduling a task allocates nothing. A worker
+ * pops its own deque LIFO, which keeps the working set hot; when that is
+ * empty it becomes idle: it takes work from the external queue, steals
+ * FIFO from random victims (the oldest task is the biggest piece of a
+ * divide-and-conquer), and after HAMR_SPIN microseconds of finding nothing
+ * it parks on a futex, so an idle pool costs no CPU.
+ *
+ * Waking is an eventcount. A worker about to park reads `epoch`, announces
+ * itself in `n_sleeping`, looks for work once more, and sleeps only if
+ * `epoch` is still what it read. Whoever makes work visible to a parked
+ * worker bumps `epoch` and wakes one. External submissions do this with
+ * seq_cst on both sides (Dekker's pattern: the submitter writes
+ * n_external then reads n_sleeping; the sleeper writes n_sleeping then
+ * reads n_external), so a submission is never lost. A push onto a worker's
+ * own deque checks n_sleeping with a relaxed load: in the rare race it
+ * misses a sleeper, nothing is lost either, since the pushing worker runs
+ * its own tasks in the end; only parallelism is delayed until the next
+ * wake.
+ *
+ * `n_idle` counts workers without work (searching or parked). It is the
+ * hunger signal of parallel_for's lazy splitting: a range is split only
+ * when some worker is idle and the previous half offered was taken.
+ *
+ * Sync: a task's `done_` flag is set (release) after its function returns,
+ * wherever it ran. hamr_sync pops and runs its own tasks until the one it
+ * waits for is done; if that one was stolen, it steals other work while it
+ * waits, so a waiting worker never blocks. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/deque_internal.h"
+#include "runtime/env_internal.h"
+#include "runtime/pool_internal.h"
+#include "serialize/error_internal.h"
+
+#if defined(HAMR_WITH_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#endif
+
+/* ThreadSanitizer does not see inside liburcu (not instrumented): tell it
+ * that enqueueing a job publishes it to whoever dequeues it. */
+#if defined(__SANITIZE_THREAD__)
+#define HAMR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HAMR_TSAN 1
+#endif
+#endif
+#ifdef HAMR_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define tsan_acquire(p) __tsan_acquire(p)
+#define tsan_release(p) __tsan_release(p)
+#else
+#define tsan_acquire(p) ((void)(p))
+#define tsan_release(p) ((void)(p))
+#endif
+
+#define DEFAULT_SPIN_US 50
+#define DEFAULT_BLOCKING 64
+#define MAX_WORKERS 1024
+
+struct hamr__worker {
+	hamr__deque q;
+	hamr_pool *pool;
+	int index;
+	uint64_t rng;
+	pthread_t thread;
+	/* counters: written by this worker only, with relaxed load + store
+	 * (no read-modify-write on the hot path), read by anyone */
+	atomic_ullong tasks, steals, failed_steals, parks;
+};
+
+struct hamr_pool {
+	int n;
+	hamr__worker *w;
+	hamr_pool_opts opts;
+	atomic_int stop;
+	atomic_int n_idle;
+	atomic_int n_sleeping;
+	atomic_uint epoch;
+	atomic_long n_external; /* queued jobs not yet taken */
+	struct cds_wfcq_head qhead;
+	struct cds_wfcq_tail qtail;
+};
+
+static _Thread_local hamr__worker *tls_worker;
+
+/* ---- futex --------------------------------------------------------------- */
+
+static void futex_wait(atomic_uint *addr, unsigned expect)
+{
+	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, expect, NULL,
+	        NULL, 0);
+}
+
+static void futex_wake(atomic_uint *addr, int n)
+{
+	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static inline void count(atomic_ullong *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
+/* ---- CPUs ---------------------------------------------------------------- */
+
+/* The cgroup v2 (cpu.max) or v1 (cfs quota) limit, in whole CPUs rounded
+ * up; 0 when there is none. */
+static int cgroup_cpus(void)
+{
+	long quota = -1, period = 0;
+	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+	if (f) {
+		char q[32] = "";
+		if (fscanf(f, "%31s %ld", q, &period) == 2 && strcmp(q, "max"))
+			quota = strtol(q, NULL, 10);
+		fclose(f);
+	} else if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r"))) {
+		if (fscanf(f, "%ld", &quota) != 1)
+			quota = -1;
+		fclose(f);
+		if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r"))) {
+			if (fscanf(f, "%ld", &period) != 1)
+				period = 0;
+			fclose(f);
+		}
+	}
+	if (quota <= 0 || period <= 0)
+		return 0;
+	return (int)((quota + period - 1) / period);
+}
+
+int hamr_cpu_count(void)
+{
+	cpu_set_t set;
+	int n = 0;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c > 0 ? (int)c : 1;
+	}
+	int q = cgroup_cpus();
+	return q > 0 && q < n ? q : n;
+}
+
+/* ---- settings -------------------------------------------------------------- */
+
+static int resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
+{
+	hamr_pool_opts def = HAMR_POOL_OPTS_INIT;
+	*o = in ? *in : def;
+	long v;
+	int rc;
+	if (o->workers < 0 || o->workers > MAX_WORKERS)
+		return hamr__error_set(HAMR_EINVAL, "workers = %d: expected 1 to %d (0: default)",
+		                       o->workers, MAX_WORKERS);
+	if (o->workers == 0) {
+		v = hamr_cpu_count();
+		if ((rc = hamr__env_long("HAMR_WORKERS", 1, MAX_WORKERS, &v)) < 0)
+			return rc;
+		o->workers = (int)v;
+	}
+	if (o->spin_us < -1)
+		return hamr__error_set(HAMR_EINVAL, "spin_us = %d: expected 0 or more (-1: default)",
+		                       o->spin_us);
+	if (o->spin_us == -1) {
+		v = DEFAULT_SPIN_US;
+		if ((rc = hamr__env_long("HAMR_SPIN", 0, 10000000, &v)) < 0)
+			return rc;
+		o->spin_us = (int)v;
+	}
+	if (o->pin < -1 || o->pin > 1)
+		return hamr__error_set(HAMR_EINVAL, "pin = %d: expected 0 or 1 (-1: default)", o->pin);
+	if (o->pin == -1) {
+		v = 0;
+		if ((rc = hamr__env_long("HAMR_PIN", 0, 1, &v)) < 0)
+			return rc;
+		o->pin = (int)v;
+	}
+	if (o->blocking_workers < 0)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "blocking_workers = %d: expected 1 or more (0: default)",
+		                       o->blocking_workers);
+	if (o->blocking_workers == 0) {
+		v = DEFAULT_BLOCKING;
+		if ((rc = hamr__env_long("HAMR_BLOCKING_WORKERS", 1, 100000, &v)) < 0)
+			return rc;
+		o->blocking_workers = (int)v;
+	}
+	if (o->grain == 0) {
+		v = 0;
+		if ((rc = hamr__env_long("HAMR_GRAIN", 1, LONG_MAX, &v)) < 0)
+			return rc;
+		o->grain = (size_t)v;
+	}
+	return 0;
+}
+
+void hamr_pool_settings(const hamr_pool *p, hamr_pool_opts *out)
+{
+	if (p && out)
+		*out = p->opts;
+}
+
+/* ---- waking and parking ------------------------------------------------------ */
+
+static void wake(hamr_pool *p, int n)
+{
+	/* seq_cst: the second half of Dekker's pattern with park(); see the
+	 * essay at the top */
+	if (atomic_load_explicit(&p->n_sleeping, memory_order_seq_cst) == 0)
+		return;
+	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
+	futex_wake(&p->epoch, n);
+}
+
+static int work_visible(hamr_pool *p)
+{
+	if (atomic_load_explicit(&p->n_external, memory_order_seq_cst) > 0)
+		return 1;
+	for (int i = 0; i < p->n; i++)
+		if (hamr__deque_size(&p->w[i].q) > 0)
+			return 1;
+	return 0;
+}
+
+static void park(hamr__worker *w)
+{
+	hamr_pool *p = w->pool;
+	unsigned e = atomic_load_explicit(&p->epoch, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
+	if (!work_visible(p) && !atomic_load_explicit(&p->stop, memory_order_seq_cst)) {
+		count(&w->parks);
+		futex_wait(&p->epoch, e);
+	}
+	atomic_fetch_sub_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
+}
+
+/* ---- running tasks ---------------------------------------------------------- */
+
+void hamr__worker_run(hamr__worker *w, hamr_task *t)
+{
+	count(&w->tasks);
+	t->fn_(t->arg_);
+	/* release: pairs with the acquire load in hamr_sync; what the task
+	 * wrote is visible to the syncing worker. t may be gone right after. */
+	__atomic_store_n(&t->done_, 1, __ATOMIC_RELEASE);
+}
+
+static int run_external(hamr_pool *p, hamr__worker *w)
+{
+	if (atomic_load_explicit(&p->n_external, memory_order_relaxed) <= 0)
+		return 0;
+	struct cds_wfcq_node *node = cds_wfcq_dequeue_blocking(&p->qhead, &p->qtail);
+	if (!node)
+		return 0;
+	atomic_fetch_sub_explicit(&p->n_external, 1, memory_order_relaxed);
+	hamr__job *job = caa_container_of(node, hamr__job, node);
+	tsan_acquire(job);
+	count(&w->tasks);
+	job->fn(job->arg); /* the job may be gone once fn starts finishing */
+	return 1;
+}
+
+static uint64_t next_rand(hamr__worker *w)
+{
+	uint64_t x = w->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return w->rng = x;
+}
+
+/* One pass over the other workers from a random start; runs the first task
+ * it steals. */
+static int steal_round(hamr__worker *w)
+{
+	hamr_pool *p = w->pool;
+	int n = p->n;
+	if (n < 2)
+		return 0;
+	int start = (int)(next_rand(w) % (uint64_t)n);
+	for (int k = 0; k < n; k++) {
+		int v = start + k < n ? start + k : start + k - n;
+		if (v == w->index)
+			continue;
+		void *x = hamr__deque_steal(&p->w[v].q);
+		if (x == HAMR__DEQUE_EMPTY)
+			continue;
+		if (x == HAMR__DEQUE_ABORT) {
+			count(&w->failed_steals);
+			continue;
+		}
+		count(&w->steals);
+		hamr__worker_run(w, x);
+		return 1;
+	}
+	return 0;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void *worker_main(void *arg)
+{
+	hamr__worker *w = arg;
+	hamr_pool *p = w->pool;
+	tls_worker = w;
+
+	for (;;) {
+		void *t = hamr__deque_pop(&w->q);
+		if (t) {
+			hamr__worker_run(w, t);
+			continue;
+		}
+		/* idle: search, spin, park, until there is work or we stop */
+		atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
+		uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
+		int found = 0;
+		for (unsigned round = 0;; round++) {
+			if (run_external(p, w) || steal_round(w)) {
+				found = 1;
+				break;
+			}
+			if (atomic_load_explicit(&p->stop, memory_order_acquire) &&
+			    !work_visible(p))
+				break;
+			if ((round & 63) == 63 && now_us() >= deadline) {
+				park(w);
+				deadline = now_us() + (uint64_t)p->opts.spin_us;
+			} else {
+				cpu_relax();
+			}
+		}
+		atomic_fetch_sub_explicit(&p->n_idle, 1, memory_order_relaxed);
+		if (!found)
+			break; /* stopping, and nothing is left */
+	}
+	tls_worker = NULL;
+	return NULL;
+}
+
+/* ---- the pool ------------------------------------------------------------------- */
+
+static unsigned make_arena(void)
+{
+#if defined(HAMR_WITH_JEMALLOC)
+	unsigned a = 0;
+	size_t sz = sizeof a;
+	if (mallctl("arenas.create", &a, &sz, NULL, 0) == 0)
+		return a;
+#endif
+	return 0;
+}
+
+int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts)
+{
+	if (!out)
+		return hamr__error_set(HAMR_EINVAL, "hamr_pool_create: out is NULL");
+	*out = NULL;
+	hamr_pool_opts o;
+	int rc = resolve_opts(opts, &o);
+	if (rc)
+		return rc;
+	hamr_pool *p = calloc(1, sizeof *p);
+	hamr__worker *w = aligned_alloc(64, ((sizeof *w * (size_t)o.workers) + 63) & ~(size_t)63);
+	if (!p || !w) {
+		free(p);
+		free(w);
+		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a pool");
+	}
+	memset(w, 0, sizeof *w * (size_t)o.workers);
+	p->n = o.workers;
+	p->w = w;
+	p->opts = o;
+	atomic_init(&p->stop, 0);
+	atomic_init(&p->n_idle, 0);
+	atomic_init(&p->n_sleeping, 0);
+	atomic_init(&p->epoch, 0);
+	atomic_init(&p->n_external, 0);
+	cds_wfcq_init(&p->qhead, &p->qtail);
+	for (int i = 0; i < p->n; i++) {
+		w[i].pool = p;
+		w[i].index = i;
+		w[i].rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
+		if (hamr__deque_init(&w[i].q, 8, make_arena())) {
+			for (int j = 0; j < i; j++)
+				hamr__deque_destroy(&w[j].q);
+			free(w);
+			free(p);
+			return hamr__error_set(HAMR_ENOMEM, "out of memory creating a pool");
+		}
+	}
+	cpu_set_t mask;
+	int ncpu = 0, cpus[CPU_SETSIZE];
+	if (o.pin && sched_getaffinity(0, sizeof mask, &mask) == 0)
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &mask))
+				cpus[ncpu++] = c;
+	for (int i = 0; i < p->n; i++) {
+		int err = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+		if (err) {
+			atomic_store(&p->stop, 1);
+			wake(p, INT_MAX);
+			for (int j = 0; j < i; j++)
+				pthread_join(w[j].thread, NULL);
+			for (int j = 0; j < p->n; j++)
+				hamr__deque_destroy(&w[j].q);
+			free(w);
+			free(p);
+			return hamr__error_set(HAMR_ENOMEM, "cannot start worker %d: %s", i,
+			                       strerror(err));
+		}
+		/* named here, so the names are there when create returns */
+		char name[24]; /* at most "hamr-w1023": fits the kernel's 16 */
+		snprintf(name, sizeof name, "hamr-w%d", i);
+		pthread_setname_np(w[i].thread, name);
+		if (o.pin && ncpu) {
+			cpu_set_t one;
+			CPU_ZERO(&one);
+			CPU_SET(cpus[i % ncpu], &one);
+			pthread_setaffinity_np(w[i].thread, sizeof one, &one);
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+void hamr_pool_destroy(hamr_pool *p)
+{
+	if (!p)
+		return;
+	/* seq_cst: a parking worker reads stop after announcing itself */
+	atomic_store_explicit(&p->stop, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
+	futex_wake(&p->epoch, INT_MAX);
+	for (int i = 0; i < p->n; i++)
+		pthread_join(p->w[i].thread, NULL);
+	for (int i = 0; i < p->n; i++)
+		hamr__deque_destroy(&p->w[i].q);
+	cds_wfcq_destroy(&p->qhead, &p->qtail);
+	free(p->w);
+	free(p);
+}
+
+static hamr_pool *default_pool;
+static int default_rc;
+static char default_msg[256];
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void make_default(void)
+{
+	default_rc = hamr_pool_create(&default_pool, NULL);
+	if (default_rc)
+		snprintf(default_msg, sizeof default_msg, "%s", hamr_errmsg());
+}
+
+hamr_pool *hamr_pool_default(void)
+{
+	pthread_once(&default_once, make_default);
+	if (!default_pool)
+		hamr__error_set(default_rc, "%s", default_msg);
+	return default_pool;
+}
+
+int hamr_pool_worker_stats(const hamr_pool *p, int i, hamr_worker_stats *out)
+{
+	if (!p || !out || i < 0 || i >= p->n)
+		return hamr__error_set(HAMR_ERANGE, "no worker %d", i);
+	hamr__worker *w = &p->w[i];
+	out->tasks = atomic_load_explicit(&w->tasks, memory_order_relaxed);
+	out->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
+	out->failed_steals = atomic_load_explicit(&w->failed_steals, memory_order_relaxed);
+	out->parks = atomic_load_explicit(&w->parks, memory_order_relaxed);
+	return 0;
+}
+
+/* ---- submitting from outside ------------------------------------------------------ */
+
+void hamr__pool_submit(hamr_pool *p, hamr__job *job)
+{
+	cds_wfcq_node_init(&job->node);
+	tsan_release(job);
+	cds_wfcq_enqueue(&p->qhead, &p->qtail, &job->node);
+	/* seq_cst: the first half of Dekker's pattern with park() */
+	atomic_fetch_add_explicit(&p->n_external, 1, memory_order_seq_cst);
+	wake(p, 1);
+}
+
+struct call_job {
+	hamr__job job;
+	hamr_task_fn fn;
+	void *arg;
+	atomic_uint done;
+};
+
+static void call_trampoline(void *arg)
+{
+	struct call_job *c = arg;
+	c->fn(c->arg);
+	/* release: pairs with the acquire load in hamr_pool_call */
+	atomic_store_explicit(&c->done, 1, memory_order_release);
+	futex_wake(&c->done, 1); /* a stale address at worst: harmless */
+}
+
+int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
+{
+	if (!p || !fn)
+		return hamr__error_set(HAMR_EINVAL, "hamr_pool_call: pool and function are required");
+	if (tls_worker && tls_worker->pool == p) {
+		fn(arg);
+		return 0;
+	}
+	struct call_job c;
+	c.job.fn = call_trampoline;
+	c.job.arg = &c;
+	c.fn = fn;
+	c.arg = arg;
+	atomic_init(&c.done, 0);
+	hamr__pool_submit(p, &c.job);
+	while (!atomic_load_explicit(&c.done, memory_order_acquire))
+		futex_wait(&c.done, 0);
+	return 0;
+}
+
+/* ---- fork-join --------------------------------------------------------------------- */
+
+hamr__worker *hamr__worker_self(void)
+{
+	return tls_worker;
+}
+
+hamr_pool *hamr__worker_pool(const hamr__worker *w)
+{
+	return w->pool;
+}
+
+int hamr_worker_index(void)
+{
+	return tls_worker ? tls_worker->index : -1;
+}
+
+void hamr__worker_push(hamr__worker *w, hamr_task *t)
+{
+	t->done_ = 0;
+	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
+		hamr__worker_run(w, t); /* out of memory: run it here */
+		return;
+	}
+	/* relaxed: a missed sleeper only delays parallelism (see the top) */
+	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
+		wake(w->pool, 1);
+}
+
+void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
+{
+	t->fn_ = fn;
+	t->arg_ = arg;
+	hamr__worker *w = tls_worker;
+	if (!w) {
+		fn(arg);
+		t->done_ = 1;
+		return;
+	}
+	hamr__worker_push(w, t);
+}
+
+void hamr_sync(hamr_task *t)
+{
+	hamr__worker *w = tls_worker;
+	/* acquire: pairs with the release store in hamr__worker_run */
+	while (!__atomic_load_n(&t->done_, __ATOMIC_ACQUIRE)) {
+		if (!w)
+			return; /* spawned outside a worker: it ran already */
+		void *x = hamr__deque_pop(&w->q);
+		if (x) {
+			hamr__worker_run(w, x);
+			continue;
+		}
+		/* stolen: work elsewhere while the thief finishes it */
+		if (!steal_round(w))
+			cpu_relax();
+	}
+}
+
+/* ---- parallel_for --------------------------------------------------------------------- */
+
+typedef struct pfor {
+	hamr_range_fn body;
+	void *arg;
+	size_t grain;
+} pfor;
+
+typedef struct pfor_task {
+	hamr_task t;
+	const pfor *pf;
+	size_t lo, hi;
+} pfor_task;
+
+static void pfor_range(const pfor *pf, size_t lo, size_t hi);
+
+static void pfor_run(void *arg)
+{
+	pfor_task *pt = arg;
+	pfor_range(pt->pf, pt->lo, pt->hi);
+}
+
+#define PFOR_MAX_SPLITS 64 /* halving: enough for any size_t range */
+#define PFOR_MAX_CHUNK 256
+
+static void pfor_range(const pfor *pf, size_t lo, size_t hi)
+{
+	hamr__worker *w = tls_worker;
+	pfor_task kids[PFOR_MAX_SPLITS];
+	int nk = 0;
+	if (pf->grain) {
+		while (hi - lo > pf->grain && nk < PFOR_MAX_SPLITS) {
+			size_t mid = lo + (hi - lo) / 2;
+			kids[nk] = (pfor_task){.pf = pf, .lo = mid, .hi = hi};
+			hamr_spawn(&kids[nk].t, pfor_run, &kids[nk]);
+			nk++;
+			hi = mid;
+		}
+		pf->body(lo, hi, pf->arg);
+	} else {
+		hamr_pool *p = w->pool;
+		size_t chunk = 1;
+		while (lo < hi) {
+			/* relaxed: a hint; a stale value splits one chunk late */
+			if (hi - lo >= 2 && nk < PFOR_MAX_SPLITS &&
+			    atomic_load_explicit(&p->n_idle, memory_order_relaxed) > 0 &&
+			    hamr__deque_size(&w->q) == 0) {
+				size_t mid = lo + (hi - lo) / 2;
+				kids[nk] = (pfor_task){.pf = pf, .lo = mid, .hi = hi};
+				hamr_spawn(&kids[nk].t, pfor_run, &kids[nk]);
+				nk++;
+				hi = mid;
+				chunk = 1;
+			}
+			size_t end = hi - lo > chunk ? lo + chunk : hi;
+			pf->body(lo, end, pf->arg);
+			lo = end;
+			if (chunk < PFOR_MAX_CHUNK)
+				chunk *= 2;
+		}
+	}
+	while (nk > 0)
+		hamr_sync(&kids[--nk].t);
+}
+
+void hamr_parallel_for(size_t begin, size_t end, hamr_range_fn body, void *arg)
+{
+	if (begin >= end || !body)
+		return;
+	hamr__worker *w = tls_worker;
+	if (!w) {
+		body(begin, end, arg);
+		return;
+	}
+	pfor pf = {body, arg, w->pool->opts.grain};
+	pfor_range(&pf, begin, end);
+}
+
+struct pfor_call {
+	size_t begin, end;
+	hamr_range_fn body;
+	void *arg;
+};
+
+static void pfor_call_run(void *arg)
+{
+	struct pfor_call *c = arg;
+	hamr_parallel_for(c->begin, c->end, c->body, c->arg);
+}
+
+int hamr_pool_parallel_for(hamr_pool *p, size_t begin, size_t end,
+                           hamr_range_fn body, void *arg)
+{
+	struct pfor_call c = {begin, end, body, arg};
+	if (!body)
+		return hamr__error_set(HAMR_EINVAL, "hamr_pool_parallel_for: no body");
+	return hamr_pool_call(p, pfor_call_run, &c);
+}

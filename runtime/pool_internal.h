@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal: what the executors use of the pool beyond include/hamr/pool.h:
+ * pushing onto the calling worker's deque, and submitting from outside
+ * without waiting. */
+#ifndef HAMR_RUNTIME_POOL_INTERNAL_H
+#define HAMR_RUNTIME_POOL_INTERNAL_H
+
+#include <urcu/wfcqueue.h>
+
+#include "hamr/pool.h"
+
+typedef struct hamr__worker hamr__worker;
+
+/* A job submitted from outside the pool; it runs fn(arg) on some worker.
+ * The job's memory must stay valid until fn has started. */
+typedef struct hamr__job {
+	struct cds_wfcq_node node;
+	hamr_task_fn fn;
+	void *arg;
+} hamr__job;
+
+/* The calling thread's worker, or NULL when it is not a pool worker. */
+hamr__worker *hamr__worker_self(void);
+
+/* The worker's pool. */
+hamr_pool *hamr__worker_pool(const hamr__worker *w);
+
+/* Pushes task t (fn_ and arg_ set; done_ is reset) onto worker w's deque,
+ * which must be the caller's own, and wakes a parked worker if any. When
+ * the deque cannot grow, runs t at once instead. */
+void hamr__worker_push(hamr__worker *w, hamr_task *t);
+
+/* Runs t (a task popped or stolen) on worker w, counting it. */
+void hamr__worker_run(hamr__worker *w, hamr_task *t);
+
+/* Queues job for p without waiting for it; wait-free for the caller. */
+void hamr__pool_submit(hamr_pool *p, hamr__job *job);
+
+#endif
