@@ -24,7 +24,7 @@ enum { ROLE_NONE = 0, ROLE_COMPUTE, ROLE_GIVEN, ROLE_MISSING };
 
 typedef struct walk {
 	const hamr_graph *g;
-	const hamr_values *given;
+	const hamr_value **given; /* per graph node: its given value, or NULL */
 	uint8_t *role;      /* per graph node */
 	uint32_t *order;    /* computed graph nodes, post-order */
 	uint32_t n_order;
@@ -55,7 +55,7 @@ static int missing_input(walk *w, const char *input, const char *consumer)
 static int reach(walk *w, uint32_t v, const char *consumer)
 {
 	const hamr__gnode *n = w->g->nodes[v];
-	const hamr_value *gv = hamr_values_get(w->given, n->name);
+	const hamr_value *gv = w->given[v];
 	if (gv) {
 		if (n->type && gv->type != n->type)
 			return hamr__error_set(HAMR_ETYPE,
@@ -83,7 +83,7 @@ static int dep_defaults(const walk *w, const hamr__gdep *d)
 	if (!(d->flags & HAMR_DEP_OPTIONAL))
 		return 0;
 	const hamr__gnode *t = w->g->nodes[d->target];
-	return t->kind == HAMR_NODE_INPUT && !hamr_values_get(w->given, t->name);
+	return t->kind == HAMR_NODE_INPUT && !w->given[d->target];
 }
 
 static int walk_from(walk *w, uint32_t root, uint32_t *stack, uint32_t *edge)
@@ -288,14 +288,14 @@ int hamr_plan_create(hamr_plan **out, hamr_graph *g, const char *const *outputs,
 	uint32_t nn = g->n_nodes ? g->n_nodes : 1;
 	walk w = {0};
 	w.g = g;
-	w.given = given;
+	w.given = calloc(nn, sizeof *w.given);
 	w.role = calloc(nn, 1);
 	w.order = malloc(nn * sizeof *w.order);
 	uint32_t *stack = malloc(nn * sizeof *stack);
 	uint32_t *edge = malloc(nn * sizeof *edge);
 	uint32_t *roots = malloc((n_outputs ? n_outputs : 1) * sizeof *roots);
 	hamr_plan *p = calloc(1, sizeof *p);
-	if (!w.role || !w.order || !stack || !edge || !roots || !p) {
+	if (!w.given || !w.role || !w.order || !stack || !edge || !roots || !p) {
 		rc = hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 		goto out;
 	}
@@ -303,6 +303,13 @@ int hamr_plan_create(hamr_plan **out, hamr_graph *g, const char *const *outputs,
 	p->graph = g;
 	hamr__names_init(&p->out_index);
 
+	/* names given: looked up once, not per node reached */
+	for (size_t i = 0; i < hamr_values_count(given); i++) {
+		const hamr_value *gv;
+		int32_t v = hamr__graph_lookup(g, hamr_values_at(given, i, &gv));
+		if (v >= 0)
+			w.given[v] = gv;
+	}
 	for (size_t i = 0; i < n_outputs; i++) {
 		const char *name = outputs[i];
 		int32_t v = name ? hamr__graph_lookup(g, name) : -1;
@@ -357,6 +364,7 @@ int hamr_plan_create(hamr_plan **out, hamr_graph *g, const char *const *outputs,
 	p = NULL;
 out:
 	hamr_plan_destroy(p);
+	free(w.given);
 	free(w.role);
 	free(w.order);
 	free(stack);

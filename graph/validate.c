@@ -178,6 +178,8 @@ static int select_defs(hamr_graph *g)
 	hamr__names_init(&byname);
 	if (hamr__names_reserve(&byname, g->n_defs))
 		goto nomem;
+	if (hamr__names_reserve(&g->index, g->n_defs))
+		goto nomem;
 	next = malloc((g->n_defs + 1) * sizeof *next);
 	first = malloc((g->n_defs + 1) * sizeof *first);
 	g->nodes = malloc((g->n_defs + 1) * sizeof *g->nodes);

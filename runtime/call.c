@@ -94,28 +94,41 @@ static inline int set_result(hamr_call *c, hamr_value *v)
 		return wrong_type(c, got);
 	}
 	hamr__value_seal(v); /* a copy the node kept must not change it */
-	hamr_value_clear(&c->result);
+	if (c->result.type)
+		hamr_value_clear(&c->result);
 	c->result = *v;
 	v->type = NULL;
 	return 0;
 }
 
+/* Scalars: the common case of the hot path, stored field by field (no
+ * value copy through memory) and with no call unless a result was set
+ * already. */
+#define RET_SCALAR(c, t, field, x)                                           \
+	do {                                                                 \
+		if (__builtin_expect((c)->node->type && (c)->node->type != (t), 0)) \
+			return wrong_type((c), (t));                         \
+		if (__builtin_expect((c)->result.type != NULL, 0))           \
+			hamr_value_clear(&(c)->result);                      \
+		(c)->result.type = (t);                                      \
+		(c)->result.u.field = (x);                                   \
+		return 0;                                                    \
+	} while (0)
+
 int hamr_ret_i64(hamr_call *c, int64_t x)
 {
-	hamr_value v = hamr_value_from_i64(x);
-	return set_result(c, &v);
+	RET_SCALAR(c, HAMR_I64, i64, x);
 }
 
 int hamr_ret_f64(hamr_call *c, double x)
 {
-	hamr_value v = hamr_value_from_f64(x);
-	return set_result(c, &v);
+	RET_SCALAR(c, HAMR_F64, f64, x);
 }
 
 int hamr_ret_bool(hamr_call *c, bool x)
 {
-	hamr_value v = hamr_value_from_bool(x);
-	return set_result(c, &v);
+	c->result.u.i64 = 0; /* the bytes past the bool, for equal and codec */
+	RET_SCALAR(c, HAMR_BOOL, b, x);
 }
 
 static int made(hamr_call *c, int rc, hamr_value *v)

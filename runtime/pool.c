@@ -268,6 +268,10 @@ static void park(hamr__worker *w)
 void hamr__worker_run(hamr__worker *w, hamr_task *t)
 {
 	count(&w->tasks);
+	if (t->detached_) {
+		t->fn_(t->arg_); /* nobody syncs on it; t may be gone after */
+		return;
+	}
 	t->fn_(t->arg_);
 	/* release: pairs with the acquire load in hamr_sync; what the task
 	 * wrote is visible to the syncing worker. t may be gone right after. */
@@ -574,6 +578,7 @@ int hamr_worker_index(void)
 void hamr__worker_push(hamr__worker *w, hamr_task *t)
 {
 	t->done_ = 0;
+	t->detached_ = 1;
 	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
 		hamr__worker_run(w, t); /* out of memory: run it here */
 		return;
@@ -587,13 +592,21 @@ void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
 {
 	t->fn_ = fn;
 	t->arg_ = arg;
+	t->done_ = 0;
+	t->detached_ = 0;
 	hamr__worker *w = tls_worker;
 	if (!w) {
 		fn(arg);
 		t->done_ = 1;
 		return;
 	}
-	hamr__worker_push(w, t);
+	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
+		hamr__worker_run(w, t); /* out of memory: run it here */
+		return;
+	}
+	/* relaxed: a missed sleeper only delays parallelism (see the top) */
+	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
+		wake(w->pool, 1);
 }
 
 void hamr_sync(hamr_task *t)

@@ -25,9 +25,11 @@ hamr__worker *hamr__worker_self(void);
 /* The worker's pool. */
 hamr_pool *hamr__worker_pool(const hamr__worker *w);
 
-/* Pushes task t (fn_ and arg_ set; done_ is reset) onto worker w's deque,
- * which must be the caller's own, and wakes a parked worker if any. When
- * the deque cannot grow, runs t at once instead. */
+/* Pushes task t (fn_ and arg_ set) onto worker w's deque, which must be
+ * the caller's own, and wakes a parked worker if any. The task is detached:
+ * nobody syncs on it, and the pool never touches t once its function has
+ * started, so t may be freed by the function itself or by whatever it
+ * finishes. When the deque cannot grow, runs t at once instead. */
 void hamr__worker_push(hamr__worker *w, hamr_task *t);
 
 /* Runs t (a task popped or stolen) on worker w, counting it. */

@@ -17,21 +17,27 @@
 
 #include "runtime/run_internal.h"
 #include "serialize/error_internal.h"
+#include "serialize/value_internal.h"
+
+static const char *const executor_names[] = {"sequential", "threads"};
+#define N_EXECUTORS (sizeof executor_names / sizeof executor_names[0])
 
 int hamr_executor_parse(const char *name, hamr_executor_kind *out)
 {
-	if (name && out && !strcmp(name, "sequential")) {
-		*out = HAMR_EXEC_SEQUENTIAL;
-		return 0;
+	for (size_t i = 0; name && out && i < N_EXECUTORS; i++) {
+		if (!strcmp(name, executor_names[i])) {
+			*out = (hamr_executor_kind)i;
+			return 0;
+		}
 	}
 	return hamr__error_set(HAMR_EINVAL,
-	                       "unknown executor \"%s\" (known: sequential)",
+	                       "unknown executor \"%s\" (known: sequential, threads)",
 	                       name ? name : "(null)");
 }
 
 const char *hamr_executor_name(hamr_executor_kind k)
 {
-	return k == HAMR_EXEC_SEQUENTIAL ? "sequential" : "?";
+	return (size_t)k < N_EXECUTORS ? executor_names[k] : "?";
 }
 
 static int fill_slots(hamr_run *r, const hamr_values *given)
@@ -69,8 +75,10 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
 	if (opts)
 		o = *opts;
-	if (o.executor != HAMR_EXEC_SEQUENTIAL)
+	if ((size_t)o.executor >= N_EXECUTORS)
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
+	if (o.executor == HAMR_EXEC_THREADS && !o.pool && !(o.pool = hamr_pool_default()))
+		return HAMR_EINVAL; /* hamr_pool_default set the message */
 	if (plan->block_node)
 		return hamr__error_set(HAMR_ENOTSUP,
 		                       "the %s executor does not run map blocks yet (node \"%s\" is parallelizable or collect)",
@@ -90,14 +98,20 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		free(r);
 		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
 	}
-	memcpy(r->remaining, plan->consumers, plan->n_slots * sizeof *r->remaining);
+	for (uint32_t i = 0; i < plan->n_slots; i++)
+		atomic_init(&r->remaining[i], plan->consumers[i]);
+	r->pool = o.pool;
 	atomic_init(&r->state, RUN_CREATED);
+	atomic_init(&r->stop, false);
+	atomic_init(&r->left, plan->n_nodes + 1); /* + 1: the starting job */
 	atomic_init(&r->cancel, false);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->done, NULL);
 	r->err.message = "";
 	r->err.item = -1;
 	int rc = fill_slots(r, given);
+	if (!rc && o.executor == HAMR_EXEC_THREADS)
+		rc = hamr__threads_prepare(r);
 	if (rc) {
 		hamr_run_destroy(r);
 		return rc;
@@ -117,10 +131,16 @@ int hamr_run_start(hamr_run *r)
 	                                             memory_order_acq_rel,
 	                                             memory_order_acquire))
 		return hamr__error_set(HAMR_ESTATE, "the run was already started");
+	if (r->opts.executor == HAMR_EXEC_THREADS) {
+		/* relaxed: nobody else reads the state until the pool runs
+		 * the run, and the submission publishes it */
+		atomic_store_explicit(&r->state, RUN_RUNNING, memory_order_relaxed);
+		hamr__threads_start(r);
+	}
 	return 0;
 }
 
-static void finish(hamr_run *r, int rc)
+void hamr__run_finish(hamr_run *r, int rc)
 {
 	pthread_mutex_lock(&r->lock);
 	r->rc = rc;
@@ -150,7 +170,7 @@ int hamr_run_wait(hamr_run *r)
 		int rc = atomic_load_explicit(&r->cancel, memory_order_acquire) ?
 		                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
 		                 hamr__exec_sequential(r);
-		finish(r, rc);
+		hamr__run_finish(r, rc);
 		return replay(r);
 	}
 	if (expect == RUN_CREATED)
@@ -172,10 +192,13 @@ void hamr_run_destroy(hamr_run *r)
 {
 	if (!r)
 		return;
+	if (atomic_load_explicit(&r->state, memory_order_acquire) == RUN_RUNNING)
+		hamr_run_wait(r); /* never free what workers still use */
 	for (uint32_t s = 0; s < r->plan->n_slots; s++)
-		hamr_value_clear(&r->slots[s]);
+		hamr__value_drop(&r->slots[s]);
 	free(r->slots);
 	free(r->remaining);
+	hamr__threads_free(r);
 	free(r->err_node);
 	free(r->err_msg);
 	pthread_mutex_destroy(&r->lock);

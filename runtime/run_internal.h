@@ -10,6 +10,7 @@
 #include "graph/graph_internal.h"
 #include "hamr/errno.h"
 #include "hamr/runtime.h"
+#include "runtime/pool_internal.h"
 
 enum { RUN_CREATED = 0, RUN_STARTED, RUN_RUNNING, RUN_DONE };
 
@@ -26,7 +27,14 @@ struct hamr_run {
 	const hamr_plan *plan;
 	hamr_run_opts opts;
 	hamr_value *slots;      /* plan->n_slots values */
-	uint32_t *remaining;    /* per slot: arguments still to read it */
+	atomic_uint *remaining; /* per slot: arguments still to read it */
+	/* threads executor */
+	struct hamr_pool *pool;
+	atomic_uint *pending;   /* per node: computed inputs not yet done */
+	struct hamr__node_task *tasks; /* per node */
+	atomic_uint left;       /* nodes not yet finished or skipped */
+	atomic_bool stop;       /* fail fast: no node starts after a failure */
+	hamr__job job;          /* the submission that starts the run */
 	atomic_int state;       /* RUN_* */
 	atomic_bool cancel;
 	int rc;                 /* the run's result once RUN_DONE */
@@ -47,8 +55,17 @@ int hamr__run_node(hamr_run *r, uint32_t i);
  * Returns code. */
 int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg);
 
+/* Marks r done with result rc and wakes its waiters. */
+void hamr__run_finish(hamr_run *r, int rc);
+
 /* The sequential executor: runs every node of r's plan in order on the
  * calling thread. Returns 0 or the first error. */
 int hamr__exec_sequential(hamr_run *r);
+
+/* The threads executor: allocates its per-run state (at creation), and
+ * starts the run on r->pool; hamr__run_finish ends it. */
+int hamr__threads_prepare(hamr_run *r);
+void hamr__threads_start(hamr_run *r);
+void hamr__threads_free(hamr_run *r);
 
 #endif

@@ -5,15 +5,17 @@
  * It is the reference every other executor is tested against, and the
  * baseline for what hamr itself costs per node: a cancel check, the call,
  * and releasing each argument whose last reader this node was. Counters
- * are plain integers, since only this thread touches them. */
+ * are read and written with relaxed loads and stores, no read-modify-write,
+ * since only this thread touches them. */
 #include "runtime/run_internal.h"
+#include "serialize/value_internal.h"
 
 int hamr__exec_sequential(hamr_run *r)
 {
 	const hamr_plan *p = r->plan;
 	const int32_t *args = p->args;
 	const uint8_t *pinned = p->slot_pinned;
-	uint32_t *remaining = r->remaining;
+	atomic_uint *remaining = r->remaining;
 	hamr_value *slots = r->slots;
 
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
@@ -27,8 +29,14 @@ int hamr__exec_sequential(hamr_run *r)
 		const hamr__pnode *pn = &p->nodes[i];
 		for (uint32_t k = 0; k < pn->n_args; k++) {
 			int32_t s = args[pn->arg_start + k];
-			if (s >= 0 && --remaining[s] == 0 && !pinned[s])
-				hamr_value_clear(&slots[s]);
+			if (s < 0)
+				continue;
+			/* relaxed, load and store: only this thread counts */
+			unsigned left = atomic_load_explicit(&remaining[s],
+			                                     memory_order_relaxed) - 1;
+			atomic_store_explicit(&remaining[s], left, memory_order_relaxed);
+			if (left == 0 && !pinned[s])
+				hamr__value_drop(&slots[s]);
 		}
 	}
 	return 0;

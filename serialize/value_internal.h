@@ -25,4 +25,17 @@
  * consumers read. No-op for other values. The caller must own `v`. */
 void hamr__value_seal(const hamr_value *v);
 
+/* hamr_value_clear, with scalars (the common case on executors' hot paths)
+ * handled inline. */
+static inline void hamr__value_drop(hamr_value *v)
+{
+	hamr_type t = v->type;
+	if (t && t->kind != HAMR_KIND_USER && t->kind != HAMR_KIND_STR &&
+	    t->kind != HAMR_KIND_BYTES && t->kind != HAMR_KIND_LIST) {
+		v->type = NULL;
+		return;
+	}
+	hamr_value_clear(v);
+}
+
 #endif

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* Random graphs against a straightforward reference.
+/* Random graphs against a straightforward reference, on every executor.
  *
  * Each graph has random nodes, each depending on a few earlier ones (some
  * optionally, on names that may not exist), some external inputs, random
  * outputs and random overrides. The reference computes, by plain recursion
  * over the definitions, which nodes the outputs need and every value; the
- * plan must keep exactly those nodes in a topological order, and the run
- * must produce exactly those values. */
+ * plan must keep exactly those nodes in a topological order, and every
+ * run must produce exactly those values: sequential, threads, and three
+ * threads runs of one plan at once. */
 #include <hamr.h>
 #include <inttypes.h>
 
@@ -32,6 +33,7 @@ typedef struct rgraph {
 
 static uint64_t rng_state;
 static int n_missing_cases, n_run_cases, n_run_nodes;
+static hamr_pool *test_pool;
 
 static uint64_t rnd(void)
 {
@@ -213,19 +215,35 @@ static void one_case(int n, int seed)
 				CHECK(pos[d] >= 0 && pos[d] < pos[v]);
 		}
 	}
-	hamr_run *r = NULL;
 	n_run_cases++;
 	n_run_nodes += n_computed;
-	CHECK_OK(hamr_run_execute(&r, p, given, NULL));
-	for (int i = 0; i < n_out; i++) {
-		int64_t got = 0;
-		CHECK_OK(hamr_run_result_i64(r, outs[i], &got));
-		if (got != ref_value(&rg, out_v[i])) {
-			fprintf(stderr, "seed %d: output %s differs\n", seed, outs[i]);
-			check_failures++;
+	/* the sequential executor, then the threads executor with one run,
+	 * then three runs of the plan at once */
+	hamr_run_opts opts[2] = {HAMR_RUN_OPTS_INIT, HAMR_RUN_OPTS_INIT};
+	opts[1].executor = HAMR_EXEC_THREADS;
+	opts[1].pool = test_pool;
+	for (int e = 0; e < 3; e++) {
+		hamr_run *r[3] = {NULL, NULL, NULL};
+		int n_runs = e == 2 ? 3 : 1;
+		const hamr_run_opts *o = &opts[e ? 1 : 0];
+		for (int k = 0; k < n_runs; k++) {
+			CHECK_OK(hamr_run_create(&r[k], p, given, o));
+			CHECK_OK(hamr_run_start(r[k]));
+		}
+		for (int k = 0; k < n_runs; k++) {
+			CHECK_OK(hamr_run_wait(r[k]));
+			for (int i = 0; i < n_out; i++) {
+				int64_t got = 0;
+				CHECK_OK(hamr_run_result_i64(r[k], outs[i], &got));
+				if (got != ref_value(&rg, out_v[i])) {
+					fprintf(stderr, "seed %d, %s: output %s differs\n", seed,
+					        hamr_executor_name(o->executor), outs[i]);
+					check_failures++;
+				}
+			}
+			hamr_run_destroy(r[k]);
 		}
 	}
-	hamr_run_destroy(r);
 	hamr_plan_destroy(p);
 done:
 	hamr_values_destroy(given);
@@ -249,6 +267,10 @@ static void test_random_graphs_match_reference(void)
 
 int main(void)
 {
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 3; /* more workers than cores: more interleavings */
+	CHECK_OK(hamr_pool_create(&test_pool, &po));
 	RUN_TEST(test_random_graphs_match_reference);
+	hamr_pool_destroy(test_pool);
 	TEST_EXIT();
 }

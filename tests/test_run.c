@@ -8,6 +8,9 @@
 
 static int tracked_frees; /* objects of type "tracked" freed so far */
 
+/* the executor every test runs on: main runs them all on each */
+static const hamr_run_opts *g_opts;
+
 static int f_a(hamr_call *c) { return hamr_ret_i64(c, 2); }
 static int f_b(hamr_call *c) { return hamr_ret_i64(c, hamr_arg_i64(c, 0) * 10); }
 static int f_c(hamr_call *c)
@@ -73,7 +76,7 @@ static void test_results_of_a_small_chain(void)
 	CHECK_EQ_INT(hamr_plan_node_count(p), 3);
 	CHECK_EQ_STR(hamr_plan_node_name(p, 0), "a");
 	hamr_run *r = NULL;
-	CHECK_OK(hamr_run_execute(&r, p, NULL, NULL));
+	CHECK_OK(hamr_run_execute(&r, p, NULL, g_opts));
 	int64_t c = 0, b = 0;
 	CHECK_OK(hamr_run_result_i64(r, "c", &c));
 	CHECK_OK(hamr_run_result_i64(r, "b", &b));
@@ -96,7 +99,7 @@ static void test_default_and_given_input(void)
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 1, NULL));
 	hamr_run *r = NULL;
-	CHECK_OK(hamr_run_execute(&r, p, NULL, NULL));
+	CHECK_OK(hamr_run_execute(&r, p, NULL, g_opts));
 	double v = 0;
 	CHECK_OK(hamr_run_result_f64(r, "scaled", &v));
 	CHECK(v == 11.0); /* 22 * default 0.5 */
@@ -107,14 +110,14 @@ static void test_default_and_given_input(void)
 	CHECK_OK(hamr_values_create(&in));
 	CHECK_OK(hamr_values_set_f64(in, "scale", 3.0));
 	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
-	CHECK_OK(hamr_run_execute(&r, p, in, NULL));
+	CHECK_OK(hamr_run_execute(&r, p, in, g_opts));
 	CHECK_OK(hamr_run_result_f64(r, "scaled", &v));
 	CHECK(v == 66.0);
 	hamr_run_destroy(r);
 	/* the plan expects "scale" now: a run without it is refused */
 	hamr_values *none = NULL;
 	CHECK_OK(hamr_values_create(&none));
-	CHECK_RC(hamr_run_create(&r, p, none, NULL), HAMR_EINPUT);
+	CHECK_RC(hamr_run_create(&r, p, none, g_opts), HAMR_EINPUT);
 	CHECK_CONTAINS(hamr_errmsg(), "\"scale\"");
 	CHECK(r == NULL);
 	hamr_values_destroy(none);
@@ -139,7 +142,7 @@ static void test_missing_input_names_input_and_consumer(void)
 	CHECK_OK(hamr_values_set_str(in, "prefix", "run"));
 	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
 	hamr_run *r = NULL;
-	CHECK_OK(hamr_run_execute(&r, p, in, NULL));
+	CHECK_OK(hamr_run_execute(&r, p, in, g_opts));
 	hamr_values_destroy(in); /* the run holds its own references */
 	const char *s = NULL;
 	CHECK_OK(hamr_run_result_str(r, "label", &s));
@@ -171,7 +174,7 @@ static void test_override_prunes_upstream(void)
 	CHECK_OK(hamr_plan_create(&p, g, outs, 1, ov));
 	CHECK_EQ_INT(hamr_plan_node_count(p), 1); /* only "top" */
 	hamr_run *r = NULL;
-	CHECK_OK(hamr_run_execute(&r, p, ov, NULL));
+	CHECK_OK(hamr_run_execute(&r, p, ov, g_opts));
 	int64_t top = 0;
 	CHECK_OK(hamr_run_result_i64(r, "top", &top));
 	CHECK_EQ_INT(top, 70);
@@ -189,7 +192,7 @@ static void test_failure_keeps_finished_outputs(void)
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 3, NULL));
 	hamr_run *r = NULL;
-	CHECK_RC(hamr_run_execute(&r, p, NULL, NULL), HAMR_EFAIL);
+	CHECK_RC(hamr_run_execute(&r, p, NULL, g_opts), HAMR_EFAIL);
 	CHECK_CONTAINS(hamr_errmsg(), "node \"broken\" failed: bad value 20");
 	CHECK(r != NULL);
 	const hamr_error_info *e = hamr_run_error(r);
@@ -238,7 +241,7 @@ static void test_node_contract_violations(void)
 		hamr_plan *p = NULL;
 		hamr_run *r = NULL;
 		CHECK_OK(hamr_plan_create(&p, g, &cases[i].out, 1, NULL));
-		CHECK_RC(hamr_run_execute(&r, p, NULL, NULL), cases[i].rc);
+		CHECK_RC(hamr_run_execute(&r, p, NULL, g_opts), cases[i].rc);
 		CHECK_CONTAINS(hamr_run_error(r)->message, cases[i].msg);
 		if (!cases[i].rc)
 			CHECK(hamr_value_type(hamr_run_result(r, cases[i].out)) == HAMR_NONE);
@@ -300,7 +303,7 @@ static void test_values_released_after_last_reader(void)
 	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
 	hamr_run *r = NULL;
 	tracked_frees = 0;
-	CHECK_OK(hamr_run_execute(&r, p, NULL, NULL));
+	CHECK_OK(hamr_run_execute(&r, p, NULL, g_opts));
 	int64_t after = 0;
 	CHECK_OK(hamr_run_result_i64(r, "after", &after));
 	CHECK_EQ_INT(after, 1005); /* "early" freed before "after" ran */
@@ -328,7 +331,7 @@ static void *run_shared_plan(void *arg)
 		hamr_run *r = NULL;
 		double scale = job->thread * 1000 + i, got = 0;
 		if (hamr_values_create(&in) || hamr_values_set_f64(in, "scale", scale) ||
-		    hamr_run_execute(&r, job->plan, in, NULL) ||
+		    hamr_run_execute(&r, job->plan, in, g_opts) ||
 		    hamr_run_result_f64(r, "scaled", &got) || got != 22 * scale)
 			job->wrong++;
 		hamr_run_destroy(r);
@@ -382,12 +385,14 @@ static void test_cancel(void)
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
 	hamr_run *r = NULL;
-	CHECK_RC(hamr_run_execute(&r, p, NULL, NULL), HAMR_ECANCELED);
+	CHECK_RC(hamr_run_execute(&r, p, NULL, g_opts), HAMR_ECANCELED);
 	CHECK_EQ_INT(calls, 0);
 	int64_t first = 0;
 	CHECK_OK(hamr_run_result_i64(r, "first", &first));
 	CHECK_EQ_INT(first, 1);
 	hamr_run_destroy(r);
+	if (g_opts && g_opts->executor != HAMR_EXEC_SEQUENTIAL)
+		goto out; /* the threads executor starts at once: no window */
 	/* cancelled before it starts: nothing runs */
 	CHECK_OK(hamr_run_create(&r, p, NULL, NULL));
 	CHECK_RC(hamr_run_wait(r), HAMR_ESTATE);
@@ -397,11 +402,12 @@ static void test_cancel(void)
 	CHECK_RC(hamr_run_wait(r), HAMR_ECANCELED);
 	CHECK(hamr_run_result(r, "first") == NULL);
 	hamr_run_destroy(r);
+out:
 	hamr_plan_destroy(p);
 	hamr_graph_destroy(g);
 }
 
-int main(void)
+static void run_all(void)
 {
 	RUN_TEST(test_results_of_a_small_chain);
 	RUN_TEST(test_default_and_given_input);
@@ -412,5 +418,21 @@ int main(void)
 	RUN_TEST(test_cancel);
 	RUN_TEST(test_values_released_after_last_reader);
 	RUN_TEST(test_plan_shared_by_threads);
+}
+
+int main(void)
+{
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, threads = HAMR_RUN_OPTS_INIT;
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 2;
+	CHECK_OK(hamr_pool_create(&threads.pool, &po));
+	threads.executor = HAMR_EXEC_THREADS;
+	printf("-- sequential\n");
+	g_opts = &seq;
+	run_all();
+	printf("-- threads\n");
+	g_opts = &threads;
+	run_all();
+	hamr_pool_destroy(threads.pool);
 	TEST_EXIT();
 }

@@ -85,7 +85,7 @@ typedef struct hamr_task {
 	hamr_task_fn fn_;
 	void *arg_;
 	int done_;
-	int pad_;
+	int detached_;
 } hamr_task;
 
 /* Runs fn(arg) on a worker of p and returns when it has returned. From a

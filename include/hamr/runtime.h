@@ -25,16 +25,28 @@ extern "C" {
 typedef struct hamr_run hamr_run;
 
 typedef enum hamr_executor_kind {
-	HAMR_EXEC_SEQUENTIAL = 0
+	/* every node in plan order, on the thread that waits (Hamilton's
+	 * default executor) */
+	HAMR_EXEC_SEQUENTIAL = 0,
+	/* the work-stealing pool: a node runs as soon as its inputs are
+	 * ready; a finished node's ready dependents go on its worker's own
+	 * deque, and one of them runs next on the same worker */
+	HAMR_EXEC_THREADS
 } hamr_executor_kind;
+
+struct hamr_pool;
 
 typedef struct hamr_run_opts {
 	hamr_executor_kind executor;
+	/* threads: the pool to run on (borrowed: it must outlive the run);
+	 * NULL: hamr_pool_default() */
+	struct hamr_pool *pool;
 } hamr_run_opts;
 
-#define HAMR_RUN_OPTS_INIT {HAMR_EXEC_SEQUENTIAL}
+#define HAMR_RUN_OPTS_INIT {HAMR_EXEC_SEQUENTIAL, NULL}
 
-/* Parses an executor name ("sequential") into *out; HAMR_EINVAL otherwise. */
+/* Parses an executor name ("sequential", "threads") into *out; HAMR_EINVAL
+ * otherwise. */
 HAMR_API int hamr_executor_parse(const char *name, hamr_executor_kind *out);
 HAMR_API const char *hamr_executor_name(hamr_executor_kind k);
 
@@ -60,7 +72,8 @@ HAMR_API int hamr_run_create(hamr_run **out, const hamr_plan *plan,
                              const hamr_run_opts *opts);
 
 /* Starts the run. The sequential executor does the work in hamr_run_wait,
- * on the waiting thread. HAMR_ESTATE if already started. */
+ * on the waiting thread; the threads executor starts at once on its pool
+ * and returns. HAMR_ESTATE if already started. */
 HAMR_API int hamr_run_start(hamr_run *r);
 
 /* Waits until the run ends; returns 0 or its error (also in
@@ -74,8 +87,8 @@ HAMR_API int hamr_run_wait(hamr_run *r);
  * thread; outputs computed before the stop stay readable. */
 HAMR_API void hamr_run_cancel(hamr_run *r);
 
-/* Destroys a run that is not running (never started, or waited for), with
- * its results. Accepts NULL. */
+/* Destroys a run with its results; a run still running is waited for
+ * first. Accepts NULL. */
 HAMR_API void hamr_run_destroy(hamr_run *r);
 
 /* Create, start and wait in one call. *out receives the run whenever it

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+/* The threads executor: a plan on the work-stealing pool.
+ *
+ * Each plan node is a task whose record lives in the run (no allocation per
+ * node), with a counter of the computed inputs it still waits for. A node
+ * whose counter is zero at the start is a root; the run starts with one
+ * job, submitted from the caller's thread, that pushes every root onto the
+ * worker's deque. When a node finishes, it decrements each dependent's
+ * counter; the dependents that reach zero are ready: all but one go on this
+ * worker's own deque, for it or thieves to take, and the first runs next
+ * right here, without a trip through the deque. A chain of nodes thus runs
+ * as a loop on one worker, and a wide layer spreads over every worker.
+ *
+ * Values are released as in the sequential executor, with atomic counters:
+ * the reader that takes a slot's count to zero frees it. A failure stops
+ * the run fast: nodes not yet started are skipped (their counters still
+ * move, so the run always finishes), running ones complete, and the first
+ * error is the run's. The last node to finish ends the run. */
+#include <stdlib.h>
+
+#include "runtime/run_internal.h"
+#include "serialize/value_internal.h"
+#include "serialize/error_internal.h"
+
+typedef struct hamr__node_task {
+	hamr_task t;
+	hamr_run *r;
+	uint32_t i;
+} hamr__node_task;
+
+static void release_args(hamr_run *r, const hamr__pnode *pn)
+{
+	const hamr_plan *p = r->plan;
+	for (uint32_t k = 0; k < pn->n_args; k++) {
+		int32_t s = p->args[pn->arg_start + k];
+		if (s < 0)
+			continue;
+		/* acq_rel: each reader's release orders its reads of the slot
+		 * before its decrement; the acquire of the last decrement
+		 * orders the free after all of them */
+		if (atomic_fetch_sub_explicit(&r->remaining[s], 1,
+		                              memory_order_acq_rel) == 1 &&
+		    !p->slot_pinned[s])
+			hamr__value_drop(&r->slots[s]);
+	}
+}
+
+static void node_task(void *arg)
+{
+	hamr__node_task *nt = arg;
+	hamr_run *r = nt->r;
+	const hamr_plan *p = r->plan;
+	hamr__worker *w = hamr__worker_self();
+	uint32_t i = nt->i;
+	for (;;) {
+		/* relaxed: a late view of stop or cancel runs one more node,
+		 * which fail-fast allows (running nodes complete) */
+		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+			int rc;
+			if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+				rc = hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
+			else
+				rc = hamr__run_node(r, i);
+			if (rc)
+				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
+		}
+		const hamr__pnode *pn = &p->nodes[i];
+		release_args(r, pn);
+		uint32_t next = UINT32_MAX;
+		for (uint32_t k = 0; k < pn->n_dependents; k++) {
+			uint32_t d = p->dependents[pn->dep_start + k];
+			/* acq_rel: the release publishes this node's result
+			 * slot; the decrement that reaches zero acquires every
+			 * input's, before the dependent reads them */
+			if (atomic_fetch_sub_explicit(&r->pending[d], 1,
+			                              memory_order_acq_rel) != 1)
+				continue;
+			if (next == UINT32_MAX)
+				next = d;
+			else
+				hamr__worker_push(w, &r->tasks[d].t);
+		}
+		/* acq_rel: the last node to finish sees every other node's
+		 * work before it ends the run */
+		if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1) {
+			hamr__run_finish(r, r->err.code);
+			return; /* r may be gone now */
+		}
+		if (next == UINT32_MAX)
+			return;
+		i = next;
+	}
+}
+
+static void start_roots(void *arg)
+{
+	hamr_run *r = arg;
+	const hamr_plan *p = r->plan;
+	hamr__worker *w = hamr__worker_self();
+	/* push every root; this worker pops the last one first. The roots
+	 * may finish every node before this loop ends, so `left` counts this
+	 * job too: the run cannot end (and be freed) under the loop. */
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		if (p->nodes[i].n_pending == 0)
+			hamr__worker_push(w, &r->tasks[i].t);
+	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1)
+		hamr__run_finish(r, r->err.code);
+}
+
+int hamr__threads_prepare(hamr_run *r)
+{
+	const hamr_plan *p = r->plan;
+	size_t n = p->n_nodes ? p->n_nodes : 1;
+	r->pending = malloc(n * sizeof *r->pending);
+	r->tasks = malloc(n * sizeof *r->tasks);
+	if (!r->pending || !r->tasks)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		atomic_init(&r->pending[i], p->nodes[i].n_pending);
+		r->tasks[i].t.fn_ = node_task;
+		r->tasks[i].t.arg_ = &r->tasks[i];
+		r->tasks[i].r = r;
+		r->tasks[i].i = i;
+	}
+	return 0;
+}
+
+void hamr__threads_start(hamr_run *r)
+{
+	r->job.fn = start_roots;
+	r->job.arg = r;
+	hamr__pool_submit(r->pool, &r->job);
+}
+
+void hamr__threads_free(hamr_run *r)
+{
+	free(r->pending);
+	free(r->tasks);
+}
