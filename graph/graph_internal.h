@@ -113,7 +113,13 @@ typedef struct hamr__pnode {
 	uint32_t dep_start;   /* into plan->dependents */
 	uint32_t n_dependents;
 	uint32_t n_pending;   /* distinct computed nodes it waits for */
+	uint32_t flags;       /* HAMR__PNODE_* */
 } hamr__pnode;
+
+enum {
+	/* tagged blocking=true (or 1, yes): I/O, runs on the blocking pool */
+	HAMR__PNODE_BLOCKING = 1u << 0
+};
 
 struct hamr_plan {
 	hamr_graph *graph;
@@ -134,6 +140,7 @@ struct hamr_plan {
 	uint32_t *out_slots;
 	hamr__names out_index;  /* output name -> position in out_names */
 	const char *block_node; /* a parallelizable or collect node, or NULL */
+	uint32_t n_blocking;    /* nodes tagged blocking */
 };
 
 #endif

@@ -216,6 +216,14 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 		pn->kind = n->kind;
 		pn->arg_start = a;
 		pn->n_args = n->n_deps;
+		for (uint32_t t = 0; t < n->n_tags; t++) {
+			const char *v = n->tags[t].value;
+			if (!strcmp(n->tags[t].key, "blocking") &&
+			    (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))) {
+				pn->flags |= HAMR__PNODE_BLOCKING;
+				p->n_blocking++;
+			}
+		}
 		for (uint32_t k = 0; k < n->n_deps; k++, a++) {
 			const hamr__gdep *d = &n->deps[k];
 			if (dep_defaults(w, d)) {

@@ -45,6 +45,7 @@
 #include "runtime/deque_internal.h"
 #include "runtime/env_internal.h"
 #include "runtime/pool_internal.h"
+#include "runtime/resource_internal.h"
 #include "serialize/error_internal.h"
 
 #if defined(HAMR_WITH_JEMALLOC)
@@ -73,6 +74,7 @@ void __tsan_release(void *addr);
 #define DEFAULT_SPIN_US 50
 #define DEFAULT_BLOCKING 64
 #define MAX_WORKERS 1024
+#define MAX_BLOCKING 4096
 
 struct hamr__worker {
 	hamr__deque q;
@@ -96,6 +98,9 @@ struct hamr_pool {
 	atomic_long n_external; /* queued jobs not yet taken */
 	struct cds_wfcq_head qhead;
 	struct cds_wfcq_tail qtail;
+	const char *prefix;        /* thread names: hamr-w, hamr-b */
+	pthread_mutex_t blocking_lock;
+	_Atomic(hamr_pool *) blocking; /* started on first use */
 };
 
 static _Thread_local hamr__worker *tls_worker;
@@ -204,13 +209,13 @@ static int resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 			return rc;
 		o->pin = (int)v;
 	}
-	if (o->blocking_workers < 0)
+	if (o->blocking_workers < 0 || o->blocking_workers > MAX_BLOCKING)
 		return hamr__error_set(HAMR_EINVAL,
-		                       "blocking_workers = %d: expected 1 or more (0: default)",
-		                       o->blocking_workers);
+		                       "blocking_workers = %d: expected 1 to %d (0: default)",
+		                       o->blocking_workers, MAX_BLOCKING);
 	if (o->blocking_workers == 0) {
 		v = DEFAULT_BLOCKING;
-		if ((rc = hamr__env_long("HAMR_BLOCKING_WORKERS", 1, 100000, &v)) < 0)
+		if ((rc = hamr__env_long("HAMR_BLOCKING_WORKERS", 1, MAX_BLOCKING, &v)) < 0)
 			return rc;
 		o->blocking_workers = (int)v;
 	}
@@ -371,6 +376,7 @@ static void *worker_main(void *arg)
 		if (!found)
 			break; /* stopping, and nothing is left */
 	}
+	hamr__resource_thread_end();
 	tls_worker = NULL;
 	return NULL;
 }
@@ -388,6 +394,9 @@ static unsigned make_arena(void)
 	return 0;
 }
 
+static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
+                      const char *prefix);
+
 int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts)
 {
 	if (!out)
@@ -397,6 +406,34 @@ int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts)
 	int rc = resolve_opts(opts, &o);
 	if (rc)
 		return rc;
+	return pool_start(out, &o, "hamr-w");
+}
+
+hamr_pool *hamr__pool_blocking(hamr_pool *p)
+{
+	/* acquire: pairs with the release store below; the pool it points
+	 * to is fully made */
+	hamr_pool *b = atomic_load_explicit(&p->blocking, memory_order_acquire);
+	if (b)
+		return b;
+	pthread_mutex_lock(&p->blocking_lock);
+	b = atomic_load_explicit(&p->blocking, memory_order_relaxed);
+	if (!b) {
+		hamr_pool_opts o = p->opts;
+		o.workers = p->opts.blocking_workers;
+		o.spin_us = 0;  /* waiting on I/O: no point spinning */
+		o.pin = 0;
+		if (pool_start(&b, &o, "hamr-b") == 0)
+			atomic_store_explicit(&p->blocking, b, memory_order_release);
+	}
+	pthread_mutex_unlock(&p->blocking_lock);
+	return b;
+}
+
+static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
+                      const char *prefix)
+{
+	hamr_pool_opts o = *opts;
 	hamr_pool *p = calloc(1, sizeof *p);
 	hamr__worker *w = aligned_alloc(64, ((sizeof *w * (size_t)o.workers) + 63) & ~(size_t)63);
 	if (!p || !w) {
@@ -408,6 +445,9 @@ int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts)
 	p->n = o.workers;
 	p->w = w;
 	p->opts = o;
+	p->prefix = prefix;
+	pthread_mutex_init(&p->blocking_lock, NULL);
+	atomic_init(&p->blocking, NULL);
 	atomic_init(&p->stop, 0);
 	atomic_init(&p->n_idle, 0);
 	atomic_init(&p->n_sleeping, 0);
@@ -447,8 +487,8 @@ int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts)
 			                       strerror(err));
 		}
 		/* named here, so the names are there when create returns */
-		char name[24]; /* at most "hamr-w1023": fits the kernel's 16 */
-		snprintf(name, sizeof name, "hamr-w%d", i);
+		char name[24]; /* at most "hamr-b99999": fits the kernel's 16 */
+		snprintf(name, sizeof name, "%s%d", prefix, i);
 		pthread_setname_np(w[i].thread, name);
 		if (o.pin && ncpu) {
 			cpu_set_t one;
@@ -465,6 +505,7 @@ void hamr_pool_destroy(hamr_pool *p)
 {
 	if (!p)
 		return;
+	hamr_pool_destroy(atomic_load_explicit(&p->blocking, memory_order_acquire));
 	/* seq_cst: a parking worker reads stop after announcing itself */
 	atomic_store_explicit(&p->stop, 1, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
@@ -474,6 +515,7 @@ void hamr_pool_destroy(hamr_pool *p)
 	for (int i = 0; i < p->n; i++)
 		hamr__deque_destroy(&p->w[i].q);
 	cds_wfcq_destroy(&p->qhead, &p->qtail);
+	pthread_mutex_destroy(&p->blocking_lock);
 	free(p->w);
 	free(p);
 }

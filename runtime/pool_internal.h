@@ -38,4 +38,9 @@ void hamr__worker_run(hamr__worker *w, hamr_task *t);
 /* Queues job for p without waiting for it; wait-free for the caller. */
 void hamr__pool_submit(hamr_pool *p, hamr__job *job);
 
+/* p's blocking pool, for nodes that wait on I/O: opts.blocking_workers
+ * workers named hamr-bN, which park at once when idle. Started on first
+ * use, destroyed with p. NULL (with hamr_errmsg) when it cannot start. */
+hamr_pool *hamr__pool_blocking(hamr_pool *p);
+
 #endif

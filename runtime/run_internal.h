@@ -30,6 +30,7 @@ struct hamr_run {
 	atomic_uint *remaining; /* per slot: arguments still to read it */
 	/* threads executor */
 	struct hamr_pool *pool;
+	struct hamr_pool *blocking; /* the pool's blocking pool, if needed */
 	atomic_uint *pending;   /* per node: computed inputs not yet done */
 	struct hamr__node_task *tasks; /* per node */
 	atomic_uint left;       /* nodes not yet finished or skipped */

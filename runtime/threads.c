@@ -10,6 +10,9 @@
  * worker's own deque, for it or thieves to take, and the first runs next
  * right here, without a trip through the deque. A chain of nodes thus runs
  * as a loop on one worker, and a wide layer spreads over every worker.
+ * Nodes tagged blocking=true (I/O) run on the pool's blocking pool, sized
+ * for concurrency rather than cores, so waiting never occupies a compute
+ * worker; readiness crosses between the two pools through their queues.
  *
  * Values are released as in the sequential executor, with atomic counters:
  * the reader that takes a slot's count to zero frees it. A failure stops
@@ -23,10 +26,27 @@
 #include "serialize/error_internal.h"
 
 typedef struct hamr__node_task {
-	hamr_task t;
+	hamr_task t;  /* for a worker's deque */
+	hamr__job job; /* for another pool's queue */
 	hamr_run *r;
 	uint32_t i;
 } hamr__node_task;
+
+/* Node d is ready: it runs next here (*next) if this worker's pool is the
+ * one for it and nothing is next yet, goes on this worker's deque if the
+ * pool is right, or into the queue of the pool it belongs to: the blocking
+ * pool for nodes tagged blocking, the compute pool for the others. */
+static void make_ready(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t *next)
+{
+	hamr_pool *target = r->plan->nodes[d].flags & HAMR__PNODE_BLOCKING ?
+	                            r->blocking : r->pool;
+	if (hamr__worker_pool(w) != target)
+		hamr__pool_submit(target, &r->tasks[d].job);
+	else if (*next == UINT32_MAX)
+		*next = d;
+	else
+		hamr__worker_push(w, &r->tasks[d].t);
+}
 
 static void release_args(hamr_run *r, const hamr__pnode *pn)
 {
@@ -73,12 +93,8 @@ static void node_task(void *arg)
 			 * slot; the decrement that reaches zero acquires every
 			 * input's, before the dependent reads them */
 			if (atomic_fetch_sub_explicit(&r->pending[d], 1,
-			                              memory_order_acq_rel) != 1)
-				continue;
-			if (next == UINT32_MAX)
-				next = d;
-			else
-				hamr__worker_push(w, &r->tasks[d].t);
+			                              memory_order_acq_rel) == 1)
+				make_ready(r, w, d, &next);
 		}
 		/* acq_rel: the last node to finish sees every other node's
 		 * work before it ends the run */
@@ -100,9 +116,13 @@ static void start_roots(void *arg)
 	/* push every root; this worker pops the last one first. The roots
 	 * may finish every node before this loop ends, so `left` counts this
 	 * job too: the run cannot end (and be freed) under the loop. */
-	for (uint32_t i = 0; i < p->n_nodes; i++)
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		uint32_t next = UINT32_MAX;
 		if (p->nodes[i].n_pending == 0)
-			hamr__worker_push(w, &r->tasks[i].t);
+			make_ready(r, w, i, &next);
+		if (next != UINT32_MAX)
+			hamr__worker_push(w, &r->tasks[next].t);
+	}
 	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1)
 		hamr__run_finish(r, r->err.code);
 }
@@ -115,10 +135,14 @@ int hamr__threads_prepare(hamr_run *r)
 	r->tasks = malloc(n * sizeof *r->tasks);
 	if (!r->pending || !r->tasks)
 		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
+	if (p->n_blocking && !(r->blocking = hamr__pool_blocking(r->pool)))
+		return HAMR_ENOMEM; /* the message says why */
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		atomic_init(&r->pending[i], p->nodes[i].n_pending);
 		r->tasks[i].t.fn_ = node_task;
 		r->tasks[i].t.arg_ = &r->tasks[i];
+		r->tasks[i].job.fn = node_task;
+		r->tasks[i].job.arg = &r->tasks[i];
 		r->tasks[i].r = r;
 		r->tasks[i].i = i;
 	}

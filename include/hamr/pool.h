@@ -115,6 +115,32 @@ HAMR_API void hamr_parallel_for(size_t begin, size_t end, hamr_range_fn body,
 HAMR_API int hamr_pool_parallel_for(hamr_pool *p, size_t begin, size_t end,
                                     hamr_range_fn body, void *arg);
 
+/* ---- worker-local resources ----------------------------------------------
+ * A client that must not be shared between threads and costs too much to
+ * make per call (a database connection, a file handle, a scratch buffer):
+ * registered once, made lazily by each thread the first time it asks, and
+ * destroyed when that thread ends: at hamr_pool_destroy for a pool worker,
+ * at thread exit for any other thread. */
+
+typedef struct hamr_resource_desc {
+	const char *name;                /* for messages; copied */
+	void *(*create)(void *ctx);      /* NULL: could not create */
+	void (*destroy)(void *obj, void *ctx);
+	void *ctx;                       /* passed to both, borrowed */
+} hamr_resource_desc;
+
+typedef struct hamr_resource hamr_resource;
+
+/* Registers a resource; it lives for the process. Thread-safe. */
+HAMR_API int hamr_resource_register(hamr_resource **out,
+                                    const hamr_resource_desc *desc);
+
+/* The calling thread's object of `res`, made now if this thread has none.
+ * Owned by hamr (never free it); valid until the thread ends. NULL when
+ * create returned NULL (hamr_errmsg names the resource); create is tried
+ * again on the next call. */
+HAMR_API void *hamr_resource_get(hamr_resource *res);
+
 /* Per-worker counters since the pool started (read them when it is quiet). */
 typedef struct hamr_worker_stats {
 	unsigned long long tasks;        /* tasks run */

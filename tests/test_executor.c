@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: MIT
+/* The threads executor beyond result equality (test_random_dag checks
+ * that): blocking nodes on their own pool, worker-local resources, fork-join
+ * and parallel_for inside nodes, fail fast, cancel from another thread. */
+#include <hamr.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/check.h"
+
+#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
+
+static hamr_pool *pool2; /* two compute workers */
+
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- blocking nodes ------------------------------------------------------- */
+
+#define N_BLOCKING 100
+static atomic_int blocking_started;
+
+/* Waits until every blocking node has started: possible only if all 100
+ * run at once, which two compute workers alone could never do. Gives up
+ * after 30 s so a broken pool fails the test instead of hanging it. */
+static int f_wait_for_all(hamr_call *c)
+{
+	atomic_fetch_add(&blocking_started, 1);
+	double until = now_s() + 30;
+	while (atomic_load(&blocking_started) < N_BLOCKING) {
+		if (now_s() > until)
+			return hamr_fail(c, "only %d of %d blocking nodes started",
+			                 atomic_load(&blocking_started), N_BLOCKING);
+		usleep(1000);
+	}
+	return hamr_ret_i64(c, hamr_worker_index() >= 0);
+}
+
+static int f_spin_add(hamr_call *c)
+{
+	int64_t x = hamr_arg_count(c) ? hamr_arg_i64(c, 0) : 0;
+	for (volatile int i = 0; i < 20000; i++)
+		;
+	return hamr_ret_i64(c, x + 1);
+}
+
+static int f_sum_all(hamr_call *c)
+{
+	int64_t s = 0;
+	for (size_t i = 0; i < hamr_arg_count(c); i++)
+		s += hamr_arg_i64(c, i);
+	return hamr_ret_i64(c, s);
+}
+
+static void test_blocking_nodes_never_hold_compute_workers(void)
+{
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	static const hamr_tag blocking[] = {{"blocking", "true"}, {NULL, NULL}};
+	char name[32], prev[32];
+	hamr_dep all[N_BLOCKING + 1];
+	static char names[N_BLOCKING][16];
+	for (int i = 0; i < N_BLOCKING; i++) {
+		snprintf(names[i], sizeof names[i], "io_%d", i);
+		hamr_node_def d = {.name = names[i], .fn = f_wait_for_all,
+		                   .type = HAMR_I64, .tags = blocking};
+		CHECK_OK(hamr_graph_add_node(g, "io", &d));
+		all[i] = (hamr_dep)HAMR_DEP(names[i], HAMR_I64);
+	}
+	all[N_BLOCKING] = (hamr_dep)HAMR_DEPS_END;
+	hamr_node_def gather = {.name = "io_all", .fn = f_sum_all, .type = HAMR_I64,
+	                        .deps = all};
+	CHECK_OK(hamr_graph_add_node(g, "io", &gather));
+	/* a CPU-bound chain on the compute workers, at the same time */
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof name, "cpu_%d", i);
+		snprintf(prev, sizeof prev, "cpu_%d", i - 1);
+		hamr_dep dep[2] = {HAMR_DEP(prev, HAMR_I64), HAMR_DEPS_END};
+		hamr_node_def d = {.name = name, .fn = f_spin_add, .type = HAMR_I64,
+		                   .deps = i ? dep : NULL};
+		CHECK_OK(hamr_graph_add_node(g, "cpu", &d));
+	}
+	const char *outs[] = {"io_all", "cpu_199"};
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
+	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	hamr_run *r = NULL;
+	atomic_store(&blocking_started, 0);
+	CHECK_OK(hamr_run_execute(&r, p, NULL, &o));
+	int64_t v = 0;
+	CHECK_OK(hamr_run_result_i64(r, "io_all", &v));
+	CHECK_EQ_INT(v, N_BLOCKING); /* each ran on a pool worker */
+	CHECK_OK(hamr_run_result_i64(r, "cpu_199", &v));
+	CHECK_EQ_INT(v, 200);
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
+/* ---- worker-local resources -------------------------------------------------- */
+
+static atomic_int made, destroyed;
+
+static void *make_scratch(void *ctx)
+{
+	int *tag = malloc(sizeof *tag);
+	*tag = *(int *)ctx;
+	atomic_fetch_add(&made, 1);
+	return tag;
+}
+
+static void destroy_scratch(void *obj, void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&destroyed, 1);
+	free(obj);
+}
+
+static hamr_resource *scratch;
+
+static int f_use_scratch(hamr_call *c)
+{
+	int *s = hamr_resource_get(scratch);
+	if (!s)
+		return hamr_fail(c, "no scratch: %s", hamr_errmsg());
+	/* the same thread always gets the same object */
+	if (hamr_resource_get(scratch) != s)
+		return hamr_fail(c, "a second object on one thread");
+	return hamr_ret_i64(c, *s + hamr_arg_i64(c, 0));
+}
+
+static void test_resource_made_once_per_worker(void)
+{
+	static int ctx = 1000;
+	hamr_resource_desc d = {"scratch", make_scratch, destroy_scratch, &ctx};
+	CHECK_OK(hamr_resource_register(&scratch, &d));
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 3;
+	hamr_pool *p3 = NULL;
+	CHECK_OK(hamr_pool_create(&p3, &po));
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_input(g, "x", HAMR_I64));
+	hamr_dep users[401];
+	static char names[400][16];
+	for (int i = 0; i < 400; i++) {
+		snprintf(names[i], sizeof names[i], "use_%d", i);
+		hamr_node_def nd = {.name = names[i], .fn = f_use_scratch, .type = HAMR_I64,
+		                    .deps = DEPS(HAMR_DEP("x", HAMR_I64))};
+		CHECK_OK(hamr_graph_add_node(g, "res", &nd));
+		users[i] = (hamr_dep)HAMR_DEP(names[i], HAMR_I64);
+	}
+	users[400] = (hamr_dep)HAMR_DEPS_END;
+	hamr_node_def total = {.name = "total", .fn = f_sum_all, .type = HAMR_I64,
+	                       .deps = users};
+	CHECK_OK(hamr_graph_add_node(g, "res", &total));
+	hamr_values *in = NULL;
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "x", 1));
+	const char *out = "total";
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, in));
+	hamr_run_opts o = {HAMR_EXEC_THREADS, p3};
+	atomic_store(&made, 0);
+	atomic_store(&destroyed, 0);
+	for (int rep = 0; rep < 5; rep++) {
+		hamr_run *r = NULL;
+		CHECK_OK(hamr_run_execute(&r, p, in, &o));
+		int64_t v = 0;
+		CHECK_OK(hamr_run_result_i64(r, "total", &v));
+		CHECK_EQ_INT(v, 400 * 1001);
+		hamr_run_destroy(r);
+	}
+	int m = atomic_load(&made);
+	CHECK(m >= 1 && m <= 3); /* at most once per worker, over 5 runs */
+	CHECK_EQ_INT(atomic_load(&destroyed), 0);
+	hamr_pool_destroy(p3);
+	CHECK_EQ_INT(atomic_load(&destroyed), m); /* each once, at shutdown */
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+	hamr_graph_destroy(g);
+}
+
+/* ---- fork-join inside nodes ----------------------------------------------------- */
+
+static void add_range(size_t lo, size_t hi, void *arg)
+{
+	int64_t s = 0;
+	for (size_t i = lo; i < hi; i++)
+		s += (int64_t)i;
+	atomic_fetch_add((atomic_llong *)arg, s);
+}
+
+static int f_parallel_sum(hamr_call *c)
+{
+	atomic_llong sum = 0;
+	hamr_parallel_for(0, (size_t)hamr_arg_i64(c, 0), add_range, &sum);
+	return hamr_ret_i64(c, atomic_load(&sum));
+}
+
+typedef struct fib_arg {
+	int n;
+	long r;
+} fib_arg;
+
+static void fib(void *p)
+{
+	fib_arg *a = p;
+	if (a->n < 2) {
+		a->r = a->n;
+		return;
+	}
+	fib_arg x = {a->n - 1, 0}, y = {a->n - 2, 0};
+	hamr_task t;
+	hamr_spawn(&t, fib, &x);
+	fib(&y);
+	hamr_sync(&t);
+	a->r = x.r + y.r;
+}
+
+static int f_fib(hamr_call *c)
+{
+	fib_arg a = {(int)hamr_arg_i64(c, 0), 0};
+	fib(&a);
+	return hamr_ret_i64(c, a.r);
+}
+
+static int f_const_n(hamr_call *c)
+{
+	return hamr_ret_i64(c, (int64_t)(intptr_t)hamr_userdata(c));
+}
+
+static void test_fork_join_inside_nodes(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "n", .fn = f_const_n, .userdata = (void *)100000, .type = HAMR_I64},
+		{.name = "k", .fn = f_const_n, .userdata = (void *)20, .type = HAMR_I64},
+		{.name = "sum", .fn = f_parallel_sum, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "sum2", .fn = f_parallel_sum, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "fib", .fn = f_fib, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("k", HAMR_I64))},
+		{0}};
+	hamr_module m = {"fj", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *outs[] = {"sum", "sum2", "fib"};
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, 3, NULL));
+	hamr_run_opts opts[2] = {HAMR_RUN_OPTS_INIT, {HAMR_EXEC_THREADS, pool2}};
+	for (int e = 0; e < 2; e++) { /* the same node code on both executors */
+		hamr_run *r = NULL;
+		CHECK_OK(hamr_run_execute(&r, p, NULL, &opts[e]));
+		int64_t v = 0;
+		CHECK_OK(hamr_run_result_i64(r, "sum", &v));
+		CHECK_EQ_INT(v, 99999LL * 100000 / 2);
+		CHECK_OK(hamr_run_result_i64(r, "sum2", &v));
+		CHECK_EQ_INT(v, 99999LL * 100000 / 2);
+		CHECK_OK(hamr_run_result_i64(r, "fib", &v));
+		CHECK_EQ_INT(v, 6765);
+		hamr_run_destroy(r);
+	}
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
+/* ---- failures and cancel ----------------------------------------------------------- */
+
+static atomic_int after_failure_calls;
+
+static int f_boom(hamr_call *c)
+{
+	return hamr_fail(c, "boom at %lld", (long long)hamr_arg_i64(c, 0));
+}
+
+static int f_count(hamr_call *c)
+{
+	atomic_fetch_add(&after_failure_calls, 1);
+	return hamr_ret_i64(c, 1);
+}
+
+static void test_fail_fast_skips_dependents(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "seed", .fn = f_const_n, .userdata = (void *)7, .type = HAMR_I64},
+		{.name = "boom", .fn = f_boom, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("seed", HAMR_I64))},
+		{.name = "after", .fn = f_count, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("boom", HAMR_I64))},
+		{.name = "after2", .fn = f_count, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("after", HAMR_I64))},
+		{0}};
+	hamr_module m = {"ff", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *outs[] = {"after2", "seed"};
+	hamr_run *r = NULL;
+	atomic_store(&after_failure_calls, 0);
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
+	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	CHECK_RC(hamr_run_execute(&r, p, NULL, &o), HAMR_EFAIL);
+	CHECK_CONTAINS(hamr_errmsg(), "node \"boom\" failed: boom at 7");
+	CHECK_EQ_STR(hamr_run_error(r)->node, "boom");
+	CHECK_EQ_INT(atomic_load(&after_failure_calls), 0);
+	int64_t seed = 0;
+	CHECK_OK(hamr_run_result_i64(r, "seed", &seed)); /* kept */
+	CHECK_EQ_INT(seed, 7);
+	CHECK(hamr_run_result(r, "after2") == NULL);
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
+static atomic_int gate;
+
+static int f_gate(hamr_call *c)
+{
+	atomic_store(&gate, 1);
+	while (atomic_load(&gate) != 2)
+		usleep(100);
+	return hamr_ret_i64(c, 1);
+}
+
+static void *cancel_when_gated(void *arg)
+{
+	while (atomic_load(&gate) != 1)
+		usleep(100);
+	hamr_run_cancel(arg);
+	atomic_store(&gate, 2);
+	return NULL;
+}
+
+static void test_cancel_from_another_thread(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "wait", .fn = f_gate, .type = HAMR_I64},
+		{.name = "next", .fn = f_count, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("wait", HAMR_I64))},
+		{0}};
+	hamr_module m = {"cancel", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *outs[] = {"next", "wait"};
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
+	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	hamr_run *r = NULL;
+	atomic_store(&gate, 0);
+	atomic_store(&after_failure_calls, 0);
+	CHECK_OK(hamr_run_create(&r, p, NULL, &o));
+	pthread_t t;
+	pthread_create(&t, NULL, cancel_when_gated, r);
+	CHECK_OK(hamr_run_start(r));
+	CHECK_RC(hamr_run_wait(r), HAMR_ECANCELED);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(atomic_load(&after_failure_calls), 0);
+	int64_t v = 0;
+	CHECK_OK(hamr_run_result_i64(r, "wait", &v)); /* the running node finished */
+	CHECK_EQ_INT(v, 1);
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
+static void test_default_pool_and_executor_names(void)
+{
+	hamr_executor_kind k;
+	CHECK_OK(hamr_executor_parse("threads", &k));
+	CHECK_EQ_INT(k, HAMR_EXEC_THREADS);
+	CHECK_EQ_STR(hamr_executor_name(k), "threads");
+	CHECK_RC(hamr_executor_parse("thread", &k), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "sequential, threads");
+	hamr_node_def defs[] = {
+		{.name = "k", .fn = f_const_n, .userdata = (void *)15, .type = HAMR_I64},
+		{.name = "fib", .fn = f_fib, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("k", HAMR_I64))},
+		{0}};
+	hamr_module m = {"dflt", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *out = "fib";
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
+	hamr_run_opts o = {HAMR_EXEC_THREADS, NULL}; /* the default pool */
+	hamr_run *r = NULL;
+	CHECK_OK(hamr_run_execute(&r, p, NULL, &o));
+	int64_t v = 0;
+	CHECK_OK(hamr_run_result_i64(r, "fib", &v));
+	CHECK_EQ_INT(v, 610);
+	CHECK(hamr_pool_default() != NULL);
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
+int main(void)
+{
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 2;
+	po.blocking_workers = 128;
+	CHECK_OK(hamr_pool_create(&pool2, &po));
+	RUN_TEST(test_blocking_nodes_never_hold_compute_workers);
+	RUN_TEST(test_resource_made_once_per_worker);
+	RUN_TEST(test_fork_join_inside_nodes);
+	RUN_TEST(test_fail_fast_skips_dependents);
+	RUN_TEST(test_cancel_from_another_thread);
+	RUN_TEST(test_default_pool_and_executor_names);
+	hamr_pool_destroy(pool2);
+	TEST_EXIT();
+}
