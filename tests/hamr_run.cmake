@@ -310,6 +310,15 @@ hamr_run(2 ${example} -o report --executor no-such-executor)
 expect_has("unknown executor" "${err}" "no-such-executor" "sequential")
 hamr_run(0 ${example} -o spend_mean --executor sequential)
 expect_eq("--executor sequential" "${out}" "spend_mean = 1301.9166666666667\n")
+# the threads executor prints exactly what the sequential one does
+hamr_run(0 ${example} -o spend_mean,spend_std_dev,report -c scaling=zscore
+  --executor threads)
+expect_eq("--executor threads" "${out}" [=[spend_mean = 1301.9166666666667
+spend_std_dev = 101.93443376935386
+report = "12 weeks: mean spend $1301.92, std dev $101.93; best week 12 at $26.14 per signup (normalized spend 0.05)"
+]=])
+hamr_run(1 ${modules}/hr_fail.so -o ratio --executor threads)
+expect_has("a failure on threads" "${err}" "node \"ratio\" failed: division by zero (10 / 0)")
 hamr_run(0 --help)
 expect_has("--help" "${out}" "usage: hamr-run" "Exit status")
 
