@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/run_internal.h"
 #include "serialize/value_internal.h"
@@ -81,8 +82,9 @@ const void *hamr_arg_user(const hamr_call *c, size_t i)
 
 static int wrong_type(hamr_call *c, hamr_type got)
 {
-	return hamr_fail(c, "returned %s, but the node is declared %s",
-	                 hamr_type_name(got), hamr_type_name(c->node->type));
+	hamr_fail(c, "returned %s, but the node is declared %s",
+	          hamr_type_name(got), hamr_type_name(c->node->type));
+	return HAMR_ETYPE;
 }
 
 /* Stores v (moved) as the result if its type fits the declaration. */
@@ -127,8 +129,13 @@ int hamr_ret_f64(hamr_call *c, double x)
 
 int hamr_ret_bool(hamr_call *c, bool x)
 {
-	c->result.u.i64 = 0; /* the bytes past the bool, for equal and codec */
-	RET_SCALAR(c, HAMR_BOOL, b, x);
+	if (__builtin_expect(c->node->type && c->node->type != HAMR_BOOL, 0))
+		return wrong_type(c, HAMR_BOOL);
+	hamr_value v = hamr_value_from_bool(x); /* zeroes the bytes past it */
+	if (c->result.type)
+		hamr_value_clear(&c->result);
+	c->result = v;
+	return 0;
 }
 
 static int made(hamr_call *c, int rc, hamr_value *v)
@@ -191,7 +198,7 @@ int hamr_ret_user(hamr_call *c, void *obj)
 	if (!c->node->type || c->node->type->kind != HAMR_KIND_USER) {
 		hamr_fail(c, "returned a user object, but the node is declared %s",
 		          hamr_type_name(c->node->type));
-		return HAMR_ETYPE;
+		return HAMR_ETYPE; /* obj stays the caller's */
 	}
 	return made(c, hamr_value_make_user(&v, c->node->type, obj), &v);
 }
@@ -201,7 +208,9 @@ int hamr_fail(hamr_call *c, const char *fmt, ...)
 	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
+	if (!fmt)
+		msg = strdup("failed");
+	else if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
 	free(c->fail_msg);
@@ -246,11 +255,14 @@ int hamr__run_node(hamr_run *r, uint32_t i)
 	int rc = pn->fn(&c);
 	if (__builtin_expect(rc == 0 && c.result.type != NULL, 1)) {
 		r->slots[i] = c.result;
+		if (__builtin_expect(c.fail_msg != NULL, 0))
+			free(c.fail_msg); /* it failed, then recovered */
 		return 0;
 	}
 	hamr_value_clear(&c.result);
 	if (rc == 0) {
 		if (!pn->type || pn->type == HAMR_NONE) {
+			free(c.fail_msg);
 			r->slots[i] = hamr_value_none();
 			return 0;
 		}

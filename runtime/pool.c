@@ -99,6 +99,7 @@ struct hamr_pool {
 	struct cds_wfcq_head qhead;
 	struct cds_wfcq_tail qtail;
 	const char *prefix;        /* thread names: hamr-w, hamr-b */
+	atomic_int runs;           /* threads-executor runs in flight */
 	pthread_mutex_t blocking_lock;
 	_Atomic(hamr_pool *) blocking; /* started on first use */
 };
@@ -285,11 +286,15 @@ void hamr__worker_run(hamr__worker *w, hamr_task *t)
 
 static int run_external(hamr_pool *p, hamr__worker *w)
 {
+	/* relaxed: a hint that skips the queue's lock when it is empty; a
+	 * job it misses is seen on the next round or by park's seq_cst check */
 	if (atomic_load_explicit(&p->n_external, memory_order_relaxed) <= 0)
 		return 0;
 	struct cds_wfcq_node *node = cds_wfcq_dequeue_blocking(&p->qhead, &p->qtail);
 	if (!node)
 		return 0;
+	/* relaxed: a count for hints and park; the job itself is published
+	 * through the queue (and tsan_acquire below) */
 	atomic_fetch_sub_explicit(&p->n_external, 1, memory_order_relaxed);
 	hamr__job *job = caa_container_of(node, hamr__job, node);
 	tsan_acquire(job);
@@ -354,6 +359,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		/* idle: search, spin, park, until there is work or we stop */
+		/* relaxed: n_idle is a hint for parallel_for's splitting */
 		atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
 		uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
 		int found = 0;
@@ -362,6 +368,7 @@ static void *worker_main(void *arg)
 				found = 1;
 				break;
 			}
+			/* acquire: pairs with the seq_cst store in destroy */
 			if (atomic_load_explicit(&p->stop, memory_order_acquire) &&
 			    !work_visible(p))
 				break;
@@ -448,6 +455,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 	p->prefix = prefix;
 	pthread_mutex_init(&p->blocking_lock, NULL);
 	atomic_init(&p->blocking, NULL);
+	atomic_init(&p->runs, 0);
 	atomic_init(&p->stop, 0);
 	atomic_init(&p->n_idle, 0);
 	atomic_init(&p->n_sleeping, 0);
@@ -505,6 +513,11 @@ void hamr_pool_destroy(hamr_pool *p)
 {
 	if (!p)
 		return;
+	/* acquire: pairs with the release in hamr__pool_run_end; every run
+	 * is done with both pools before either stops */
+	while (atomic_load_explicit(&p->runs, memory_order_acquire) > 0)
+		usleep(100);
+	/* acquire: pairs with the release store in hamr__pool_blocking */
 	hamr_pool_destroy(atomic_load_explicit(&p->blocking, memory_order_acquire));
 	/* seq_cst: a parking worker reads stop after announcing itself */
 	atomic_store_explicit(&p->stop, 1, memory_order_seq_cst);
@@ -532,12 +545,41 @@ static void make_default(void)
 		snprintf(default_msg, sizeof default_msg, "%s", hamr_errmsg());
 }
 
-hamr_pool *hamr_pool_default(void)
+hamr_pool *hamr__pool_default(int *rc)
 {
 	pthread_once(&default_once, make_default);
 	if (!default_pool)
-		hamr__error_set(default_rc, "%s", default_msg);
+		*rc = hamr__error_set(default_rc, "%s", default_msg);
 	return default_pool;
+}
+
+hamr_pool *hamr_pool_default(void)
+{
+	int rc;
+	return hamr__pool_default(&rc);
+}
+
+void hamr__pool_run_begin(hamr_pool *p)
+{
+	/* relaxed: the submission that follows publishes the run */
+	atomic_fetch_add_explicit(&p->runs, 1, memory_order_relaxed);
+}
+
+void hamr__pool_run_end(hamr_pool *p)
+{
+	/* release: pairs with the acquire in hamr_pool_destroy */
+	atomic_fetch_sub_explicit(&p->runs, 1, memory_order_release);
+}
+
+void hamr__worker_help(hamr__worker *w, atomic_int *state, int value)
+{
+	while (atomic_load_explicit(state, memory_order_acquire) != value) {
+		void *x = hamr__deque_pop(&w->q);
+		if (x)
+			hamr__worker_run(w, x);
+		else if (!run_external(w->pool, w) && !steal_round(w))
+			cpu_relax();
+	}
 }
 
 int hamr_pool_worker_stats(const hamr_pool *p, int i, hamr_worker_stats *out)
@@ -595,6 +637,7 @@ int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
 	c.arg = arg;
 	atomic_init(&c.done, 0);
 	hamr__pool_submit(p, &c.job);
+	/* acquire: pairs with the release store in call_trampoline */
 	while (!atomic_load_explicit(&c.done, memory_order_acquire))
 		futex_wait(&c.done, 0);
 	return 0;

@@ -5,6 +5,7 @@
 #ifndef HAMR_RUNTIME_POOL_INTERNAL_H
 #define HAMR_RUNTIME_POOL_INTERNAL_H
 
+#include <stdatomic.h>
 #include <urcu/wfcqueue.h>
 
 #include "hamr/pool.h"
@@ -37,6 +38,21 @@ void hamr__worker_run(hamr__worker *w, hamr_task *t);
 
 /* Queues job for p without waiting for it; wait-free for the caller. */
 void hamr__pool_submit(hamr_pool *p, hamr__job *job);
+
+/* Runs tasks on w (its own, the queue's, stolen ones) until *state holds
+ * `value` (acquire): how a worker waits for something its own pool must
+ * finish, such as a run started inside a node, without blocking it. */
+void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
+
+/* hamr_pool_default, with its error code in *rc when it returns NULL. */
+hamr_pool *hamr__pool_default(int *rc);
+
+/* A run of the threads executor begins on p / has ended (its last access
+ * to the run is behind it). hamr_pool_destroy waits until none is in
+ * flight, since their nodes may still hand work between p and its
+ * blocking pool. */
+void hamr__pool_run_begin(hamr_pool *p);
+void hamr__pool_run_end(hamr_pool *p);
 
 /* p's blocking pool, for nodes that wait on I/O: opts.blocking_workers
  * workers named hamr-bN, which park at once when idle. Started on first

@@ -72,17 +72,19 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	if (!out || !plan)
 		return hamr__error_set(HAMR_EINVAL, "hamr_run_create: bad arguments");
 	*out = NULL;
+	int rc;
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
 	if (opts)
 		o = *opts;
 	if ((size_t)o.executor >= N_EXECUTORS)
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
-	if (o.executor == HAMR_EXEC_THREADS && !o.pool && !(o.pool = hamr_pool_default()))
-		return HAMR_EINVAL; /* hamr_pool_default set the message */
 	if (plan->block_node)
 		return hamr__error_set(HAMR_ENOTSUP,
 		                       "the %s executor does not run map blocks yet (node \"%s\" is parallelizable or collect)",
 		                       hamr_executor_name(o.executor), plan->block_node);
+	if (o.executor == HAMR_EXEC_THREADS && !o.pool &&
+	    !(o.pool = hamr__pool_default(&rc)))
+		return rc; /* with hamr_pool_default's message */
 
 	hamr_run *r = calloc(1, sizeof *r);
 	size_t ns = plan->n_slots ? plan->n_slots : 1;
@@ -109,7 +111,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	pthread_cond_init(&r->done, NULL);
 	r->err.message = "";
 	r->err.item = -1;
-	int rc = fill_slots(r, given);
+	rc = fill_slots(r, given);
 	if (!rc && o.executor == HAMR_EXEC_THREADS)
 		rc = hamr__threads_prepare(r);
 	if (rc) {
@@ -124,19 +126,19 @@ int hamr_run_start(hamr_run *r)
 {
 	if (!r)
 		return hamr__error_set(HAMR_EINVAL, "hamr_run_start: run is NULL");
+	int threads = r->opts.executor == HAMR_EXEC_THREADS;
 	int expect = RUN_CREATED;
 	/* acq_rel: pairs with the acquire in hamr_run_wait, so the thread that
-	 * runs the plan sees everything the creating thread wrote */
-	if (!atomic_compare_exchange_strong_explicit(&r->state, &expect, RUN_STARTED,
+	 * runs the plan sees everything the creating thread wrote. The threads
+	 * executor goes straight to running, so no wait can take the run for
+	 * the sequential path. */
+	if (!atomic_compare_exchange_strong_explicit(&r->state, &expect,
+	                                             threads ? RUN_RUNNING : RUN_STARTED,
 	                                             memory_order_acq_rel,
 	                                             memory_order_acquire))
 		return hamr__error_set(HAMR_ESTATE, "the run was already started");
-	if (r->opts.executor == HAMR_EXEC_THREADS) {
-		/* relaxed: nobody else reads the state until the pool runs
-		 * the run, and the submission publishes it */
-		atomic_store_explicit(&r->state, RUN_RUNNING, memory_order_relaxed);
+	if (threads)
 		hamr__threads_start(r);
-	}
 	return 0;
 }
 
@@ -144,19 +146,39 @@ void hamr__run_finish(hamr_run *r, int rc)
 {
 	pthread_mutex_lock(&r->lock);
 	r->rc = rc;
+	/* release: pairs with the acquire loads of state in wait and destroy
+	 * (the lock orders it for those that sleep) */
 	atomic_store_explicit(&r->state, RUN_DONE, memory_order_release);
 	pthread_cond_broadcast(&r->done);
 	pthread_mutex_unlock(&r->lock);
 }
 
-static int replay(const hamr_run *r)
+/* Sets the calling thread's message from the run's error record; rc. */
+static int replay(const hamr_run *r, int rc)
 {
-	if (!r->rc)
+	if (!rc)
 		return 0;
 	if (r->err.node)
-		return hamr__error_set(r->rc, "node \"%s\" failed: %s", r->err.node,
+		return hamr__error_set(rc, "node \"%s\" failed: %s", r->err.node,
 		                       r->err.message);
-	return hamr__error_set(r->rc, "%s", r->err.message);
+	return hamr__error_set(rc, "%s", r->err.message);
+}
+
+/* Returns once r is done and its finisher has let go of it: taking the lock
+ * after the finisher's unlock is what makes freeing r safe afterwards. */
+static void await_done(hamr_run *r)
+{
+	hamr__worker *w = hamr__worker_self();
+	if (w && r->pool && hamr__worker_pool(w) == r->pool)
+		/* a worker of the run's own pool (a run started inside a node)
+		 * must keep working, or a pool whose every worker waits would
+		 * deadlock */
+		hamr__worker_help(w, &r->state, RUN_DONE);
+	pthread_mutex_lock(&r->lock);
+	/* acquire: pairs with the release store in hamr__run_finish */
+	while (atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE)
+		pthread_cond_wait(&r->done, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 }
 
 int hamr_run_wait(hamr_run *r)
@@ -170,16 +192,14 @@ int hamr_run_wait(hamr_run *r)
 		int rc = atomic_load_explicit(&r->cancel, memory_order_acquire) ?
 		                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
 		                 hamr__exec_sequential(r);
+		replay(r, rc); /* before finish: r may be freed right after it */
 		hamr__run_finish(r, rc);
-		return replay(r);
+		return rc;
 	}
 	if (expect == RUN_CREATED)
 		return hamr__error_set(HAMR_ESTATE, "the run was not started");
-	pthread_mutex_lock(&r->lock);
-	while (atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE)
-		pthread_cond_wait(&r->done, &r->lock);
-	pthread_mutex_unlock(&r->lock);
-	return replay(r);
+	await_done(r);
+	return replay(r, r->rc);
 }
 
 void hamr_run_cancel(hamr_run *r)
@@ -192,8 +212,9 @@ void hamr_run_destroy(hamr_run *r)
 {
 	if (!r)
 		return;
-	if (atomic_load_explicit(&r->state, memory_order_acquire) == RUN_RUNNING)
-		hamr_run_wait(r); /* never free what workers still use */
+	int state = atomic_load_explicit(&r->state, memory_order_acquire);
+	if (state == RUN_RUNNING || state == RUN_DONE)
+		await_done(r); /* never free what a worker still uses */
 	for (uint32_t s = 0; s < r->plan->n_slots; s++)
 		hamr__value_drop(&r->slots[s]);
 	free(r->slots);

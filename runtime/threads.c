@@ -38,9 +38,12 @@ typedef struct hamr__node_task {
  * pool for nodes tagged blocking, the compute pool for the others. */
 static void make_ready(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t *next)
 {
-	hamr_pool *target = r->plan->nodes[d].flags & HAMR__PNODE_BLOCKING ?
-	                            r->blocking : r->pool;
-	if (hamr__worker_pool(w) != target)
+	int blocking = (r->plan->nodes[d].flags & HAMR__PNODE_BLOCKING) != 0;
+	hamr_pool *target = blocking ? r->blocking : r->pool;
+	/* blocking nodes always go through the queue, whose seq_cst wake
+	 * never misses a parked worker: they gain nothing from locality, and
+	 * each waiting one should have a worker of its own at once */
+	if (blocking || hamr__worker_pool(w) != target)
 		hamr__pool_submit(target, &r->tasks[d].job);
 	else if (*next == UINT32_MAX)
 		*next = d;
@@ -63,6 +66,14 @@ static void release_args(hamr_run *r, const hamr__pnode *pn)
 		    !p->slot_pinned[s])
 			hamr__value_drop(&r->slots[s]);
 	}
+}
+
+/* The last step of a run: after finish, r may be freed at once. */
+static void end_run(hamr_run *r)
+{
+	hamr_pool *pool = r->pool;
+	hamr__run_finish(r, r->err.code);
+	hamr__pool_run_end(pool);
 }
 
 static void node_task(void *arg)
@@ -99,8 +110,8 @@ static void node_task(void *arg)
 		/* acq_rel: the last node to finish sees every other node's
 		 * work before it ends the run */
 		if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1) {
-			hamr__run_finish(r, r->err.code);
-			return; /* r may be gone now */
+			end_run(r);
+			return;
 		}
 		if (next == UINT32_MAX)
 			return;
@@ -124,7 +135,7 @@ static void start_roots(void *arg)
 			hamr__worker_push(w, &r->tasks[next].t);
 	}
 	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1)
-		hamr__run_finish(r, r->err.code);
+		end_run(r);
 }
 
 int hamr__threads_prepare(hamr_run *r)
@@ -153,6 +164,7 @@ void hamr__threads_start(hamr_run *r)
 {
 	r->job.fn = start_roots;
 	r->job.arg = r;
+	hamr__pool_run_begin(r->pool);
 	hamr__pool_submit(r->pool, &r->job);
 }
 

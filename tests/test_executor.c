@@ -406,6 +406,186 @@ static void test_default_pool_and_executor_names(void)
 	hamr_graph_destroy(g);
 }
 
+
+/* ---- review regressions ------------------------------------------------------------ */
+
+static hamr_plan *inner_plan;
+
+/* A node that runs a whole plan on its own pool and waits for it: the
+ * waiting worker must keep working, or a one-worker pool deadlocks. */
+static int f_nested_run(hamr_call *c)
+{
+	hamr_run_opts o = {HAMR_EXEC_THREADS, hamr_userdata(c)};
+	hamr_run *r = NULL;
+	int64_t v = -1;
+	int rc = hamr_run_execute(&r, inner_plan, NULL, &o);
+	if (!rc)
+		rc = hamr_run_result_i64(r, "fib", &v);
+	hamr_run_destroy(r);
+	return rc ? hamr_fail(c, "inner run: %s", hamr_errmsg()) : hamr_ret_i64(c, v);
+}
+
+static void test_run_inside_a_node_on_the_same_pool(void)
+{
+	hamr_node_def inner_defs[] = {
+		{.name = "k", .fn = f_const_n, .userdata = (void *)12, .type = HAMR_I64},
+		{.name = "fib", .fn = f_fib, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("k", HAMR_I64))},
+		{0}};
+	hamr_module im = {"inner", inner_defs};
+	hamr_graph *ig = NULL;
+	CHECK_OK(hamr_graph_create(&ig));
+	CHECK_OK(hamr_graph_add_module(ig, &im));
+	const char *iout = "fib";
+	CHECK_OK(hamr_plan_create(&inner_plan, ig, &iout, 1, NULL));
+	for (int workers = 1; workers <= 2; workers++) {
+		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+		po.workers = workers;
+		hamr_pool *p = NULL;
+		CHECK_OK(hamr_pool_create(&p, &po));
+		hamr_graph *g = NULL;
+		CHECK_OK(hamr_graph_create(&g));
+		static char names[8][16];
+		hamr_dep all[9];
+		for (int i = 0; i < 8; i++) {
+			snprintf(names[i], sizeof names[i], "outer_%d", i);
+			hamr_node_def d = {.name = names[i], .fn = f_nested_run, .userdata = p,
+			                   .type = HAMR_I64};
+			CHECK_OK(hamr_graph_add_node(g, "outer", &d));
+			all[i] = (hamr_dep)HAMR_DEP(names[i], HAMR_I64);
+		}
+		all[8] = (hamr_dep)HAMR_DEPS_END;
+		hamr_node_def total = {.name = "total", .fn = f_sum_all, .type = HAMR_I64,
+		                       .deps = all};
+		CHECK_OK(hamr_graph_add_node(g, "outer", &total));
+		const char *out = "total";
+		hamr_plan *plan = NULL;
+		CHECK_OK(hamr_plan_create(&plan, g, &out, 1, NULL));
+		hamr_run_opts o = {HAMR_EXEC_THREADS, p};
+		hamr_run *r = NULL;
+		CHECK_OK(hamr_run_execute(&r, plan, NULL, &o));
+		int64_t v = 0;
+		CHECK_OK(hamr_run_result_i64(r, "total", &v));
+		CHECK_EQ_INT(v, 8 * 144);
+		hamr_run_destroy(r);
+		hamr_plan_destroy(plan);
+		hamr_graph_destroy(g);
+		hamr_pool_destroy(p);
+	}
+	hamr_plan_destroy(inner_plan);
+	hamr_graph_destroy(ig);
+}
+
+static void test_destroy_right_after_start(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "k", .fn = f_const_n, .userdata = (void *)10, .type = HAMR_I64},
+		{.name = "fib", .fn = f_fib, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("k", HAMR_I64))},
+		{0}};
+	hamr_module m = {"quick", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *out = "fib";
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
+	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	for (int i = 0; i < 300; i++) { /* destroy waits; nothing is freed under a worker */
+		hamr_run *r = NULL;
+		CHECK_OK(hamr_run_create(&r, p, NULL, &o));
+		CHECK_OK(hamr_run_start(r));
+		hamr_run_destroy(r);
+	}
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
+static void test_pool_destroy_waits_for_runs_in_flight(void)
+{
+	static const hamr_tag blocking[] = {{"blocking", "1"}, {NULL, NULL}};
+	hamr_node_def defs[] = {
+		{.name = "a", .fn = f_spin_add, .type = HAMR_I64},
+		{.name = "b", .fn = f_spin_add, .type = HAMR_I64, .tags = blocking,
+		 .deps = DEPS(HAMR_DEP("a", HAMR_I64))},
+		{.name = "c", .fn = f_spin_add, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("b", HAMR_I64))},
+		{0}};
+	hamr_module m = {"inflight", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *out = "c";
+	hamr_plan *plan = NULL;
+	CHECK_OK(hamr_plan_create(&plan, g, &out, 1, NULL));
+	for (int i = 0; i < 20; i++) {
+		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+		po.workers = 2;
+		po.blocking_workers = 2;
+		hamr_pool *p = NULL;
+		CHECK_OK(hamr_pool_create(&p, &po));
+		hamr_run_opts o = {HAMR_EXEC_THREADS, p};
+		hamr_run *r = NULL;
+		CHECK_OK(hamr_run_create(&r, plan, NULL, &o));
+		CHECK_OK(hamr_run_start(r));
+		hamr_pool_destroy(p); /* finishes the run first */
+		CHECK_OK(hamr_run_wait(r));
+		int64_t v = 0;
+		CHECK_OK(hamr_run_result_i64(r, "c", &v));
+		CHECK_EQ_INT(v, 3);
+		hamr_run_destroy(r);
+	}
+	hamr_plan_destroy(plan);
+	hamr_graph_destroy(g);
+}
+
+static int f_str_then_bool(hamr_call *c)
+{
+	hamr_ret_str(c, "first");
+	return hamr_ret_bool(c, true);
+}
+
+static int f_fail_then_recover(hamr_call *c)
+{
+	hamr_fail(c, "a message that must not leak");
+	hamr_fail(c, NULL);
+	return hamr_ret_i64(c, 5);
+}
+
+static void test_replaced_results_and_recovered_failures(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "flag", .fn = f_str_then_bool}, /* untyped: replaces */
+		{.name = "typed_flag", .fn = f_str_then_bool, .type = HAMR_STR},
+		{.name = "five", .fn = f_fail_then_recover, .type = HAMR_I64},
+		{0}};
+	hamr_module m = {"replace", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *outs[] = {"flag", "five"};
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
+	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	hamr_run *r = NULL;
+	CHECK_OK(hamr_run_execute(&r, p, NULL, &o));
+	bool b = false;
+	CHECK_OK(hamr_run_result_bool(r, "flag", &b));
+	CHECK(b);
+	int64_t v = 0;
+	CHECK_OK(hamr_run_result_i64(r, "five", &v));
+	CHECK_EQ_INT(v, 5);
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	const char *out = "typed_flag";
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
+	CHECK_RC(hamr_run_execute(&r, p, NULL, &o), HAMR_ETYPE);
+	CHECK_CONTAINS(hamr_run_error(r)->message, "returned bool, but the node is declared str");
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
 int main(void)
 {
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
@@ -418,6 +598,10 @@ int main(void)
 	RUN_TEST(test_fail_fast_skips_dependents);
 	RUN_TEST(test_cancel_from_another_thread);
 	RUN_TEST(test_default_pool_and_executor_names);
+	RUN_TEST(test_run_inside_a_node_on_the_same_pool);
+	RUN_TEST(test_destroy_right_after_start);
+	RUN_TEST(test_pool_destroy_waits_for_runs_in_flight);
+	RUN_TEST(test_replaced_results_and_recovered_failures);
 	hamr_pool_destroy(pool2);
 	TEST_EXIT();
 }

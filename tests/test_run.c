@@ -232,7 +232,7 @@ static void test_node_contract_violations(void)
 		int rc;
 		const char *msg;
 	} cases[] = {
-		{"wrong", HAMR_EFAIL, "returned f64, but the node is declared i64"},
+		{"wrong", HAMR_ETYPE, "returned f64, but the node is declared i64"},
 		{"nothing", HAMR_ETYPE, "returned no value, but the node is declared i64"},
 		{"effect", 0, ""},
 		{"raw", HAMR_EFAIL, "returned 7"},

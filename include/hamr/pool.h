@@ -54,13 +54,14 @@ typedef struct hamr_pool_opts {
 #define HAMR_POOL_OPTS_INIT {0, -1, -1, 0, 0}
 
 /* Starts a pool, owned by the caller. HAMR_EINVAL with a message naming the
- * variable when an environment value is malformed ("HAMR_WORKERS=abc: not a
- * positive count"). */
+ * variable when an environment value is malformed ("HAMR_WORKERS=abc:
+ * expected a whole number from 1 to 1024"). */
 HAMR_API int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts);
 
-/* Waits for every task submitted so far (queued work is finished, not
- * dropped), stops the workers and frees the pool. Not from a worker of the
- * pool itself. Accepts NULL. */
+/* Waits for every task submitted so far and every run in flight (queued
+ * work is finished, not dropped), stops the workers, the blocking pool's
+ * too, and frees the pool. Not from a worker of the pool itself. Accepts
+ * NULL. */
 HAMR_API void hamr_pool_destroy(hamr_pool *p);
 
 /* The process-wide pool that executors use when given none, started on
@@ -101,7 +102,8 @@ HAMR_API void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg);
 HAMR_API void hamr_sync(hamr_task *t);
 
 /* The calling thread's worker index in its pool, or -1 when it is not a
- * pool worker. */
+ * pool worker. A node tagged blocking runs on its pool's blocking pool,
+ * and gets its index there (0 to blocking_workers - 1). */
 HAMR_API int hamr_worker_index(void);
 
 /* body(lo, hi, arg) over ranges covering [begin, end) exactly once, split
@@ -120,7 +122,9 @@ HAMR_API int hamr_pool_parallel_for(hamr_pool *p, size_t begin, size_t end,
  * make per call (a database connection, a file handle, a scratch buffer):
  * registered once, made lazily by each thread the first time it asks, and
  * destroyed when that thread ends: at hamr_pool_destroy for a pool worker,
- * at thread exit for any other thread. */
+ * at thread exit for any other thread. The default pool never stops and
+ * the main thread's key destructors never run, so objects made there live
+ * until the process exits. */
 
 typedef struct hamr_resource_desc {
 	const char *name;                /* for messages; copied */

@@ -98,8 +98,8 @@ HAMR_API int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
                               const hamr_values *given,
                               const hamr_run_opts *opts);
 
-/* The record of the run's first failure; code 0 while it has none. Owned
- * by the run. */
+/* The record of the run's first failure, to read once hamr_run_wait has
+ * returned (code 0 when the run succeeded). Owned by the run. */
 HAMR_API const hamr_error_info *hamr_run_error(const hamr_run *r);
 
 /* Output `name` of an ended run, owned by the run (valid until
@@ -157,7 +157,9 @@ HAMR_API void *hamr_ret_alloc(hamr_call *c, size_t n);
 HAMR_API int hamr_ret_value(hamr_call *c, hamr_value *v);
 /* Passes argument `i` through as the result, sharing it. */
 HAMR_API int hamr_ret_arg(hamr_call *c, size_t i);
-/* Takes ownership of `obj`, of the node's declared user type. */
+/* Takes ownership of `obj`, of the node's declared user type. When the
+ * node is not declared with a user type (HAMR_ETYPE), obj stays the
+ * caller's. */
 HAMR_API int hamr_ret_user(hamr_call *c, void *obj);
 
 /* Records `fmt` as the node's failure message and returns HAMR_EFAIL, so
