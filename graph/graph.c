@@ -168,6 +168,8 @@ static int copy_conds(hamr_graph *g, hamr__gnode *n, const hamr_cond *conds)
 		hamr__gcond *gc = &n->conds[i];
 		gc->op = c->op;
 		gc->key = c->key ? hamr__bump_strdup(&g->mem, c->key) : NULL;
+		if (c->key && !gc->key)
+			return HAMR_ENOMEM;
 		gc->values = NULL;
 		gc->n_values = 0;
 		if (c->op == HAMR_WHEN || c->op == HAMR_WHEN_NOT) {
@@ -179,6 +181,8 @@ static int copy_conds(hamr_graph *g, hamr__gnode *n, const hamr_cond *conds)
 			if (!gc->values)
 				return HAMR_ENOMEM;
 			gc->values[0] = hamr__bump_strdup(&g->mem, c->value);
+			if (!gc->values[0])
+				return HAMR_ENOMEM;
 			gc->n_values = 1;
 		} else if (c->op == HAMR_WHEN_IN || c->op == HAMR_WHEN_NOT_IN) {
 			uint32_t nv = 0;
@@ -192,7 +196,8 @@ static int copy_conds(hamr_graph *g, hamr__gnode *n, const hamr_cond *conds)
 			if (!gc->values)
 				return HAMR_ENOMEM;
 			for (uint32_t v = 0; v < nv; v++)
-				gc->values[v] = hamr__bump_strdup(&g->mem, c->values[v]);
+				if (!(gc->values[v] = hamr__bump_strdup(&g->mem, c->values[v])))
+					return HAMR_ENOMEM;
 			gc->n_values = nv;
 		} else {
 			n->bad_cond = 1;
@@ -309,10 +314,17 @@ int hamr_graph_add_module(hamr_graph *g, const hamr_module *m)
 		return rc;
 	if (!m || !m->nodes)
 		return hamr__error_set(HAMR_EINVAL, "hamr_graph_add_module: no module");
+	uint32_t before = g->n_defs;
 	for (const hamr_node_def *d = m->nodes; d->name; d++) {
 		rc = hamr_graph_add_node(g, m->name, d);
-		if (rc)
+		if (rc) {
+			/* all of the module or none of it */
+			for (uint32_t i = before; i < g->n_defs; i++)
+				for (uint32_t k = 0; k < g->defs[i].n_deps; k++)
+					hamr_value_clear(&g->defs[i].deps[k].dflt);
+			g->n_defs = before;
 			return rc;
+		}
 	}
 	return 0;
 }

@@ -57,9 +57,6 @@ static int check_conds(const hamr__gnode *n)
 			                       n->name, op_name(c->op), c->key,
 			                       c->op == HAMR_WHEN || c->op == HAMR_WHEN_NOT ?
 			                               "value" : "values");
-		for (uint32_t v = 0; v < c->n_values; v++)
-			if (!c->values[v])
-				return hamr__error_set(HAMR_ENOMEM, "out of memory");
 	}
 	if (n->bad_cond)
 		return hamr__error_set(HAMR_ECONFIG,

@@ -284,6 +284,21 @@ static void test_bad_definitions(void)
 	hamr_graph_destroy(g);
 }
 
+static void test_bad_module_adds_nothing(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "fine", .fn = f_one, .type = HAMR_I64},
+		{.name = "no_fn", .type = HAMR_I64},
+		{0}};
+	hamr_module m = {"half", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_RC(hamr_graph_add_module(g, &m), HAMR_EINVAL);
+	CHECK_OK(hamr_graph_build(g));
+	CHECK_EQ_INT(hamr_graph_node_count(g), 0); /* not even "fine" */
+	hamr_graph_destroy(g);
+}
+
 static void test_module_load_errors(void)
 {
 	hamr_graph *g = NULL;
@@ -313,6 +328,7 @@ int main(void)
 	RUN_TEST(test_collect_with_parallelizable_validates);
 	RUN_TEST(test_unknown_output_with_hint);
 	RUN_TEST(test_bad_definitions);
+	RUN_TEST(test_bad_module_adds_nothing);
 	RUN_TEST(test_module_load_errors);
 	TEST_EXIT();
 }
