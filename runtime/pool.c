@@ -26,10 +26,8 @@
  * hunger signal of parallel_for's lazy splitting: a range is split only
  * when some worker is idle and the previous half offered was taken.
  *
- * Sync: a task's `done_` flag is set (release) after its function returns,
- * wherever it ran. hamr_sync pops and runs its own tasks until the one it
- * waits for is done; if that one was stolen, it steals other work while it
- * waits, so a waiting worker never blocks. */
+ * Fork-join and parallel_for are in forkjoin.c, the settings in
+ * settings.c. */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -71,40 +69,7 @@ void __tsan_release(void *addr);
 #define tsan_release(p) ((void)(p))
 #endif
 
-#define DEFAULT_SPIN_US 50
-#define DEFAULT_BLOCKING 64
-#define MAX_WORKERS 1024
-#define MAX_BLOCKING 4096
-
-struct hamr__worker {
-	hamr__deque q;
-	hamr_pool *pool;
-	int index;
-	uint64_t rng;
-	pthread_t thread;
-	/* counters: written by this worker only, with relaxed load + store
-	 * (no read-modify-write on the hot path), read by anyone */
-	atomic_ullong tasks, steals, failed_steals, parks;
-};
-
-struct hamr_pool {
-	int n;
-	hamr__worker *w;
-	hamr_pool_opts opts;
-	atomic_int stop;
-	atomic_int n_idle;
-	atomic_int n_sleeping;
-	atomic_uint epoch;
-	atomic_long n_external; /* queued jobs not yet taken */
-	struct cds_wfcq_head qhead;
-	struct cds_wfcq_tail qtail;
-	const char *prefix;        /* thread names: hamr-w, hamr-b */
-	atomic_int runs;           /* threads-executor runs in flight */
-	pthread_mutex_t blocking_lock;
-	_Atomic(hamr_pool *) blocking; /* started on first use */
-};
-
-static _Thread_local hamr__worker *tls_worker;
+_Thread_local hamr__worker *hamr__tls_worker;
 
 /* ---- futex --------------------------------------------------------------- */
 
@@ -119,125 +84,9 @@ static void futex_wake(atomic_uint *addr, int n)
 	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-static inline void count(atomic_ullong *c)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-	                      memory_order_relaxed);
-}
-
-/* ---- CPUs ---------------------------------------------------------------- */
-
-/* The cgroup v2 (cpu.max) or v1 (cfs quota) limit, in whole CPUs rounded
- * up; 0 when there is none. */
-static int cgroup_cpus(void)
-{
-	long quota = -1, period = 0;
-	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
-	if (f) {
-		char q[32] = "";
-		if (fscanf(f, "%31s %ld", q, &period) == 2 && strcmp(q, "max"))
-			quota = strtol(q, NULL, 10);
-		fclose(f);
-	} else if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r"))) {
-		if (fscanf(f, "%ld", &quota) != 1)
-			quota = -1;
-		fclose(f);
-		if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r"))) {
-			if (fscanf(f, "%ld", &period) != 1)
-				period = 0;
-			fclose(f);
-		}
-	}
-	if (quota <= 0 || period <= 0)
-		return 0;
-	return (int)((quota + period - 1) / period);
-}
-
-int hamr_cpu_count(void)
-{
-	cpu_set_t set;
-	int n = 0;
-	if (sched_getaffinity(0, sizeof set, &set) == 0)
-		n = CPU_COUNT(&set);
-	if (n <= 0) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-		n = c > 0 ? (int)c : 1;
-	}
-	int q = cgroup_cpus();
-	return q > 0 && q < n ? q : n;
-}
-
-/* ---- settings -------------------------------------------------------------- */
-
-static int resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
-{
-	hamr_pool_opts def = HAMR_POOL_OPTS_INIT;
-	*o = in ? *in : def;
-	long v;
-	int rc;
-	if (o->workers < 0 || o->workers > MAX_WORKERS)
-		return hamr__error_set(HAMR_EINVAL, "workers = %d: expected 1 to %d (0: default)",
-		                       o->workers, MAX_WORKERS);
-	if (o->workers == 0) {
-		v = hamr_cpu_count();
-		if ((rc = hamr__env_long("HAMR_WORKERS", 1, MAX_WORKERS, &v)) < 0)
-			return rc;
-		o->workers = (int)v;
-	}
-	if (o->spin_us < -1)
-		return hamr__error_set(HAMR_EINVAL, "spin_us = %d: expected 0 or more (-1: default)",
-		                       o->spin_us);
-	if (o->spin_us == -1) {
-		v = DEFAULT_SPIN_US;
-		if ((rc = hamr__env_long("HAMR_SPIN", 0, 10000000, &v)) < 0)
-			return rc;
-		o->spin_us = (int)v;
-	}
-	if (o->pin < -1 || o->pin > 1)
-		return hamr__error_set(HAMR_EINVAL, "pin = %d: expected 0 or 1 (-1: default)", o->pin);
-	if (o->pin == -1) {
-		v = 0;
-		if ((rc = hamr__env_long("HAMR_PIN", 0, 1, &v)) < 0)
-			return rc;
-		o->pin = (int)v;
-	}
-	if (o->blocking_workers < 0 || o->blocking_workers > MAX_BLOCKING)
-		return hamr__error_set(HAMR_EINVAL,
-		                       "blocking_workers = %d: expected 1 to %d (0: default)",
-		                       o->blocking_workers, MAX_BLOCKING);
-	if (o->blocking_workers == 0) {
-		v = DEFAULT_BLOCKING;
-		if ((rc = hamr__env_long("HAMR_BLOCKING_WORKERS", 1, MAX_BLOCKING, &v)) < 0)
-			return rc;
-		o->blocking_workers = (int)v;
-	}
-	if (o->grain == 0) {
-		v = 0;
-		if ((rc = hamr__env_long("HAMR_GRAIN", 1, LONG_MAX, &v)) < 0)
-			return rc;
-		o->grain = (size_t)v;
-	}
-	return 0;
-}
-
-void hamr_pool_settings(const hamr_pool *p, hamr_pool_opts *out)
-{
-	if (p && out)
-		*out = p->opts;
-}
-
 /* ---- waking and parking ------------------------------------------------------ */
 
-static void wake(hamr_pool *p, int n)
+void hamr__pool_wake(hamr_pool *p, int n)
 {
 	/* seq_cst: the second half of Dekker's pattern with park(); see the
 	 * essay at the top */
@@ -263,7 +112,7 @@ static void park(hamr__worker *w)
 	unsigned e = atomic_load_explicit(&p->epoch, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
 	if (!work_visible(p) && !atomic_load_explicit(&p->stop, memory_order_seq_cst)) {
-		count(&w->parks);
+		hamr__count(&w->parks);
 		futex_wait(&p->epoch, e);
 	}
 	atomic_fetch_sub_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
@@ -273,7 +122,7 @@ static void park(hamr__worker *w)
 
 void hamr__worker_run(hamr__worker *w, hamr_task *t)
 {
-	count(&w->tasks);
+	hamr__count(&w->tasks);
 	if (t->detached_) {
 		t->fn_(t->arg_); /* nobody syncs on it; t may be gone after */
 		return;
@@ -298,7 +147,7 @@ static int run_external(hamr_pool *p, hamr__worker *w)
 	atomic_fetch_sub_explicit(&p->n_external, 1, memory_order_relaxed);
 	hamr__job *job = caa_container_of(node, hamr__job, node);
 	tsan_acquire(job);
-	count(&w->tasks);
+	hamr__count(&w->tasks);
 	job->fn(job->arg); /* the job may be gone once fn starts finishing */
 	return 1;
 }
@@ -314,7 +163,7 @@ static uint64_t next_rand(hamr__worker *w)
 
 /* One pass over the other workers from a random start; runs the first task
  * it steals. */
-static int steal_round(hamr__worker *w)
+int hamr__worker_steal(hamr__worker *w)
 {
 	hamr_pool *p = w->pool;
 	int n = p->n;
@@ -329,10 +178,10 @@ static int steal_round(hamr__worker *w)
 		if (x == HAMR__DEQUE_EMPTY)
 			continue;
 		if (x == HAMR__DEQUE_ABORT) {
-			count(&w->failed_steals);
+			hamr__count(&w->failed_steals);
 			continue;
 		}
-		count(&w->steals);
+		hamr__count(&w->steals);
 		hamr__worker_run(w, x);
 		return 1;
 	}
@@ -350,7 +199,7 @@ static void *worker_main(void *arg)
 {
 	hamr__worker *w = arg;
 	hamr_pool *p = w->pool;
-	tls_worker = w;
+	hamr__tls_worker = w;
 
 	for (;;) {
 		void *t = hamr__deque_pop(&w->q);
@@ -364,7 +213,7 @@ static void *worker_main(void *arg)
 		uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
 		int found = 0;
 		for (unsigned round = 0;; round++) {
-			if (run_external(p, w) || steal_round(w)) {
+			if (run_external(p, w) || hamr__worker_steal(w)) {
 				found = 1;
 				break;
 			}
@@ -376,7 +225,7 @@ static void *worker_main(void *arg)
 				park(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
 			} else {
-				cpu_relax();
+				hamr__cpu_relax();
 			}
 		}
 		atomic_fetch_sub_explicit(&p->n_idle, 1, memory_order_relaxed);
@@ -384,7 +233,7 @@ static void *worker_main(void *arg)
 			break; /* stopping, and nothing is left */
 	}
 	hamr__resource_thread_end();
-	tls_worker = NULL;
+	hamr__tls_worker = NULL;
 	return NULL;
 }
 
@@ -410,7 +259,7 @@ int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts)
 		return hamr__error_set(HAMR_EINVAL, "hamr_pool_create: out is NULL");
 	*out = NULL;
 	hamr_pool_opts o;
-	int rc = resolve_opts(opts, &o);
+	int rc = hamr__pool_resolve_opts(opts, &o);
 	if (rc)
 		return rc;
 	return pool_start(out, &o, "hamr-w");
@@ -484,7 +333,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 		int err = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
 		if (err) {
 			atomic_store(&p->stop, 1);
-			wake(p, INT_MAX);
+			hamr__pool_wake(p, INT_MAX);
 			for (int j = 0; j < i; j++)
 				pthread_join(w[j].thread, NULL);
 			for (int j = 0; j < p->n; j++)
@@ -577,8 +426,8 @@ void hamr__worker_help(hamr__worker *w, atomic_int *state, int value)
 		void *x = hamr__deque_pop(&w->q);
 		if (x)
 			hamr__worker_run(w, x);
-		else if (!run_external(w->pool, w) && !steal_round(w))
-			cpu_relax();
+		else if (!run_external(w->pool, w) && !hamr__worker_steal(w))
+			hamr__cpu_relax();
 	}
 }
 
@@ -603,7 +452,7 @@ void hamr__pool_submit(hamr_pool *p, hamr__job *job)
 	cds_wfcq_enqueue(&p->qhead, &p->qtail, &job->node);
 	/* seq_cst: the first half of Dekker's pattern with park() */
 	atomic_fetch_add_explicit(&p->n_external, 1, memory_order_seq_cst);
-	wake(p, 1);
+	hamr__pool_wake(p, 1);
 }
 
 struct call_job {
@@ -626,7 +475,7 @@ int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
 {
 	if (!p || !fn)
 		return hamr__error_set(HAMR_EINVAL, "hamr_pool_call: pool and function are required");
-	if (tls_worker && tls_worker->pool == p) {
+	if (hamr__tls_worker && hamr__tls_worker->pool == p) {
 		fn(arg);
 		return 0;
 	}
@@ -643,170 +492,3 @@ int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
 	return 0;
 }
 
-/* ---- fork-join --------------------------------------------------------------------- */
-
-hamr__worker *hamr__worker_self(void)
-{
-	return tls_worker;
-}
-
-hamr_pool *hamr__worker_pool(const hamr__worker *w)
-{
-	return w->pool;
-}
-
-int hamr_worker_index(void)
-{
-	return tls_worker ? tls_worker->index : -1;
-}
-
-void hamr__worker_push(hamr__worker *w, hamr_task *t)
-{
-	t->done_ = 0;
-	t->detached_ = 1;
-	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
-		hamr__worker_run(w, t); /* out of memory: run it here */
-		return;
-	}
-	/* relaxed: a missed sleeper only delays parallelism (see the top) */
-	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
-		wake(w->pool, 1);
-}
-
-void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
-{
-	t->fn_ = fn;
-	t->arg_ = arg;
-	t->done_ = 0;
-	t->detached_ = 0;
-	hamr__worker *w = tls_worker;
-	if (!w) {
-		fn(arg);
-		t->done_ = 1;
-		return;
-	}
-	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
-		hamr__worker_run(w, t); /* out of memory: run it here */
-		return;
-	}
-	/* relaxed: a missed sleeper only delays parallelism (see the top) */
-	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
-		wake(w->pool, 1);
-}
-
-void hamr_sync(hamr_task *t)
-{
-	hamr__worker *w = tls_worker;
-	/* acquire: pairs with the release store in hamr__worker_run */
-	while (!__atomic_load_n(&t->done_, __ATOMIC_ACQUIRE)) {
-		if (!w)
-			return; /* spawned outside a worker: it ran already */
-		void *x = hamr__deque_pop(&w->q);
-		if (x) {
-			hamr__worker_run(w, x);
-			continue;
-		}
-		/* stolen: work elsewhere while the thief finishes it */
-		if (!steal_round(w))
-			cpu_relax();
-	}
-}
-
-/* ---- parallel_for --------------------------------------------------------------------- */
-
-typedef struct pfor {
-	hamr_range_fn body;
-	void *arg;
-	size_t grain;
-} pfor;
-
-typedef struct pfor_task {
-	hamr_task t;
-	const pfor *pf;
-	size_t lo, hi;
-} pfor_task;
-
-static void pfor_range(const pfor *pf, size_t lo, size_t hi);
-
-static void pfor_run(void *arg)
-{
-	pfor_task *pt = arg;
-	pfor_range(pt->pf, pt->lo, pt->hi);
-}
-
-#define PFOR_MAX_SPLITS 64 /* halving: enough for any size_t range */
-#define PFOR_MAX_CHUNK 256
-
-static void pfor_range(const pfor *pf, size_t lo, size_t hi)
-{
-	hamr__worker *w = tls_worker;
-	pfor_task kids[PFOR_MAX_SPLITS];
-	int nk = 0;
-	if (pf->grain) {
-		while (hi - lo > pf->grain && nk < PFOR_MAX_SPLITS) {
-			size_t mid = lo + (hi - lo) / 2;
-			kids[nk] = (pfor_task){.pf = pf, .lo = mid, .hi = hi};
-			hamr_spawn(&kids[nk].t, pfor_run, &kids[nk]);
-			nk++;
-			hi = mid;
-		}
-		pf->body(lo, hi, pf->arg);
-	} else {
-		hamr_pool *p = w->pool;
-		size_t chunk = 1;
-		while (lo < hi) {
-			/* relaxed: a hint; a stale value splits one chunk late */
-			if (hi - lo >= 2 && nk < PFOR_MAX_SPLITS &&
-			    atomic_load_explicit(&p->n_idle, memory_order_relaxed) > 0 &&
-			    hamr__deque_size(&w->q) == 0) {
-				size_t mid = lo + (hi - lo) / 2;
-				kids[nk] = (pfor_task){.pf = pf, .lo = mid, .hi = hi};
-				hamr_spawn(&kids[nk].t, pfor_run, &kids[nk]);
-				nk++;
-				hi = mid;
-				chunk = 1;
-			}
-			size_t end = hi - lo > chunk ? lo + chunk : hi;
-			pf->body(lo, end, pf->arg);
-			lo = end;
-			if (chunk < PFOR_MAX_CHUNK)
-				chunk *= 2;
-		}
-	}
-	while (nk > 0)
-		hamr_sync(&kids[--nk].t);
-}
-
-void hamr_parallel_for(size_t begin, size_t end, hamr_range_fn body, void *arg)
-{
-	if (begin >= end || !body)
-		return;
-	hamr__worker *w = tls_worker;
-	if (!w) {
-		body(begin, end, arg);
-		return;
-	}
-	pfor pf = {body, arg, w->pool->opts.grain};
-	pfor_range(&pf, begin, end);
-}
-
-struct pfor_call {
-	size_t begin, end;
-	hamr_range_fn body;
-	void *arg;
-};
-
-static void pfor_call_run(void *arg)
-{
-	struct pfor_call *c = arg;
-	hamr_parallel_for(c->begin, c->end, c->body, c->arg);
-}
-
-int hamr_pool_parallel_for(hamr_pool *p, size_t begin, size_t end,
-                           hamr_range_fn body, void *arg)
-{
-	struct pfor_call c = {begin, end, body, arg};
-	if (!body)
-		return hamr__error_set(HAMR_EINVAL, "hamr_pool_parallel_for: no body");
-	return hamr_pool_call(p, pfor_call_run, &c);
-}

@@ -8,7 +8,11 @@
 #include <stdatomic.h>
 #include <urcu/wfcqueue.h>
 
+#include <pthread.h>
+#include <stdint.h>
+
 #include "hamr/pool.h"
+#include "runtime/deque_internal.h"
 
 typedef struct hamr__worker hamr__worker;
 
@@ -58,5 +62,71 @@ void hamr__pool_run_end(hamr_pool *p);
  * workers named hamr-bN, which park at once when idle. Started on first
  * use, destroyed with p. NULL (with hamr_errmsg) when it cannot start. */
 hamr_pool *hamr__pool_blocking(hamr_pool *p);
+
+/* ---- what pool.c, forkjoin.c and settings.c share --------------------- */
+
+#define HAMR__DEFAULT_SPIN_US 50
+#define HAMR__DEFAULT_BLOCKING 64
+#define HAMR__MAX_WORKERS 1024
+#define HAMR__MAX_BLOCKING 4096
+
+struct hamr__worker {
+	hamr__deque q;
+	hamr_pool *pool;
+	int index;
+	uint64_t rng;
+	pthread_t thread;
+	/* counters: written by this worker only, with relaxed load + store
+	 * (no read-modify-write on the hot path), read by anyone */
+	atomic_ullong tasks, steals, failed_steals, parks;
+};
+
+struct hamr_pool {
+	int n;
+	hamr__worker *w;
+	hamr_pool_opts opts;
+	atomic_int stop;
+	atomic_int n_idle;
+	atomic_int n_sleeping;
+	atomic_uint epoch;
+	atomic_long n_external; /* queued jobs not yet taken */
+	struct cds_wfcq_head qhead;
+	struct cds_wfcq_tail qtail;
+	const char *prefix;        /* thread names: hamr-w, hamr-b */
+	atomic_int runs;           /* threads-executor runs in flight */
+	pthread_mutex_t blocking_lock;
+	_Atomic(hamr_pool *) blocking; /* started on first use */
+};
+
+
+/* The calling thread's worker; NULL on other threads. */
+extern _Thread_local hamr__worker *hamr__tls_worker;
+
+static inline void hamr__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* A counter only its worker writes: relaxed load and store, no
+ * read-modify-write on the hot path. */
+static inline void hamr__count(atomic_ullong *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
+/* Wakes up to n parked workers of p, if any sleeps (seq_cst check). */
+void hamr__pool_wake(hamr_pool *p, int n);
+
+/* One pass over the other workers from a random start: runs the first task
+ * it steals and returns 1, or returns 0. */
+int hamr__worker_steal(hamr__worker *w);
+
+/* The pool settings after environment and defaults (settings.c). */
+int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *out);
 
 #endif

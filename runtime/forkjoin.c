@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/* Fork-join on the pool: spawn, sync and parallel_for.
+ *
+ * A spawned task lives in its spawner's frame; spawning is a push onto the
+ * calling worker's deque and, when a worker sleeps, a wake. A task's
+ * `done_` flag is set (release) after its function returns, wherever it
+ * ran. hamr_sync pops and runs its own tasks until the one it waits for is
+ * done; if that one was stolen, it steals other work while the thief
+ * finishes, so a waiting worker never blocks.
+ *
+ * parallel_for splits lazily. It runs its range in chunks that double up
+ * to PFOR_MAX_CHUNK items (so the hunger check costs nothing per item),
+ * and before each chunk it offers the upper half of what is left, but only
+ * when some worker is idle (`n_idle`) and its previous offer was taken (its
+ * deque is empty). On a pool with nothing idle, that is a serial loop; with
+ * idle workers, ranges halve until every worker has one. HAMR_GRAIN
+ * replaces this with a fixed split down to the grain. */
+#include "runtime/pool_internal.h"
+#include "serialize/error_internal.h"
+
+hamr__worker *hamr__worker_self(void)
+{
+	return hamr__tls_worker;
+}
+
+hamr_pool *hamr__worker_pool(const hamr__worker *w)
+{
+	return w->pool;
+}
+
+int hamr_worker_index(void)
+{
+	return hamr__tls_worker ? hamr__tls_worker->index : -1;
+}
+
+void hamr__worker_push(hamr__worker *w, hamr_task *t)
+{
+	t->done_ = 0;
+	t->detached_ = 1;
+	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
+		hamr__worker_run(w, t); /* out of memory: run it here */
+		return;
+	}
+	/* relaxed: a missed sleeper only delays parallelism (see the top) */
+	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
+		hamr__pool_wake(w->pool, 1);
+}
+
+void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
+{
+	t->fn_ = fn;
+	t->arg_ = arg;
+	t->done_ = 0;
+	t->detached_ = 0;
+	hamr__worker *w = hamr__tls_worker;
+	if (!w) {
+		fn(arg);
+		t->done_ = 1;
+		return;
+	}
+	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
+		hamr__worker_run(w, t); /* out of memory: run it here */
+		return;
+	}
+	/* relaxed: a missed sleeper only delays parallelism (see the top) */
+	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
+		hamr__pool_wake(w->pool, 1);
+}
+
+void hamr_sync(hamr_task *t)
+{
+	hamr__worker *w = hamr__tls_worker;
+	/* acquire: pairs with the release store in hamr__worker_run */
+	while (!__atomic_load_n(&t->done_, __ATOMIC_ACQUIRE)) {
+		if (!w)
+			return; /* spawned outside a worker: it ran already */
+		void *x = hamr__deque_pop(&w->q);
+		if (x) {
+			hamr__worker_run(w, x);
+			continue;
+		}
+		/* stolen: work elsewhere while the thief finishes it */
+		if (!hamr__worker_steal(w))
+			hamr__cpu_relax();
+	}
+}
+
+/* ---- parallel_for --------------------------------------------------------------------- */
+
+typedef struct pfor {
+	hamr_range_fn body;
+	void *arg;
+	size_t grain;
+} pfor;
+
+typedef struct pfor_task {
+	hamr_task t;
+	const pfor *pf;
+	size_t lo, hi;
+} pfor_task;
+
+static void pfor_range(const pfor *pf, size_t lo, size_t hi);
+
+static void pfor_run(void *arg)
+{
+	pfor_task *pt = arg;
+	pfor_range(pt->pf, pt->lo, pt->hi);
+}
+
+#define PFOR_MAX_SPLITS 64 /* halving: enough for any size_t range */
+#define PFOR_MAX_CHUNK 256
+
+static void pfor_range(const pfor *pf, size_t lo, size_t hi)
+{
+	hamr__worker *w = hamr__tls_worker;
+	pfor_task kids[PFOR_MAX_SPLITS];
+	int nk = 0;
+	if (pf->grain) {
+		while (hi - lo > pf->grain && nk < PFOR_MAX_SPLITS) {
+			size_t mid = lo + (hi - lo) / 2;
+			kids[nk] = (pfor_task){.pf = pf, .lo = mid, .hi = hi};
+			hamr_spawn(&kids[nk].t, pfor_run, &kids[nk]);
+			nk++;
+			hi = mid;
+		}
+		pf->body(lo, hi, pf->arg);
+	} else {
+		hamr_pool *p = w->pool;
+		size_t chunk = 1;
+		while (lo < hi) {
+			/* relaxed: a hint; a stale value splits one chunk late */
+			if (hi - lo >= 2 && nk < PFOR_MAX_SPLITS &&
+			    atomic_load_explicit(&p->n_idle, memory_order_relaxed) > 0 &&
+			    hamr__deque_size(&w->q) == 0) {
+				size_t mid = lo + (hi - lo) / 2;
+				kids[nk] = (pfor_task){.pf = pf, .lo = mid, .hi = hi};
+				hamr_spawn(&kids[nk].t, pfor_run, &kids[nk]);
+				nk++;
+				hi = mid;
+				chunk = 1;
+			}
+			size_t end = hi - lo > chunk ? lo + chunk : hi;
+			pf->body(lo, end, pf->arg);
+			lo = end;
+			if (chunk < PFOR_MAX_CHUNK)
+				chunk *= 2;
+		}
+	}
+	while (nk > 0)
+		hamr_sync(&kids[--nk].t);
+}
+
+void hamr_parallel_for(size_t begin, size_t end, hamr_range_fn body, void *arg)
+{
+	if (begin >= end || !body)
+		return;
+	hamr__worker *w = hamr__tls_worker;
+	if (!w) {
+		body(begin, end, arg);
+		return;
+	}
+	pfor pf = {body, arg, w->pool->opts.grain};
+	pfor_range(&pf, begin, end);
+}
+
+struct pfor_call {
+	size_t begin, end;
+	hamr_range_fn body;
+	void *arg;
+};
+
+static void pfor_call_run(void *arg)
+{
+	struct pfor_call *c = arg;
+	hamr_parallel_for(c->begin, c->end, c->body, c->arg);
+}
+
+int hamr_pool_parallel_for(hamr_pool *p, size_t begin, size_t end,
+                           hamr_range_fn body, void *arg)
+{
+	struct pfor_call c = {begin, end, body, arg};
+	if (!body)
+		return hamr__error_set(HAMR_EINVAL, "hamr_pool_parallel_for: no body");
+	return hamr_pool_call(p, pfor_call_run, &c);
+}
