@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: MIT
+/* hamr's side of the peer benchmarks (impl `hamr`, and `hamr_seq` for the
+ * sequential executor at one thread). Public API only, linked to the shared
+ * libhamr as a user's program is.
+ *
+ * One pool per process, hamr_pool_create with workers = --threads and every
+ * other setting at its default (spin 50 us, no pinning, lazy parallel_for).
+ * The calling thread is not a worker: fork-join work enters through
+ * hamr_pool_call, and graph runs through the threads executor on that pool;
+ * the caller sleeps meanwhile, so T workers use T cores.
+ *
+ *   fib             hamr_spawn(fib(n-1)), fib(n-2) inline, hamr_sync
+ *   map/fine        recursive binary split down to one item, spawn + sync
+ *   map/untuned     hamr_parallel_for, no grain (lazy splitting); partial
+ *                   sums in per-worker accumulators
+ *   map/flat        one task spawns one task per item, FLAT_CHUNK at a time,
+ *                   then syncs that chunk; every task has its own record
+ *   wavefront       a grid graph of named nodes; oneshot times names +
+ *                   add_node + build + plan + run + destroy, rerun times
+ *                   run create + start + wait + destroy on a plan made once
+ *   chain           2^20 nodes in a line, rerun
+ *   wavefront_work  256 x 256 grid, ~1 us per node, rerun */
+#include <hamr.h>
+
+#include "peers_common.h"
+
+static hamr_pool *pool;
+static int n_threads;
+
+static void die(const char *what, int rc)
+{
+	fprintf(stderr, "peers_hamr: %s: %s (%s)\n", what, hamr_strerror(rc),
+	        hamr_errmsg());
+	exit(1);
+}
+
+/* ---- fib --------------------------------------------------------------------- */
+
+typedef struct fib_arg {
+	int n;
+	uint64_t r;
+} fib_arg;
+
+static void fib_task(void *p)
+{
+	fib_arg *a = p;
+	if (a->n < 2) {
+		a->r = (uint64_t)a->n;
+		return;
+	}
+	fib_arg x = {a->n - 1, 0}, y = {a->n - 2, 0};
+	hamr_task t;
+	hamr_spawn(&t, fib_task, &x);
+	fib_task(&y);
+	hamr_sync(&t);
+	a->r = x.r + y.r;
+}
+
+static uint64_t fib_body(void *ctx, int64_t *ns)
+{
+	(void)ctx;
+	fib_arg a = {FIB_N, 0};
+	int64_t t0 = peers_now_ns();
+	int rc = hamr_pool_call(pool, fib_task, &a);
+	*ns = peers_now_ns() - t0;
+	if (rc)
+		die("hamr_pool_call", rc);
+	return a.r;
+}
+
+/* ---- map ----------------------------------------------------------------------- */
+
+typedef struct split_arg {
+	uint64_t lo, hi, r;
+} split_arg;
+
+/* fine: halves down to one item, every half a task */
+static void split_task(void *p)
+{
+	split_arg *a = p;
+	if (a->hi - a->lo == 1) {
+		a->r = map_f(a->lo);
+		return;
+	}
+	uint64_t mid = a->lo + (a->hi - a->lo) / 2;
+	split_arg x = {mid, a->hi, 0}, y = {a->lo, mid, 0};
+	hamr_task t;
+	hamr_spawn(&t, split_task, &x);
+	split_task(&y);
+	hamr_sync(&t);
+	a->r = x.r + y.r;
+}
+
+static uint64_t map_fine_body(void *ctx, int64_t *ns)
+{
+	(void)ctx;
+	split_arg a = {0, MAP_N, 0};
+	int64_t t0 = peers_now_ns();
+	int rc = hamr_pool_call(pool, split_task, &a);
+	*ns = peers_now_ns() - t0;
+	if (rc)
+		die("hamr_pool_call", rc);
+	return a.r;
+}
+
+/* untuned: one accumulator per worker, a cache line each */
+typedef struct acc {
+	uint64_t s;
+	char pad[56];
+} acc;
+
+static acc accs[64];
+
+static void map_range(size_t lo, size_t hi, void *arg)
+{
+	(void)arg;
+	uint64_t s = 0;
+	for (size_t i = lo; i < hi; i++)
+		s += map_f(i);
+	accs[hamr_worker_index()].s += s;
+}
+
+static uint64_t map_untuned_body(void *ctx, int64_t *ns)
+{
+	(void)ctx;
+	memset(accs, 0, sizeof accs);
+	int64_t t0 = peers_now_ns();
+	int rc = hamr_pool_parallel_for(pool, 0, MAP_N, map_range, NULL);
+	uint64_t s = 0;
+	for (int w = 0; w < n_threads; w++)
+		s += accs[w].s;
+	*ns = peers_now_ns() - t0;
+	if (rc)
+		die("hamr_pool_parallel_for", rc);
+	return s;
+}
+
+/* flat: the spawning task owns FLAT_CHUNK task records and reuses them */
+#define FLAT_CHUNK 4096
+
+typedef struct item_task {
+	hamr_task t;
+	uint64_t i, r;
+} item_task;
+
+static void item_run(void *p)
+{
+	item_task *it = p;
+	it->r = map_f(it->i);
+}
+
+typedef struct flat_arg {
+	item_task *items; /* FLAT_CHUNK */
+	uint64_t r;
+} flat_arg;
+
+static void flat_task(void *p)
+{
+	flat_arg *a = p;
+	uint64_t s = 0;
+	for (uint64_t base = 0; base < MAP_N; base += FLAT_CHUNK) {
+		uint64_t n = MAP_N - base < FLAT_CHUNK ? MAP_N - base : FLAT_CHUNK;
+		for (uint64_t k = 0; k < n; k++) {
+			a->items[k].i = base + k;
+			hamr_spawn(&a->items[k].t, item_run, &a->items[k]);
+		}
+		for (uint64_t k = n; k-- > 0;) {
+			hamr_sync(&a->items[k].t);
+			s += a->items[k].r;
+		}
+	}
+	a->r = s;
+}
+
+static uint64_t map_flat_body(void *ctx, int64_t *ns)
+{
+	flat_arg a = {ctx, 0};
+	int64_t t0 = peers_now_ns();
+	int rc = hamr_pool_call(pool, flat_task, &a);
+	*ns = peers_now_ns() - t0;
+	if (rc)
+		die("hamr_pool_call", rc);
+	return a.r;
+}
+
+/* ---- graphs ---------------------------------------------------------------------- */
+
+/* Every graph node: 1 + the sum of its arguments (wave_cell), or that mixed
+ * for about 1 us (work_cell). A grid's corner and a chain's first node have
+ * no arguments. */
+static int node_sum(hamr_call *c)
+{
+	uint64_t up = 0, left = 0;
+	size_t n = hamr_arg_count(c);
+	if (n > 0)
+		up = (uint64_t)hamr_arg_i64(c, 0);
+	if (n > 1)
+		left = (uint64_t)hamr_arg_i64(c, 1);
+	return hamr_ret_i64(c, (int64_t)wave_cell(up, left));
+}
+
+static int node_work(hamr_call *c)
+{
+	uint64_t up = 0, left = 0;
+	size_t n = hamr_arg_count(c);
+	if (n > 0)
+		up = (uint64_t)hamr_arg_i64(c, 0);
+	if (n > 1)
+		left = (uint64_t)hamr_arg_i64(c, 1);
+	return hamr_ret_i64(c, (int64_t)work_cell(up, left));
+}
+
+/* An n x n grid of nodes "c_I_J", named in the loop, and a plan for the
+ * last corner, whose name goes to `sink`. */
+static int grid_plan(hamr_plan **out, int n, hamr_fn fn, char *sink)
+{
+	hamr_graph *g = NULL;
+	char name[32], up[32], left[32];
+	int rc = hamr_graph_create(&g);
+	for (int i = 0; !rc && i < n; i++)
+		for (int j = 0; !rc && j < n; j++) {
+			hamr_dep deps[3] = {HAMR_DEPS_END, HAMR_DEPS_END, HAMR_DEPS_END};
+			int k = 0;
+			snprintf(name, sizeof name, "c_%d_%d", i, j);
+			if (i > 0) {
+				snprintf(up, sizeof up, "c_%d_%d", i - 1, j);
+				deps[k].name = up;
+				deps[k++].type = HAMR_I64;
+			}
+			if (j > 0) {
+				snprintf(left, sizeof left, "c_%d_%d", i, j - 1);
+				deps[k].name = left;
+				deps[k++].type = HAMR_I64;
+			}
+			hamr_node_def d = {.name = name, .fn = fn, .type = HAMR_I64,
+			                   .deps = deps};
+			rc = hamr_graph_add_node(g, "grid", &d);
+		}
+	snprintf(sink, 32, "c_%d_%d", n - 1, n - 1);
+	const char *outs[1] = {sink};
+	if (!rc)
+		rc = hamr_plan_create(out, g, outs, 1, NULL);
+	hamr_graph_destroy(g); /* the plan keeps it alive */
+	return rc;
+}
+
+/* CHAIN_N nodes "n0" .. "nK" in a line; the sink is the last. */
+static int chain_plan(hamr_plan **out, char *sink)
+{
+	hamr_graph *g = NULL;
+	char name[32], prev[32];
+	int rc = hamr_graph_create(&g);
+	for (uint32_t k = 0; !rc && k < CHAIN_N; k++) {
+		hamr_dep deps[2] = {HAMR_DEPS_END, HAMR_DEPS_END};
+		snprintf(name, sizeof name, "n%u", k);
+		if (k > 0) {
+			snprintf(prev, sizeof prev, "n%u", k - 1);
+			deps[0].name = prev;
+			deps[0].type = HAMR_I64;
+		}
+		hamr_node_def d = {.name = name, .fn = node_sum, .type = HAMR_I64,
+		                   .deps = deps};
+		rc = hamr_graph_add_node(g, "chain", &d);
+	}
+	snprintf(sink, 32, "n%u", CHAIN_N - 1);
+	const char *outs[1] = {sink};
+	if (!rc)
+		rc = hamr_plan_create(out, g, outs, 1, NULL);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
+typedef struct graph_ctx {
+	hamr_plan *plan;   /* rerun: made once */
+	char sink[32];
+	hamr_executor_kind exec;
+	int n;             /* oneshot: grid size */
+	hamr_fn fn;        /* oneshot: node function */
+} graph_ctx;
+
+static uint64_t run_plan(const graph_ctx *g, hamr_plan *plan)
+{
+	hamr_run_opts o = {g->exec, pool};
+	hamr_run *r = NULL;
+	int64_t v = 0;
+	int rc = hamr_run_execute(&r, plan, NULL, &o);
+	if (rc)
+		die("hamr_run_execute", rc);
+	if ((rc = hamr_run_result_i64(r, g->sink, &v)))
+		die("hamr_run_result_i64", rc);
+	hamr_run_destroy(r);
+	return (uint64_t)v;
+}
+
+static uint64_t rerun_body(void *ctx, int64_t *ns)
+{
+	graph_ctx *g = ctx;
+	int64_t t0 = peers_now_ns();
+	uint64_t v = run_plan(g, g->plan);
+	*ns = peers_now_ns() - t0;
+	return v;
+}
+
+static uint64_t oneshot_body(void *ctx, int64_t *ns)
+{
+	graph_ctx *g = ctx;
+	hamr_plan *plan = NULL;
+	int64_t t0 = peers_now_ns();
+	int rc = grid_plan(&plan, g->n, g->fn, g->sink);
+	if (rc)
+		die("grid_plan", rc);
+	uint64_t v = run_plan(g, plan);
+	hamr_plan_destroy(plan);
+	*ns = peers_now_ns() - t0;
+	return v;
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	peers_opts o;
+	peers_parse(argc, argv, &o);
+	n_threads = o.threads;
+	if (n_threads > 64) {
+		fprintf(stderr, "peers_hamr: at most 64 threads\n");
+		return 2;
+	}
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = o.threads;
+	int rc = hamr_pool_create(&pool, &po);
+	if (rc)
+		die("hamr_pool_create", rc);
+	const int T = o.threads;
+	/* hamr_seq: the sequential executor, once, at one thread */
+	const int seq = T == 1;
+
+	if (peers_wanted(&o, "fib"))
+		peers_measure(&o, "fib", "hamr", "spawn", T, FIB_N, FIB_CALLS, FIB_RESULT,
+		              fib_body, NULL);
+	if (peers_wanted(&o, "map")) {
+		uint64_t want = ref_map();
+		item_task *items = calloc(FLAT_CHUNK, sizeof *items);
+		peers_measure(&o, "map", "hamr", "fine", T, MAP_N, MAP_N, want,
+		              map_fine_body, NULL);
+		peers_measure(&o, "map", "hamr", "untuned", T, MAP_N, MAP_N, want,
+		              map_untuned_body, NULL);
+		peers_measure(&o, "map", "hamr", "flat", T, MAP_N, MAP_N, want,
+		              map_flat_body, items);
+		free(items);
+	}
+	if (peers_wanted(&o, "wavefront")) {
+		uint64_t want = ref_grid(WAVE_N, 0), units = (uint64_t)WAVE_N * WAVE_N;
+		graph_ctx g = {.exec = HAMR_EXEC_THREADS, .n = WAVE_N, .fn = node_sum};
+		peers_measure(&o, "wavefront", "hamr", "oneshot", T, WAVE_N, units, want,
+		              oneshot_body, &g);
+		if ((rc = grid_plan(&g.plan, WAVE_N, node_sum, g.sink)))
+			die("grid_plan", rc);
+		peers_measure(&o, "wavefront", "hamr", "rerun", T, WAVE_N, units, want,
+		              rerun_body, &g);
+		if (seq) {
+			g.exec = HAMR_EXEC_SEQUENTIAL;
+			peers_measure(&o, "wavefront", "hamr_seq", "oneshot", 1, WAVE_N,
+			              units, want, oneshot_body, &g);
+			peers_measure(&o, "wavefront", "hamr_seq", "rerun", 1, WAVE_N, units,
+			              want, rerun_body, &g);
+		}
+		hamr_plan_destroy(g.plan);
+	}
+	if (peers_wanted(&o, "chain")) {
+		graph_ctx g = {.exec = HAMR_EXEC_THREADS};
+		if ((rc = chain_plan(&g.plan, g.sink)))
+			die("chain_plan", rc);
+		peers_measure(&o, "chain", "hamr", "rerun", T, CHAIN_N, CHAIN_N,
+		              ref_chain(), rerun_body, &g);
+		if (seq) {
+			g.exec = HAMR_EXEC_SEQUENTIAL;
+			peers_measure(&o, "chain", "hamr_seq", "rerun", 1, CHAIN_N, CHAIN_N,
+			              ref_chain(), rerun_body, &g);
+		}
+		hamr_plan_destroy(g.plan);
+	}
+	if (peers_wanted(&o, "wavefront_work")) {
+		uint64_t want = ref_grid(WORKW_N, 1), units = (uint64_t)WORKW_N * WORKW_N;
+		graph_ctx g = {.exec = HAMR_EXEC_THREADS};
+		if ((rc = grid_plan(&g.plan, WORKW_N, node_work, g.sink)))
+			die("grid_plan", rc);
+		peers_measure(&o, "wavefront_work", "hamr", "rerun", T, WORKW_N, units,
+		              want, rerun_body, &g);
+		if (seq) {
+			g.exec = HAMR_EXEC_SEQUENTIAL;
+			peers_measure(&o, "wavefront_work", "hamr_seq", "rerun", 1, WORKW_N,
+			              units, want, rerun_body, &g);
+		}
+		hamr_plan_destroy(g.plan);
+	}
+	hamr_pool_destroy(pool);
+	return 0;
+}
