@@ -40,6 +40,10 @@ typedef struct hamr__gnode {
 	hamr_tag *tags;
 	hamr__gcond *conds;
 	int bad_cond; /* a condition that could not be copied as given */
+	/* after the build: the map block the node runs in (0: none, run
+	 * once), and for a parallelizable node the block it opens */
+	int32_t scope;
+	int32_t block;
 } hamr__gnode;
 
 struct hamr_graph {
@@ -61,6 +65,12 @@ struct hamr_graph {
 	hamr__gnode **nodes;
 	uint32_t n_nodes;
 	hamr__names index;
+	/* map blocks: scope 0 is the graph itself; scope k > 0 is the block
+	 * opened by parallelizable node owner[k], nested in parent[k] */
+	uint32_t n_scopes;
+	int32_t *scope_parent;
+	int32_t *scope_owner;
+	uint32_t *scope_depth;
 };
 
 /* Takes a hold on g (a plan does, for its lifetime). */
