@@ -42,6 +42,9 @@ static void graph_free(hamr_graph *g)
 	free(g->cfg_keys);
 	free(g->cfg_vals);
 	free(g->nodes);
+	free(g->scope_parent);
+	free(g->scope_owner);
+	free(g->scope_depth);
 	free(g->build_msg);
 	hamr__names_free(&g->index);
 	hamr__bump_free(&g->mem);

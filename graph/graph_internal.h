@@ -40,6 +40,10 @@ typedef struct hamr__gnode {
 	hamr_tag *tags;
 	hamr__gcond *conds;
 	int bad_cond; /* a condition that could not be copied as given */
+	/* after the build: the map block the node runs in (0: none, run
+	 * once), and for a parallelizable node the block it opens */
+	int32_t scope;
+	int32_t block;
 } hamr__gnode;
 
 struct hamr_graph {
@@ -61,6 +65,12 @@ struct hamr_graph {
 	hamr__gnode **nodes;
 	uint32_t n_nodes;
 	hamr__names index;
+	/* map blocks: scope 0 is the graph itself; scope k > 0 is the block
+	 * opened by parallelizable node owner[k], nested in parent[k] */
+	uint32_t n_scopes;
+	int32_t *scope_parent;
+	int32_t *scope_owner;
+	uint32_t *scope_depth;
 };
 
 /* Takes a hold on g (a plan does, for its lifetime). */
@@ -77,6 +87,11 @@ void hamr__graph_hint(const hamr_graph *g, const char *name);
 
 /* The graph's validation, called by hamr_graph_build (graph/validate.c). */
 int hamr__graph_validate(hamr_graph *g);
+
+/* Lays out the map blocks of a compiled plan p of graph g (graph/blocks.c):
+ * list slots for collected nodes, running order per scope, and when each
+ * value can be released. 0 or a negative HAMR_E*. */
+int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g);
 
 /* Escapes s for a DOT string and writes it, quoted. */
 void hamr__dot_quote(FILE *f, const char *s);
@@ -97,7 +112,8 @@ struct hamr_values {
 enum {
 	HAMR__SLOT_NODE = 0, /* a computed node's result */
 	HAMR__SLOT_GIVEN,    /* an input or override given to the run */
-	HAMR__SLOT_DEFAULT   /* an optional dependency's default */
+	HAMR__SLOT_DEFAULT,  /* an optional dependency's default */
+	HAMR__SLOT_LIST      /* a collected node's values, one per item */
 };
 
 /* One computed node. Slot i is the result of plan node i. */
@@ -127,6 +143,7 @@ struct hamr_plan {
 	uint32_t n_slots;  /* nodes, then given values, then defaults */
 	uint32_t n_outputs;
 	uint32_t n_given;  /* slots [n_nodes, n_nodes + n_given) */
+	uint32_t n_defaults; /* the next n_defaults slots; list slots follow */
 	hamr__pnode *nodes;
 	int32_t *args;          /* slot of each argument; -1 absent */
 	uint32_t *dependents;   /* plan nodes reading each node */
@@ -141,6 +158,23 @@ struct hamr_plan {
 	hamr__names out_index;  /* output name -> position in out_names */
 	const char *block_node; /* a parallelizable or collect node, or NULL */
 	uint32_t n_blocking;    /* nodes tagged blocking */
+	/* Map blocks (graph/blocks.c), when the plan has parallelizable
+	 * nodes; n_scopes is 1 (the plan itself) otherwise. A scope's units
+	 * run in order; a unit that is a parallelizable node runs the node,
+	 * then its block once per item. */
+	uint32_t n_scopes;
+	int32_t *node_scope;    /* per node: the scope it runs in */
+	int32_t *node_block;    /* per node: the scope it opens, 0 if none */
+	int32_t *scope_owner;   /* per scope: the node that opens it, -1 */
+	uint32_t *unit_start;   /* per scope, n_scopes + 1: into units */
+	uint32_t *units;        /* nodes of each scope, in running order */
+	uint32_t *clear_start;  /* per scope, n_scopes + 1: into clear */
+	uint32_t *clear;        /* slots of each scope: reset per item */
+	uint32_t *defer_start;  /* per node, n_nodes + 1: into defer */
+	uint32_t *defer;        /* outer slots its block read: released
+	                         * once the whole block is done */
+	int32_t *list_slot;     /* per node: the slot of its collected list */
+	uint8_t *arg_direct;    /* per argument: released by its own node */
 };
 
 #endif

@@ -129,10 +129,9 @@ void hamr_plan_destroy(hamr_plan *p)
 {
 	if (!p)
 		return;
-	uint32_t first_default = p->n_nodes + p->n_given;
 	if (p->defaults)
-		for (uint32_t s = first_default; s < p->n_slots; s++)
-			hamr_value_clear(&p->defaults[s - first_default]);
+		for (uint32_t d = 0; d < p->n_defaults; d++)
+			hamr_value_clear(&p->defaults[d]);
 	free(p->nodes);
 	free(p->args);
 	free(p->dependents);
@@ -144,6 +143,17 @@ void hamr_plan_destroy(hamr_plan *p)
 	free(p->defaults);
 	free(p->out_names);
 	free(p->out_slots);
+	free(p->node_scope);
+	free(p->node_block);
+	free(p->scope_owner);
+	free(p->unit_start);
+	free(p->units);
+	free(p->clear_start);
+	free(p->clear);
+	free(p->defer_start);
+	free(p->defer);
+	free(p->list_slot);
+	free(p->arg_direct);
 	hamr__names_free(&p->out_index);
 	if (p->graph)
 		hamr__graph_release(p->graph);
@@ -160,6 +170,7 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 
 	p->n_nodes = w->n_order;
 	p->n_given = w->n_given;
+	p->n_defaults = w->n_defaults;
 	p->n_slots = w->n_order + w->n_given + w->n_defaults;
 	size_t ns = p->n_slots ? p->n_slots : 1;
 	p->nodes = calloc(w->n_order ? w->n_order : 1, sizeof *p->nodes);
@@ -368,6 +379,8 @@ int hamr_plan_create(hamr_plan **out, hamr_graph *g, const char *const *outputs,
 		p->out_slots[p->n_outputs++] = s;
 		p->slot_pinned[s] = 1;
 	}
+	if ((rc = hamr__plan_blocks(p, g)))
+		goto out;
 	*out = p;
 	p = NULL;
 out:

@@ -13,7 +13,9 @@
  *      (HAMR_ETYPE);
  *   6. the dependencies form no cycle (HAMR_ECYCLE, with the path);
  *   7. every collected dependency has a parallelizable node upstream
- *      (HAMR_ECOLLECT).
+ *      (HAMR_ECOLLECT);
+ *   8. map blocks nest: no node reads two unrelated blocks, and a collect
+ *      sits exactly around the block it collects (HAMR_EBLOCK).
  * Steps 4 to 7 are linear in nodes plus edges, with no recursion, so a
  * chain of a million nodes is as safe as a wide graph. */
 #include <stdlib.h>
@@ -423,6 +425,152 @@ static int check_collects(const hamr_graph *g)
 	return rc;
 }
 
+/* Step 8: map blocks. In a topological order, each node's scope is the
+ * deepest scope among its inputs: a node's own scope, or for a
+ * parallelizable input the block it opens, or for a collected input the
+ * scope around that input's block (collecting closes one block). Those
+ * scopes must lie on one chain of nesting; a collect must sit exactly in
+ * the scope around the block it collects. */
+static int is_within(const hamr_graph *g, int32_t outer, int32_t inner)
+{
+	while (g->scope_depth[inner] > g->scope_depth[outer])
+		inner = g->scope_parent[inner];
+	return inner == outer;
+}
+
+static const char *scope_name(const hamr_graph *g, int32_t s)
+{
+	return s ? g->nodes[g->scope_owner[s]]->name : "";
+}
+
+/* The scope that node t's value is seen in by a consumer through dep d. */
+static int input_scope(const hamr_graph *g, const hamr__gnode *t,
+                       const hamr__gdep *d, int32_t *inner)
+{
+	int32_t s = t->kind == HAMR_NODE_PARALLELIZABLE ? t->block : t->scope;
+	*inner = s;
+	if (!(d->flags & HAMR_DEP_COLLECT))
+		return s;
+	return s ? g->scope_parent[s] : -1;
+}
+
+static int assign_scopes(hamr_graph *g)
+{
+	uint32_t n = g->n_nodes;
+	int rc = 0;
+	uint32_t *indeg = calloc(n + 1, sizeof *indeg);
+	uint32_t *start = calloc(n + 2, sizeof *start);
+	uint32_t *out = NULL, *order = malloc((n + 1) * sizeof *order);
+	g->scope_parent = malloc((n + 1) * sizeof *g->scope_parent);
+	g->scope_owner = malloc((n + 1) * sizeof *g->scope_owner);
+	g->scope_depth = malloc((n + 1) * sizeof *g->scope_depth);
+	if (!indeg || !start || !order || !g->scope_parent || !g->scope_owner ||
+	    !g->scope_depth) {
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
+		goto done;
+	}
+	/* dependents in CSR form, for Kahn's order */
+	size_t edges = 0;
+	for (uint32_t v = 0; v < n; v++)
+		for (uint32_t k = 0; k < g->nodes[v]->n_deps; k++)
+			if (g->nodes[v]->deps[k].target >= 0) {
+				start[g->nodes[v]->deps[k].target + 1]++;
+				indeg[v]++;
+				edges++;
+			}
+	for (uint32_t v = 0; v < n; v++)
+		start[v + 1] += start[v];
+	out = malloc((edges + 1) * sizeof *out);
+	if (!out) {
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
+		goto done;
+	}
+	for (uint32_t v = 0; v < n; v++)
+		for (uint32_t k = 0; k < g->nodes[v]->n_deps; k++) {
+			int32_t t = g->nodes[v]->deps[k].target;
+			if (t >= 0)
+				out[start[t]++] = v;
+		}
+	for (uint32_t v = n; v > 0; v--) /* start[t] moved to t's end */
+		start[v] = start[v - 1];
+	start[0] = 0;
+	uint32_t head = 0, tail = 0;
+	for (uint32_t v = 0; v < n; v++)
+		if (!indeg[v])
+			order[tail++] = v;
+	while (head < tail) {
+		uint32_t v = order[head++];
+		for (uint32_t e = start[v]; e < start[v + 1]; e++)
+			if (--indeg[out[e]] == 0)
+				order[tail++] = out[e];
+	}
+
+	g->n_scopes = 1;
+	g->scope_parent[0] = -1;
+	g->scope_owner[0] = -1;
+	g->scope_depth[0] = 0;
+	for (uint32_t i = 0; i < tail && !rc; i++) {
+		hamr__gnode *v = g->nodes[order[i]];
+		int32_t best = 0, inner;
+		const hamr__gnode *from = NULL;
+		for (uint32_t k = 0; k < v->n_deps; k++) {
+			const hamr__gdep *d = &v->deps[k];
+			if (d->target < 0)
+				continue;
+			const hamr__gnode *t = g->nodes[d->target];
+			int32_t s = input_scope(g, t, d, &inner);
+			if (s < 0) {
+				rc = hamr__error_set(HAMR_EBLOCK,
+				                     "collect node \"%s\" collects \"%s\", which is not inside a map block",
+				                     v->name, t->name);
+				break;
+			}
+			if (is_within(g, s, best))
+				continue;
+			if (is_within(g, best, s)) {
+				best = s;
+				from = t;
+				continue;
+			}
+			rc = hamr__error_set(HAMR_EBLOCK,
+			                     "node \"%s\" reads \"%s\" (in the block of \"%s\") and \"%s\" (in the block of \"%s\"), two blocks that do not nest",
+			                     v->name, from->name, scope_name(g, best), t->name,
+			                     scope_name(g, s));
+			break;
+		}
+		if (rc)
+			break;
+		v->scope = best;
+		/* a collect sits exactly around the block it collects */
+		for (uint32_t k = 0; k < v->n_deps && !rc; k++) {
+			const hamr__gdep *d = &v->deps[k];
+			if (d->target < 0 || !(d->flags & HAMR_DEP_COLLECT))
+				continue;
+			const hamr__gnode *t = g->nodes[d->target];
+			int32_t s = input_scope(g, t, d, &inner);
+			if (s != best)
+				rc = hamr__error_set(HAMR_EBLOCK,
+				                     "collect node \"%s\" collects \"%s\" out of the block of \"%s\", but also reads \"%s\" inside it: mismatched nesting",
+				                     v->name, t->name, scope_name(g, inner),
+				                     from ? from->name : "?");
+		}
+		v->block = 0;
+		if (!rc && v->kind == HAMR_NODE_PARALLELIZABLE) {
+			uint32_t b = g->n_scopes++;
+			g->scope_parent[b] = best;
+			g->scope_owner[b] = (int32_t)order[i];
+			g->scope_depth[b] = g->scope_depth[best] + 1;
+			v->block = (int32_t)b;
+		}
+	}
+done:
+	free(indeg);
+	free(start);
+	free(out);
+	free(order);
+	return rc;
+}
+
 static int canonical_types(hamr_graph *g)
 {
 	for (uint32_t i = 0; i < g->n_defs; i++) {
@@ -455,5 +603,7 @@ int hamr__graph_validate(hamr_graph *g)
 		return rc;
 	if ((rc = find_cycle(g)))
 		return rc;
-	return check_collects(g);
+	if ((rc = check_collects(g)))
+		return rc;
+	return assign_scopes(g);
 }

@@ -90,7 +90,9 @@ static int wrong_type(hamr_call *c, hamr_type got)
 /* Stores v (moved) as the result if its type fits the declaration. */
 static inline int set_result(hamr_call *c, hamr_value *v)
 {
-	if (c->node->type && v->type != c->node->type) {
+	/* a parallelizable node may return a list of its items */
+	if (c->node->type && v->type != c->node->type &&
+	    !(c->items && v->type == HAMR_LIST)) {
 		hamr_type got = v->type;
 		hamr_value_clear(v);
 		return wrong_type(c, got);
@@ -203,6 +205,53 @@ int hamr_ret_user(hamr_call *c, void *obj)
 	return made(c, hamr_value_make_user(&v, c->node->type, obj), &v);
 }
 
+/* ---- items of a parallelizable node ---------------------------------------- */
+
+int hamr_emit(hamr_call *c, hamr_value *v)
+{
+	if (!v || !v->type) {
+		hamr_fail(c, "emitted an empty value");
+		return HAMR_EINVAL;
+	}
+	if (!c->items) {
+		hamr_value_clear(v);
+		hamr_fail(c, "emits items, but is not a parallelizable node");
+		return HAMR_ESTATE;
+	}
+	if (c->node->type && v->type != c->node->type) {
+		hamr_type got = v->type;
+		hamr_value_clear(v);
+		hamr_fail(c, "emitted %s, but its items are declared %s",
+		          hamr_type_name(got), hamr_type_name(c->node->type));
+		return HAMR_ETYPE;
+	}
+	int rc = hamr_list_append(c->items, v);
+	if (rc)
+		hamr_fail(c, "cannot keep an item: %s", hamr_strerror(rc));
+	return rc;
+}
+
+int hamr_emit_i64(hamr_call *c, int64_t x)
+{
+	hamr_value v = hamr_value_from_i64(x);
+	return hamr_emit(c, &v);
+}
+
+int hamr_emit_f64(hamr_call *c, double x)
+{
+	hamr_value v = hamr_value_from_f64(x);
+	return hamr_emit(c, &v);
+}
+
+int hamr_emit_str(hamr_call *c, const char *s)
+{
+	hamr_value v;
+	int rc = hamr_value_make_str(&v, s ? s : "");
+	if (rc)
+		return hamr_fail(c, "cannot make an item: %s", hamr_strerror(rc));
+	return hamr_emit(c, &v);
+}
+
 int hamr_fail(hamr_call *c, const char *fmt, ...)
 {
 	char *msg = NULL;
@@ -237,7 +286,7 @@ hamr_run *hamr_call_run(const hamr_call *c)
 
 static int is_hamr_code(int rc)
 {
-	return rc < 0 && rc >= HAMR_ERANGE;
+	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
 }
 
 int hamr__run_node(hamr_run *r, uint32_t i)
@@ -250,6 +299,7 @@ int hamr__run_node(hamr_run *r, uint32_t i)
 	c.args = p->args + pn->arg_start;
 	c.slots = r->slots;
 	c.result.type = NULL;
+	c.items = NULL;
 	c.fail_msg = NULL;
 
 	int rc = pn->fn(&c);
@@ -273,6 +323,57 @@ int hamr__run_node(hamr_run *r, uint32_t i)
 			msg = NULL;
 		return hamr__run_fail(r, HAMR_ETYPE, pn->name, msg);
 	}
+	if (!c.fail_msg && asprintf(&c.fail_msg, "returned %d (%s)", rc,
+	                            is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
+		c.fail_msg = NULL;
+	return hamr__run_fail(r, is_hamr_code(rc) ? rc : HAMR_EFAIL, pn->name,
+	                      c.fail_msg);
+}
+
+int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *items)
+{
+	const hamr_plan *p = r->plan;
+	const hamr__pnode *pn = &p->nodes[i];
+	hamr_call c;
+	c.run = r;
+	c.node = pn;
+	c.args = p->args + pn->arg_start;
+	c.slots = r->slots;
+	c.result.type = NULL;
+	c.items = items;
+	c.fail_msg = NULL;
+	int rc = hamr_value_make_list(items, pn->type, 16);
+	if (rc)
+		return hamr__run_fail(r, rc, pn->name, NULL);
+
+	rc = pn->fn(&c);
+	if (!rc && c.result.type) {
+		/* a returned list is the items, if nothing was emitted */
+		if (c.result.type != HAMR_LIST || hamr_value_list(items).len) {
+			hamr_fail(&c, "a parallelizable node emits its items or returns a list, not %s",
+			          hamr_value_list(items).len ? "both" : hamr_type_name(c.result.type));
+			rc = HAMR_ETYPE;
+		} else {
+			hamr_list l = hamr_value_list(&c.result);
+			for (size_t k = 0; k < l.len && !rc; k++)
+				if (pn->type && l.items[k].type != pn->type) {
+					hamr_fail(&c, "returned an item of type %s, but its items are declared %s",
+					          hamr_type_name(l.items[k].type), hamr_type_name(pn->type));
+					rc = HAMR_ETYPE;
+				}
+			if (!rc) {
+				hamr_value_clear(items);
+				*items = c.result;
+				c.result.type = NULL;
+			}
+		}
+	}
+	hamr_value_clear(&c.result);
+	if (!rc) {
+		free(c.fail_msg);
+		return 0;
+	}
+	hamr_value_clear(items);
 	if (!c.fail_msg && asprintf(&c.fail_msg, "returned %d (%s)", rc,
 	                            is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
 		c.fail_msg = NULL;

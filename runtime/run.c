@@ -61,8 +61,8 @@ static int fill_slots(hamr_run *r, const hamr_values *given)
 			                       hamr_type_name(p->slot_type[s]));
 		r->slots[s] = hamr_value_ref(v);
 	}
-	for (uint32_t s = first_default; s < p->n_slots; s++)
-		r->slots[s] = hamr_value_ref(&p->defaults[s - first_default]);
+	for (uint32_t d = 0; d < p->n_defaults; d++)
+		r->slots[first_default + d] = hamr_value_ref(&p->defaults[d]);
 	return 0;
 }
 
@@ -78,7 +78,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		o = *opts;
 	if ((size_t)o.executor >= N_EXECUTORS)
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
-	if (plan->block_node)
+	if (plan->block_node && o.executor != HAMR_EXEC_SEQUENTIAL)
 		return hamr__error_set(HAMR_ENOTSUP,
 		                       "the %s executor does not run map blocks yet (node \"%s\" is parallelizable or collect)",
 		                       hamr_executor_name(o.executor), plan->block_node);
@@ -111,6 +111,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	pthread_cond_init(&r->done, NULL);
 	r->err.message = "";
 	r->err.item = -1;
+	r->item = -1;
 	rc = fill_slots(r, given);
 	if (!rc && o.executor == HAMR_EXEC_THREADS)
 		rc = hamr__threads_prepare(r);
@@ -158,6 +159,10 @@ static int replay(const hamr_run *r, int rc)
 {
 	if (!rc)
 		return 0;
+	if (r->err.node && r->err.item >= 0)
+		return hamr__error_set(rc, "node \"%s\" failed on item %lld: %s",
+		                       r->err.node, (long long)r->err.item,
+		                       r->err.message);
 	if (r->err.node)
 		return hamr__error_set(rc, "node \"%s\" failed: %s", r->err.node,
 		                       r->err.message);
@@ -247,7 +252,7 @@ int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 		return code;
 	}
 	r->err.code = code;
-	r->err.item = -1;
+	r->err.item = node ? r->item : -1;
 	r->err.pid = (int)getpid();
 	r->err.signal = 0;
 	r->err.attempt = 1;

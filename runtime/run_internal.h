@@ -20,6 +20,7 @@ struct hamr_call {
 	const int32_t *args;    /* the node's argument slots */
 	const hamr_value *slots;
 	hamr_value result;      /* set by hamr_ret_* */
+	hamr_value *items;      /* a parallelizable node's list, else NULL */
 	char *fail_msg;         /* set by hamr_fail, heap */
 };
 
@@ -41,6 +42,8 @@ struct hamr_run {
 	int rc;                 /* the run's result once RUN_DONE */
 	pthread_mutex_t lock;   /* guards the error record and waiting */
 	pthread_cond_t done;
+	int64_t item;           /* sequential: the item of the innermost
+	                         * block running, -1 outside blocks */
 	hamr_error_info err;
 	char *err_node;
 	char *err_msg;
@@ -50,6 +53,10 @@ struct hamr_run {
  * result against the declared type and stores it in slot i. Returns 0, or
  * the node's error, already recorded in r's error record. */
 int hamr__run_node(hamr_run *r, uint32_t i);
+
+/* Runs parallelizable plan node i of r and stores the list of its items in
+ * *items (owned by the caller). 0, or the node's error, recorded. */
+int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *items);
 
 /* Records a failure of node `node` (NULL: not a node's) with message `msg`
  * (heap, taken over; NULL: the code's description) if it is r's first.

@@ -237,8 +237,8 @@ static void test_collect_with_parallelizable_validates(void)
 	CHECK_OK(hamr_graph_create(&g));
 	CHECK_OK(hamr_graph_add_module(g, &m));
 	CHECK_OK(hamr_graph_build(g));
-	/* declared and validated now; the sequential executor says plainly
-	 * that it does not run map blocks */
+	/* the threads executor says plainly that it does not run map
+	 * blocks yet (the sequential one does: test_blocks.c) */
 	hamr_values *in = NULL;
 	CHECK_OK(hamr_values_create(&in));
 	CHECK_OK(hamr_values_set_i64(in, "n", 3));
@@ -246,11 +246,77 @@ static void test_collect_with_parallelizable_validates(void)
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
 	hamr_run *r = NULL;
-	CHECK_RC(hamr_run_create(&r, p, in, NULL), HAMR_ENOTSUP);
+	hamr_run_opts threads = {HAMR_EXEC_THREADS, NULL};
+	CHECK_RC(hamr_run_create(&r, p, in, &threads), HAMR_ENOTSUP);
 	CHECK_CONTAINS(hamr_errmsg(), "\"items\"");
 	hamr_plan_destroy(p);
 	hamr_values_destroy(in);
 	hamr_graph_destroy(g);
+}
+
+
+/* Blocks: P opens a block, C collects it. */
+#define PAR(nm, ...) {.name = nm, .fn = f_one, .type = HAMR_I64, \
+	.kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(__VA_ARGS__)}
+#define NODE(nm, ...) {.name = nm, .fn = f_one, .type = HAMR_I64, \
+	.deps = DEPS(__VA_ARGS__)}
+#define COLLECT(nm, ...) {.name = nm, .fn = f_one, .type = HAMR_I64, \
+	.kind = HAMR_NODE_COLLECT, .deps = DEPS(__VA_ARGS__)}
+
+static void test_node_reading_two_unrelated_blocks(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		PAR("left_items", HAMR_DEP("n", HAMR_I64)),
+		PAR("right_items", HAMR_DEP("n", HAMR_I64)),
+		NODE("pair", HAMR_DEP("left_items", HAMR_I64), HAMR_DEP("right_items", HAMR_I64)),
+		COLLECT("all", HAMR_DEP_COLLECTED("pair", HAMR_I64)),
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_EBLOCK);
+	CHECK_CONTAINS(hamr_errmsg(), "node \"pair\" reads \"left_items\" (in the block of \"left_items\") and \"right_items\" (in the block of \"right_items\"), two blocks that do not nest");
+}
+
+static void test_collect_with_mismatched_nesting(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		PAR("items", HAMR_DEP("n", HAMR_I64)),
+		NODE("work", HAMR_DEP("items", HAMR_I64)),
+		NODE("other", HAMR_DEP("items", HAMR_I64)),
+		COLLECT("total", HAMR_DEP_COLLECTED("work", HAMR_I64), HAMR_DEP("other", HAMR_I64)),
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_EBLOCK);
+	CHECK_CONTAINS(hamr_errmsg(), "collect node \"total\" collects \"work\" out of the block of \"items\", but also reads \"other\" inside it: mismatched nesting");
+}
+
+static void test_collect_of_a_collected_value(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		PAR("items", HAMR_DEP("n", HAMR_I64)),
+		NODE("work", HAMR_DEP("items", HAMR_I64)),
+		COLLECT("total", HAMR_DEP_COLLECTED("work", HAMR_I64)),
+		COLLECT("again", HAMR_DEP_COLLECTED("total", HAMR_I64)),
+		{0}};
+	CHECK_RC(build(defs, NULL, NULL), HAMR_EBLOCK);
+	CHECK_CONTAINS(hamr_errmsg(), "collect node \"again\" collects \"total\", which is not inside a map block");
+}
+
+static void test_nested_blocks_and_many_collects_validate(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		NODE("shared", HAMR_DEP("n", HAMR_I64)),          /* broadcast */
+		PAR("rows", HAMR_DEP("n", HAMR_I64)),
+		PAR("cells", HAMR_DEP("rows", HAMR_I64)),         /* nested */
+		NODE("cell", HAMR_DEP("cells", HAMR_I64), HAMR_DEP("shared", HAMR_I64)),
+		COLLECT("row_sum", HAMR_DEP_COLLECTED("cell", HAMR_I64)), /* inside rows */
+		NODE("row_label", HAMR_DEP("row_sum", HAMR_I64), HAMR_DEP("rows", HAMR_I64)),
+		COLLECT("total", HAMR_DEP_COLLECTED("row_sum", HAMR_I64)),
+		COLLECT("labels", HAMR_DEP_COLLECTED("row_label", HAMR_I64)),
+		COLLECT("row_ids", HAMR_DEP_COLLECTED("rows", HAMR_I64)),  /* the items */
+		{0}};
+	CHECK_OK(build(defs, NULL, NULL));
 }
 
 static void test_unknown_output_with_hint(void)
@@ -326,6 +392,10 @@ int main(void)
 	RUN_TEST(test_collect_without_parallelizable);
 	RUN_TEST(test_collect_flag_on_plain_node);
 	RUN_TEST(test_collect_with_parallelizable_validates);
+	RUN_TEST(test_node_reading_two_unrelated_blocks);
+	RUN_TEST(test_collect_with_mismatched_nesting);
+	RUN_TEST(test_collect_of_a_collected_value);
+	RUN_TEST(test_nested_blocks_and_many_collects_validate);
 	RUN_TEST(test_unknown_output_with_hint);
 	RUN_TEST(test_bad_definitions);
 	RUN_TEST(test_bad_module_adds_nothing);

@@ -27,7 +27,8 @@
 	X(ESTATE, -14, "call not valid in this state")                       \
 	X(ENOTSUP, -15, "not supported by this executor")                    \
 	X(ECODEC, -16, "cannot encode or decode value")                      \
-	X(ERANGE, -17, "index or value out of range")
+	X(ERANGE, -17, "index or value out of range")                        \
+	X(EBLOCK, -18, "map blocks that do not nest")
 
 enum {
 #define HAMR_ERRNO_ENUM_(name, value, msg) HAMR_##name = (value),

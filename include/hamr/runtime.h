@@ -162,6 +162,17 @@ HAMR_API int hamr_ret_arg(hamr_call *c, size_t i);
  * caller's. */
 HAMR_API int hamr_ret_user(hamr_call *c, void *obj);
 
+/* A parallelizable node emits its items one at a time, instead of setting
+ * a result (or it returns a list, whose elements are the items). Each item
+ * runs the node's map block once; collects see the block's values as lists
+ * in item order. Each returns 0, HAMR_ETYPE when the item is not of the
+ * node's declared item type, or HAMR_ESTATE when the node is not
+ * parallelizable. hamr_emit moves *v (it is left empty). */
+HAMR_API int hamr_emit(hamr_call *c, hamr_value *v);
+HAMR_API int hamr_emit_i64(hamr_call *c, int64_t x);
+HAMR_API int hamr_emit_f64(hamr_call *c, double x);
+HAMR_API int hamr_emit_str(hamr_call *c, const char *s);
+
 /* Records `fmt` as the node's failure message and returns HAMR_EFAIL, so
  * that `return hamr_fail(c, "bad row %d", i);` fails the node. */
 HAMR_API int hamr_fail(hamr_call *c, const char *fmt, ...) HAMR_PRINTF(2, 3);

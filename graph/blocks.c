@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: MIT
+/* Map blocks in a plan: where values live and when they can go.
+ *
+ * The build gave every node a scope: 0 for the plan itself, or the block
+ * of the parallelizable node it runs under (graph/validate.c). A block runs
+ * once per item its parallelizable node emits, so its values live for one
+ * item; what a collect reads is a list slot that gathers a block node's
+ * value at the end of each item, in item order.
+ *
+ * Release: a node in scope S reading a slot of the same scope releases it
+ * when it has run (per item, inside a block). A node reading a slot of an
+ * outer scope (a value broadcast into the block) does not: it runs once per
+ * item, so the read is charged to the parallelizable node of that outer
+ * scope whose block contains the reader, and released when that whole
+ * block is done. Defaults are constants and never released.
+ *
+ * Order: within a scope, a parallelizable node and its whole block are one
+ * unit; a unit runs after the units of its scope that its nodes read,
+ * including whatever the block reads from outside, and before the collects
+ * of its block. A topological order of units per scope is the running
+ * order of the sequential executor. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph_internal.h"
+#include "serialize/error_internal.h"
+
+/* The scope a node's slot is read in: a parallelizable node's slot holds
+ * the current item, read inside its block. */
+static int32_t value_scope(const hamr_plan *p, uint32_t i)
+{
+	return p->node_block[i] ? p->node_block[i] : p->node_scope[i];
+}
+
+/* The scope of slot s, or -1 for constants (defaults). */
+static int32_t slot_scope(const hamr_plan *p, const hamr_graph *g, uint32_t s,
+                          const int32_t *list_of)
+{
+	if (s < p->n_nodes)
+		return value_scope(p, s);
+	switch (p->slot_kind[s]) {
+	case HAMR__SLOT_GIVEN:
+		return 0;
+	case HAMR__SLOT_LIST:
+		return g->scope_parent[value_scope(p, (uint32_t)list_of[s])];
+	default:
+		return -1;
+	}
+}
+
+/* The unit of scope `in` that produces slot s, or -1 (given, constant,
+ * or produced in another scope). */
+static int32_t producer(const hamr_plan *p, const hamr_graph *g, uint32_t s,
+                        int32_t in, const int32_t *list_of)
+{
+	int32_t x;
+	if (s < p->n_nodes) {
+		if (p->node_block[s] || p->node_scope[s] != in)
+			return -1;
+		return (int32_t)s;
+	}
+	if (p->slot_kind[s] != HAMR__SLOT_LIST)
+		return -1;
+	x = value_scope(p, (uint32_t)list_of[s]);
+	while (x > 0 && g->scope_parent[x] != in)
+		x = g->scope_parent[x];
+	return x > 0 ? p->scope_owner[x] : -1;
+}
+
+static int grow_slots(hamr_plan *p, uint32_t extra)
+{
+	size_t ns = (size_t)p->n_slots + extra;
+	uint32_t *consumers = realloc(p->consumers, ns * sizeof *consumers);
+	if (consumers)
+		p->consumers = consumers;
+	uint8_t *kind = realloc(p->slot_kind, ns);
+	if (kind)
+		p->slot_kind = kind;
+	uint8_t *pinned = realloc(p->slot_pinned, ns);
+	if (pinned)
+		p->slot_pinned = pinned;
+	const char **name = realloc(p->slot_name, ns * sizeof *name);
+	if (name)
+		p->slot_name = name;
+	hamr_type *type = realloc(p->slot_type, ns * sizeof *type);
+	if (type)
+		p->slot_type = type;
+	return consumers && kind && pinned && name && type ? 0 : HAMR_ENOMEM;
+}
+
+int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
+{
+	uint32_t n = p->n_nodes, np = 0;
+	p->n_scopes = 1;
+	for (uint32_t i = 0; i < n; i++)
+		np += p->nodes[i].kind == HAMR_NODE_PARALLELIZABLE;
+	if (!np)
+		return 0;
+
+	int rc = HAMR_ENOMEM;
+	uint32_t n_args = n ? p->nodes[n - 1].arg_start + p->nodes[n - 1].n_args : 0;
+	size_t nn = n ? n : 1, nsc = g->n_scopes;
+	int32_t *list_of = NULL;
+	uint32_t *indeg = NULL, *estart = NULL, *edges = NULL, *queue = NULL,
+	         *dcount = NULL;
+	p->n_scopes = g->n_scopes;
+	p->node_scope = malloc(nn * sizeof *p->node_scope);
+	p->node_block = malloc(nn * sizeof *p->node_block);
+	p->scope_owner = malloc(nsc * sizeof *p->scope_owner);
+	p->list_slot = malloc(nn * sizeof *p->list_slot);
+	p->arg_direct = calloc(n_args ? n_args : 1, 1);
+	p->unit_start = calloc(nsc + 1, sizeof *p->unit_start);
+	p->units = malloc(nn * sizeof *p->units);
+	p->defer_start = calloc(nn + 1, sizeof *p->defer_start);
+	p->clear_start = calloc(nsc + 1, sizeof *p->clear_start);
+	if (!p->node_scope || !p->node_block || !p->scope_owner || !p->list_slot ||
+	    !p->arg_direct || !p->unit_start || !p->units || !p->defer_start ||
+	    !p->clear_start)
+		goto fail;
+	for (uint32_t s = 0; s < nsc; s++)
+		p->scope_owner[s] = -1;
+	for (uint32_t i = 0; i < n; i++) {
+		const hamr__gnode *gn = g->nodes[p->nodes[i].graph_index];
+		p->node_scope[i] = gn->scope;
+		p->node_block[i] = gn->kind == HAMR_NODE_PARALLELIZABLE ? gn->block : 0;
+		p->list_slot[i] = -1;
+		if (p->node_block[i])
+			p->scope_owner[p->node_block[i]] = (int32_t)i;
+	}
+
+	/* 1. list slots: for collected nodes, and outputs inside a block */
+	uint32_t n_lists = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const hamr__pnode *pn = &p->nodes[i];
+		const hamr__gnode *gn = g->nodes[pn->graph_index];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t s = p->args[pn->arg_start + k];
+			if (s >= 0 && (gn->deps[k].flags & HAMR_DEP_COLLECT) &&
+			    p->list_slot[s] < 0) {
+				p->list_slot[s] = 0; /* numbered below */
+				n_lists++;
+			}
+		}
+	}
+	for (uint32_t o = 0; o < p->n_outputs; o++) {
+		uint32_t s = p->out_slots[o];
+		if (s >= n || value_scope(p, s) == 0)
+			continue;
+		if (g->scope_depth[value_scope(p, s)] > 1) {
+			rc = hamr__error_set(HAMR_EBLOCK,
+			                     "output \"%s\" is inside a nested map block: request a collect of it",
+			                     p->out_names[o]);
+			goto fail;
+		}
+		if (p->list_slot[s] < 0) {
+			p->list_slot[s] = 0;
+			n_lists++;
+		}
+	}
+	if (grow_slots(p, n_lists))
+		goto fail;
+	list_of = malloc(((size_t)p->n_slots + n_lists) * sizeof *list_of);
+	if (!list_of)
+		goto fail;
+	for (uint32_t i = 0; i < n; i++) {
+		if (p->list_slot[i] < 0)
+			continue;
+		uint32_t s = p->n_slots++;
+		p->list_slot[i] = (int32_t)s;
+		list_of[s] = (int32_t)i;
+		p->slot_kind[s] = HAMR__SLOT_LIST;
+		p->slot_pinned[s] = 0;
+		p->slot_name[s] = p->nodes[i].name;
+		p->slot_type[s] = HAMR_LIST;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const hamr__pnode *pn = &p->nodes[i];
+		const hamr__gnode *gn = g->nodes[pn->graph_index];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t *a = &p->args[pn->arg_start + k];
+			if (*a >= 0 && (gn->deps[k].flags & HAMR_DEP_COLLECT))
+				*a = p->list_slot[*a];
+		}
+	}
+	for (uint32_t o = 0; o < p->n_outputs; o++) {
+		uint32_t s = p->out_slots[o];
+		if (s < n && value_scope(p, s) != 0) {
+			p->slot_pinned[s] = 0;
+			p->out_slots[o] = (uint32_t)p->list_slot[s];
+			p->slot_pinned[p->list_slot[s]] = 1;
+		}
+	}
+
+	/* 2. who releases what: direct readers count per item; outer slots
+	 * are charged to the block's owner, released when the block is done */
+	memset(p->consumers, 0, p->n_slots * sizeof *p->consumers);
+	dcount = calloc(nn, sizeof *dcount);
+	if (!dcount)
+		goto fail;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < n; i++) {
+			const hamr__pnode *pn = &p->nodes[i];
+			for (uint32_t k = 0; k < pn->n_args; k++) {
+				int32_t a = p->args[pn->arg_start + k];
+				if (a < 0)
+					continue;
+				int32_t ss = slot_scope(p, g, (uint32_t)a, list_of);
+				if (ss < 0) { /* a default: a constant, kept */
+					p->slot_pinned[a] = 1;
+					continue;
+				}
+				int32_t x = p->node_scope[i];
+				if (ss == x) {
+					if (pass == 0) {
+						p->arg_direct[pn->arg_start + k] = 1;
+						p->consumers[a]++;
+					}
+					continue;
+				}
+				while (g->scope_parent[x] != ss)
+					x = g->scope_parent[x];
+				int32_t holder = p->scope_owner[x];
+				if (pass == 0) {
+					dcount[holder]++;
+					p->consumers[a]++;
+				} else {
+					p->defer[p->defer_start[holder] + dcount[holder]++] = (uint32_t)a;
+				}
+			}
+		}
+		if (pass == 0) {
+			for (uint32_t i = 0; i < n; i++) {
+				p->defer_start[i + 1] = p->defer_start[i] + dcount[i];
+				dcount[i] = 0;
+			}
+			p->defer = malloc((p->defer_start[n] ? p->defer_start[n] : 1) *
+			                  sizeof *p->defer);
+			if (!p->defer)
+				goto fail;
+		}
+	}
+
+	/* 3. slots to reset and clear per item, by scope */
+	for (uint32_t s = 0; s < p->n_slots; s++) {
+		int32_t sc = slot_scope(p, g, s, list_of);
+		if (sc > 0)
+			p->clear_start[sc + 1]++;
+	}
+	for (uint32_t sc = 0; sc < nsc; sc++)
+		p->clear_start[sc + 1] += p->clear_start[sc];
+	p->clear = malloc((p->clear_start[nsc] ? p->clear_start[nsc] : 1) *
+	                  sizeof *p->clear);
+	if (!p->clear)
+		goto fail;
+	{
+		uint32_t *fill = calloc(nsc, sizeof *fill);
+		if (!fill)
+			goto fail;
+		for (uint32_t s = 0; s < p->n_slots; s++) {
+			int32_t sc = slot_scope(p, g, s, list_of);
+			if (sc > 0)
+				p->clear[p->clear_start[sc] + fill[sc]++] = s;
+		}
+		free(fill);
+	}
+
+	/* 4. running order of units, per scope (Kahn, ties in plan order) */
+	indeg = calloc(nn, sizeof *indeg);
+	estart = calloc(nn + 1, sizeof *estart);
+	queue = malloc(nn * sizeof *queue);
+	if (!indeg || !estart || !queue)
+		goto fail;
+	for (int pass = 0; pass < 2; pass++) {
+		memset(dcount, 0, nn * sizeof *dcount);
+		for (uint32_t i = 0; i < n; i++) {
+			const hamr__pnode *pn = &p->nodes[i];
+			int32_t in = p->node_scope[i];
+			uint32_t nd = pn->n_args + p->defer_start[i + 1] - p->defer_start[i];
+			for (uint32_t k = 0; k < nd; k++) {
+				int32_t a = k < pn->n_args ? p->args[pn->arg_start + k] :
+				                             (int32_t)p->defer[p->defer_start[i] + k - pn->n_args];
+				if (a < 0)
+					continue;
+				int32_t u = producer(p, g, (uint32_t)a, in, list_of);
+				if (u < 0 || (uint32_t)u == i)
+					continue;
+				if (pass == 0) {
+					estart[u + 1]++;
+					indeg[i]++;
+				} else {
+					edges[estart[u] + dcount[u]++] = i;
+				}
+			}
+		}
+		if (pass == 0) {
+			for (uint32_t i = 0; i < n; i++)
+				estart[i + 1] += estart[i];
+			edges = malloc((estart[n] ? estart[n] : 1) * sizeof *edges);
+			if (!edges)
+				goto fail;
+		}
+	}
+	uint32_t head = 0, tail = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (!indeg[i])
+			queue[tail++] = i;
+	while (head < tail) {
+		uint32_t u = queue[head++];
+		for (uint32_t e = estart[u]; e < estart[u + 1]; e++)
+			if (--indeg[edges[e]] == 0)
+				queue[tail++] = edges[e];
+	}
+	/* bucket the order by scope, keeping it within each */
+	for (uint32_t i = 0; i < n; i++)
+		p->unit_start[p->node_scope[i] + 1]++;
+	for (uint32_t sc = 0; sc < nsc; sc++)
+		p->unit_start[sc + 1] += p->unit_start[sc];
+	{
+		uint32_t *fill = calloc(nsc, sizeof *fill);
+		if (!fill)
+			goto fail;
+		for (uint32_t k = 0; k < tail; k++) {
+			uint32_t i = queue[k];
+			int32_t sc = p->node_scope[i];
+			p->units[p->unit_start[sc] + fill[sc]++] = i;
+		}
+		free(fill);
+	}
+	rc = 0;
+fail:
+	if (rc == HAMR_ENOMEM)
+		hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+	free(list_of);
+	free(indeg);
+	free(estart);
+	free(edges);
+	free(queue);
+	free(dcount);
+	return rc;
+}
