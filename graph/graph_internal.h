@@ -139,6 +139,10 @@ enum {
 
 struct hamr_plan {
 	hamr_graph *graph;
+	/* the one mutable part of a plan: a finished run's memory, kept for
+	 * the next run of the plan (fresh pages fault on first touch, which
+	 * costs more per node than the run itself on big plans) */
+	_Atomic(void *) spare_mem;
 	uint32_t n_nodes;  /* computed nodes, slots [0, n_nodes) */
 	uint32_t n_slots;  /* nodes, then given values, then defaults */
 	uint32_t n_outputs;
@@ -146,6 +150,9 @@ struct hamr_plan {
 	uint32_t n_defaults; /* the next n_defaults slots; list slots follow */
 	hamr__pnode *nodes;
 	int32_t *args;          /* slot of each argument; -1 absent */
+	uint32_t *pending_init; /* per node: n_pending, contiguous */
+	uint32_t *roots;        /* nodes waiting for no computed node */
+	uint32_t n_roots;
 	uint32_t *dependents;   /* plan nodes reading each node */
 	uint32_t *consumers;    /* per slot: arguments that read it */
 	uint8_t *slot_kind;     /* per slot: HAMR__SLOT_* */

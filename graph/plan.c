@@ -134,6 +134,8 @@ void hamr_plan_destroy(hamr_plan *p)
 			hamr_value_clear(&p->defaults[d]);
 	free(p->nodes);
 	free(p->args);
+	free(p->pending_init);
+	free(p->roots);
 	free(p->dependents);
 	free(p->consumers);
 	free(p->slot_kind);
@@ -155,6 +157,7 @@ void hamr_plan_destroy(hamr_plan *p)
 	free(p->list_slot);
 	free(p->arg_direct);
 	hamr__names_free(&p->out_index);
+	free(atomic_load_explicit(&p->spare_mem, memory_order_acquire));
 	if (p->graph)
 		hamr__graph_release(p->graph);
 	free(p);
@@ -269,6 +272,18 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 			pn->n_pending++;
 		}
 	}
+	p->pending_init = malloc((w->n_order ? w->n_order : 1) * sizeof *p->pending_init);
+	p->roots = malloc((w->n_order ? w->n_order : 1) * sizeof *p->roots);
+	if (!p->pending_init || !p->roots) {
+		free(ndep);
+		free(seen);
+		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+	}
+	for (uint32_t i = 0; i < w->n_order; i++) {
+		p->pending_init[i] = p->nodes[i].n_pending;
+		if (!p->nodes[i].n_pending)
+			p->roots[p->n_roots++] = i;
+	}
 	uint32_t off = 0;
 	for (uint32_t i = 0; i < w->n_order; i++) {
 		p->nodes[i].dep_start = off;
@@ -320,6 +335,7 @@ int hamr_plan_create(hamr_plan **out, hamr_graph *g, const char *const *outputs,
 	}
 	hamr__graph_retain(g);
 	p->graph = g;
+	atomic_init(&p->spare_mem, NULL);
 	hamr__names_init(&p->out_index);
 
 	/* names given: looked up once, not per node reached */

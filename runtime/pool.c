@@ -212,6 +212,7 @@ static void *worker_main(void *arg)
 		atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
 		uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
 		int found = 0;
+		unsigned backoff = 1;
 		for (unsigned round = 0;; round++) {
 			if (run_external(p, w) || hamr__worker_steal(w)) {
 				found = 1;
@@ -224,8 +225,16 @@ static void *worker_main(void *arg)
 			if ((round & 63) == 63 && now_us() >= deadline) {
 				park(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
+				backoff = 1;
 			} else {
-				hamr__cpu_relax();
+				/* back off: a thief polling a busy owner's deque
+				 * in a tight loop slows the owner down more than it
+				 * helps; a few pauses between rounds cost little
+				 * latency */
+				for (unsigned k = 0; k < backoff; k++)
+					hamr__cpu_relax();
+				if (backoff < 64)
+					backoff *= 2;
 			}
 		}
 		atomic_fetch_sub_explicit(&p->n_idle, 1, memory_order_relaxed);
@@ -486,7 +495,14 @@ int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
 	c.arg = arg;
 	atomic_init(&c.done, 0);
 	hamr__pool_submit(p, &c.job);
-	/* acquire: pairs with the release store in call_trampoline */
+	/* acquire: pairs with the release store in call_trampoline. Spin a
+	 * little first: a short call is back before a sleep would pay off,
+	 * and a sleeping caller must then wait for a CPU to wake on */
+	for (int k = 0; k < 1000; k++) {
+		if (atomic_load_explicit(&c.done, memory_order_acquire))
+			return 0;
+		hamr__cpu_relax();
+	}
 	while (!atomic_load_explicit(&c.done, memory_order_acquire))
 		futex_wait(&c.done, 0);
 	return 0;

@@ -87,19 +87,30 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		return rc; /* with hamr_pool_default's message */
 
 	hamr_run *r = calloc(1, sizeof *r);
-	size_t ns = plan->n_slots ? plan->n_slots : 1;
 	if (!r)
 		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
 	r->plan = plan;
 	r->opts = o;
-	r->slots = calloc(ns, sizeof *r->slots);
-	r->remaining = malloc(ns * sizeof *r->remaining);
-	if (!r->slots || !r->remaining) {
-		free(r->slots);
-		free(r->remaining);
+	/* slots, remaining, pending, tasks in one block: the last finished
+	 * run's if the plan kept it, else a new one */
+	size_t ns = plan->n_slots, n = plan->n_nodes;
+	size_t off_rem = ns * sizeof(hamr_value);
+	size_t off_pend = off_rem + ((ns * sizeof(atomic_uint) + 15) & ~(size_t)15);
+	size_t off_tasks = off_pend + ((n * sizeof(atomic_uint) + 63) & ~(size_t)63);
+	size_t size = off_tasks + n * sizeof(hamr__node_task) + 64;
+	hamr_plan *mut = (hamr_plan *)plan; /* spare_mem is atomic */
+	/* acquire: pairs with the release exchange in hamr_run_destroy */
+	r->mem = atomic_exchange_explicit(&mut->spare_mem, NULL, memory_order_acquire);
+	if (!r->mem && !(r->mem = aligned_alloc(64, (size + 63) & ~(size_t)63))) {
 		free(r);
 		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
 	}
+	char *base = r->mem;
+	r->slots = (hamr_value *)base;
+	r->remaining = (atomic_uint *)(base + off_rem);
+	r->pending = (atomic_uint *)(base + off_pend);
+	r->tasks = (hamr__node_task *)(base + off_tasks);
+	memset(r->slots, 0, ns * sizeof *r->slots);
 	for (uint32_t i = 0; i < plan->n_slots; i++)
 		atomic_init(&r->remaining[i], plan->consumers[i]);
 	r->pool = o.pool;
@@ -179,6 +190,11 @@ static void await_done(hamr_run *r)
 		 * must keep working, or a pool whose every worker waits would
 		 * deadlock */
 		hamr__worker_help(w, &r->state, RUN_DONE);
+	/* a short run is done before sleeping would pay off */
+	for (int k = 0; k < 1000 &&
+	                atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE;
+	     k++)
+		hamr__cpu_relax();
 	pthread_mutex_lock(&r->lock);
 	/* acquire: pairs with the release store in hamr__run_finish */
 	while (atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE)
@@ -222,9 +238,14 @@ void hamr_run_destroy(hamr_run *r)
 		await_done(r); /* never free what a worker still uses */
 	for (uint32_t s = 0; s < r->plan->n_slots; s++)
 		hamr__value_drop(&r->slots[s]);
-	free(r->slots);
-	free(r->remaining);
-	hamr__threads_free(r);
+	/* keep the memory for the plan's next run, unless it keeps one
+	 * already. release: pairs with the acquire exchange in create */
+	void *none = NULL;
+	hamr_plan *mut = (hamr_plan *)r->plan;
+	if (!atomic_compare_exchange_strong_explicit(&mut->spare_mem, &none, r->mem,
+	                                             memory_order_release,
+	                                             memory_order_relaxed))
+		free(r->mem);
 	free(r->err_node);
 	free(r->err_msg);
 	pthread_mutex_destroy(&r->lock);

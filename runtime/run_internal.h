@@ -24,9 +24,19 @@ struct hamr_call {
 	char *fail_msg;         /* set by hamr_fail, heap */
 };
 
+/* A node's task record, for the threads executor. */
+typedef struct hamr__node_task {
+	hamr_task t;   /* for a worker's deque */
+	hamr__job job; /* for another pool's queue */
+	struct hamr_run *r;
+	uint32_t i;
+} hamr__node_task;
+
 struct hamr_run {
 	const hamr_plan *plan;
 	hamr_run_opts opts;
+	void *mem;              /* slots, remaining, pending, tasks: one
+	                         * block, kept by the plan for its next run */
 	hamr_value *slots;      /* plan->n_slots values */
 	atomic_uint *remaining; /* per slot: arguments still to read it */
 	/* threads executor */
@@ -74,6 +84,5 @@ int hamr__exec_sequential(hamr_run *r);
  * starts the run on r->pool; hamr__run_finish ends it. */
 int hamr__threads_prepare(hamr_run *r);
 void hamr__threads_start(hamr_run *r);
-void hamr__threads_free(hamr_run *r);
 
 #endif

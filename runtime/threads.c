@@ -25,30 +25,38 @@
 #include "serialize/value_internal.h"
 #include "serialize/error_internal.h"
 
-typedef struct hamr__node_task {
-	hamr_task t;  /* for a worker's deque */
-	hamr__job job; /* for another pool's queue */
-	hamr_run *r;
-	uint32_t i;
-} hamr__node_task;
 
 /* Node d is ready: it runs next here (*next) if this worker's pool is the
  * one for it and nothing is next yet, goes on this worker's deque if the
  * pool is right, or into the queue of the pool it belongs to: the blocking
  * pool for nodes tagged blocking, the compute pool for the others. */
+static void node_task(void *arg);
+
 static void make_ready(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t *next)
 {
 	int blocking = (r->plan->nodes[d].flags & HAMR__PNODE_BLOCKING) != 0;
 	hamr_pool *target = blocking ? r->blocking : r->pool;
+	hamr__node_task *t = &r->tasks[d];
 	/* blocking nodes always go through the queue, whose seq_cst wake
 	 * never misses a parked worker: they gain nothing from locality, and
-	 * each waiting one should have a worker of its own at once */
-	if (blocking || hamr__worker_pool(w) != target)
-		hamr__pool_submit(target, &r->tasks[d].job);
-	else if (*next == UINT32_MAX)
+	 * each waiting one should have a worker of its own at once. A task
+	 * record is written only here, when it is needed: a chain of nodes
+	 * that run next on one worker never touches one. */
+	if (blocking || hamr__worker_pool(w) != target) {
+		t->r = r;
+		t->i = d;
+		t->job.fn = node_task;
+		t->job.arg = t;
+		hamr__pool_submit(target, &t->job);
+	} else if (*next == UINT32_MAX) {
 		*next = d;
-	else
-		hamr__worker_push(w, &r->tasks[d].t);
+	} else {
+		t->r = r;
+		t->i = d;
+		t->t.fn_ = node_task;
+		t->t.arg_ = t;
+		hamr__worker_push(w, &t->t);
+	}
 }
 
 static void release_args(hamr_run *r, const hamr__pnode *pn)
@@ -56,14 +64,18 @@ static void release_args(hamr_run *r, const hamr__pnode *pn)
 	const hamr_plan *p = r->plan;
 	for (uint32_t k = 0; k < pn->n_args; k++) {
 		int32_t s = p->args[pn->arg_start + k];
-		if (s < 0)
+		if (s < 0 || p->slot_pinned[s])
 			continue;
+		/* a slot with one reader is this node's alone: no count */
+		if (p->consumers[s] == 1) {
+			hamr__value_drop(&r->slots[s]);
+			continue;
+		}
 		/* acq_rel: each reader's release orders its reads of the slot
 		 * before its decrement; the acquire of the last decrement
 		 * orders the free after all of them */
 		if (atomic_fetch_sub_explicit(&r->remaining[s], 1,
-		                              memory_order_acq_rel) == 1 &&
-		    !p->slot_pinned[s])
+		                              memory_order_acq_rel) == 1)
 			hamr__value_drop(&r->slots[s]);
 	}
 }
@@ -82,7 +94,7 @@ static void node_task(void *arg)
 	hamr_run *r = nt->r;
 	const hamr_plan *p = r->plan;
 	hamr__worker *w = hamr__worker_self();
-	uint32_t i = nt->i;
+	uint32_t i = nt->i, ran = 0;
 	for (;;) {
 		/* relaxed: a late view of stop or cancel runs one more node,
 		 * which fail-fast allows (running nodes complete) */
@@ -100,23 +112,25 @@ static void node_task(void *arg)
 		uint32_t next = UINT32_MAX;
 		for (uint32_t k = 0; k < pn->n_dependents; k++) {
 			uint32_t d = p->dependents[pn->dep_start + k];
-			/* acq_rel: the release publishes this node's result
-			 * slot; the decrement that reaches zero acquires every
-			 * input's, before the dependent reads them */
-			if (atomic_fetch_sub_explicit(&r->pending[d], 1,
+			/* a dependent waiting for this node alone is ready;
+			 * else acq_rel: the release publishes this node's
+			 * result slot, and the decrement that reaches zero
+			 * acquires every input's before the dependent reads */
+			if (p->pending_init[d] == 1 ||
+			    atomic_fetch_sub_explicit(&r->pending[d], 1,
 			                              memory_order_acq_rel) == 1)
 				make_ready(r, w, d, &next);
 		}
-		/* acq_rel: the last node to finish sees every other node's
-		 * work before it ends the run */
-		if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1) {
-			end_run(r);
-			return;
-		}
+		ran++;
 		if (next == UINT32_MAX)
-			return;
+			break;
 		i = next;
 	}
+	/* one count for the whole chain this task ran (a shared line touched
+	 * once, not once per node). acq_rel: the last to finish sees every
+	 * other node's work before it ends the run */
+	if (atomic_fetch_sub_explicit(&r->left, ran, memory_order_acq_rel) == ran)
+		end_run(r);
 }
 
 static void start_roots(void *arg)
@@ -127,12 +141,17 @@ static void start_roots(void *arg)
 	/* push every root; this worker pops the last one first. The roots
 	 * may finish every node before this loop ends, so `left` counts this
 	 * job too: the run cannot end (and be freed) under the loop. */
-	for (uint32_t i = 0; i < p->n_nodes; i++) {
+	for (uint32_t k = 0; k < p->n_roots; k++) {
 		uint32_t next = UINT32_MAX;
-		if (p->nodes[i].n_pending == 0)
-			make_ready(r, w, i, &next);
-		if (next != UINT32_MAX)
-			hamr__worker_push(w, &r->tasks[next].t);
+		make_ready(r, w, p->roots[k], &next);
+		if (next != UINT32_MAX) {
+			hamr__node_task *t = &r->tasks[next];
+			t->r = r;
+			t->i = next;
+			t->t.fn_ = node_task;
+			t->t.arg_ = t;
+			hamr__worker_push(w, &t->t);
+		}
 	}
 	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1)
 		end_run(r);
@@ -141,22 +160,10 @@ static void start_roots(void *arg)
 int hamr__threads_prepare(hamr_run *r)
 {
 	const hamr_plan *p = r->plan;
-	size_t n = p->n_nodes ? p->n_nodes : 1;
-	r->pending = malloc(n * sizeof *r->pending);
-	r->tasks = malloc(n * sizeof *r->tasks);
-	if (!r->pending || !r->tasks)
-		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
 	if (p->n_blocking && !(r->blocking = hamr__pool_blocking(r->pool)))
 		return HAMR_ENOMEM; /* the message says why */
-	for (uint32_t i = 0; i < p->n_nodes; i++) {
-		atomic_init(&r->pending[i], p->nodes[i].n_pending);
-		r->tasks[i].t.fn_ = node_task;
-		r->tasks[i].t.arg_ = &r->tasks[i];
-		r->tasks[i].job.fn = node_task;
-		r->tasks[i].job.arg = &r->tasks[i];
-		r->tasks[i].r = r;
-		r->tasks[i].i = i;
-	}
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		atomic_init(&r->pending[i], p->pending_init[i]);
 	return 0;
 }
 
@@ -166,10 +173,4 @@ void hamr__threads_start(hamr_run *r)
 	r->job.arg = r;
 	hamr__pool_run_begin(r->pool);
 	hamr__pool_submit(r->pool, &r->job);
-}
-
-void hamr__threads_free(hamr_run *r)
-{
-	free(r->pending);
-	free(r->tasks);
 }
