@@ -417,6 +417,12 @@ hamr_pool *hamr_pool_default(void)
 	return hamr__pool_default(&rc);
 }
 
+int hamr__pool_all_parked(hamr_pool *p)
+{
+	/* relaxed: a hint for whether to spin before sleeping */
+	return atomic_load_explicit(&p->n_sleeping, memory_order_relaxed) >= p->n;
+}
+
 void hamr__pool_run_begin(hamr_pool *p)
 {
 	/* relaxed: the submission that follows publishes the run */
@@ -496,9 +502,11 @@ int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
 	atomic_init(&c.done, 0);
 	hamr__pool_submit(p, &c.job);
 	/* acquire: pairs with the release store in call_trampoline. Spin a
-	 * little first: a short call is back before a sleep would pay off,
-	 * and a sleeping caller must then wait for a CPU to wake on */
-	for (int k = 0; k < 1000; k++) {
+	 * little first when workers are awake: a short call is back before a
+	 * sleep would pay off, and a sleeping caller would then wait for a
+	 * CPU the spinning workers hold. When they all sleep, sleep at once:
+	 * the woken worker can then take this CPU instead of waking another */
+	for (int k = hamr__pool_all_parked(p) ? 1000 : 0; k < 1000; k++) {
 		if (atomic_load_explicit(&c.done, memory_order_acquire))
 			return 0;
 		hamr__cpu_relax();

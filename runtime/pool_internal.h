@@ -48,6 +48,10 @@ void hamr__pool_submit(hamr_pool *p, hamr__job *job);
  * finish, such as a run started inside a node, without blocking it. */
 void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
 
+/* Whether every worker of p sleeps (a hint): a thread about to wait for
+ * p then sleeps at once instead of spinning. */
+int hamr__pool_all_parked(hamr_pool *p);
+
 /* hamr_pool_default, with its error code in *rc when it returns NULL. */
 hamr_pool *hamr__pool_default(int *rc);
 

@@ -190,8 +190,10 @@ static void await_done(hamr_run *r)
 		 * must keep working, or a pool whose every worker waits would
 		 * deadlock */
 		hamr__worker_help(w, &r->state, RUN_DONE);
-	/* a short run is done before sleeping would pay off */
-	for (int k = 0; k < 1000 &&
+	/* a short run is done before sleeping would pay off, when the pool's
+	 * workers are awake to run it (see hamr_pool_call) */
+	int spin = r->pool && !hamr__pool_all_parked(r->pool) ? 1000 : 0;
+	for (int k = 0; k < spin &&
 	                atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE;
 	     k++)
 		hamr__cpu_relax();
