@@ -184,21 +184,28 @@ static int replay(const hamr_run *r, int rc)
  * after the finisher's unlock is what makes freeing r safe afterwards. */
 static void await_done(hamr_run *r)
 {
-	hamr__worker *w = hamr__worker_self();
-	if (w && r->pool && hamr__worker_pool(w) == r->pool)
-		/* a worker of the run's own pool (a run started inside a node)
-		 * must keep working, or a pool whose every worker waits would
-		 * deadlock */
-		hamr__worker_help(w, &r->state, RUN_DONE);
-	/* a short run is done before sleeping would pay off, when the pool's
-	 * workers are awake to run it (see hamr_pool_call) */
-	int spin = r->pool && !hamr__pool_all_parked(r->pool) ? 1000 : 0;
-	for (int k = 0; k < spin &&
-	                atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE;
-	     k++)
-		hamr__cpu_relax();
+	/* acquire: pairs with the release store in hamr__run_finish. A run
+	 * not done yet is in flight, so its pool is still there to look at
+	 * (hamr_pool_destroy waits for runs in flight); a done one may have
+	 * outlived its pool. */
+	if (atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE) {
+		hamr__worker *w = hamr__worker_self();
+		if (w && r->pool && hamr__worker_pool(w) == r->pool)
+			/* a worker of the run's own pool (a run started inside
+			 * a node) must keep working, or a pool whose every
+			 * worker waits would deadlock */
+			hamr__worker_help(w, &r->state, RUN_DONE);
+		/* a short run is done before sleeping would pay off, when the
+		 * pool's workers are awake to run it (see hamr_pool_call) */
+		int spin = r->pool && !hamr__pool_all_parked(r->pool) ? 1000 : 0;
+		for (int k = 0; k < spin &&
+		                atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE;
+		     k++)
+			hamr__cpu_relax();
+	}
+	/* taking the lock after the finisher's unlock is what makes freeing
+	 * r safe afterwards */
 	pthread_mutex_lock(&r->lock);
-	/* acquire: pairs with the release store in hamr__run_finish */
 	while (atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE)
 		pthread_cond_wait(&r->done, &r->lock);
 	pthread_mutex_unlock(&r->lock);
