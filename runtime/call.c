@@ -289,18 +289,33 @@ static int is_hamr_code(int rc)
 	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
 }
 
-int hamr__run_node(hamr_run *r, uint32_t i)
+static inline void call_init(hamr_call *c, hamr_run *r, uint32_t i,
+                             hamr_value *items)
 {
 	const hamr_plan *p = r->plan;
-	const hamr__pnode *pn = &p->nodes[i];
+	c->run = r;
+	c->node = &p->nodes[i];
+	c->args = p->args + c->node->arg_start;
+	c->slots = r->slots;
+	c->result.type = NULL;
+	c->items = items;
+	c->fail_msg = NULL;
+}
+
+/* The node returned rc != 0: record it with its message (taken over). */
+static int node_failed(hamr_run *r, const hamr__pnode *pn, int rc, char *msg)
+{
+	if (!msg && asprintf(&msg, "returned %d (%s)", rc,
+	                     is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
+		msg = NULL;
+	return hamr__run_fail(r, is_hamr_code(rc) ? rc : HAMR_EFAIL, pn->name, msg);
+}
+
+int hamr__run_node(hamr_run *r, uint32_t i)
+{
+	const hamr__pnode *pn = &r->plan->nodes[i];
 	hamr_call c;
-	c.run = r;
-	c.node = pn;
-	c.args = p->args + pn->arg_start;
-	c.slots = r->slots;
-	c.result.type = NULL;
-	c.items = NULL;
-	c.fail_msg = NULL;
+	call_init(&c, r, i, NULL);
 
 	int rc = pn->fn(&c);
 	if (__builtin_expect(rc == 0 && c.result.type != NULL, 1)) {
@@ -323,25 +338,14 @@ int hamr__run_node(hamr_run *r, uint32_t i)
 			msg = NULL;
 		return hamr__run_fail(r, HAMR_ETYPE, pn->name, msg);
 	}
-	if (!c.fail_msg && asprintf(&c.fail_msg, "returned %d (%s)", rc,
-	                            is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
-		c.fail_msg = NULL;
-	return hamr__run_fail(r, is_hamr_code(rc) ? rc : HAMR_EFAIL, pn->name,
-	                      c.fail_msg);
+	return node_failed(r, pn, rc, c.fail_msg);
 }
 
 int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *items)
 {
-	const hamr_plan *p = r->plan;
-	const hamr__pnode *pn = &p->nodes[i];
+	const hamr__pnode *pn = &r->plan->nodes[i];
 	hamr_call c;
-	c.run = r;
-	c.node = pn;
-	c.args = p->args + pn->arg_start;
-	c.slots = r->slots;
-	c.result.type = NULL;
-	c.items = items;
-	c.fail_msg = NULL;
+	call_init(&c, r, i, items);
 	int rc = hamr_value_make_list(items, pn->type, 16);
 	if (rc)
 		return hamr__run_fail(r, rc, pn->name, NULL);
@@ -374,9 +378,5 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *items)
 		return 0;
 	}
 	hamr_value_clear(items);
-	if (!c.fail_msg && asprintf(&c.fail_msg, "returned %d (%s)", rc,
-	                            is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
-		c.fail_msg = NULL;
-	return hamr__run_fail(r, is_hamr_code(rc) ? rc : HAMR_EFAIL, pn->name,
-	                      c.fail_msg);
+	return node_failed(r, pn, rc, c.fail_msg);
 }
