@@ -18,7 +18,8 @@
  * unit; a unit runs after the units of its scope that its nodes read,
  * including whatever the block reads from outside, and before the collects
  * of its block. A topological order of units per scope is the running
- * order of the sequential executor. */
+ * order of the sequential executor; the threads executor schedules the
+ * units of scope 0 by their edges, and runs blocks with parallel_for. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -310,6 +311,24 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			if (--indeg[edges[e]] == 0)
 				queue[tail++] = edges[e];
 	}
+	if (tail < n) {
+		/* units left over wait for each other: a block reads a value
+		 * computed from its own collect */
+		for (uint32_t u = 0; u < n; u++) {
+			if (!indeg[u] || !p->node_block[u])
+				continue;
+			for (uint32_t v = 0; v < n; v++)
+				for (uint32_t e = estart[v]; e < estart[v + 1]; e++)
+					if (edges[e] == u && indeg[v]) {
+						rc = hamr__error_set(HAMR_EBLOCK,
+						                     "the block of \"%s\" reads \"%s\", which waits for that block's own results: it would wait for itself",
+						                     p->nodes[u].name, p->nodes[v].name);
+						goto fail;
+					}
+		}
+		rc = hamr__error_set(HAMR_EBLOCK, "map blocks that wait for each other");
+		goto fail;
+	}
 	/* bucket the order by scope, keeping it within each */
 	for (uint32_t i = 0; i < n; i++)
 		p->unit_start[p->node_scope[i] + 1]++;
@@ -326,9 +345,45 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		}
 		free(fill);
 	}
+	/* 5. the threads executor schedules the units of scope 0: their
+	 * dependents and pending counts become the unit edges */
+	{
+		uint32_t n_edges = 0;
+		for (uint32_t i = 0; i < n; i++)
+			if (p->node_scope[i] == 0)
+				n_edges += estart[i + 1] - estart[i];
+		uint32_t *deps = malloc((n_edges ? n_edges : 1) * sizeof *deps);
+		if (!deps)
+			goto fail;
+		free(p->dependents);
+		p->dependents = deps;
+		for (uint32_t i = 0; i < n; i++) {
+			p->nodes[i].n_pending = 0;
+			p->nodes[i].n_dependents = 0;
+		}
+		uint32_t off = 0;
+		p->n_sched = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			if (p->node_scope[i] != 0)
+				continue;
+			p->n_sched++;
+			p->nodes[i].dep_start = off;
+			for (uint32_t e = estart[i]; e < estart[i + 1]; e++) {
+				deps[off++] = edges[e];
+				p->nodes[edges[e]].n_pending++;
+			}
+			p->nodes[i].n_dependents = estart[i + 1] - estart[i];
+		}
+		p->n_roots = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			p->pending_init[i] = p->nodes[i].n_pending;
+			if (p->node_scope[i] == 0 && !p->nodes[i].n_pending)
+				p->roots[p->n_roots++] = i;
+		}
+	}
 	rc = 0;
 fail:
-	if (rc == HAMR_ENOMEM)
+	if (rc == HAMR_ENOMEM && !strstr(hamr_errmsg(), "out of memory"))
 		hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 	free(list_of);
 	free(indeg);

@@ -153,6 +153,9 @@ struct hamr_plan {
 	uint32_t *pending_init; /* per node: n_pending, contiguous */
 	uint32_t *roots;        /* nodes waiting for no computed node */
 	uint32_t n_roots;
+	uint32_t n_sched;       /* nodes the threads executor schedules: all,
+	                         * or with map blocks the units of scope 0
+	                         * (dependents and pending then count units) */
 	uint32_t *dependents;   /* plan nodes reading each node */
 	uint32_t *consumers;    /* per slot: arguments that read it */
 	uint8_t *slot_kind;     /* per slot: HAMR__SLOT_* */

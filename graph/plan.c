@@ -279,6 +279,7 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 		free(seen);
 		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 	}
+	p->n_sched = w->n_order;
 	for (uint32_t i = 0; i < w->n_order; i++) {
 		p->pending_init[i] = p->nodes[i].n_pending;
 		if (!p->nodes[i].n_pending)

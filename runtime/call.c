@@ -290,13 +290,13 @@ static int is_hamr_code(int rc)
 }
 
 static inline void call_init(hamr_call *c, hamr_run *r, uint32_t i,
-                             hamr_value *items)
+                             hamr_value *slots, hamr_value *items)
 {
 	const hamr_plan *p = r->plan;
 	c->run = r;
 	c->node = &p->nodes[i];
 	c->args = p->args + c->node->arg_start;
-	c->slots = r->slots;
+	c->slots = slots;
 	c->result.type = NULL;
 	c->items = items;
 	c->fail_msg = NULL;
@@ -311,15 +311,15 @@ static int node_failed(hamr_run *r, const hamr__pnode *pn, int rc, char *msg)
 	return hamr__run_fail(r, is_hamr_code(rc) ? rc : HAMR_EFAIL, pn->name, msg);
 }
 
-int hamr__run_node(hamr_run *r, uint32_t i)
+int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 {
 	const hamr__pnode *pn = &r->plan->nodes[i];
 	hamr_call c;
-	call_init(&c, r, i, NULL);
+	call_init(&c, r, i, slots, NULL);
 
 	int rc = pn->fn(&c);
 	if (__builtin_expect(rc == 0 && c.result.type != NULL, 1)) {
-		r->slots[i] = c.result;
+		slots[i] = c.result;
 		if (__builtin_expect(c.fail_msg != NULL, 0))
 			free(c.fail_msg); /* it failed, then recovered */
 		return 0;
@@ -328,7 +328,7 @@ int hamr__run_node(hamr_run *r, uint32_t i)
 	if (rc == 0) {
 		if (!pn->type || pn->type == HAMR_NONE) {
 			free(c.fail_msg);
-			r->slots[i] = hamr_value_none();
+			slots[i] = hamr_value_none();
 			return 0;
 		}
 		free(c.fail_msg);
@@ -341,11 +341,11 @@ int hamr__run_node(hamr_run *r, uint32_t i)
 	return node_failed(r, pn, rc, c.fail_msg);
 }
 
-int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *items)
+int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, hamr_value *items)
 {
 	const hamr__pnode *pn = &r->plan->nodes[i];
 	hamr_call c;
-	call_init(&c, r, i, items);
+	call_init(&c, r, i, slots, items);
 	int rc = hamr_value_make_list(items, pn->type, 16);
 	if (rc)
 		return hamr__run_fail(r, rc, pn->name, NULL);

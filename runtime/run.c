@@ -78,10 +78,6 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		o = *opts;
 	if ((size_t)o.executor >= N_EXECUTORS)
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
-	if (plan->block_node && o.executor != HAMR_EXEC_SEQUENTIAL)
-		return hamr__error_set(HAMR_ENOTSUP,
-		                       "the %s executor does not run map blocks yet (node \"%s\" is parallelizable or collect)",
-		                       hamr_executor_name(o.executor), plan->block_node);
 	if (o.executor == HAMR_EXEC_THREADS && !o.pool &&
 	    !(o.pool = hamr__pool_default(&rc)))
 		return rc; /* with hamr_pool_default's message */
@@ -116,13 +112,12 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	r->pool = o.pool;
 	atomic_init(&r->state, RUN_CREATED);
 	atomic_init(&r->stop, false);
-	atomic_init(&r->left, plan->n_nodes + 1); /* + 1: the starting job */
+	atomic_init(&r->left, plan->n_sched + 1); /* + 1: the starting job */
 	atomic_init(&r->cancel, false);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->done, NULL);
 	r->err.message = "";
 	r->err.item = -1;
-	r->item = -1;
 	rc = fill_slots(r, given);
 	if (!rc && o.executor == HAMR_EXEC_THREADS)
 		rc = hamr__threads_prepare(r);
@@ -222,6 +217,8 @@ int hamr_run_wait(hamr_run *r)
 		int rc = atomic_load_explicit(&r->cancel, memory_order_acquire) ?
 		                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
 		                 hamr__exec_sequential(r);
+		if (rc && r->err.code)
+			rc = r->err.code; /* the first failure is the run's */
 		replay(r, rc); /* before finish: r may be freed right after it */
 		hamr__run_finish(r, rc);
 		return rc;
@@ -282,7 +279,7 @@ int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 		return code;
 	}
 	r->err.code = code;
-	r->err.item = node ? r->item : -1;
+	r->err.item = node ? hamr__current_item : -1;
 	r->err.pid = (int)getpid();
 	r->err.signal = 0;
 	r->err.attempt = 1;

@@ -52,21 +52,45 @@ struct hamr_run {
 	int rc;                 /* the run's result once RUN_DONE */
 	pthread_mutex_t lock;   /* guards the error record and waiting */
 	pthread_cond_t done;
-	int64_t item;           /* sequential: the item of the innermost
-	                         * block running, -1 outside blocks */
 	hamr_error_info err;
 	char *err_node;
 	char *err_msg;
 };
 
-/* Runs plan node i of r: calls its function with a fresh call, checks the
- * result against the declared type and stores it in slot i. Returns 0, or
- * the node's error, already recorded in r's error record. */
-int hamr__run_node(hamr_run *r, uint32_t i);
+/* Where a node reads its arguments and writes its result: the run's own
+ * slots, or inside a map block running on several workers at once, a
+ * frame of a worker's own for the block's values. */
+typedef struct hamr__frame {
+	hamr_value *slots;
+	atomic_uint *remaining;
+} hamr__frame;
+
+/* Runs plan node i of r in frame slots: calls its function with a fresh
+ * call, checks the result against the declared type and stores it in slot
+ * i. Returns 0, or the node's error, already recorded in r's error record. */
+int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots);
+
+static inline int hamr__run_node(hamr_run *r, uint32_t i)
+{
+	return hamr__run_node_in(r, i, r->slots);
+}
+
+/* Runs unit i of a plan with map blocks in frame f: a plain node, or a
+ * parallelizable node and then its block once per item. The block's items
+ * run on the pool with parallel_for when `concurrent`, else in item order
+ * on this thread. Returns 0 or the first error, recorded. */
+int hamr__run_unit(hamr_run *r, uint32_t i, const hamr__frame *f, int concurrent);
+
+/* Runs every unit of scope sc in order, in frame f (runtime/blocks.c). */
+int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f, int concurrent);
 
 /* Runs parallelizable plan node i of r and stores the list of its items in
  * *items (owned by the caller). 0, or the node's error, recorded. */
-int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *items);
+int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, hamr_value *items);
+
+/* The item the calling thread runs a block for, -1 outside blocks: what
+ * the error record says of a failing node. */
+extern _Thread_local int64_t hamr__current_item;
 
 /* Records a failure of node `node` (NULL: not a node's) with message `msg`
  * (heap, taken over; NULL: the code's description) if it is r's first.

@@ -66,6 +66,9 @@ static void release_args(hamr_run *r, const hamr__pnode *pn)
 		int32_t s = p->args[pn->arg_start + k];
 		if (s < 0 || p->slot_pinned[s])
 			continue;
+		/* with map blocks: a block's outer reads are its unit's */
+		if (p->arg_direct && !p->arg_direct[pn->arg_start + k])
+			continue;
 		/* a slot with one reader is this node's alone: no count */
 		if (p->consumers[s] == 1) {
 			hamr__value_drop(&r->slots[s]);
@@ -100,10 +103,15 @@ static void node_task(void *arg)
 		 * which fail-fast allows (running nodes complete) */
 		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 			int rc;
-			if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+			if (atomic_load_explicit(&r->cancel, memory_order_relaxed)) {
 				rc = hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
-			else
+			} else if (p->n_scopes > 1) {
+				/* a unit: a node, or a block on parallel_for */
+				hamr__frame f = {r->slots, r->remaining};
+				rc = hamr__run_unit(r, i, &f, 1);
+			} else {
 				rc = hamr__run_node(r, i);
+			}
 			if (rc)
 				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
 		}

@@ -374,6 +374,32 @@ static int list_grow(struct hamr_box *b)
 	return 0;
 }
 
+int hamr__list_resize(hamr_value *list, size_t n)
+{
+	struct hamr_box *b = list->u.box;
+	if (n > b->u.list.cap) {
+		hamr_value *items = realloc(b->u.list.items, n * sizeof *items);
+		if (!items)
+			return HAMR_ENOMEM;
+		b->u.list.items = items;
+		b->u.list.cap = n;
+	}
+	for (size_t i = b->len; i < n; i++)
+		b->u.list.items[i] = empty_value;
+	for (size_t i = n; i < b->len; i++)
+		hamr_value_clear(&b->u.list.items[i]);
+	b->len = n;
+	return 0;
+}
+
+void hamr__list_put(hamr_value *list, size_t i, hamr_value *item)
+{
+	hamr_value *slot = &list->u.box->u.list.items[i];
+	hamr_value_clear(slot);
+	*slot = *item;
+	*item = empty_value;
+}
+
 int hamr_list_append(hamr_value *list, hamr_value *item)
 {
 	const char *what = "hamr_list_append";

@@ -25,6 +25,15 @@
  * consumers read. No-op for other values. The caller must own `v`. */
 void hamr__value_seal(const hamr_value *v);
 
+/* Makes `list` (a list value the caller owns and has not shared) hold n
+ * empty items, to be filled by hamr__list_put. 0 or HAMR_ENOMEM. */
+int hamr__list_resize(hamr_value *list, size_t n);
+
+/* Moves *item into position i (< the list's length) of `list`, releasing
+ * what was there. Threads may put at distinct positions at once; the list
+ * must be published to readers only after every put (a run's end does). */
+void hamr__list_put(hamr_value *list, size_t i, hamr_value *item);
+
 /* hamr_value_clear, with scalars (the common case on executors' hot paths)
  * handled inline. */
 static inline void hamr__value_drop(hamr_value *v)

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* Map blocks on the sequential executor: a parallelizable node emits items,
- * its block runs once per item in item order, collects receive lists.
+/* Map blocks, on both executors: a parallelizable node emits items, its
+ * block runs once per item, collects receive lists in item order.
  * Nested blocks, several collects of one block, collecting the items
  * themselves, values broadcast into a block, outputs inside a block, a
  * failing item, and values released at the end of each item. */
 #include <hamr.h>
+#include <stdatomic.h>
 
 #include "tests/check.h"
 
@@ -53,6 +54,9 @@ static int f_ten_times(hamr_call *c)
 	return hamr_ret_i64(c, 10 * hamr_arg_i64(c, 0));
 }
 
+/* the executor every test runs on: main runs them all on each */
+static const hamr_run_opts *g_opts;
+
 typedef struct fixture {
 	hamr_graph *g;
 	hamr_plan *p;
@@ -73,7 +77,7 @@ static fixture run(const hamr_node_def *defs, const char *const *outs,
 	CHECK_OK(hamr_values_set_i64(in, "n", n));
 	CHECK_OK(hamr_plan_create(&f.p, f.g, outs, n_outs, in));
 	if (f.p)
-		CHECK_RC(hamr_run_execute(&f.r, f.p, in, NULL), expect);
+		CHECK_RC(hamr_run_execute(&f.r, f.p, in, g_opts), expect);
 	hamr_values_destroy(in);
 	return f;
 }
@@ -186,12 +190,11 @@ static void test_failing_item_names_node_and_item(void)
 	done(&f);
 }
 
-static int freed_before_next; /* a value of item k freed before item k+1 ran */
-static int live_objects;
+static atomic_int live_objects, peak_live;
 
 static void free_obj(void *o)
 {
-	live_objects--;
+	atomic_fetch_sub(&live_objects, 1);
 	free(o);
 }
 
@@ -202,15 +205,14 @@ static int f_make_obj(hamr_call *c)
 {
 	int64_t *o = malloc(sizeof *o);
 	*o = hamr_arg_i64(c, 0);
-	live_objects++;
+	int now = atomic_fetch_add(&live_objects, 1) + 1, peak = atomic_load(&peak_live);
+	while (now > peak && !atomic_compare_exchange_weak(&peak_live, &peak, now))
+		;
 	return hamr_ret_user(c, o);
 }
 
 static int f_read_obj(hamr_call *c)
 {
-	/* every earlier item's object is gone; this item's is alive */
-	if (live_objects == 1)
-		freed_before_next++;
 	return hamr_ret_i64(c, *(const int64_t *)hamr_arg_user(c, 0));
 }
 
@@ -227,12 +229,15 @@ static void test_item_values_do_not_outlive_their_item(void)
 		 .deps = DEPS(HAMR_DEP_COLLECTED("val", HAMR_I64))},
 		{0}};
 	const char *outs[] = {"total"};
-	freed_before_next = 0;
-	live_objects = 0;
+	atomic_store(&live_objects, 0);
+	atomic_store(&peak_live, 0);
 	fixture f = run(defs, outs, 1, 100, 0);
 	CHECK_EQ_INT(i64(&f, "total"), 99 * 100 / 2);
-	CHECK_EQ_INT(freed_before_next, 100);
-	CHECK_EQ_INT(live_objects, 0);
+	/* each item's object is gone before the next item of its worker
+	 * starts: at most one per worker at once (one, sequentially) */
+	int workers = g_opts->executor == HAMR_EXEC_SEQUENTIAL ? 1 : 3;
+	CHECK(atomic_load(&peak_live) >= 1 && atomic_load(&peak_live) <= workers);
+	CHECK_EQ_INT(atomic_load(&live_objects), 0);
 	done(&f);
 }
 
@@ -293,12 +298,28 @@ static void test_returned_list_and_wrong_emits(void)
 	done(&f);
 }
 
-int main(void)
+static void run_all(void)
 {
 	RUN_TEST(test_map_reduce_in_item_order);
 	RUN_TEST(test_broadcast_and_nested_blocks);
 	RUN_TEST(test_failing_item_names_node_and_item);
 	RUN_TEST(test_item_values_do_not_outlive_their_item);
 	RUN_TEST(test_returned_list_and_wrong_emits);
+}
+
+int main(void)
+{
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, threads = HAMR_RUN_OPTS_INIT;
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 3;
+	CHECK_OK(hamr_pool_create(&threads.pool, &po));
+	threads.executor = HAMR_EXEC_THREADS;
+	printf("-- sequential\n");
+	g_opts = &seq;
+	run_all();
+	printf("-- threads\n");
+	g_opts = &threads;
+	run_all();
+	hamr_pool_destroy(threads.pool);
 	TEST_EXIT();
 }
