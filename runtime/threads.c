@@ -14,6 +14,10 @@
  * for concurrency rather than cores, so waiting never occupies a compute
  * worker; readiness crosses between the two pools through their queues.
  *
+ * In a plan with map blocks, the tasks are the units of the plan's outer
+ * scope: a parallelizable node and its whole block is one unit, whose
+ * items run under parallel_for (runtime/blocks.c).
+ *
  * Values are released as in the sequential executor, with atomic counters:
  * the reader that takes a slot's count to zero frees it. A failure stops
  * the run fast: nodes not yet started are skipped (their counters still
