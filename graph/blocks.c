@@ -95,6 +95,39 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 	p->n_scopes = 1;
 	for (uint32_t i = 0; i < n; i++)
 		np += p->nodes[i].kind == HAMR_NODE_PARALLELIZABLE;
+	/* a value given for a node inside a block, or for the node that opens
+	 * one, leaves a block without its items: refuse it */
+	for (uint32_t i = 0; i < n; i++) {
+		const hamr__gnode *gn = g->nodes[p->nodes[i].graph_index];
+		for (uint32_t k = 0; k < p->nodes[i].n_args; k++) {
+			int32_t a = p->args[p->nodes[i].arg_start + k];
+			if (a >= (int32_t)n && (gn->deps[k].flags & HAMR_DEP_COLLECT))
+				return hamr__error_set(HAMR_EBLOCK,
+				                       "cannot give a value for \"%s\": it is inside a map block (collected by \"%s\"); give one for the collect instead",
+				                       gn->deps[k].name, gn->name);
+		}
+	}
+	uint8_t *computed = NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		const hamr__gnode *gn = g->nodes[p->nodes[i].graph_index];
+		if (gn->scope <= 0)
+			continue;
+		if (!computed) {
+			computed = calloc(g->n_nodes ? g->n_nodes : 1, 1);
+			if (!computed)
+				return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+			for (uint32_t j = 0; j < n; j++)
+				computed[p->nodes[j].graph_index] = 1;
+		}
+		int32_t owner = g->scope_owner[gn->scope];
+		if (!computed[owner]) {
+			free(computed);
+			return hamr__error_set(HAMR_EBLOCK,
+			                       "cannot give a value for \"%s\": \"%s\" runs in its map block; give one for a collect of the block instead",
+			                       g->nodes[owner]->name, gn->name);
+		}
+	}
+	free(computed);
 	if (!np)
 		return 0;
 

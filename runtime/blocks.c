@@ -162,6 +162,13 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f, int conc
 			run_items(&b, f, 0, l.len);
 		rc = atomic_load(&b.rc);
 	}
+	if (rc) {
+		/* a failed block gives no lists: half-filled ones would look
+		 * like results */
+		for (uint32_t k = 0; k < n_clear; k++)
+			if (clear[k] < p->n_nodes && p->list_slot[clear[k]] >= 0)
+				hamr__value_drop(&f->slots[p->list_slot[clear[k]]]);
+	}
 	hamr_value_clear(&items);
 	/* the outer values the block read: it is done with them */
 	for (uint32_t k = p->defer_start[owner]; k < p->defer_start[owner + 1]; k++)

@@ -102,6 +102,10 @@ static void node_task(void *arg)
 	const hamr_plan *p = r->plan;
 	hamr__worker *w = hamr__worker_self();
 	uint32_t i = nt->i, ran = 0;
+	/* this task may run inside an item's parallel_for on this worker
+	 * (stolen while it waits); it belongs to no item itself */
+	int64_t item = hamr__current_item;
+	hamr__current_item = -1;
 	for (;;) {
 		/* relaxed: a late view of stop or cancel runs one more node,
 		 * which fail-fast allows (running nodes complete) */
@@ -138,6 +142,7 @@ static void node_task(void *arg)
 			break;
 		i = next;
 	}
+	hamr__current_item = item;
 	/* one count for the whole chain this task ran (a shared line touched
 	 * once, not once per node). acq_rel: the last to finish sees every
 	 * other node's work before it ends the run */

@@ -188,6 +188,11 @@ static void test_failing_item_names_node_and_item(void)
 	CHECK_EQ_INT(i64(&f, "before"), 60); /* computed before: kept */
 	CHECK(hamr_run_result(f.r, "total") == NULL);
 	done(&f);
+	/* a block node requested as an output gives no half-filled list */
+	const char *o2[] = {"check", "before"};
+	f = run(defs, o2, 2, 6, HAMR_EFAIL);
+	CHECK(hamr_run_result(f.r, "check") == NULL);
+	done(&f);
 }
 
 static atomic_int live_objects, peak_live;
@@ -298,6 +303,48 @@ static void test_returned_list_and_wrong_emits(void)
 	done(&f);
 }
 
+
+static void test_values_given_inside_blocks_are_refused(void)
+{
+	hamr_node_def defs[] = {
+		INPUT_N,
+		ITEMS("items", "n"),
+		{.name = "square", .fn = f_square, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
+		{0}};
+	hamr_module m = {"given", defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	const char *out = "total";
+	const char *names[] = {"square", "items"};
+	const char *msgs[] = {
+		"cannot give a value for \"square\": it is inside a map block (collected by \"total\")",
+		"cannot give a value for \"items\": \"square\" runs in its map block"};
+	for (int i = 0; i < 2; i++) {
+		hamr_values *in = NULL;
+		CHECK_OK(hamr_values_create(&in));
+		CHECK_OK(hamr_values_set_i64(in, "n", 3));
+		CHECK_OK(hamr_values_set_i64(in, names[i], 5));
+		hamr_plan *p = NULL;
+		CHECK_RC(hamr_plan_create(&p, g, &out, 1, in), HAMR_EBLOCK);
+		CHECK_CONTAINS(hamr_errmsg(), msgs[i]);
+		hamr_values_destroy(in);
+	}
+	/* a value for the collect itself is an ordinary override */
+	hamr_values *in = NULL;
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "total", 42));
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, in));
+	CHECK_EQ_INT(hamr_plan_node_count(p), 0);
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+	hamr_graph_destroy(g);
+}
+
 static void run_all(void)
 {
 	RUN_TEST(test_map_reduce_in_item_order);
@@ -305,6 +352,7 @@ static void run_all(void)
 	RUN_TEST(test_failing_item_names_node_and_item);
 	RUN_TEST(test_item_values_do_not_outlive_their_item);
 	RUN_TEST(test_returned_list_and_wrong_emits);
+	RUN_TEST(test_values_given_inside_blocks_are_refused);
 }
 
 int main(void)
