@@ -28,7 +28,7 @@
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 
-_Thread_local int64_t hamr__current_item = -1;
+HAMR__TLS int64_t hamr__current_item = -1;
 
 /* One reader of slot s in frame f is done with it. Collected values stay
  * until their item ends. acq_rel: in scope 0 on the threads executor,

@@ -69,7 +69,7 @@ void __tsan_release(void *addr);
 #define tsan_release(p) ((void)(p))
 #endif
 
-_Thread_local hamr__worker *hamr__tls_worker;
+HAMR__TLS hamr__worker *hamr__tls_worker;
 
 /* ---- futex --------------------------------------------------------------- */
 

@@ -69,6 +69,16 @@ hamr_pool *hamr__pool_blocking(hamr_pool *p);
 
 /* ---- what pool.c, forkjoin.c and settings.c share --------------------- */
 
+/* Thread-locals on hot paths: the initial-exec model reads them with one
+ * instruction instead of a call to __tls_get_addr per access, which a
+ * shared library pays otherwise (libhamr is loaded with the program, so
+ * its thread-locals fit the static TLS block). */
+#if defined(__GNUC__) || defined(__clang__)
+#define HAMR__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define HAMR__TLS _Thread_local
+#endif
+
 #define HAMR__DEFAULT_SPIN_US 50
 #define HAMR__DEFAULT_BLOCKING 64
 #define HAMR__MAX_WORKERS 1024
@@ -104,7 +114,7 @@ struct hamr_pool {
 
 
 /* The calling thread's worker; NULL on other threads. */
-extern _Thread_local hamr__worker *hamr__tls_worker;
+extern HAMR__TLS hamr__worker *hamr__tls_worker;
 
 static inline void hamr__cpu_relax(void)
 {

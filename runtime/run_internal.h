@@ -90,7 +90,7 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, hamr_value *items
 
 /* The item the calling thread runs a block for, -1 outside blocks: what
  * the error record says of a failing node. */
-extern _Thread_local int64_t hamr__current_item;
+extern HAMR__TLS int64_t hamr__current_item;
 
 /* Records a failure of node `node` (NULL: not a node's) with message `msg`
  * (heap, taken over; NULL: the code's description) if it is r's first.
