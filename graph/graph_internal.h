@@ -88,6 +88,11 @@ void hamr__graph_hint(const hamr_graph *g, const char *name);
 /* The graph's validation, called by hamr_graph_build (graph/validate.c). */
 int hamr__graph_validate(hamr_graph *g);
 
+/* HAMR_ETYPE for a value of type `got` given for node or input n, whose
+ * declared type is another; the message names both. Shared by planning
+ * and by runs, which check the values given again. */
+int hamr__given_wrong_type(const hamr__gnode *n, hamr_type got);
+
 /* Lays out the map blocks of a compiled plan p of graph g (graph/blocks.c):
  * list slots for collected nodes, running order per scope, and when each
  * value can be released. 0 or a negative HAMR_E*. */

@@ -51,6 +51,14 @@ static int missing_input(walk *w, const char *input, const char *consumer)
 	return 0;
 }
 
+int hamr__given_wrong_type(const hamr__gnode *n, hamr_type got)
+{
+	return hamr__error_set(HAMR_ETYPE,
+	                       "the value given for %s \"%s\" is %s, but it is declared %s",
+	                       n->kind == HAMR_NODE_INPUT ? "input" : "node", n->name,
+	                       hamr_type_name(got), hamr_type_name(n->type));
+}
+
 /* Classifies graph node v reached from `consumer` (NULL: an output). */
 static int reach(walk *w, uint32_t v, const char *consumer)
 {
@@ -58,11 +66,7 @@ static int reach(walk *w, uint32_t v, const char *consumer)
 	const hamr_value *gv = w->given[v];
 	if (gv) {
 		if (n->type && gv->type != n->type)
-			return hamr__error_set(HAMR_ETYPE,
-			                       "the value given for %s \"%s\" is %s, but it is declared %s",
-			                       n->kind == HAMR_NODE_INPUT ? "input" : "node",
-			                       n->name, hamr_type_name(gv->type),
-			                       hamr_type_name(n->type));
+			return hamr__given_wrong_type(n, gv->type);
 		w->role[v] = ROLE_GIVEN;
 		w->n_given++;
 		return 0;

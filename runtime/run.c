@@ -46,19 +46,17 @@ static int fill_slots(hamr_run *r, const hamr_values *given)
 	uint32_t first_default = p->n_nodes + p->n_given;
 	for (uint32_t s = p->n_nodes; s < first_default; s++) {
 		const hamr_value *v = hamr_values_get(given, p->slot_name[s]);
-		int input = p->graph->nodes[hamr__graph_lookup(p->graph, p->slot_name[s])]
-		                    ->kind == HAMR_NODE_INPUT;
-		if (!v)
+		if (!v || (p->slot_type[s] && v->type != p->slot_type[s])) {
+			/* the node, looked up by name only to say what went wrong */
+			const hamr__gnode *n =
+				p->graph->nodes[hamr__graph_lookup(p->graph, p->slot_name[s])];
+			if (v)
+				return hamr__given_wrong_type(n, v->type);
 			return hamr__error_set(HAMR_EINPUT,
 			                       "missing %s \"%s\": the plan was made with a value for it",
-			                       input ? "external input" : "override",
+			                       n->kind == HAMR_NODE_INPUT ? "external input" : "override",
 			                       p->slot_name[s]);
-		if (p->slot_type[s] && v->type != p->slot_type[s])
-			return hamr__error_set(HAMR_ETYPE,
-			                       "the value given for %s \"%s\" is %s, but it is declared %s",
-			                       input ? "input" : "node", p->slot_name[s],
-			                       hamr_type_name(v->type),
-			                       hamr_type_name(p->slot_type[s]));
+		}
 		r->slots[s] = hamr_value_ref(v);
 	}
 	for (uint32_t d = 0; d < p->n_defaults; d++)
