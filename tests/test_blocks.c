@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "tests/check.h"
+#include "tests/each_executor.h"
 
 #define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
 
@@ -54,8 +55,6 @@ static int f_ten_times(hamr_call *c)
 	return hamr_ret_i64(c, 10 * hamr_arg_i64(c, 0));
 }
 
-/* the executor every test runs on: main runs them all on each */
-static const hamr_run_opts *g_opts;
 
 typedef struct fixture {
 	hamr_graph *g;
@@ -357,17 +356,6 @@ static void run_all(void)
 
 int main(void)
 {
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, threads = HAMR_RUN_OPTS_INIT;
-	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
-	po.workers = 3;
-	CHECK_OK(hamr_pool_create(&threads.pool, &po));
-	threads.executor = HAMR_EXEC_THREADS;
-	printf("-- sequential\n");
-	g_opts = &seq;
-	run_all();
-	printf("-- threads\n");
-	g_opts = &threads;
-	run_all();
-	hamr_pool_destroy(threads.pool);
+	on_each_executor(run_all, 3);
 	TEST_EXIT();
 }

@@ -5,11 +5,10 @@
 #include <pthread.h>
 
 #include "tests/check.h"
+#include "tests/each_executor.h"
 
 static int tracked_frees; /* objects of type "tracked" freed so far */
 
-/* the executor every test runs on: main runs them all on each */
-static const hamr_run_opts *g_opts;
 
 static int f_a(hamr_call *c) { return hamr_ret_i64(c, 2); }
 static int f_b(hamr_call *c) { return hamr_ret_i64(c, hamr_arg_i64(c, 0) * 10); }
@@ -422,17 +421,6 @@ static void run_all(void)
 
 int main(void)
 {
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, threads = HAMR_RUN_OPTS_INIT;
-	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
-	po.workers = 2;
-	CHECK_OK(hamr_pool_create(&threads.pool, &po));
-	threads.executor = HAMR_EXEC_THREADS;
-	printf("-- sequential\n");
-	g_opts = &seq;
-	run_all();
-	printf("-- threads\n");
-	g_opts = &threads;
-	run_all();
-	hamr_pool_destroy(threads.pool);
+	on_each_executor(run_all, 2);
 	TEST_EXIT();
 }
