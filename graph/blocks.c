@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "graph/graph_internal.h"
+#include "hamr/runtime.h"
 #include "serialize/error_internal.h"
 
 /* The scope a node's slot is read in: a parallelizable node's slot holds
@@ -43,6 +44,7 @@ static int32_t slot_scope(const hamr_plan *p, const hamr_graph *g, uint32_t s,
 	case HAMR__SLOT_GIVEN:
 		return 0;
 	case HAMR__SLOT_LIST:
+	case HAMR__SLOT_FOLD:
 		return g->scope_parent[value_scope(p, (uint32_t)list_of[s])];
 	default:
 		return -1;
@@ -60,12 +62,58 @@ static int32_t producer(const hamr_plan *p, const hamr_graph *g, uint32_t s,
 			return -1;
 		return (int32_t)s;
 	}
-	if (p->slot_kind[s] != HAMR__SLOT_LIST)
+	if (p->slot_kind[s] != HAMR__SLOT_LIST && p->slot_kind[s] != HAMR__SLOT_FOLD)
 		return -1;
 	x = value_scope(p, (uint32_t)list_of[s]);
 	while (x > 0 && g->scope_parent[x] != in)
 		x = g->scope_parent[x];
 	return x > 0 ? p->scope_owner[x] : -1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Tags grouping=... and executor=... on parallelizable nodes, and
+ * HAMR_GROUPING, which overrides every block's tag. */
+static int block_settings(hamr_plan *p, const hamr_graph *g)
+{
+	hamr_grouping env = HAMR_GROUPING_DEFAULT;
+	const char *e = getenv("HAMR_GROUPING");
+	if (e && *e && hamr_grouping_parse(e, &env))
+		return hamr__error_set(HAMR_EINVAL,
+		                       "HAMR_GROUPING=%s: expected auto, block or node", e);
+	for (uint32_t sc = 1; sc < p->n_scopes; sc++) {
+		int32_t o = p->scope_owner[sc];
+		if (o < 0)
+			continue;
+		const hamr__gnode *gn = g->nodes[p->nodes[o].graph_index];
+		for (uint32_t t = 0; t < gn->n_tags; t++) {
+			const char *k = gn->tags[t].key, *v = gn->tags[t].value;
+			if (!strcmp(k, "grouping")) {
+				hamr_grouping gr;
+				if (hamr_grouping_parse(v, &gr))
+					return hamr__error_set(HAMR_EINVAL,
+					                       "node \"%s\": tag grouping=\"%s\": expected auto, block or node",
+					                       gn->name, v);
+				p->scope_grouping[sc] = (uint8_t)gr;
+			} else if (!strcmp(k, "executor")) {
+				if (!strcmp(v, "sequential"))
+					p->scope_remote[sc] = HAMR_REMOTE_SEQUENTIAL;
+				else if (!strcmp(v, "threads"))
+					p->scope_remote[sc] = HAMR_REMOTE_THREADS;
+				else
+					return hamr__error_set(HAMR_EINVAL,
+					                       "node \"%s\": tag executor=\"%s\": expected sequential or threads",
+					                       gn->name, v);
+			}
+		}
+		if (env != HAMR_GROUPING_DEFAULT)
+			p->scope_grouping[sc] = (uint8_t)env;
+	}
+	return 0;
 }
 
 static int grow_slots(hamr_plan *p, uint32_t extra)
@@ -135,6 +183,7 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 	uint32_t n_args = n ? p->nodes[n - 1].arg_start + p->nodes[n - 1].n_args : 0;
 	size_t nn = n ? n : 1, nsc = g->n_scopes;
 	int32_t *list_of = NULL;
+	uint8_t *tolerant = NULL;
 	uint32_t *indeg = NULL, *estart = NULL, *edges = NULL, *queue = NULL,
 	         *dcount = NULL;
 	p->n_scopes = g->n_scopes;
@@ -162,15 +211,26 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			p->scope_owner[p->node_block[i]] = (int32_t)i;
 	}
 
-	/* 1. list slots: for collected nodes, and outputs inside a block */
-	uint32_t n_lists = 0;
+	/* 1. list slots: for collected nodes, and outputs inside a block; an
+	 * accumulator slot for each fold collect */
+	uint32_t n_lists = 0, n_folds = 0;
+	tolerant = calloc(nn, 1);
+	if (!tolerant)
+		goto fail;
 	for (uint32_t i = 0; i < n; i++) {
 		const hamr__pnode *pn = &p->nodes[i];
 		const hamr__gnode *gn = g->nodes[pn->graph_index];
 		for (uint32_t k = 0; k < pn->n_args; k++) {
 			int32_t s = p->args[pn->arg_start + k];
-			if (s >= 0 && (gn->deps[k].flags & HAMR_DEP_COLLECT) &&
-			    p->list_slot[s] < 0) {
+			if (s < 0 || !(gn->deps[k].flags & HAMR_DEP_COLLECT))
+				continue;
+			if (gn->has_fold) {
+				n_folds++;
+				continue;
+			}
+			if (gn->deps[k].flags & HAMR_DEP_TOLERANT)
+				tolerant[s] = 1;
+			if (p->list_slot[s] < 0) {
 				p->list_slot[s] = 0; /* numbered below */
 				n_lists++;
 			}
@@ -191,9 +251,9 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			n_lists++;
 		}
 	}
-	if (grow_slots(p, n_lists))
+	if (grow_slots(p, n_lists + n_folds))
 		goto fail;
-	list_of = malloc(((size_t)p->n_slots + n_lists) * sizeof *list_of);
+	list_of = malloc(((size_t)p->n_slots + n_lists + n_folds) * sizeof *list_of);
 	if (!list_of)
 		goto fail;
 	for (uint32_t i = 0; i < n; i++) {
@@ -208,12 +268,24 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		p->slot_type[s] = HAMR_LIST;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const hamr__pnode *pn = &p->nodes[i];
+		hamr__pnode *pn = &p->nodes[i];
 		const hamr__gnode *gn = g->nodes[pn->graph_index];
 		for (uint32_t k = 0; k < pn->n_args; k++) {
 			int32_t *a = &p->args[pn->arg_start + k];
-			if (*a >= 0 && (gn->deps[k].flags & HAMR_DEP_COLLECT))
+			if (*a < 0 || !(gn->deps[k].flags & HAMR_DEP_COLLECT))
+				continue;
+			pn->flags |= HAMR__PNODE_COLLECTS;
+			if (!gn->has_fold) {
 				*a = p->list_slot[*a];
+				continue;
+			}
+			uint32_t s = p->n_slots++;
+			list_of[s] = *a;
+			p->slot_kind[s] = HAMR__SLOT_FOLD;
+			p->slot_pinned[s] = 0;
+			p->slot_name[s] = pn->name;
+			p->slot_type[s] = NULL;
+			*a = (int32_t)s;
 		}
 	}
 	for (uint32_t o = 0; o < p->n_outputs; o++) {
@@ -224,6 +296,67 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			p->slot_pinned[p->list_slot[s]] = 1;
 		}
 	}
+	/* what each block hands on per item: a value into a list or a fold */
+	p->gathered = calloc(nn, 1);
+	p->gather_start = calloc(nsc + 1, sizeof *p->gather_start);
+	if (!p->gathered || !p->gather_start)
+		goto fail;
+	for (uint32_t s = n; s < p->n_slots; s++)
+		if (p->slot_kind[s] == HAMR__SLOT_LIST || p->slot_kind[s] == HAMR__SLOT_FOLD)
+			p->gather_start[value_scope(p, (uint32_t)list_of[s]) + 1]++;
+	for (uint32_t sc = 0; sc < nsc; sc++)
+		p->gather_start[sc + 1] += p->gather_start[sc];
+	p->gather = calloc(p->gather_start[nsc] ? p->gather_start[nsc] : 1, sizeof *p->gather);
+	if (!p->gather)
+		goto fail;
+	{
+		uint32_t *fill = calloc(nsc, sizeof *fill);
+		if (!fill)
+			goto fail;
+		/* a fold's slot names its node; find it by the argument */
+		for (uint32_t i = 0; i < n; i++) {
+			const hamr__pnode *pn = &p->nodes[i];
+			for (uint32_t k = 0; k < pn->n_args; k++) {
+				int32_t a = p->args[pn->arg_start + k];
+				if (a < 0 || p->slot_kind[a] != HAMR__SLOT_FOLD)
+					continue;
+				const hamr__gnode *gn = g->nodes[pn->graph_index];
+				int32_t sc = value_scope(p, (uint32_t)list_of[a]);
+				hamr__gather *ge = &p->gather[p->gather_start[sc] + fill[sc]++];
+				ge->src = (uint32_t)list_of[a];
+				ge->dst = (uint32_t)a;
+				ge->node = i;
+				ge->fold = &gn->fold;
+				ge->userdata = gn->userdata;
+				p->gathered[ge->src] = 1;
+				if (hamr__default_value(&gn->fold.init, &ge->init)) {
+					free(fill);
+					goto fail;
+				}
+			}
+		}
+		for (uint32_t s = n; s < p->n_slots; s++) {
+			if (p->slot_kind[s] != HAMR__SLOT_LIST)
+				continue;
+			int32_t sc = value_scope(p, (uint32_t)list_of[s]);
+			hamr__gather *ge = &p->gather[p->gather_start[sc] + fill[sc]++];
+			ge->src = (uint32_t)list_of[s];
+			ge->dst = s;
+			ge->node = ge->src;
+			ge->tolerant = tolerant[ge->src];
+			p->gathered[ge->src] = 1;
+		}
+		free(fill);
+	}
+	/* how each block's items run, from its owner's tags and the
+	 * environment */
+	p->scope_grouping = calloc(nsc, 1);
+	p->scope_remote = calloc(nsc, 1);
+	if (!p->scope_grouping || !p->scope_remote)
+		goto fail;
+	if ((rc = block_settings(p, g)))
+		goto fail;
+	rc = HAMR_ENOMEM;
 
 	/* 2. who releases what: direct readers count per item; outer slots
 	 * are charged to the block's owner, released when the block is done */
@@ -362,21 +495,48 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		rc = hamr__error_set(HAMR_EBLOCK, "map blocks that wait for each other");
 		goto fail;
 	}
-	/* bucket the order by scope, keeping it within each */
+	/* bucket the order by scope, keeping it within each; inside a block,
+	 * units are sorted by level (a unit's level is one more than the
+	 * deepest unit of its scope it reads), so that the units of one level,
+	 * which never read each other, sit together: per-node grouping runs
+	 * each level's units at once */
+	p->unit_level = malloc(nn * sizeof *p->unit_level);
+	if (!p->unit_level)
+		goto fail;
+	memset(dcount, 0, nn * sizeof *dcount); /* level per node */
+	for (uint32_t k = 0; k < tail; k++) {
+		uint32_t u = queue[k];
+		for (uint32_t e = estart[u]; e < estart[u + 1]; e++)
+			if (dcount[edges[e]] < dcount[u] + 1)
+				dcount[edges[e]] = dcount[u] + 1;
+	}
 	for (uint32_t i = 0; i < n; i++)
 		p->unit_start[p->node_scope[i] + 1]++;
 	for (uint32_t sc = 0; sc < nsc; sc++)
 		p->unit_start[sc + 1] += p->unit_start[sc];
 	{
 		uint32_t *fill = calloc(nsc, sizeof *fill);
-		if (!fill)
+		uint64_t *key = malloc(nn * sizeof *key);
+		if (!fill || !key) {
+			free(fill);
+			free(key);
 			goto fail;
+		}
 		for (uint32_t k = 0; k < tail; k++) {
 			uint32_t i = queue[k];
 			int32_t sc = p->node_scope[i];
-			p->units[p->unit_start[sc] + fill[sc]++] = i;
+			uint64_t lv = sc > 0 ? dcount[i] : 0;
+			key[p->unit_start[sc] + fill[sc]++] = lv << 32 | k;
+		}
+		for (uint32_t sc = 1; sc < nsc; sc++)
+			qsort(key + p->unit_start[sc], p->unit_start[sc + 1] - p->unit_start[sc],
+			      sizeof *key, cmp_u64);
+		for (uint32_t k = 0; k < n; k++) {
+			p->units[k] = queue[(uint32_t)key[k]];
+			p->unit_level[k] = (uint32_t)(key[k] >> 32);
 		}
 		free(fill);
+		free(key);
 	}
 	/* 5. the threads executor schedules the units of scope 0: their
 	 * dependents and pending counts become the unit edges */
@@ -419,6 +579,7 @@ fail:
 	if (rc == HAMR_ENOMEM && !strstr(hamr_errmsg(), "out of memory"))
 		hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 	free(list_of);
+	free(tolerant);
 	free(indeg);
 	free(estart);
 	free(edges);

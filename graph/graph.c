@@ -137,7 +137,7 @@ int hamr_graph_set_config(hamr_graph *g, const char *key, const char *value)
 
 /* Copies a default into a value; a string default becomes a string value
  * owned by the graph. */
-static int copy_default(const hamr_default *d, hamr_value *out)
+int hamr__default_value(const hamr_default *d, hamr_value *out)
 {
 	*out = (hamr_value)HAMR_VALUE_EMPTY;
 	if (!d->type)
@@ -221,8 +221,14 @@ int hamr_graph_add_node(hamr_graph *g, const char *module,
 	if (def->kind > HAMR_NODE_INPUT)
 		return hamr__error_set(HAMR_EINVAL, "node \"%s\" has an unknown kind %d",
 		                       def->name, (int)def->kind);
-	if (!def->fn && def->kind != HAMR_NODE_INPUT)
+	if (!def->fn && def->kind != HAMR_NODE_INPUT && !def->fold)
 		return hamr__error_set(HAMR_EINVAL, "node \"%s\" has no function",
+		                       def->name);
+	if (def->fold && (def->kind != HAMR_NODE_COLLECT || !def->fold->step))
+		return hamr__error_set(HAMR_EINVAL,
+		                       def->kind != HAMR_NODE_COLLECT ?
+		                       "node \"%s\" folds, but only a collect node can" :
+		                       "fold collect \"%s\" has no step function",
 		                       def->name);
 	if (grow((void **)&g->defs, &g->cap_defs, g->n_defs + 1, sizeof *g->defs))
 		return hamr__error_set(HAMR_ENOMEM, "out of memory adding node \"%s\"",
@@ -237,6 +243,21 @@ int hamr_graph_add_node(hamr_graph *g, const char *module,
 	n->userdata = def->userdata;
 	n->type = def->type;
 	n->kind = def->kind;
+	if (def->fold) {
+		hamr_type it = def->fold->init.type;
+		if (it && it != HAMR_I64 && it != HAMR_F64 && it != HAMR_BOOL && it != HAMR_STR)
+			return hamr__error_set(HAMR_ETYPE,
+			                       "fold collect \"%s\": its initial value is a %s; it can be i64, f64, bool, str or none",
+			                       def->name, hamr_type_name(it));
+		n->has_fold = 1;
+		n->fold = *def->fold;
+		if (n->fold.init.type == HAMR_STR) {
+			n->fold.init.str = hamr__bump_strdup(&g->mem,
+			                                     n->fold.init.str ? n->fold.init.str : "");
+			if (!n->fold.init.str)
+				goto nomem;
+		}
+	}
 	if (!n->name || !n->module || (def->doc && !n->doc))
 		goto nomem;
 
@@ -263,7 +284,7 @@ int hamr_graph_add_node(hamr_graph *g, const char *module,
 		}
 		n->n_deps = nd;
 		for (uint32_t i = 0; i < nd; i++) {
-			rc = copy_default(&def->deps[i].dflt, &n->deps[i].dflt);
+			rc = hamr__default_value(&def->deps[i].dflt, &n->deps[i].dflt);
 			if (rc == HAMR_ETYPE) {
 				for (uint32_t j = 0; j < i; j++)
 					hamr_value_clear(&n->deps[j].dflt);

@@ -40,6 +40,8 @@ typedef struct hamr__gnode {
 	hamr_tag *tags;
 	hamr__gcond *conds;
 	int bad_cond; /* a condition that could not be copied as given */
+	int has_fold; /* a fold collect: `fold` holds its functions */
+	hamr_fold fold;
 	/* after the build: the map block the node runs in (0: none, run
 	 * once), and for a parallelizable node the block it opens */
 	int32_t scope;
@@ -85,6 +87,10 @@ int32_t hamr__graph_lookup(const hamr_graph *g, const char *name);
  * `name`, as "; did you mean \"x\"?", or nothing. */
 void hamr__graph_hint(const hamr_graph *g, const char *name);
 
+/* A default as a value (a string default becomes a string value of its
+ * own); HAMR_ETYPE for a type defaults cannot have. */
+int hamr__default_value(const hamr_default *d, hamr_value *out);
+
 /* The graph's validation, called by hamr_graph_build (graph/validate.c). */
 int hamr__graph_validate(hamr_graph *g);
 
@@ -118,8 +124,22 @@ enum {
 	HAMR__SLOT_NODE = 0, /* a computed node's result */
 	HAMR__SLOT_GIVEN,    /* an input or override given to the run */
 	HAMR__SLOT_DEFAULT,  /* an optional dependency's default */
-	HAMR__SLOT_LIST      /* a collected node's values, one per item */
+	HAMR__SLOT_LIST,     /* a collected node's values, one per item */
+	HAMR__SLOT_FOLD      /* a fold collect's accumulator */
 };
+
+/* What a block hands on at the end of each item: the value of node `src`
+ * goes into list slot `dst` at the item's position, or (`fold` set) is
+ * folded into accumulator slot `dst` for fold collect node `node`. */
+typedef struct hamr__gather {
+	uint32_t src;
+	uint32_t dst;
+	uint32_t node;
+	uint32_t tolerant;     /* a list some tolerant collect reads */
+	const hamr_fold *fold; /* the graph's copy; NULL: a list */
+	void *userdata;
+	hamr_value init;       /* the fold's first accumulator, the plan's */
+} hamr__gather;
 
 /* One computed node. Slot i is the result of plan node i. */
 typedef struct hamr__pnode {
@@ -139,7 +159,11 @@ typedef struct hamr__pnode {
 
 enum {
 	/* tagged blocking=true (or 1, yes): I/O, runs on the blocking pool */
-	HAMR__PNODE_BLOCKING = 1u << 0
+	HAMR__PNODE_BLOCKING = 1u << 0,
+	/* tagged concurrency=G:N: takes a place of group node_group[i] */
+	HAMR__PNODE_LIMITED = 1u << 1,
+	/* reads a list or accumulator slot: checks that its block gave one */
+	HAMR__PNODE_COLLECTS = 1u << 2
 };
 
 struct hamr_plan {
@@ -173,6 +197,11 @@ struct hamr_plan {
 	hamr__names out_index;  /* output name -> position in out_names */
 	const char *block_node; /* a parallelizable or collect node, or NULL */
 	uint32_t n_blocking;    /* nodes tagged blocking */
+	/* concurrency groups (tag concurrency=G:N) */
+	uint32_t n_groups;
+	const char **group_name;
+	uint32_t *group_cap;
+	int32_t *node_group;    /* per node: its group, -1 */
 	/* Map blocks (graph/blocks.c), when the plan has parallelizable
 	 * nodes; n_scopes is 1 (the plan itself) otherwise. A scope's units
 	 * run in order; a unit that is a parallelizable node runs the node,
@@ -190,6 +219,17 @@ struct hamr_plan {
 	                         * once the whole block is done */
 	int32_t *list_slot;     /* per node: the slot of its collected list */
 	uint8_t *arg_direct;    /* per argument: released by its own node */
+	uint8_t *gathered;      /* per node: a gather source, kept to the end
+	                         * of its item */
+	uint32_t *gather_start; /* per scope, n_scopes + 1: into gather */
+	hamr__gather *gather;
+	uint32_t *unit_level;   /* per units entry: 0 for units reading no
+	                         * unit of their scope, else 1 + the deepest
+	                         * they read; units are sorted by it */
+	uint8_t *scope_grouping; /* per scope: hamr_grouping from the owner's
+	                          * tag or HAMR_GROUPING (DEFAULT: none) */
+	uint8_t *scope_remote;   /* per scope: hamr_remote_kind from the
+	                          * owner's tag (LOCAL: none) */
 };
 
 #endif

@@ -160,6 +160,20 @@ void hamr_plan_destroy(hamr_plan *p)
 	free(p->defer);
 	free(p->list_slot);
 	free(p->arg_direct);
+	free(p->gathered);
+	if (p->gather)
+		for (uint32_t k = 0; k < p->gather_start[p->n_scopes]; k++)
+			hamr_value_clear(&p->gather[k].init);
+	free(p->gather);
+	free(p->gather_start);
+	free(p->unit_level);
+	free(p->scope_grouping);
+	free(p->scope_remote);
+	for (uint32_t k = 0; k < p->n_groups; k++)
+		free((char *)p->group_name[k]);
+	free(p->group_name);
+	free(p->group_cap);
+	free(p->node_group);
 	hamr__names_free(&p->out_index);
 	free(atomic_load_explicit(&p->spare_mem, memory_order_acquire));
 	if (p->graph)
@@ -168,6 +182,55 @@ void hamr_plan_destroy(hamr_plan *p)
 }
 
 /* Lays out slots and arguments for the walked nodes. */
+/* Tag concurrency=G:N on plan node i: it joins group G, whose nodes run
+ * at most N at once. */
+static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char *end = NULL;
+	long cap = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (!colon || colon == v || !end || end == colon + 1 || *end || cap < 1 ||
+	    cap > 1000000)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "node \"%s\": tag concurrency=\"%s\": expected GROUP:N, N from 1 to 1000000 (db:4, say)",
+		                       node, v);
+	size_t len = (size_t)(colon - v);
+	uint32_t gi = 0;
+	while (gi < p->n_groups &&
+	       (strlen(p->group_name[gi]) != len || strncmp(p->group_name[gi], v, len)))
+		gi++;
+	if (gi == p->n_groups) {
+		const char **names = realloc(p->group_name, (gi + 1) * sizeof *names);
+		if (names)
+			p->group_name = names;
+		uint32_t *caps = realloc(p->group_cap, (gi + 1) * sizeof *caps);
+		if (caps)
+			p->group_cap = caps;
+		char *name = strndup(v, len);
+		if (!names || !caps || !name) {
+			free(name);
+			return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+		}
+		names[gi] = name;
+		caps[gi] = (uint32_t)cap;
+		p->n_groups++;
+	} else if (p->group_cap[gi] != (uint32_t)cap) {
+		return hamr__error_set(HAMR_EINVAL,
+		                       "node \"%s\": tag concurrency=\"%s\" caps group \"%s\" at %ld, but another node caps it at %u",
+		                       node, v, p->group_name[gi], cap, p->group_cap[gi]);
+	}
+	if (!p->node_group) {
+		p->node_group = malloc((p->n_nodes ? p->n_nodes : 1) * sizeof *p->node_group);
+		if (!p->node_group)
+			return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+		for (uint32_t k = 0; k < p->n_nodes; k++)
+			p->node_group[k] = -1;
+	}
+	p->node_group[i] = (int32_t)gi;
+	p->nodes[i].flags |= HAMR__PNODE_LIMITED;
+	return 0;
+}
+
 static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 {
 	const hamr_graph *g = w->g;
@@ -240,6 +303,14 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 			    (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))) {
 				pn->flags |= HAMR__PNODE_BLOCKING;
 				p->n_blocking++;
+			}
+			if (!strcmp(n->tags[t].key, "concurrency")) {
+				int rc = add_to_group(p, i, n->name, v);
+				if (rc) {
+					free(ndep);
+					free(seen);
+					return rc;
+				}
 			}
 		}
 		for (uint32_t k = 0; k < n->n_deps; k++, a++) {

@@ -308,6 +308,10 @@ static int resolve(hamr_graph *g)
 				return hamr__error_set(HAMR_ECOLLECT,
 				                       "collect node \"%s\" has no dependency marked HAMR_DEP_COLLECT",
 				                       n->name);
+			if (n->has_fold && nc > 1)
+				return hamr__error_set(HAMR_ECOLLECT,
+				                       "fold collect \"%s\" collects %u dependencies; a fold consumes one",
+				                       n->name, nc);
 		}
 	}
 	return 0;

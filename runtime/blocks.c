@@ -1,28 +1,55 @@
 // SPDX-License-Identifier: MIT
-/* Running map blocks, for both executors.
+/* Running map blocks, for both executors: streams of items.
  *
  * graph/blocks.c laid a plan with blocks out by scope: each scope's units
  * in running order (a parallelizable node with its whole block is one
- * unit), list slots for collected values, the slots to reset and clear per
- * item, and the outer values each block reads. Here a unit runs: a plain
- * node, or a parallelizable node that emits its items and then its block
- * once per item.
+ * unit), what each block hands on per item (a value into a list, or into a
+ * fold), the slots to reset and clear per item, and the outer values each
+ * block reads. Here a unit runs: a plain node, or a parallelizable node
+ * that emits items and its block, once per item.
  *
- * Sequentially, the items run in order in the run's own slots: each item
- * starts with the block's counters reset and ends with each collected
- * value put at its item's position in its list and the block's slots
- * cleared, so one item's values never outlive it.
+ * Items stream. Each emitted item goes into the block's stream at once:
+ * segments of SEG items, found through a small directory, that consumers
+ * claim from while the node is still emitting. A consumer claims a range
+ * of published items with one compare-and-swap on the stream's `claimed`
+ * index: with the default (auto) grouping, a share of what is published
+ * and unclaimed (half of it over twice the workers, at least one item, or
+ * HAMR_GRAIN items), so one busy worker takes nearly everything in a few
+ * claims, costing about a serial loop, while several workers split what
+ * is left ever finer and end together. New consumers are offered (a task
+ * on the offering worker's deque) only when a worker of the pool is idle
+ * and the previous offer was taken, so nothing is spawned on a busy pool.
+ * Block grouping claims one item at a time (a task per block instance);
+ * node grouping also runs each of the item's nodes as a task of its own,
+ * level by level. The emitting node holds back when max_inflight items
+ * are published and unfinished: it runs claims itself until fewer are.
  *
- * On the threads executor the items run under parallel_for, which batches
- * consecutive items into one task and splits only when a worker is
- * hungry. Each batch runs in a frame of its own: fresh slots for the
- * block's values, the outer values the block reads and the defaults copied
- * in (shallow: those stay valid and unchanged until the whole block is
- * done), so batches share nothing but the lists, where each writes only
- * its own items' positions. Values broadcast into a block are released by
- * the unit once every item is done. */
+ * Sequentially (the sequential executor, or a block whose items run
+ * sequentially) each item runs as soon as it is emitted, in item order, in
+ * the caller's own slots. On the pool each consumer runs its items in a
+ * frame of its own: fresh slots for the block's values, with the outer
+ * values the block reads and the defaults copied in (shallow: those stay
+ * valid and unchanged until the whole block is done).
+ *
+ * At the end of each item its gathered values leave the frame: a list's
+ * value moves into the item's place in its segment, a fold's is folded (by
+ * the consumer into a partial of its own when the fold can merge, else
+ * into the stream's accumulator under a lock). Once every item is done,
+ * lists are built in item order from the segments. A segment that no list
+ * needs is freed as soon as its items are done, so a block with only folds
+ * keeps memory bounded by max_inflight, however many items pass.
+ *
+ * Failures: under fail_fast the first failed item stops the stream (no
+ * claim starts; the emitting node gets HAMR_ECANCELED from its next emit)
+ * and the block gives no lists. Under keep_going every item runs; a failed
+ * one leaves its places empty, each collect reading the block then gets
+ * what it asked for: a tolerant one the items that succeeded (with their
+ * indices), any other nothing, so it is skipped. */
+#include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/run_internal.h"
 #include "serialize/error_internal.h"
@@ -30,177 +57,747 @@
 
 HAMR__TLS int64_t hamr__current_item = -1;
 
-/* One reader of slot s in frame f is done with it. Collected values stay
+#define SEG_BITS 8
+#define SEG ((size_t)1 << SEG_BITS)
+#define DIRECT 16 /* segments reached without a page */
+#define PAGE_BITS 10
+#define PAGE ((size_t)1 << PAGE_BITS)
+#define MAX_PAGES 16384
+#define MAX_ITEMS (((size_t)DIRECT + (size_t)MAX_PAGES * PAGE) * SEG)
+#define MAX_KIDS 64
+
+typedef struct seg {
+	atomic_size_t done; /* items finished (or dropped) */
+	hamr_value v[];     /* SEG items, then SEG values per list */
+} seg;
+
+typedef struct hamr__stream stream;
+
+/* A consumer: a task that claims and runs items until none is left. */
+typedef struct kid {
+	hamr_task t;
+	stream *s;
+} kid;
+
+/* Where one consumer runs its items. */
+typedef struct ctx {
+	hamr__frame f;
+	int own;          /* f is its own (freed at the end) */
+	hamr_value *part; /* per gather entry: partial folds, or NULL */
+	kid kids[MAX_KIDS];
+	int nk;
+} ctx;
+
+struct hamr__stream {
+	hamr_run *r;
+	const hamr_plan *p;
+	uint32_t owner;
+	int32_t blk;
+	const hamr__frame *outer;
+	const hamr__gather *ga;
+	uint32_t n_ga;
+	uint32_t n_lists;   /* segment lists: gathers of block values */
+	uint32_t *list_of;  /* per gather entry: its segment list, or -1 */
+	int concurrent;     /* items on the pool */
+	int grouping;       /* HAMR_GROUPING_AUTO, BLOCK or NODE */
+	int keep;           /* segments stay until the lists are built */
+	int merge;          /* every fold merges: partials per consumer */
+	int workers;
+	size_t grain;
+	size_t max_inflight;
+	/* items: only the emitting thread writes these; consumers read what
+	 * `published` covers */
+	seg *direct[DIRECT];
+	seg ***pages;       /* MAX_PAGES pages, made when needed */
+	size_t n;
+	seg *cur;
+	atomic_size_t published;
+	atomic_size_t claimed;
+	atomic_size_t finished;
+	atomic_size_t failed;    /* items that failed or were skipped */
+	atomic_bool closed;      /* the node has emitted everything */
+	atomic_bool abandoned;   /* the node failed: its items do not run */
+	atomic_int rc;           /* fail fast: the first error */
+	pthread_mutex_t lock;    /* folds without merge; merging partials */
+	hamr_value *acc;         /* per gather entry: a fold's accumulator */
+	ctx prod;                /* the emitting thread's own consuming */
+};
+
+static seg **seg_ref(stream *s, size_t j)
+{
+	if (j < DIRECT)
+		return &s->direct[j];
+	j -= DIRECT;
+	return &s->pages[j >> PAGE_BITS][j & (PAGE - 1)];
+}
+
+static void seg_free(stream *s, seg *sg)
+{
+	size_t nv = (1 + (size_t)s->n_lists) * SEG;
+	for (size_t k = 0; k < nv; k++)
+		hamr__value_drop(&sg->v[k]);
+	free(sg);
+}
+
+/* One reader of slot s in frame f is done with it. Gathered values stay
  * until their item ends. acq_rel: in scope 0 on the threads executor,
- * other workers count the same slot (see threads.c); in a frame, only
- * this thread does, and the order costs nothing more there. */
+ * other workers count the same slot (see threads.c); in a frame, other
+ * tasks of the same item may, under node grouping. */
 static void release(const hamr_plan *p, const hamr__frame *f, int32_t s)
 {
-	if (p->slot_pinned[s] || ((uint32_t)s < p->n_nodes && p->list_slot[s] >= 0))
+	if (p->slot_pinned[s] || ((uint32_t)s < p->n_nodes && p->gathered[s]))
 		return;
 	if (atomic_fetch_sub_explicit(&f->remaining[s], 1, memory_order_acq_rel) == 1)
 		hamr__value_drop(&f->slots[s]);
 }
 
-typedef struct block_run {
-	hamr_run *r;
-	uint32_t owner;
-	const hamr__frame *outer; /* holds the lists */
-	const hamr_list *items;
-	int concurrent;
-	atomic_int rc;            /* the first error */
-} block_run;
-
-static void fail_block(block_run *b, int rc)
+static void release_args(const hamr_plan *p, const hamr__frame *f, uint32_t i)
 {
-	int none = 0;
-	atomic_compare_exchange_strong(&b->rc, &none, rc);
-	/* relaxed: fail fast is a hint; the run's error record has the error */
-	atomic_store_explicit(&b->r->stop, true, memory_order_relaxed);
-}
-
-/* Items [lo, hi) of a block, in frame f. */
-static void run_items(block_run *b, const hamr__frame *f, size_t lo, size_t hi)
-{
-	hamr_run *r = b->r;
-	const hamr_plan *p = r->plan;
-	int32_t blk = p->node_block[b->owner];
-	const uint32_t *clear = p->clear + p->clear_start[blk];
-	uint32_t n_clear = p->clear_start[blk + 1] - p->clear_start[blk];
-	int64_t outer_item = hamr__current_item;
-	for (size_t it = lo; it < hi; it++) {
-		/* relaxed: fail fast and cancel are hints (running items end) */
-		if (atomic_load_explicit(&r->stop, memory_order_relaxed))
-			break;
-		for (uint32_t k = 0; k < n_clear; k++)
-			atomic_store_explicit(&f->remaining[clear[k]], p->consumers[clear[k]],
-			                      memory_order_relaxed);
-		f->slots[b->owner] = hamr_value_ref(&b->items->items[it]);
-		hamr__current_item = (int64_t)it;
-		int rc = hamr__run_scope(r, blk, f, b->concurrent);
-		hamr__current_item = outer_item;
-		for (uint32_t k = 0; k < n_clear; k++) {
-			uint32_t s = clear[k];
-			if (!rc && s < p->n_nodes && s != b->owner && p->list_slot[s] >= 0) {
-				hamr_value v = hamr_value_ref(&f->slots[s]);
-				hamr__list_put(&b->outer->slots[p->list_slot[s]], it, &v);
-			}
-			hamr__value_drop(&f->slots[clear[k]]);
-		}
-		if (rc) {
-			fail_block(b, rc);
-			break;
-		}
+	const hamr__pnode *pn = &p->nodes[i];
+	for (uint32_t k = 0; k < pn->n_args; k++) {
+		int32_t s = p->args[pn->arg_start + k];
+		if (s >= 0 && p->arg_direct[pn->arg_start + k])
+			release(p, f, s);
 	}
 }
 
-/* A batch of items on a worker: a frame of its own. */
-static void run_batch(size_t lo, size_t hi, void *arg)
+static int stopped(const stream *s)
 {
-	block_run *b = arg;
-	const hamr_plan *p = b->r->plan;
-	size_t ns = p->n_slots;
-	hamr__frame f;
-	f.slots = calloc(ns ? ns : 1, sizeof *f.slots);
-	f.remaining = malloc((ns ? ns : 1) * sizeof *f.remaining);
-	if (!f.slots || !f.remaining) {
-		free(f.slots);
-		free(f.remaining);
-		fail_block(b, hamr__run_fail(b->r, HAMR_ENOMEM, p->nodes[b->owner].name,
-		                             NULL));
+	/* relaxed: fail fast and cancel are hints (running items end) */
+	return atomic_load_explicit(&s->abandoned, memory_order_relaxed) ||
+	       atomic_load_explicit(&s->r->cancel, memory_order_relaxed) ||
+	       (!s->r->keep_going && atomic_load_explicit(&s->r->stop, memory_order_relaxed));
+}
+
+static void stream_fail(stream *s, int rc)
+{
+	atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
+	if (s->r->keep_going || rc == HAMR__SKIPPED)
 		return;
+	int none = 0;
+	atomic_compare_exchange_strong(&s->rc, &none, rc);
+	/* relaxed: fail fast is a hint; the run's error record has the error */
+	atomic_store_explicit(&s->r->stop, true, memory_order_relaxed);
+}
+
+/* ---- consumers ---------------------------------------------------------- */
+
+static int ctx_init(stream *s, ctx *c)
+{
+	const hamr_plan *p = s->p;
+	memset(c, 0, offsetof(ctx, kids));
+	c->nk = 0;
+	if (!s->concurrent) {
+		c->f = *s->outer;
+		return 0;
 	}
+	size_t ns = p->n_slots ? p->n_slots : 1;
+	c->f.slots = calloc(ns, sizeof *c->f.slots);
+	c->f.remaining = malloc(ns * sizeof *c->f.remaining);
+	if (s->merge)
+		c->part = calloc(s->n_ga, sizeof *c->part);
+	if (!c->f.slots || !c->f.remaining || (s->merge && !c->part)) {
+		free(c->f.slots);
+		free(c->f.remaining);
+		free(c->part);
+		c->part = NULL;
+		return HAMR_ENOMEM;
+	}
+	c->own = 1;
 	/* shallow copies: the outer frames keep these alive and unchanged.
 	 * A nested block reads what its own owner holds and what every
 	 * enclosing owner holds (a value broadcast from further out). */
-	for (int32_t x = p->node_block[b->owner]; x > 0;
-	     x = p->node_scope[p->scope_owner[x]]) {
+	for (int32_t x = s->blk; x > 0; x = p->node_scope[p->scope_owner[x]]) {
 		uint32_t o = (uint32_t)p->scope_owner[x];
 		for (uint32_t k = p->defer_start[o]; k < p->defer_start[o + 1]; k++)
-			f.slots[p->defer[k]] = b->outer->slots[p->defer[k]];
+			c->f.slots[p->defer[k]] = s->outer->slots[p->defer[k]];
 	}
+	uint32_t d0 = p->n_nodes + p->n_given;
 	for (uint32_t d = 0; d < p->n_defaults; d++)
-		f.slots[p->n_nodes + p->n_given + d] = b->outer->slots[p->n_nodes + p->n_given + d];
-	run_items(b, &f, lo, hi);
-	free(f.slots); /* the block's own values are cleared per item */
-	free(f.remaining);
+		c->f.slots[d0 + d] = s->outer->slots[d0 + d];
+	for (uint32_t g = 0; c->part && g < s->n_ga; g++)
+		if (s->ga[g].fold)
+			c->part[g] = hamr_value_ref(&s->ga[g].init);
+	return 0;
 }
 
-static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f, int concurrent)
+static void ctx_end(stream *s, ctx *c)
 {
-	const hamr_plan *p = r->plan;
-	int32_t blk = p->node_block[owner];
-	const uint32_t *clear = p->clear + p->clear_start[blk];
-	uint32_t n_clear = p->clear_start[blk + 1] - p->clear_start[blk];
-	hamr_value items;
-	int rc = hamr__run_emit(r, owner, f->slots, &items);
-	if (rc)
-		return rc;
-	hamr_list l = hamr_value_list(&items);
-	/* the lists this block fills: one position per item */
-	for (uint32_t k = 0; k < n_clear && !rc; k++) {
-		uint32_t s = clear[k];
-		if (s >= p->n_nodes || p->list_slot[s] < 0)
+	while (c->nk > 0)
+		hamr_sync(&c->kids[--c->nk].t);
+	if (c->part) {
+		pthread_mutex_lock(&s->lock);
+		for (uint32_t g = 0; g < s->n_ga; g++) {
+			const hamr__gather *ge = &s->ga[g];
+			if (!ge->fold)
+				continue;
+			int rc = ge->fold->merge(&s->acc[g], &c->part[g], ge->userdata);
+			hamr_value_clear(&c->part[g]);
+			if (rc) {
+				pthread_mutex_unlock(&s->lock);
+				stream_fail(s, hamr__run_fail(s->r, rc < 0 ? rc : HAMR_EFAIL,
+				                              s->p->nodes[ge->node].name,
+				                              strdup("its fold's merge failed")));
+				pthread_mutex_lock(&s->lock);
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		free(c->part);
+		c->part = NULL;
+	}
+	if (c->own) {
+		free(c->f.slots); /* the block's own values are cleared per item */
+		free(c->f.remaining);
+		c->own = 0;
+	}
+}
+
+/* Claims published items [*lo, *hi); 0 when none is free. */
+static int claim(stream *s, size_t *lo, size_t *hi)
+{
+	size_t c = atomic_load_explicit(&s->claimed, memory_order_relaxed);
+	for (;;) {
+		/* acquire: pairs with the release in hamr__stream_push, so
+		 * the items and their segments are visible */
+		size_t e = atomic_load_explicit(&s->published, memory_order_acquire);
+		if (c >= e)
+			return 0;
+		size_t avail = e - c, k;
+		if (s->grouping != HAMR_GROUPING_AUTO)
+			k = 1;
+		else if (s->grain)
+			k = s->grain;
+		else
+			k = avail / (2 * (size_t)s->workers);
+		if (k < 1)
+			k = 1;
+		if (k > avail)
+			k = avail;
+		/* relaxed: the acquire above already covers the items */
+		if (atomic_compare_exchange_weak_explicit(&s->claimed, &c, c + k,
+		                                          memory_order_relaxed,
+		                                          memory_order_relaxed)) {
+			*lo = c;
+			*hi = c + k;
+			return 1;
+		}
+	}
+}
+
+static void kid_run(void *arg);
+
+/* Offers a consumer to a hungry worker: only when one is idle, this
+ * worker's previous offer was taken, and something is left to claim. */
+static void offer(stream *s, ctx *c)
+{
+	if (!s->concurrent || c->nk >= MAX_KIDS)
+		return;
+	hamr__worker *w = hamr__worker_self();
+	/* relaxed: hints; a stale value offers one consumer late or early */
+	if (!w || atomic_load_explicit(&hamr__worker_pool(w)->n_idle, memory_order_relaxed) <= 0 ||
+	    hamr__deque_size(&w->q) != 0 ||
+	    atomic_load_explicit(&s->published, memory_order_relaxed) -
+	            atomic_load_explicit(&s->claimed, memory_order_relaxed) < 2)
+		return;
+	/* reuse the records of offers that have run */
+	while (c->nk > 0 && __atomic_load_n(&c->kids[c->nk - 1].t.done_, __ATOMIC_ACQUIRE))
+		c->nk--;
+	kid *k = &c->kids[c->nk++];
+	k->s = s;
+	hamr_spawn(&k->t, kid_run, k);
+}
+
+/* ---- one item ----------------------------------------------------------- */
+
+typedef struct unit_task {
+	hamr_task t;
+	hamr_run *r;
+	const hamr__frame *f;
+	uint32_t i;
+	int64_t item;
+	int rc;
+} unit_task;
+
+static void unit_run(void *arg)
+{
+	unit_task *u = arg;
+	int64_t saved = hamr__current_item;
+	hamr__current_item = u->item;
+	u->rc = hamr__run_unit(u->r, u->i, u->f);
+	hamr__current_item = saved;
+}
+
+/* Node grouping: each unit of the item a task, level by level. */
+static int run_levels(stream *s, const hamr__frame *f, int64_t item)
+{
+	hamr_run *r = s->r;
+	const hamr_plan *p = s->p;
+	uint32_t end = p->unit_start[s->blk + 1];
+	int rc = 0;
+	for (uint32_t a = p->unit_start[s->blk]; a < end && !rc;) {
+		uint32_t b = a + 1;
+		while (b < end && p->unit_level[b] == p->unit_level[a])
+			b++;
+		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+			return hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
+		for (uint32_t lo = a; lo < b; lo += 32) {
+			unit_task t[32];
+			uint32_t m = b - lo < 32 ? b - lo : 32;
+			for (uint32_t k = 0; k < m; k++) {
+				t[k] = (unit_task){.r = r, .f = f, .i = p->units[lo + k], .item = item};
+				hamr_spawn(&t[k].t, unit_run, &t[k]);
+			}
+			for (uint32_t k = m; k-- > 0;) {
+				hamr_sync(&t[k].t);
+				if (t[k].rc && (!rc || rc == HAMR__SKIPPED))
+					rc = t[k].rc;
+			}
+		}
+		for (uint32_t u = a; u < b; u++)
+			release_args(p, f, p->units[u]);
+		a = b;
+	}
+	return rc;
+}
+
+/* Hands on the values item `it` gathered: folds, then lists (which move
+ * the value out of the frame). 0, or the fold's error. */
+static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
+{
+	hamr_value *slots = c->f.slots;
+	for (uint32_t g = 0; g < s->n_ga; g++) {
+		const hamr__gather *ge = &s->ga[g];
+		if (!ge->fold)
 			continue;
-		hamr_value *list = &f->slots[p->list_slot[s]];
-		hamr__value_drop(list);
-		if (s == owner) {
-			*list = hamr_value_ref(&items); /* the items themselves */
+		const hamr_value *v = &slots[ge->src];
+		if (!v->type)
+			return HAMR__SKIPPED;
+		int rc;
+		if (c->part) {
+			rc = ge->fold->step(&c->part[g], v, ge->userdata);
+		} else if (s->concurrent) {
+			pthread_mutex_lock(&s->lock);
+			rc = ge->fold->step(&s->acc[g], v, ge->userdata);
+			pthread_mutex_unlock(&s->lock);
+		} else {
+			rc = ge->fold->step(&s->acc[g], v, ge->userdata);
+		}
+		if (rc) {
+			char *msg = NULL;
+			if (asprintf(&msg, "its fold step failed on item %zu with %d (%s)", it, rc,
+			             hamr_err_name(rc)) < 0)
+				msg = NULL;
+			return hamr__run_fail(s->r, rc < 0 ? rc : HAMR_EFAIL,
+			                      s->p->nodes[ge->node].name, msg);
+		}
+	}
+	for (uint32_t g = 0; g < s->n_ga; g++) {
+		const hamr__gather *ge = &s->ga[g];
+		if (s->list_of[g] == UINT32_MAX)
+			continue;
+		hamr_value *dst = &sg->v[SEG * (1 + s->list_of[g]) + off];
+		*dst = slots[ge->src];
+		slots[ge->src].type = NULL; /* moved */
+		if (!dst->type)
+			return HAMR__SKIPPED;
+	}
+	return 0;
+}
+
+static void run_item(stream *s, ctx *c, size_t it)
+{
+	hamr_run *r = s->r;
+	const hamr_plan *p = s->p;
+	const hamr__frame *f = &c->f;
+	const uint32_t *clear = p->clear + p->clear_start[s->blk];
+	uint32_t n_clear = p->clear_start[s->blk + 1] - p->clear_start[s->blk];
+	seg *sg = *seg_ref(s, it >> SEG_BITS);
+	size_t off = it & (SEG - 1);
+	for (uint32_t k = 0; k < n_clear; k++)
+		atomic_store_explicit(&f->remaining[clear[k]], p->consumers[clear[k]],
+		                      memory_order_relaxed);
+	f->slots[s->owner] = hamr_value_ref(&sg->v[off]);
+	hamr__current_item = (int64_t)it;
+	int rc = s->grouping == HAMR_GROUPING_NODE && s->concurrent ?
+	         run_levels(s, f, (int64_t)it) : hamr__run_scope(r, s->blk, f);
+	if (!rc)
+		rc = gather(s, c, sg, off, it);
+	for (uint32_t k = 0; k < n_clear; k++)
+		hamr__value_drop(&f->slots[clear[k]]);
+	if (rc)
+		stream_fail(s, rc);
+}
+
+/* Runs claimed items [lo, hi) and marks them done. */
+static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
+{
+	int64_t saved = hamr__current_item;
+	for (size_t it = lo; it < hi && !stopped(s); it++)
+		run_item(s, c, it);
+	hamr__current_item = saved;
+	/* every claimed item counts as done, run or not: segments are freed
+	 * by the count. acq_rel: whoever frees a segment sees every other
+	 * consumer's last use of it */
+	for (size_t a = lo; a < hi;) {
+		size_t j = a >> SEG_BITS, b = (j + 1) << SEG_BITS;
+		if (b > hi)
+			b = hi;
+		seg **ref = seg_ref(s, j);
+		if (atomic_fetch_add_explicit(&(*ref)->done, b - a, memory_order_acq_rel) + (b - a) == SEG &&
+		    !s->keep) {
+			seg_free(s, *ref);
+			*ref = NULL;
+		}
+		a = b;
+	}
+	/* release: the producer's bound check reads it */
+	atomic_fetch_add_explicit(&s->finished, hi - lo, memory_order_release);
+}
+
+enum { TAKE_AVAILABLE, TAKE_TO_BOUND, TAKE_ALL };
+
+static void consume(stream *s, ctx *c, int mode)
+{
+	for (;;) {
+		if (stopped(s))
+			return;
+		offer(s, c);
+		size_t lo, hi;
+		if (!claim(s, &lo, &hi)) {
+			if (mode == TAKE_ALL || mode == TAKE_TO_BOUND ||
+			    atomic_load_explicit(&s->closed, memory_order_acquire))
+				return;
+			/* the node is still emitting: wait a moment for more */
+			int got = 0;
+			for (int spin = 0; spin < 256 && !got; spin++) {
+				hamr__cpu_relax();
+				got = atomic_load_explicit(&s->published, memory_order_relaxed) >
+				      atomic_load_explicit(&s->claimed, memory_order_relaxed);
+			}
+			if (!got)
+				return;
 			continue;
 		}
-		rc = hamr_value_make_list(list, p->nodes[s].type, l.len);
-		if (!rc)
-			rc = hamr__list_resize(list, l.len);
+		run_range(s, c, lo, hi);
+		if (mode == TAKE_TO_BOUND &&
+		    s->n - atomic_load_explicit(&s->finished, memory_order_acquire) < s->max_inflight)
+			return;
+	}
+}
+
+static void kid_run(void *arg)
+{
+	kid *k = arg;
+	stream *s = k->s;
+	ctx *c = malloc(sizeof *c);
+	if (!c || ctx_init(s, c)) {
+		free(c);
+		stream_fail(s, hamr__run_fail(s->r, HAMR_ENOMEM, s->p->nodes[s->owner].name, NULL));
+		return;
+	}
+	consume(s, c, TAKE_AVAILABLE);
+	ctx_end(s, c);
+	free(c);
+}
+
+/* ---- the emitting side -------------------------------------------------- */
+
+int hamr__stream_push(stream *s, hamr_value *v)
+{
+	if (stopped(s)) {
+		hamr_value_clear(v);
+		return HAMR_ECANCELED;
+	}
+	size_t i = s->n, off = i & (SEG - 1);
+	if (off == 0) {
+		size_t j = i >> SEG_BITS;
+		if (i >= MAX_ITEMS) {
+			hamr_value_clear(v);
+			return hamr__error_set(HAMR_EBLOCK, "more than %zu items in one block", MAX_ITEMS);
+		}
+		if (j >= DIRECT && ((!s->pages && !(s->pages = calloc(MAX_PAGES, sizeof *s->pages))) ||
+		                    (!s->pages[(j - DIRECT) >> PAGE_BITS] &&
+		                     !(s->pages[(j - DIRECT) >> PAGE_BITS] = calloc(PAGE, sizeof(seg *)))))) {
+			hamr_value_clear(v);
+			return HAMR_ENOMEM;
+		}
+		seg *sg = calloc(1, sizeof *sg + (1 + (size_t)s->n_lists) * SEG * sizeof(hamr_value));
+		if (!sg) {
+			hamr_value_clear(v);
+			return HAMR_ENOMEM;
+		}
+		*seg_ref(s, j) = sg;
+		s->cur = sg;
+	}
+	s->cur->v[off] = *v;
+	v->type = NULL;
+	s->n = i + 1;
+	/* release: the item and its segment before a consumer claims it */
+	atomic_store_explicit(&s->published, i + 1, memory_order_release);
+	if (!s->concurrent) {
+		consume(s, &s->prod, TAKE_TO_BOUND); /* this item, now */
+	} else {
+		offer(s, &s->prod);
+		if (i + 1 - atomic_load_explicit(&s->finished, memory_order_acquire) >= s->max_inflight)
+			consume(s, &s->prod, TAKE_TO_BOUND);
+	}
+	return stopped(s) ? HAMR_ECANCELED : 0;
+}
+
+/* Builds list entry g from the segments, in item order; after failures a
+ * tolerant list keeps only the items that succeeded, and records their
+ * indices. */
+static int build_list(stream *s, uint32_t g, hamr_value *out)
+{
+	const hamr__gather *ge = &s->ga[g];
+	size_t n = s->n, failed = atomic_load(&s->failed);
+	size_t base = ge->src == s->owner ? 0 : SEG * (1 + (size_t)s->list_of[g]);
+	int own = ge->src == s->owner;
+	int64_t *index = NULL;
+	int rc = hamr_value_make_list(out, s->p->nodes[ge->src].type, 0);
+	if (!rc && failed && !own && !(index = malloc((n ? n : 1) * sizeof *index)))
+		rc = HAMR_ENOMEM;
+	if (!rc)
+		rc = hamr__list_resize(out, own || !failed ? n : 0);
+	size_t m = 0;
+	for (size_t it = 0; it < n && !rc; it++) {
+		seg *sg = *seg_ref(s, it >> SEG_BITS);
+		hamr_value *v = &sg->v[base + (it & (SEG - 1))];
+		if (own) {
+			hamr_value x = hamr_value_ref(v);
+			hamr__list_put(out, it, &x);
+		} else if (!failed) {
+			hamr__list_put(out, it, v);
+		} else if (v->type) {
+			index[m++] = (int64_t)it;
+			rc = hamr_list_append(out, v);
+		}
+	}
+	if (!rc && index) {
+		hamr__partial *q = malloc(sizeof *q);
+		if (!q) {
+			rc = HAMR_ENOMEM;
+		} else {
+			q->list = hamr_value_ref(out);
+			q->index = index;
+			index = NULL;
+			pthread_mutex_lock(&s->r->lock);
+			q->next = s->r->partials;
+			s->r->partials = q;
+			pthread_mutex_unlock(&s->r->lock);
+		}
+	}
+	free(index);
+	if (rc)
+		hamr_value_clear(out);
+	return rc;
+}
+
+static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame *f)
+{
+	const hamr_plan *p = r->plan;
+	s->r = r;
+	s->p = p;
+	s->owner = owner;
+	s->blk = p->node_block[owner];
+	s->outer = f;
+	s->ga = p->gather + p->gather_start[s->blk];
+	s->n_ga = p->gather_start[s->blk + 1] - p->gather_start[s->blk];
+	s->max_inflight = r->opts.max_inflight ? r->opts.max_inflight : 1;
+	/* the execution manager: the block's tag, else the run's remote
+	 * executor, else its local one */
+	int remote = p->scope_remote[s->blk];
+	if (remote == HAMR_REMOTE_LOCAL)
+		remote = r->opts.remote;
+	if (remote == HAMR_REMOTE_LOCAL)
+		remote = r->opts.executor == HAMR_EXEC_THREADS ? HAMR_REMOTE_THREADS :
+		                                                 HAMR_REMOTE_SEQUENTIAL;
+	hamr__worker *w = hamr__worker_self();
+	s->concurrent = remote == HAMR_REMOTE_THREADS && w;
+	s->grouping = r->opts.grouping;
+	if (s->grouping == HAMR_GROUPING_DEFAULT)
+		s->grouping = p->scope_grouping[s->blk];
+	if (s->grouping == HAMR_GROUPING_DEFAULT)
+		s->grouping = HAMR_GROUPING_AUTO;
+	s->workers = w ? hamr__worker_pool(w)->opts.workers : 1;
+	s->grain = r->opts.grain ? r->opts.grain : w ? hamr__worker_pool(w)->opts.grain : 0;
+	if (!s->concurrent)
+		s->max_inflight = 1; /* each item as it comes */
+	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
+	s->acc = calloc(s->n_ga ? s->n_ga : 1, sizeof *s->acc);
+	if (!s->list_of || !s->acc)
+		return HAMR_ENOMEM;
+	s->merge = 1;
+	int folds = 0;
+	for (uint32_t g = 0; g < s->n_ga; g++) {
+		const hamr__gather *ge = &s->ga[g];
+		s->list_of[g] = UINT32_MAX;
+		if (ge->fold) {
+			folds = 1;
+			s->merge &= ge->fold->merge != NULL;
+			s->acc[g] = hamr_value_ref(&ge->init);
+		} else {
+			s->keep = 1;
+			if (ge->src != owner)
+				s->list_of[g] = s->n_lists++;
+		}
+	}
+	s->merge &= folds && s->concurrent;
+	pthread_mutex_init(&s->lock, NULL);
+	return ctx_init(s, &s->prod);
+}
+
+static void stream_destroy(stream *s)
+{
+	for (size_t j = 0; j < DIRECT; j++)
+		if (s->direct[j])
+			seg_free(s, s->direct[j]);
+	for (size_t q = 0; s->pages && q < MAX_PAGES; q++) {
+		if (!s->pages[q])
+			continue;
+		for (size_t j = 0; j < PAGE; j++)
+			if (s->pages[q][j])
+				seg_free(s, s->pages[q][j]);
+		free(s->pages[q]);
+	}
+	free(s->pages);
+	for (uint32_t g = 0; s->acc && g < s->n_ga; g++)
+		hamr_value_clear(&s->acc[g]);
+	free(s->acc);
+	free(s->list_of);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+typedef struct block_call {
+	hamr_run *r;
+	uint32_t owner;
+	const hamr__frame *f;
+	int rc;
+} block_call;
+
+static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
+{
+	const hamr_plan *p = r->plan;
+	int rc;
+	stream *s = calloc(1, sizeof *s);
+	if (!s)
+		return hamr__run_fail(r, HAMR_ENOMEM, p->nodes[owner].name, NULL);
+	if ((rc = stream_init(s, r, owner, f))) {
+		stream_destroy(s);
+		return hamr__run_fail(r, rc, p->nodes[owner].name, NULL);
+	}
+	rc = hamr__run_emit(r, owner, f->slots, s);
+	if (rc)
+		atomic_store(&s->abandoned, true);
+	atomic_store_explicit(&s->closed, true, memory_order_release);
+	if (!rc)
+		consume(s, &s->prod, TAKE_ALL);
+	ctx_end(s, &s->prod);
+	/* every consumer is done: the items are finished or dropped */
+	if (!rc && !r->keep_going)
+		rc = atomic_load(&s->rc);
+	if (!rc && !r->keep_going && atomic_load_explicit(&r->stop, memory_order_relaxed))
+		rc = HAMR_ECANCELED; /* stopped by a failure elsewhere */
+	size_t failed = atomic_load(&s->failed);
+	for (uint32_t g = 0; g < s->n_ga && rc <= 0; g++) {
+		const hamr__gather *ge = &s->ga[g];
+		hamr_value *dst = &f->slots[ge->dst];
+		hamr__value_drop(dst);
 		if (rc)
-			rc = hamr__run_fail(r, rc, p->nodes[owner].name, NULL);
+			continue; /* a failed block gives nothing: half a list
+			           * would look like a result */
+		if (failed && !ge->tolerant)
+			continue; /* empty: whoever reads it is skipped */
+		if (ge->fold) {
+			*dst = s->acc[g];
+			s->acc[g].type = NULL;
+		} else {
+			int e = build_list(s, g, dst);
+			if (e)
+				rc = hamr__run_fail(r, e, p->nodes[owner].name, NULL);
+		}
 	}
-	block_run b = {r, owner, f, &l, concurrent, 0};
-	if (!rc && l.len) {
-		if (concurrent)
-			hamr_parallel_for(0, l.len, run_batch, &b);
-		else
-			run_items(&b, f, 0, l.len);
-		rc = atomic_load(&b.rc);
-	}
-	if (rc) {
-		/* a failed block gives no lists: half-filled ones would look
-		 * like results */
-		for (uint32_t k = 0; k < n_clear; k++)
-			if (clear[k] < p->n_nodes && p->list_slot[clear[k]] >= 0)
-				hamr__value_drop(&f->slots[p->list_slot[clear[k]]]);
-	}
-	hamr_value_clear(&items);
+	stream_destroy(s);
 	/* the outer values the block read: it is done with them */
 	for (uint32_t k = p->defer_start[owner]; k < p->defer_start[owner + 1]; k++)
 		release(p, f, (int32_t)p->defer[k]);
 	return rc;
 }
 
-int hamr__run_unit(hamr_run *r, uint32_t i, const hamr__frame *f, int concurrent)
+static void block_job(void *arg)
 {
-	return r->plan->node_block[i] ? run_block(r, i, f, concurrent)
-	                              : hamr__run_node_in(r, i, f->slots);
+	block_call *b = arg;
+	b->rc = run_block(b->r, b->owner, b->f);
 }
 
-int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f, int concurrent)
+int hamr__run_unit(hamr_run *r, uint32_t i, const hamr__frame *f)
 {
 	const hamr_plan *p = r->plan;
+	if (!p->node_block[i])
+		return hamr__run_node_in(r, i, f->slots);
+	int32_t blk = p->node_block[i];
+	if (!hamr__worker_self() && r->pool &&
+	    (p->scope_remote[blk] == HAMR_REMOTE_THREADS ||
+	     (p->scope_remote[blk] == HAMR_REMOTE_LOCAL && r->opts.remote == HAMR_REMOTE_THREADS))) {
+		/* items on the pool, while this thread waits */
+		block_call b = {r, i, f, 0};
+		int rc = hamr_pool_call(r->pool, block_job, &b);
+		return rc ? hamr__run_fail(r, rc, p->nodes[i].name, NULL) : b.rc;
+	}
+	return run_block(r, i, f);
+}
+
+int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f)
+{
+	const hamr_plan *p = r->plan;
+	int first = 0;
 	for (uint32_t u = p->unit_start[sc]; u < p->unit_start[sc + 1]; u++) {
 		uint32_t i = p->units[u];
 		/* relaxed: a stale view runs one more node (see sequential.c) */
 		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
 			return hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
-		if (atomic_load_explicit(&r->stop, memory_order_relaxed))
+		if (!r->keep_going && atomic_load_explicit(&r->stop, memory_order_relaxed))
 			return HAMR_ECANCELED; /* another item failed first */
-		int rc = hamr__run_unit(r, i, f, concurrent);
-		if (rc)
-			return rc;
-		const hamr__pnode *pn = &p->nodes[i];
-		for (uint32_t k = 0; k < pn->n_args; k++) {
-			int32_t s = p->args[pn->arg_start + k];
-			if (s >= 0 && p->arg_direct[pn->arg_start + k])
-				release(p, f, s);
+		int rc = hamr__run_unit(r, i, f);
+		if (rc && (!r->keep_going || sc > 0))
+			return rc; /* inside an item: the item has failed */
+		if (rc && !first)
+			first = rc;
+		release_args(p, f, i);
+	}
+	return first;
+}
+
+/* ---- concurrency groups ------------------------------------------------ */
+
+void hamr__group_enter(hamr_run *r, uint32_t i)
+{
+	const hamr_plan *p = r->plan;
+	int32_t g = p->node_group[i];
+	atomic_uint *used = &r->group_used[g];
+	unsigned cap = p->group_cap[g];
+	for (unsigned spin = 0;; spin++) {
+		unsigned x = atomic_load_explicit(used, memory_order_relaxed);
+		/* acquire: the place is taken before the node's work */
+		if (x < cap && atomic_compare_exchange_weak_explicit(used, &x, x + 1,
+		                                                     memory_order_acquire,
+		                                                     memory_order_relaxed))
+			return;
+		if (spin < 64) {
+			hamr__cpu_relax();
+		} else if (spin < 128) {
+			sched_yield();
+		} else {
+			struct timespec ts = {0, 50000};
+			nanosleep(&ts, NULL);
 		}
 	}
-	return 0;
+}
+
+void hamr__group_leave(hamr_run *r, uint32_t i)
+{
+	/* release: the node's work is done before its place is free */
+	atomic_fetch_sub_explicit(&r->group_used[r->plan->node_group[i]], 1,
+	                          memory_order_release);
 }

@@ -92,7 +92,7 @@ static inline int set_result(hamr_call *c, hamr_value *v)
 {
 	/* a parallelizable node may return a list of its items */
 	if (c->node->type && v->type != c->node->type &&
-	    !(c->items && v->type == HAMR_LIST)) {
+	    !(c->stream && v->type == HAMR_LIST)) {
 		hamr_type got = v->type;
 		hamr_value_clear(v);
 		return wrong_type(c, got);
@@ -213,7 +213,7 @@ int hamr_emit(hamr_call *c, hamr_value *v)
 		hamr_fail(c, "emitted an empty value");
 		return HAMR_EINVAL;
 	}
-	if (!c->items) {
+	if (!c->stream) {
 		hamr_value_clear(v);
 		hamr_fail(c, "emits items, but is not a parallelizable node");
 		return HAMR_ESTATE;
@@ -225,10 +225,7 @@ int hamr_emit(hamr_call *c, hamr_value *v)
 		          hamr_type_name(got), hamr_type_name(c->node->type));
 		return HAMR_ETYPE;
 	}
-	int rc = hamr_list_append(c->items, v);
-	if (rc)
-		hamr_fail(c, "cannot keep an item: %s", hamr_strerror(rc));
-	return rc;
+	return hamr__stream_push(c->stream, v);
 }
 
 int hamr_emit_i64(hamr_call *c, int64_t x)
@@ -267,6 +264,30 @@ int hamr_fail(hamr_call *c, const char *fmt, ...)
 	return HAMR_EFAIL;
 }
 
+int64_t hamr_item_index(const hamr_call *c)
+{
+	(void)c;
+	return hamr__current_item;
+}
+
+int64_t hamr_arg_item_index(const hamr_call *c, size_t i, size_t k)
+{
+	const hamr_value *v = arg_at(c, i);
+	if (!v || c->run->plan->slot_kind[c->args[i]] != HAMR__SLOT_LIST ||
+	    k >= hamr_value_list(v).len)
+		return -1;
+	hamr_run *r = c->run;
+	int64_t x = (int64_t)k;
+	pthread_mutex_lock(&r->lock);
+	for (const hamr__partial *q = r->partials; q; q = q->next)
+		if (q->list.u.box == v->u.box) {
+			x = q->index[k];
+			break;
+		}
+	pthread_mutex_unlock(&r->lock);
+	return x;
+}
+
 void *hamr_userdata(const hamr_call *c)
 {
 	return c->node->userdata;
@@ -290,7 +311,7 @@ static int is_hamr_code(int rc)
 }
 
 static inline void call_init(hamr_call *c, hamr_run *r, uint32_t i,
-                             hamr_value *slots, hamr_value *items)
+                             hamr_value *slots, struct hamr__stream *stream)
 {
 	const hamr_plan *p = r->plan;
 	c->run = r;
@@ -298,7 +319,7 @@ static inline void call_init(hamr_call *c, hamr_run *r, uint32_t i,
 	c->args = p->args + c->node->arg_start;
 	c->slots = slots;
 	c->result.type = NULL;
-	c->items = items;
+	c->stream = stream;
 	c->fail_msg = NULL;
 }
 
@@ -311,13 +332,45 @@ static int node_failed(hamr_run *r, const hamr__pnode *pn, int rc, char *msg)
 	return hamr__run_fail(r, is_hamr_code(rc) ? rc : HAMR_EFAIL, pn->name, msg);
 }
 
+int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots)
+{
+	const hamr_plan *p = r->plan;
+	const hamr__pnode *pn = &p->nodes[i];
+	for (uint32_t k = 0; k < pn->n_args; k++) {
+		int32_t s = p->args[pn->arg_start + k];
+		if (s >= 0 && !slots[s].type && p->slot_kind[s] != HAMR__SLOT_DEFAULT)
+			return 1;
+	}
+	return 0;
+}
+
+/* A fold collect declared with no function: its result is the
+ * accumulator. */
+static int fold_result(hamr_call *c)
+{
+	for (uint32_t k = 0; k < c->node->n_args; k++)
+		if (c->args[k] >= 0 &&
+		    c->run->plan->slot_kind[c->args[k]] == HAMR__SLOT_FOLD)
+			return hamr_ret_arg(c, k);
+	return hamr_fail(c, "a fold collect without its accumulator");
+}
+
 int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 {
 	const hamr__pnode *pn = &r->plan->nodes[i];
 	hamr_call c;
+	if (__builtin_expect(r->keep_going, 0) && hamr__missing_input(r, i, slots))
+		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, NULL);
 
-	int rc = pn->fn(&c);
+	int rc;
+	if (__builtin_expect(pn->flags & HAMR__PNODE_LIMITED, 0)) {
+		hamr__group_enter(r, i);
+		rc = pn->fn ? pn->fn(&c) : fold_result(&c);
+		hamr__group_leave(r, i);
+	} else {
+		rc = pn->fn ? pn->fn(&c) : fold_result(&c);
+	}
 	if (__builtin_expect(rc == 0 && c.result.type != NULL, 1)) {
 		slots[i] = c.result;
 		if (__builtin_expect(c.fail_msg != NULL, 0))
@@ -341,21 +394,26 @@ int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 	return node_failed(r, pn, rc, c.fail_msg);
 }
 
-int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, hamr_value *items)
+int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stream *s)
 {
 	const hamr__pnode *pn = &r->plan->nodes[i];
 	hamr_call c;
-	call_init(&c, r, i, slots, items);
-	int rc = hamr_value_make_list(items, pn->type, 16);
-	if (rc)
-		return hamr__run_fail(r, rc, pn->name, NULL);
-
-	rc = pn->fn(&c);
+	if (r->keep_going && hamr__missing_input(r, i, slots))
+		return HAMR__SKIPPED;
+	call_init(&c, r, i, slots, s);
+	int rc;
+	if (pn->flags & HAMR__PNODE_LIMITED) {
+		hamr__group_enter(r, i);
+		rc = pn->fn(&c);
+		hamr__group_leave(r, i);
+	} else {
+		rc = pn->fn(&c);
+	}
 	if (!rc && c.result.type) {
-		/* a returned list is the items, if nothing was emitted */
-		if (c.result.type != HAMR_LIST || hamr_value_list(items).len) {
+		/* a returned list is the items */
+		if (c.result.type != HAMR_LIST) {
 			hamr_fail(&c, "a parallelizable node emits its items or returns a list, not %s",
-			          hamr_value_list(items).len ? "both" : hamr_type_name(c.result.type));
+			          hamr_type_name(c.result.type));
 			rc = HAMR_ETYPE;
 		} else {
 			hamr_list l = hamr_value_list(&c.result);
@@ -365,10 +423,9 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, hamr_value *items
 					          hamr_type_name(l.items[k].type), hamr_type_name(pn->type));
 					rc = HAMR_ETYPE;
 				}
-			if (!rc) {
-				hamr_value_clear(items);
-				*items = c.result;
-				c.result.type = NULL;
+			for (size_t k = 0; k < l.len && !rc; k++) {
+				hamr_value v = hamr_value_ref(&l.items[k]);
+				rc = hamr__stream_push(s, &v);
 			}
 		}
 	}
@@ -377,6 +434,5 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, hamr_value *items
 		free(c.fail_msg);
 		return 0;
 	}
-	hamr_value_clear(items);
 	return node_failed(r, pn, rc, c.fail_msg);
 }

@@ -11,10 +11,12 @@
  * on one atomic. Which thread does the work depends on the executor: the
  * sequential one runs in hamr_run_wait, on the waiting thread, which is how
  * Hamilton's default executor runs in the caller's own thread. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/env_internal.h"
 #include "runtime/run_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
@@ -38,6 +40,26 @@ int hamr_executor_parse(const char *name, hamr_executor_kind *out)
 const char *hamr_executor_name(hamr_executor_kind k)
 {
 	return (size_t)k < N_EXECUTORS ? executor_names[k] : "?";
+}
+
+static const char *const grouping_names[] = {"default", "auto", "block", "node"};
+
+int hamr_grouping_parse(const char *name, hamr_grouping *out)
+{
+	for (size_t i = 1; name && out && i < 4; i++) {
+		if (!strcmp(name, grouping_names[i])) {
+			*out = (hamr_grouping)i;
+			return 0;
+		}
+	}
+	return hamr__error_set(HAMR_EINVAL,
+	                       "unknown grouping \"%s\" (known: auto, block, node)",
+	                       name ? name : "(null)");
+}
+
+const char *hamr_grouping_name(hamr_grouping g)
+{
+	return (unsigned)g < 4 ? grouping_names[g] : "?";
 }
 
 static int fill_slots(hamr_run *r, const hamr_values *given)
@@ -76,8 +98,25 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		o = *opts;
 	if ((size_t)o.executor >= N_EXECUTORS)
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
-	if (o.executor == HAMR_EXEC_THREADS && !o.pool &&
-	    !(o.pool = hamr__pool_default(&rc)))
+	if ((unsigned)o.remote > HAMR_REMOTE_THREADS)
+		return hamr__error_set(HAMR_EINVAL, "unknown remote executor %d", (int)o.remote);
+	if ((unsigned)o.grouping > HAMR_GROUPING_NODE)
+		return hamr__error_set(HAMR_EINVAL, "unknown grouping %d", (int)o.grouping);
+	if ((unsigned)o.policy > HAMR_KEEP_GOING)
+		return hamr__error_set(HAMR_EINVAL, "unknown policy %d", (int)o.policy);
+	int pool_needed = o.executor == HAMR_EXEC_THREADS;
+	if (plan->n_scopes > 1) {
+		if (o.max_inflight == 0) {
+			long v = 65536;
+			if ((rc = hamr__env_long("HAMR_MAX_INFLIGHT", 1, LONG_MAX, &v)) < 0)
+				return rc;
+			o.max_inflight = (size_t)v;
+		}
+		pool_needed |= o.remote == HAMR_REMOTE_THREADS;
+		for (uint32_t sc = 1; sc < plan->n_scopes; sc++)
+			pool_needed |= plan->scope_remote[sc] == HAMR_REMOTE_THREADS;
+	}
+	if (pool_needed && !o.pool && !(o.pool = hamr__pool_default(&rc)))
 		return rc; /* with hamr_pool_default's message */
 
 	hamr_run *r = calloc(1, sizeof *r);
@@ -116,7 +155,13 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	pthread_cond_init(&r->done, NULL);
 	r->err.message = "";
 	r->err.item = -1;
-	rc = fill_slots(r, given);
+	r->keep_going = o.policy == HAMR_KEEP_GOING;
+	rc = 0;
+	if (plan->n_groups &&
+	    !(r->group_used = calloc(plan->n_groups, sizeof *r->group_used)))
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
+	if (!rc)
+		rc = fill_slots(r, given);
 	if (!rc && o.executor == HAMR_EXEC_THREADS)
 		rc = hamr__threads_prepare(r);
 	if (rc) {
@@ -215,7 +260,7 @@ int hamr_run_wait(hamr_run *r)
 		int rc = atomic_load_explicit(&r->cancel, memory_order_acquire) ?
 		                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
 		                 hamr__exec_sequential(r);
-		if (rc && r->err.code)
+		if (r->err.code)
 			rc = r->err.code; /* the first failure is the run's */
 		replay(r, rc); /* before finish: r may be freed right after it */
 		hamr__run_finish(r, rc);
@@ -250,8 +295,25 @@ void hamr_run_destroy(hamr_run *r)
 	                                             memory_order_release,
 	                                             memory_order_relaxed))
 		free(r->mem);
-	free(r->err_node);
-	free(r->err_msg);
+	/* the first failure is errs[0] when it was kept, else its own */
+	if (!r->n_errs || r->errs[0].message != r->err.message) {
+		free(r->err_node);
+		free(r->err_msg);
+	}
+	for (size_t k = 0; k < r->n_errs; k++) {
+		free((char *)r->errs[k].node);
+		if (r->errs[k].message != hamr_strerror(r->errs[k].code))
+			free((char *)r->errs[k].message);
+	}
+	free(r->errs);
+	while (r->partials) {
+		hamr__partial *x = r->partials;
+		r->partials = x->next;
+		hamr_value_clear(&x->list);
+		free(x->index);
+		free(x);
+	}
+	free(r->group_used);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->done);
 	free(r);
@@ -270,23 +332,40 @@ int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
 
 int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 {
+	hamr_error_info e = {code, NULL, node ? hamr__current_item : -1,
+	                     (int)getpid(), 0, 1, NULL};
+	char *nd = node ? strdup(node) : NULL;
+	if (!msg)
+		msg = strdup(hamr_strerror(code));
+	e.node = nd;
+	e.message = msg ? msg : hamr_strerror(code);
 	pthread_mutex_lock(&r->lock);
-	if (r->err.code) {
-		pthread_mutex_unlock(&r->lock);
+	/* a cancel or a stop seen after another failure adds nothing */
+	int repeat = r->err.code && code == HAMR_ECANCELED;
+	int keep = !repeat && r->n_errs < HAMR__MAX_ERRORS;
+	if (keep && r->n_errs == r->cap_errs) {
+		size_t cap = r->cap_errs ? 2 * r->cap_errs : 4;
+		hamr_error_info *errs = realloc(r->errs, cap * sizeof *errs);
+		if (errs) {
+			r->errs = errs;
+			r->cap_errs = cap;
+		} else {
+			keep = 0;
+		}
+	}
+	if (!repeat)
+		r->n_errs_seen++;
+	if (!r->err.code) {
+		r->err = e;
+		r->err_node = nd;
+		r->err_msg = msg;
+	}
+	if (keep) {
+		r->errs[r->n_errs++] = e;
+	} else if (r->err.message != e.message) {
+		free(nd);
 		free(msg);
-		return code;
 	}
-	r->err.code = code;
-	r->err.item = node ? hamr__current_item : -1;
-	r->err.pid = (int)getpid();
-	r->err.signal = 0;
-	r->err.attempt = 1;
-	if (node) {
-		r->err_node = strdup(node);
-		r->err.node = r->err_node;
-	}
-	r->err_msg = msg ? msg : strdup(hamr_strerror(code));
-	r->err.message = r->err_msg ? r->err_msg : hamr_strerror(code);
 	pthread_mutex_unlock(&r->lock);
 	return code;
 }
@@ -294,6 +373,16 @@ int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 const hamr_error_info *hamr_run_error(const hamr_run *r)
 {
 	return r ? &r->err : NULL;
+}
+
+size_t hamr_run_error_count(const hamr_run *r)
+{
+	return r ? r->n_errs_seen : 0;
+}
+
+const hamr_error_info *hamr_run_error_at(const hamr_run *r, size_t i)
+{
+	return r && i < r->n_errs ? &r->errs[i] : NULL;
 }
 
 /* ---- results ------------------------------------------------------------ */

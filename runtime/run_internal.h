@@ -20,7 +20,7 @@ struct hamr_call {
 	const int32_t *args;    /* the node's argument slots */
 	const hamr_value *slots;
 	hamr_value result;      /* set by hamr_ret_* */
-	hamr_value *items;      /* a parallelizable node's list, else NULL */
+	struct hamr__stream *stream; /* a parallelizable node's items, else NULL */
 	char *fail_msg;         /* set by hamr_fail, heap */
 };
 
@@ -55,7 +55,25 @@ struct hamr_run {
 	hamr_error_info err;
 	char *err_node;
 	char *err_msg;
+	/* every failure recorded (under lock): up to HAMR__MAX_ERRORS */
+	hamr_error_info *errs;
+	size_t n_errs, cap_errs, n_errs_seen;
+	/* tolerant lists built after failures, with their item indices */
+	struct hamr__partial *partials;
+	/* concurrency groups: places taken, per group */
+	atomic_uint *group_used;
+	int keep_going;
 };
+
+#define HAMR__MAX_ERRORS 10000
+
+/* A tolerant collect's list after failed items: the list (a reference,
+ * which also keeps its box from being reused) and each element's item. */
+typedef struct hamr__partial {
+	struct hamr__partial *next;
+	hamr_value list;
+	int64_t *index;
+} hamr__partial;
 
 /* Where a node reads its arguments and writes its result: the run's own
  * slots, or inside a map block running on several workers at once, a
@@ -75,18 +93,37 @@ static inline int hamr__run_node(hamr_run *r, uint32_t i)
 	return hamr__run_node_in(r, i, r->slots);
 }
 
+/* What running a node, unit or item returns besides 0 and a negative
+ * HAMR_E*: under keep_going, a value it needs is missing (an upstream node
+ * or item failed), so it did not run. Not an error of its own. */
+#define HAMR__SKIPPED 1
+
 /* Runs unit i of a plan with map blocks in frame f: a plain node, or a
- * parallelizable node and then its block once per item. The block's items
- * run on the pool with parallel_for when `concurrent`, else in item order
- * on this thread. Returns 0 or the first error, recorded. */
-int hamr__run_unit(hamr_run *r, uint32_t i, const hamr__frame *f, int concurrent);
+ * parallelizable node and then its block once per item (runtime/blocks.c),
+ * the items on the pool or in item order as the execution manager decides.
+ * Returns 0, HAMR__SKIPPED, or the first error, recorded. */
+int hamr__run_unit(hamr_run *r, uint32_t i, const hamr__frame *f);
 
-/* Runs every unit of scope sc in order, in frame f (runtime/blocks.c). */
-int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f, int concurrent);
+/* Runs every unit of scope sc in order, in frame f. */
+int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f);
 
-/* Runs parallelizable plan node i of r and stores the list of its items in
- * *items (owned by the caller). 0, or the node's error, recorded. */
-int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, hamr_value *items);
+/* Runs parallelizable plan node i of r, its items going to stream s as it
+ * emits them (or, for a returned list, once it returns). 0, HAMR__SKIPPED
+ * or the node's error, recorded. */
+int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stream *s);
+
+/* Takes item *v (moved) from a parallelizable node into its stream; it may
+ * run at once. 0, or an error that tells the node to stop emitting. */
+int hamr__stream_push(struct hamr__stream *s, hamr_value *v);
+
+/* Under keep_going: whether node i lacks a computed value it reads in
+ * `slots` (an upstream failure left the slot empty). */
+int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots);
+
+/* Takes a place in node i's concurrency group, waiting while the group is
+ * full; hamr__group_leave gives it back. */
+void hamr__group_enter(hamr_run *r, uint32_t i);
+void hamr__group_leave(hamr_run *r, uint32_t i);
 
 /* The item the calling thread runs a block for, -1 outside blocks: what
  * the error record says of a failing node. */

@@ -8,6 +8,9 @@
  * are read and written with relaxed loads and stores, no read-modify-write,
  * since only this thread touches them.
  *
+ * Under keep_going a failed node does not stop the others; a node whose
+ * input failed is skipped (hamr__run_node_in checks).
+ *
  * Plans with map blocks run by scope (runtime/blocks.c), in item order. */
 #include "runtime/run_internal.h"
 #include "serialize/value_internal.h"
@@ -17,7 +20,8 @@ int hamr__exec_sequential(hamr_run *r)
 	const hamr_plan *p = r->plan;
 	if (p->n_scopes > 1) {
 		hamr__frame f = {r->slots, r->remaining};
-		return hamr__run_scope(r, 0, &f, 0);
+		int rc = hamr__run_scope(r, 0, &f);
+		return rc == HAMR__SKIPPED ? 0 : rc;
 	}
 	const int32_t *args = p->args;
 	const uint8_t *pinned = p->slot_pinned;
@@ -30,7 +34,7 @@ int hamr__exec_sequential(hamr_run *r)
 		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
 			return hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
 		int rc = hamr__run_node(r, i);
-		if (rc)
+		if (rc && !r->keep_going)
 			return rc;
 		const hamr__pnode *pn = &p->nodes[i];
 		for (uint32_t k = 0; k < pn->n_args; k++) {

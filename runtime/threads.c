@@ -16,13 +16,15 @@
  *
  * In a plan with map blocks, the tasks are the units of the plan's outer
  * scope: a parallelizable node and its whole block is one unit, whose
- * items run under parallel_for (runtime/blocks.c).
+ * items stream to consumers on the pool (runtime/blocks.c).
  *
  * Values are released as in the sequential executor, with atomic counters:
  * the reader that takes a slot's count to zero frees it. A failure stops
  * the run fast: nodes not yet started are skipped (their counters still
  * move, so the run always finishes), running ones complete, and the first
- * error is the run's. The last node to finish ends the run. */
+ * error is the run's. Under keep_going nothing stops: a node whose input
+ * failed is skipped when its turn comes. The last node to finish ends the
+ * run. */
 #include <stdlib.h>
 
 #include "runtime/run_internal.h"
@@ -102,7 +104,7 @@ static void node_task(void *arg)
 	const hamr_plan *p = r->plan;
 	hamr__worker *w = hamr__worker_self();
 	uint32_t i = nt->i, ran = 0;
-	/* this task may run inside an item's parallel_for on this worker
+	/* this task may run inside an item of a block on this worker
 	 * (stolen while it waits); it belongs to no item itself */
 	int64_t item = hamr__current_item;
 	hamr__current_item = -1;
@@ -114,13 +116,13 @@ static void node_task(void *arg)
 			if (atomic_load_explicit(&r->cancel, memory_order_relaxed)) {
 				rc = hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
 			} else if (p->n_scopes > 1) {
-				/* a unit: a node, or a block on parallel_for */
+				/* a unit: a node, or a block and its items */
 				hamr__frame f = {r->slots, r->remaining};
-				rc = hamr__run_unit(r, i, &f, 1);
+				rc = hamr__run_unit(r, i, &f);
 			} else {
 				rc = hamr__run_node(r, i);
 			}
-			if (rc)
+			if (rc < 0 && !r->keep_going)
 				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
 		}
 		const hamr__pnode *pn = &p->nodes[i];

@@ -42,6 +42,7 @@
 struct hamr_box {
 	atomic_size_t refs;
 	atomic_bool sealed; /* lists: no more appends */
+	size_t acct;        /* bytes counted live for this box */
 	size_t len;         /* str: bytes without the NUL; bytes; list items */
 	union {
 		struct {
@@ -55,6 +56,59 @@ struct hamr_box {
 };
 
 static const hamr_value empty_value = HAMR_VALUE_EMPTY;
+
+/* ---- live value bytes ------------------------------------------------------
+ * What boxes hold: the box, string and bytes data, list arrays, user objects
+ * hamr allocated. Each thread adds to a delta of its own and publishes it to
+ * the process-wide count once it passes LIVE_STEP either way, so a value
+ * made or freed costs no shared write; the count is exact to within
+ * LIVE_STEP bytes per thread. The high-water mark is that of the published
+ * count. */
+#define LIVE_STEP 65536
+
+static atomic_llong live_total;
+static atomic_llong live_peak;
+static _Thread_local long long live_delta __attribute__((tls_model("initial-exec")));
+
+static void live_add(long long d)
+{
+	long long x = live_delta + d;
+	if (x > LIVE_STEP || x < -LIVE_STEP) {
+		/* relaxed: a statistic; no other memory hangs on it */
+		long long now = atomic_fetch_add_explicit(&live_total, x, memory_order_relaxed) + x;
+		long long pk = atomic_load_explicit(&live_peak, memory_order_relaxed);
+		while (now > pk && !atomic_compare_exchange_weak_explicit(
+		                       &live_peak, &pk, now, memory_order_relaxed,
+		                       memory_order_relaxed))
+			;
+		x = 0;
+	}
+	live_delta = x;
+}
+
+size_t hamr_value_bytes_live(void)
+{
+	long long v = atomic_load_explicit(&live_total, memory_order_relaxed) + live_delta;
+	return v > 0 ? (size_t)v : 0;
+}
+
+size_t hamr_value_bytes_peak(void)
+{
+	long long v = atomic_load_explicit(&live_peak, memory_order_relaxed);
+	return v > 0 ? (size_t)v : 0;
+}
+
+void hamr_value_bytes_reset_peak(void)
+{
+	atomic_store_explicit(&live_peak, atomic_load_explicit(&live_total, memory_order_relaxed),
+	                      memory_order_relaxed);
+}
+
+static void box_account(struct hamr_box *b, long long d)
+{
+	b->acct = (size_t)((long long)b->acct + d);
+	live_add(d);
+}
 
 static bool is_boxed(hamr_type t)
 {
@@ -82,6 +136,8 @@ static struct hamr_box *box_new(size_t extra)
 		return NULL;
 	atomic_init(&b->refs, 1);
 	atomic_init(&b->sealed, false);
+	b->acct = 0;
+	box_account(b, (long long)(sizeof *b + extra));
 	b->len = 0;
 	memset(&b->u, 0, sizeof b->u);
 	return b;
@@ -109,6 +165,7 @@ static void box_free(hamr_type t, struct hamr_box *b)
 	default:
 		break;
 	}
+	live_add(-(long long)b->acct);
 	free(b);
 }
 
@@ -261,12 +318,14 @@ int hamr_value_make_list(hamr_value *out, hamr_type elem, size_t cap)
 	if (cap) {
 		b->u.list.items = malloc(cap * sizeof(hamr_value));
 		if (!b->u.list.items) {
+			live_add(-(long long)b->acct);
 			free(b);
 			return out_of_memory("hamr_value_make_list",
 			                     cap * sizeof(hamr_value));
 		}
 	}
 	b->u.list.cap = cap;
+	box_account(b, (long long)(cap * sizeof(hamr_value)));
 	b->u.list.elem = e;
 	out->type = HAMR_LIST;
 	out->u.box = b;
@@ -352,6 +411,7 @@ int hamr_value_alloc_user(hamr_value *out, hamr_type type, void **obj)
 		free(o); /* a bare calloc, never seen by the type's callbacks */
 		return rc;
 	}
+	box_account(out->u.box, (long long)c->size);
 	if (obj)
 		*obj = o;
 	return 0;
@@ -369,6 +429,7 @@ static int list_grow(struct hamr_box *b)
 	items = realloc(b->u.list.items, cap * sizeof *items);
 	if (!items)
 		return HAMR_ENOMEM;
+	box_account(b, (long long)((cap - b->u.list.cap) * sizeof *items));
 	b->u.list.items = items;
 	b->u.list.cap = cap;
 	return 0;
@@ -381,6 +442,7 @@ int hamr__list_resize(hamr_value *list, size_t n)
 		hamr_value *items = realloc(b->u.list.items, n * sizeof *items);
 		if (!items)
 			return HAMR_ENOMEM;
+		box_account(b, (long long)((n - b->u.list.cap) * sizeof *items));
 		b->u.list.items = items;
 		b->u.list.cap = n;
 	}

@@ -90,7 +90,7 @@ static void test_blocking_nodes_never_hold_compute_workers(void)
 	const char *outs[] = {"io_all", "cpu_199"};
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
-	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = pool2};
 	hamr_run *r = NULL;
 	atomic_store(&blocking_started, 0);
 	CHECK_OK(hamr_run_execute(&r, p, NULL, &o));
@@ -167,7 +167,7 @@ static void test_resource_made_once_per_worker(void)
 	const char *out = "total";
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, &out, 1, in));
-	hamr_run_opts o = {HAMR_EXEC_THREADS, p3};
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = p3};
 	atomic_store(&made, 0);
 	atomic_store(&destroyed, 0);
 	for (int rep = 0; rep < 5; rep++) {
@@ -256,7 +256,7 @@ static void test_fork_join_inside_nodes(void)
 	const char *outs[] = {"sum", "sum2", "fib"};
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 3, NULL));
-	hamr_run_opts opts[2] = {HAMR_RUN_OPTS_INIT, {HAMR_EXEC_THREADS, pool2}};
+	hamr_run_opts opts[2] = {HAMR_RUN_OPTS_INIT, {.executor = HAMR_EXEC_THREADS, .pool = pool2}};
 	for (int e = 0; e < 2; e++) { /* the same node code on both executors */
 		hamr_run *r = NULL;
 		CHECK_OK(hamr_run_execute(&r, p, NULL, &opts[e]));
@@ -308,7 +308,7 @@ static void test_fail_fast_skips_dependents(void)
 	atomic_store(&after_failure_calls, 0);
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
-	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = pool2};
 	CHECK_RC(hamr_run_execute(&r, p, NULL, &o), HAMR_EFAIL);
 	CHECK_CONTAINS(hamr_errmsg(), "node \"boom\" failed: boom at 7");
 	CHECK_EQ_STR(hamr_run_error(r)->node, "boom");
@@ -355,7 +355,7 @@ static void test_cancel_from_another_thread(void)
 	const char *outs[] = {"next", "wait"};
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
-	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = pool2};
 	hamr_run *r = NULL;
 	atomic_store(&gate, 0);
 	atomic_store(&after_failure_calls, 0);
@@ -394,7 +394,7 @@ static void test_default_pool_and_executor_names(void)
 	const char *out = "fib";
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
-	hamr_run_opts o = {HAMR_EXEC_THREADS, NULL}; /* the default pool */
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS}; /* the default pool */
 	hamr_run *r = NULL;
 	CHECK_OK(hamr_run_execute(&r, p, NULL, &o));
 	int64_t v = 0;
@@ -415,7 +415,7 @@ static hamr_plan *inner_plan;
  * waiting worker must keep working, or a one-worker pool deadlocks. */
 static int f_nested_run(hamr_call *c)
 {
-	hamr_run_opts o = {HAMR_EXEC_THREADS, hamr_userdata(c)};
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = hamr_userdata(c)};
 	hamr_run *r = NULL;
 	int64_t v = -1;
 	int rc = hamr_run_execute(&r, inner_plan, NULL, &o);
@@ -461,7 +461,7 @@ static void test_run_inside_a_node_on_the_same_pool(void)
 		const char *out = "total";
 		hamr_plan *plan = NULL;
 		CHECK_OK(hamr_plan_create(&plan, g, &out, 1, NULL));
-		hamr_run_opts o = {HAMR_EXEC_THREADS, p};
+		hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = p};
 		hamr_run *r = NULL;
 		CHECK_OK(hamr_run_execute(&r, plan, NULL, &o));
 		int64_t v = 0;
@@ -490,7 +490,7 @@ static void test_destroy_right_after_start(void)
 	const char *out = "fib";
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
-	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = pool2};
 	for (int i = 0; i < 300; i++) { /* destroy waits; nothing is freed under a worker */
 		hamr_run *r = NULL;
 		CHECK_OK(hamr_run_create(&r, p, NULL, &o));
@@ -524,7 +524,7 @@ static void test_pool_destroy_waits_for_runs_in_flight(void)
 		po.blocking_workers = 2;
 		hamr_pool *p = NULL;
 		CHECK_OK(hamr_pool_create(&p, &po));
-		hamr_run_opts o = {HAMR_EXEC_THREADS, p};
+		hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = p};
 		hamr_run *r = NULL;
 		CHECK_OK(hamr_run_create(&r, plan, NULL, &o));
 		CHECK_OK(hamr_run_start(r));
@@ -566,7 +566,7 @@ static void test_replaced_results_and_recovered_failures(void)
 	const char *outs[] = {"flag", "five"};
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 2, NULL));
-	hamr_run_opts o = {HAMR_EXEC_THREADS, pool2};
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = pool2};
 	hamr_run *r = NULL;
 	CHECK_OK(hamr_run_execute(&r, p, NULL, &o));
 	bool b = false;

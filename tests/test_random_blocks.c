@@ -191,7 +191,7 @@ static void one_graph(int seed)
 		return;
 	}
 	CHECK_OK(rc);
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = {HAMR_EXEC_THREADS, pool};
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = {.executor = HAMR_EXEC_THREADS, .pool = pool};
 	hamr_run *rs = NULL, *rt = NULL;
 	int rc_s = hamr_run_execute(&rs, p, in, &seq);
 	int rc_t = hamr_run_execute(&rt, p, in, &thr);

@@ -280,7 +280,7 @@ typedef struct graph_ctx {
 
 static uint64_t run_plan(const graph_ctx *g, hamr_plan *plan)
 {
-	hamr_run_opts o = {g->exec, pool};
+	hamr_run_opts o = {.executor = g->exec, .pool = pool};
 	hamr_run *r = NULL;
 	int64_t v = 0;
 	int rc = hamr_run_execute(&r, plan, NULL, &o);

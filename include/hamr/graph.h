@@ -51,7 +51,13 @@ enum {
 	/* A collect node's collected dependency: the node receives a list of
 	 * the dependency's values, one per item of its block, in item order.
 	 * `type` is then the type of one item. */
-	HAMR_DEP_COLLECT = 1u << 1
+	HAMR_DEP_COLLECT = 1u << 1,
+	/* With HAMR_DEP_COLLECT, under the keep_going policy: when items of
+	 * the block failed, the node still runs and receives the values of the
+	 * items that succeeded, in item order; hamr_arg_item_index() gives
+	 * each one's item index. A collect that is not tolerant does not run
+	 * when an item failed. */
+	HAMR_DEP_TOLERANT = 1u << 2
 };
 
 /* A scalar default for an optional dependency (hamr_dep.dflt). */
@@ -89,6 +95,8 @@ typedef struct hamr_dep {
 #define HAMR_DEP_OPT(name, type, dflt) {(name), (type), HAMR_DEP_OPTIONAL, dflt}
 #define HAMR_DEP_COLLECTED(name, type)                                       \
 	{(name), (type), HAMR_DEP_COLLECT, HAMR_NO_DEFAULT}
+#define HAMR_DEP_COLLECTED_TOLERANT(name, type)                              \
+	{(name), (type), HAMR_DEP_COLLECT | HAMR_DEP_TOLERANT, HAMR_NO_DEFAULT}
 #define HAMR_DEPS_END {NULL, NULL, 0u, HAMR_NO_DEFAULT}
 
 /* A tag, key=value (Hamilton's @tag). Arrays end with a NULL key. */
@@ -126,7 +134,37 @@ typedef struct hamr_cond {
 	{HAMR_WHEN_NOT_IN, (key), NULL, (const char *const[]){__VA_ARGS__, NULL}}
 #define HAMR_CONDS_END {(hamr_cond_op)0, NULL, NULL, NULL}
 
-/* A node definition. `deps`, `tags` and `conds` may be NULL. */
+/* A fold collect: instead of a list, a collect node may consume its block's
+ * values one at a time as items finish, so memory stays bounded however
+ * many items pass. The accumulator starts as `init` (no type: empty, and
+ * the first step sees an empty *acc). After the block, the node's function
+ * receives the accumulator as its collected argument; with no function,
+ * the accumulator is the node's result. Under the threads executor steps
+ * run in the order items finish: a fold whose result must not depend on
+ * order combines associatively and commutatively. */
+typedef struct hamr_fold {
+	hamr_default init;
+	/* folds one item's value *x into *acc (replace *acc, clearing the old
+	 * value, to change its type or box); 0 or a negative HAMR_E*. Called
+	 * with the node's userdata. */
+	int (*step)(hamr_value *acc, const hamr_value *x, void *userdata);
+	/* optional: folds the partial accumulator *part (it also started as
+	 * `init`, which must then be an identity) into *acc. With it each
+	 * worker folds its own items without a lock and partials merge at the
+	 * end; without it steps take turns. */
+	int (*merge)(hamr_value *acc, const hamr_value *part, void *userdata);
+} hamr_fold;
+
+/* A node definition. `deps`, `tags` and `conds` may be NULL.
+ *
+ * Tags hamr reads:
+ *   blocking=true       the node waits on I/O: it runs on the blocking pool
+ *   concurrency=G:N     at most N nodes of group G run at once in a run
+ *   executor=E          on a parallelizable node: how its block's items
+ *                       run, "sequential" (in item order) or "threads"
+ *   grouping=S          on a parallelizable node: how its block's items
+ *                       become tasks, "auto", "block" or "node" (see
+ *                       hamr_grouping in hamr/runtime.h) */
 typedef struct hamr_node_def {
 	const char *name;
 	hamr_fn fn;          /* NULL only for HAMR_NODE_INPUT */
@@ -137,6 +175,7 @@ typedef struct hamr_node_def {
 	const hamr_tag *tags;
 	const hamr_cond *conds;
 	const char *doc;     /* one line, for --list and DOT tooltips */
+	const hamr_fold *fold; /* a collect node that folds (copied); NULL */
 } hamr_node_def;
 
 /* A module: a named table of nodes ended by an entry whose name is NULL. */

@@ -36,14 +36,66 @@ typedef enum hamr_executor_kind {
 
 struct hamr_pool;
 
+/* How the items of a map block become tasks (hamr_run_opts.grouping, the
+ * HAMR_GROUPING variable, or a parallelizable node's tag grouping=...). */
+typedef enum hamr_grouping {
+	HAMR_GROUPING_DEFAULT = 0, /* the node's tag, else HAMR_GROUPING, else auto */
+	/* consecutive items form one batch, taken in shares of what is left
+	 * (half of it over twice the workers), and a new batch is offered
+	 * only when a worker is hungry: tiny items cost about a serial loop,
+	 * large ones spread over every core. HAMR_GRAIN fixes the batch. */
+	HAMR_GROUPING_AUTO,
+	HAMR_GROUPING_BLOCK, /* one task per item: its whole block instance */
+	HAMR_GROUPING_NODE   /* one task per node per item */
+} hamr_grouping;
+
+/* What a failing node or item does to the rest of a run. */
+typedef enum hamr_policy {
+	/* no new node or item starts, running ones finish, and the run
+	 * returns the first error */
+	HAMR_FAIL_FAST = 0,
+	/* every other item of a block runs; each failure is recorded
+	 * (hamr_run_error_at), a tolerant collect receives the items that
+	 * succeeded, and nodes that need a failed value do not run */
+	HAMR_KEEP_GOING
+} hamr_policy;
+
+/* Which executor runs the items of map blocks (Hamilton's "remote"). */
+typedef enum hamr_remote_kind {
+	HAMR_REMOTE_LOCAL = 0,  /* the local executor */
+	HAMR_REMOTE_SEQUENTIAL, /* in item order, on the thread of the block */
+	HAMR_REMOTE_THREADS     /* on the pool */
+} hamr_remote_kind;
+
 typedef struct hamr_run_opts {
+	/* the local executor: nodes outside map blocks */
 	hamr_executor_kind executor;
 	/* threads: the pool to run on (borrowed: it must outlive the run);
 	 * NULL: hamr_pool_default() */
 	struct hamr_pool *pool;
+	/* the remote executor: how block items run. A parallelizable node's
+	 * tag executor=... picks for its own block. Threads under a
+	 * sequential local executor run each block on the pool while the
+	 * caller waits. */
+	hamr_remote_kind remote;
+	hamr_grouping grouping; /* DEFAULT: see hamr_grouping */
+	size_t grain;           /* items per batch; 0: the pool's (HAMR_GRAIN),
+	                         * else adaptive */
+	/* items of one block emitted and not yet finished, at most; at the
+	 * bound the emitting node runs items itself before it goes on.
+	 * 0: HAMR_MAX_INFLIGHT, else 65536 */
+	size_t max_inflight;
+	hamr_policy policy;
 } hamr_run_opts;
 
-#define HAMR_RUN_OPTS_INIT {HAMR_EXEC_SEQUENTIAL, NULL}
+#define HAMR_RUN_OPTS_INIT                                                   \
+	{HAMR_EXEC_SEQUENTIAL, NULL, HAMR_REMOTE_LOCAL, HAMR_GROUPING_DEFAULT,    \
+	 0, 0, HAMR_FAIL_FAST}
+
+/* Parses a grouping name ("auto", "block", "node") into *out; HAMR_EINVAL
+ * otherwise. */
+HAMR_API int hamr_grouping_parse(const char *name, hamr_grouping *out);
+HAMR_API const char *hamr_grouping_name(hamr_grouping g);
 
 /* Parses an executor name ("sequential", "threads") into *out; HAMR_EINVAL
  * otherwise. */
@@ -101,6 +153,13 @@ HAMR_API int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
 /* The record of the run's first failure, to read once hamr_run_wait has
  * returned (code 0 when the run succeeded). Owned by the run. */
 HAMR_API const hamr_error_info *hamr_run_error(const hamr_run *r);
+
+/* Every failure of an ended run, in the order recorded: one under
+ * fail_fast, one per failed node or item under keep_going (at most 10000
+ * are kept; the count still counts them all). */
+HAMR_API size_t hamr_run_error_count(const hamr_run *r);
+/* Failure i, or NULL past the last kept one. Owned by the run. */
+HAMR_API const hamr_error_info *hamr_run_error_at(const hamr_run *r, size_t i);
 
 /* Output `name` of an ended run, owned by the run (valid until
  * hamr_run_destroy), or NULL when `name` was not requested or was not
@@ -176,6 +235,15 @@ HAMR_API int hamr_emit_str(hamr_call *c, const char *s);
 /* Records `fmt` as the node's failure message and returns HAMR_EFAIL, so
  * that `return hamr_fail(c, "bad row %d", i);` fails the node. */
 HAMR_API int hamr_fail(hamr_call *c, const char *fmt, ...) HAMR_PRINTF(2, 3);
+
+/* The item index of element k of collected argument i: k itself, except
+ * in a tolerant collect after failures, whose list holds only the items
+ * that succeeded. -1 when i is not a collected argument or k is past the
+ * end. */
+HAMR_API int64_t hamr_arg_item_index(const hamr_call *c, size_t i, size_t k);
+
+/* The item the calling node runs for inside a map block, -1 outside one. */
+HAMR_API int64_t hamr_item_index(const hamr_call *c);
 
 /* The node's user-data pointer, name, and the run it belongs to. */
 HAMR_API void *hamr_userdata(const hamr_call *c);
