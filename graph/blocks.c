@@ -192,12 +192,13 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 	p->scope_owner = malloc(nsc * sizeof *p->scope_owner);
 	p->list_slot = malloc(nn * sizeof *p->list_slot);
 	p->arg_direct = calloc(n_args ? n_args : 1, 1);
+	p->arg_tolerant = calloc(n_args ? n_args : 1, 1);
 	p->unit_start = calloc(nsc + 1, sizeof *p->unit_start);
 	p->units = malloc(nn * sizeof *p->units);
 	p->defer_start = calloc(nn + 1, sizeof *p->defer_start);
 	p->clear_start = calloc(nsc + 1, sizeof *p->clear_start);
 	if (!p->node_scope || !p->node_block || !p->scope_owner || !p->list_slot ||
-	    !p->arg_direct || !p->unit_start || !p->units || !p->defer_start ||
+	    !p->arg_direct || !p->arg_tolerant || !p->unit_start || !p->units || !p->defer_start ||
 	    !p->clear_start)
 		goto fail;
 	for (uint32_t s = 0; s < nsc; s++)
@@ -275,6 +276,7 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			if (*a < 0 || !(gn->deps[k].flags & HAMR_DEP_COLLECT))
 				continue;
 			pn->flags |= HAMR__PNODE_COLLECTS;
+			p->arg_tolerant[pn->arg_start + k] = (gn->deps[k].flags & HAMR_DEP_TOLERANT) != 0;
 			if (!gn->has_fold) {
 				*a = p->list_slot[*a];
 				continue;
@@ -326,6 +328,7 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 				ge->src = (uint32_t)list_of[a];
 				ge->dst = (uint32_t)a;
 				ge->node = i;
+				ge->tolerant = (gn->deps[k].flags & HAMR_DEP_TOLERANT) != 0;
 				ge->fold = &gn->fold;
 				ge->userdata = gn->userdata;
 				p->gathered[ge->src] = 1;

@@ -219,6 +219,7 @@ struct hamr_plan {
 	                         * once the whole block is done */
 	int32_t *list_slot;     /* per node: the slot of its collected list */
 	uint8_t *arg_direct;    /* per argument: released by its own node */
+	uint8_t *arg_tolerant;  /* per argument: collected tolerantly */
 	uint8_t *gathered;      /* per node: a gather source, kept to the end
 	                         * of its item */
 	uint32_t *gather_start; /* per scope, n_scopes + 1: into gather */

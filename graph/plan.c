@@ -160,6 +160,7 @@ void hamr_plan_destroy(hamr_plan *p)
 	free(p->defer);
 	free(p->list_slot);
 	free(p->arg_direct);
+	free(p->arg_tolerant);
 	free(p->gathered);
 	if (p->gather)
 		for (uint32_t k = 0; k < p->gather_start[p->n_scopes]; k++)

@@ -17,8 +17,9 @@
  * HAMR_GRAIN items), so one busy worker takes nearly everything in a few
  * claims, costing about a serial loop, while several workers split what
  * is left ever finer and end together. New consumers are offered (a task
- * on the offering worker's deque) only when a worker of the pool is idle
- * and the previous offer was taken, so nothing is spawned on a busy pool.
+ * on the offering worker's deque) when a worker of the pool is idle, or
+ * when the stream has no consumer at all, and only once the previous offer
+ * was taken, so a busy pool sees at most one offer per stream.
  * Block grouping claims one item at a time (a task per block instance);
  * node grouping also runs each of the item's nodes as a task of its own,
  * level by level. The emitting node holds back when max_inflight items
@@ -117,6 +118,7 @@ struct hamr__stream {
 	atomic_size_t failed;    /* items that failed or were skipped */
 	atomic_bool closed;      /* the node has emitted everything */
 	atomic_bool abandoned;   /* the node failed: its items do not run */
+	atomic_int active;       /* consumers offered and not yet finished */
 	atomic_int rc;           /* fail fast: the first error */
 	pthread_mutex_t lock;    /* folds without merge; merging partials */
 	hamr_value *acc;         /* per gather entry: a fold's accumulator */
@@ -293,17 +295,22 @@ static void offer(stream *s, ctx *c)
 	if (!s->concurrent || c->nk >= MAX_KIDS)
 		return;
 	hamr__worker *w = hamr__worker_self();
-	/* relaxed: hints; a stale value offers one consumer late or early */
-	if (!w || atomic_load_explicit(&hamr__worker_pool(w)->n_idle, memory_order_relaxed) <= 0 ||
+	/* relaxed: hints; a stale value offers one consumer late or early.
+	 * With no consumer of this stream about, one is offered even when no
+	 * worker is idle right now: one that turns idle later takes it, so
+	 * items never wait for the next emit of a slow node */
+	if (!w || (atomic_load_explicit(&hamr__worker_pool(w)->n_idle, memory_order_relaxed) <= 0 &&
+	           atomic_load_explicit(&s->active, memory_order_relaxed) > 0) ||
 	    hamr__deque_size(&w->q) != 0 ||
-	    atomic_load_explicit(&s->published, memory_order_relaxed) -
-	            atomic_load_explicit(&s->claimed, memory_order_relaxed) < 2)
+	    atomic_load_explicit(&s->published, memory_order_relaxed) <=
+	            atomic_load_explicit(&s->claimed, memory_order_relaxed))
 		return;
 	/* reuse the records of offers that have run */
 	while (c->nk > 0 && __atomic_load_n(&c->kids[c->nk - 1].t.done_, __ATOMIC_ACQUIRE))
 		c->nk--;
 	kid *k = &c->kids[c->nk++];
 	k->s = s;
+	atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
 	hamr_spawn(&k->t, kid_run, k);
 }
 
@@ -464,6 +471,14 @@ static void consume(stream *s, ctx *c, int mode)
 		offer(s, c);
 		size_t lo, hi;
 		if (!claim(s, &lo, &hi)) {
+			if (mode == TAKE_TO_BOUND &&
+			    s->n - atomic_load_explicit(&s->finished, memory_order_acquire) >= s->max_inflight) {
+				/* other workers run what is left: wait for them */
+				hamr__worker *w = hamr__worker_self();
+				if (!w || !hamr__worker_steal(w))
+					hamr__cpu_relax();
+				continue;
+			}
 			if (mode == TAKE_ALL || mode == TAKE_TO_BOUND ||
 			    atomic_load_explicit(&s->closed, memory_order_acquire))
 				return;
@@ -492,12 +507,14 @@ static void kid_run(void *arg)
 	ctx *c = malloc(sizeof *c);
 	if (!c || ctx_init(s, c)) {
 		free(c);
+		atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
 		stream_fail(s, hamr__run_fail(s->r, HAMR_ENOMEM, s->p->nodes[s->owner].name, NULL));
 		return;
 	}
 	consume(s, c, TAKE_AVAILABLE);
 	ctx_end(s, c);
 	free(c);
+	atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
 }
 
 /* ---- the emitting side -------------------------------------------------- */
@@ -583,7 +600,8 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 			index = NULL;
 			pthread_mutex_lock(&s->r->lock);
 			q->next = s->r->partials;
-			s->r->partials = q;
+			/* release: the entry before a reader sees it */
+			__atomic_store_n(&s->r->partials, q, __ATOMIC_RELEASE);
 			pthread_mutex_unlock(&s->r->lock);
 		}
 	}

@@ -264,6 +264,22 @@ int hamr_fail(hamr_call *c, const char *fmt, ...)
 	return HAMR_EFAIL;
 }
 
+/* The item indices of a list built without its failed items, or NULL. */
+static const int64_t *partial_index(hamr_run *r, const hamr_value *list)
+{
+	const int64_t *x = NULL;
+	/* acquire: pairs with the release in runtime/blocks.c; most runs
+	 * have no partial list, and pay one load */
+	if (!__atomic_load_n(&r->partials, __ATOMIC_ACQUIRE))
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	for (const hamr__partial *q = r->partials; q && !x; q = q->next)
+		if (q->list.u.box == list->u.box)
+			x = q->index;
+	pthread_mutex_unlock(&r->lock);
+	return x;
+}
+
 int64_t hamr_item_index(const hamr_call *c)
 {
 	(void)c;
@@ -276,16 +292,8 @@ int64_t hamr_arg_item_index(const hamr_call *c, size_t i, size_t k)
 	if (!v || c->run->plan->slot_kind[c->args[i]] != HAMR__SLOT_LIST ||
 	    k >= hamr_value_list(v).len)
 		return -1;
-	hamr_run *r = c->run;
-	int64_t x = (int64_t)k;
-	pthread_mutex_lock(&r->lock);
-	for (const hamr__partial *q = r->partials; q; q = q->next)
-		if (q->list.u.box == v->u.box) {
-			x = q->index[k];
-			break;
-		}
-	pthread_mutex_unlock(&r->lock);
-	return x;
+	const int64_t *index = partial_index(c->run, v);
+	return index ? index[k] : (int64_t)k;
 }
 
 void *hamr_userdata(const hamr_call *c)
@@ -338,7 +346,13 @@ int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots)
 	const hamr__pnode *pn = &p->nodes[i];
 	for (uint32_t k = 0; k < pn->n_args; k++) {
 		int32_t s = p->args[pn->arg_start + k];
-		if (s >= 0 && !slots[s].type && p->slot_kind[s] != HAMR__SLOT_DEFAULT)
+		if (s < 0)
+			continue;
+		if (!slots[s].type && p->slot_kind[s] != HAMR__SLOT_DEFAULT)
+			return 1;
+		/* a list that lost failed items is for tolerant readers only */
+		if (p->slot_kind[s] == HAMR__SLOT_LIST && !p->arg_tolerant[pn->arg_start + k] &&
+		    partial_index((hamr_run *)r, &slots[s]))
 			return 1;
 	}
 	return 0;

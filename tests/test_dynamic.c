@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: MIT
+/* Dynamic execution beyond lists: streaming items and the bound on items in
+ * flight, fold collects and the memory they keep, grouping strategies, the
+ * execution manager (remote executors, executor tags), concurrency groups,
+ * and the error policies with tolerant collects. */
+#include <hamr.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "tests/check.h"
+
+#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
+#define TAGS(...) ((const hamr_tag[]){__VA_ARGS__, {NULL, NULL}})
+
+static hamr_pool *pool2, *pool4;
+
+static void sleep_us(long us)
+{
+	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+	nanosleep(&ts, NULL);
+}
+
+typedef struct fixture {
+	hamr_graph *g;
+	hamr_plan *p;
+	hamr_run *r;
+	int plan_rc, run_rc;
+} fixture;
+
+static fixture run_with(const hamr_node_def *defs, const char *const *outs, size_t n_outs,
+                        int64_t n, const hamr_run_opts *o)
+{
+	fixture f = {0};
+	hamr_module m = {"dynamic", defs};
+	hamr_values *in = NULL;
+	CHECK_OK(hamr_graph_create(&f.g));
+	CHECK_OK(hamr_graph_add_module(f.g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", n));
+	f.plan_rc = hamr_plan_create(&f.p, f.g, outs, n_outs, in);
+	if (!f.plan_rc)
+		f.run_rc = hamr_run_execute(&f.r, f.p, in, o);
+	hamr_values_destroy(in);
+	return f;
+}
+
+static void done(fixture *f)
+{
+	hamr_run_destroy(f->r);
+	hamr_plan_destroy(f->p);
+	hamr_graph_destroy(f->g);
+}
+
+static int64_t i64(const fixture *f, const char *name)
+{
+	int64_t v = -1;
+	CHECK_OK(hamr_run_result_i64(f->r, name, &v));
+	return v;
+}
+
+static hamr_run_opts threads_on(hamr_pool *p)
+{
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_THREADS;
+	o.pool = p;
+	return o;
+}
+
+#define INPUT_N {.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT}
+
+static int f_square(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	return hamr_ret_i64(c, x * x);
+}
+
+static int f_sum_list(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	int64_t s = 0;
+	for (size_t i = 0; i < l.len; i++)
+		s += hamr_list_i64(l, i);
+	return hamr_ret_i64(c, s);
+}
+
+static int f_items(hamr_call *c)
+{
+	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
+		if (hamr_emit_i64(c, i))
+			return HAMR_ECANCELED;
+	return 0;
+}
+
+static int sum_step(hamr_value *acc, const hamr_value *x, void *ud)
+{
+	(void)ud;
+	*acc = hamr_value_from_i64(hamr_value_i64(acc) + hamr_value_i64(x));
+	return 0;
+}
+
+/* ---- streaming ------------------------------------------------------------ */
+
+static atomic_int seen_first;
+
+/* Emits item 0, then waits (up to 10 s) until its block has run before
+ * emitting the rest: it finishes only if items run while it emits. */
+static int f_items_waiting(hamr_call *c)
+{
+	if (hamr_emit_i64(c, 0))
+		return HAMR_ECANCELED;
+	for (int k = 0; k < 100000 && !atomic_load(&seen_first); k++)
+		sleep_us(100);
+	if (!atomic_load(&seen_first))
+		return hamr_fail(c, "item 0 did not run while the node was emitting");
+	for (int64_t i = 1; i < hamr_arg_i64(c, 0); i++)
+		if (hamr_emit_i64(c, i))
+			return HAMR_ECANCELED;
+	return 0;
+}
+
+static int f_mark(hamr_call *c)
+{
+	if (hamr_arg_i64(c, 0) == 0)
+		atomic_store(&seen_first, 1);
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
+}
+
+static const hamr_node_def streaming_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items_waiting, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "mark", .fn = f_mark, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("mark", HAMR_I64))},
+	{0}};
+
+static void test_items_run_while_the_node_emits(void)
+{
+	const char *outs[] = {"total"};
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool2), bound1 = threads_on(pool2);
+	bound1.max_inflight = 1;
+	const hamr_run_opts *each[] = {&seq, &thr, &bound1};
+	for (int k = 0; k < 3; k++) {
+		atomic_store(&seen_first, 0);
+		fixture f = run_with(streaming_defs, outs, 1, 100, each[k]);
+		CHECK_OK(f.run_rc);
+		CHECK_EQ_INT(i64(&f, "total"), 99 * 100 / 2);
+		done(&f);
+	}
+}
+
+static atomic_long n_done;
+static atomic_int over_bound;
+static long bound_now;
+
+static int f_items_bounded(hamr_call *c)
+{
+	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++) {
+		if (hamr_emit_i64(c, i))
+			return HAMR_ECANCELED;
+		/* after an emit returns, fewer than the bound are unfinished */
+		if (i + 1 - atomic_load(&n_done) > bound_now)
+			atomic_store(&over_bound, 1);
+	}
+	return 0;
+}
+
+static int f_slow_count(hamr_call *c)
+{
+	sleep_us(50);
+	atomic_fetch_add(&n_done, 1);
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
+}
+
+static const hamr_node_def bounded_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items_bounded, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "slow", .fn = f_slow_count, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("slow", HAMR_I64))},
+	{0}};
+
+static void test_max_inflight_holds_the_producer_back(void)
+{
+	const char *outs[] = {"total"};
+	long bounds[] = {1, 3, 16};
+	for (int k = 0; k < 3; k++) {
+		hamr_run_opts o = threads_on(pool4);
+		o.max_inflight = (size_t)bounds[k];
+		bound_now = bounds[k];
+		atomic_store(&n_done, 0);
+		atomic_store(&over_bound, 0);
+		fixture f = run_with(bounded_defs, outs, 1, 300, &o);
+		CHECK_OK(f.run_rc);
+		CHECK_EQ_INT(i64(&f, "total"), 299 * 300 / 2);
+		CHECK_EQ_INT(atomic_load(&over_bound), 0);
+		done(&f);
+	}
+	/* from the environment, strictly */
+	hamr_run_opts o = threads_on(pool4);
+	setenv("HAMR_MAX_INFLIGHT", "2", 1);
+	bound_now = 2;
+	atomic_store(&n_done, 0);
+	atomic_store(&over_bound, 0);
+	fixture f = run_with(bounded_defs, outs, 1, 200, &o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(atomic_load(&over_bound), 0);
+	done(&f);
+	setenv("HAMR_MAX_INFLIGHT", "lots", 1);
+	f = run_with(bounded_defs, outs, 1, 10, &o);
+	CHECK_EQ_INT(f.run_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_MAX_INFLIGHT=lots");
+	done(&f);
+	unsetenv("HAMR_MAX_INFLIGHT");
+}
+
+/* ---- folds ----------------------------------------------------------------- */
+
+static int f_mean(hamr_call *c) /* the fold's sum over n */
+{
+	return hamr_ret_f64(c, (double)hamr_arg_i64(c, 0) / (double)hamr_arg_i64(c, 1));
+}
+
+static int concat_step(hamr_value *acc, const hamr_value *x, void *ud)
+{
+	char buf[64];
+	const char *sep = ud;
+	snprintf(buf, sizeof buf, "%s%s%lld", hamr_value_str(acc, NULL),
+	         *hamr_value_str(acc, NULL) ? sep : "", (long long)hamr_value_i64(x));
+	hamr_value v;
+	int rc = hamr_value_make_str(&v, buf);
+	if (rc)
+		return rc;
+	hamr_value_clear(acc);
+	*acc = v;
+	return 0;
+}
+
+static const hamr_fold fold_sum_merging = {HAMR_DEFAULT_I64(0), sum_step, sum_step};
+static const hamr_fold fold_sum_locked = {HAMR_DEFAULT_I64(1000), sum_step, NULL};
+static const hamr_fold fold_concat = {HAMR_DEFAULT_STR(""), concat_step, NULL};
+
+static const hamr_node_def fold_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "square", .fn = f_square, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "by_list", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
+	/* no function: the accumulator is the result */
+	{.name = "by_fold", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .fold = &fold_sum_merging, .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
+	{.name = "locked", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .fold = &fold_sum_locked, .deps = DEPS(HAMR_DEP_COLLECTED("items", HAMR_I64))},
+	/* a function finishes the fold, with another input */
+	{.name = "mean", .fn = f_mean, .type = HAMR_F64, .kind = HAMR_NODE_COLLECT,
+	 .fold = &fold_sum_merging,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64), HAMR_DEP("n", HAMR_I64))},
+	{.name = "concat", .type = HAMR_STR, .kind = HAMR_NODE_COLLECT, .fold = &fold_concat,
+	 .userdata = ",", .deps = DEPS(HAMR_DEP_COLLECTED("items", HAMR_I64))},
+	{0}};
+
+static void test_fold_collects(void)
+{
+	const char *outs[] = {"by_list", "by_fold", "locked", "mean"};
+	int64_t n = 1000, sq = (n - 1) * n * (2 * n - 1) / 6;
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool4);
+	const hamr_run_opts *each[] = {&seq, &thr};
+	for (int k = 0; k < 2; k++) {
+		fixture f = run_with(fold_defs, outs, 4, n, each[k]);
+		CHECK_OK(f.run_rc);
+		CHECK_EQ_INT(i64(&f, "by_list"), sq);
+		CHECK_EQ_INT(i64(&f, "by_fold"), sq);
+		CHECK_EQ_INT(i64(&f, "locked"), 1000 + (n - 1) * n / 2);
+		double mean = 0;
+		CHECK_OK(hamr_run_result_f64(f.r, "mean", &mean));
+		CHECK(mean == (double)sq / (double)n);
+		done(&f);
+	}
+	/* sequentially, a fold sees the items in order */
+	const char *o2[] = {"concat"};
+	fixture f = run_with(fold_defs, o2, 1, 5, &seq);
+	const char *s = NULL;
+	CHECK_OK(hamr_run_result_str(f.r, "concat", &s));
+	CHECK_EQ_STR(s, "0,1,2,3,4");
+	done(&f);
+	/* no items: the initial value */
+	const char *o3[] = {"locked", "concat"};
+	f = run_with(fold_defs, o3, 2, 0, &thr);
+	CHECK_EQ_INT(i64(&f, "locked"), 1000);
+	CHECK_OK(hamr_run_result_str(f.r, "concat", &s));
+	CHECK_EQ_STR(s, "");
+	done(&f);
+}
+
+static int f_blob(hamr_call *c) /* 200 bytes per item, on the heap */
+{
+	char *p = hamr_ret_alloc(c, 200);
+	if (!p)
+		return HAMR_ENOMEM;
+	memset(p, (int)(hamr_arg_i64(c, 0) & 0x7f), 200);
+	return 0;
+}
+
+static int f_count(hamr_call *c)
+{
+	return hamr_ret_i64(c, (int64_t)hamr_arg_list(c, 0).len);
+}
+
+static int len_step(hamr_value *acc, const hamr_value *x, void *ud)
+{
+	(void)ud;
+	size_t len = 0;
+	hamr_value_bytes(x, &len);
+	*acc = hamr_value_from_i64(hamr_value_i64(acc) + (int64_t)len);
+	return 0;
+}
+
+static const hamr_fold fold_len = {HAMR_DEFAULT_I64(0), len_step, sum_step};
+
+static const hamr_node_def blob_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "blob", .fn = f_blob, .type = HAMR_BYTES, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "bytes", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .fold = &fold_len,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("blob", HAMR_BYTES))},
+	{.name = "blobs", .fn = f_count, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("blob", HAMR_BYTES))},
+	{0}};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+/* The high-water mark of live value bytes while n items of 200 bytes each
+ * pass through a fold. */
+static size_t fold_peak(int64_t n, const hamr_run_opts *o)
+{
+	const char *outs[] = {"bytes"};
+	hamr_value_bytes_reset_peak();
+	fixture f = run_with(blob_defs, outs, 1, n, o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "bytes"), 200 * n);
+	size_t peak = hamr_value_bytes_peak();
+	done(&f);
+	return peak;
+}
+
+static void test_fold_memory_does_not_grow_with_items(void)
+{
+#ifdef SANITIZED
+	int64_t small = 20000, big = 200000; /* sanitizers: smaller, slower */
+#else
+	int64_t small = 100000, big = 10000000;
+#endif
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool2);
+	thr.max_inflight = 4096;
+	/* the count sees what a list keeps: every item's 200 bytes */
+	const char *outs[] = {"blobs"};
+	hamr_value_bytes_reset_peak();
+	fixture f = run_with(blob_defs, outs, 1, small, &thr);
+	CHECK_EQ_INT(i64(&f, "blobs"), small);
+	CHECK(hamr_value_bytes_peak() >= (size_t)small * 200);
+	done(&f);
+	const hamr_run_opts *each[] = {&seq, &thr};
+	for (int k = 0; k < 2; k++) {
+		size_t a = fold_peak(small, each[k]), b = fold_peak(big, each[k]);
+		printf("%s: live value bytes peak %zu at %lld items, %zu at %lld items\n",
+		       k ? "threads" : "sequential", a, (long long)small, b, (long long)big);
+		/* lists would hold 200 bytes per item; the fold holds what is
+		 * in flight (plus 64 KiB per thread of counting slack) */
+		CHECK(b <= 2 * a + (1u << 20));
+		CHECK(b < (size_t)big * 200 / 20);
+	}
+}
+
+/* ---- grouping -------------------------------------------------------------- */
+
+static int f_plus(hamr_call *c)
+{
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0) + hamr_arg_i64(c, 1));
+}
+
+static int f_times3(hamr_call *c)
+{
+	return hamr_ret_i64(c, 3 * hamr_arg_i64(c, 0));
+}
+
+static int f_index_check(hamr_call *c) /* its own item index, seen */
+{
+	return hamr_ret_i64(c, hamr_item_index(c) == hamr_arg_i64(c, 0) ? 1 : 0);
+}
+
+#define DIAMOND(grouping_tags)                                                         \
+	{INPUT_N,                                                                      \
+	 {.name = "items", .fn = f_items, .type = HAMR_I64,                            \
+	  .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64)),     \
+	  .tags = grouping_tags},                                                      \
+	 {.name = "a", .fn = f_square, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))}, \
+	 {.name = "b", .fn = f_times3, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))}, \
+	 {.name = "ab", .fn = f_plus, .type = HAMR_I64,                                \
+	  .deps = DEPS(HAMR_DEP("a", HAMR_I64), HAMR_DEP("b", HAMR_I64))},            \
+	 {.name = "idx", .fn = f_index_check, .type = HAMR_I64,                        \
+	  .deps = DEPS(HAMR_DEP("items", HAMR_I64))},                                  \
+	 {.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, \
+	  .deps = DEPS(HAMR_DEP_COLLECTED("ab", HAMR_I64))},                           \
+	 {.name = "seen", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, \
+	  .deps = DEPS(HAMR_DEP_COLLECTED("idx", HAMR_I64))},                          \
+	 {0}}
+
+static const hamr_node_def diamond_defs[] = DIAMOND(NULL);
+static const hamr_node_def diamond_tagged[] = DIAMOND(TAGS({"grouping", "node"}));
+static const hamr_node_def diamond_bad[] = DIAMOND(TAGS({"grouping", "chunky"}));
+
+static void test_grouping_strategies_agree(void)
+{
+	const char *outs[] = {"total", "seen", "ab"};
+	int64_t n = 500, want = 0;
+	for (int64_t i = 0; i < n; i++)
+		want += i * i + 3 * i;
+	for (int gr = HAMR_GROUPING_DEFAULT; gr <= HAMR_GROUPING_NODE; gr++) {
+		hamr_run_opts o = threads_on(pool4);
+		o.grouping = (hamr_grouping)gr;
+		fixture f = run_with(diamond_defs, outs, 3, n, &o);
+		CHECK_OK(f.plan_rc);
+		CHECK_OK(f.run_rc);
+		CHECK_EQ_INT(i64(&f, "total"), want);
+		CHECK_EQ_INT(i64(&f, "seen"), n);
+		hamr_list l = hamr_value_list(hamr_run_result(f.r, "ab"));
+		CHECK_EQ_INT(l.len, n);
+		CHECK_EQ_INT(hamr_list_i64(l, 7), 49 + 21);
+		done(&f);
+	}
+	hamr_run_opts o = threads_on(pool4);
+	o.grain = 7; /* fixed batches */
+	fixture f = run_with(diamond_tagged, outs, 3, n, &o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "total"), want);
+	done(&f);
+	setenv("HAMR_GROUPING", "block", 1);
+	f = run_with(diamond_tagged, outs, 3, n, &o); /* the variable overrides the tag */
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "total"), want);
+	done(&f);
+	setenv("HAMR_GROUPING", "huge", 1);
+	f = run_with(diamond_defs, outs, 3, n, &o);
+	CHECK_EQ_INT(f.plan_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_GROUPING=huge");
+	done(&f);
+	unsetenv("HAMR_GROUPING");
+	f = run_with(diamond_bad, outs, 3, n, &o);
+	CHECK_EQ_INT(f.plan_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "\"items\"");
+	CHECK_CONTAINS(hamr_errmsg(), "chunky");
+	done(&f);
+	hamr_grouping g = HAMR_GROUPING_DEFAULT;
+	CHECK_OK(hamr_grouping_parse("node", &g));
+	CHECK_EQ_INT(g, HAMR_GROUPING_NODE);
+	CHECK_EQ_STR(hamr_grouping_name(HAMR_GROUPING_BLOCK), "block");
+	CHECK_RC(hamr_grouping_parse("nodes", &g), HAMR_EINVAL);
+}
+
+/* ---- execution manager ----------------------------------------------------- */
+
+static pthread_t item_thread[64];
+static atomic_int item_order[64], order_next, off_pool;
+
+static int f_where(hamr_call *c)
+{
+	int64_t i = hamr_arg_i64(c, 0);
+	item_thread[i] = pthread_self();
+	atomic_store(&item_order[i], atomic_fetch_add(&order_next, 1));
+	if (hamr_worker_index() < 0)
+		atomic_store(&off_pool, 1);
+	return hamr_ret_i64(c, i);
+}
+
+#define WHERE(wt)                                                                    \
+	{INPUT_N,                                                                      \
+	 {.name = "items", .fn = f_items, .type = HAMR_I64,                            \
+	  .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64)), .tags = wt}, \
+	 {.name = "where", .fn = f_where, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))}, \
+	 {.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, \
+	  .deps = DEPS(HAMR_DEP_COLLECTED("where", HAMR_I64))},                        \
+	 {0}}
+
+static const hamr_node_def where_plain[] = WHERE(NULL);
+static const hamr_node_def where_seq[] = WHERE(TAGS({"executor", "sequential"}));
+static const hamr_node_def where_bad[] = WHERE(TAGS({"executor", "ray"}));
+
+static int in_order_on_one_thread(int n)
+{
+	for (int i = 1; i < n; i++)
+		if (!pthread_equal(item_thread[i], item_thread[0]) ||
+		    atomic_load(&item_order[i]) != i)
+			return 0;
+	return 1;
+}
+
+static void test_execution_manager(void)
+{
+	const char *outs[] = {"total"};
+	/* a tag makes one block's items sequential on the threads executor */
+	hamr_run_opts o = threads_on(pool4);
+	atomic_store(&order_next, 0);
+	fixture f = run_with(where_seq, outs, 1, 64, &o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "total"), 63 * 64 / 2);
+	CHECK(in_order_on_one_thread(64));
+	done(&f);
+	/* the run's remote executor, likewise */
+	o.remote = HAMR_REMOTE_SEQUENTIAL;
+	atomic_store(&order_next, 0);
+	f = run_with(where_plain, outs, 1, 64, &o);
+	CHECK_OK(f.run_rc);
+	CHECK(in_order_on_one_thread(64));
+	done(&f);
+	/* sequential local, threads remote: the items run on the pool */
+	hamr_run_opts s = HAMR_RUN_OPTS_INIT;
+	s.remote = HAMR_REMOTE_THREADS;
+	s.pool = pool4;
+	atomic_store(&off_pool, 0);
+	f = run_with(where_plain, outs, 1, 64, &s);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "total"), 63 * 64 / 2);
+	CHECK_EQ_INT(atomic_load(&off_pool), 0);
+	done(&f);
+	f = run_with(where_bad, outs, 1, 4, &s);
+	CHECK_EQ_INT(f.plan_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "executor=\"ray\"");
+	done(&f);
+}
+
+/* ---- concurrency groups ------------------------------------------------------ */
+
+static atomic_int db_now, db_max;
+
+static int f_db(hamr_call *c)
+{
+	int now = atomic_fetch_add(&db_now, 1) + 1;
+	int m = atomic_load(&db_max);
+	while (now > m && !atomic_compare_exchange_weak(&db_max, &m, now))
+		;
+	sleep_us(300);
+	atomic_fetch_sub(&db_now, 1);
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
+}
+
+#define DB(cap)                                                                        \
+	{INPUT_N,                                                                      \
+	 {.name = "items", .fn = f_items, .type = HAMR_I64,                            \
+	  .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},    \
+	 {.name = "query", .fn = f_db, .type = HAMR_I64,                               \
+	  .deps = DEPS(HAMR_DEP("items", HAMR_I64)), .tags = TAGS({"concurrency", cap})}, \
+	 {.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, \
+	  .deps = DEPS(HAMR_DEP_COLLECTED("query", HAMR_I64))},                        \
+	 {.name = "q1", .fn = f_db, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64)), \
+	  .tags = TAGS({"concurrency", cap})},                                         \
+	 {.name = "q2", .fn = f_db, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64)), \
+	  .tags = TAGS({"concurrency", cap})},                                         \
+	 {.name = "q3", .fn = f_db, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64)), \
+	  .tags = TAGS({"concurrency", cap})},                                         \
+	 {0}}
+
+static const hamr_node_def db2[] = DB("db:2");
+static const hamr_node_def db1[] = DB("db:1");
+static const hamr_node_def db_bad[] = DB("db");
+static const hamr_node_def db_zero[] = DB("db:0");
+
+static void test_concurrency_caps_hold(void)
+{
+	const char *outs[] = {"total", "q1", "q2", "q3"};
+	const hamr_node_def *defs[] = {db2, db1};
+	int caps[] = {2, 1};
+	for (int k = 0; k < 2; k++) {
+		for (int gr = HAMR_GROUPING_AUTO; gr <= HAMR_GROUPING_NODE; gr++) {
+			hamr_run_opts o = threads_on(pool4);
+			o.grouping = (hamr_grouping)gr;
+			atomic_store(&db_max, 0);
+			fixture f = run_with(defs[k], outs, 4, 40, &o);
+			CHECK_OK(f.run_rc);
+			CHECK_EQ_INT(i64(&f, "total"), 39 * 40 / 2);
+			CHECK(atomic_load(&db_max) >= 1);
+			CHECK(atomic_load(&db_max) <= caps[k]);
+			done(&f);
+		}
+	}
+	hamr_run_opts o = threads_on(pool4);
+	fixture f = run_with(db_bad, outs, 4, 4, &o);
+	CHECK_EQ_INT(f.plan_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "concurrency=\"db\"");
+	CHECK_CONTAINS(hamr_errmsg(), "GROUP:N");
+	done(&f);
+	f = run_with(db_zero, outs, 4, 4, &o);
+	CHECK_EQ_INT(f.plan_rc, HAMR_EINVAL);
+	done(&f);
+	const hamr_node_def clash[] = {
+		INPUT_N,
+		{.name = "x", .fn = f_db, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64)),
+		 .tags = TAGS({"concurrency", "db:2"})},
+		{.name = "y", .fn = f_db, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64)),
+		 .tags = TAGS({"concurrency", "db:3"})},
+		{0}};
+	const char *xy[] = {"x", "y"};
+	f = run_with(clash, xy, 2, 1, &o);
+	CHECK_EQ_INT(f.plan_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "at 3, but another node caps it at 2");
+	done(&f);
+}
+
+/* ---- error policies ---------------------------------------------------------- */
+
+static int f_fragile(hamr_call *c) /* fails on items 3 and 7 */
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	if (x == 3 || x == 7)
+		return hamr_fail(c, "bad item %lld", (long long)x);
+	return hamr_ret_i64(c, x * 10);
+}
+
+static int f_indices(hamr_call *c) /* item indices, as digits */
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	int64_t s = 0;
+	for (size_t i = 0; i < l.len; i++) {
+		if (hamr_list_i64(l, i) != 10 * hamr_arg_item_index(c, 0, i))
+			return hamr_fail(c, "value %zu is not its item's", i);
+		s = s * 10 + hamr_arg_item_index(c, 0, i);
+	}
+	return hamr_ret_i64(c, s);
+}
+
+static int f_one(hamr_call *c)
+{
+	(void)c;
+	return hamr_ret_i64(c, 1);
+}
+
+static int f_boom(hamr_call *c)
+{
+	return hamr_fail(c, "boom");
+}
+
+static const hamr_fold fold_sum_tolerant = {HAMR_DEFAULT_I64(0), sum_step, sum_step};
+
+static const hamr_node_def policy_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "fragile", .fn = f_fragile, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "strict", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("fragile", HAMR_I64))},
+	{.name = "after_strict", .fn = f_times3, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("strict", HAMR_I64))},
+	{.name = "tolerant", .fn = f_indices, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("fragile", HAMR_I64))},
+	{.name = "folded", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .fold = &fold_sum_tolerant,
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("fragile", HAMR_I64))},
+	{.name = "boom", .fn = f_boom, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "after_boom", .fn = f_times3, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("boom", HAMR_I64))},
+	{.name = "other", .fn = f_one, .type = HAMR_I64},
+	{0}};
+
+static void test_error_policies(void)
+{
+	const char *outs[] = {"strict", "after_strict", "tolerant", "folded", "after_boom", "other"};
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool4);
+	const hamr_run_opts *each[] = {&seq, &thr};
+	for (int k = 0; k < 2; k++) {
+		for (int gr = HAMR_GROUPING_AUTO; gr <= HAMR_GROUPING_NODE; gr++) {
+			hamr_run_opts o = *each[k];
+			o.policy = HAMR_KEEP_GOING;
+			o.grouping = (hamr_grouping)gr;
+			fixture f = run_with(policy_defs, outs, 6, 10, &o);
+			CHECK_EQ_INT(f.run_rc, HAMR_EFAIL);
+			/* every failure, each with node and item */
+			CHECK_EQ_INT(hamr_run_error_count(f.r), 3);
+			int seen3 = 0, seen7 = 0, seen_boom = 0;
+			for (size_t e = 0; e < hamr_run_error_count(f.r); e++) {
+				const hamr_error_info *x = hamr_run_error_at(f.r, e);
+				CHECK(x != NULL);
+				if (!x)
+					continue;
+				if (!strcmp(x->node, "fragile")) {
+					seen3 += x->item == 3 && strstr(x->message, "bad item 3") != NULL;
+					seen7 += x->item == 7 && strstr(x->message, "bad item 7") != NULL;
+				}
+				seen_boom += !strcmp(x->node, "boom") && x->item == -1;
+			}
+			CHECK(seen3 == 1 && seen7 == 1 && seen_boom == 1);
+			CHECK(hamr_run_error_at(f.r, 3) == NULL);
+			/* the tolerant collects got the 8 good items */
+			CHECK_EQ_INT(i64(&f, "tolerant"), 1245689);
+			CHECK_EQ_INT(i64(&f, "folded"), 10 * (45 - 3 - 7));
+			CHECK_EQ_INT(i64(&f, "other"), 1);
+			/* what needs a failed value did not run */
+			CHECK(hamr_run_result(f.r, "strict") == NULL);
+			CHECK(hamr_run_result(f.r, "after_strict") == NULL);
+			CHECK(hamr_run_result(f.r, "after_boom") == NULL);
+			done(&f);
+		}
+		/* fail fast: the first failure, nothing half-made */
+		const char *o2[] = {"strict", "tolerant"};
+		fixture f = run_with(policy_defs, o2, 2, 10, each[k]);
+		CHECK_EQ_INT(f.run_rc, HAMR_EFAIL);
+		const hamr_error_info *e = hamr_run_error(f.r);
+		CHECK_EQ_STR(e->node, "fragile");
+		CHECK(e->item == 3 || e->item == 7);
+		CHECK(hamr_run_error_count(f.r) >= 1);
+		CHECK(hamr_run_result(f.r, "strict") == NULL);
+		CHECK(hamr_run_result(f.r, "tolerant") == NULL);
+		done(&f);
+	}
+}
+
+int main(void)
+{
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 2;
+	CHECK_OK(hamr_pool_create(&pool2, &po));
+	po.workers = 4;
+	CHECK_OK(hamr_pool_create(&pool4, &po));
+	RUN_TEST(test_items_run_while_the_node_emits);
+	RUN_TEST(test_max_inflight_holds_the_producer_back);
+	RUN_TEST(test_fold_collects);
+	RUN_TEST(test_fold_memory_does_not_grow_with_items);
+	RUN_TEST(test_grouping_strategies_agree);
+	RUN_TEST(test_execution_manager);
+	RUN_TEST(test_concurrency_caps_hold);
+	RUN_TEST(test_error_policies);
+	hamr_pool_destroy(pool2);
+	hamr_pool_destroy(pool4);
+	TEST_EXIT();
+}
