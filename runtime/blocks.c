@@ -99,6 +99,10 @@ struct hamr__stream {
 	uint32_t n_ga;
 	uint32_t n_lists;   /* segment lists: gathers of block values */
 	uint32_t *list_of;  /* per gather entry: its segment list, or -1 */
+	uint8_t *moved;     /* per segment list: moved into its list */
+	uint32_t *counted;  /* the block's slots with several readers: their
+	                     * counts are reset per item (one reader drops) */
+	uint32_t n_counted;
 	int concurrent;     /* items on the pool */
 	int grouping;       /* HAMR_GROUPING_AUTO, BLOCK or NODE */
 	int keep;           /* segments stay until the lists are built */
@@ -107,15 +111,19 @@ struct hamr__stream {
 	size_t grain;
 	size_t max_inflight;
 	/* items: only the emitting thread writes these; consumers read what
-	 * `published` covers */
+	 * `published` covers. Each line below is written by one side: the
+	 * emitting thread's, the claims, the finished count, and the rarely
+	 * written rest, so that no write on one side evicts what the other
+	 * reads per item. */
 	seg *direct[DIRECT];
 	seg ***pages;       /* MAX_PAGES pages, made when needed */
-	size_t n;
+	_Alignas(64) size_t n;
 	seg *cur;
+	size_t seen_finished; /* the emitting thread's last look at `finished` */
 	atomic_size_t published;
-	atomic_size_t claimed;
-	atomic_size_t finished;
-	atomic_size_t failed;    /* items that failed or were skipped */
+	_Alignas(64) atomic_size_t claimed;
+	_Alignas(64) atomic_size_t finished;
+	_Alignas(64) atomic_size_t failed; /* items that failed or were skipped */
 	atomic_bool closed;      /* the node has emitted everything */
 	atomic_bool abandoned;   /* the node failed: its items do not run */
 	atomic_int active;       /* consumers offered and not yet finished */
@@ -135,9 +143,12 @@ static seg **seg_ref(stream *s, size_t j)
 
 static void seg_free(stream *s, seg *sg)
 {
-	size_t nv = (1 + (size_t)s->n_lists) * SEG;
-	for (size_t k = 0; k < nv; k++)
+	for (size_t k = 0; k < SEG; k++)
 		hamr__value_drop(&sg->v[k]);
+	for (uint32_t l = 0; l < s->n_lists; l++)
+		if (!s->moved[l]) /* else the values are a list's now */
+			for (size_t k = 0; k < SEG; k++)
+				hamr__value_drop(&sg->v[SEG * (1 + l) + k]);
 	free(sg);
 }
 
@@ -145,15 +156,24 @@ static void seg_free(stream *s, seg *sg)
  * until their item ends. acq_rel: in scope 0 on the threads executor,
  * other workers count the same slot (see threads.c); in a frame, other
  * tasks of the same item may, under node grouping. */
-static void release(const hamr_plan *p, const hamr__frame *f, int32_t s)
+static inline void release(const hamr_plan *p, const hamr__frame *f, int32_t s)
 {
 	if (p->slot_pinned[s] || ((uint32_t)s < p->n_nodes && p->gathered[s]))
 		return;
-	if (atomic_fetch_sub_explicit(&f->remaining[s], 1, memory_order_acq_rel) == 1)
+	if (p->consumers[s] == 1) { /* its one reader: no count */
 		hamr__value_drop(&f->slots[s]);
+	} else if (!f->shared) {
+		/* relaxed load and store: only this thread counts the frame */
+		unsigned left = atomic_load_explicit(&f->remaining[s], memory_order_relaxed) - 1;
+		atomic_store_explicit(&f->remaining[s], left, memory_order_relaxed);
+		if (!left)
+			hamr__value_drop(&f->slots[s]);
+	} else if (atomic_fetch_sub_explicit(&f->remaining[s], 1, memory_order_acq_rel) == 1) {
+		hamr__value_drop(&f->slots[s]);
+	}
 }
 
-static void release_args(const hamr_plan *p, const hamr__frame *f, uint32_t i)
+static inline void release_args(const hamr_plan *p, const hamr__frame *f, uint32_t i)
 {
 	const hamr__pnode *pn = &p->nodes[i];
 	for (uint32_t k = 0; k < pn->n_args; k++) {
@@ -191,6 +211,7 @@ static int ctx_init(stream *s, ctx *c)
 	c->nk = 0;
 	if (!s->concurrent) {
 		c->f = *s->outer;
+		c->f.shared = 0; /* the block's slots: this thread's alone */
 		return 0;
 	}
 	size_t ns = p->n_slots ? p->n_slots : 1;
@@ -206,6 +227,7 @@ static int ctx_init(stream *s, ctx *c)
 		return HAMR_ENOMEM;
 	}
 	c->own = 1;
+	c->f.shared = s->grouping == HAMR_GROUPING_NODE;
 	/* shallow copies: the outer frames keep these alive and unchanged.
 	 * A nested block reads what its own owner holds and what every
 	 * enclosing owner holds (a value broadcast from further out). */
@@ -314,6 +336,21 @@ static void offer(stream *s, ctx *c)
 	hamr_spawn(&k->t, kid_run, k);
 }
 
+/* The units of block scope sc for one item, in order: the cancel and stop
+ * checks are per item (run_range), not per unit. */
+static inline int run_units(hamr_run *r, int32_t sc, const hamr__frame *f)
+{
+	const hamr_plan *p = r->plan;
+	for (uint32_t u = p->unit_start[sc]; u < p->unit_start[sc + 1]; u++) {
+		uint32_t i = p->units[u];
+		int rc = p->node_block[i] ? hamr__run_unit(r, i, f) : hamr__run_node_in(r, i, f->slots);
+		if (rc)
+			return rc; /* the item has failed */
+		release_args(p, f, i);
+	}
+	return 0;
+}
+
 /* ---- one item ----------------------------------------------------------- */
 
 typedef struct unit_task {
@@ -403,7 +440,8 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 		if (s->list_of[g] == UINT32_MAX)
 			continue;
 		hamr_value *dst = &sg->v[SEG * (1 + s->list_of[g]) + off];
-		*dst = slots[ge->src];
+		dst->u = slots[ge->src].u; /* field by field, as in run_node_in */
+		dst->type = slots[ge->src].type;
 		slots[ge->src].type = NULL; /* moved */
 		if (!dst->type)
 			return HAMR__SKIPPED;
@@ -420,13 +458,13 @@ static void run_item(stream *s, ctx *c, size_t it)
 	uint32_t n_clear = p->clear_start[s->blk + 1] - p->clear_start[s->blk];
 	seg *sg = *seg_ref(s, it >> SEG_BITS);
 	size_t off = it & (SEG - 1);
-	for (uint32_t k = 0; k < n_clear; k++)
-		atomic_store_explicit(&f->remaining[clear[k]], p->consumers[clear[k]],
+	for (uint32_t k = 0; k < s->n_counted; k++)
+		atomic_store_explicit(&f->remaining[s->counted[k]], p->consumers[s->counted[k]],
 		                      memory_order_relaxed);
-	f->slots[s->owner] = hamr_value_ref(&sg->v[off]);
+	f->slots[s->owner] = hamr__value_share(&sg->v[off]);
 	hamr__current_item = (int64_t)it;
 	int rc = s->grouping == HAMR_GROUPING_NODE && s->concurrent ?
-	         run_levels(s, f, (int64_t)it) : hamr__run_scope(r, s->blk, f);
+	         run_levels(s, f, (int64_t)it) : run_units(r, s->blk, f);
 	if (!rc)
 		rc = gather(s, c, sg, off, it);
 	for (uint32_t k = 0; k < n_clear; k++)
@@ -546,17 +584,32 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		*seg_ref(s, j) = sg;
 		s->cur = sg;
 	}
-	s->cur->v[off] = *v;
+	/* field by field: *v was just written that way by the caller, and a
+	 * 16-byte load of two fresh 8-byte stores stalls store forwarding */
+	hamr_value *dst = &s->cur->v[off];
+	dst->u = v->u;
+	dst->type = v->type;
 	v->type = NULL;
 	s->n = i + 1;
 	/* release: the item and its segment before a consumer claims it */
 	atomic_store_explicit(&s->published, i + 1, memory_order_release);
 	if (!s->concurrent) {
 		consume(s, &s->prod, TAKE_TO_BOUND); /* this item, now */
-	} else {
+		return stopped(s) ? HAMR_ECANCELED : 0;
+	}
+	/* offers: at once when the stream has no consumer, else now and then
+	 * (the idle count is a line other workers write) */
+	if ((i & 31) == 0 || atomic_load_explicit(&s->active, memory_order_relaxed) == 0)
 		offer(s, &s->prod);
-		if (i + 1 - atomic_load_explicit(&s->finished, memory_order_acquire) >= s->max_inflight)
+	/* the bound: `finished` only grows, so an old look that is under
+	 * the bound proves the bound holds, without touching the line that
+	 * consumers write */
+	if (i + 1 - s->seen_finished >= s->max_inflight) {
+		s->seen_finished = atomic_load_explicit(&s->finished, memory_order_acquire);
+		if (i + 1 - s->seen_finished >= s->max_inflight) {
 			consume(s, &s->prod, TAKE_TO_BOUND);
+			s->seen_finished = atomic_load_explicit(&s->finished, memory_order_acquire);
+		}
 	}
 	return stopped(s) ? HAMR_ECANCELED : 0;
 }
@@ -574,18 +627,30 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 	int rc = hamr_value_make_list(out, s->p->nodes[ge->src].type, 0);
 	if (!rc && failed && !own && !(index = malloc((n ? n : 1) * sizeof *index)))
 		rc = HAMR_ENOMEM;
-	if (!rc)
-		rc = hamr__list_resize(out, own || !failed ? n : 0);
+	if (!rc && (own || !failed)) {
+		/* every item: copied (shared) or moved in bulk, a segment at a
+		 * time */
+		hamr_value *dst = n ? hamr__list_fill(out, n) : NULL;
+		if (n && !dst)
+			rc = HAMR_ENOMEM;
+		for (size_t it = 0; it < n && !rc; it += SEG) {
+			seg *sg = *seg_ref(s, it >> SEG_BITS);
+			size_t m = n - it < SEG ? n - it : SEG;
+			if (own) {
+				for (size_t k = 0; k < m; k++)
+					dst[it + k] = hamr__value_share(&sg->v[k]);
+			} else {
+				memcpy(dst + it, &sg->v[base], m * sizeof *dst);
+			}
+		}
+		if (!rc && !own)
+			s->moved[s->list_of[g]] = 1;
+	}
 	size_t m = 0;
-	for (size_t it = 0; it < n && !rc; it++) {
+	for (size_t it = 0; it < n && !rc && failed && !own; it++) {
 		seg *sg = *seg_ref(s, it >> SEG_BITS);
 		hamr_value *v = &sg->v[base + (it & (SEG - 1))];
-		if (own) {
-			hamr_value x = hamr_value_ref(v);
-			hamr__list_put(out, it, &x);
-		} else if (!failed) {
-			hamr__list_put(out, it, v);
-		} else if (v->type) {
+		if (v->type) {
 			index[m++] = (int64_t)it;
 			rc = hamr_list_append(out, v);
 		}
@@ -642,8 +707,16 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	if (!s->concurrent)
 		s->max_inflight = 1; /* each item as it comes */
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
+	s->moved = calloc(s->n_ga ? s->n_ga : 1, 1);
+	uint32_t c0 = p->clear_start[s->blk], c1 = p->clear_start[s->blk + 1];
+	s->counted = malloc((c1 - c0 ? c1 - c0 : 1) * sizeof *s->counted);
+	if (!s->counted)
+		return HAMR_ENOMEM;
+	for (uint32_t k = c0; k < c1; k++)
+		if (p->consumers[p->clear[k]] > 1)
+			s->counted[s->n_counted++] = p->clear[k];
 	s->acc = calloc(s->n_ga ? s->n_ga : 1, sizeof *s->acc);
-	if (!s->list_of || !s->acc)
+	if (!s->list_of || !s->moved || !s->acc)
 		return HAMR_ENOMEM;
 	s->merge = 1;
 	int folds = 0;
@@ -683,6 +756,8 @@ static void stream_destroy(stream *s)
 		hamr_value_clear(&s->acc[g]);
 	free(s->acc);
 	free(s->list_of);
+	free(s->moved);
+	free(s->counted);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -698,9 +773,10 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 {
 	const hamr_plan *p = r->plan;
 	int rc;
-	stream *s = calloc(1, sizeof *s);
+	stream *s = aligned_alloc(64, (sizeof *s + 63) & ~(size_t)63);
 	if (!s)
 		return hamr__run_fail(r, HAMR_ENOMEM, p->nodes[owner].name, NULL);
+	memset(s, 0, sizeof *s);
 	if ((rc = stream_init(s, r, owner, f))) {
 		stream_destroy(s);
 		return hamr__run_fail(r, rc, p->nodes[owner].name, NULL);

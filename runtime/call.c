@@ -190,6 +190,13 @@ int hamr_ret_arg(hamr_call *c, size_t i)
 	const hamr_value *a = arg_at(c, i);
 	if (!a || !a->type)
 		return hamr_fail(c, "passed on argument %zu, which is absent", i);
+	hamr_type t = a->type;
+	if (t->kind != HAMR_KIND_USER && t->kind != HAMR_KIND_STR &&
+	    t->kind != HAMR_KIND_BYTES && t->kind != HAMR_KIND_LIST &&
+	    (!c->node->type || c->node->type == t) && !c->result.type) {
+		c->result = *a; /* a scalar: a copy is the value */
+		return 0;
+	}
 	hamr_value v = hamr_value_ref(a);
 	return set_result(c, &v);
 }
@@ -386,7 +393,10 @@ int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 		rc = pn->fn ? pn->fn(&c) : fold_result(&c);
 	}
 	if (__builtin_expect(rc == 0 && c.result.type != NULL, 1)) {
-		slots[i] = c.result;
+		/* field by field: hamr_ret_* just stored the result that way,
+		 * and one 16-byte load of it would stall store forwarding */
+		slots[i].u = c.result.u;
+		slots[i].type = c.result.type;
 		if (__builtin_expect(c.fail_msg != NULL, 0))
 			free(c.fail_msg); /* it failed, then recovered */
 		return 0;

@@ -81,6 +81,8 @@ typedef struct hamr__partial {
 typedef struct hamr__frame {
 	hamr_value *slots;
 	atomic_uint *remaining;
+	int shared; /* other threads count its slots too: scope 0 on the
+	             * threads executor, or an item's nodes as tasks */
 } hamr__frame;
 
 /* Runs plan node i of r in frame slots: calls its function with a fresh

@@ -19,7 +19,7 @@ int hamr__exec_sequential(hamr_run *r)
 {
 	const hamr_plan *p = r->plan;
 	if (p->n_scopes > 1) {
-		hamr__frame f = {r->slots, r->remaining};
+		hamr__frame f = {r->slots, r->remaining, 0};
 		int rc = hamr__run_scope(r, 0, &f);
 		return rc == HAMR__SKIPPED ? 0 : rc;
 	}

@@ -117,7 +117,7 @@ static void node_task(void *arg)
 				rc = hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
 			} else if (p->n_scopes > 1) {
 				/* a unit: a node, or a block and its items */
-				hamr__frame f = {r->slots, r->remaining};
+				hamr__frame f = {r->slots, r->remaining, 1};
 				rc = hamr__run_unit(r, i, &f);
 			} else {
 				rc = hamr__run_node(r, i);

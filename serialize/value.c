@@ -454,6 +454,25 @@ int hamr__list_resize(hamr_value *list, size_t n)
 	return 0;
 }
 
+hamr_value *hamr__list_fill(hamr_value *list, size_t n)
+{
+	struct hamr_box *b = list->u.box;
+	if (b->len)
+		return NULL;
+	if (n > b->u.list.cap) {
+		if (n > SIZE_MAX / sizeof(hamr_value))
+			return NULL;
+		hamr_value *items = realloc(b->u.list.items, n * sizeof *items);
+		if (!items)
+			return NULL;
+		box_account(b, (long long)((n - b->u.list.cap) * sizeof *items));
+		b->u.list.items = items;
+		b->u.list.cap = n;
+	}
+	b->len = n;
+	return b->u.list.items;
+}
+
 void hamr__list_put(hamr_value *list, size_t i, hamr_value *item)
 {
 	hamr_value *slot = &list->u.box->u.list.items[i];

@@ -29,6 +29,12 @@ void hamr__value_seal(const hamr_value *v);
  * empty items, to be filled by hamr__list_put. 0 or HAMR_ENOMEM. */
 int hamr__list_resize(hamr_value *list, size_t n);
 
+/* Makes `list` (empty, owned by the caller and not shared) n items long
+ * and returns its array, whose n entries the caller must all set before
+ * the list is read or freed; NULL when out of memory. For filling a list
+ * in bulk. */
+hamr_value *hamr__list_fill(hamr_value *list, size_t n);
+
 /* Moves *item into position i (< the list's length) of `list`, releasing
  * what was there. Threads may put at distinct positions at once; the list
  * must be published to readers only after every put (a run's end does). */
@@ -45,6 +51,16 @@ static inline void hamr__value_drop(hamr_value *v)
 		return;
 	}
 	hamr_value_clear(v);
+}
+
+/* hamr_value_ref, with scalars handled inline. */
+static inline hamr_value hamr__value_share(const hamr_value *v)
+{
+	hamr_type t = v->type;
+	if (!t || (t->kind != HAMR_KIND_USER && t->kind != HAMR_KIND_STR &&
+	           t->kind != HAMR_KIND_BYTES && t->kind != HAMR_KIND_LIST))
+		return *v;
+	return hamr_value_ref(v);
 }
 
 #endif

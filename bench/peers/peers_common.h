@@ -46,6 +46,13 @@
 /* wavefront_work: rounds per node, about 1 us on the same machine. */
 #define WORK_ROUNDS 640
 
+/* mapreduce: Hamilton's dynamic-execution shape, items(n) emitting
+ * 0 .. n-1, work(x) = map_f(x) per item, total = their sum; units = items.
+ * mapreduce_noop: the same with work(x) = x, for n in NOOP_SIZES. */
+#define MAPRED_N MAP_N
+#define NOOP_COUNT 5
+static const uint64_t NOOP_SIZES[NOOP_COUNT] = {1000, 10000, 100000, 1000000, 10000000};
+
 /* wavefront: WAVE_N x WAVE_N cells, cell(i,j) after (i-1,j) and (i,j-1):
  * v(i,j) = v(i-1,j) + v(i,j-1) + 1, a missing neighbour being 0. */
 #define WAVE_N 512
@@ -114,6 +121,12 @@ static inline uint64_t ref_grid(int n, int work)
 	v = row[n - 1];
 	free(row);
 	return v;
+}
+
+/* sum of i for i < n, wrapping */
+static inline uint64_t ref_noop(uint64_t n)
+{
+	return n * (n - 1) / 2;
 }
 
 static inline uint64_t ref_chain(void)

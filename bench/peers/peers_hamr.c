@@ -19,7 +19,12 @@
  *                   add_node + build + plan + run + destroy, rerun times
  *                   run create + start + wait + destroy on a plan made once
  *   chain           2^20 nodes in a line, rerun
- *   wavefront_work  256 x 256 grid, ~1 us per node, rerun */
+ *   wavefront_work  256 x 256 grid, ~1 us per node, rerun
+ *   mapreduce       a graph: items(n) emits 0 .. n-1, work(x) is a node of
+ *                   its map block, total collects the block (a list, summed);
+ *                   variant = the grouping (auto, block, node), and
+ *                   auto-fold with total a fold collect instead; rerun
+ *   mapreduce_noop  the same with work(x) = x, n = 1e3 .. 1e7 */
 #include <hamr.h>
 
 #include "peers_common.h"
@@ -315,6 +320,108 @@ static uint64_t oneshot_body(void *ctx, int64_t *ns)
 	return v;
 }
 
+/* ---- mapreduce -------------------------------------------------------------------- */
+
+static int mr_items(hamr_call *c)
+{
+	int64_t n = hamr_arg_i64(c, 0);
+	for (int64_t i = 0; i < n; i++)
+		if (hamr_emit_i64(c, i))
+			return HAMR_ECANCELED;
+	return 0;
+}
+
+static int mr_work(hamr_call *c)
+{
+	return hamr_ret_i64(c, (int64_t)map_f((uint64_t)hamr_arg_i64(c, 0)));
+}
+
+static int mr_noop(hamr_call *c)
+{
+	return hamr_ret_arg(c, 0);
+}
+
+static int mr_total(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	uint64_t s = 0;
+	for (size_t i = 0; i < l.len; i++)
+		s += (uint64_t)hamr_list_i64(l, i);
+	return hamr_ret_i64(c, (int64_t)s);
+}
+
+static int mr_add(hamr_value *acc, const hamr_value *x, void *ud)
+{
+	(void)ud;
+	*acc = hamr_value_from_i64((int64_t)((uint64_t)hamr_value_i64(acc) +
+	                                     (uint64_t)hamr_value_i64(x)));
+	return 0;
+}
+
+static const hamr_fold mr_sum = {HAMR_DEFAULT_I64(0), mr_add, mr_add};
+
+typedef struct mr_ctx {
+	hamr_plan *plan;
+	hamr_values *in;
+	hamr_grouping grouping;
+} mr_ctx;
+
+static void mr_make(mr_ctx *m, hamr_fn work, int fold, uint64_t n, hamr_grouping gr)
+{
+	const hamr_dep d_n[] = {HAMR_DEP("n", HAMR_I64), HAMR_DEPS_END};
+	const hamr_dep d_x[] = {HAMR_DEP("items", HAMR_I64), HAMR_DEPS_END};
+	const hamr_dep d_w[] = {HAMR_DEP_COLLECTED("work", HAMR_I64), HAMR_DEPS_END};
+	const hamr_node_def defs[] = {
+		{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		{.name = "items", .fn = mr_items, .type = HAMR_I64,
+		 .kind = HAMR_NODE_PARALLELIZABLE, .deps = d_n},
+		{.name = "work", .fn = work, .type = HAMR_I64, .deps = d_x},
+		{.name = "total", .fn = fold ? NULL : mr_total, .type = HAMR_I64,
+		 .kind = HAMR_NODE_COLLECT, .deps = d_w, .fold = fold ? &mr_sum : NULL},
+		{0}};
+	hamr_module mod = {"mapreduce", defs};
+	hamr_graph *g = NULL;
+	const char *outs[] = {"total"};
+	int rc = hamr_graph_create(&g);
+	if (!rc)
+		rc = hamr_graph_add_module(g, &mod);
+	if (!rc)
+		rc = hamr_values_create(&m->in);
+	if (!rc)
+		rc = hamr_values_set_i64(m->in, "n", (int64_t)n);
+	if (!rc)
+		rc = hamr_plan_create(&m->plan, g, outs, 1, m->in);
+	if (rc)
+		die("mapreduce plan", rc);
+	hamr_graph_destroy(g);
+	m->grouping = gr;
+}
+
+static void mr_free(mr_ctx *m)
+{
+	hamr_plan_destroy(m->plan);
+	hamr_values_destroy(m->in);
+}
+
+static uint64_t mr_body(void *ctx, int64_t *ns)
+{
+	mr_ctx *m = ctx;
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_THREADS;
+	o.pool = pool;
+	o.grouping = m->grouping;
+	hamr_run *r = NULL;
+	int64_t v = 0, t0 = peers_now_ns();
+	int rc = hamr_run_execute(&r, m->plan, m->in, &o);
+	if (!rc)
+		rc = hamr_run_result_i64(r, "total", &v);
+	hamr_run_destroy(r);
+	*ns = peers_now_ns() - t0;
+	if (rc)
+		die("mapreduce run", rc);
+	return (uint64_t)v;
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -394,6 +501,32 @@ int main(int argc, char **argv)
 		}
 		hamr_plan_destroy(g.plan);
 	}
+	if (peers_wanted(&o, "mapreduce")) {
+		uint64_t want = ref_map();
+		static const struct {
+			const char *name;
+			hamr_grouping g;
+			int fold;
+		} v[] = {{"auto", HAMR_GROUPING_AUTO, 0}, {"auto-fold", HAMR_GROUPING_AUTO, 1},
+		         {"block", HAMR_GROUPING_BLOCK, 0}, {"node", HAMR_GROUPING_NODE, 0}};
+		for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+			mr_ctx m = {0};
+			mr_make(&m, mr_work, v[k].fold, MAPRED_N, v[k].g);
+			peers_measure(&o, "mapreduce", "hamr", v[k].name, T, MAPRED_N, MAPRED_N,
+			              want, mr_body, &m);
+			mr_free(&m);
+		}
+	}
+	if (peers_wanted(&o, "mapreduce_noop"))
+		for (int k = 0; k < NOOP_COUNT; k++)
+			for (int fold = 0; fold < 2; fold++) {
+				uint64_t n = NOOP_SIZES[k];
+				mr_ctx m = {0};
+				mr_make(&m, mr_noop, fold, n, HAMR_GROUPING_AUTO);
+				peers_measure(&o, "mapreduce_noop", "hamr", fold ? "auto-fold" : "auto",
+				              T, n, n, ref_noop(n), mr_body, &m);
+				mr_free(&m);
+			}
 	hamr_pool_destroy(pool);
 	return 0;
 }

@@ -65,6 +65,19 @@ static uint64_t chain_body(void *ctx, int64_t *ns)
 	return v[CHAIN_N - 1];
 }
 
+/* the noop map: the items' sum, kept from being folded into a formula */
+static uint64_t noop_body(void *ctx, int64_t *ns)
+{
+	uint64_t n = *(const uint64_t *)ctx, s = 0;
+	int64_t t0 = peers_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		__asm__ volatile("" : "+r"(i));
+		s += i;
+	}
+	*ns = peers_now_ns() - t0;
+	return s;
+}
+
 int main(int argc, char **argv)
 {
 	peers_opts o;
@@ -75,6 +88,15 @@ int main(int argc, char **argv)
 	if (peers_wanted(&o, "map"))
 		peers_measure(&o, "map", "serial", "plain", 1, MAP_N, MAP_N, ref_map(),
 		              map_body, NULL);
+	if (peers_wanted(&o, "mapreduce"))
+		peers_measure(&o, "mapreduce", "serial", "plain", 1, MAPRED_N, MAPRED_N, ref_map(),
+		              map_body, NULL);
+	if (peers_wanted(&o, "mapreduce_noop"))
+		for (int k = 0; k < NOOP_COUNT; k++) {
+			uint64_t n = NOOP_SIZES[k];
+			peers_measure(&o, "mapreduce_noop", "serial", "plain", 1, n, n, ref_noop(n),
+			              noop_body, &n);
+		}
 	if (peers_wanted(&o, "wavefront")) {
 		grid g = {WAVE_N, 0, malloc(sizeof(uint64_t) * WAVE_N * WAVE_N)};
 		peers_measure(&o, "wavefront", "serial", "plain", 1, WAVE_N,

@@ -101,6 +101,26 @@ uint64_t map_untuned_body(void *, int64_t *ns)
 	return s;
 }
 
+uint64_t noop_body(void *ctx, int64_t *ns)
+{
+	uint64_t n = *static_cast<const uint64_t *>(ctx);
+	tbb::auto_partitioner part;
+	int64_t t0 = peers_now_ns();
+	uint64_t s = tbb::parallel_reduce(
+		tbb::blocked_range<uint64_t>(0, n, 1), (uint64_t)0,
+		[](const tbb::blocked_range<uint64_t> &r, uint64_t acc) {
+			for (uint64_t i = r.begin(); i != r.end(); ++i) {
+				uint64_t x = i;
+				__asm__ volatile("" : "+r"(x));
+				acc += x;
+			}
+			return acc;
+		},
+		[](uint64_t a, uint64_t b) { return a + b; }, part);
+	*ns = peers_now_ns() - t0;
+	return s;
+}
+
 uint64_t map_fine_body(void *, int64_t *ns)
 {
 	tbb::simple_partitioner part;
@@ -232,6 +252,15 @@ int main(int argc, char **argv)
 		peers_measure(&o, "map", "tbb", "flat", T, MAP_N, MAP_N, want,
 		              map_flat_body, res.data());
 	}
+	if (peers_wanted(&o, "mapreduce"))
+		peers_measure(&o, "mapreduce", "tbb", "parallel_reduce", T, MAPRED_N, MAPRED_N,
+		              ref_map(), map_untuned_body, nullptr);
+	if (peers_wanted(&o, "mapreduce_noop"))
+		for (int k = 0; k < NOOP_COUNT; k++) {
+			uint64_t n = NOOP_SIZES[k];
+			peers_measure(&o, "mapreduce_noop", "tbb", "parallel_reduce", T, n, n,
+			              ref_noop(n), noop_body, &n);
+		}
 	if (peers_wanted(&o, "wavefront")) {
 		uint64_t want = ref_grid(WAVE_N, 0), units = (uint64_t)WAVE_N * WAVE_N;
 		Flow f;
