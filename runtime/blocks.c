@@ -321,11 +321,17 @@ static void offer(stream *s, ctx *c)
 	 * With no consumer of this stream about, one is offered even when no
 	 * worker is idle right now: one that turns idle later takes it, so
 	 * items never wait for the next emit of a slow node */
-	if (!w || (atomic_load_explicit(&hamr__worker_pool(w)->n_idle, memory_order_relaxed) <= 0 &&
-	           atomic_load_explicit(&s->active, memory_order_relaxed) > 0) ||
-	    hamr__deque_size(&w->q) != 0 ||
-	    atomic_load_explicit(&s->published, memory_order_relaxed) <=
-	            atomic_load_explicit(&s->claimed, memory_order_relaxed))
+	if (!w || hamr__deque_size(&w->q) != 0)
+		return;
+	size_t avail = atomic_load_explicit(&s->published, memory_order_relaxed) -
+	               atomic_load_explicit(&s->claimed, memory_order_relaxed);
+	int active = atomic_load_explicit(&s->active, memory_order_relaxed);
+	/* another consumer only for enough work to share: each one claims a
+	 * share of what is there, so a consumer for fewer items than workers
+	 * would only contend for the claim line with the others */
+	if ((ptrdiff_t)avail <= 0 ||
+	    (active > 0 && (avail < 2 * (size_t)s->workers ||
+	                    atomic_load_explicit(&hamr__worker_pool(w)->n_idle, memory_order_relaxed) <= 0)))
 		return;
 	/* reuse the records of offers that have run */
 	while (c->nk > 0 && __atomic_load_n(&c->kids[c->nk - 1].t.done_, __ATOMIC_ACQUIRE))
@@ -517,19 +523,10 @@ static void consume(stream *s, ctx *c, int mode)
 					hamr__cpu_relax();
 				continue;
 			}
-			if (mode == TAKE_ALL || mode == TAKE_TO_BOUND ||
-			    atomic_load_explicit(&s->closed, memory_order_acquire))
-				return;
-			/* the node is still emitting: wait a moment for more */
-			int got = 0;
-			for (int spin = 0; spin < 256 && !got; spin++) {
-				hamr__cpu_relax();
-				got = atomic_load_explicit(&s->published, memory_order_relaxed) >
-				      atomic_load_explicit(&s->claimed, memory_order_relaxed);
-			}
-			if (!got)
-				return;
-			continue;
+			/* nothing to claim: the emitting node offers a consumer
+			 * again when there is (waiting here would only make its
+			 * every store to `published` a miss) */
+			return;
 		}
 		run_range(s, c, lo, hi);
 		if (mode == TAKE_TO_BOUND &&
