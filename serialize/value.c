@@ -435,17 +435,27 @@ static int list_grow(struct hamr_box *b)
 	return 0;
 }
 
+/* Grows b's array to hold at least n items. 0 or HAMR_ENOMEM. */
+static int list_reserve(struct hamr_box *b, size_t n)
+{
+	if (n <= b->u.list.cap)
+		return 0;
+	if (n > SIZE_MAX / sizeof(hamr_value))
+		return HAMR_ENOMEM;
+	hamr_value *items = realloc(b->u.list.items, n * sizeof *items);
+	if (!items)
+		return HAMR_ENOMEM;
+	box_account(b, (long long)((n - b->u.list.cap) * sizeof *items));
+	b->u.list.items = items;
+	b->u.list.cap = n;
+	return 0;
+}
+
 int hamr__list_resize(hamr_value *list, size_t n)
 {
 	struct hamr_box *b = list->u.box;
-	if (n > b->u.list.cap) {
-		hamr_value *items = realloc(b->u.list.items, n * sizeof *items);
-		if (!items)
-			return HAMR_ENOMEM;
-		box_account(b, (long long)((n - b->u.list.cap) * sizeof *items));
-		b->u.list.items = items;
-		b->u.list.cap = n;
-	}
+	if (list_reserve(b, n))
+		return HAMR_ENOMEM;
 	for (size_t i = b->len; i < n; i++)
 		b->u.list.items[i] = empty_value;
 	for (size_t i = n; i < b->len; i++)
@@ -457,18 +467,8 @@ int hamr__list_resize(hamr_value *list, size_t n)
 hamr_value *hamr__list_fill(hamr_value *list, size_t n)
 {
 	struct hamr_box *b = list->u.box;
-	if (b->len)
+	if (b->len || list_reserve(b, n))
 		return NULL;
-	if (n > b->u.list.cap) {
-		if (n > SIZE_MAX / sizeof(hamr_value))
-			return NULL;
-		hamr_value *items = realloc(b->u.list.items, n * sizeof *items);
-		if (!items)
-			return NULL;
-		box_account(b, (long long)((n - b->u.list.cap) * sizeof *items));
-		b->u.list.items = items;
-		b->u.list.cap = n;
-	}
 	b->len = n;
 	return b->u.list.items;
 }
