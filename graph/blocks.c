@@ -70,6 +70,27 @@ static int32_t producer(const hamr_plan *p, const hamr_graph *g, uint32_t s,
 	return x > 0 ? p->scope_owner[x] : -1;
 }
 
+/* Grouping names: a planning choice, parsed where plans are made. */
+static const char *const grouping_names[] = {"default", "auto", "block", "node"};
+
+int hamr_grouping_parse(const char *name, hamr_grouping *out)
+{
+	for (size_t i = 1; name && out && i < sizeof grouping_names / sizeof *grouping_names; i++) {
+		if (!strcmp(name, grouping_names[i])) {
+			*out = (hamr_grouping)i;
+			return 0;
+		}
+	}
+	return hamr__error_set(HAMR_EINVAL,
+	                       "unknown grouping \"%s\" (known: auto, block, node)",
+	                       name ? name : "(null)");
+}
+
+const char *hamr_grouping_name(hamr_grouping g)
+{
+	return (unsigned)g < sizeof grouping_names / sizeof *grouping_names ? grouping_names[g] : "?";
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -93,7 +114,7 @@ static int block_settings(hamr_plan *p, const hamr_graph *g)
 		for (uint32_t t = 0; t < gn->n_tags; t++) {
 			const char *k = gn->tags[t].key, *v = gn->tags[t].value;
 			if (!strcmp(k, "grouping")) {
-				hamr_grouping gr;
+				hamr_grouping gr = HAMR_GROUPING_DEFAULT;
 				if (hamr_grouping_parse(v, &gr))
 					return hamr__error_set(HAMR_EINVAL,
 					                       "node \"%s\": tag grouping=\"%s\": expected auto, block or node",

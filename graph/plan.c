@@ -182,7 +182,6 @@ void hamr_plan_destroy(hamr_plan *p)
 	free(p);
 }
 
-/* Lays out slots and arguments for the walked nodes. */
 /* Tag concurrency=G:N on plan node i: it joins group G, whose nodes run
  * at most N at once. */
 static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *v)
@@ -194,6 +193,14 @@ static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *
 	    cap > 1000000)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "node \"%s\": tag concurrency=\"%s\": expected GROUP:N, N from 1 to 1000000 (db:4, say)",
+		                       node, v);
+	if (p->nodes[i].kind == HAMR_NODE_PARALLELIZABLE)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "node \"%s\": tag concurrency=\"%s\" on a parallelizable node: its items run while it emits, and would wait for its place; tag the nodes of its block instead",
+		                       node, v);
+	if (p->node_group && p->node_group[i] >= 0)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "node \"%s\": a second tag concurrency=\"%s\"; a node belongs to one group",
 		                       node, v);
 	size_t len = (size_t)(colon - v);
 	uint32_t gi = 0;
@@ -232,6 +239,7 @@ static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *
 	return 0;
 }
 
+/* Lays out slots and arguments for the walked nodes. */
 static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 {
 	const hamr_graph *g = w->g;

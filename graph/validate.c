@@ -282,6 +282,10 @@ static int resolve(hamr_graph *g)
 				hamr__graph_hint(g, d->name);
 				return HAMR_EDEP;
 			}
+			if ((d->flags & HAMR_DEP_TOLERANT) && !(d->flags & HAMR_DEP_COLLECT))
+				return hamr__error_set(HAMR_ECOLLECT,
+				                       "node \"%s\" reads \"%s\" tolerantly, but HAMR_DEP_TOLERANT goes with HAMR_DEP_COLLECT",
+				                       n->name, d->name);
 			if ((d->flags & HAMR_DEP_COLLECT) && n->kind != HAMR_NODE_COLLECT)
 				return hamr__error_set(HAMR_ECOLLECT,
 				                       "node \"%s\" collects \"%s\" but is not a collect node",

@@ -85,6 +85,7 @@ typedef struct ctx {
 	hamr__frame f;
 	int own;          /* f is its own (freed at the end) */
 	hamr_value *part; /* per gather entry: partial folds, or NULL */
+	size_t folded;    /* values folded into the partials */
 	kid kids[MAX_KIDS];
 	int nk;
 } ctx;
@@ -124,6 +125,10 @@ struct hamr__stream {
 	_Alignas(64) atomic_size_t claimed;
 	_Alignas(64) atomic_size_t finished;
 	_Alignas(64) atomic_size_t failed; /* items that failed or were skipped */
+	atomic_size_t unrun;     /* claimed items dropped: a stop or cancel */
+	int emit_rc;             /* the stream could not take an item */
+	uint8_t *broken;         /* per gather entry: a fold whose step or
+	                          * merge failed, which gives no result */
 	atomic_bool closed;      /* the node has emitted everything */
 	atomic_bool abandoned;   /* the node failed: its items do not run */
 	atomic_int active;       /* consumers offered and not yet finished */
@@ -193,6 +198,8 @@ static int stopped(const stream *s)
 
 static void stream_fail(stream *s, int rc)
 {
+	/* relaxed: read by the emitting thread once every consumer has
+	 * synced with it (ctx_end), which orders the count */
 	atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 	if (s->r->keep_going || rc == HAMR__SKIPPED)
 		return;
@@ -249,19 +256,32 @@ static void ctx_end(stream *s, ctx *c)
 {
 	while (c->nk > 0)
 		hamr_sync(&c->kids[--c->nk].t);
-	if (c->part) {
+	if (c->part && !c->folded) {
+		/* partials of no item: nothing to merge */
+		for (uint32_t g = 0; g < s->n_ga; g++)
+			hamr_value_clear(&c->part[g]);
+		free(c->part);
+		c->part = NULL;
+	} else if (c->part) {
 		pthread_mutex_lock(&s->lock);
 		for (uint32_t g = 0; g < s->n_ga; g++) {
 			const hamr__gather *ge = &s->ga[g];
 			if (!ge->fold)
 				continue;
-			int rc = ge->fold->merge(&s->acc[g], &c->part[g], ge->userdata);
+			int rc = s->broken[g] ? 0 :
+			         ge->fold->merge(&s->acc[g], &c->part[g], ge->userdata);
 			hamr_value_clear(&c->part[g]);
 			if (rc) {
+				s->broken[g] = 1; /* under the lock */
 				pthread_mutex_unlock(&s->lock);
-				stream_fail(s, hamr__run_fail(s->r, rc < 0 ? rc : HAMR_EFAIL,
-				                              s->p->nodes[ge->node].name,
-				                              strdup("its fold's merge failed")));
+				char *msg = NULL;
+				if (asprintf(&msg, "its fold's merge returned %d (%s)", rc,
+				             hamr_err_name(rc)) < 0)
+					msg = NULL;
+				int e = hamr__run_fail(s->r, rc < 0 ? rc : HAMR_EFAIL,
+				                       s->p->nodes[ge->node].name, msg);
+				if (!s->r->keep_going)
+					stream_fail(s, e);
 				pthread_mutex_lock(&s->lock);
 			}
 		}
@@ -314,7 +334,7 @@ static void kid_run(void *arg);
  * worker's previous offer was taken, and something is left to claim. */
 static void offer(stream *s, ctx *c)
 {
-	if (!s->concurrent || c->nk >= MAX_KIDS)
+	if (!s->concurrent)
 		return;
 	hamr__worker *w = hamr__worker_self();
 	/* relaxed: hints; a stale value offers one consumer late or early.
@@ -333,11 +353,20 @@ static void offer(stream *s, ctx *c)
 	    (active > 0 && (avail < 2 * (size_t)s->workers ||
 	                    atomic_load_explicit(&hamr__worker_pool(w)->n_idle, memory_order_relaxed) <= 0)))
 		return;
-	/* reuse the records of offers that have run */
-	while (c->nk > 0 && __atomic_load_n(&c->kids[c->nk - 1].t.done_, __ATOMIC_ACQUIRE))
-		c->nk--;
-	kid *k = &c->kids[c->nk++];
+	/* a record of an offer that has run is free again (acquire: pairs
+	 * with the release of done_ after the task returned); a record still
+	 * waiting must not move, since the deque points at it */
+	kid *k = NULL;
+	if (c->nk < MAX_KIDS)
+		k = &c->kids[c->nk++];
+	for (int j = 0; !k && j < c->nk; j++)
+		if (__atomic_load_n(&c->kids[j].t.done_, __ATOMIC_ACQUIRE))
+			k = &c->kids[j];
+	if (!k)
+		return;
 	k->s = s;
+	/* relaxed: `active` only steers offers (a stale value offers one
+	 * consumer more or less); nothing is published through it */
 	atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
 	hamr_spawn(&k->t, kid_run, k);
 }
@@ -388,9 +417,10 @@ static int run_levels(stream *s, const hamr__frame *f, int64_t item)
 		uint32_t b = a + 1;
 		while (b < end && p->unit_level[b] == p->unit_level[a])
 			b++;
+		/* relaxed: a hint, as in hamr__run_scope */
 		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
 			return hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
-		for (uint32_t lo = a; lo < b; lo += 32) {
+		for (uint32_t lo = a; lo < b && !rc && !stopped(s); lo += 32) {
 			unit_task t[32];
 			uint32_t m = b - lo < 32 ? b - lo : 32;
 			for (uint32_t k = 0; k < m; k++) {
@@ -425,6 +455,7 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 		int rc;
 		if (c->part) {
 			rc = ge->fold->step(&c->part[g], v, ge->userdata);
+			c->folded++;
 		} else if (s->concurrent) {
 			pthread_mutex_lock(&s->lock);
 			rc = ge->fold->step(&s->acc[g], v, ge->userdata);
@@ -434,6 +465,11 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 		}
 		if (rc) {
 			char *msg = NULL;
+			if (s->concurrent)
+				pthread_mutex_lock(&s->lock);
+			s->broken[g] = 1; /* its accumulator is not to be trusted */
+			if (s->concurrent)
+				pthread_mutex_unlock(&s->lock);
 			if (asprintf(&msg, "its fold step failed on item %zu with %d (%s)", it, rc,
 			             hamr_err_name(rc)) < 0)
 				msg = NULL;
@@ -464,6 +500,8 @@ static void run_item(stream *s, ctx *c, size_t it)
 	uint32_t n_clear = p->clear_start[s->blk + 1] - p->clear_start[s->blk];
 	seg *sg = *seg_ref(s, it >> SEG_BITS);
 	size_t off = it & (SEG - 1);
+	/* relaxed: the frame is this consumer's; under node grouping the
+	 * spawns of run_levels publish the counts to the item's other tasks */
 	for (uint32_t k = 0; k < s->n_counted; k++)
 		atomic_store_explicit(&f->remaining[s->counted[k]], p->consumers[s->counted[k]],
 		                      memory_order_relaxed);
@@ -483,9 +521,12 @@ static void run_item(stream *s, ctx *c, size_t it)
 static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 {
 	int64_t saved = hamr__current_item;
-	for (size_t it = lo; it < hi && !stopped(s); it++)
+	size_t it = lo;
+	for (; it < hi && !stopped(s); it++)
 		run_item(s, c, it);
 	hamr__current_item = saved;
+	if (it < hi) /* relaxed: read after every consumer has synced */
+		atomic_fetch_add_explicit(&s->unrun, hi - it, memory_order_relaxed);
 	/* every claimed item counts as done, run or not: segments are freed
 	 * by the count. acq_rel: whoever frees a segment sees every other
 	 * consumer's last use of it */
@@ -515,6 +556,9 @@ static void consume(stream *s, ctx *c, int mode)
 		offer(s, c);
 		size_t lo, hi;
 		if (!claim(s, &lo, &hi)) {
+			/* acquire: pairs with the release in run_range; the count
+			 * only bounds the emitter, but its items' frees are then
+			 * ordered before the emitter goes on */
 			if (mode == TAKE_TO_BOUND &&
 			    s->n - atomic_load_explicit(&s->finished, memory_order_acquire) >= s->max_inflight) {
 				/* other workers run what is left: wait for them */
@@ -541,9 +585,10 @@ static void kid_run(void *arg)
 	stream *s = k->s;
 	ctx *c = malloc(sizeof *c);
 	if (!c || ctx_init(s, c)) {
+		/* nothing is lost: the items stay for the other consumers and
+		 * for the emitting thread, which takes what is left */
 		free(c);
 		atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
-		stream_fail(s, hamr__run_fail(s->r, HAMR_ENOMEM, s->p->nodes[s->owner].name, NULL));
 		return;
 	}
 	consume(s, c, TAKE_AVAILABLE);
@@ -565,18 +610,18 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		size_t j = i >> SEG_BITS;
 		if (i >= MAX_ITEMS) {
 			hamr_value_clear(v);
-			return hamr__error_set(HAMR_EBLOCK, "more than %zu items in one block", MAX_ITEMS);
+			return s->emit_rc = HAMR_EBLOCK;
 		}
 		if (j >= DIRECT && ((!s->pages && !(s->pages = calloc(MAX_PAGES, sizeof *s->pages))) ||
 		                    (!s->pages[(j - DIRECT) >> PAGE_BITS] &&
 		                     !(s->pages[(j - DIRECT) >> PAGE_BITS] = calloc(PAGE, sizeof(seg *)))))) {
 			hamr_value_clear(v);
-			return HAMR_ENOMEM;
+			return s->emit_rc = HAMR_ENOMEM;
 		}
 		seg *sg = calloc(1, sizeof *sg + (1 + (size_t)s->n_lists) * SEG * sizeof(hamr_value));
 		if (!sg) {
 			hamr_value_clear(v);
-			return HAMR_ENOMEM;
+			return s->emit_rc = HAMR_ENOMEM;
 		}
 		*seg_ref(s, j) = sg;
 		s->cur = sg;
@@ -609,6 +654,17 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		}
 	}
 	return stopped(s) ? HAMR_ECANCELED : 0;
+}
+
+int hamr__stream_stopped(const stream *s)
+{
+	return stopped(s);
+}
+
+int hamr__stream_error(const stream *s, size_t *n_items)
+{
+	*n_items = s->n;
+	return s->emit_rc;
 }
 
 /* Builds list entry g from the segments, in item order; after failures a
@@ -653,19 +709,8 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 		}
 	}
 	if (!rc && index) {
-		hamr__partial *q = malloc(sizeof *q);
-		if (!q) {
-			rc = HAMR_ENOMEM;
-		} else {
-			q->list = hamr_value_ref(out);
-			q->index = index;
-			index = NULL;
-			pthread_mutex_lock(&s->r->lock);
-			q->next = s->r->partials;
-			/* release: the entry before a reader sees it */
-			__atomic_store_n(&s->r->partials, q, __ATOMIC_RELEASE);
-			pthread_mutex_unlock(&s->r->lock);
-		}
+		hamr__list_set_index(out, index); /* the list owns it now */
+		index = NULL;
 	}
 	free(index);
 	if (rc)
@@ -676,6 +721,7 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame *f)
 {
 	const hamr_plan *p = r->plan;
+	pthread_mutex_init(&s->lock, NULL); /* first: stream_destroy ends it */
 	s->r = r;
 	s->p = p;
 	s->owner = owner;
@@ -705,6 +751,9 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		s->max_inflight = 1; /* each item as it comes */
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
 	s->moved = calloc(s->n_ga ? s->n_ga : 1, 1);
+	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);
+	if (!s->broken)
+		return HAMR_ENOMEM;
 	uint32_t c0 = p->clear_start[s->blk], c1 = p->clear_start[s->blk + 1];
 	s->counted = malloc((c1 - c0 ? c1 - c0 : 1) * sizeof *s->counted);
 	if (!s->counted)
@@ -731,7 +780,6 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		}
 	}
 	s->merge &= folds && s->concurrent;
-	pthread_mutex_init(&s->lock, NULL);
 	return ctx_init(s, &s->prod);
 }
 
@@ -754,6 +802,7 @@ static void stream_destroy(stream *s)
 	free(s->acc);
 	free(s->list_of);
 	free(s->moved);
+	free(s->broken);
 	free(s->counted);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -788,6 +837,12 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 	/* every consumer is done: the items are finished or dropped */
 	if (!rc && !r->keep_going)
 		rc = atomic_load(&s->rc);
+	if (!rc && (atomic_load_explicit(&r->cancel, memory_order_relaxed) ||
+	            atomic_load_explicit(&s->unrun, memory_order_relaxed)))
+		/* items were dropped (a cancel, or a failure elsewhere): the
+		 * block is incomplete */
+		rc = atomic_load_explicit(&r->cancel, memory_order_relaxed) ?
+		     hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) : HAMR_ECANCELED;
 	if (!rc && !r->keep_going && atomic_load_explicit(&r->stop, memory_order_relaxed))
 		rc = HAMR_ECANCELED; /* stopped by a failure elsewhere */
 	size_t failed = atomic_load(&s->failed);
@@ -798,10 +853,12 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 		if (rc)
 			continue; /* a failed block gives nothing: half a list
 			           * would look like a result */
-		if (failed && !ge->tolerant)
+		if ((failed && !ge->tolerant) || s->broken[g])
 			continue; /* empty: whoever reads it is skipped */
 		if (ge->fold) {
-			*dst = s->acc[g];
+			/* no items and no initial value: none, which the fold's
+			 * node turns into an error naming it */
+			*dst = s->acc[g].type ? s->acc[g] : hamr_value_none();
 			s->acc[g].type = NULL;
 		} else {
 			int e = build_list(s, g, dst);
@@ -853,8 +910,8 @@ int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f)
 		int rc = hamr__run_unit(r, i, f);
 		if (rc && (!r->keep_going || sc > 0))
 			return rc; /* inside an item: the item has failed */
-		if (rc && !first)
-			first = rc;
+		if (rc && (!first || (first > 0 && rc < 0)))
+			first = rc; /* a failure over a skip */
 		release_args(p, f, i);
 	}
 	return first;
@@ -862,19 +919,31 @@ int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f)
 
 /* ---- concurrency groups ------------------------------------------------ */
 
-void hamr__group_enter(hamr_run *r, uint32_t i)
+static HAMR__TLS hamr__held *held_top;
+
+int hamr__group_enter(hamr_run *r, uint32_t i, hamr__held *h)
 {
 	const hamr_plan *p = r->plan;
 	int32_t g = p->node_group[i];
+	h->r = r;
+	h->group = g;
+	h->took = 1;
+	for (const hamr__held *x = held_top; x; x = x->next)
+		if (x->r == r && x->group == g)
+			h->took = 0;
 	atomic_uint *used = &r->group_used[g];
 	unsigned cap = p->group_cap[g];
-	for (unsigned spin = 0;; spin++) {
+	for (unsigned spin = 0; h->took; spin++) {
 		unsigned x = atomic_load_explicit(used, memory_order_relaxed);
 		/* acquire: the place is taken before the node's work */
 		if (x < cap && atomic_compare_exchange_weak_explicit(used, &x, x + 1,
 		                                                     memory_order_acquire,
 		                                                     memory_order_relaxed))
-			return;
+			break;
+		/* relaxed: a cancel seen one round late only waits one round */
+		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+			return HAMR_ECANCELED;
+		/* the holders run nodes, which end: wait, politely */
 		if (spin < 64) {
 			hamr__cpu_relax();
 		} else if (spin < 128) {
@@ -884,11 +953,15 @@ void hamr__group_enter(hamr_run *r, uint32_t i)
 			nanosleep(&ts, NULL);
 		}
 	}
+	h->next = held_top;
+	held_top = h;
+	return 0;
 }
 
-void hamr__group_leave(hamr_run *r, uint32_t i)
+void hamr__group_leave(hamr_run *r, hamr__held *h)
 {
-	/* release: the node's work is done before its place is free */
-	atomic_fetch_sub_explicit(&r->group_used[r->plan->node_group[i]], 1,
-	                          memory_order_release);
+	held_top = h->next;
+	if (h->took)
+		/* release: the node's work is done before its place is free */
+		atomic_fetch_sub_explicit(&r->group_used[h->group], 1, memory_order_release);
 }

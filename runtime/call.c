@@ -232,7 +232,7 @@ int hamr_emit(hamr_call *c, hamr_value *v)
 		          hamr_type_name(got), hamr_type_name(c->node->type));
 		return HAMR_ETYPE;
 	}
-	return hamr__stream_push(c->stream, v);
+	return hamr__stream_push(c->stream, v); /* its failure: see hamr__run_emit */
 }
 
 int hamr_emit_i64(hamr_call *c, int64_t x)
@@ -271,22 +271,6 @@ int hamr_fail(hamr_call *c, const char *fmt, ...)
 	return HAMR_EFAIL;
 }
 
-/* The item indices of a list built without its failed items, or NULL. */
-static const int64_t *partial_index(hamr_run *r, const hamr_value *list)
-{
-	const int64_t *x = NULL;
-	/* acquire: pairs with the release in runtime/blocks.c; most runs
-	 * have no partial list, and pay one load */
-	if (!__atomic_load_n(&r->partials, __ATOMIC_ACQUIRE))
-		return NULL;
-	pthread_mutex_lock(&r->lock);
-	for (const hamr__partial *q = r->partials; q && !x; q = q->next)
-		if (q->list.u.box == list->u.box)
-			x = q->index;
-	pthread_mutex_unlock(&r->lock);
-	return x;
-}
-
 int64_t hamr_item_index(const hamr_call *c)
 {
 	(void)c;
@@ -299,7 +283,7 @@ int64_t hamr_arg_item_index(const hamr_call *c, size_t i, size_t k)
 	if (!v || c->run->plan->slot_kind[c->args[i]] != HAMR__SLOT_LIST ||
 	    k >= hamr_value_list(v).len)
 		return -1;
-	const int64_t *index = partial_index(c->run, v);
+	const int64_t *index = hamr__list_index(v);
 	return index ? index[k] : (int64_t)k;
 }
 
@@ -358,8 +342,8 @@ int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots)
 		if (!slots[s].type && p->slot_kind[s] != HAMR__SLOT_DEFAULT)
 			return 1;
 		/* a list that lost failed items is for tolerant readers only */
-		if (p->slot_kind[s] == HAMR__SLOT_LIST && !p->arg_tolerant[pn->arg_start + k] &&
-		    partial_index((hamr_run *)r, &slots[s]))
+		if ((pn->flags & HAMR__PNODE_COLLECTS) && p->slot_kind[s] == HAMR__SLOT_LIST &&
+		    !p->arg_tolerant[pn->arg_start + k] && hamr__list_index(&slots[s]))
 			return 1;
 	}
 	return 0;
@@ -371,8 +355,12 @@ static int fold_result(hamr_call *c)
 {
 	for (uint32_t k = 0; k < c->node->n_args; k++)
 		if (c->args[k] >= 0 &&
-		    c->run->plan->slot_kind[c->args[k]] == HAMR__SLOT_FOLD)
+		    c->run->plan->slot_kind[c->args[k]] == HAMR__SLOT_FOLD) {
+			const hamr_value *acc = hamr_arg(c, k);
+			if (acc && acc->type == HAMR_NONE && c->node->type && c->node->type != HAMR_NONE)
+				return hamr_fail(c, "folded no items, and its fold has no initial value");
 			return hamr_ret_arg(c, k);
+		}
 	return hamr_fail(c, "a fold collect without its accumulator");
 }
 
@@ -386,9 +374,11 @@ int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 
 	int rc;
 	if (__builtin_expect(pn->flags & HAMR__PNODE_LIMITED, 0)) {
-		hamr__group_enter(r, i);
+		hamr__held h;
+		if ((rc = hamr__group_enter(r, i, &h)))
+			return hamr__run_fail(r, rc, NULL, NULL);
 		rc = pn->fn ? pn->fn(&c) : fold_result(&c);
-		hamr__group_leave(r, i);
+		hamr__group_leave(r, &h);
 	} else {
 		rc = pn->fn ? pn->fn(&c) : fold_result(&c);
 	}
@@ -425,19 +415,22 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 	if (r->keep_going && hamr__missing_input(r, i, slots))
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, s);
-	int rc;
-	if (pn->flags & HAMR__PNODE_LIMITED) {
-		hamr__group_enter(r, i);
-		rc = pn->fn(&c);
-		hamr__group_leave(r, i);
-	} else {
-		rc = pn->fn(&c);
-	}
-	if (!rc && c.result.type) {
+	int rc = pn->fn(&c); /* never in a group: planning refuses the tag */
+	size_t emitted = 0;
+	int emit_rc = hamr__stream_error(s, &emitted);
+	if (emit_rc) {
+		/* an item was lost, even if the node went on: its block would
+		 * be short */
+		free(c.fail_msg);
+		c.fail_msg = NULL;
+		hamr_fail(&c, emit_rc == HAMR_EBLOCK ? "emitted more items than one block holds (%zu)" :
+		                                       "out of memory keeping item %zu", emitted);
+		rc = emit_rc;
+	} else if (!rc && c.result.type) {
 		/* a returned list is the items */
-		if (c.result.type != HAMR_LIST) {
+		if (c.result.type != HAMR_LIST || emitted) {
 			hamr_fail(&c, "a parallelizable node emits its items or returns a list, not %s",
-			          hamr_type_name(c.result.type));
+			          emitted ? "both" : hamr_type_name(c.result.type));
 			rc = HAMR_ETYPE;
 		} else {
 			hamr_list l = hamr_value_list(&c.result);
@@ -458,5 +451,7 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 		free(c.fail_msg);
 		return 0;
 	}
+	if (!emit_rc && hamr__stream_stopped(s) && !c.fail_msg)
+		rc = HAMR_ECANCELED; /* it stopped because the run did */
 	return node_failed(r, pn, rc, c.fail_msg);
 }

@@ -42,26 +42,6 @@ const char *hamr_executor_name(hamr_executor_kind k)
 	return (size_t)k < N_EXECUTORS ? executor_names[k] : "?";
 }
 
-static const char *const grouping_names[] = {"default", "auto", "block", "node"};
-
-int hamr_grouping_parse(const char *name, hamr_grouping *out)
-{
-	for (size_t i = 1; name && out && i < 4; i++) {
-		if (!strcmp(name, grouping_names[i])) {
-			*out = (hamr_grouping)i;
-			return 0;
-		}
-	}
-	return hamr__error_set(HAMR_EINVAL,
-	                       "unknown grouping \"%s\" (known: auto, block, node)",
-	                       name ? name : "(null)");
-}
-
-const char *hamr_grouping_name(hamr_grouping g)
-{
-	return (unsigned)g < 4 ? grouping_names[g] : "?";
-}
-
 static int fill_slots(hamr_run *r, const hamr_values *given)
 {
 	const hamr_plan *p = r->plan;
@@ -278,6 +258,25 @@ void hamr_run_cancel(hamr_run *r)
 		atomic_store_explicit(&r->cancel, true, memory_order_seq_cst);
 }
 
+/* Fills e with code, node and msg, owning copies of both strings (msg, a
+ * heap string, is taken over; NULL: the code's description). */
+static void error_record(hamr_error_info *e, int code, const char *node, char *msg)
+{
+	*e = (hamr_error_info){code, NULL, node ? hamr__current_item : -1,
+	                       (int)getpid(), 0, 1, NULL};
+	e->node = node ? strdup(node) : NULL;
+	e->message = msg ? msg : strdup(hamr_strerror(code));
+	if (!e->message)
+		e->message = hamr_strerror(code); /* static: see error_free */
+}
+
+static void error_free(hamr_error_info *e)
+{
+	free((char *)e->node);
+	if (e->message != hamr_strerror(e->code))
+		free((char *)e->message);
+}
+
 void hamr_run_destroy(hamr_run *r)
 {
 	if (!r)
@@ -295,24 +294,11 @@ void hamr_run_destroy(hamr_run *r)
 	                                             memory_order_release,
 	                                             memory_order_relaxed))
 		free(r->mem);
-	/* the first failure is errs[0] when it was kept, else its own */
-	if (!r->n_errs || r->errs[0].message != r->err.message) {
-		free(r->err_node);
-		free(r->err_msg);
-	}
-	for (size_t k = 0; k < r->n_errs; k++) {
-		free((char *)r->errs[k].node);
-		if (r->errs[k].message != hamr_strerror(r->errs[k].code))
-			free((char *)r->errs[k].message);
-	}
+	if (r->err.code)
+		error_free(&r->err);
+	for (size_t k = 0; k < r->n_errs; k++)
+		error_free(&r->errs[k]);
 	free(r->errs);
-	while (r->partials) {
-		hamr__partial *x = r->partials;
-		r->partials = x->next;
-		hamr_value_clear(&x->list);
-		free(x->index);
-		free(x);
-	}
 	free(r->group_used);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->done);
@@ -332,17 +318,24 @@ int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
 
 int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 {
-	hamr_error_info e = {code, NULL, node ? hamr__current_item : -1,
-	                     (int)getpid(), 0, 1, NULL};
-	char *nd = node ? strdup(node) : NULL;
-	if (!msg)
-		msg = strdup(hamr_strerror(code));
-	e.node = nd;
-	e.message = msg ? msg : hamr_strerror(code);
+	hamr_error_info e;
+	error_record(&e, code, node, msg);
 	pthread_mutex_lock(&r->lock);
 	/* a cancel or a stop seen after another failure adds nothing */
-	int repeat = r->err.code && code == HAMR_ECANCELED;
-	int keep = !repeat && r->n_errs < HAMR__MAX_ERRORS;
+	if (r->err.code && code == HAMR_ECANCELED) {
+		pthread_mutex_unlock(&r->lock);
+		error_free(&e);
+		return code;
+	}
+	r->n_errs_seen++;
+	if (!r->err.code) {
+		/* the first failure: a copy of its own, so that the list may
+		 * drop or keep entries as it likes */
+		error_record(&r->err, code, e.node, e.message == hamr_strerror(code) ? NULL :
+		                                    strdup(e.message));
+		r->err.item = e.item;
+	}
+	int keep = r->n_errs < HAMR__MAX_ERRORS;
 	if (keep && r->n_errs == r->cap_errs) {
 		size_t cap = r->cap_errs ? 2 * r->cap_errs : 4;
 		hamr_error_info *errs = realloc(r->errs, cap * sizeof *errs);
@@ -353,20 +346,11 @@ int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 			keep = 0;
 		}
 	}
-	if (!repeat)
-		r->n_errs_seen++;
-	if (!r->err.code) {
-		r->err = e;
-		r->err_node = nd;
-		r->err_msg = msg;
-	}
-	if (keep) {
+	if (keep)
 		r->errs[r->n_errs++] = e;
-	} else if (r->err.message != e.message) {
-		free(nd);
-		free(msg);
-	}
 	pthread_mutex_unlock(&r->lock);
+	if (!keep)
+		error_free(&e);
 	return code;
 }
 

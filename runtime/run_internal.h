@@ -52,14 +52,10 @@ struct hamr_run {
 	int rc;                 /* the run's result once RUN_DONE */
 	pthread_mutex_t lock;   /* guards the error record and waiting */
 	pthread_cond_t done;
-	hamr_error_info err;
-	char *err_node;
-	char *err_msg;
+	hamr_error_info err;    /* the first failure; owns its strings */
 	/* every failure recorded (under lock): up to HAMR__MAX_ERRORS */
 	hamr_error_info *errs;
 	size_t n_errs, cap_errs, n_errs_seen;
-	/* tolerant lists built after failures, with their item indices */
-	struct hamr__partial *partials;
 	/* concurrency groups: places taken, per group */
 	atomic_uint *group_used;
 	int keep_going;
@@ -67,13 +63,7 @@ struct hamr_run {
 
 #define HAMR__MAX_ERRORS 10000
 
-/* A tolerant collect's list after failed items: the list (a reference,
- * which also keeps its box from being reused) and each element's item. */
-typedef struct hamr__partial {
-	struct hamr__partial *next;
-	hamr_value list;
-	int64_t *index;
-} hamr__partial;
+
 
 /* Where a node reads its arguments and writes its result: the run's own
  * slots, or inside a map block running on several workers at once, a
@@ -118,14 +108,33 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
  * run at once. 0, or an error that tells the node to stop emitting. */
 int hamr__stream_push(struct hamr__stream *s, hamr_value *v);
 
+/* Why the stream could not take an item (0: it took them all), and how
+ * many it took in *n_items. */
+int hamr__stream_error(const struct hamr__stream *s, size_t *n_items);
+/* Whether the stream stopped taking items (a failure under fail_fast, a
+ * cancel): an emitting node that then fails only echoes that. */
+int hamr__stream_stopped(const struct hamr__stream *s);
+
 /* Under keep_going: whether node i lacks a computed value it reads in
  * `slots` (an upstream failure left the slot empty). */
 int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots);
 
-/* Takes a place in node i's concurrency group, waiting while the group is
- * full; hamr__group_leave gives it back. */
-void hamr__group_enter(hamr_run *r, uint32_t i);
-void hamr__group_leave(hamr_run *r, uint32_t i);
+/* A place in a concurrency group that the calling thread holds, on its
+ * stack: the thread's holdings form a chain, innermost first. */
+typedef struct hamr__held {
+	const hamr_run *r;
+	int32_t group;
+	int took;                /* 0: nested in a place this thread holds */
+	struct hamr__held *next;
+} hamr__held;
+
+/* Takes a place in node i's concurrency group for the calling thread,
+ * waiting while the group is full; a thread that holds one already (a
+ * node of the group running inside another's hamr_sync) takes none, since
+ * the thread is busy either way. 0, or HAMR_ECANCELED when the run was
+ * cancelled during the wait. hamr__group_leave gives the place back. */
+int hamr__group_enter(hamr_run *r, uint32_t i, hamr__held *h);
+void hamr__group_leave(hamr_run *r, hamr__held *h);
 
 /* The item the calling thread runs a block for, -1 outside blocks: what
  * the error record says of a failing node. */

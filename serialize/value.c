@@ -49,6 +49,7 @@ struct hamr_box {
 			hamr_value *items;
 			size_t cap;
 			hamr_type elem; /* canonical; NULL: any */
+			int64_t *index; /* item indices (hamr__list_set_index) */
 		} list;
 		void *obj; /* user */
 	} u;
@@ -158,6 +159,7 @@ static void box_free(hamr_type t, struct hamr_box *b)
 		for (size_t i = 0; i < b->len; i++)
 			hamr_value_clear(&b->u.list.items[i]);
 		free(b->u.list.items);
+		free(b->u.list.index);
 		break;
 	case HAMR_KIND_USER:
 		user_obj_free(t, b->u.obj);
@@ -462,6 +464,18 @@ int hamr__list_resize(hamr_value *list, size_t n)
 		hamr_value_clear(&b->u.list.items[i]);
 	b->len = n;
 	return 0;
+}
+
+void hamr__list_set_index(hamr_value *list, int64_t *index)
+{
+	struct hamr_box *b = list->u.box;
+	free(b->u.list.index);
+	b->u.list.index = index;
+}
+
+const int64_t *hamr__list_index(const hamr_value *list)
+{
+	return list->type == HAMR_LIST ? list->u.box->u.list.index : NULL;
 }
 
 hamr_value *hamr__list_fill(hamr_value *list, size_t n)

@@ -35,6 +35,13 @@ int hamr__list_resize(hamr_value *list, size_t n);
  * in bulk. */
 hamr_value *hamr__list_fill(hamr_value *list, size_t n);
 
+/* Gives `list` (owned by the caller, not yet shared) the item index of
+ * each of its elements, `index` (malloc'd, one per element, taken over):
+ * a tolerant collect's list, which lacks the items that failed. */
+void hamr__list_set_index(hamr_value *list, int64_t *index);
+/* That index, or NULL for a list without one (element k is item k). */
+const int64_t *hamr__list_index(const hamr_value *list);
+
 /* Moves *item into position i (< the list's length) of `list`, releasing
  * what was there. Threads may put at distinct positions at once; the list
  * must be published to readers only after every put (a run's end does). */

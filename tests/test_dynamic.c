@@ -719,6 +719,126 @@ static void test_error_policies(void)
 	}
 }
 
+/* ---- what a review found --------------------------------------------------------- */
+
+static int f_cancel_at_10(hamr_call *c)
+{
+	if (hamr_arg_i64(c, 0) == 10)
+		hamr_run_cancel(hamr_call_run(c));
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
+}
+
+static int f_emit_and_return(hamr_call *c)
+{
+	hamr_emit_i64(c, 1);
+	hamr_value l;
+	int rc = hamr_value_make_list(&l, HAMR_I64, 1);
+	if (!rc)
+		rc = hamr_list_append_i64(&l, 2);
+	return rc ? rc : hamr_ret_value(c, &l);
+}
+
+static int bad_merge(hamr_value *acc, const hamr_value *part, void *ud)
+{
+	(void)acc;
+	(void)part;
+	(void)ud;
+	return HAMR_ERANGE;
+}
+
+static const hamr_fold fold_no_init = {HAMR_NO_DEFAULT, sum_step, sum_step};
+static const hamr_fold fold_bad_merge = {HAMR_DEFAULT_I64(0), sum_step, bad_merge};
+
+static const hamr_node_def review_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "cancelling", .fn = f_cancel_at_10, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "cancelled", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("cancelling", HAMR_I64))},
+	{.name = "square", .fn = f_square, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "no_init", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .fold = &fold_no_init,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
+	{.name = "bad_merge", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .fold = &fold_bad_merge,
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("square", HAMR_I64))},
+	{.name = "both", .fn = f_emit_and_return, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "both_total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("both", HAMR_I64))},
+	{0}};
+
+static void test_review_regressions(void)
+{
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool4);
+	const hamr_run_opts *each[] = {&seq, &thr};
+	for (int k = 0; k < 2; k++) {
+		/* a cancel inside a block: the run says so, and no list has holes */
+		const char *o1[] = {"cancelled"};
+		fixture f = run_with(review_defs, o1, 1, 2000, each[k]);
+		CHECK_EQ_INT(f.run_rc, HAMR_ECANCELED);
+		CHECK(hamr_run_result(f.r, "cancelled") == NULL);
+		done(&f);
+		/* a fold with no initial value and no items: an error naming it,
+		 * under both policies; with items it is their sum */
+		const char *o2[] = {"no_init"};
+		for (int keep = 0; keep < 2; keep++) {
+			hamr_run_opts o = *each[k];
+			o.policy = keep ? HAMR_KEEP_GOING : HAMR_FAIL_FAST;
+			f = run_with(review_defs, o2, 1, 0, &o);
+			CHECK_EQ_INT(f.run_rc, HAMR_EFAIL);
+			CHECK_EQ_STR(hamr_run_error(f.r)->node, "no_init");
+			CHECK_CONTAINS(hamr_run_error(f.r)->message, "no initial value");
+			done(&f);
+		}
+		f = run_with(review_defs, o2, 1, 4, each[k]);
+		CHECK_EQ_INT(i64(&f, "no_init"), 0 + 1 + 4 + 9);
+		done(&f);
+		/* emitting and returning a list: an error, not both */
+		const char *o3[] = {"both_total"};
+		f = run_with(review_defs, o3, 1, 1, each[k]);
+		CHECK_EQ_INT(f.run_rc, HAMR_ETYPE);
+		CHECK_CONTAINS(hamr_errmsg(), "both");
+		done(&f);
+	}
+	/* a merge that fails: the fold gives nothing, even to a tolerant
+	 * reader, and the error has the merge's code */
+	hamr_run_opts o = thr;
+	o.policy = HAMR_KEEP_GOING;
+	const char *o4[] = {"bad_merge", "no_init"};
+	fixture f = run_with(review_defs, o4, 2, 5000, &o);
+	if (!f.run_rc) {
+		/* one consumer alone never merges: nothing to check */
+		CHECK_EQ_INT(i64(&f, "bad_merge"), 0);
+	} else {
+		CHECK_EQ_INT(f.run_rc, HAMR_ERANGE);
+		CHECK(hamr_run_result(f.r, "bad_merge") == NULL);
+		CHECK_CONTAINS(hamr_run_error(f.r)->message, "HAMR_ERANGE");
+		CHECK(hamr_run_result(f.r, "no_init") != NULL); /* the other fold is fine */
+	}
+	done(&f);
+	/* a parallelizable node cannot hold a concurrency place, nor a node
+	 * two groups */
+	const hamr_node_def tagged[] = {
+		INPUT_N,
+		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64)), .tags = TAGS({"concurrency", "db:1"})},
+		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("items", HAMR_I64))},
+		{.name = "twice", .fn = f_one, .type = HAMR_I64,
+		 .tags = TAGS({"concurrency", "db:1"}, {"concurrency", "io:2"})},
+		{0}};
+	const char *o5[] = {"total"}, *o6[] = {"twice"};
+	f = run_with(tagged, o5, 1, 3, &thr);
+	CHECK_EQ_INT(f.plan_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "parallelizable");
+	done(&f);
+	f = run_with(tagged, o6, 1, 3, &thr);
+	CHECK_EQ_INT(f.plan_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "second tag");
+	done(&f);
+}
+
 int main(void)
 {
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
@@ -734,6 +854,7 @@ int main(void)
 	RUN_TEST(test_execution_manager);
 	RUN_TEST(test_concurrency_caps_hold);
 	RUN_TEST(test_error_policies);
+	RUN_TEST(test_review_regressions);
 	hamr_pool_destroy(pool2);
 	hamr_pool_destroy(pool4);
 	TEST_EXIT();

@@ -141,17 +141,23 @@ typedef struct hamr_cond {
  * receives the accumulator as its collected argument; with no function,
  * the accumulator is the node's result. Under the threads executor steps
  * run in the order items finish: a fold whose result must not depend on
- * order combines associatively and commutatively. */
+ * order combines associatively and commutatively. With no initial value
+ * and no items the accumulator is none, and a fold without a function
+ * declared with another type fails, saying so. A step or merge that fails
+ * records its error (naming the node, and the item for a step), and the
+ * fold then gives no result, to tolerant readers neither. */
 typedef struct hamr_fold {
 	hamr_default init;
-	/* folds one item's value *x into *acc (replace *acc, clearing the old
-	 * value, to change its type or box); 0 or a negative HAMR_E*. Called
-	 * with the node's userdata. */
+	/* folds one item's value *x (borrowed for the call) into *acc
+	 * (replace *acc, clearing the old value, to change its type or box);
+	 * 0 or a negative HAMR_E*. Called with the node's userdata; with a
+	 * merge, on several workers at once (each on its own partial). */
 	int (*step)(hamr_value *acc, const hamr_value *x, void *userdata);
 	/* optional: folds the partial accumulator *part (it also started as
-	 * `init`, which must then be an identity) into *acc. With it each
-	 * worker folds its own items without a lock and partials merge at the
-	 * end; without it steps take turns. */
+	 * `init`, which must then be an identity) into *acc, which is empty
+	 * at the first merge when there is no initial value. With it each
+	 * worker folds its own items without a lock and partials merge, one
+	 * at a time, as workers finish; without it steps take turns. */
 	int (*merge)(hamr_value *acc, const hamr_value *part, void *userdata);
 } hamr_fold;
 
@@ -159,7 +165,11 @@ typedef struct hamr_fold {
  *
  * Tags hamr reads:
  *   blocking=true       the node waits on I/O: it runs on the blocking pool
- *   concurrency=G:N     at most N nodes of group G run at once in a run
+ *   concurrency=G:N     at most N threads run nodes of group G at once in a
+ *                       run; a node waits (spinning, then sleeping) for a
+ *                       place, so a node holding one must not wait for
+ *                       another node of its group on another thread. Not
+ *                       on parallelizable nodes, one group per node
  *   executor=E          on a parallelizable node: how its block's items
  *                       run, "sequential" (in item order) or "threads"
  *   grouping=S          on a parallelizable node: how its block's items

@@ -39,7 +39,7 @@ struct hamr_pool;
 /* How the items of a map block become tasks (hamr_run_opts.grouping, the
  * HAMR_GROUPING variable, or a parallelizable node's tag grouping=...). */
 typedef enum hamr_grouping {
-	HAMR_GROUPING_DEFAULT = 0, /* the node's tag, else HAMR_GROUPING, else auto */
+	HAMR_GROUPING_DEFAULT = 0, /* HAMR_GROUPING, else the node's tag, else auto */
 	/* consecutive items form one batch, taken in shares of what is left
 	 * (half of it over twice the workers), and a new batch is offered
 	 * only when a worker is hungry: tiny items cost about a serial loop,
@@ -54,9 +54,11 @@ typedef enum hamr_policy {
 	/* no new node or item starts, running ones finish, and the run
 	 * returns the first error */
 	HAMR_FAIL_FAST = 0,
-	/* every other item of a block runs; each failure is recorded
+	/* every other item of a block runs, and so does every node outside
+	 * blocks that needs no failed value; each failure is recorded
 	 * (hamr_run_error_at), a tolerant collect receives the items that
-	 * succeeded, and nodes that need a failed value do not run */
+	 * succeeded, and nodes that need a failed value do not run (no error
+	 * of their own). hamr_run_wait still returns the first error. */
 	HAMR_KEEP_GOING
 } hamr_policy;
 
@@ -79,8 +81,9 @@ typedef struct hamr_run_opts {
 	 * caller waits. */
 	hamr_remote_kind remote;
 	hamr_grouping grouping; /* DEFAULT: see hamr_grouping */
-	size_t grain;           /* items per batch; 0: the pool's (HAMR_GRAIN),
-	                         * else adaptive */
+	size_t grain;           /* items per batch of auto grouping; 0: the
+	                         * pool's grain (HAMR_GRAIN), and when that is 0
+	                         * too, adaptive shares */
 	/* items of one block emitted and not yet finished, at most; at the
 	 * bound the emitting node runs items itself before it goes on.
 	 * 0: HAMR_MAX_INFLIGHT, else 65536 */
@@ -95,6 +98,9 @@ typedef struct hamr_run_opts {
 /* Parses a grouping name ("auto", "block", "node") into *out; HAMR_EINVAL
  * otherwise. */
 HAMR_API int hamr_grouping_parse(const char *name, hamr_grouping *out);
+/* The name of g: "auto", "block", "node", "default" for
+ * HAMR_GROUPING_DEFAULT (which parse does not accept: it is the absence
+ * of a choice), "?" for anything else. */
 HAMR_API const char *hamr_grouping_name(hamr_grouping g);
 
 /* Parses an executor name ("sequential", "threads") into *out; HAMR_EINVAL
@@ -154,9 +160,10 @@ HAMR_API int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
  * returned (code 0 when the run succeeded). Owned by the run. */
 HAMR_API const hamr_error_info *hamr_run_error(const hamr_run *r);
 
-/* Every failure of an ended run, in the order recorded: one under
- * fail_fast, one per failed node or item under keep_going (at most 10000
- * are kept; the count still counts them all). */
+/* Every failure of an ended run, in the order recorded: under fail_fast
+ * the first, and any that items already running hit before they stopped;
+ * under keep_going one per failed node or item (at most 10000 are kept;
+ * the count still counts them all). */
 HAMR_API size_t hamr_run_error_count(const hamr_run *r);
 /* Failure i, or NULL past the last kept one. Owned by the run. */
 HAMR_API const hamr_error_info *hamr_run_error_at(const hamr_run *r, size_t i);
@@ -222,11 +229,18 @@ HAMR_API int hamr_ret_arg(hamr_call *c, size_t i);
 HAMR_API int hamr_ret_user(hamr_call *c, void *obj);
 
 /* A parallelizable node emits its items one at a time, instead of setting
- * a result (or it returns a list, whose elements are the items). Each item
- * runs the node's map block once; collects see the block's values as lists
- * in item order. Each returns 0, HAMR_ETYPE when the item is not of the
- * node's declared item type, or HAMR_ESTATE when the node is not
- * parallelizable. hamr_emit moves *v (it is left empty). */
+ * a result (or it returns a list, whose elements are the items; doing both
+ * is HAMR_ETYPE). Each item runs the node's map block once; collects see
+ * the block's values as lists in item order. Items start at once: another
+ * worker may run one before hamr_emit returns, and hamr_emit itself runs
+ * items when max_inflight are in flight (and, sequentially, each item as
+ * it comes), so the node must not hold a lock its block's nodes take.
+ * Each returns 0; HAMR_ECANCELED when the run is stopping (a failure under
+ * fail_fast, or a cancel): the node should return; HAMR_ETYPE when the
+ * item is not of the node's declared item type; HAMR_ESTATE when the node
+ * is not parallelizable; HAMR_ENOMEM or HAMR_EBLOCK (more items than a
+ * block holds, 2^32) when the item could not be kept, which fails the
+ * node even if it goes on. hamr_emit moves *v (it is left empty). */
 HAMR_API int hamr_emit(hamr_call *c, hamr_value *v);
 HAMR_API int hamr_emit_i64(hamr_call *c, int64_t x);
 HAMR_API int hamr_emit_f64(hamr_call *c, double x);
@@ -238,8 +252,8 @@ HAMR_API int hamr_fail(hamr_call *c, const char *fmt, ...) HAMR_PRINTF(2, 3);
 
 /* The item index of element k of collected argument i: k itself, except
  * in a tolerant collect after failures, whose list holds only the items
- * that succeeded. -1 when i is not a collected argument or k is past the
- * end. */
+ * that succeeded. -1 when i is not a collected list (a fold has no item
+ * order) or k is past the end. Constant time. */
 HAMR_API int64_t hamr_arg_item_index(const hamr_call *c, size_t i, size_t k);
 
 /* The item the calling node runs for inside a map block, -1 outside one. */

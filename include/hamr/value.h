@@ -242,18 +242,20 @@ static inline const char *hamr_list_str(hamr_list l, size_t i)
 	                 : (const char *)0;
 }
 
-/* Deep equality: same type and same contents (f64 compares bit patterns, so
- * NaN equals itself). User types use their `equal` callback, else their
- * encodings, else object identity. */
 /* hamr's own count of live value bytes, process-wide: the heap that values
  * hold (strings, bytes, list arrays, user objects hamr allocated, and the
  * boxes around them). Each thread publishes its changes in steps of 64 KiB,
- * so the count is exact to within 64 KiB per thread. The peak is the
- * highest published count since the start or the last reset. */
+ * so the count is exact to within 64 KiB per running thread (a thread that
+ * ends takes its unpublished part with it). The peak is the highest
+ * published count since the start or the last reset; a reset while other
+ * threads make values may miss a peak they publish at that moment. */
 HAMR_API size_t hamr_value_bytes_live(void);
 HAMR_API size_t hamr_value_bytes_peak(void);
 HAMR_API void hamr_value_bytes_reset_peak(void);
 
+/* Deep equality: same type and same contents (f64 compares bit patterns, so
+ * NaN equals itself). User types use their `equal` callback, else their
+ * encodings, else object identity. */
 HAMR_API bool hamr_value_equal(const hamr_value *a, const hamr_value *b);
 
 /* Writes a readable form of `v` (42, 2.5, true, "text", [1, 2], <point>)
