@@ -280,6 +280,32 @@ expect_has("hr_fail's stderr" "${err}"
   "hamr-run: node \"ratio\" failed: division by zero (10 / 0)\n")
 hamr_run(0 ${modules}/hr_fail.so -o ratio,numerator -i denominator=2)
 expect_eq("hr_fail with a denominator" "${out}" "ratio = 5\nnumerator = 10\n")
+# ---- map blocks: the error policy, grouping and bound ------------------------------
+hamr_run(1 ${modules}/hr_blocks.so -o total,strict)
+expect_eq("fail_fast's stdout" "${out}" "")
+expect_has("fail_fast's stderr" "${err}"
+  "hamr-run: node \"checked\" failed on item 3: item 3 is bad\n"
+  "\"total\" was not computed")
+foreach(executor sequential threads)
+  hamr_run(1 ${modules}/hr_blocks.so -o total,strict --policy keep_going
+    --executor ${executor})
+  expect_eq("keep_going on ${executor}" "${out}" "total = 120\n")
+  expect_has("keep_going's stderr on ${executor}" "${err}"
+    "node \"checked\" failed on item 3: item 3 is bad"
+    "\"strict\" was not computed")
+endforeach()
+foreach(grouping auto block node)
+  hamr_run(0 ${modules}/hr_blocks.so -o total -i n=3 --grouping ${grouping}
+    --max-inflight 1 --executor threads)
+  expect_eq("--grouping ${grouping}" "${out}" "total = 30\n")
+endforeach()
+hamr_run(2 ${modules}/hr_blocks.so -o total --grouping big)
+expect_has("--grouping big" "${err}" "unknown grouping \"big\"" "auto, block, node")
+hamr_run(2 ${modules}/hr_blocks.so -o total --max-inflight 0)
+expect_has("--max-inflight 0" "${err}" "--max-inflight 0" "1 or more")
+hamr_run(2 ${modules}/hr_blocks.so -o total --policy maybe)
+expect_has("--policy maybe" "${err}" "fail_fast or keep_going")
+
 # the example's own failure: one week has no standard deviation
 hamr_run(1 ${example} -o spend_mean,spend_std_dev -i weeks=1)
 expect_has("one week" "${err}" "node \"spend_std_dev\" failed:")

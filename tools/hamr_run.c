@@ -33,6 +33,7 @@ enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
 static const char usage_text[] =
 	"usage: hamr-run MODULE.so [MODULE.so ...] -o OUTPUT[,OUTPUT...]\n"
 	"                [-i NAME=VALUE ...] [-c KEY=VALUE ...] [--executor NAME]\n"
+	"                [--policy NAME] [--grouping NAME] [--max-inflight N]\n"
 	"                [--dot FILE] [--list] [--help] [--version]\n";
 
 static const char help_text[] =
@@ -49,6 +50,13 @@ static const char help_text[] =
 	"                      conditions (repeatable)\n"
 	"      --executor NAME the executor that runs the plan: sequential\n"
 	"                      (the default) or threads (the work-stealing pool)\n"
+	"      --policy NAME   what a failure does: fail_fast (the default: no\n"
+	"                      new node or item starts) or keep_going (every\n"
+	"                      other item runs; every failure is reported)\n"
+	"      --grouping NAME how map block items become tasks: auto (the\n"
+	"                      default), block or node\n"
+	"      --max-inflight N  items of a block emitted and not yet finished,\n"
+	"                      at most\n"
 	"      --dot FILE      write the plan as Graphviz DOT (the whole graph\n"
 	"                      when no -o is given); FILE - is stdout\n"
 	"      --list          list the graph's nodes and exit\n"
@@ -73,6 +81,9 @@ typedef struct cli {
 	pair *configs;
 	size_t n_configs;
 	const char *executor;
+	const char *policy;
+	const char *grouping;
+	const char *max_inflight;
 	const char *dot;
 	bool list;
 } cli;
@@ -159,12 +170,16 @@ static int add_outputs(cli *cl, char *arg)
  * when --help or --version was answered. */
 static int parse_args(cli *cl, int argc, char **argv)
 {
-	enum { OPT_EXECUTOR = 256, OPT_DOT, OPT_LIST, OPT_VERSION };
+	enum { OPT_EXECUTOR = 256, OPT_POLICY, OPT_GROUPING, OPT_INFLIGHT, OPT_DOT, OPT_LIST,
+	       OPT_VERSION };
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"input", required_argument, NULL, 'i'},
 		{"config", required_argument, NULL, 'c'},
 		{"executor", required_argument, NULL, OPT_EXECUTOR},
+		{"policy", required_argument, NULL, OPT_POLICY},
+		{"grouping", required_argument, NULL, OPT_GROUPING},
+		{"max-inflight", required_argument, NULL, OPT_INFLIGHT},
 		{"dot", required_argument, NULL, OPT_DOT},
 		{"list", no_argument, NULL, OPT_LIST},
 		{"help", no_argument, NULL, 'h'},
@@ -197,6 +212,15 @@ static int parse_args(cli *cl, int argc, char **argv)
 			break;
 		case OPT_EXECUTOR:
 			cl->executor = optarg;
+			break;
+		case OPT_POLICY:
+			cl->policy = optarg;
+			break;
+		case OPT_GROUPING:
+			cl->grouping = optarg;
+			break;
+		case OPT_INFLIGHT:
+			cl->max_inflight = optarg;
 			break;
 		case OPT_DOT:
 			cl->dot = optarg;
@@ -442,13 +466,8 @@ static int print_output(const char *name, const hamr_value *v)
 	return 0;
 }
 
-static void print_run_error(int rc, const hamr_run *run)
+static void print_error(const hamr_error_info *e)
 {
-	const hamr_error_info *e = run ? hamr_run_error(run) : NULL;
-	if (!e || !e->code) { /* the run could not even be made */
-		fail(rc, "cannot run the plan");
-		return;
-	}
 	if (!e->node) {
 		fprintf(stderr, "hamr-run: the run failed: %s\n", e->message);
 		return;
@@ -459,6 +478,26 @@ static void print_run_error(int rc, const hamr_run *run)
 	if (e->signal)
 		fprintf(stderr, " (signal %d in pid %d)", e->signal, e->pid);
 	fprintf(stderr, ": %s\n", e->message);
+}
+
+/* Every failure the run kept (one under fail_fast, all under keep_going),
+ * then how many more it counted. */
+static void print_run_error(int rc, const hamr_run *run)
+{
+	const hamr_error_info *e = run ? hamr_run_error(run) : NULL;
+	if (!e || !e->code) { /* the run could not even be made */
+		fail(rc, "cannot run the plan");
+		return;
+	}
+	size_t n = hamr_run_error_count(run), shown = 0;
+	if (n <= 1 || !hamr_run_error_at(run, 0)) {
+		print_error(e);
+		return;
+	}
+	for (; shown < n && hamr_run_error_at(run, shown); shown++)
+		print_error(hamr_run_error_at(run, shown));
+	if (shown < n)
+		fprintf(stderr, "hamr-run: and %zu more failures\n", n - shown);
 }
 
 /* ---- the driver ---------------------------------------------------------- */
@@ -476,6 +515,30 @@ static int run_cli(const cli *cl)
 	    (rc = hamr_executor_parse(cl->executor, &opts.executor))) {
 		fail(rc, "--executor %s", cl->executor);
 		goto out;
+	}
+	if (cl->policy) {
+		if (!strcmp(cl->policy, "keep_going")) {
+			opts.policy = HAMR_KEEP_GOING;
+		} else if (strcmp(cl->policy, "fail_fast")) {
+			fprintf(stderr, "hamr-run: --policy %s: expected fail_fast or keep_going\n",
+			        cl->policy);
+			goto out;
+		}
+	}
+	if (cl->grouping && (rc = hamr_grouping_parse(cl->grouping, &opts.grouping))) {
+		fail(rc, "--grouping %s", cl->grouping);
+		goto out;
+	}
+	if (cl->max_inflight) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long long v = strtoull(cl->max_inflight, &end, 10);
+		if (errno || end == cl->max_inflight || *end || !v || cl->max_inflight[0] == '-') {
+			fprintf(stderr, "hamr-run: --max-inflight %s: expected a whole number of 1 or more\n",
+			        cl->max_inflight);
+			goto out;
+		}
+		opts.max_inflight = (size_t)v;
 	}
 	if ((rc = hamr_graph_create(&g)) || (rc = hamr_values_create(&given))) {
 		fail(rc, NULL);
