@@ -111,6 +111,7 @@ struct hamr__stream {
 	int workers;
 	size_t grain;
 	size_t max_inflight;
+	size_t max_items;   /* 0: none */
 	/* items: only the emitting thread writes these; consumers read what
 	 * `published` covers. Each line below is written by one side: the
 	 * emitting thread's, the claims, the finished count, and the rarely
@@ -606,6 +607,10 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		return HAMR_ECANCELED;
 	}
 	size_t i = s->n, off = i & (SEG - 1);
+	if (__builtin_expect(s->max_items != 0, 0) && i >= s->max_items) {
+		hamr_value_clear(v);
+		return s->emit_rc = HAMR_ERANGE;
+	}
 	if (off == 0) {
 		size_t j = i >> SEG_BITS;
 		if (i >= MAX_ITEMS) {
@@ -730,6 +735,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->ga = p->gather + p->gather_start[s->blk];
 	s->n_ga = p->gather_start[s->blk + 1] - p->gather_start[s->blk];
 	s->max_inflight = r->opts.max_inflight ? r->opts.max_inflight : 1;
+	s->max_items = r->opts.max_items;
 	/* the execution manager: the block's tag, else the run's remote
 	 * executor, else its local one */
 	int remote = p->scope_remote[s->blk];

@@ -423,8 +423,12 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 		 * be short */
 		free(c.fail_msg);
 		c.fail_msg = NULL;
-		hamr_fail(&c, emit_rc == HAMR_EBLOCK ? "emitted more items than one block holds (%zu)" :
-		                                       "out of memory keeping item %zu", emitted);
+		if (emit_rc == HAMR_ERANGE)
+			hamr_fail(&c, "emitted more than %zu items, the limit (max_items, HAMR_MAX_ITEMS)",
+			          r->opts.max_items);
+		else
+			hamr_fail(&c, emit_rc == HAMR_EBLOCK ? "emitted more items than one block holds (%zu)" :
+			                                       "out of memory keeping item %zu", emitted);
 		rc = emit_rc;
 	} else if (!rc && c.result.type) {
 		/* a returned list is the items */

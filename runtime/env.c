@@ -2,15 +2,79 @@
 /* HAMR_* tuning variables. A knob's value comes from the API when the caller
  * set it, else from the environment, else from its default; a malformed
  * environment value is an error when the object it tunes is created, never
- * silently replaced by the default. */
+ * silently replaced by the default.
+ *
+ * The list below is every variable hamr reads. The first time one is read,
+ * hamr warns about any other HAMR_* variable in the environment (a typo
+ * such as HAMR_WORKER=4 would otherwise do nothing, silently), naming the
+ * nearest known one. HAMR_DISPLAY_ENV=1 prints what each pool and each run
+ * of a plan with map blocks resolved its knobs to, and from where, as
+ * OpenMP's OMP_DISPLAY_ENV does. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "graph/names_internal.h"
+#include "hamr/version.h"
 #include "runtime/env_internal.h"
 #include "serialize/error_internal.h"
 
+extern char **environ;
+
+static const char *const known[] = {
+	"HAMR_WORKERS", "HAMR_SPIN", "HAMR_PIN", "HAMR_BLOCKING_WORKERS", "HAMR_GRAIN",
+	"HAMR_GROUPING", "HAMR_MAX_INFLIGHT", "HAMR_MAX_ITEMS", "HAMR_DISPLAY_ENV",
+	/* read by the tests and tools/check.sh, not by the library */
+	"HAMR_TEST_LONG", "HAMR_CHECK_SETARCH"};
+
+static void check_environment(void)
+{
+	for (char **e = environ; e && *e; e++) {
+		if (strncmp(*e, "HAMR_", 5))
+			continue;
+		const char *eq = strchr(*e, '=');
+		size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+		char name[64];
+		if (len >= sizeof name)
+			len = sizeof name - 1;
+		memcpy(name, *e, len);
+		name[len] = '\0';
+		const char *best = NULL;
+		size_t best_d = 4; /* nearer than this, or no hint */
+		int found = 0;
+		for (size_t k = 0; k < sizeof known / sizeof *known && !found; k++) {
+			if (!strcmp(name, known[k])) {
+				found = 1;
+				break;
+			}
+			size_t d = hamr__edit_distance(name, known[k], best_d - 1);
+			if (d < best_d) {
+				best_d = d;
+				best = known[k];
+			}
+		}
+		if (found)
+			continue;
+		if (best)
+			fprintf(stderr, "hamr: warning: unknown variable %s; did you mean %s?\n", name,
+			        best);
+		else
+			fprintf(stderr, "hamr: warning: unknown variable %s (hamr reads none of that name)\n",
+			        name);
+	}
+}
+
+void hamr__env_check(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, check_environment);
+}
+
 int hamr__env_long(const char *name, long min, long max, long *out)
 {
+	hamr__env_check();
 	const char *s = getenv(name);
 	if (!s || !*s)
 		return 0;
@@ -25,4 +89,24 @@ int hamr__env_long(const char *name, long min, long max, long *out)
 		                       name, s, min, max);
 	*out = v;
 	return 1;
+}
+
+void hamr__env_display(const char *what, const hamr__knob_value *k, size_t n)
+{
+	const char *d = getenv("HAMR_DISPLAY_ENV");
+	if (!d || (strcmp(d, "1") && strcmp(d, "true")))
+		return;
+	static const char *const from[] = {"default", "environment", "API"};
+	/* one block at a time, whole, even from several threads */
+	flockfile(stderr);
+	fprintf(stderr, "HAMR DISPLAY ENVIRONMENT BEGIN (%s)\n", what);
+	fprintf(stderr, "  _HAMR_VERSION = '%s'\n", HAMR_VERSION_STRING);
+	for (size_t i = 0; i < n; i++) {
+		if (k[i].text)
+			fprintf(stderr, "  %s = '%s' (%s)\n", k[i].name, k[i].text, from[k[i].source]);
+		else
+			fprintf(stderr, "  %s = '%ld' (%s)\n", k[i].name, k[i].value, from[k[i].source]);
+	}
+	fprintf(stderr, "HAMR DISPLAY ENVIRONMENT END\n");
+	funlockfile(stderr);
 }

@@ -42,6 +42,50 @@ const char *hamr_executor_name(hamr_executor_kind k)
 	return (size_t)k < N_EXECUTORS ? executor_names[k] : "?";
 }
 
+/* The knobs of map blocks a run resolves: max_inflight and max_items from
+ * the API, else the environment, else their defaults; with
+ * HAMR_DISPLAY_ENV, the first run of the process that has blocks says
+ * where each came from (grouping too, whose variable plans read). */
+static int resolve_block_knobs(hamr_run_opts *o)
+{
+	hamr__knob_value k[] = {{"HAMR_GROUPING", 0, NULL, HAMR__FROM_DEFAULT},
+	                        {"HAMR_MAX_INFLIGHT", 65536, NULL, HAMR__FROM_API},
+	                        {"HAMR_MAX_ITEMS", 0, NULL, HAMR__FROM_API}};
+	int rc;
+	if (o->max_inflight) {
+		k[1].value = o->max_inflight > LONG_MAX ? LONG_MAX : (long)o->max_inflight;
+	} else {
+		if ((rc = hamr__env_long(k[1].name, 1, LONG_MAX, &k[1].value)) < 0)
+			return rc;
+		k[1].source = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
+		o->max_inflight = (size_t)k[1].value;
+	}
+	if (o->max_items) {
+		k[2].value = o->max_items > LONG_MAX ? LONG_MAX : (long)o->max_items;
+	} else {
+		if ((rc = hamr__env_long(k[2].name, 1, LONG_MAX, &k[2].value)) < 0)
+			return rc;
+		k[2].source = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
+		o->max_items = (size_t)k[2].value;
+	}
+	if (!o->max_items)
+		k[2].text = "none";
+	const char *g = getenv(k[0].name);
+	if (o->grouping != HAMR_GROUPING_DEFAULT) {
+		k[0].text = hamr_grouping_name(o->grouping);
+		k[0].source = HAMR__FROM_API;
+	} else if (g && *g) {
+		k[0].text = g; /* the plan checked it */
+		k[0].source = HAMR__FROM_ENV;
+	} else {
+		k[0].text = "auto, or a block's tag";
+	}
+	static atomic_bool shown;
+	if (!atomic_exchange_explicit(&shown, true, memory_order_relaxed))
+		hamr__env_display("the first run with map blocks", k, sizeof k / sizeof *k);
+	return 0;
+}
+
 static int fill_slots(hamr_run *r, const hamr_values *given)
 {
 	const hamr_plan *p = r->plan;
@@ -86,12 +130,8 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		return hamr__error_set(HAMR_EINVAL, "unknown policy %d", (int)o.policy);
 	int pool_needed = o.executor == HAMR_EXEC_THREADS;
 	if (plan->n_scopes > 1) {
-		if (o.max_inflight == 0) {
-			long v = 65536;
-			if ((rc = hamr__env_long("HAMR_MAX_INFLIGHT", 1, LONG_MAX, &v)) < 0)
-				return rc;
-			o.max_inflight = (size_t)v;
-		}
+		if ((rc = resolve_block_knobs(&o)))
+			return rc;
 		pool_needed |= o.remote == HAMR_REMOTE_THREADS;
 		for (uint32_t sc = 1; sc < plan->n_scopes; sc++)
 			pool_needed |= plan->scope_remote[sc] == HAMR_REMOTE_THREADS;

@@ -59,54 +59,62 @@ int hamr_cpu_count(void)
 	return q > 0 && q < n ? q : n;
 }
 
+/* One knob of a pool: the API's value unless it is `unset`, else the
+ * environment's, else `dflt`. 0 or HAMR_EINVAL. */
+static int resolve(long api, long unset, const char *env, long min, long max, long dflt,
+                   long *out, hamr__source *from)
+{
+	if (api != unset) {
+		*out = api;
+		*from = HAMR__FROM_API;
+		return 0;
+	}
+	*out = dflt;
+	int rc = hamr__env_long(env, min, max, out);
+	if (rc < 0)
+		return rc;
+	*from = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
+	return 0;
+}
+
 int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 {
 	hamr_pool_opts def = HAMR_POOL_OPTS_INIT;
 	*o = in ? *in : def;
-	long v;
-	int rc;
 	if (o->workers < 0 || o->workers > HAMR__MAX_WORKERS)
 		return hamr__error_set(HAMR_EINVAL, "workers = %d: expected 1 to %d (0: default)",
 		                       o->workers, HAMR__MAX_WORKERS);
-	if (o->workers == 0) {
-		v = hamr_cpu_count();
-		if ((rc = hamr__env_long("HAMR_WORKERS", 1, HAMR__MAX_WORKERS, &v)) < 0)
-			return rc;
-		o->workers = (int)v;
-	}
 	if (o->spin_us < -1)
 		return hamr__error_set(HAMR_EINVAL, "spin_us = %d: expected 0 or more (-1: default)",
 		                       o->spin_us);
-	if (o->spin_us == -1) {
-		v = HAMR__DEFAULT_SPIN_US;
-		if ((rc = hamr__env_long("HAMR_SPIN", 0, 10000000, &v)) < 0)
-			return rc;
-		o->spin_us = (int)v;
-	}
 	if (o->pin < -1 || o->pin > 1)
 		return hamr__error_set(HAMR_EINVAL, "pin = %d: expected 0 or 1 (-1: default)", o->pin);
-	if (o->pin == -1) {
-		v = 0;
-		if ((rc = hamr__env_long("HAMR_PIN", 0, 1, &v)) < 0)
-			return rc;
-		o->pin = (int)v;
-	}
 	if (o->blocking_workers < 0 || o->blocking_workers > HAMR__MAX_BLOCKING)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "blocking_workers = %d: expected 1 to %d (0: default)",
 		                       o->blocking_workers, HAMR__MAX_BLOCKING);
-	if (o->blocking_workers == 0) {
-		v = HAMR__DEFAULT_BLOCKING;
-		if ((rc = hamr__env_long("HAMR_BLOCKING_WORKERS", 1, HAMR__MAX_BLOCKING, &v)) < 0)
-			return rc;
-		o->blocking_workers = (int)v;
-	}
-	if (o->grain == 0) {
-		v = 0;
-		if ((rc = hamr__env_long("HAMR_GRAIN", 1, LONG_MAX, &v)) < 0)
-			return rc;
-		o->grain = (size_t)v;
-	}
+	hamr__knob_value k[] = {{"HAMR_WORKERS", 0, NULL, 0}, {"HAMR_SPIN", 0, NULL, 0},
+	                        {"HAMR_PIN", 0, NULL, 0}, {"HAMR_BLOCKING_WORKERS", 0, NULL, 0},
+	                        {"HAMR_GRAIN", 0, NULL, 0}};
+	int rc;
+	if ((rc = resolve(o->workers, 0, k[0].name, 1, HAMR__MAX_WORKERS, hamr_cpu_count(),
+	                  &k[0].value, &k[0].source)) ||
+	    (rc = resolve(o->spin_us, -1, k[1].name, 0, 10000000, HAMR__DEFAULT_SPIN_US,
+	                  &k[1].value, &k[1].source)) ||
+	    (rc = resolve(o->pin, -1, k[2].name, 0, 1, 0, &k[2].value, &k[2].source)) ||
+	    (rc = resolve(o->blocking_workers, 0, k[3].name, 1, HAMR__MAX_BLOCKING,
+	                  HAMR__DEFAULT_BLOCKING, &k[3].value, &k[3].source)) ||
+	    (rc = resolve(o->grain > LONG_MAX ? LONG_MAX : (long)o->grain, 0, k[4].name, 1,
+	                  LONG_MAX, 0, &k[4].value, &k[4].source)))
+		return rc;
+	o->workers = (int)k[0].value;
+	o->spin_us = (int)k[1].value;
+	o->pin = (int)k[2].value;
+	o->blocking_workers = (int)k[3].value;
+	o->grain = (size_t)k[4].value;
+	if (!o->grain)
+		k[4].text = "lazy"; /* no grain: lazy splitting */
+	hamr__env_display("pool", k, sizeof k / sizeof *k);
 	return 0;
 }
 

@@ -89,11 +89,15 @@ typedef struct hamr_run_opts {
 	 * 0: HAMR_MAX_INFLIGHT, else 65536 */
 	size_t max_inflight;
 	hamr_policy policy;
+	/* items one parallelizable node may emit, at most: the emit past it
+	 * fails the node (HAMR_ERANGE, naming it and the limit). 0:
+	 * HAMR_MAX_ITEMS, else no limit */
+	size_t max_items;
 } hamr_run_opts;
 
 #define HAMR_RUN_OPTS_INIT                                                   \
 	{HAMR_EXEC_SEQUENTIAL, NULL, HAMR_REMOTE_LOCAL, HAMR_GROUPING_DEFAULT,    \
-	 0, 0, HAMR_FAIL_FAST}
+	 0, 0, HAMR_FAIL_FAST, 0}
 
 /* Parses a grouping name ("auto", "block", "node") into *out; HAMR_EINVAL
  * otherwise. */

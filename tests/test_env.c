@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+/* Knobs and where their values come from: HAMR_DISPLAY_ENV prints what a
+ * pool and the first run with map blocks resolved each knob to, and from
+ * where (default, environment, API); an unknown HAMR_* variable gets a
+ * warning naming the nearest known one; HAMR_MAX_ITEMS and max_items fail
+ * the emit past the limit, naming the node and the limit.
+ *
+ * Everything hamr prints goes to stderr, which the test points at a file
+ * for the first part; the environment is set before hamr's first call,
+ * since the check for unknown variables runs once per process. */
+#include <hamr.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tests/check.h"
+
+#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
+
+static int f_items(hamr_call *c)
+{
+	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
+		if (hamr_emit_i64(c, i))
+			return HAMR_ECANCELED;
+	return 0;
+}
+
+static int f_count(hamr_call *c)
+{
+	return hamr_ret_i64(c, (int64_t)hamr_arg_list(c, 0).len);
+}
+
+static const hamr_node_def defs[] = {
+	{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "count", .fn = f_count, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("items", HAMR_I64))},
+	{0}};
+
+static hamr_pool *pool;
+
+/* Runs the plan for "count" with n items; returns the run's code. */
+static int run_count(int64_t n, const hamr_run_opts *o, int64_t *count)
+{
+	hamr_module m = {"env", defs};
+	hamr_graph *g = NULL;
+	hamr_values *in = NULL;
+	hamr_plan *p = NULL;
+	hamr_run *r = NULL;
+	const char *outs[] = {"count"};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", n));
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	int rc = hamr_run_execute(&r, p, in, o);
+	*count = -1;
+	if (!rc)
+		CHECK_OK(hamr_run_result_i64(r, "count", count));
+	if (rc == HAMR_ERANGE) {
+		CHECK_EQ_STR(hamr_run_error(r)->node, "items");
+		CHECK_CONTAINS(hamr_run_error(r)->message, "more than 10 items");
+	}
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[16384];
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static void test_display_env_and_unknown_variables(void)
+{
+	char path[] = "/tmp/hamr-test-env-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	CHECK(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 3;
+	int rc = hamr_pool_create(&pool, &po);
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_THREADS;
+	o.pool = pool;
+	o.max_inflight = 5;
+	int64_t count = 0;
+	int rr = run_count(4, &o, &count);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	CHECK_OK(rc);
+	CHECK_OK(rr);
+	CHECK_EQ_INT(count, 4);
+	const char *err = slurp(path);
+	unlink(path);
+	CHECK_CONTAINS(err, "hamr: warning: unknown variable HAMR_WORKRES; did you mean HAMR_WORKERS?");
+	CHECK_CONTAINS(err, "unknown variable HAMR_ZZZZZZZZZZZZ (hamr reads none of that name)");
+	CHECK(strstr(err, "HAMR_TEST_LONG") == NULL); /* known, if set */
+	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT BEGIN (pool)");
+	CHECK_CONTAINS(err, "  HAMR_WORKERS = '3' (API)\n");
+	CHECK_CONTAINS(err, "  HAMR_SPIN = '20' (environment)\n");
+	CHECK_CONTAINS(err, "  HAMR_PIN = '0' (default)\n");
+	CHECK_CONTAINS(err, "  HAMR_GRAIN = 'lazy' (default)\n");
+	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT BEGIN (the first run with map blocks)");
+	CHECK_CONTAINS(err, "  HAMR_MAX_INFLIGHT = '5' (API)\n");
+	CHECK_CONTAINS(err, "  HAMR_MAX_ITEMS = 'none' (default)\n");
+	CHECK_CONTAINS(err, "  HAMR_GROUPING = 'node' (environment)\n");
+	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT END");
+}
+
+static void test_max_items(void)
+{
+	unsetenv("HAMR_DISPLAY_ENV");
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = HAMR_RUN_OPTS_INIT;
+	thr.executor = HAMR_EXEC_THREADS;
+	thr.pool = pool;
+	const hamr_run_opts *each[] = {&seq, &thr};
+	for (int k = 0; k < 2; k++) {
+		hamr_run_opts o = *each[k];
+		o.max_items = 10;
+		int64_t count = 0;
+		CHECK_OK(run_count(10, &o, &count)); /* at the limit: fine */
+		CHECK_EQ_INT(count, 10);
+		CHECK_EQ_INT(run_count(11, &o, &count), HAMR_ERANGE);
+		/* from the environment, strictly */
+		o.max_items = 0;
+		setenv("HAMR_MAX_ITEMS", "10", 1);
+		CHECK_EQ_INT(run_count(500, &o, &count), HAMR_ERANGE);
+		setenv("HAMR_MAX_ITEMS", "ten", 1);
+		CHECK_EQ_INT(run_count(5, &o, &count), HAMR_EINVAL);
+		CHECK_CONTAINS(hamr_errmsg(), "HAMR_MAX_ITEMS=ten");
+		unsetenv("HAMR_MAX_ITEMS");
+		CHECK_OK(run_count(500, &o, &count));
+		CHECK_EQ_INT(count, 500);
+	}
+}
+
+int main(void)
+{
+	/* before hamr's first call: the check of the environment runs once */
+	setenv("HAMR_WORKRES", "3", 1);
+	setenv("HAMR_ZZZZZZZZZZZZ", "1", 1);
+	setenv("HAMR_SPIN", "20", 1);
+	setenv("HAMR_GROUPING", "node", 1);
+	setenv("HAMR_DISPLAY_ENV", "1", 1);
+	RUN_TEST(test_display_env_and_unknown_variables);
+	unsetenv("HAMR_GROUPING");
+	RUN_TEST(test_max_items);
+	hamr_pool_destroy(pool);
+	TEST_EXIT();
+}
