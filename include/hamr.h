@@ -11,5 +11,6 @@
 #include "hamr/graph.h"
 #include "hamr/pool.h"
 #include "hamr/runtime.h"
+#include "hamr/hooks.h"
 
 #endif /* HAMR_H */

@@ -133,6 +133,7 @@ struct hamr__stream {
 	atomic_bool closed;      /* the node has emitted everything */
 	atomic_bool abandoned;   /* the node failed: its items do not run */
 	atomic_int active;       /* consumers offered and not yet finished */
+	atomic_llong n_batches;  /* batches formed, for hooks */
 	atomic_int rc;           /* fail fast: the first error */
 	pthread_mutex_t lock;    /* folds without merge; merging partials */
 	hamr_value *acc;         /* per gather entry: a fold's accumulator */
@@ -208,6 +209,21 @@ static void stream_fail(stream *s, int rc)
 	atomic_compare_exchange_strong(&s->rc, &none, rc);
 	/* relaxed: fail fast is a hint; the run's error record has the error */
 	atomic_store_explicit(&s->r->stop, true, memory_order_relaxed);
+}
+
+/* An event of the block (e: its batch fields, or NULL) for r's hooks. */
+static void block_event(const stream *s, hamr_event_kind kind, hamr_event *e)
+{
+	hamr_event x = {.task = -1};
+	if (!e)
+		e = &x;
+	e->kind = kind;
+	e->node = s->p->nodes[s->owner].name;
+	e->item = hamr__current_item;
+	/* relaxed: what the node has published so far, a hint for progress */
+	e->block_items = (int64_t)atomic_load_explicit(&s->published, memory_order_relaxed);
+	e->block_final = atomic_load_explicit(&s->closed, memory_order_relaxed);
+	hamr__event(s->r, e);
 }
 
 /* ---- consumers ---------------------------------------------------------- */
@@ -369,6 +385,8 @@ static void offer(stream *s, ctx *c)
 	/* relaxed: `active` only steers offers (a stale value offers one
 	 * consumer more or less); nothing is published through it */
 	atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
+	if (s->r->n_hooks)
+		block_event(s, HAMR_EV_TASK_SUBMIT, NULL);
 	hamr_spawn(&k->t, kid_run, k);
 }
 
@@ -521,6 +539,14 @@ static void run_item(stream *s, ctx *c, size_t it)
 /* Runs claimed items [lo, hi) and marks them done. */
 static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 {
+	hamr_event e = {.task = -1, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
+	if (s->r->n_hooks) {
+		/* relaxed: an index for the hooks, no order hangs on it */
+		e.task = atomic_fetch_add_explicit(&s->n_batches, 1, memory_order_relaxed);
+		block_event(s, HAMR_EV_BATCH, &e);
+		block_event(s, HAMR_EV_TASK_START, &e);
+		e.start_ns = e.t_ns;
+	}
 	int64_t saved = hamr__current_item;
 	size_t it = lo;
 	for (; it < hi && !stopped(s); it++)
@@ -528,6 +554,8 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 	hamr__current_item = saved;
 	if (it < hi) /* relaxed: read after every consumer has synced */
 		atomic_fetch_add_explicit(&s->unrun, hi - it, memory_order_relaxed);
+	if (s->r->n_hooks)
+		block_event(s, HAMR_EV_TASK_END, &e);
 	/* every claimed item counts as done, run or not: segments are freed
 	 * by the count. acq_rel: whoever frees a segment sees every other
 	 * consumer's last use of it */
@@ -833,6 +861,9 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 		stream_destroy(s);
 		return hamr__run_fail(r, rc, p->nodes[owner].name, NULL);
 	}
+	hamr_event be = {.task = -1};
+	if (r->n_hooks)
+		block_event(s, HAMR_EV_BLOCK_START, &be);
 	rc = hamr__run_emit(r, owner, f->slots, s);
 	if (rc)
 		atomic_store(&s->abandoned, true);
@@ -871,6 +902,11 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 			if (e)
 				rc = hamr__run_fail(r, e, p->nodes[owner].name, NULL);
 		}
+	}
+	if (r->n_hooks) {
+		be.start_ns = be.t_ns;
+		be.rc = rc < 0 ? rc : 0;
+		block_event(s, HAMR_EV_BLOCK_END, &be);
 	}
 	stream_destroy(s);
 	/* the outer values the block read: it is done with them */

@@ -364,48 +364,75 @@ static int fold_result(hamr_call *c)
 	return hamr_fail(c, "a fold collect without its accumulator");
 }
 
-int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
+/* What follows a node's call: the result checked and stored, or the
+ * failure recorded. */
+static int node_done(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c, int rc)
 {
 	const hamr__pnode *pn = &r->plan->nodes[i];
-	hamr_call c;
-	if (__builtin_expect(r->keep_going, 0) && hamr__missing_input(r, i, slots))
-		return HAMR__SKIPPED;
-	call_init(&c, r, i, slots, NULL);
-
-	int rc;
-	if (__builtin_expect(pn->flags & HAMR__PNODE_LIMITED, 0)) {
-		hamr__held h;
-		if ((rc = hamr__group_enter(r, i, &h)))
-			return hamr__run_fail(r, rc, NULL, NULL);
-		rc = pn->fn ? pn->fn(&c) : fold_result(&c);
-		hamr__group_leave(r, &h);
-	} else {
-		rc = pn->fn ? pn->fn(&c) : fold_result(&c);
-	}
-	if (__builtin_expect(rc == 0 && c.result.type != NULL, 1)) {
+	if (__builtin_expect(rc == 0 && c->result.type != NULL, 1)) {
 		/* field by field: hamr_ret_* just stored the result that way,
 		 * and one 16-byte load of it would stall store forwarding */
-		slots[i].u = c.result.u;
-		slots[i].type = c.result.type;
-		if (__builtin_expect(c.fail_msg != NULL, 0))
-			free(c.fail_msg); /* it failed, then recovered */
+		slots[i].u = c->result.u;
+		slots[i].type = c->result.type;
+		if (__builtin_expect(c->fail_msg != NULL, 0))
+			free(c->fail_msg); /* it failed, then recovered */
 		return 0;
 	}
-	hamr_value_clear(&c.result);
+	hamr_value_clear(&c->result);
 	if (rc == 0) {
 		if (!pn->type || pn->type == HAMR_NONE) {
-			free(c.fail_msg);
+			free(c->fail_msg);
 			slots[i] = hamr_value_none();
 			return 0;
 		}
-		free(c.fail_msg);
+		free(c->fail_msg);
 		char *msg = NULL;
 		if (asprintf(&msg, "returned no value, but the node is declared %s",
 		             hamr_type_name(pn->type)) < 0)
 			msg = NULL;
 		return hamr__run_fail(r, HAMR_ETYPE, pn->name, msg);
 	}
-	return node_failed(r, pn, rc, c.fail_msg);
+	return node_failed(r, pn, rc, c->fail_msg);
+}
+
+/* The node's call between its start and end events. */
+static int call_node(hamr_run *r, uint32_t i, hamr_call *c)
+{
+	const hamr__pnode *pn = &r->plan->nodes[i];
+	if (__builtin_expect(pn->flags & HAMR__PNODE_LIMITED, 0)) {
+		hamr__held h;
+		int rc = hamr__group_enter(r, i, &h);
+		if (rc)
+			return rc;
+		rc = pn->fn ? pn->fn(c) : fold_result(c);
+		hamr__group_leave(r, &h);
+		return rc;
+	}
+	return pn->fn ? pn->fn(c) : fold_result(c);
+}
+
+static int run_node_hooked(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c)
+{
+	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[i].name,
+	                .item = hamr__current_item, .task = -1};
+	hamr__event(r, &e);
+	int rc = call_node(r, i, c);
+	e.kind = HAMR_EV_NODE_END;
+	e.start_ns = e.t_ns;
+	e.rc = rc;
+	hamr__event(r, &e);
+	return node_done(r, i, slots, c, rc);
+}
+
+int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
+{
+	hamr_call c;
+	if (__builtin_expect(r->keep_going, 0) && hamr__missing_input(r, i, slots))
+		return HAMR__SKIPPED;
+	call_init(&c, r, i, slots, NULL);
+	if (__builtin_expect(r->n_hooks != 0, 0))
+		return run_node_hooked(r, i, slots, &c);
+	return node_done(r, i, slots, &c, call_node(r, i, &c));
 }
 
 int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stream *s)
@@ -415,7 +442,17 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 	if (r->keep_going && hamr__missing_input(r, i, slots))
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, s);
+	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = pn->name,
+	                .item = hamr__current_item, .task = -1};
+	if (r->n_hooks)
+		hamr__event(r, &e);
 	int rc = pn->fn(&c); /* never in a group: planning refuses the tag */
+	if (r->n_hooks) {
+		e.kind = HAMR_EV_NODE_END;
+		e.start_ns = e.t_ns;
+		e.rc = rc;
+		hamr__event(r, &e);
+	}
 	size_t emitted = 0;
 	int emit_rc = hamr__stream_error(s, &emitted);
 	if (emit_rc) {

@@ -181,6 +181,8 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	    !(r->group_used = calloc(plan->n_groups, sizeof *r->group_used)))
 		rc = hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
 	if (!rc)
+		rc = hamr__hooks_init(r);
+	if (!rc)
 		rc = fill_slots(r, given);
 	if (!rc && o.executor == HAMR_EXEC_THREADS)
 		rc = hamr__threads_prepare(r);
@@ -207,6 +209,11 @@ int hamr_run_start(hamr_run *r)
 	                                             memory_order_acq_rel,
 	                                             memory_order_acquire))
 		return hamr__error_set(HAMR_ESTATE, "the run was already started");
+	if (r->n_hooks) {
+		hamr_event e = {.kind = HAMR_EV_RUN_START, .item = -1, .task = -1};
+		hamr__event(r, &e);
+		r->start_ns = e.t_ns;
+	}
 	if (threads)
 		hamr__threads_start(r);
 	return 0;
@@ -214,6 +221,11 @@ int hamr_run_start(hamr_run *r)
 
 void hamr__run_finish(hamr_run *r, int rc)
 {
+	if (r->n_hooks) { /* before the waiters wake: r may go right after */
+		hamr_event e = {.kind = HAMR_EV_RUN_END, .item = -1, .task = -1,
+		                .start_ns = r->start_ns, .rc = rc};
+		hamr__event(r, &e);
+	}
 	pthread_mutex_lock(&r->lock);
 	r->rc = rc;
 	/* release: pairs with the acquire loads of state in wait and destroy
@@ -340,6 +352,7 @@ void hamr_run_destroy(hamr_run *r)
 		error_free(&r->errs[k]);
 	free(r->errs);
 	free(r->group_used);
+	free(r->hooks);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->done);
 	free(r);

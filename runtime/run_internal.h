@@ -59,6 +59,10 @@ struct hamr_run {
 	/* concurrency groups: places taken, per group */
 	atomic_uint *group_used;
 	int keep_going;
+	/* hooks: the caller's, then HAMR_TRACE's; NULL when none */
+	hamr_hook *hooks;
+	size_t n_hooks;
+	int64_t start_ns;       /* when hamr_run_start was called */
 };
 
 #define HAMR__MAX_ERRORS 10000
@@ -144,6 +148,16 @@ extern HAMR__TLS int64_t hamr__current_item;
  * (heap, taken over; NULL: the code's description) if it is r's first.
  * Returns code. */
 int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg);
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+int64_t hamr__now_ns(void);
+
+/* Fills the event's run, time, worker and pid, and calls each of r's
+ * hooks with it. Only for runs with hooks (r->n_hooks). */
+void hamr__event(const hamr_run *r, hamr_event *e);
+
+/* Sets up r's hooks from its options and HAMR_TRACE (runtime/hooks.c). */
+int hamr__hooks_init(hamr_run *r);
 
 /* Marks r done with result rc and wakes its waiters. */
 void hamr__run_finish(hamr_run *r, int rc);

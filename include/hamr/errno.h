@@ -28,7 +28,8 @@
 	X(ENOTSUP, -15, "not supported by this executor")                    \
 	X(ECODEC, -16, "cannot encode or decode value")                      \
 	X(ERANGE, -17, "index or value out of range")                        \
-	X(EBLOCK, -18, "map blocks that do not nest")
+	X(EBLOCK, -18, "map blocks that do not nest")                        \
+	X(EIO, -19, "cannot read or write a file")
 
 enum {
 #define HAMR_ERRNO_ENUM_(name, value, msg) HAMR_##name = (value),

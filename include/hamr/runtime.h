@@ -16,6 +16,7 @@
 
 #include "hamr/export.h"
 #include "hamr/graph.h"
+#include "hamr/hooks.h"
 #include "hamr/value.h"
 
 #ifdef __cplusplus
@@ -93,11 +94,15 @@ typedef struct hamr_run_opts {
 	 * fails the node (HAMR_ERANGE, naming it and the limit). 0:
 	 * HAMR_MAX_ITEMS, else no limit */
 	size_t max_items;
+	/* hooks called at every event of the run (hamr/hooks.h), borrowed:
+	 * the array must outlive the run. HAMR_TRACE adds its own. */
+	const hamr_hook *hooks;
+	size_t n_hooks;
 } hamr_run_opts;
 
 #define HAMR_RUN_OPTS_INIT                                                   \
 	{HAMR_EXEC_SEQUENTIAL, NULL, HAMR_REMOTE_LOCAL, HAMR_GROUPING_DEFAULT,    \
-	 0, 0, HAMR_FAIL_FAST, 0}
+	 0, 0, HAMR_FAIL_FAST, 0, NULL, 0}
 
 /* Parses a grouping name ("auto", "block", "node") into *out; HAMR_EINVAL
  * otherwise. */

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* Lifecycle hooks: what a run does, as it does it.
+ *
+ * A hook is a function and a pointer; a run calls every hook of its
+ * hamr_run_opts.hooks at each event, on the thread where the event
+ * happens, so a hook must be thread-safe and quick (it runs inside the
+ * executor). Events carry a CLOCK_MONOTONIC timestamp, the worker and the
+ * process, and what Hamilton's hooks lack: the item a node runs for, and
+ * for the tasks of a map block their index and the block's item count so
+ * far, with whether it is final (a streaming block's count grows).
+ *
+ * Map blocks run as batches of consecutive items (grouping auto), single
+ * items (block) or single nodes of items (node); a batch forms when a
+ * worker claims it, and is the task that the task events describe. A run
+ * with no hooks pays one test per node. HAMR_TRACE=FILE adds a hook that
+ * writes a Chrome trace (hamr_trace_hook). */
+#ifndef HAMR_HOOKS_H
+#define HAMR_HOOKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hamr/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hamr_run;
+
+typedef enum hamr_event_kind {
+	HAMR_EV_RUN_START = 0, /* hamr_run_start */
+	HAMR_EV_RUN_END,       /* the run is done; rc */
+	HAMR_EV_BLOCK_START,   /* a parallelizable node starts its block */
+	HAMR_EV_BLOCK_END,     /* every item of the block is done; rc */
+	HAMR_EV_TASK_SUBMIT,   /* a worker is offered a share of a block */
+	HAMR_EV_BATCH,         /* a batch formed: items [first, first + count) */
+	HAMR_EV_TASK_START,    /* the batch starts running */
+	HAMR_EV_TASK_END,      /* the batch is done */
+	HAMR_EV_NODE_START,    /* a node's function is called */
+	HAMR_EV_NODE_END       /* it returned; rc */
+} hamr_event_kind;
+
+typedef struct hamr_event {
+	hamr_event_kind kind;
+	const struct hamr_run *run;
+	const char *node;     /* the node; for block, batch and task events the
+	                       * parallelizable node of the block; NULL for run
+	                       * events */
+	int64_t item;         /* the item a node runs for, -1 outside blocks */
+	int64_t task;         /* batch and task events: the batch's index in its
+	                       * block (0, 1, ... in the order they form), -1 */
+	int64_t first, count; /* batch and task events: the batch's items */
+	int64_t block_items;  /* block, batch and task events: the items the
+	                       * block's node has emitted so far */
+	bool block_final;     /* ... and whether it has emitted them all */
+	int64_t t_ns;         /* when, CLOCK_MONOTONIC nanoseconds */
+	int64_t start_ns;     /* end events: when the matching start was */
+	int worker;           /* hamr_worker_index() of the thread, -1 */
+	int pid;
+	int rc;               /* end events: 0 or the HAMR_E* code */
+} hamr_event;
+
+typedef void (*hamr_hook_fn)(const hamr_event *e, void *userdata);
+
+typedef struct hamr_hook {
+	hamr_hook_fn fn;
+	void *userdata;
+} hamr_hook;
+
+/* A hook that appends every node execution, batch and block of the runs it
+ * is given to `path` in the Chrome trace event format (JSON, one event a
+ * line; it opens in Perfetto and chrome://tracing): complete events with
+ * their worker as the thread, the process, and the item. The file is
+ * created (truncated) now and stays valid while it grows, since the format
+ * allows the array's closing bracket to be missing; hamr_trace_close
+ * writes it and closes the file. HAMR_TRACE=FILE gives every run one such
+ * hook, shared, for the life of the process. */
+HAMR_API int hamr_trace_open(hamr_hook *out, const char *path);
+HAMR_API void hamr_trace_close(hamr_hook *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAMR_HOOKS_H */
