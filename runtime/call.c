@@ -366,7 +366,7 @@ static int fold_result(hamr_call *c)
 
 /* What follows a node's call: the result checked and stored, or the
  * failure recorded. */
-static int node_done(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c, int rc)
+static inline __attribute__((always_inline)) int node_done(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c, int rc)
 {
 	const hamr__pnode *pn = &r->plan->nodes[i];
 	if (__builtin_expect(rc == 0 && c->result.type != NULL, 1)) {
@@ -396,7 +396,7 @@ static int node_done(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c, i
 }
 
 /* The node's call between its start and end events. */
-static int call_node(hamr_run *r, uint32_t i, hamr_call *c)
+static inline __attribute__((always_inline)) int call_node(hamr_run *r, uint32_t i, hamr_call *c)
 {
 	const hamr__pnode *pn = &r->plan->nodes[i];
 	if (__builtin_expect(pn->flags & HAMR__PNODE_LIMITED, 0)) {
