@@ -219,6 +219,7 @@ static void block_event(const stream *s, hamr_event_kind kind, hamr_event *e)
 		e = &x;
 	e->kind = kind;
 	e->node = s->p->nodes[s->owner].name;
+	e->node_index = (int)s->owner;
 	e->item = hamr__current_item;
 	/* relaxed: what the node has published so far, a hint for progress */
 	e->block_items = (int64_t)atomic_load_explicit(&s->published, memory_order_relaxed);
@@ -385,7 +386,7 @@ static void offer(stream *s, ctx *c)
 	/* relaxed: `active` only steers offers (a stale value offers one
 	 * consumer more or less); nothing is published through it */
 	atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
-	if (s->r->n_hooks)
+	if (s->r->observe)
 		block_event(s, HAMR_EV_TASK_SUBMIT, NULL);
 	hamr_spawn(&k->t, kid_run, k);
 }
@@ -540,7 +541,11 @@ static void run_item(stream *s, ctx *c, size_t it)
 static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 {
 	hamr_event e = {.task = -1, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
-	if (s->r->n_hooks) {
+	uint64_t inflight = 0;
+	if (s->r->observe) {
+		/* relaxed: a statistic */
+		inflight = atomic_load_explicit(&s->published, memory_order_relaxed) -
+		           atomic_load_explicit(&s->finished, memory_order_relaxed);
 		/* relaxed: an index for the hooks, no order hangs on it */
 		e.task = atomic_fetch_add_explicit(&s->n_batches, 1, memory_order_relaxed);
 		block_event(s, HAMR_EV_BATCH, &e);
@@ -554,8 +559,11 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 	hamr__current_item = saved;
 	if (it < hi) /* relaxed: read after every consumer has synced */
 		atomic_fetch_add_explicit(&s->unrun, hi - it, memory_order_relaxed);
-	if (s->r->n_hooks)
+	if (s->r->observe) {
 		block_event(s, HAMR_EV_TASK_END, &e);
+		if (s->r->stats)
+			hamr__stats_task(s->r, s->blk, &e, inflight);
+	}
 	/* every claimed item counts as done, run or not: segments are freed
 	 * by the count. acq_rel: whoever frees a segment sees every other
 	 * consumer's last use of it */
@@ -862,7 +870,7 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 		return hamr__run_fail(r, rc, p->nodes[owner].name, NULL);
 	}
 	hamr_event be = {.task = -1};
-	if (r->n_hooks)
+	if (r->observe)
 		block_event(s, HAMR_EV_BLOCK_START, &be);
 	rc = hamr__run_emit(r, owner, f->slots, s);
 	if (rc)
@@ -903,10 +911,12 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 				rc = hamr__run_fail(r, e, p->nodes[owner].name, NULL);
 		}
 	}
-	if (r->n_hooks) {
+	if (r->observe) {
 		be.start_ns = be.t_ns;
 		be.rc = rc < 0 ? rc : 0;
 		block_event(s, HAMR_EV_BLOCK_END, &be);
+		if (r->stats)
+			hamr__stats_block(r, s->blk, s->n);
 	}
 	stream_destroy(s);
 	/* the outer values the block read: it is done with them */

@@ -414,13 +414,15 @@ static inline __attribute__((always_inline)) int call_node(hamr_run *r, uint32_t
 static int run_node_hooked(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c)
 {
 	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[i].name,
-	                .item = hamr__current_item, .task = -1};
+	                .node_index = (int)i, .item = hamr__current_item, .task = -1};
 	hamr__event(r, &e);
 	int rc = call_node(r, i, c);
 	e.kind = HAMR_EV_NODE_END;
 	e.start_ns = e.t_ns;
 	e.rc = rc;
 	hamr__event(r, &e);
+	if (r->stats)
+		hamr__stats_node(r, &e);
 	return node_done(r, i, slots, c, rc);
 }
 
@@ -430,7 +432,7 @@ int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 	if (__builtin_expect(r->keep_going, 0) && hamr__missing_input(r, i, slots))
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, NULL);
-	if (__builtin_expect(r->n_hooks != 0, 0))
+	if (__builtin_expect(r->observe != 0, 0))
 		return run_node_hooked(r, i, slots, &c);
 	return node_done(r, i, slots, &c, call_node(r, i, &c));
 }
@@ -442,16 +444,18 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 	if (r->keep_going && hamr__missing_input(r, i, slots))
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, s);
-	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = pn->name,
+	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = pn->name, .node_index = (int)i,
 	                .item = hamr__current_item, .task = -1};
-	if (r->n_hooks)
+	if (r->observe)
 		hamr__event(r, &e);
 	int rc = pn->fn(&c); /* never in a group: planning refuses the tag */
-	if (r->n_hooks) {
+	if (r->observe) {
 		e.kind = HAMR_EV_NODE_END;
 		e.start_ns = e.t_ns;
 		e.rc = rc;
 		hamr__event(r, &e);
+		if (r->stats)
+			hamr__stats_node(r, &e);
 	}
 	size_t emitted = 0;
 	int emit_rc = hamr__stream_error(s, &emitted);

@@ -209,8 +209,10 @@ int hamr_run_start(hamr_run *r)
 	                                             memory_order_acq_rel,
 	                                             memory_order_acquire))
 		return hamr__error_set(HAMR_ESTATE, "the run was already started");
-	if (r->n_hooks) {
-		hamr_event e = {.kind = HAMR_EV_RUN_START, .item = -1, .task = -1};
+	if (r->observe) {
+		if (r->stats)
+			hamr__stats_start(r);
+		hamr_event e = {.kind = HAMR_EV_RUN_START, .node_index = -1, .item = -1, .task = -1};
 		hamr__event(r, &e);
 		r->start_ns = e.t_ns;
 	}
@@ -221,10 +223,12 @@ int hamr_run_start(hamr_run *r)
 
 void hamr__run_finish(hamr_run *r, int rc)
 {
-	if (r->n_hooks) { /* before the waiters wake: r may go right after */
-		hamr_event e = {.kind = HAMR_EV_RUN_END, .item = -1, .task = -1,
+	if (r->observe) { /* before the waiters wake: r may go right after */
+		hamr_event e = {.kind = HAMR_EV_RUN_END, .node_index = -1, .item = -1, .task = -1,
 		                .start_ns = r->start_ns, .rc = rc};
 		hamr__event(r, &e);
+		if (r->stats)
+			hamr__stats_end(r);
 	}
 	pthread_mutex_lock(&r->lock);
 	r->rc = rc;
@@ -352,7 +356,7 @@ void hamr_run_destroy(hamr_run *r)
 		error_free(&r->errs[k]);
 	free(r->errs);
 	free(r->group_used);
-	free(r->hooks);
+	hamr__hooks_free(r);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->done);
 	free(r);

@@ -62,6 +62,8 @@ struct hamr_run {
 	/* hooks: the caller's, then HAMR_TRACE's; NULL when none */
 	hamr_hook *hooks;
 	size_t n_hooks;
+	struct hamr__stats *stats; /* statistics, when counted; else NULL */
+	int observe;            /* hooks or stats: events are made */
 	int64_t start_ns;       /* when hamr_run_start was called */
 };
 
@@ -156,8 +158,20 @@ int64_t hamr__now_ns(void);
  * hooks with it. Only for runs with hooks (r->n_hooks). */
 void hamr__event(const hamr_run *r, hamr_event *e);
 
-/* Sets up r's hooks from its options and HAMR_TRACE (runtime/hooks.c). */
+/* Sets up r's hooks from its options and HAMR_TRACE, and its statistics
+ * from opts.stats and HAMR_STATS (runtime/hooks.c). */
 int hamr__hooks_init(hamr_run *r);
+void hamr__hooks_free(hamr_run *r);
+
+/* Statistics, when r->stats: a node's execution (e: its end event), a
+ * batch of block `scope` (its end event, and the items in flight when it
+ * formed), a block instance's items, and the run's start and end (which
+ * prints them with HAMR_STATS). */
+void hamr__stats_node(hamr_run *r, const hamr_event *e);
+void hamr__stats_task(hamr_run *r, int32_t scope, const hamr_event *e, uint64_t inflight);
+void hamr__stats_block(hamr_run *r, int32_t scope, uint64_t items);
+void hamr__stats_start(hamr_run *r);
+void hamr__stats_end(hamr_run *r);
 
 /* Marks r done with result rc and wakes its waiters. */
 void hamr__run_finish(hamr_run *r, int rc);

@@ -7,6 +7,7 @@
  * through hamr_trace_open and through HAMR_TRACE. */
 #include <hamr.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -224,6 +225,78 @@ static void test_trace(hamr_pool *pool)
 	CHECK_CONTAINS(hamr_errmsg(), "/nonexistent-dir/trace.json");
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+static void test_stats(hamr_pool *pool)
+{
+	for (int gr = HAMR_GROUPING_AUTO; gr <= HAMR_GROUPING_NODE; gr++) {
+		hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+		o.executor = HAMR_EXEC_THREADS;
+		o.pool = pool;
+		o.grouping = (hamr_grouping)gr;
+		o.stats = 1;
+		hamr_run *r = NULL;
+		CHECK_OK(hamr_run_execute(&r, plan, in, &o));
+		hamr_run_stats st;
+		CHECK_OK(hamr_run_stats_get(r, &st));
+		CHECK_EQ_INT(st.n_nodes, 3);
+		uint64_t nodes = 0;
+		for (size_t i = 0; i < st.n_nodes; i++) {
+			const hamr_node_stats *n = &st.nodes[i];
+			CHECK_EQ_STR(n->node, hamr_plan_node_name(plan, i));
+			CHECK_EQ_INT(n->count, strcmp(n->node, "square") ? 1 : N);
+			CHECK(n->max_ns > 0 && n->total_ns >= n->max_ns);
+			nodes += n->count;
+		}
+		CHECK(st.wall_ns > 0);
+		CHECK_EQ_INT(st.n_blocks, 1);
+		CHECK_EQ_STR(st.blocks[0].node, "items");
+		CHECK_EQ_INT(st.blocks[0].items, N);
+		CHECK(st.blocks[0].tasks >= 1 && st.blocks[0].task_ns > 0);
+		CHECK(st.blocks[0].max_inflight >= 1 && st.blocks[0].max_inflight <= N);
+		if (gr != HAMR_GROUPING_AUTO)
+			CHECK_EQ_INT(st.blocks[0].tasks, N);
+		else
+			CHECK(!st.blocks[0].short_tasks);
+#ifndef SANITIZED
+		if (gr == HAMR_GROUPING_NODE) /* a squaring per task: well under 5 us */
+			CHECK(st.blocks[0].short_tasks);
+#endif
+		CHECK_EQ_INT(st.n_workers, 4); /* 3 workers, and other threads */
+		uint64_t on_workers = 0;
+		for (size_t w = 0; w < st.n_workers; w++) {
+			on_workers += st.workers[w].nodes;
+			CHECK(st.workers[w].busy_share >= 0.0 && st.workers[w].busy_share <= 1.0);
+		}
+		CHECK_EQ_INT(on_workers, nodes);
+		/* printed, readably */
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		CHECK_OK(hamr_run_stats_print(r, f));
+		fclose(f);
+		CHECK_CONTAINS(buf, "square");
+		CHECK_CONTAINS(buf, "block of \"items\": 1000 items");
+		CHECK_CONTAINS(buf, "worker 0:");
+		if (st.blocks[0].short_tasks)
+			CHECK_CONTAINS(buf, "warning: the tasks of the block of \"items\"");
+		free(buf);
+		hamr_run_destroy(r);
+	}
+	/* no stats asked for: none to read */
+	hamr_run *r = NULL;
+	hamr_run_stats st;
+	CHECK_OK(hamr_run_execute(&r, plan, in, NULL));
+	CHECK_RC(hamr_run_stats_get(r, &st), HAMR_ESTATE);
+	hamr_run_destroy(r);
+}
+
 static char env_path[] = "/tmp/hamr-envtrace-XXXXXX";
 
 static void test_hamr_trace_variable(hamr_pool *pool)
@@ -258,6 +331,8 @@ int main(void)
 	test_hooks_see_every_event(pool);
 	printf("-- trace\n");
 	test_trace(pool);
+	printf("-- stats\n");
+	test_stats(pool);
 	printf("-- HAMR_TRACE\n");
 	test_hamr_trace_variable(pool);
 	hamr_plan_destroy(plan);

@@ -19,8 +19,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hamr/export.h"
+#include "hamr/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +49,8 @@ typedef struct hamr_event {
 	const char *node;     /* the node; for block, batch and task events the
 	                       * parallelizable node of the block; NULL for run
 	                       * events */
+	int node_index;       /* that node's index in the plan (as for
+	                       * hamr_plan_node_name), -1 for run events */
 	int64_t item;         /* the item a node runs for, -1 outside blocks */
 	int64_t task;         /* batch and task events: the batch's index in its
 	                       * block (0, 1, ... in the order they form), -1 */
@@ -67,6 +71,58 @@ typedef struct hamr_hook {
 	hamr_hook_fn fn;
 	void *userdata;
 } hamr_hook;
+
+/* ---- statistics ----------------------------------------------------------
+ * A run made with hamr_run_opts.stats = 1 (or with HAMR_STATS=1, which
+ * also prints them to stderr when the run ends) counts, at the cost of two
+ * clock reads per node: */
+
+typedef struct hamr_node_stats {
+	const char *node;
+	uint64_t count;   /* executions: once per item inside a block */
+	int64_t total_ns; /* mean: total_ns / count */
+	int64_t max_ns;
+} hamr_node_stats;
+
+typedef struct hamr_block_stats {
+	const char *node;      /* the block's parallelizable node */
+	uint64_t items;        /* emitted, over every run of the block */
+	uint64_t tasks;        /* batches: what the grouping made of them */
+	int64_t task_ns;       /* time in tasks; mean task: task_ns / tasks */
+	uint64_t max_inflight; /* emitted and not yet finished, at most (seen
+	                        * as batches form) */
+	bool short_tasks;      /* the mean task is under 5 µs with block or
+	                        * node grouping: per-task costs dominate */
+} hamr_block_stats;
+
+typedef struct hamr_worker_run_stats {
+	uint64_t nodes;         /* node executions on the worker */
+	int64_t busy_ns;        /* time in them */
+	double busy_share;      /* busy_ns over the run's wall time */
+	hamr_worker_stats pool; /* how its pool counters moved during the run
+	                         * (other runs on the pool move them too) */
+} hamr_worker_run_stats;
+
+typedef struct hamr_run_stats {
+	int64_t wall_ns;                       /* start to end */
+	size_t n_nodes;                        /* the plan's nodes */
+	const hamr_node_stats *nodes;          /* index as hamr_plan_node_name */
+	size_t n_blocks;
+	const hamr_block_stats *blocks;
+	size_t n_workers;                      /* the pool's workers, then one
+	                                        * for every other thread */
+	const hamr_worker_run_stats *workers;
+	size_t live_bytes_peak;                /* hamr_value_bytes_peak over the
+	                                        * run (the run resets it) */
+} hamr_run_stats;
+
+/* The statistics of an ended run made with stats on, owned by the run;
+ * HAMR_ESTATE otherwise. */
+HAMR_API int hamr_run_stats_get(const struct hamr_run *r, hamr_run_stats *out);
+/* Prints them readably to f (what HAMR_STATS=1 prints): nodes by total
+ * time, blocks, workers, and a line for each block whose tasks are too
+ * short. */
+HAMR_API int hamr_run_stats_print(const struct hamr_run *r, FILE *f);
 
 /* A hook that appends every node execution, batch and block of the runs it
  * is given to `path` in the Chrome trace event format (JSON, one event a

@@ -98,11 +98,12 @@ typedef struct hamr_run_opts {
 	 * the array must outlive the run. HAMR_TRACE adds its own. */
 	const hamr_hook *hooks;
 	size_t n_hooks;
+	int stats; /* 1: count statistics (hamr_run_stats_get); 0: HAMR_STATS */
 } hamr_run_opts;
 
 #define HAMR_RUN_OPTS_INIT                                                   \
 	{HAMR_EXEC_SEQUENTIAL, NULL, HAMR_REMOTE_LOCAL, HAMR_GROUPING_DEFAULT,    \
-	 0, 0, HAMR_FAIL_FAST, 0, NULL, 0}
+	 0, 0, HAMR_FAIL_FAST, 0, NULL, 0, 0}
 
 /* Parses a grouping name ("auto", "block", "node") into *out; HAMR_EINVAL
  * otherwise. */
