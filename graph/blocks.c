@@ -306,7 +306,7 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			list_of[s] = *a;
 			p->slot_kind[s] = HAMR__SLOT_FOLD;
 			p->slot_pinned[s] = 0;
-			p->slot_name[s] = pn->name;
+			p->slot_name[s] = p->nodes[*a].name; /* what it folds */
 			p->slot_type[s] = NULL;
 			*a = (int32_t)s;
 		}

@@ -106,9 +106,25 @@ int hamr_graph_write_dot(const hamr_graph *g, FILE *f)
 
 int hamr_plan_write_dot(const hamr_plan *p, FILE *f)
 {
+	return hamr__plan_write_dot_timed(p, NULL, f);
+}
+
+/* "12.345 ms, 45%, 1000x": a computed node's time, share and count. */
+static void time_note(char *buf, size_t cap, const hamr_node_stats *st, int64_t sum)
+{
+	double share = sum > 0 ? (double)st->total_ns / (double)sum : 0.0;
+	snprintf(buf, cap, "%.3f ms, %.0f%%, %llux", (double)st->total_ns / 1e6, 100.0 * share,
+	         (unsigned long long)st->count);
+}
+
+int hamr__plan_write_dot_timed(const hamr_plan *p, const hamr_node_stats *st, FILE *f)
+{
 	if (!p || !f)
 		return hamr__error_set(HAMR_EINVAL, "hamr_plan_write_dot: bad arguments");
 	const hamr_graph *g = p->graph;
+	int64_t sum = 0;
+	for (uint32_t i = 0; st && i < p->n_nodes; i++)
+		sum += st[i].total_ns;
 	fputs("digraph hamr_plan {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n", f);
 	for (uint32_t s = 0; s < p->n_nodes + p->n_given; s++) {
 		const hamr__gnode *n = g->nodes[hamr__graph_lookup(g, p->slot_name[s])];
@@ -124,6 +140,17 @@ int hamr_plan_write_dot(const hamr_plan *p, FILE *f)
 		if (p->slot_pinned[s])
 			note = given ? (input ? "input, output" : "override, output")
 			             : "output";
+		char timed[96], fill[96];
+		if (st && s < p->n_nodes) {
+			/* white for no time, to red for all of it */
+			double share = sum > 0 ? (double)st[s].total_ns / (double)sum : 0.0;
+			int c = (int)(255.0 * (1.0 - share) + 0.5);
+			time_note(timed, sizeof timed, &st[s], sum);
+			snprintf(fill, sizeof fill, "style=filled, fillcolor=\"#ff%02x%02x\"%s", c, c,
+			         p->slot_pinned[s] ? ", penwidth=2" : "");
+			note = timed;
+			extra = fill;
+		}
 		fputs("  ", f);
 		write_node(f, n, note, extra);
 	}

@@ -9,6 +9,7 @@
 
 #include "graph/names_internal.h"
 #include "hamr/graph.h"
+#include "hamr/hooks.h"
 
 /* ---- graphs ------------------------------------------------------------ */
 
@@ -103,6 +104,11 @@ int hamr__given_wrong_type(const hamr__gnode *n, hamr_type got);
  * list slots for collected nodes, running order per scope, and when each
  * value can be released. 0 or a negative HAMR_E*. */
 int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g);
+
+/* hamr_plan_write_dot, with each computed node labelled with its time,
+ * share of the node time and count from st (per plan node; NULL: none)
+ * and filled from white to red by that share. */
+int hamr__plan_write_dot_timed(const hamr_plan *p, const hamr_node_stats *st, FILE *f);
 
 /* Escapes s for a DOT string and writes it, quoted. */
 void hamr__dot_quote(FILE *f, const char *s);

@@ -446,3 +446,12 @@ void hamr__hooks_free(hamr_run *r)
 	free(s->out_workers);
 	free(s);
 }
+
+int hamr_run_write_dot(const hamr_run *r, FILE *f)
+{
+	hamr_run_stats st = {0};
+	int rc = hamr_run_stats_get(r, &st);
+	if (rc)
+		return rc;
+	return hamr__plan_write_dot_timed(r->plan, st.nodes, f);
+}

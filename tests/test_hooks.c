@@ -225,14 +225,6 @@ static void test_trace(hamr_pool *pool)
 	CHECK_CONTAINS(hamr_errmsg(), "/nonexistent-dir/trace.json");
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
 static void test_stats(hamr_pool *pool)
 {
 	for (int gr = HAMR_GROUPING_AUTO; gr <= HAMR_GROUPING_NODE; gr++) {
@@ -262,12 +254,12 @@ static void test_stats(hamr_pool *pool)
 		CHECK(st.blocks[0].max_inflight >= 1 && st.blocks[0].max_inflight <= N);
 		if (gr != HAMR_GROUPING_AUTO)
 			CHECK_EQ_INT(st.blocks[0].tasks, N);
-		else
-			CHECK(!st.blocks[0].short_tasks);
-#ifndef SANITIZED
-		if (gr == HAMR_GROUPING_NODE) /* a squaring per task: well under 5 us */
-			CHECK(st.blocks[0].short_tasks);
-#endif
+		/* short: per-item tasks of under 5 us on average (a busy machine
+		 * can stretch the mean, so the test checks the rule, not the
+		 * clock) */
+		const hamr_block_stats *b = &st.blocks[0];
+		CHECK_EQ_INT(b->short_tasks, gr != HAMR_GROUPING_AUTO && b->tasks >= 100 &&
+		                                 b->task_ns / (int64_t)b->tasks < 5000);
 		CHECK_EQ_INT(st.n_workers, 4); /* 3 workers, and other threads */
 		uint64_t on_workers = 0;
 		for (size_t w = 0; w < st.n_workers; w++) {
@@ -287,6 +279,15 @@ static void test_stats(hamr_pool *pool)
 		if (st.blocks[0].short_tasks)
 			CHECK_CONTAINS(buf, "warning: the tasks of the block of \"items\"");
 		free(buf);
+		/* the plan in DOT, with times, shares and counts */
+		buf = NULL;
+		f = open_memstream(&buf, &len);
+		CHECK_OK(hamr_run_write_dot(r, f));
+		fclose(f);
+		CHECK_CONTAINS(buf, "\"square\" [shape=box, label=\"square\\ni64\\n");
+		CHECK_CONTAINS(buf, "%, 1000x\"");
+		CHECK_CONTAINS(buf, "fillcolor=\"#ff");
+		free(buf);
 		hamr_run_destroy(r);
 	}
 	/* no stats asked for: none to read */
@@ -294,6 +295,7 @@ static void test_stats(hamr_pool *pool)
 	hamr_run_stats st;
 	CHECK_OK(hamr_run_execute(&r, plan, in, NULL));
 	CHECK_RC(hamr_run_stats_get(r, &st), HAMR_ESTATE);
+	CHECK_RC(hamr_run_write_dot(r, stdout), HAMR_ESTATE);
 	hamr_run_destroy(r);
 }
 

@@ -20,11 +20,13 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hamr.h>
 
@@ -34,7 +36,8 @@ static const char usage_text[] =
 	"usage: hamr-run MODULE.so [MODULE.so ...] -o OUTPUT[,OUTPUT...]\n"
 	"                [-i NAME=VALUE ...] [-c KEY=VALUE ...] [--executor NAME]\n"
 	"                [--policy NAME] [--grouping NAME] [--max-inflight N]\n"
-	"                [--dot FILE] [--list] [--help] [--version]\n";
+	"                [--dot FILE] [--dot-after FILE] [--stats]\n"
+	"                [--progress | --no-progress] [--list] [--help] [--version]\n";
 
 static const char help_text[] =
 	"\n"
@@ -59,6 +62,12 @@ static const char help_text[] =
 	"                      at most\n"
 	"      --dot FILE      write the plan as Graphviz DOT (the whole graph\n"
 	"                      when no -o is given); FILE - is stdout\n"
+	"      --dot-after FILE  after the run, write the plan as DOT with each\n"
+	"                      node's time, share and count, coloured by share\n"
+	"      --stats         print the run's statistics to stderr at the end\n"
+	"      --progress      draw a progress bar of map block items on stderr\n"
+	"                      (the default when stderr is a terminal)\n"
+	"      --no-progress   never draw it\n"
 	"      --list          list the graph's nodes and exit\n"
 	"  -h, --help          show this help and exit\n"
 	"      --version       show hamr's version and exit\n"
@@ -85,6 +94,9 @@ typedef struct cli {
 	const char *grouping;
 	const char *max_inflight;
 	const char *dot;
+	const char *dot_after;
+	bool stats;
+	int progress; /* -1: when stderr is a terminal; 0 never; 1 always */
 	bool list;
 } cli;
 
@@ -170,8 +182,8 @@ static int add_outputs(cli *cl, char *arg)
  * when --help or --version was answered. */
 static int parse_args(cli *cl, int argc, char **argv)
 {
-	enum { OPT_EXECUTOR = 256, OPT_POLICY, OPT_GROUPING, OPT_INFLIGHT, OPT_DOT, OPT_LIST,
-	       OPT_VERSION };
+	enum { OPT_EXECUTOR = 256, OPT_POLICY, OPT_GROUPING, OPT_INFLIGHT, OPT_DOT, OPT_DOT_AFTER,
+	       OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LIST, OPT_VERSION };
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"input", required_argument, NULL, 'i'},
@@ -181,6 +193,10 @@ static int parse_args(cli *cl, int argc, char **argv)
 		{"grouping", required_argument, NULL, OPT_GROUPING},
 		{"max-inflight", required_argument, NULL, OPT_INFLIGHT},
 		{"dot", required_argument, NULL, OPT_DOT},
+		{"dot-after", required_argument, NULL, OPT_DOT_AFTER},
+		{"stats", no_argument, NULL, OPT_STATS},
+		{"progress", no_argument, NULL, OPT_PROGRESS},
+		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
 		{"list", no_argument, NULL, OPT_LIST},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -224,6 +240,18 @@ static int parse_args(cli *cl, int argc, char **argv)
 			break;
 		case OPT_DOT:
 			cl->dot = optarg;
+			break;
+		case OPT_DOT_AFTER:
+			cl->dot_after = optarg;
+			break;
+		case OPT_STATS:
+			cl->stats = true;
+			break;
+		case OPT_PROGRESS:
+			cl->progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			cl->progress = 0;
 			break;
 		case OPT_LIST:
 			cl->list = true;
@@ -426,25 +454,121 @@ static void list_nodes(const hamr_graph *g)
 
 /* --dot: writes the plan, or the graph when there is no plan. Returns 0 or
  * EXIT_USAGE (message printed). */
-static int write_dot(const char *path, const hamr_graph *g, const hamr_plan *p)
+/* Writes the graph, the plan, or (run) the plan with its times as DOT. */
+static int write_dot(const char *path, const hamr_graph *g, const hamr_plan *p,
+                     const hamr_run *run)
 {
+	const char *opt = run ? "--dot-after" : "--dot";
 	bool to_stdout = !strcmp(path, "-");
 	FILE *f = to_stdout ? stdout : fopen(path, "w");
 	if (!f) {
-		fprintf(stderr, "hamr-run: --dot %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "hamr-run: %s %s: %s\n", opt, path, strerror(errno));
 		return EXIT_USAGE;
 	}
-	int rc = p ? hamr_plan_write_dot(p, f) : hamr_graph_write_dot(g, f);
+	int rc = run ? hamr_run_write_dot(run, f) :
+	         p ? hamr_plan_write_dot(p, f) : hamr_graph_write_dot(g, f);
 	int io = to_stdout ? fflush(f) : fclose(f);
 	if (rc) {
-		fail(rc, "--dot %s", path);
+		fail(rc, "%s %s", opt, path);
 		return EXIT_USAGE;
 	}
 	if (io) {
-		fprintf(stderr, "hamr-run: --dot %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "hamr-run: %s %s: %s\n", opt, path, strerror(errno));
 		return EXIT_USAGE;
 	}
 	return 0;
+}
+
+/* The run's statistics on stderr, each line after "hamr-run: " as every
+ * line hamr-run writes there. */
+static void print_stats(const hamr_run *run)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	int rc = hamr_run_stats_print(run, f);
+	fclose(f);
+	if (rc)
+		fail(rc, "--stats");
+	for (char *line = buf, *nl; !rc && line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		fprintf(stderr, "hamr-run: %.*s\n", (int)(nl ? nl - line : (ptrdiff_t)strlen(line)), line);
+	}
+	free(buf);
+}
+
+/* ---- the progress bar ------------------------------------------------------
+ * A hook: items done (the batches that ended) of the items the blocks have
+ * emitted so far, the rate, and the time left once every block has emitted
+ * all. Drawn on one line of stderr at most ten times a second. */
+
+#define PROGRESS_BLOCKS 8
+
+typedef struct progress {
+	pthread_mutex_t lock;
+	int64_t start_ns, last_ns;
+	int64_t done;
+	const char *block[PROGRESS_BLOCKS];
+	int64_t emitted[PROGRESS_BLOCKS];
+	bool final[PROGRESS_BLOCKS];
+	int n_blocks;
+	bool drawn;
+} progress;
+
+static void progress_draw(progress *pr, int64_t now)
+{
+	int64_t total = 0;
+	bool final = pr->n_blocks > 0;
+	for (int b = 0; b < pr->n_blocks; b++) {
+		total += pr->emitted[b];
+		final &= pr->final[b];
+	}
+	double secs = (double)(now - pr->start_ns) / 1e9;
+	double rate = secs > 0 ? (double)pr->done / secs : 0.0;
+	fprintf(stderr, "\rhamr-run: %" PRId64 "/%" PRId64 "%s items, %.0f/s", pr->done, total,
+	        final ? "" : "+", rate);
+	if (final && rate > 0 && total >= pr->done)
+		fprintf(stderr, ", %.1f s left  ", (double)(total - pr->done) / rate);
+	else
+		fputs("            ", stderr);
+	pr->drawn = true;
+}
+
+static void progress_event(const hamr_event *e, void *userdata)
+{
+	progress *pr = userdata;
+	if (e->kind != HAMR_EV_TASK_END && e->kind != HAMR_EV_BLOCK_END &&
+	    e->kind != HAMR_EV_RUN_END && e->kind != HAMR_EV_RUN_START)
+		return;
+	pthread_mutex_lock(&pr->lock);
+	if (e->kind == HAMR_EV_RUN_START) {
+		pr->start_ns = e->t_ns;
+	} else if (e->kind == HAMR_EV_RUN_END) {
+		if (pr->drawn) {
+			progress_draw(pr, e->t_ns);
+			fputc('\n', stderr);
+		}
+	} else {
+		int b = 0;
+		while (b < pr->n_blocks && strcmp(pr->block[b], e->node))
+			b++;
+		if (b == pr->n_blocks && b < PROGRESS_BLOCKS)
+			pr->block[pr->n_blocks++] = e->node;
+		if (b < pr->n_blocks) {
+			if (e->block_items > pr->emitted[b])
+				pr->emitted[b] = e->block_items;
+			pr->final[b] = e->block_final;
+		}
+		if (e->kind == HAMR_EV_TASK_END)
+			pr->done += e->count;
+		if (e->t_ns - pr->last_ns >= 100000000 || e->kind == HAMR_EV_BLOCK_END) {
+			pr->last_ns = e->t_ns;
+			progress_draw(pr, e->t_ns);
+		}
+	}
+	pthread_mutex_unlock(&pr->lock);
 }
 
 /* Prints `name = value` on stdout, formatted by hamr_value_format. */
@@ -570,15 +694,22 @@ static int run_cli(const cli *cl)
 		if (set_given(g, given, &cl->inputs[i]))
 			goto out;
 	if (!cl->n_outputs) { /* --dot alone: the whole graph */
-		status = write_dot(cl->dot, g, NULL);
+		status = write_dot(cl->dot, g, NULL, NULL);
 		goto out;
 	}
 	if ((rc = hamr_plan_create(&plan, g, cl->outputs, cl->n_outputs, given))) {
 		fail(rc, NULL);
 		goto out;
 	}
-	if (cl->dot && (status = write_dot(cl->dot, NULL, plan)))
+	if (cl->dot && (status = write_dot(cl->dot, NULL, plan, NULL)))
 		goto out;
+	progress pr = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	hamr_hook hook = {progress_event, &pr};
+	if (cl->progress == 1 || (cl->progress == -1 && isatty(2))) {
+		opts.hooks = &hook;
+		opts.n_hooks = 1;
+	}
+	opts.stats = cl->stats || cl->dot_after;
 
 	rc = hamr_run_execute(&run, plan, given, &opts);
 	status = 0;
@@ -586,6 +717,10 @@ static int run_cli(const cli *cl)
 		print_run_error(rc, run);
 		status = EXIT_RUN;
 	}
+	if (run && cl->stats)
+		print_stats(run);
+	if (run && cl->dot_after && write_dot(cl->dot_after, NULL, NULL, run))
+		status = EXIT_USAGE;
 	if (run) { /* after a failure: what was computed before it */
 		for (size_t i = 0; i < cl->n_outputs; i++) {
 			const hamr_value *v = hamr_run_result(run, cl->outputs[i]);
@@ -607,6 +742,7 @@ out:
 int main(int argc, char **argv)
 {
 	cli cl = {0};
+	cl.progress = -1;
 	int status = parse_args(&cl, argc, argv);
 
 	if (status == 0)

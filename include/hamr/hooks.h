@@ -80,7 +80,10 @@ typedef struct hamr_hook {
 typedef struct hamr_node_stats {
 	const char *node;
 	uint64_t count;   /* executions: once per item inside a block */
-	int64_t total_ns; /* mean: total_ns / count */
+	int64_t total_ns; /* mean: total_ns / count. A parallelizable node's
+	                   * time includes the items it ran itself while
+	                   * emitting (at the max_inflight bound, or
+	                   * sequentially), which count for their nodes too */
 	int64_t max_ns;
 } hamr_node_stats;
 
@@ -97,7 +100,8 @@ typedef struct hamr_block_stats {
 
 typedef struct hamr_worker_run_stats {
 	uint64_t nodes;         /* node executions on the worker */
-	int64_t busy_ns;        /* time in them */
+	int64_t busy_ns;        /* time in them (nested calls count twice,
+	                         * as in hamr_node_stats) */
 	double busy_share;      /* busy_ns over the run's wall time */
 	hamr_worker_stats pool; /* how its pool counters moved during the run
 	                         * (other runs on the pool move them too) */
@@ -123,6 +127,12 @@ HAMR_API int hamr_run_stats_get(const struct hamr_run *r, hamr_run_stats *out);
  * time, blocks, workers, and a line for each block whose tasks are too
  * short. */
 HAMR_API int hamr_run_stats_print(const struct hamr_run *r, FILE *f);
+
+/* Writes the run's plan in Graphviz DOT (as hamr_plan_write_dot), each
+ * computed node labelled with its time, its share of all node time and
+ * its count, and filled from white to red by that share. HAMR_ESTATE for
+ * a run without stats. */
+HAMR_API int hamr_run_write_dot(const struct hamr_run *r, FILE *f);
 
 /* A hook that appends every node execution, batch and block of the runs it
  * is given to `path` in the Chrome trace event format (JSON, one event a
