@@ -379,7 +379,7 @@ static int by_total(const void *a, const void *b)
 
 int hamr_run_stats_print(const hamr_run *r, FILE *f)
 {
-	hamr_run_stats st;
+	hamr_run_stats st = {0};
 	int rc = hamr_run_stats_get(r, &st);
 	if (rc)
 		return rc;
