@@ -112,6 +112,9 @@ struct hamr__stream {
 	size_t grain;
 	size_t max_inflight;
 	size_t max_items;   /* 0: none */
+	size_t max_tasks;   /* 0: none; else tasks at most */
+	size_t unit_tasks;  /* tasks per item: 1, or the units under node
+	                     * grouping; 0 under auto (not limited) */
 	/* items: only the emitting thread writes these; consumers read what
 	 * `published` covers. Each line below is written by one side: the
 	 * emitting thread's, the claims, the finished count, and the rarely
@@ -647,6 +650,12 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		hamr_value_clear(v);
 		return s->emit_rc = HAMR_ERANGE;
 	}
+	if (__builtin_expect(s->max_tasks != 0, 0) && s->unit_tasks &&
+	    (i + 1) * s->unit_tasks > s->max_tasks) {
+		hamr_value_clear(v);
+		s->emit_rc = HAMR_E2BIG_TASKS; /* the node's message says which */
+		return HAMR_ERANGE;
+	}
 	if (off == 0) {
 		size_t j = i >> SEG_BITS;
 		if (i >= MAX_ITEMS) {
@@ -700,6 +709,11 @@ int hamr__stream_push(stream *s, hamr_value *v)
 int hamr__stream_stopped(const stream *s)
 {
 	return stopped(s);
+}
+
+int hamr__stream_would_pass(const stream *s, size_t n_items)
+{
+	return s->max_tasks && s->unit_tasks && n_items * s->unit_tasks > s->max_tasks;
 }
 
 int hamr__stream_error(const stream *s, size_t *n_items)
@@ -772,6 +786,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->n_ga = p->gather_start[s->blk + 1] - p->gather_start[s->blk];
 	s->max_inflight = r->opts.max_inflight ? r->opts.max_inflight : 1;
 	s->max_items = r->opts.max_items;
+	s->unit_tasks = 1;
 	/* the execution manager: the block's tag, else the run's remote
 	 * executor, else its local one */
 	int remote = p->scope_remote[s->blk];
@@ -787,6 +802,10 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		s->grouping = p->scope_grouping[s->blk];
 	if (s->grouping == HAMR_GROUPING_DEFAULT)
 		s->grouping = HAMR_GROUPING_AUTO;
+	s->max_tasks = r->opts.max_tasks;
+	s->unit_tasks = s->grouping == HAMR_GROUPING_AUTO ? 0 :
+	                s->grouping == HAMR_GROUPING_NODE && s->concurrent ?
+	                p->unit_start[s->blk + 1] - p->unit_start[s->blk] : 1;
 	s->workers = w ? hamr__worker_pool(w)->opts.workers : 1;
 	s->grain = r->opts.grain ? r->opts.grain : w ? hamr__worker_pool(w)->opts.grain : 0;
 	if (!s->concurrent)

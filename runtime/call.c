@@ -464,7 +464,11 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 		 * be short */
 		free(c.fail_msg);
 		c.fail_msg = NULL;
-		if (emit_rc == HAMR_ERANGE)
+		if (emit_rc == HAMR_E2BIG_TASKS) {
+			hamr_fail(&c, "its block would make more than %zu tasks, the limit (max_tasks, HAMR_MAX_TASKS); grouping auto batches items",
+			          r->opts.max_tasks);
+			emit_rc = HAMR_ERANGE;
+		} else if (emit_rc == HAMR_ERANGE)
 			hamr_fail(&c, "emitted more than %zu items, the limit (max_items, HAMR_MAX_ITEMS)",
 			          r->opts.max_items);
 		else
@@ -479,6 +483,11 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 			rc = HAMR_ETYPE;
 		} else {
 			hamr_list l = hamr_value_list(&c.result);
+			if (hamr__stream_would_pass(s, l.len)) {
+				hamr_fail(&c, "its block would make more than %zu tasks for %zu items, the limit (max_tasks, HAMR_MAX_TASKS); grouping auto batches items",
+				          r->opts.max_tasks, l.len);
+				rc = HAMR_ERANGE;
+			}
 			for (size_t k = 0; k < l.len && !rc; k++)
 				if (pn->type && l.items[k].type != pn->type) {
 					hamr_fail(&c, "returned an item of type %s, but its items are declared %s",

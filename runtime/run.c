@@ -50,7 +50,8 @@ static int resolve_block_knobs(hamr_run_opts *o)
 {
 	hamr__knob_value k[] = {{"HAMR_GROUPING", 0, NULL, HAMR__FROM_DEFAULT},
 	                        {"HAMR_MAX_INFLIGHT", 65536, NULL, HAMR__FROM_API},
-	                        {"HAMR_MAX_ITEMS", 0, NULL, HAMR__FROM_API}};
+	                        {"HAMR_MAX_ITEMS", 0, NULL, HAMR__FROM_API},
+	                        {"HAMR_MAX_TASKS", 0, NULL, HAMR__FROM_API}};
 	int rc;
 	if (o->max_inflight) {
 		k[1].value = o->max_inflight > LONG_MAX ? LONG_MAX : (long)o->max_inflight;
@@ -70,6 +71,16 @@ static int resolve_block_knobs(hamr_run_opts *o)
 	}
 	if (!o->max_items)
 		k[2].text = "none";
+	if (o->max_tasks) {
+		k[3].value = o->max_tasks > LONG_MAX ? LONG_MAX : (long)o->max_tasks;
+	} else {
+		if ((rc = hamr__env_long(k[3].name, 1, LONG_MAX, &k[3].value)) < 0)
+			return rc;
+		k[3].source = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
+		o->max_tasks = (size_t)k[3].value;
+	}
+	if (!o->max_tasks)
+		k[3].text = "none";
 	const char *g = getenv(k[0].name);
 	if (o->grouping != HAMR_GROUPING_DEFAULT) {
 		k[0].text = hamr_grouping_name(o->grouping);

@@ -117,6 +117,12 @@ int hamr__stream_push(struct hamr__stream *s, hamr_value *v);
 /* Why the stream could not take an item (0: it took them all), and how
  * many it took in *n_items. */
 int hamr__stream_error(const struct hamr__stream *s, size_t *n_items);
+/* Whether n_items items would make more tasks than max_tasks allows. */
+int hamr__stream_would_pass(const struct hamr__stream *s, size_t n_items);
+
+/* The stream's mark for a passed max_tasks, among its HAMR_ERANGE
+ * errors (the node fails with HAMR_ERANGE). */
+#define HAMR_E2BIG_TASKS (-1000)
 /* Whether the stream stopped taking items (a failure under fail_fast, a
  * cancel): an emitting node that then fails only echoes that. */
 int hamr__stream_stopped(const struct hamr__stream *s);

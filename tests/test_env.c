@@ -10,6 +10,7 @@
  * since the check for unknown variables runs once per process. */
 #include <hamr.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "tests/check.h"
@@ -36,6 +37,34 @@ static const hamr_node_def defs[] = {
 	{.name = "count", .fn = f_count, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 	 .deps = DEPS(HAMR_DEP_COLLECTED("items", HAMR_I64))},
 	{0}};
+
+static atomic_int ran;
+
+static int f_counted(hamr_call *c)
+{
+	atomic_fetch_add(&ran, 1);
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
+}
+
+static int f_list_items(hamr_call *c)
+{
+	hamr_value l;
+	int rc = hamr_value_make_list(&l, HAMR_I64, 0);
+	for (int64_t i = 0; !rc && i < hamr_arg_i64(c, 0); i++)
+		rc = hamr_list_append_i64(&l, i);
+	return rc ? rc : hamr_ret_value(c, &l);
+}
+
+/* two nodes per item, fed by an emitting or a list-returning node */
+#define TASK_DEFS(items_fn)                                                              \
+	{{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},                       \
+	 {.name = "items", .fn = items_fn, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE, \
+	  .deps = DEPS(HAMR_DEP("n", HAMR_I64))},                                        \
+	 {.name = "a", .fn = f_counted, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))}, \
+	 {.name = "b", .fn = f_counted, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))}, \
+	 {.name = "count", .fn = f_count, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,    \
+	  .deps = DEPS(HAMR_DEP_COLLECTED("a", HAMR_I64), HAMR_DEP_COLLECTED("b", HAMR_I64))}, \
+	 {0}}
 
 static hamr_pool *pool;
 
@@ -119,6 +148,66 @@ static void test_display_env_and_unknown_variables(void)
 	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT END");
 }
 
+static int run_tasks(const hamr_node_def *defs2, int64_t n, const hamr_run_opts *o)
+{
+	hamr_module m = {"tasks", defs2};
+	hamr_graph *g = NULL;
+	hamr_values *in = NULL;
+	hamr_plan *p = NULL;
+	hamr_run *r = NULL;
+	const char *outs[] = {"count"};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", n));
+	int rc = hamr_plan_create(&p, g, outs, 1, in);
+	if (!rc)
+		rc = hamr_run_execute(&r, p, in, o);
+	if (rc == HAMR_ERANGE) {
+		CHECK_EQ_STR(hamr_run_error(r)->node, "items");
+		CHECK_CONTAINS(hamr_run_error(r)->message, "more than 10 tasks");
+	}
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
+static void test_max_tasks(void)
+{
+	const hamr_node_def emitting[] = TASK_DEFS(f_items), listing[] = TASK_DEFS(f_list_items);
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_THREADS;
+	o.pool = pool;
+	o.max_tasks = 10;
+	/* a task per item */
+	o.grouping = HAMR_GROUPING_BLOCK;
+	CHECK_OK(run_tasks(emitting, 10, &o));
+	CHECK_EQ_INT(run_tasks(emitting, 11, &o), HAMR_ERANGE);
+	/* a task per node of each item: two nodes */
+	o.grouping = HAMR_GROUPING_NODE;
+	CHECK_OK(run_tasks(emitting, 5, &o));
+	CHECK_EQ_INT(run_tasks(emitting, 6, &o), HAMR_ERANGE);
+	/* a returned list: refused before any item runs */
+	atomic_store(&ran, 0);
+	CHECK_EQ_INT(run_tasks(listing, 6, &o), HAMR_ERANGE);
+	CHECK_EQ_INT(atomic_load(&ran), 0);
+	/* auto grouping's batches are not limited */
+	o.grouping = HAMR_GROUPING_AUTO;
+	CHECK_OK(run_tasks(emitting, 1000, &o));
+	/* from the environment, strictly */
+	o.grouping = HAMR_GROUPING_BLOCK;
+	o.max_tasks = 0;
+	setenv("HAMR_MAX_TASKS", "10", 1);
+	CHECK_EQ_INT(run_tasks(emitting, 11, &o), HAMR_ERANGE);
+	setenv("HAMR_MAX_TASKS", "-3", 1);
+	CHECK_EQ_INT(run_tasks(emitting, 1, &o), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_MAX_TASKS=-3");
+	unsetenv("HAMR_MAX_TASKS");
+	CHECK_OK(run_tasks(emitting, 11, &o));
+}
+
 static void test_max_items(void)
 {
 	unsetenv("HAMR_DISPLAY_ENV");
@@ -157,6 +246,7 @@ int main(void)
 	RUN_TEST(test_display_env_and_unknown_variables);
 	unsetenv("HAMR_GROUPING");
 	RUN_TEST(test_max_items);
+	RUN_TEST(test_max_tasks);
 	hamr_pool_destroy(pool);
 	TEST_EXIT();
 }

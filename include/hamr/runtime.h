@@ -94,6 +94,13 @@ typedef struct hamr_run_opts {
 	 * fails the node (HAMR_ERANGE, naming it and the limit). 0:
 	 * HAMR_MAX_ITEMS, else no limit */
 	size_t max_items;
+	/* tasks one block may make, at most, under block or node grouping (a
+	 * task per item, or per node of each item): the emit that would pass
+	 * it fails the emitting node (HAMR_ERANGE, naming the block and the
+	 * limit), and a returned list that would fails before any of its
+	 * items runs. Auto grouping's batches are few by design and not
+	 * limited. 0: HAMR_MAX_TASKS, else no limit */
+	size_t max_tasks;
 	/* hooks called at every event of the run (hamr/hooks.h), borrowed:
 	 * the array must outlive the run. HAMR_TRACE adds its own. */
 	const hamr_hook *hooks;
@@ -103,7 +110,7 @@ typedef struct hamr_run_opts {
 
 #define HAMR_RUN_OPTS_INIT                                                   \
 	{HAMR_EXEC_SEQUENTIAL, NULL, HAMR_REMOTE_LOCAL, HAMR_GROUPING_DEFAULT,    \
-	 0, 0, HAMR_FAIL_FAST, 0, NULL, 0, 0}
+	 0, 0, HAMR_FAIL_FAST, 0, 0, NULL, 0, 0}
 
 /* Parses a grouping name ("auto", "block", "node") into *out; HAMR_EINVAL
  * otherwise. */
