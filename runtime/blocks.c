@@ -547,8 +547,9 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 	uint64_t inflight = 0;
 	if (s->r->observe) {
 		/* relaxed: a statistic */
-		inflight = atomic_load_explicit(&s->published, memory_order_relaxed) -
-		           atomic_load_explicit(&s->finished, memory_order_relaxed);
+		size_t fin = atomic_load_explicit(&s->finished, memory_order_relaxed);
+		size_t pub = atomic_load_explicit(&s->published, memory_order_relaxed);
+		inflight = pub > fin ? pub - fin : 0;
 		/* relaxed: an index for the hooks, no order hangs on it */
 		e.task = atomic_fetch_add_explicit(&s->n_batches, 1, memory_order_relaxed);
 		block_event(s, HAMR_EV_BATCH, &e);
@@ -653,7 +654,7 @@ int hamr__stream_push(stream *s, hamr_value *v)
 	if (__builtin_expect(s->max_tasks != 0, 0) && s->unit_tasks &&
 	    (i + 1) * s->unit_tasks > s->max_tasks) {
 		hamr_value_clear(v);
-		s->emit_rc = HAMR_E2BIG_TASKS; /* the node's message says which */
+		s->emit_rc = HAMR__E2BIG_TASKS; /* the node's message says which */
 		return HAMR_ERANGE;
 	}
 	if (off == 0) {

@@ -399,15 +399,6 @@ static inline __attribute__((always_inline)) int node_done(hamr_run *r, uint32_t
 static inline __attribute__((always_inline)) int call_node(hamr_run *r, uint32_t i, hamr_call *c)
 {
 	const hamr__pnode *pn = &r->plan->nodes[i];
-	if (__builtin_expect(pn->flags & HAMR__PNODE_LIMITED, 0)) {
-		hamr__held h;
-		int rc = hamr__group_enter(r, i, &h);
-		if (rc)
-			return rc;
-		rc = pn->fn ? pn->fn(c) : fold_result(c);
-		hamr__group_leave(r, &h);
-		return rc;
-	}
 	return pn->fn ? pn->fn(c) : fold_result(c);
 }
 
@@ -426,14 +417,31 @@ static int run_node_hooked(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call
 	return node_done(r, i, slots, c, rc);
 }
 
+/* A node of a concurrency group: its place taken around the call, the
+ * wait neither the node's time nor its failure (a cancel during it is
+ * the run's). */
+static int run_node_limited(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c)
+{
+	hamr__held h;
+	int rc = hamr__group_enter(r, i, &h);
+	if (rc)
+		return hamr__run_fail(r, rc, NULL, NULL);
+	rc = r->observe ? run_node_hooked(r, i, slots, c) :
+	                  node_done(r, i, slots, c, call_node(r, i, c));
+	hamr__group_leave(r, &h);
+	return rc;
+}
+
 int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 {
 	hamr_call c;
 	if (__builtin_expect(r->keep_going, 0) && hamr__missing_input(r, i, slots))
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, NULL);
-	if (__builtin_expect(r->observe != 0, 0))
-		return run_node_hooked(r, i, slots, &c);
+	/* one test on the hot path for both rarer cases */
+	if (__builtin_expect(r->observe | (int)(c.node->flags & HAMR__PNODE_LIMITED), 0))
+		return c.node->flags & HAMR__PNODE_LIMITED ? run_node_limited(r, i, slots, &c) :
+		                                              run_node_hooked(r, i, slots, &c);
 	return node_done(r, i, slots, &c, call_node(r, i, &c));
 }
 
@@ -464,7 +472,7 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 		 * be short */
 		free(c.fail_msg);
 		c.fail_msg = NULL;
-		if (emit_rc == HAMR_E2BIG_TASKS) {
+		if (emit_rc == HAMR__E2BIG_TASKS) {
 			hamr_fail(&c, "its block would make more than %zu tasks, the limit (max_tasks, HAMR_MAX_TASKS); grouping auto batches items",
 			          r->opts.max_tasks);
 			emit_rc = HAMR_ERANGE;
@@ -483,7 +491,11 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 			rc = HAMR_ETYPE;
 		} else {
 			hamr_list l = hamr_value_list(&c.result);
-			if (hamr__stream_would_pass(s, l.len)) {
+			if (r->opts.max_items && l.len > r->opts.max_items) {
+				hamr_fail(&c, "returned %zu items, more than the limit of %zu (max_items, HAMR_MAX_ITEMS)",
+				          l.len, r->opts.max_items);
+				rc = HAMR_ERANGE;
+			} else if (hamr__stream_would_pass(s, l.len)) {
 				hamr_fail(&c, "its block would make more than %zu tasks for %zu items, the limit (max_tasks, HAMR_MAX_TASKS); grouping auto batches items",
 				          r->opts.max_tasks, l.len);
 				rc = HAMR_ERANGE;

@@ -66,10 +66,20 @@ static void check_environment(void)
 	}
 }
 
+static void check_display(void)
+{
+	const char *d = getenv("HAMR_DISPLAY_ENV");
+	if (d && *d && strcmp(d, "0") && strcmp(d, "1") && strcmp(d, "true") && strcmp(d, "false"))
+		fprintf(stderr, "hamr: warning: HAMR_DISPLAY_ENV=%s: expected 1 or 0 (true or false); ignored\n",
+		        d);
+}
+
 void hamr__env_check(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, check_environment);
+	static pthread_once_t display = PTHREAD_ONCE_INIT;
+	pthread_once(&display, check_display);
 }
 
 int hamr__env_long(const char *name, long min, long max, long *out)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "runtime/run_internal.h"
+#include "runtime/env_internal.h"
 #include "runtime/pool_internal.h"
 #include "serialize/error_internal.h"
 
@@ -31,7 +32,7 @@ void hamr__event(const hamr_run *r, hamr_event *e)
 	e->run = r;
 	e->t_ns = hamr__now_ns();
 	e->worker = hamr_worker_index();
-	e->pid = (int)getpid();
+	e->pid = r->pid;
 	for (size_t k = 0; k < r->n_hooks; k++)
 		r->hooks[k].fn(e, r->hooks[k].userdata);
 }
@@ -41,34 +42,38 @@ void hamr__event(const hamr_run *r, hamr_event *e)
 typedef struct trace {
 	FILE *f;
 	pthread_mutex_t lock;
-	int any; /* an event was written: the next one needs a comma */
+	int any;    /* an event was written: the next one needs a comma */
+	int closed; /* finished: later events are dropped (HAMR_TRACE's at exit) */
 } trace;
 
-/* Writes s as a JSON string's contents into buf (at most cap bytes with
- * the NUL); returns the length written. */
-static size_t json_escape(char *buf, size_t cap, const char *s)
+static HAMR__TLS int tls_tid;
+
+/* s as the contents of a JSON string, malloc'd; NULL when out of memory. */
+static char *json_escape(const char *s)
 {
-	size_t n = 0;
-	for (; s && *s && n + 7 < cap; s++) {
+	size_t n = s ? strlen(s) : 0;
+	char *buf = malloc(6 * n + 1), *o = buf;
+	if (!buf)
+		return NULL;
+	for (; s && *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 		if (ch == '"' || ch == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = (char)ch;
+			*o++ = '\\';
+			*o++ = (char)ch;
 		} else if (ch < 0x20) {
-			n += (size_t)snprintf(buf + n, cap - n, "\\u%04x", ch);
+			o += sprintf(o, "\\u%04x", ch);
 		} else {
-			buf[n++] = (char)ch;
+			*o++ = (char)ch;
 		}
 	}
-	buf[n] = '\0';
-	return n;
+	*o = '\0';
+	return buf;
 }
 
 static void trace_event(const hamr_event *e, void *userdata)
 {
 	trace *t = userdata;
 	const char *cat;
-	char name[512], line[1024];
 	switch (e->kind) {
 	case HAMR_EV_NODE_END:
 		cat = "node";
@@ -81,39 +86,47 @@ static void trace_event(const hamr_event *e, void *userdata)
 		break;
 	case HAMR_EV_RUN_END:
 		pthread_mutex_lock(&t->lock);
-		fflush(t->f); /* a run's events are on disk when it ends */
+		if (!t->closed)
+			fflush(t->f); /* a run's events are on disk when it ends */
 		pthread_mutex_unlock(&t->lock);
 		return;
 	default:
 		return;
 	}
-	json_escape(name, sizeof name, e->node);
-	int tid = (int)gettid();
+	char *name = json_escape(e->node), *line = NULL;
+	if (!name)
+		return;
+	if (!tls_tid)
+		tls_tid = (int)gettid(); /* once per thread */
 	double ts = (double)e->start_ns / 1e3, dur = (double)(e->t_ns - e->start_ns) / 1e3;
 	int n;
 	if (e->kind == HAMR_EV_NODE_END)
-		n = snprintf(line, sizeof line,
+		n = asprintf(&line,
 		             "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
 		             "\"pid\":%d,\"tid\":%d,\"args\":{\"item\":%" PRId64 ",\"worker\":%d,\"rc\":%d}}",
-		             name, cat, ts, dur, e->pid, tid, e->item, e->worker, e->rc);
+		             name, cat, ts, dur, e->pid, tls_tid, e->item, e->worker, e->rc);
 	else if (e->kind == HAMR_EV_TASK_END)
-		n = snprintf(line, sizeof line,
+		n = asprintf(&line,
 		             "{\"name\":\"%s batch %" PRId64 "\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,"
 		             "\"dur\":%.3f,\"pid\":%d,\"tid\":%d,\"args\":{\"first\":%" PRId64
 		             ",\"count\":%" PRId64 ",\"worker\":%d}}",
-		             name, e->task, cat, ts, dur, e->pid, tid, e->first, e->count, e->worker);
+		             name, e->task, cat, ts, dur, e->pid, tls_tid, e->first, e->count, e->worker);
 	else
-		n = snprintf(line, sizeof line,
+		n = asprintf(&line,
 		             "{\"name\":\"%s block\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
 		             "\"pid\":%d,\"tid\":%d,\"args\":{\"items\":%" PRId64 ",\"rc\":%d}}",
-		             name, cat, ts, dur, e->pid, tid, e->block_items, e->rc);
-	if (n <= 0 || (size_t)n >= sizeof line)
+		             name, cat, ts, dur, e->pid, tls_tid, e->block_items, e->rc);
+	free(name);
+	if (n < 0)
 		return;
 	pthread_mutex_lock(&t->lock);
-	fputs(t->any ? ",\n" : "", t->f);
-	fputs(line, t->f);
-	t->any = 1;
+	if (!t->closed) {
+		fputs(t->any ? ",\n" : "", t->f);
+		fputs(line, t->f);
+		t->any = 1;
+	}
 	pthread_mutex_unlock(&t->lock);
+	free(line);
 }
 
 int hamr_trace_open(hamr_hook *out, const char *path)
@@ -147,16 +160,26 @@ void hamr_trace_close(hamr_hook *h)
 	h->userdata = NULL;
 }
 
-static int stats_init(hamr_run *r, int print);
+static int stats_init(hamr_run *r, long print);
 
 /* HAMR_TRACE: one trace for the process, opened at the first run, closed
  * at exit. */
 static hamr_hook env_trace;
 static int env_trace_rc;
 
+/* At exit, runs may still be going (a worker of the default pool): the
+ * trace is finished and closed, and later events dropped, but its memory
+ * stays, since those runs hold the hook. */
 static void env_trace_close(void)
 {
-	hamr_trace_close(&env_trace);
+	trace *t = env_trace.userdata;
+	pthread_mutex_lock(&t->lock);
+	if (!t->closed) {
+		fputs("\n]\n", t->f);
+		fclose(t->f);
+		t->closed = 1;
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void env_trace_open(void)
@@ -171,15 +194,18 @@ static void env_trace_open(void)
 
 int hamr__hooks_init(hamr_run *r)
 {
+	hamr__env_check(); /* typos in HAMR_* names, once per process */
+	r->pid = (int)getpid();
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, env_trace_open);
 	if (env_trace_rc)
 		return hamr__error_set(env_trace_rc, "HAMR_TRACE=%s: the trace cannot be written",
 		                       getenv("HAMR_TRACE"));
-	int print = 0;
+	long print = 0;
 	if (!r->opts.stats) {
-		const char *e = getenv("HAMR_STATS");
-		print = e && (!strcmp(e, "1") || !strcmp(e, "true"));
+		int rc = hamr__env_long("HAMR_STATS", 0, 1, &print);
+		if (rc < 0)
+			return rc;
 	}
 	if ((r->opts.stats || print) && stats_init(r, print))
 		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a run");
@@ -239,7 +265,8 @@ typedef struct hamr__stats {
 	hamr_node_stats *out_nodes;
 	hamr_block_stats *out_blocks;
 	hamr_worker_run_stats *out_workers;
-	int done, print;
+	atomic_int done; /* out is complete (release, before RUN_END) */
+	int print;
 } hamr__stats;
 
 static void max_store(atomic_llong *m, long long v)
@@ -250,14 +277,14 @@ static void max_store(atomic_llong *m, long long v)
 		;
 }
 
-static int stats_init(hamr_run *r, int print)
+static int stats_init(hamr_run *r, long print)
 {
 	const hamr_plan *p = r->plan;
 	hamr__stats *s = calloc(1, sizeof *s);
 	if (!s)
 		return HAMR_ENOMEM;
 	r->stats = s;
-	s->print = print;
+	s->print = (int)print;
 	s->n_workers = r->pool ? (size_t)r->pool->n : 0;
 	size_t nn = p->n_nodes ? p->n_nodes : 1, nb = p->n_scopes;
 	s->node = calloc(nn, sizeof *s->node);
@@ -281,7 +308,10 @@ void hamr__stats_node(hamr_run *r, const hamr_event *e)
 	atomic_fetch_add_explicit(&n->count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&n->total_ns, d, memory_order_relaxed);
 	max_store(&n->max_ns, d);
-	size_t w = e->worker >= 0 && (size_t)e->worker < s->n_workers ? (size_t)e->worker : s->n_workers;
+	/* a worker of another pool (a run inside a node) is another thread */
+	hamr__worker *self = hamr__worker_self();
+	size_t w = self && hamr__worker_pool(self) == r->pool && e->worker >= 0 &&
+	           (size_t)e->worker < s->n_workers ? (size_t)e->worker : s->n_workers;
 	atomic_fetch_add_explicit(&s->worker[w].nodes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->worker[w].busy_ns, d, memory_order_relaxed);
 }
@@ -357,14 +387,17 @@ void hamr__stats_end(hamr_run *r)
 		}
 	}
 	s->out.live_bytes_peak = hamr_value_bytes_peak();
-	s->done = 1;
+	/* release: pairs with the acquire in hamr_run_stats_get */
+	atomic_store_explicit(&s->done, 1, memory_order_release);
 	if (s->print)
 		hamr_run_stats_print(r, stderr);
 }
 
 int hamr_run_stats_get(const hamr_run *r, hamr_run_stats *out)
 {
-	if (!r || !out || !r->stats || !r->stats->done)
+	/* acquire: pairs with the release in hamr__stats_end */
+	if (!r || !out || !r->stats ||
+	    !atomic_load_explicit(&r->stats->done, memory_order_acquire))
 		return hamr__error_set(HAMR_ESTATE,
 		                       "no statistics: the run was made without stats, or has not ended");
 	*out = r->stats->out;
@@ -380,6 +413,8 @@ static int by_total(const void *a, const void *b)
 int hamr_run_stats_print(const hamr_run *r, FILE *f)
 {
 	hamr_run_stats st = {0};
+	if (!f)
+		return hamr__error_set(HAMR_EINVAL, "hamr_run_stats_print: no file");
 	int rc = hamr_run_stats_get(r, &st);
 	if (rc)
 		return rc;

@@ -51,7 +51,9 @@ static int resolve_block_knobs(hamr_run_opts *o)
 	hamr__knob_value k[] = {{"HAMR_GROUPING", 0, NULL, HAMR__FROM_DEFAULT},
 	                        {"HAMR_MAX_INFLIGHT", 65536, NULL, HAMR__FROM_API},
 	                        {"HAMR_MAX_ITEMS", 0, NULL, HAMR__FROM_API},
-	                        {"HAMR_MAX_TASKS", 0, NULL, HAMR__FROM_API}};
+	                        {"HAMR_MAX_TASKS", 0, NULL, HAMR__FROM_API},
+	                        {"HAMR_STATS", 0, NULL, HAMR__FROM_DEFAULT},
+	                        {"HAMR_TRACE", 0, "off", HAMR__FROM_DEFAULT}};
 	int rc;
 	if (o->max_inflight) {
 		k[1].value = o->max_inflight > LONG_MAX ? LONG_MAX : (long)o->max_inflight;
@@ -81,6 +83,17 @@ static int resolve_block_knobs(hamr_run_opts *o)
 	}
 	if (!o->max_tasks)
 		k[3].text = "none";
+	if (o->stats) {
+		k[4].value = 1;
+		k[4].source = HAMR__FROM_API;
+	} else if (hamr__env_long(k[4].name, 0, 1, &k[4].value) > 0) {
+		k[4].source = HAMR__FROM_ENV;
+	}
+	const char *tr = getenv(k[5].name);
+	if (tr && *tr) {
+		k[5].text = tr;
+		k[5].source = HAMR__FROM_ENV;
+	}
 	const char *g = getenv(k[0].name);
 	if (o->grouping != HAMR_GROUPING_DEFAULT) {
 		k[0].text = hamr_grouping_name(o->grouping);
@@ -211,6 +224,15 @@ int hamr_run_start(hamr_run *r)
 		return hamr__error_set(HAMR_EINVAL, "hamr_run_start: run is NULL");
 	int threads = r->opts.executor == HAMR_EXEC_THREADS;
 	int expect = RUN_CREATED;
+	/* before the run is published as started: from then on another
+	 * thread's hamr_run_wait may be running it */
+	if (r->observe && atomic_load_explicit(&r->state, memory_order_acquire) == RUN_CREATED) {
+		if (r->stats)
+			hamr__stats_start(r);
+		hamr_event e = {.kind = HAMR_EV_RUN_START, .node_index = -1, .item = -1, .task = -1};
+		hamr__event(r, &e);
+		r->start_ns = e.t_ns;
+	}
 	/* acq_rel: pairs with the acquire in hamr_run_wait, so the thread that
 	 * runs the plan sees everything the creating thread wrote. The threads
 	 * executor goes straight to running, so no wait can take the run for
@@ -220,13 +242,6 @@ int hamr_run_start(hamr_run *r)
 	                                             memory_order_acq_rel,
 	                                             memory_order_acquire))
 		return hamr__error_set(HAMR_ESTATE, "the run was already started");
-	if (r->observe) {
-		if (r->stats)
-			hamr__stats_start(r);
-		hamr_event e = {.kind = HAMR_EV_RUN_START, .node_index = -1, .item = -1, .task = -1};
-		hamr__event(r, &e);
-		r->start_ns = e.t_ns;
-	}
 	if (threads)
 		hamr__threads_start(r);
 	return 0;
@@ -237,9 +252,9 @@ void hamr__run_finish(hamr_run *r, int rc)
 	if (r->observe) { /* before the waiters wake: r may go right after */
 		hamr_event e = {.kind = HAMR_EV_RUN_END, .node_index = -1, .item = -1, .task = -1,
 		                .start_ns = r->start_ns, .rc = rc};
-		hamr__event(r, &e);
-		if (r->stats)
+		if (r->stats) /* first: a RUN_END hook may read them */
 			hamr__stats_end(r);
+		hamr__event(r, &e);
 	}
 	pthread_mutex_lock(&r->lock);
 	r->rc = rc;

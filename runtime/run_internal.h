@@ -64,6 +64,7 @@ struct hamr_run {
 	size_t n_hooks;
 	struct hamr__stats *stats; /* statistics, when counted; else NULL */
 	int observe;            /* hooks or stats: events are made */
+	int pid;                /* getpid(), for events */
 	int64_t start_ns;       /* when hamr_run_start was called */
 };
 
@@ -122,7 +123,7 @@ int hamr__stream_would_pass(const struct hamr__stream *s, size_t n_items);
 
 /* The stream's mark for a passed max_tasks, among its HAMR_ERANGE
  * errors (the node fails with HAMR_ERANGE). */
-#define HAMR_E2BIG_TASKS (-1000)
+#define HAMR__E2BIG_TASKS (-1000)
 /* Whether the stream stopped taking items (a failure under fail_fast, a
  * cancel): an emitting node that then fails only echoes that. */
 int hamr__stream_stopped(const struct hamr__stream *s);

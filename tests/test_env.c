@@ -165,7 +165,8 @@ static int run_tasks(const hamr_node_def *defs2, int64_t n, const hamr_run_opts 
 		rc = hamr_run_execute(&r, p, in, o);
 	if (rc == HAMR_ERANGE) {
 		CHECK_EQ_STR(hamr_run_error(r)->node, "items");
-		CHECK_CONTAINS(hamr_run_error(r)->message, "more than 10 tasks");
+		if (!o->max_items)
+			CHECK_CONTAINS(hamr_run_error(r)->message, "more than 10 tasks");
 	}
 	hamr_run_destroy(r);
 	hamr_plan_destroy(p);
@@ -193,6 +194,19 @@ static void test_max_tasks(void)
 	atomic_store(&ran, 0);
 	CHECK_EQ_INT(run_tasks(listing, 6, &o), HAMR_ERANGE);
 	CHECK_EQ_INT(atomic_load(&ran), 0);
+	/* a returned list past max_items: refused, naming the limit */
+	hamr_run_opts li = o;
+	li.max_tasks = 0;
+	li.max_items = 5;
+	atomic_store(&ran, 0);
+	CHECK_EQ_INT(run_tasks(listing, 6, &li), HAMR_ERANGE);
+	CHECK_CONTAINS(hamr_errmsg(), "returned 6 items, more than the limit of 5");
+	CHECK_EQ_INT(atomic_load(&ran), 0);
+	/* HAMR_STATS is read strictly */
+	setenv("HAMR_STATS", "yes", 1);
+	CHECK_EQ_INT(run_tasks(emitting, 1, &li), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_STATS=yes");
+	unsetenv("HAMR_STATS");
 	/* auto grouping's batches are not limited */
 	o.grouping = HAMR_GROUPING_AUTO;
 	CHECK_OK(run_tasks(emitting, 1000, &o));

@@ -56,6 +56,7 @@ typedef struct counts {
 	int64_t final_items;
 	int final_seen;
 	int64_t max_task;
+	int stats_at_end;
 } counts;
 
 static void count_event(const hamr_event *e, void *ud)
@@ -93,6 +94,12 @@ static void count_event(const hamr_event *e, void *ud)
 		c->final_items = e->block_items;
 		c->final_seen = e->block_final;
 		break;
+	case HAMR_EV_RUN_END: {
+		/* statistics are complete by the run's end event */
+		hamr_run_stats st;
+		c->stats_at_end = hamr_run_stats_get(e->run, &st) == 0 && st.n_nodes == 3;
+		break;
+	}
 	default:
 		break;
 	}
@@ -129,8 +136,10 @@ static void test_hooks_see_every_event(hamr_pool *pool)
 			o.grouping = (hamr_grouping)gr;
 			o.hooks = hooks;
 			o.n_hooks = 1;
+			o.stats = 1;
 			hamr_run *r = NULL;
 			CHECK_OK(hamr_run_execute(&r, plan, in, &o));
+			CHECK(c->stats_at_end);
 			int64_t total = 0;
 			CHECK_OK(hamr_run_result_i64(r, "total", &total));
 			CHECK_EQ_INT(total, (int64_t)(N - 1) * N * (2 * N - 1) / 6);

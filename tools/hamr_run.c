@@ -542,6 +542,10 @@ static void progress_event(const hamr_event *e, void *userdata)
 	if (e->kind != HAMR_EV_TASK_END && e->kind != HAMR_EV_BLOCK_END &&
 	    e->kind != HAMR_EV_RUN_END && e->kind != HAMR_EV_RUN_START)
 		return;
+	/* the blocks of the plan itself: a nested block's items are part of
+	 * its outer item */
+	if ((e->kind == HAMR_EV_TASK_END || e->kind == HAMR_EV_BLOCK_END) && e->item != -1)
+		return;
 	pthread_mutex_lock(&pr->lock);
 	if (e->kind == HAMR_EV_RUN_START) {
 		pr->start_ns = e->t_ns;
@@ -561,7 +565,7 @@ static void progress_event(const hamr_event *e, void *userdata)
 				pr->emitted[b] = e->block_items;
 			pr->final[b] = e->block_final;
 		}
-		if (e->kind == HAMR_EV_TASK_END)
+		if (e->kind == HAMR_EV_TASK_END && b < pr->n_blocks)
 			pr->done += e->count;
 		if (e->t_ns - pr->last_ns >= 100000000 || e->kind == HAMR_EV_BLOCK_END) {
 			pr->last_ns = e->t_ns;
@@ -657,7 +661,8 @@ static int run_cli(const cli *cl)
 		char *end = NULL;
 		errno = 0;
 		unsigned long long v = strtoull(cl->max_inflight, &end, 10);
-		if (errno || end == cl->max_inflight || *end || !v || cl->max_inflight[0] == '-') {
+		if (errno || end == cl->max_inflight || *end || !v ||
+		    cl->max_inflight[0] < '0' || cl->max_inflight[0] > '9') {
 			fprintf(stderr, "hamr-run: --max-inflight %s: expected a whole number of 1 or more\n",
 			        cl->max_inflight);
 			goto out;
@@ -719,7 +724,7 @@ static int run_cli(const cli *cl)
 	}
 	if (run && cl->stats)
 		print_stats(run);
-	if (run && cl->dot_after && write_dot(cl->dot_after, NULL, NULL, run))
+	if (run && cl->dot_after && write_dot(cl->dot_after, NULL, NULL, run) && !status)
 		status = EXIT_USAGE;
 	if (run) { /* after a failure: what was computed before it */
 		for (size_t i = 0; i < cl->n_outputs; i++) {

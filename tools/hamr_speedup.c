@@ -12,8 +12,9 @@
  * mode,kind,workers,median_s,min_s,max_s. Modes: sequential (the
  * reference, one row per kind at 1 worker) and threads (a pool of each
  * worker count, default 1, 2, 4, ... up to twice the usable CPUs).
- * --plot draws speedup (the 1-worker threads median over each median)
- * versus workers with gnuplot, when it is installed.
+ * --plot draws speedup (the 1-worker threads median, else the sequential
+ * one, over each median) versus workers with gnuplot, when it is
+ * installed.
  *
  * Exit status: 0, 1 a run failed or the plot could not be drawn, 2 a
  * usage error. */
@@ -225,25 +226,34 @@ static int plot(const row *rows, int n)
 	}
 	const char *kinds[] = {"io", "cpu"};
 	for (int k = 0; k < 2; k++) {
+		/* over the 1-worker threads row, else the sequential one */
 		double base = 0;
 		for (int i = 0; i < n; i++)
-			if (!strcmp(rows[i].mode, "threads") && !strcmp(rows[i].kind, kinds[k]) &&
-			    rows[i].workers == cfg.workers[0])
-				base = rows[i].median * cfg.workers[0];
+			if (!strcmp(rows[i].kind, kinds[k]) && rows[i].workers == 1 &&
+			    (!base || !strcmp(rows[i].mode, "threads")))
+				base = rows[i].median;
 		for (int i = 0; i < n; i++)
 			if (!strcmp(rows[i].mode, "threads") && !strcmp(rows[i].kind, kinds[k]))
 				fprintf(f, "%d %.6f\n", rows[i].workers, base / rows[i].median);
 		fputs("\n\n", f);
 	}
 	fclose(f);
-	char cmd[1024];
-	snprintf(cmd, sizeof cmd,
-	         "gnuplot -e \"set terminal png size 800,500; set output '%s'; "
-	         "set xlabel 'workers'; set ylabel 'speedup over 1 worker'; set key left; "
-	         "set logscale x 2; set grid; plot '%s' index 0 with linespoints title 'io (sleep)', "
-	         "'%s' index 1 with linespoints title 'cpu (loop)', x with lines dt 2 title 'ideal'\"",
-	         cfg.plot, data, data);
-	int rc = system(cmd);
+	/* the commands go to gnuplot's stdin, never through a shell; in a
+	 * gnuplot string in single quotes, '' is a quote */
+	FILE *g = popen("gnuplot", "w");
+	int rc = -1;
+	if (g) {
+		fputs("set terminal png size 800,500\nset output '", g);
+		for (const char *c = cfg.plot; *c; c++)
+			fputs(*c == '\'' ? "''" : (char[2]){*c, 0}, g);
+		fprintf(g, "'\nset xlabel 'workers'\nset ylabel 'speedup over 1 worker'\n"
+		           "set key left\nset logscale x 2\nset grid\n"
+		           "plot '%s' index 0 with linespoints title 'io (sleep)', "
+		           "'%s' index 1 with linespoints title 'cpu (loop)', "
+		           "x with lines dt 2 title 'ideal'\n",
+		        data, data);
+		rc = pclose(g);
+	}
 	unlink(data);
 	if (rc) {
 		fprintf(stderr, "hamr-speedup: --plot: gnuplot failed or is not installed "

@@ -4,7 +4,7 @@
  * A hook is a function and a pointer; a run calls every hook of its
  * hamr_run_opts.hooks at each event, on the thread where the event
  * happens, so a hook must be thread-safe and quick (it runs inside the
- * executor). Events carry a CLOCK_MONOTONIC timestamp, the worker and the
+ * executor), and must not wait for or destroy its own run. Events carry a CLOCK_MONOTONIC timestamp, the worker and the
  * process, and what Hamilton's hooks lack: the item a node runs for, and
  * for the tasks of a map block their index and the block's item count so
  * far, with whether it is final (a streaming block's count grows).
@@ -114,34 +114,40 @@ typedef struct hamr_run_stats {
 	size_t n_blocks;
 	const hamr_block_stats *blocks;
 	size_t n_workers;                      /* the pool's workers, then one
-	                                        * for every other thread */
+	                                        * slot for all other threads */
 	const hamr_worker_run_stats *workers;
 	size_t live_bytes_peak;                /* hamr_value_bytes_peak over the
-	                                        * run (the run resets it) */
+	                                        * run: the run resets that
+	                                        * process-wide peak when it starts,
+	                                        * so runs with stats at the same
+	                                        * time share it */
 } hamr_run_stats;
 
-/* The statistics of an ended run made with stats on, owned by the run;
+/* The statistics of an ended run made with stats on (readable from its
+ * RUN_END hook on), owned by the run and valid until hamr_run_destroy;
  * HAMR_ESTATE otherwise. */
 HAMR_API int hamr_run_stats_get(const struct hamr_run *r, hamr_run_stats *out);
 /* Prints them readably to f (what HAMR_STATS=1 prints): nodes by total
  * time, blocks, workers, and a line for each block whose tasks are too
- * short. */
+ * short. HAMR_EINVAL for a NULL f. */
 HAMR_API int hamr_run_stats_print(const struct hamr_run *r, FILE *f);
 
 /* Writes the run's plan in Graphviz DOT (as hamr_plan_write_dot), each
  * computed node labelled with its time, its share of all node time and
- * its count, and filled from white to red by that share. HAMR_ESTATE for
- * a run without stats. */
+ * its count, and filled from white to red by that share. Times are
+ * inclusive, as in hamr_node_stats: a parallelizable node's includes the
+ * items it ran while emitting. HAMR_ESTATE for a run without stats. */
 HAMR_API int hamr_run_write_dot(const struct hamr_run *r, FILE *f);
 
 /* A hook that appends every node execution, batch and block of the runs it
  * is given to `path` in the Chrome trace event format (JSON, one event a
  * line; it opens in Perfetto and chrome://tracing): complete events with
- * their worker as the thread, the process, and the item. The file is
- * created (truncated) now and stays valid while it grows, since the format
- * allows the array's closing bracket to be missing; hamr_trace_close
- * writes it and closes the file. HAMR_TRACE=FILE gives every run one such
- * hook, shared, for the life of the process. */
+ * the process, the thread's id, and in args the worker index and the
+ * item. The file is created (truncated) now and stays valid while it
+ * grows, since the format allows the array's closing bracket to be
+ * missing; hamr_trace_close writes it and closes the file, once every run
+ * given the hook is destroyed. HAMR_TRACE=FILE gives every run one such
+ * hook, shared, for the life of the process (finished at exit). */
 HAMR_API int hamr_trace_open(hamr_hook *out, const char *path);
 HAMR_API void hamr_trace_close(hamr_hook *h);
 

@@ -101,8 +101,9 @@ typedef struct hamr_run_opts {
 	 * items runs. Auto grouping's batches are few by design and not
 	 * limited. 0: HAMR_MAX_TASKS, else no limit */
 	size_t max_tasks;
-	/* hooks called at every event of the run (hamr/hooks.h), borrowed:
-	 * the array must outlive the run. HAMR_TRACE adds its own. */
+	/* hooks called at every event of the run (hamr/hooks.h); the array
+	 * is copied when the run is made, and what each hook's userdata
+	 * points to must outlive the run. HAMR_TRACE adds its own. */
 	const hamr_hook *hooks;
 	size_t n_hooks;
 	int stats; /* 1: count statistics (hamr_run_stats_get); 0: HAMR_STATS */
@@ -255,9 +256,9 @@ HAMR_API int hamr_ret_user(hamr_call *c, void *obj);
  * Each returns 0; HAMR_ECANCELED when the run is stopping (a failure under
  * fail_fast, or a cancel): the node should return; HAMR_ETYPE when the
  * item is not of the node's declared item type; HAMR_ESTATE when the node
- * is not parallelizable; HAMR_ENOMEM or HAMR_EBLOCK (more items than a
- * block holds, 2^32) when the item could not be kept, which fails the
- * node even if it goes on. hamr_emit moves *v (it is left empty). */
+ * is not parallelizable; HAMR_ERANGE past max_items or max_tasks, and
+ * HAMR_ENOMEM or HAMR_EBLOCK (more items than a block holds, 2^32) when
+ * the item could not be kept: these fail the node even if it goes on. hamr_emit moves *v (it is left empty). */
 HAMR_API int hamr_emit(hamr_call *c, hamr_value *v);
 HAMR_API int hamr_emit_i64(hamr_call *c, int64_t x);
 HAMR_API int hamr_emit_f64(hamr_call *c, double x);
