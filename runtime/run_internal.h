@@ -170,6 +170,15 @@ void hamr__event(const hamr_run *r, hamr_event *e);
 int hamr__hooks_init(hamr_run *r);
 void hamr__hooks_free(hamr_run *r);
 
+/* HAMR_TRACE's hook for every run ({NULL, NULL} when unset), opened on the
+ * first call (runtime/trace.c). 0 or HAMR_EIO. */
+int hamr__trace_env(hamr_hook *out);
+
+/* A run's statistics (runtime/stats.c): made when asked (print: also
+ * print them at the end), freed with the run. 0 or HAMR_ENOMEM. */
+int hamr__stats_init(hamr_run *r, long print);
+void hamr__stats_free(struct hamr__stats *s);
+
 /* Statistics, when r->stats: a node's execution (e: its end event), a
  * batch of block `scope` (its end event, and the items in flight when it
  * formed), a block instance's items, and the run's start and end (which
