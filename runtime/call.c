@@ -402,18 +402,31 @@ static inline __attribute__((always_inline)) int call_node(hamr_run *r, uint32_t
 	return pn->fn ? pn->fn(c) : fold_result(c);
 }
 
+/* Node i's start event, in *e. */
+static void node_started(hamr_run *r, uint32_t i, hamr_event *e)
+{
+	*e = (hamr_event){.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[i].name,
+	                  .node_index = (int)i, .item = hamr__current_item, .task = -1};
+	hamr__event(r, e);
+}
+
+/* Its end event, after returning rc, and its statistics. */
+static void node_ended(hamr_run *r, hamr_event *e, int rc)
+{
+	e->kind = HAMR_EV_NODE_END;
+	e->start_ns = e->t_ns;
+	e->rc = rc;
+	hamr__event(r, e);
+	if (r->stats)
+		hamr__stats_node(r, e);
+}
+
 static int run_node_hooked(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c)
 {
-	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[i].name,
-	                .node_index = (int)i, .item = hamr__current_item, .task = -1};
-	hamr__event(r, &e);
+	hamr_event e;
+	node_started(r, i, &e);
 	int rc = call_node(r, i, c);
-	e.kind = HAMR_EV_NODE_END;
-	e.start_ns = e.t_ns;
-	e.rc = rc;
-	hamr__event(r, &e);
-	if (r->stats)
-		hamr__stats_node(r, &e);
+	node_ended(r, &e, rc);
 	return node_done(r, i, slots, c, rc);
 }
 
@@ -452,19 +465,12 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 	if (r->keep_going && hamr__missing_input(r, i, slots))
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, s);
-	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = pn->name, .node_index = (int)i,
-	                .item = hamr__current_item, .task = -1};
+	hamr_event e;
 	if (r->observe)
-		hamr__event(r, &e);
+		node_started(r, i, &e);
 	int rc = pn->fn(&c); /* never in a group: planning refuses the tag */
-	if (r->observe) {
-		e.kind = HAMR_EV_NODE_END;
-		e.start_ns = e.t_ns;
-		e.rc = rc;
-		hamr__event(r, &e);
-		if (r->stats)
-			hamr__stats_node(r, &e);
-	}
+	if (r->observe)
+		node_ended(r, &e, rc);
 	size_t emitted = 0;
 	int emit_rc = hamr__stream_error(s, &emitted);
 	if (emit_rc) {

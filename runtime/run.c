@@ -42,6 +42,22 @@ const char *hamr_executor_name(hamr_executor_kind k)
 	return (size_t)k < N_EXECUTORS ? executor_names[k] : "?";
 }
 
+/* A count knob: the API's *v when set, else k's variable, else k's value
+ * (its default); *v and k get the result. 0 or HAMR_EINVAL. */
+static int limit_knob(size_t *v, hamr__knob_value *k)
+{
+	if (*v) {
+		k->value = *v > LONG_MAX ? LONG_MAX : (long)*v;
+		return 0;
+	}
+	int rc = hamr__env_long(k->name, 1, LONG_MAX, &k->value);
+	if (rc < 0)
+		return rc;
+	k->source = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
+	*v = (size_t)k->value;
+	return 0;
+}
+
 /* The knobs of map blocks a run resolves: max_inflight and max_items from
  * the API, else the environment, else their defaults; with
  * HAMR_DISPLAY_ENV, the first run of the process that has blocks says
@@ -55,32 +71,11 @@ static int resolve_block_knobs(hamr_run_opts *o)
 	                        {"HAMR_STATS", 0, NULL, HAMR__FROM_DEFAULT},
 	                        {"HAMR_TRACE", 0, "off", HAMR__FROM_DEFAULT}};
 	int rc;
-	if (o->max_inflight) {
-		k[1].value = o->max_inflight > LONG_MAX ? LONG_MAX : (long)o->max_inflight;
-	} else {
-		if ((rc = hamr__env_long(k[1].name, 1, LONG_MAX, &k[1].value)) < 0)
-			return rc;
-		k[1].source = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
-		o->max_inflight = (size_t)k[1].value;
-	}
-	if (o->max_items) {
-		k[2].value = o->max_items > LONG_MAX ? LONG_MAX : (long)o->max_items;
-	} else {
-		if ((rc = hamr__env_long(k[2].name, 1, LONG_MAX, &k[2].value)) < 0)
-			return rc;
-		k[2].source = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
-		o->max_items = (size_t)k[2].value;
-	}
+	if ((rc = limit_knob(&o->max_inflight, &k[1])) || (rc = limit_knob(&o->max_items, &k[2])) ||
+	    (rc = limit_knob(&o->max_tasks, &k[3])))
+		return rc;
 	if (!o->max_items)
 		k[2].text = "none";
-	if (o->max_tasks) {
-		k[3].value = o->max_tasks > LONG_MAX ? LONG_MAX : (long)o->max_tasks;
-	} else {
-		if ((rc = hamr__env_long(k[3].name, 1, LONG_MAX, &k[3].value)) < 0)
-			return rc;
-		k[3].source = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
-		o->max_tasks = (size_t)k[3].value;
-	}
 	if (!o->max_tasks)
 		k[3].text = "none";
 	if (o->stats) {
