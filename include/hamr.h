@@ -12,5 +12,6 @@
 #include "hamr/pool.h"
 #include "hamr/runtime.h"
 #include "hamr/hooks.h"
+#include "hamr/process.h"
 
 #endif /* HAMR_H */

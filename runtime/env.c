@@ -25,7 +25,7 @@ extern char **environ;
 
 static const char *const known[] = {
 	"HAMR_WORKERS", "HAMR_SPIN", "HAMR_PIN", "HAMR_BLOCKING_WORKERS", "HAMR_GRAIN",
-	"HAMR_GROUPING", "HAMR_MAX_INFLIGHT", "HAMR_MAX_ITEMS", "HAMR_MAX_TASKS", "HAMR_DISPLAY_ENV", "HAMR_TRACE", "HAMR_STATS",
+	"HAMR_GROUPING", "HAMR_MAX_INFLIGHT", "HAMR_MAX_ITEMS", "HAMR_MAX_TASKS", "HAMR_PROCESSES", "HAMR_DISPLAY_ENV", "HAMR_TRACE", "HAMR_STATS",
 	/* read by the tests and tools/check.sh, not by the library */
 	"HAMR_TEST_LONG", "HAMR_CHECK_SETARCH"};
 

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* Worker processes: the fork server and pools of processes forked from it.
+ *
+ * Forking a process that has threads copies locks other threads held, so
+ * hamr never forks from the program itself once it has threads: it forks a
+ * small fork server first, while the process is still single-threaded, and
+ * every worker process is then forked from that server. A program that
+ * wants worker processes calls hamr_processes_init() at the start of main,
+ * before it starts any thread of its own and before any hamr pool (which
+ * starts threads). Each worker dies with the fork server, which dies with
+ * the program (PR_SET_PDEATHSIG); the server reaps its workers, and the
+ * program reaps the server at exit, so no process is left behind. */
+#ifndef HAMR_PROCESS_H
+#define HAMR_PROCESS_H
+
+#include <sys/types.h>
+
+#include "hamr/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Starts the fork server. 0, also when it runs already; HAMR_ESTATE when
+ * the process has threads besides the caller (the message says to call
+ * this at the start of main, before any thread starts); HAMR_EIO when the
+ * server cannot be started (the message has the system's words). */
+HAMR_API int hamr_processes_init(void);
+
+typedef struct hamr_procpool hamr_procpool;
+
+/* Starts `n` worker processes from the fork server; 0: HAMR_PROCESSES,
+ * else the usable CPUs (hamr_cpu_count). HAMR_ESTATE when
+ * hamr_processes_init was not called; HAMR_EINVAL for a malformed
+ * HAMR_PROCESSES or n out of 1 to 1024. Thread-safe. */
+HAMR_API int hamr_procpool_create(hamr_procpool **out, int n);
+
+/* Stops the pool's workers and waits until the server has reaped them.
+ * Accepts NULL. */
+HAMR_API void hamr_procpool_destroy(hamr_procpool *p);
+
+/* The number of workers, and the pid of worker i (-1 past the end). */
+HAMR_API int hamr_procpool_size(const hamr_procpool *p);
+HAMR_API pid_t hamr_procpool_pid(const hamr_procpool *p, int i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAMR_PROCESS_H */
