@@ -162,25 +162,14 @@ static void seg_free(stream *s, seg *sg)
 	free(sg);
 }
 
-/* One reader of slot s in frame f is done with it. Gathered values stay
- * until their item ends. acq_rel: in scope 0 on the threads executor,
- * other workers count the same slot (see threads.c); in a frame, other
- * tasks of the same item may, under node grouping. */
+/* One reader of slot s in frame f is done with it; gathered values stay
+ * until their item ends. Other threads count the frame in scope 0 on the
+ * threads executor, and under node grouping within an item. */
 static inline void release(const hamr_plan *p, const hamr__frame *f, int32_t s)
 {
-	if (p->slot_pinned[s] || ((uint32_t)s < p->n_nodes && p->gathered[s]))
+	if ((uint32_t)s < p->n_nodes && p->gathered[s])
 		return;
-	if (p->consumers[s] == 1) { /* its one reader: no count */
-		hamr__value_drop(&f->slots[s]);
-	} else if (!f->shared) {
-		/* relaxed load and store: only this thread counts the frame */
-		unsigned left = atomic_load_explicit(&f->remaining[s], memory_order_relaxed) - 1;
-		atomic_store_explicit(&f->remaining[s], left, memory_order_relaxed);
-		if (!left)
-			hamr__value_drop(&f->slots[s]);
-	} else if (atomic_fetch_sub_explicit(&f->remaining[s], 1, memory_order_acq_rel) == 1) {
-		hamr__value_drop(&f->slots[s]);
-	}
+	hamr__slot_release(p, f, s);
 }
 
 static inline void release_args(const hamr_plan *p, const hamr__frame *f, uint32_t i)

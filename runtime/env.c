@@ -101,6 +101,22 @@ int hamr__env_long(const char *name, long min, long max, long *out)
 	return 1;
 }
 
+int hamr__knob_resolve(long api, long unset, const char *env, long min, long max, long dflt,
+                       long *out, hamr__source *from)
+{
+	if (api != unset) {
+		*out = api;
+		*from = HAMR__FROM_API;
+		return 0;
+	}
+	*out = dflt;
+	int rc = hamr__env_long(env, min, max, out);
+	if (rc < 0)
+		return rc;
+	*from = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
+	return 0;
+}
+
 void hamr__env_display(const char *what, const hamr__knob_value *k, size_t n)
 {
 	const char *d = getenv("HAMR_DISPLAY_ENV");

@@ -25,6 +25,12 @@ typedef struct hamr__knob_value {
 	hamr__source source;
 } hamr__knob_value;
 
+/* A knob's value: `api` unless it is `unset`, else environment variable
+ * `env` (a whole number in [min, max]), else `dflt`; *from says which.
+ * 0 or HAMR_EINVAL (a malformed variable). */
+int hamr__knob_resolve(long api, long unset, const char *env, long min, long max, long dflt,
+                       long *out, hamr__source *from);
+
 /* With HAMR_DISPLAY_ENV set to 1 (or true), prints the knobs `what` (a
  * pool, a run) resolved to, each with its value and source, on stderr,
  * between lines as OpenMP's OMP_DISPLAY_ENV prints them. */

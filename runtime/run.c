@@ -46,16 +46,10 @@ const char *hamr_executor_name(hamr_executor_kind k)
  * (its default); *v and k get the result. 0 or HAMR_EINVAL. */
 static int limit_knob(size_t *v, hamr__knob_value *k)
 {
-	if (*v) {
-		k->value = *v > LONG_MAX ? LONG_MAX : (long)*v;
-		return 0;
-	}
-	int rc = hamr__env_long(k->name, 1, LONG_MAX, &k->value);
-	if (rc < 0)
-		return rc;
-	k->source = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
+	int rc = hamr__knob_resolve(*v > LONG_MAX ? LONG_MAX : (long)*v, 0, k->name, 1, LONG_MAX,
+	                            k->value, &k->value, &k->source);
 	*v = (size_t)k->value;
-	return 0;
+	return rc;
 }
 
 /* The knobs of map blocks a run resolves: max_inflight and max_items from
@@ -78,12 +72,8 @@ static int resolve_block_knobs(hamr_run_opts *o)
 		k[2].text = "none";
 	if (!o->max_tasks)
 		k[3].text = "none";
-	if (o->stats) {
-		k[4].value = 1;
-		k[4].source = HAMR__FROM_API;
-	} else if (hamr__env_long(k[4].name, 0, 1, &k[4].value) > 0) {
-		k[4].source = HAMR__FROM_ENV;
-	}
+	if ((rc = hamr__knob_resolve(o->stats, 0, k[4].name, 0, 1, 0, &k[4].value, &k[4].source)))
+		return rc;
 	const char *tr = getenv(k[5].name);
 	if (tr && *tr) {
 		k[5].text = tr;

@@ -11,6 +11,7 @@
 #include "hamr/errno.h"
 #include "hamr/runtime.h"
 #include "runtime/pool_internal.h"
+#include "serialize/value_internal.h"
 
 enum { RUN_CREATED = 0, RUN_STARTED, RUN_RUNNING, RUN_DONE };
 
@@ -81,6 +82,29 @@ typedef struct hamr__frame {
 	int shared; /* other threads count its slots too: scope 0 on the
 	             * threads executor, or an item's nodes as tasks */
 } hamr__frame;
+
+/* One reader of slot s in frame f is done with it: the slot's value is
+ * dropped by its last reader. A slot with one reader is that reader's
+ * alone (no count); in a frame no other thread counts, a plain
+ * decrement; else acq_rel: each reader's release orders its reads of the
+ * slot before its decrement, and the acquire of the last decrement orders
+ * the free after all of them. Pinned slots (outputs, defaults) stay. */
+static inline void hamr__slot_release(const hamr_plan *p, const hamr__frame *f, int32_t s)
+{
+	if (p->slot_pinned[s])
+		return;
+	if (p->consumers[s] == 1) {
+		hamr__value_drop(&f->slots[s]);
+	} else if (!f->shared) {
+		/* relaxed load and store: only this thread counts the frame */
+		unsigned left = atomic_load_explicit(&f->remaining[s], memory_order_relaxed) - 1;
+		atomic_store_explicit(&f->remaining[s], left, memory_order_relaxed);
+		if (!left)
+			hamr__value_drop(&f->slots[s]);
+	} else if (atomic_fetch_sub_explicit(&f->remaining[s], 1, memory_order_acq_rel) == 1) {
+		hamr__value_drop(&f->slots[s]);
+	}
+}
 
 /* Runs plan node i of r in frame slots: calls its function with a fresh
  * call, checks the result against the declared type and stores it in slot

@@ -59,24 +59,6 @@ int hamr_cpu_count(void)
 	return q > 0 && q < n ? q : n;
 }
 
-/* One knob of a pool: the API's value unless it is `unset`, else the
- * environment's, else `dflt`. 0 or HAMR_EINVAL. */
-static int resolve(long api, long unset, const char *env, long min, long max, long dflt,
-                   long *out, hamr__source *from)
-{
-	if (api != unset) {
-		*out = api;
-		*from = HAMR__FROM_API;
-		return 0;
-	}
-	*out = dflt;
-	int rc = hamr__env_long(env, min, max, out);
-	if (rc < 0)
-		return rc;
-	*from = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
-	return 0;
-}
-
 int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 {
 	hamr_pool_opts def = HAMR_POOL_OPTS_INIT;
@@ -97,14 +79,14 @@ int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 	                        {"HAMR_PIN", 0, NULL, 0}, {"HAMR_BLOCKING_WORKERS", 0, NULL, 0},
 	                        {"HAMR_GRAIN", 0, NULL, 0}};
 	int rc;
-	if ((rc = resolve(o->workers, 0, k[0].name, 1, HAMR__MAX_WORKERS, hamr_cpu_count(),
+	if ((rc = hamr__knob_resolve(o->workers, 0, k[0].name, 1, HAMR__MAX_WORKERS, hamr_cpu_count(),
 	                  &k[0].value, &k[0].source)) ||
-	    (rc = resolve(o->spin_us, -1, k[1].name, 0, 10000000, HAMR__DEFAULT_SPIN_US,
+	    (rc = hamr__knob_resolve(o->spin_us, -1, k[1].name, 0, 10000000, HAMR__DEFAULT_SPIN_US,
 	                  &k[1].value, &k[1].source)) ||
-	    (rc = resolve(o->pin, -1, k[2].name, 0, 1, 0, &k[2].value, &k[2].source)) ||
-	    (rc = resolve(o->blocking_workers, 0, k[3].name, 1, HAMR__MAX_BLOCKING,
+	    (rc = hamr__knob_resolve(o->pin, -1, k[2].name, 0, 1, 0, &k[2].value, &k[2].source)) ||
+	    (rc = hamr__knob_resolve(o->blocking_workers, 0, k[3].name, 1, HAMR__MAX_BLOCKING,
 	                  HAMR__DEFAULT_BLOCKING, &k[3].value, &k[3].source)) ||
-	    (rc = resolve(o->grain > LONG_MAX ? LONG_MAX : (long)o->grain, 0, k[4].name, 1,
+	    (rc = hamr__knob_resolve(o->grain > LONG_MAX ? LONG_MAX : (long)o->grain, 0, k[4].name, 1,
 	                  LONG_MAX, 0, &k[4].value, &k[4].source)))
 		return rc;
 	o->workers = (int)k[0].value;

@@ -2,6 +2,7 @@
 /* Run statistics (hamr_run_opts.stats, HAMR_STATS): per node, per block and
  * per worker, the live-bytes peak, their printout, and the plan drawn with
  * its times (hamr_run_write_dot). */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,8 @@ typedef struct node_count {
 } node_count;
 
 typedef struct block_count {
-	atomic_ullong items, tasks, max_inflight;
-	atomic_llong task_ns;
+	atomic_ullong items, tasks;
+	atomic_llong task_ns, max_inflight;
 } block_count;
 
 typedef struct worker_count {
@@ -98,11 +99,7 @@ void hamr__stats_task(hamr_run *r, int32_t scope, const hamr_event *e, uint64_t 
 	block_count *b = &r->stats->block[scope];
 	atomic_fetch_add_explicit(&b->tasks, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&b->task_ns, e->t_ns - e->start_ns, memory_order_relaxed);
-	unsigned long long cur = atomic_load_explicit(&b->max_inflight, memory_order_relaxed);
-	while (inflight > cur &&
-	       !atomic_compare_exchange_weak_explicit(&b->max_inflight, &cur, inflight,
-	                                              memory_order_relaxed, memory_order_relaxed))
-		;
+	max_store(&b->max_inflight, inflight > LLONG_MAX ? LLONG_MAX : (long long)inflight);
 }
 
 void hamr__stats_block(hamr_run *r, int32_t scope, uint64_t items)
@@ -143,7 +140,7 @@ void hamr__stats_end(hamr_run *r)
 		o->items = atomic_load_explicit(&b->items, memory_order_relaxed);
 		o->tasks = atomic_load_explicit(&b->tasks, memory_order_relaxed);
 		o->task_ns = atomic_load_explicit(&b->task_ns, memory_order_relaxed);
-		o->max_inflight = atomic_load_explicit(&b->max_inflight, memory_order_relaxed);
+		o->max_inflight = (uint64_t)atomic_load_explicit(&b->max_inflight, memory_order_relaxed);
 		int grouping = r->opts.grouping ? r->opts.grouping : p->scope_grouping[sc];
 		o->short_tasks = o->tasks >= 100 && o->task_ns / (int64_t)o->tasks < 5000 &&
 		                 (grouping == HAMR_GROUPING_BLOCK || grouping == HAMR_GROUPING_NODE);

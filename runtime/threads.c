@@ -68,24 +68,12 @@ static void make_ready(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t *next)
 static void release_args(hamr_run *r, const hamr__pnode *pn)
 {
 	const hamr_plan *p = r->plan;
+	const hamr__frame f = {r->slots, r->remaining, 1}; /* workers share it */
 	for (uint32_t k = 0; k < pn->n_args; k++) {
 		int32_t s = p->args[pn->arg_start + k];
-		if (s < 0 || p->slot_pinned[s])
-			continue;
 		/* with map blocks: a block's outer reads are its unit's */
-		if (p->arg_direct && !p->arg_direct[pn->arg_start + k])
-			continue;
-		/* a slot with one reader is this node's alone: no count */
-		if (p->consumers[s] == 1) {
-			hamr__value_drop(&r->slots[s]);
-			continue;
-		}
-		/* acq_rel: each reader's release orders its reads of the slot
-		 * before its decrement; the acquire of the last decrement
-		 * orders the free after all of them */
-		if (atomic_fetch_sub_explicit(&r->remaining[s], 1,
-		                              memory_order_acq_rel) == 1)
-			hamr__value_drop(&r->slots[s]);
+		if (s >= 0 && (!p->arg_direct || p->arg_direct[pn->arg_start + k]))
+			hamr__slot_release(p, &f, s);
 	}
 }
 

@@ -123,13 +123,24 @@ int hamr_trace_open(hamr_hook *out, const char *path)
 	return 0;
 }
 
+/* Ends the JSON array and closes the file; events after it are dropped. */
+static void trace_finish(trace *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (!t->closed) {
+		fputs("\n]\n", t->f);
+		fclose(t->f);
+		t->closed = 1;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 void hamr_trace_close(hamr_hook *h)
 {
 	if (!h || h->fn != trace_event)
 		return;
 	trace *t = h->userdata;
-	fputs("\n]\n", t->f);
-	fclose(t->f);
+	trace_finish(t);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	h->fn = NULL;
@@ -146,14 +157,7 @@ static int env_trace_rc;
  * stays, since those runs hold the hook. */
 static void env_trace_close(void)
 {
-	trace *t = env_trace.userdata;
-	pthread_mutex_lock(&t->lock);
-	if (!t->closed) {
-		fputs("\n]\n", t->f);
-		fclose(t->f);
-		t->closed = 1;
-	}
-	pthread_mutex_unlock(&t->lock);
+	trace_finish(env_trace.userdata);
 }
 
 static void env_trace_open(void)

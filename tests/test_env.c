@@ -68,10 +68,13 @@ static int f_list_items(hamr_call *c)
 
 static hamr_pool *pool;
 
-/* Runs the plan for "count" with n items; returns the run's code. */
-static int run_count(int64_t n, const hamr_run_opts *o, int64_t *count)
+/* Runs the plan for "count" of `d` with n items; returns the run's code
+ * and the count in *count (NULL: not read). A run refused with
+ * HAMR_ERANGE must name "items", and say `want` when given. */
+static int run_plan(const hamr_node_def *d, int64_t n, const hamr_run_opts *o, int64_t *count,
+                    const char *want)
 {
-	hamr_module m = {"env", defs};
+	hamr_module m = {"env", d};
 	hamr_graph *g = NULL;
 	hamr_values *in = NULL;
 	hamr_plan *p = NULL;
@@ -83,12 +86,14 @@ static int run_count(int64_t n, const hamr_run_opts *o, int64_t *count)
 	CHECK_OK(hamr_values_set_i64(in, "n", n));
 	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
 	int rc = hamr_run_execute(&r, p, in, o);
-	*count = -1;
-	if (!rc)
+	if (count)
+		*count = -1;
+	if (!rc && count)
 		CHECK_OK(hamr_run_result_i64(r, "count", count));
 	if (rc == HAMR_ERANGE) {
 		CHECK_EQ_STR(hamr_run_error(r)->node, "items");
-		CHECK_CONTAINS(hamr_run_error(r)->message, "more than 10 items");
+		if (want)
+			CHECK_CONTAINS(hamr_run_error(r)->message, want);
 	}
 	hamr_run_destroy(r);
 	hamr_plan_destroy(p);
@@ -123,7 +128,7 @@ static void test_display_env_and_unknown_variables(void)
 	o.pool = pool;
 	o.max_inflight = 5;
 	int64_t count = 0;
-	int rr = run_count(4, &o, &count);
+	int rr = run_plan(defs, 4, &o, &count, "more than 10 items");
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -148,33 +153,6 @@ static void test_display_env_and_unknown_variables(void)
 	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT END");
 }
 
-static int run_tasks(const hamr_node_def *defs2, int64_t n, const hamr_run_opts *o)
-{
-	hamr_module m = {"tasks", defs2};
-	hamr_graph *g = NULL;
-	hamr_values *in = NULL;
-	hamr_plan *p = NULL;
-	hamr_run *r = NULL;
-	const char *outs[] = {"count"};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", n));
-	int rc = hamr_plan_create(&p, g, outs, 1, in);
-	if (!rc)
-		rc = hamr_run_execute(&r, p, in, o);
-	if (rc == HAMR_ERANGE) {
-		CHECK_EQ_STR(hamr_run_error(r)->node, "items");
-		if (!o->max_items)
-			CHECK_CONTAINS(hamr_run_error(r)->message, "more than 10 tasks");
-	}
-	hamr_run_destroy(r);
-	hamr_plan_destroy(p);
-	hamr_values_destroy(in);
-	hamr_graph_destroy(g);
-	return rc;
-}
-
 static void test_max_tasks(void)
 {
 	const hamr_node_def emitting[] = TASK_DEFS(f_items), listing[] = TASK_DEFS(f_list_items);
@@ -184,42 +162,42 @@ static void test_max_tasks(void)
 	o.max_tasks = 10;
 	/* a task per item */
 	o.grouping = HAMR_GROUPING_BLOCK;
-	CHECK_OK(run_tasks(emitting, 10, &o));
-	CHECK_EQ_INT(run_tasks(emitting, 11, &o), HAMR_ERANGE);
+	CHECK_OK(run_plan(emitting, 10, &o, NULL, "more than 10 tasks"));
+	CHECK_EQ_INT(run_plan(emitting, 11, &o, NULL, "more than 10 tasks"), HAMR_ERANGE);
 	/* a task per node of each item: two nodes */
 	o.grouping = HAMR_GROUPING_NODE;
-	CHECK_OK(run_tasks(emitting, 5, &o));
-	CHECK_EQ_INT(run_tasks(emitting, 6, &o), HAMR_ERANGE);
+	CHECK_OK(run_plan(emitting, 5, &o, NULL, "more than 10 tasks"));
+	CHECK_EQ_INT(run_plan(emitting, 6, &o, NULL, "more than 10 tasks"), HAMR_ERANGE);
 	/* a returned list: refused before any item runs */
 	atomic_store(&ran, 0);
-	CHECK_EQ_INT(run_tasks(listing, 6, &o), HAMR_ERANGE);
+	CHECK_EQ_INT(run_plan(listing, 6, &o, NULL, "more than 10 tasks"), HAMR_ERANGE);
 	CHECK_EQ_INT(atomic_load(&ran), 0);
 	/* a returned list past max_items: refused, naming the limit */
 	hamr_run_opts li = o;
 	li.max_tasks = 0;
 	li.max_items = 5;
 	atomic_store(&ran, 0);
-	CHECK_EQ_INT(run_tasks(listing, 6, &li), HAMR_ERANGE);
+	CHECK_EQ_INT(run_plan(listing, 6, &li, NULL, NULL), HAMR_ERANGE);
 	CHECK_CONTAINS(hamr_errmsg(), "returned 6 items, more than the limit of 5");
 	CHECK_EQ_INT(atomic_load(&ran), 0);
 	/* HAMR_STATS is read strictly */
 	setenv("HAMR_STATS", "yes", 1);
-	CHECK_EQ_INT(run_tasks(emitting, 1, &li), HAMR_EINVAL);
+	CHECK_EQ_INT(run_plan(emitting, 1, &li, NULL, NULL), HAMR_EINVAL);
 	CHECK_CONTAINS(hamr_errmsg(), "HAMR_STATS=yes");
 	unsetenv("HAMR_STATS");
 	/* auto grouping's batches are not limited */
 	o.grouping = HAMR_GROUPING_AUTO;
-	CHECK_OK(run_tasks(emitting, 1000, &o));
+	CHECK_OK(run_plan(emitting, 1000, &o, NULL, "more than 10 tasks"));
 	/* from the environment, strictly */
 	o.grouping = HAMR_GROUPING_BLOCK;
 	o.max_tasks = 0;
 	setenv("HAMR_MAX_TASKS", "10", 1);
-	CHECK_EQ_INT(run_tasks(emitting, 11, &o), HAMR_ERANGE);
+	CHECK_EQ_INT(run_plan(emitting, 11, &o, NULL, "more than 10 tasks"), HAMR_ERANGE);
 	setenv("HAMR_MAX_TASKS", "-3", 1);
-	CHECK_EQ_INT(run_tasks(emitting, 1, &o), HAMR_EINVAL);
+	CHECK_EQ_INT(run_plan(emitting, 1, &o, NULL, "more than 10 tasks"), HAMR_EINVAL);
 	CHECK_CONTAINS(hamr_errmsg(), "HAMR_MAX_TASKS=-3");
 	unsetenv("HAMR_MAX_TASKS");
-	CHECK_OK(run_tasks(emitting, 11, &o));
+	CHECK_OK(run_plan(emitting, 11, &o, NULL, "more than 10 tasks"));
 }
 
 static void test_max_items(void)
@@ -233,18 +211,18 @@ static void test_max_items(void)
 		hamr_run_opts o = *each[k];
 		o.max_items = 10;
 		int64_t count = 0;
-		CHECK_OK(run_count(10, &o, &count)); /* at the limit: fine */
+		CHECK_OK(run_plan(defs, 10, &o, &count, "more than 10 items")); /* at the limit: fine */
 		CHECK_EQ_INT(count, 10);
-		CHECK_EQ_INT(run_count(11, &o, &count), HAMR_ERANGE);
+		CHECK_EQ_INT(run_plan(defs, 11, &o, &count, "more than 10 items"), HAMR_ERANGE);
 		/* from the environment, strictly */
 		o.max_items = 0;
 		setenv("HAMR_MAX_ITEMS", "10", 1);
-		CHECK_EQ_INT(run_count(500, &o, &count), HAMR_ERANGE);
+		CHECK_EQ_INT(run_plan(defs, 500, &o, &count, "more than 10 items"), HAMR_ERANGE);
 		setenv("HAMR_MAX_ITEMS", "ten", 1);
-		CHECK_EQ_INT(run_count(5, &o, &count), HAMR_EINVAL);
+		CHECK_EQ_INT(run_plan(defs, 5, &o, &count, "more than 10 items"), HAMR_EINVAL);
 		CHECK_CONTAINS(hamr_errmsg(), "HAMR_MAX_ITEMS=ten");
 		unsetenv("HAMR_MAX_ITEMS");
-		CHECK_OK(run_count(500, &o, &count));
+		CHECK_OK(run_plan(defs, 500, &o, &count, "more than 10 items"));
 		CHECK_EQ_INT(count, 500);
 	}
 }
