@@ -125,9 +125,11 @@ static int block_settings(hamr_plan *p, const hamr_graph *g)
 					p->scope_remote[sc] = HAMR_REMOTE_SEQUENTIAL;
 				else if (!strcmp(v, "threads"))
 					p->scope_remote[sc] = HAMR_REMOTE_THREADS;
+				else if (!strcmp(v, "processes"))
+					p->scope_remote[sc] = HAMR_REMOTE_PROCESSES;
 				else
 					return hamr__error_set(HAMR_EINVAL,
-					                       "node \"%s\": tag executor=\"%s\": expected sequential or threads",
+					                       "node \"%s\": tag executor=\"%s\": expected sequential, threads or processes",
 					                       gn->name, v);
 			}
 		}

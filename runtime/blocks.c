@@ -52,11 +52,64 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/procexec_internal.h"
 #include "runtime/run_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 
 HAMR__TLS int64_t hamr__current_item = -1;
+
+#define HAMR__MAX_OUT_VALUES 8 /* hamr__pres.out */
+
+int hamr__node_procable(const hamr_plan *p, uint32_t i)
+{
+	const hamr__pnode *pn = &p->nodes[i];
+	return pn->fn && pn->kind == HAMR_NODE_PLAIN && !(p->node_block && p->node_block[i]) &&
+	       !(pn->flags & (HAMR__PNODE_LIMITED | HAMR__PNODE_COLLECTS));
+}
+
+/* The values an item of block blk hands on that its block computes (not
+ * the item itself), into outs; their number, or more than `cap` when
+ * there are too many. */
+static uint32_t block_outs(const hamr_plan *p, int32_t blk, uint32_t *outs, uint32_t cap)
+{
+	uint32_t n = 0;
+	uint32_t owner = (uint32_t)p->scope_owner[blk];
+	for (uint32_t g = p->gather_start[blk]; g < p->gather_start[blk + 1]; g++) {
+		uint32_t src = p->gather[g].src, k = 0;
+		if (src == owner)
+			continue;
+		while (k < n && k < cap && outs[k] != src)
+			k++;
+		if (k < n)
+			continue;
+		if (n < cap)
+			outs[n] = src;
+		n++;
+	}
+	return n;
+}
+
+int hamr__block_procable(const hamr_plan *p, int32_t blk)
+{
+	uint32_t outs[HAMR__MAX_OUT_VALUES];
+	for (uint32_t u = p->unit_start[blk]; u < p->unit_start[blk + 1]; u++)
+		if (!hamr__node_procable(p, p->units[u]))
+			return 0;
+	return block_outs(p, blk, outs, HAMR__MAX_OUT_VALUES) <= HAMR__MAX_OUT_VALUES;
+}
+
+int hamr__block_remote(const hamr_run *r, int32_t blk)
+{
+	int remote = r->plan->scope_remote[blk];
+	if (remote == HAMR_REMOTE_LOCAL)
+		remote = r->opts.remote;
+	if (remote == HAMR_REMOTE_LOCAL)
+		remote = r->opts.executor == HAMR_EXEC_THREADS ? HAMR_REMOTE_THREADS :
+		         r->opts.executor == HAMR_EXEC_PROCESSES ? HAMR_REMOTE_PROCESSES :
+		                                                   HAMR_REMOTE_SEQUENTIAL;
+	return remote;
+}
 
 #define SEG_BITS 8
 #define SEG ((size_t)1 << SEG_BITS)
@@ -137,6 +190,10 @@ struct hamr__stream {
 	atomic_bool abandoned;   /* the node failed: its items do not run */
 	atomic_int active;       /* consumers offered and not yet finished */
 	atomic_llong n_batches;  /* batches formed, for hooks */
+	hamr__pjob *pj;          /* items in worker processes, or NULL */
+	uint32_t pouts[HAMR__MAX_OUT_VALUES]; /* what each item hands back */
+	uint32_t n_pouts;
+	int procs;               /* items run in worker processes */
 	atomic_int rc;           /* fail fast: the first error */
 	pthread_mutex_t lock;    /* folds without merge; merging partials */
 	hamr_value *acc;         /* per gather entry: a fold's accumulator */
@@ -529,6 +586,8 @@ static void run_item(stream *s, ctx *c, size_t it)
 		stream_fail(s, rc);
 }
 
+static void mark_done(stream *s, size_t lo, size_t hi);
+
 /* Runs claimed items [lo, hi) and marks them done. */
 static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 {
@@ -557,9 +616,14 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 		if (s->r->stats)
 			hamr__stats_task(s->r, s->blk, &e, inflight);
 	}
-	/* every claimed item counts as done, run or not: segments are freed
-	 * by the count. acq_rel: whoever frees a segment sees every other
-	 * consumer's last use of it */
+	mark_done(s, lo, hi);
+}
+
+/* Items [lo, hi) are done, run or not: segments are freed by the count. */
+static void mark_done(stream *s, size_t lo, size_t hi)
+{
+	/* acq_rel: whoever frees a segment sees every other consumer's last
+	 * use of it */
 	for (size_t a = lo; a < hi;) {
 		size_t j = a >> SEG_BITS, b = (j + 1) << SEG_BITS;
 		if (b > hi)
@@ -578,8 +642,77 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 
 enum { TAKE_AVAILABLE, TAKE_TO_BOUND, TAKE_ALL };
 
+/* ---- items in worker processes -------------------------------------------
+ * The thread of the block (the emitting one) drives the workers: each
+ * published item is sent at once, and each finished one is handed on here
+ * as it comes back, in the order items finish. */
+
+static void proc_finish(stream *s, ctx *c, hamr__pres *res)
+{
+	const hamr_plan *p = s->p;
+	size_t it = (size_t)res->item;
+	if (res->dropped) {
+		/* relaxed: read after the block's end */
+		atomic_fetch_add_explicit(&s->unrun, 1, memory_order_relaxed);
+	} else if (res->rc) {
+		stream_fail(s, res->rc);
+	} else {
+		hamr_value *slots = c->f.slots;
+		seg *sg = *seg_ref(s, it >> SEG_BITS);
+		for (uint32_t k = 0; k < s->n_pouts; k++)
+			slots[s->pouts[k]] = res->out[k];
+		slots[s->owner] = hamr__value_share(&sg->v[it & (SEG - 1)]);
+		int64_t saved = hamr__current_item;
+		hamr__current_item = (int64_t)it;
+		int rc = gather(s, c, sg, it & (SEG - 1), it);
+		hamr__current_item = saved;
+		const uint32_t *clear = p->clear + p->clear_start[s->blk];
+		for (uint32_t k = 0; k < p->clear_start[s->blk + 1] - p->clear_start[s->blk]; k++)
+			hamr__value_drop(&slots[clear[k]]);
+		hamr__value_drop(&slots[s->owner]);
+		if (rc)
+			stream_fail(s, rc);
+	}
+	mark_done(s, it, it + 1);
+}
+
+static void consume_procs(stream *s, ctx *c, int mode)
+{
+	for (;;) {
+		size_t lo = atomic_load_explicit(&s->claimed, memory_order_relaxed);
+		size_t hi = atomic_load_explicit(&s->published, memory_order_relaxed);
+		if (hi > lo) {
+			/* relaxed: this thread alone claims a process block */
+			atomic_store_explicit(&s->claimed, hi, memory_order_relaxed);
+			for (size_t it = lo; it < hi; it++) {
+				seg *sg = *seg_ref(s, it >> SEG_BITS);
+				int rc = stopped(s) ? HAMR_ECANCELED :
+				         hamr__pjob_send(s->pj, (int64_t)it, &sg->v[it & (SEG - 1)]);
+				if (rc) {
+					hamr__pres res = {.item = (int64_t)it, .rc = rc,
+					                  .dropped = rc == HAMR_ECANCELED};
+					proc_finish(s, c, &res);
+				}
+			}
+		}
+		int wait = mode == TAKE_ALL ||
+		           (mode == TAKE_TO_BOUND &&
+		            s->n - atomic_load_explicit(&s->finished, memory_order_relaxed) >= s->max_inflight);
+		hamr__pres res;
+		if (hamr__pjob_next(s->pj, &res, wait)) {
+			proc_finish(s, c, &res);
+			continue;
+		}
+		return; /* nothing finished (not waiting), or nothing left */
+	}
+}
+
 static void consume(stream *s, ctx *c, int mode)
 {
+	if (s->pj) {
+		consume_procs(s, c, mode);
+		return;
+	}
 	for (;;) {
 		if (stopped(s))
 			return;
@@ -778,13 +911,12 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->max_items = r->opts.max_items;
 	s->unit_tasks = 1;
 	/* the execution manager: the block's tag, else the run's remote
-	 * executor, else its local one */
-	int remote = p->scope_remote[s->blk];
-	if (remote == HAMR_REMOTE_LOCAL)
-		remote = r->opts.remote;
-	if (remote == HAMR_REMOTE_LOCAL)
-		remote = r->opts.executor == HAMR_EXEC_THREADS ? HAMR_REMOTE_THREADS :
-		                                                 HAMR_REMOTE_SEQUENTIAL;
+	 * executor, else its local one. A block for processes whose nodes
+	 * cannot all run there runs on the pool. */
+	int remote = hamr__block_remote(r, s->blk);
+	int procs = remote == HAMR_REMOTE_PROCESSES && r->procpool && hamr__block_procable(p, s->blk);
+	if (remote == HAMR_REMOTE_PROCESSES && !procs)
+		remote = HAMR_REMOTE_THREADS;
 	hamr__worker *w = hamr__worker_self();
 	s->concurrent = remote == HAMR_REMOTE_THREADS && w;
 	s->grouping = r->opts.grouping;
@@ -798,8 +930,11 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	                p->unit_start[s->blk + 1] - p->unit_start[s->blk] : 1;
 	s->workers = w ? hamr__worker_pool(w)->opts.workers : 1;
 	s->grain = r->opts.grain ? r->opts.grain : w ? hamr__worker_pool(w)->opts.grain : 0;
-	if (!s->concurrent)
+	if (!s->concurrent && !procs)
 		s->max_inflight = 1; /* each item as it comes */
+	s->procs = procs;
+	if (procs)
+		s->n_pouts = block_outs(p, s->blk, s->pouts, HAMR__MAX_OUT_VALUES);
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
 	s->moved = calloc(s->n_ga ? s->n_ga : 1, 1);
 	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);
@@ -836,6 +971,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 
 static void stream_destroy(stream *s)
 {
+	hamr__pjob_close(s->pj);
 	for (size_t j = 0; j < DIRECT; j++)
 		if (s->direct[j])
 			seg_free(s, s->direct[j]);
@@ -878,6 +1014,17 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 		stream_destroy(s);
 		return hamr__run_fail(r, rc, p->nodes[owner].name, NULL);
 	}
+	if (s->procs) { /* the block's nodes in worker processes */
+		int32_t b = s->blk;
+		rc = hamr__pjob_open(&s->pj, r, r->procpool, p->units + p->unit_start[b],
+		                     p->unit_start[b + 1] - p->unit_start[b], (int32_t)owner, f->slots,
+		                     s->pouts, s->n_pouts);
+		if (rc) {
+			char *msg = rc == HAMR_ENOMEM ? NULL : strdup(hamr_errmsg());
+			stream_destroy(s);
+			return hamr__run_fail(r, rc, p->nodes[owner].name, msg);
+		}
+	}
 	hamr_event be = {.task = -1};
 	if (r->observe)
 		block_event(s, HAMR_EV_BLOCK_START, &be);
@@ -888,6 +1035,10 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 	if (!rc)
 		consume(s, &s->prod, TAKE_ALL);
 	ctx_end(s, &s->prod);
+	if (s->pj) { /* its running tasks end (their results unused) */
+		hamr__pjob_close(s->pj);
+		s->pj = NULL;
+	}
 	/* every consumer is done: the items are finished or dropped */
 	if (!rc && !r->keep_going)
 		rc = atomic_load(&s->rc);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/procexec_internal.h"
 #include "runtime/run_internal.h"
+#include "serialize/arena_internal.h"
 #include "serialize/value_internal.h"
 #include "serialize/error_internal.h"
 
@@ -173,6 +175,8 @@ void *hamr_ret_alloc(hamr_call *c, size_t n)
 		wrong_type(c, HAMR_BYTES);
 		return NULL;
 	}
+	if (hamr__arena_worker) /* in the arena, read by the program in place */
+		return hamr__proc_ret_alloc(c, n);
 	if (made(c, hamr_value_alloc_bytes(&v, n, &data), &v))
 		return NULL;
 	return data;
@@ -275,6 +279,14 @@ int64_t hamr_item_index(const hamr_call *c)
 {
 	(void)c;
 	return hamr__current_item;
+}
+
+HAMR__TLS int hamr__proc_attempt = 1;
+
+int hamr_attempt(const hamr_call *c)
+{
+	(void)c;
+	return hamr__proc_attempt;
 }
 
 int64_t hamr_arg_item_index(const hamr_call *c, size_t i, size_t k)
@@ -445,16 +457,26 @@ static int run_node_limited(hamr_run *r, uint32_t i, hamr_value *slots, hamr_cal
 	return rc;
 }
 
+/* The rarer cases: a node for a worker process, in a concurrency group,
+ * or observed. */
+static int run_node_slow(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c)
+{
+	const hamr_plan *p = r->plan;
+	if (r->proc_local && (!p->node_scope || p->node_scope[i] == 0) && hamr__node_procable(p, i))
+		return hamr__proc_node(r, i, slots);
+	return c->node->flags & HAMR__PNODE_LIMITED ? run_node_limited(r, i, slots, c) :
+	                                               run_node_hooked(r, i, slots, c);
+}
+
 int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 {
 	hamr_call c;
 	if (__builtin_expect(r->keep_going, 0) && hamr__missing_input(r, i, slots))
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, NULL);
-	/* one test on the hot path for both rarer cases */
-	if (__builtin_expect(r->observe | (int)(c.node->flags & HAMR__PNODE_LIMITED), 0))
-		return c.node->flags & HAMR__PNODE_LIMITED ? run_node_limited(r, i, slots, &c) :
-		                                              run_node_hooked(r, i, slots, &c);
+	/* one test on the hot path for the rarer cases */
+	if (__builtin_expect(r->observe | r->proc_local | (int)(c.node->flags & HAMR__PNODE_LIMITED), 0))
+		return run_node_slow(r, i, slots, &c);
 	return node_done(r, i, slots, &c, call_node(r, i, &c));
 }
 

@@ -32,6 +32,13 @@ void hamr__event(const hamr_run *r, hamr_event *e)
 		r->hooks[k].fn(e, r->hooks[k].userdata);
 }
 
+void hamr__event_at(const hamr_run *r, hamr_event *e)
+{
+	e->run = r;
+	for (size_t k = 0; k < r->n_hooks; k++)
+		r->hooks[k].fn(e, r->hooks[k].userdata);
+}
+
 int hamr__hooks_init(hamr_run *r)
 {
 	hamr__env_check(); /* typos in HAMR_* names, once per process */

@@ -19,14 +19,22 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stddef.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,16 +42,22 @@
 #include "hamr/pool.h"
 #include "hamr/process.h"
 #include "runtime/env_internal.h"
+#include "runtime/procs_internal.h"
 #include "serialize/error_internal.h"
 
 #define MAX_PROCESSES 1024
+#define SHM_MAGIC 0x68616d7270726f63ull /* "hamrproc" */
 
-enum { OP_SPAWN = 1, OP_STOP, OP_QUIT };
+enum { OP_SPAWN = 1, OP_RESPAWN, OP_STOP, OP_LOAD, OP_QUIT };
 
 typedef struct request {
 	int op;
 	int pool;
-	int n;
+	int n;            /* SPAWN: workers; RESPAWN: the slot */
+	int pad;
+	long child_memory;
+	size_t size;      /* SPAWN: the mapping's size */
+	char path[PATH_MAX]; /* LOAD */
 } request;
 
 typedef struct reply {
@@ -52,45 +66,85 @@ typedef struct reply {
 	pid_t pids[MAX_PROCESSES];
 } reply;
 
-struct hamr_procpool {
-	int id;
-	int n;
-	pid_t pids[];
-};
+/* ---- futexes on shared memory ------------------------------------------------ */
+
+void hamr__futex_wait(atomic_uint *addr, unsigned val, int64_t timeout_ns)
+{
+	struct timespec ts, *tp = NULL;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tp = &ts;
+	}
+	/* not FUTEX_PRIVATE: the word is shared between processes */
+	syscall(SYS_futex, addr, FUTEX_WAIT, val, tp, NULL, 0);
+}
+
+void hamr__futex_wake(atomic_uint *addr, int n)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+void hamr__bell_ring(hamr__shm *shm)
+{
+	/* seq_cst: pairs with the waiter's increment of bell_waiters before
+	 * it reads the bell and looks at the rings (Dekker) */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&shm->bell_waiters, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&shm->bell, 1, memory_order_seq_cst);
+		hamr__futex_wake(&shm->bell, INT_MAX);
+	}
+}
 
 /* ---- the server (a process of its own) ------------------------------------- */
 
 typedef struct server_pool {
-	int id, n, wfd;
+	hamr_procpool view; /* the mapping, as the server and its workers see it */
+	int id, n;
 	pid_t pids[MAX_PROCESSES]; /* 0 once reaped */
 } server_pool;
 
 static server_pool **pools;
 static int n_pools;
 
-static void mark_reaped(pid_t pid)
+/* A worker died: how, for the program, which is woken. */
+static void mark_reaped(pid_t pid, int status)
 {
 	for (int p = 0; p < n_pools; p++)
 		for (int i = 0; i < pools[p]->n; i++)
-			if (pools[p]->pids[i] == pid)
+			if (pools[p]->pids[i] == pid) {
 				pools[p]->pids[i] = 0;
+				hamr__wctl *c = hamr__wctl_of(&pools[p]->view, i);
+				atomic_store_explicit(&c->status, status, memory_order_relaxed);
+				/* release: the status before the state */
+				atomic_store_explicit(&c->state, HAMR__W_DEAD, memory_order_release);
+				hamr__bell_ring(pools[p]->view.shm);
+				return;
+			}
 }
 
 static void reap_any(void)
 {
 	pid_t pid;
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-		mark_reaped(pid);
+	int status;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		mark_reaped(pid, status);
 }
 
-/* Waits for the pool's workers to exit (they read EOF), killing those that
- * do not within a second. */
+/* Tells the pool's workers to stop, and waits for them, killing those that
+ * do not exit within a second. */
 static void stop_pool(server_pool *sp)
 {
-	close(sp->wfd);
+	atomic_store(&sp->view.shm->stop, 1);
+	for (int i = 0; i < sp->n; i++) {
+		hamr__wctl *c = hamr__wctl_of(&sp->view, i);
+		atomic_store(&c->wsleep, 0);
+		hamr__futex_wake(&c->wsleep, INT_MAX);
+	}
 	for (int i = 0; i < sp->n; i++) {
 		for (int t = 0; sp->pids[i] && t < 1000; t++) {
-			pid_t r = waitpid(sp->pids[i], NULL, WNOHANG);
+			int status;
+			pid_t r = waitpid(sp->pids[i], &status, WNOHANG);
 			if (r == sp->pids[i] || (r < 0 && errno == ECHILD)) {
 				sp->pids[i] = 0;
 				break;
@@ -104,57 +158,89 @@ static void stop_pool(server_pool *sp)
 			sp->pids[i] = 0;
 		}
 	}
+	munmap(sp->view.base, sp->view.size);
 }
 
-static _Noreturn void worker_main(int rfd, pid_t server)
+static int ctl_fd = -1, sig_fd = -1;
+
+/* Forks the worker for slot w of sp; its pid, or -1 with errno. */
+static pid_t fork_worker(server_pool *sp, int w)
 {
+	hamr__wctl *c = hamr__wctl_of(&sp->view, w);
+	memset(c, 0, sizeof *c);
+	pid_t self = getpid();
+	pid_t pid = fork();
+	if (pid != 0) {
+		if (pid > 0) {
+			atomic_store(&c->pid, pid);
+			sp->pids[w] = pid;
+		}
+		return pid;
+	}
+	/* the worker: none of the server's descriptors */
+	close(ctl_fd);
+	close(sig_fd);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != server)
+	if (getppid() != self)
 		_exit(0); /* the server died before the prctl */
-	char b;
-	while (read(rfd, &b, 1) > 0 || errno == EINTR)
-		;
-	_exit(0);
+	if (sp->view.child_memory > 0) {
+		/* the cap is on what the worker maps beyond what it has now */
+		long pages = 0;
+		FILE *f = fopen("/proc/self/statm", "r");
+		if (f) {
+			if (fscanf(f, "%ld", &pages) != 1)
+				pages = 0;
+			fclose(f);
+		}
+		rlim_t lim = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)sp->view.child_memory;
+		struct rlimit rl = {lim, lim};
+		setrlimit(RLIMIT_AS, &rl);
+	}
+	atomic_store(&c->pid, getpid());
+	atomic_store_explicit(&c->state, HAMR__W_ALIVE, memory_order_release);
+	hamr__worker_loop(&sp->view, w);
 }
 
-static void spawn(int ctl, const request *q, reply *rep)
+/* Receives the pool's memfd with the request, and maps it. */
+static void spawn(const request *q, int fd, reply *rep)
 {
 	server_pool *sp = calloc(1, sizeof *sp);
 	server_pool **grown = realloc(pools, (size_t)(n_pools + 1) * sizeof *pools);
-	int pp[2];
 	rep->rc = 0;
 	rep->n = 0;
-	if (!sp || !grown) {
+	if (!sp || !grown || fd < 0) {
 		free(sp);
-		rep->rc = ENOMEM;
+		if (fd >= 0)
+			close(fd);
+		rep->rc = fd < 0 ? EBADF : ENOMEM;
 		return;
 	}
 	pools = grown;
-	if (pipe2(pp, O_CLOEXEC)) {
-		free(sp);
+	void *base = mmap(NULL, q->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED) {
 		rep->rc = errno;
+		free(sp);
 		return;
 	}
 	sp->id = q->pool;
-	sp->wfd = pp[1];
-	pid_t self = getpid();
+	sp->view.base = base;
+	sp->view.size = q->size;
+	sp->view.shm = base;
+	sp->view.child_memory = q->child_memory;
+	sp->view.arena.base = base;
+	sp->view.arena.size = q->size;
+	sp->view.arena.h = (hamr__arena_head *)((char *)base + sp->view.shm->arena_off);
 	for (int i = 0; i < q->n; i++) {
-		pid_t pid = fork();
-		if (pid == 0) {
-			/* the worker keeps only its pipe's read end */
-			close(ctl);
-			close(pp[1]);
-			for (int p = 0; p < n_pools; p++)
-				close(pools[p]->wfd);
-			worker_main(pp[0], self);
-		}
-		if (pid < 0) {
+		if (fork_worker(sp, i) < 0) {
 			rep->rc = errno;
 			break;
 		}
-		sp->pids[sp->n++] = pid;
+		sp->n++;
 	}
-	close(pp[0]);
 	pools[n_pools++] = sp;
 	rep->n = sp->n;
 	memcpy(rep->pids, sp->pids, (size_t)sp->n * sizeof *sp->pids);
@@ -166,27 +252,85 @@ static void spawn(int ctl, const request *q, reply *rep)
 	}
 }
 
+static server_pool *find_pool(int id)
+{
+	for (int p = 0; p < n_pools; p++)
+		if (pools[p]->id == id)
+			return pools[p];
+	return NULL;
+}
+
+static void respawn(const request *q, reply *rep)
+{
+	server_pool *sp = find_pool(q->pool);
+	rep->n = 0;
+	if (!sp || q->n < 0 || q->n >= sp->n) {
+		rep->rc = EINVAL;
+		return;
+	}
+	if (sp->pids[q->n]) { /* killed and not yet reaped */
+		int status;
+		if (waitpid(sp->pids[q->n], &status, 0) > 0)
+			mark_reaped(sp->pids[q->n], status);
+	}
+	pid_t pid = fork_worker(sp, q->n);
+	if (pid < 0) {
+		rep->rc = errno;
+		return;
+	}
+	rep->rc = 0;
+	rep->n = 1;
+	rep->pids[0] = pid;
+}
+
+/* One request, with a descriptor when it carries one. */
+static ssize_t recv_request(int fd, request *q, int *passed)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {q, sizeof *q};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+	                   .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	*passed = -1;
+	ssize_t k = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); k > 0 && c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(passed, CMSG_DATA(c), sizeof(int));
+	return k;
+}
+
 static _Noreturn void server_main(int ctl, pid_t program)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != program)
 		_exit(0);
+	ctl_fd = ctl;
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sig_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	static reply rep;
+	static request q;
 	for (;;) {
-		struct pollfd pfd = {ctl, POLLIN, 0};
-		int r = poll(&pfd, 1, 100);
+		struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {sig_fd, POLLIN, 0}};
+		int r = poll(pfd, sig_fd >= 0 ? 2 : 1, 100);
+		if (sig_fd >= 0 && r > 0 && (pfd[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			while (read(sig_fd, &si, sizeof si) > 0)
+				;
+		}
 		reap_any();
-		if (r < 0 && errno == EINTR)
+		if (r <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		if (r <= 0)
-			continue;
-		request q;
-		ssize_t k = recv(ctl, &q, sizeof q, 0);
+		int fd;
+		ssize_t k = recv_request(ctl, &q, &fd);
 		if (k != (ssize_t)sizeof q)
 			break; /* the program closed the socket, or is gone */
 		memset(&rep, 0, offsetof(reply, pids));
 		if (q.op == OP_SPAWN) {
-			spawn(ctl, &q, &rep);
+			spawn(&q, fd, &rep);
+		} else if (q.op == OP_RESPAWN) {
+			respawn(&q, &rep);
 		} else if (q.op == OP_STOP) {
 			for (int p = 0; p < n_pools; p++)
 				if (pools[p]->id == q.pool) {
@@ -195,6 +339,9 @@ static _Noreturn void server_main(int ctl, pid_t program)
 					pools[p] = pools[--n_pools];
 					break;
 				}
+		} else if (q.op == OP_LOAD) {
+			q.path[sizeof q.path - 1] = 0;
+			rep.rc = dlopen(q.path, RTLD_NOW | RTLD_GLOBAL) ? 0 : ENOENT;
 		} else {
 			break; /* OP_QUIT */
 		}
@@ -229,7 +376,9 @@ static void quit_server(void)
 {
 	pthread_mutex_lock(&lock);
 	if (server_pid && owner == getpid()) {
-		request q = {OP_QUIT, 0, 0};
+		static request q;
+		memset(&q, 0, sizeof q);
+		q.op = OP_QUIT;
 		send(ctl, &q, sizeof q, MSG_NOSIGNAL);
 		close(ctl);
 		ctl = -1;
@@ -293,15 +442,95 @@ out:
 	return rc;
 }
 
-/* One request and its reply, under the lock. 0 or an errno value. */
-static int ask(const request *q, reply *rep)
+/* One request (with descriptor fd, or -1) and its reply, under the lock.
+ * 0 or an errno value. */
+static int ask(const request *q, int fd, reply *rep)
 {
-	if (send(ctl, q, sizeof *q, MSG_NOSIGNAL) != (ssize_t)sizeof *q)
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {(void *)q, sizeof *q};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		memset(cbuf, 0, sizeof cbuf);
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof cbuf;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	}
+	if (sendmsg(ctl, &m, MSG_NOSIGNAL) != (ssize_t)sizeof *q)
 		return errno ? errno : EIO;
 	ssize_t k = recv(ctl, rep, sizeof *rep, 0);
 	if (k < (ssize_t)offsetof(reply, pids))
 		return k < 0 ? errno : EIO;
 	return rep->rc;
+}
+
+/* The pool's shared mapping: header, control blocks, arena. */
+static int map_pool(hamr_procpool *p, int n, size_t arena, int *fd_out)
+{
+	size_t ctl_off = (sizeof(hamr__shm) + 4095) & ~(size_t)4095;
+	size_t arena_off = ctl_off + (((size_t)n * sizeof(hamr__wctl) + 4095) & ~(size_t)4095);
+	uint32_t chunks = (uint32_t)(arena / HAMR__CHUNK);
+	size_t data_off = (arena_off + hamr__arena_head_size(chunks) + HAMR__CHUNK - 1) &
+	                  ~(HAMR__CHUNK - 1);
+	size_t size = data_off + (size_t)chunks * HAMR__CHUNK;
+	int fd = memfd_create("hamr-arena", MFD_CLOEXEC);
+	if (fd < 0)
+		return hamr__error_set(HAMR_EIO, "hamr_procpool_create: memfd_create: %s", strerror(errno));
+	if (ftruncate(fd, (off_t)size)) {
+		int e = errno;
+		close(fd);
+		return hamr__error_set(HAMR_EIO, "hamr_procpool_create: a %zu-byte arena: %s", size,
+		                       strerror(e));
+	}
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return hamr__error_set(HAMR_EIO, "hamr_procpool_create: mapping the arena: %s", strerror(e));
+	}
+	p->base = base;
+	p->size = size;
+	p->shm = base;
+	p->shm->magic = SHM_MAGIC;
+	p->shm->n = (uint32_t)n;
+	p->shm->ctl_off = ctl_off;
+	p->shm->arena_off = arena_off;
+	int rc = hamr__arena_format(&p->arena, base, size, arena_off, data_off);
+	if (rc) {
+		munmap(base, size);
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static void pool_free(hamr_procpool *p)
+{
+	if (p->base) {
+		/* the workers are gone: their chunks and the program's own go
+		 * back, and what the program still holds keeps the mapping */
+		for (int w = 0; w < p->n; w++)
+			hamr__arena_reclaim(&p->arena, (uint32_t)w + 1);
+		hamr__arena_retire(&p->arena, &p->cur);
+		hamr__arena_unregister(&p->arena);
+		hamr__arena *keep;
+		if (!hamr__arena_used(&p->arena)) {
+			munmap(p->base, p->size);
+		} else if ((keep = malloc(sizeof *keep))) {
+			*keep = p->arena; /* values still held free into it */
+			hamr__arena_register(keep);
+		}
+	}
+	pthread_mutex_destroy(&p->alloc_lock);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->idle);
+	free(p->busy);
+	free(p->pids);
+	free(p);
 }
 
 int hamr_procpool_create(hamr_procpool **out, int n)
@@ -312,39 +541,106 @@ int hamr_procpool_create(hamr_procpool **out, int n)
 	if (n < 0 || n > MAX_PROCESSES)
 		return hamr__error_set(HAMR_EINVAL, "hamr_procpool_create: n = %d: expected 1 to %d (0: default)",
 		                       n, MAX_PROCESSES);
+	int rc;
 	if (n == 0) {
 		long v = hamr_cpu_count();
-		int rc = hamr__env_long("HAMR_PROCESSES", 1, MAX_PROCESSES, &v);
-		if (rc < 0)
+		if ((rc = hamr__env_long("HAMR_PROCESSES", 1, MAX_PROCESSES, &v)) < 0)
 			return rc;
 		n = (int)v;
 	}
+	long arena = 1L << 30, child_mem = 0;
+	if ((rc = hamr__env_long("HAMR_ARENA_SIZE", (long)(4 * HAMR__CHUNK), 1L << 46, &arena)) < 0 ||
+	    (rc = hamr__env_long("HAMR_CHILD_MEMORY", 1L << 20, LONG_MAX, &child_mem)) < 0)
+		return rc;
+	hamr_procpool *p = calloc(1, sizeof *p);
+	if (!p || !(p->busy = calloc((size_t)n, 1)) || !(p->pids = calloc((size_t)n, sizeof *p->pids))) {
+		if (p)
+			free(p->busy);
+		free(p);
+		return hamr__error_set(HAMR_ENOMEM, "hamr_procpool_create: out of memory");
+	}
+	pthread_mutex_init(&p->alloc_lock, NULL);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	p->cur = (hamr__arena_cursor){0, HAMR__NO_CHUNK, NULL, NULL};
+	p->child_memory = child_mem;
+	int fd = -1;
+	if ((rc = map_pool(p, n, (size_t)arena, &fd))) {
+		pool_free(p);
+		return rc;
+	}
 	static reply rep; /* under the lock: 4 KiB off the stack */
+	static request q;
 	pthread_mutex_lock(&lock);
 	forget_inherited();
 	if (!server_pid) {
 		pthread_mutex_unlock(&lock);
+		close(fd);
+		pool_free(p);
 		return hamr__error_set(HAMR_ESTATE,
 		                       "hamr_procpool_create: no fork server: call hamr_processes_init() at the start of main");
 	}
-	request q = {OP_SPAWN, ++next_pool, n};
-	int err = ask(&q, &rep);
-	hamr_procpool *p = NULL;
-	if (!err && !(p = malloc(sizeof *p + (size_t)rep.n * sizeof(pid_t))))
-		err = ENOMEM;
-	if (p) {
+	memset(&q, 0, sizeof q);
+	q.op = OP_SPAWN;
+	q.pool = ++next_pool;
+	q.n = n;
+	q.child_memory = child_mem;
+	q.size = p->size;
+	int err = ask(&q, fd, &rep);
+	close(fd);
+	if (!err) {
 		p->id = q.pool;
 		p->n = rep.n;
 		memcpy(p->pids, rep.pids, (size_t)rep.n * sizeof(pid_t));
-	} else if (!err) {
-		err = ENOMEM;
+	}
+	pthread_mutex_unlock(&lock);
+	if (err) {
+		pool_free(p);
+		return hamr__error_set(err == ENOMEM ? HAMR_ENOMEM : HAMR_EIO,
+		                       "hamr_procpool_create: %d workers: %s", n, strerror(err));
+	}
+	hamr__arena_register(&p->arena);
+	*out = p;
+	return 0;
+}
+
+int hamr__procpool_respawn(hamr_procpool *p, int w)
+{
+	static reply rep;
+	static request q;
+	pthread_mutex_lock(&lock);
+	forget_inherited();
+	int err = ESRCH;
+	if (server_pid) {
+		memset(&q, 0, sizeof q);
+		q.op = OP_RESPAWN;
+		q.pool = p->id;
+		q.n = w;
+		err = ask(&q, -1, &rep);
+		if (!err)
+			p->pids[w] = rep.pids[0];
 	}
 	pthread_mutex_unlock(&lock);
 	if (err)
-		return hamr__error_set(err == ENOMEM ? HAMR_ENOMEM : HAMR_EIO,
-		                       "hamr_procpool_create: %d workers: %s", n, strerror(err));
-	*out = p;
+		return hamr__error_set(HAMR_EIO, "replacing worker process %d: %s", w, strerror(err));
 	return 0;
+}
+
+void hamr__procs_load(const char *path)
+{
+	static reply rep;
+	static request q;
+	if (strlen(path) >= sizeof q.path)
+		return;
+	pthread_mutex_lock(&lock);
+	forget_inherited();
+	if (server_pid) {
+		memset(&q, 0, sizeof q);
+		q.op = OP_LOAD;
+		strcpy(q.path, path);
+		ask(&q, -1, &rep);
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 void hamr_procpool_destroy(hamr_procpool *p)
@@ -352,14 +648,17 @@ void hamr_procpool_destroy(hamr_procpool *p)
 	if (!p)
 		return;
 	static reply rep;
+	static request q;
 	pthread_mutex_lock(&lock);
 	forget_inherited();
 	if (server_pid) {
-		request q = {OP_STOP, p->id, 0};
-		ask(&q, &rep);
+		memset(&q, 0, sizeof q);
+		q.op = OP_STOP;
+		q.pool = p->id;
+		ask(&q, -1, &rep);
 	}
 	pthread_mutex_unlock(&lock);
-	free(p);
+	pool_free(p);
 }
 
 int hamr_procpool_size(const hamr_procpool *p)
@@ -370,4 +669,30 @@ int hamr_procpool_size(const hamr_procpool *p)
 pid_t hamr_procpool_pid(const hamr_procpool *p, int i)
 {
 	return p && i >= 0 && i < p->n ? p->pids[i] : -1;
+}
+
+static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+static hamr_procpool *default_pool;
+
+static void default_destroy(void)
+{
+	pthread_mutex_lock(&default_lock);
+	hamr_procpool *p = default_pool;
+	default_pool = NULL;
+	pthread_mutex_unlock(&default_lock);
+	hamr_procpool_destroy(p);
+}
+
+hamr_procpool *hamr__procpool_default(int *rc)
+{
+	pthread_mutex_lock(&default_lock);
+	if (!default_pool) {
+		*rc = hamr_procpool_create(&default_pool, 0);
+		static int registered;
+		if (!*rc && !registered++)
+			atexit(default_destroy);
+	}
+	hamr_procpool *p = default_pool;
+	pthread_mutex_unlock(&default_lock);
+	return p;
 }

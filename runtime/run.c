@@ -17,11 +17,13 @@
 #include <unistd.h>
 
 #include "runtime/env_internal.h"
+#include "runtime/procexec_internal.h"
+#include "runtime/procs_internal.h"
 #include "runtime/run_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 
-static const char *const executor_names[] = {"sequential", "threads"};
+static const char *const executor_names[] = {"sequential", "threads", "processes"};
 #define N_EXECUTORS (sizeof executor_names / sizeof executor_names[0])
 
 int hamr_executor_parse(const char *name, hamr_executor_kind *out)
@@ -33,7 +35,7 @@ int hamr_executor_parse(const char *name, hamr_executor_kind *out)
 		}
 	}
 	return hamr__error_set(HAMR_EINVAL,
-	                       "unknown executor \"%s\" (known: sequential, threads)",
+	                       "unknown executor \"%s\" (known: sequential, threads, processes)",
 	                       name ? name : "(null)");
 }
 
@@ -119,6 +121,66 @@ static int fill_slots(hamr_run *r, const hamr_values *given)
 	return 0;
 }
 
+/* The process executor's part of a run: whether it uses processes at all
+ * (nodes outside blocks, or a block), its pool and knobs, and the check
+ * that every value crossing has a codec. */
+static int procs_prepare(hamr_run *r)
+{
+	const hamr_plan *p = r->plan;
+	int used = 0, rc;
+	r->proc_local = r->opts.executor == HAMR_EXEC_PROCESSES;
+	for (uint32_t i = 0; r->proc_local && i < p->n_nodes; i++) {
+		if ((p->node_scope && p->node_scope[i] != 0) || !hamr__node_procable(p, i))
+			continue;
+		used = 1;
+		if ((rc = hamr__proc_check(p, &i, 1)))
+			return rc;
+	}
+	for (int32_t sc = 1; sc < (int32_t)p->n_scopes; sc++) {
+		if (hamr__block_remote(r, sc) != HAMR_REMOTE_PROCESSES || !hamr__block_procable(p, sc))
+			continue;
+		used = 1;
+		if ((rc = hamr__proc_check(p, p->units + p->unit_start[sc],
+		                           p->unit_start[sc + 1] - p->unit_start[sc])))
+			return rc;
+	}
+	if (!used)
+		return 0;
+	if (!(r->procpool = r->opts.procpool) && !(r->procpool = hamr__procpool_default(&rc)))
+		return rc;
+	long v = r->opts.task_timeout_ms;
+	if (v < 0)
+		return hamr__error_set(HAMR_EINVAL, "task_timeout_ms = %ld: expected 0 or more", v);
+	if (!v && (rc = hamr__env_long("HAMR_TASK_TIMEOUT", 1, LONG_MAX / 1000000, &v)) < 0)
+		return rc;
+	r->proc_timeout_ms = v;
+	v = r->opts.retries;
+	if (v < -1)
+		return hamr__error_set(HAMR_EINVAL, "retries = %ld: expected -1 or more", v);
+	if (v == -1) {
+		v = 0;
+		if ((rc = hamr__env_long("HAMR_RETRIES", 0, 1000, &v)) < 0)
+			return rc;
+	}
+	r->proc_retries = v;
+	return 0;
+}
+
+int hamr_run_process_stats(const hamr_run *r, hamr_process_stats *out)
+{
+	if (!r || !out)
+		return hamr__error_set(HAMR_EINVAL, "hamr_run_process_stats: bad arguments");
+	/* relaxed: counts, exact once the run has ended (its end orders them) */
+	hamr_run *m = (hamr_run *)r;
+	out->tasks = atomic_load_explicit(&m->proc.tasks, memory_order_relaxed);
+	out->bytes_copied = atomic_load_explicit(&m->proc.copied, memory_order_relaxed);
+	out->bytes_shared = atomic_load_explicit(&m->proc.shared, memory_order_relaxed);
+	out->crashes = atomic_load_explicit(&m->proc.crashes, memory_order_relaxed);
+	out->timeouts = atomic_load_explicit(&m->proc.timeouts, memory_order_relaxed);
+	out->retries = atomic_load_explicit(&m->proc.retries, memory_order_relaxed);
+	return 0;
+}
+
 int hamr_run_create(hamr_run **out, const hamr_plan *plan,
                     const hamr_values *given, const hamr_run_opts *opts)
 {
@@ -131,13 +193,13 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		o = *opts;
 	if ((size_t)o.executor >= N_EXECUTORS)
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
-	if ((unsigned)o.remote > HAMR_REMOTE_THREADS)
+	if ((unsigned)o.remote > HAMR_REMOTE_PROCESSES)
 		return hamr__error_set(HAMR_EINVAL, "unknown remote executor %d", (int)o.remote);
 	if ((unsigned)o.grouping > HAMR_GROUPING_NODE)
 		return hamr__error_set(HAMR_EINVAL, "unknown grouping %d", (int)o.grouping);
 	if ((unsigned)o.policy > HAMR_KEEP_GOING)
 		return hamr__error_set(HAMR_EINVAL, "unknown policy %d", (int)o.policy);
-	int pool_needed = o.executor == HAMR_EXEC_THREADS;
+	int pool_needed = o.executor != HAMR_EXEC_SEQUENTIAL;
 	if (plan->n_scopes > 1) {
 		if ((rc = resolve_block_knobs(&o)))
 			return rc;
@@ -193,7 +255,9 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		rc = hamr__hooks_init(r);
 	if (!rc)
 		rc = fill_slots(r, given);
-	if (!rc && o.executor == HAMR_EXEC_THREADS)
+	if (!rc)
+		rc = procs_prepare(r);
+	if (!rc && o.executor != HAMR_EXEC_SEQUENTIAL)
 		rc = hamr__threads_prepare(r);
 	if (rc) {
 		hamr_run_destroy(r);
@@ -207,7 +271,7 @@ int hamr_run_start(hamr_run *r)
 {
 	if (!r)
 		return hamr__error_set(HAMR_EINVAL, "hamr_run_start: run is NULL");
-	int threads = r->opts.executor == HAMR_EXEC_THREADS;
+	int threads = r->opts.executor != HAMR_EXEC_SEQUENTIAL;
 	int expect = RUN_CREATED;
 	/* before the run is published as started: from then on another
 	 * thread's hamr_run_wait may be running it */
@@ -330,7 +394,7 @@ void hamr_run_cancel(hamr_run *r)
 static void error_record(hamr_error_info *e, int code, const char *node, char *msg)
 {
 	*e = (hamr_error_info){code, NULL, node ? hamr__current_item : -1,
-	                       (int)getpid(), 0, 1, NULL};
+	                       (int)getpid(), 0, hamr__proc_attempt, NULL};
 	e->node = node ? strdup(node) : NULL;
 	e->message = msg ? msg : strdup(hamr_strerror(code));
 	if (!e->message)
@@ -386,8 +450,19 @@ int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
 
 int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 {
+	return hamr__run_fail_at(r, code, node, msg, node ? hamr__current_item : -1, (int)getpid(), 0,
+	                         hamr__proc_attempt);
+}
+
+int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_t item,
+                      int pid, int sig, int attempt)
+{
 	hamr_error_info e;
 	error_record(&e, code, node, msg);
+	e.item = item;
+	e.pid = pid;
+	e.signal = sig;
+	e.attempt = attempt;
 	pthread_mutex_lock(&r->lock);
 	/* a cancel or a stop seen after another failure adds nothing */
 	if (r->err.code && code == HAMR_ECANCELED) {
@@ -402,6 +477,9 @@ int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 		error_record(&r->err, code, e.node, e.message == hamr_strerror(code) ? NULL :
 		                                    strdup(e.message));
 		r->err.item = e.item;
+		r->err.pid = e.pid;
+		r->err.signal = e.signal;
+		r->err.attempt = e.attempt;
 	}
 	int keep = r->n_errs < HAMR__MAX_ERRORS;
 	if (keep && r->n_errs == r->cap_errs) {

@@ -67,6 +67,14 @@ struct hamr_run {
 	int observe;            /* hooks or stats: events are made */
 	int pid;                /* getpid(), for events */
 	int64_t start_ns;       /* when hamr_run_start was called */
+	/* the process executor */
+	struct hamr_procpool *procpool; /* when the run uses processes */
+	int proc_local;         /* nodes outside blocks run in processes */
+	long proc_timeout_ms;   /* 0: none */
+	long proc_retries;
+	struct {
+		atomic_ullong tasks, copied, shared, crashes, timeouts, retries;
+	} proc;
 };
 
 #define HAMR__MAX_ERRORS 10000
@@ -182,12 +190,36 @@ extern HAMR__TLS int64_t hamr__current_item;
  * Returns code. */
 int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg);
 
+/* The same for a task of the process executor: its item, the worker's
+ * pid, the signal that killed it (0: none) and the attempt. */
+int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_t item,
+                      int pid, int sig, int attempt);
+
+/* The attempt the calling thread runs (process workers: the task's). */
+extern HAMR__TLS int hamr__proc_attempt;
+
+/* The block scope blk's remote executor in run r: its tag, else the
+ * run's, else its local executor's (HAMR_REMOTE_SEQUENTIAL, THREADS or
+ * PROCESSES). */
+int hamr__block_remote(const hamr_run *r, int32_t blk);
+
+/* Whether block scope blk can run in worker processes: only plain nodes
+ * with functions, in no concurrency group, handing back at most 8
+ * values. */
+int hamr__block_procable(const struct hamr_plan *p, int32_t blk);
+/* Whether plan node i can run in a worker process: a plain node with a
+ * function, neither a collect nor in a concurrency group. */
+int hamr__node_procable(const struct hamr_plan *p, uint32_t i);
+
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t hamr__now_ns(void);
 
 /* Fills the event's run, time, worker and pid, and calls each of r's
  * hooks with it. Only for runs with hooks (r->n_hooks). */
 void hamr__event(const hamr_run *r, hamr_event *e);
+/* The same for an event whose time, worker and pid are set (a worker
+ * process timed it). */
+void hamr__event_at(const hamr_run *r, hamr_event *e);
 
 /* Sets up r's hooks from its options and HAMR_TRACE, and its statistics
  * from opts.stats and HAMR_STATS (runtime/hooks.c). */

@@ -37,11 +37,14 @@
 
 #include "hamr/value.h"
 #include "serialize/error_internal.h"
+#include "serialize/arena_internal.h"
 #include "serialize/value_internal.h"
 
 struct hamr_box {
 	atomic_size_t refs;
 	atomic_bool sealed; /* lists: no more appends */
+	uint8_t arena;      /* str, bytes: box and data in a process
+	                     * pool's shared arena (arena_internal.h) */
 	size_t acct;        /* bytes counted live for this box */
 	size_t len;         /* str: bytes without the NUL; bytes; list items */
 	union {
@@ -137,6 +140,7 @@ static struct hamr_box *box_new(size_t extra)
 		return NULL;
 	atomic_init(&b->refs, 1);
 	atomic_init(&b->sealed, false);
+	b->arena = 0;
 	b->acct = 0;
 	box_account(b, (long long)(sizeof *b + extra));
 	b->len = 0;
@@ -168,11 +172,16 @@ static void box_free(hamr_type t, struct hamr_box *b)
 		break;
 	}
 	live_add(-(long long)b->acct);
-	free(b);
+	if (b->arena)
+		hamr__arena_box_free(b);
+	else
+		free(b);
 }
 
 static void box_release(hamr_type t, struct hamr_box *b)
 {
+	if (__builtin_expect(b->arena && hamr__arena_worker, 0))
+		return; /* a view: a worker's space comes back by chunks */
 	/* acq_rel: the release half orders everything this holder did with
 	 * the box before the decrement; the acquire half, in the holder that
 	 * takes the count to zero, pairs with the release of every earlier
@@ -189,6 +198,8 @@ hamr_value hamr_value_ref(const hamr_value *v)
 		return empty_value;
 	if (is_boxed(v->type)) {
 		struct hamr_box *b = v->u.box;
+		if (__builtin_expect(b->arena && hamr__arena_worker, 0))
+			return *v; /* a view, not counted: see box_release */
 		/* relaxed: the caller's reference keeps the box alive during the
 		 * increment, and whoever receives the new reference on another
 		 * thread gets it through synchronization of its own, which
@@ -857,4 +868,63 @@ size_t hamr_value_format(const hamr_value *v, char *buf, size_t cap)
 	if (s.cap)
 		s.buf[s.len < s.cap ? s.len : s.cap - 1] = '\0';
 	return s.len;
+}
+
+/* ---- values in a process pool's arena ---------------------------------- */
+
+int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t,
+                      size_t n, void **data, hamr_value *out)
+{
+	struct hamr_box *b;
+	size_t extra = t == HAMR_STR ? 1 : 0;
+	*out = empty_value;
+	if (n > SIZE_MAX - sizeof *b - extra)
+		return HAMR_ENOMEM;
+	uint64_t off = hamr__arena_alloc(a, cur, sizeof *b + n + extra);
+	if (!off)
+		return HAMR_ENOMEM;
+	b = (struct hamr_box *)(a->base + off);
+	atomic_init(&b->refs, 1);
+	atomic_init(&b->sealed, false);
+	b->arena = 1;
+	b->acct = 0;
+	b->len = n;
+	memset(&b->u, 0, sizeof b->u);
+	if (extra)
+		b->data[n] = 0;
+	*data = b->data;
+	out->type = t;
+	out->u.box = b;
+	return 0;
+}
+
+uint64_t hamr__arena_value_off(const hamr__arena *a, const hamr_value *v)
+{
+	if (!v->type || (v->type->kind != HAMR_KIND_STR && v->type->kind != HAMR_KIND_BYTES))
+		return 0;
+	struct hamr_box *b = v->u.box;
+	char *p = (char *)b;
+	if (!b->arena || p < a->base || p >= a->base + a->size)
+		return 0;
+	return (uint64_t)(p - a->base);
+}
+
+int hamr__arena_value_at(const hamr__arena *a, hamr_type t, uint64_t off, hamr_value *out)
+{
+	struct hamr_box *b = (struct hamr_box *)(a->base + off);
+	out->type = t;
+	out->u.box = b;
+	if (hamr__arena_worker)
+		return 0;
+	if (b->acct) {
+		/* relaxed: as in hamr_value_ref; the program's other holder
+		 * keeps it alive meanwhile */
+		atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+		return 0;
+	}
+	/* the program now holds what a worker made: counted live, which
+	 * also marks it as the program's */
+	b->acct = sizeof *b + b->len + (t == HAMR_STR);
+	live_add((long long)b->acct);
+	return 1;
 }

@@ -29,7 +29,9 @@
 	X(ECODEC, -16, "cannot encode or decode value")                      \
 	X(ERANGE, -17, "index or value out of range")                        \
 	X(EBLOCK, -18, "map blocks that do not nest")                        \
-	X(EIO, -19, "cannot read or write a file")
+	X(EIO, -19, "cannot read or write a file")                           \
+	X(ECRASH, -20, "a worker process died running the node")            \
+	X(ETIMEDOUT, -21, "the node ran past its time limit")
 
 enum {
 #define HAMR_ERRNO_ENUM_(name, value, msg) HAMR_##name = (value),

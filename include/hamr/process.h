@@ -13,6 +13,7 @@
 #ifndef HAMR_PROCESS_H
 #define HAMR_PROCESS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "hamr/export.h"
@@ -39,9 +40,28 @@ HAMR_API int hamr_procpool_create(hamr_procpool **out, int n);
  * Accepts NULL. */
 HAMR_API void hamr_procpool_destroy(hamr_procpool *p);
 
-/* The number of workers, and the pid of worker i (-1 past the end). */
+/* The number of workers, and the pid of worker i (-1 past the end; a
+ * replaced worker has a new pid). */
 HAMR_API int hamr_procpool_size(const hamr_procpool *p);
 HAMR_API pid_t hamr_procpool_pid(const hamr_procpool *p, int i);
+
+struct hamr_run;
+
+/* What the process executor did in a run, counted always. */
+typedef struct hamr_process_stats {
+	uint64_t tasks;        /* tasks that completed (ran to the end) */
+	uint64_t bytes_copied; /* value bytes copied or encoded to cross
+	                        * between the program and its workers */
+	uint64_t bytes_shared; /* value bytes that crossed in place, as
+	                        * offsets into the arena */
+	uint64_t crashes;      /* tasks whose worker died */
+	uint64_t timeouts;     /* tasks killed for HAMR_TASK_TIMEOUT */
+	uint64_t retries;      /* tasks run again after either */
+} hamr_process_stats;
+
+/* The counts of run r so far (exact once it has ended). HAMR_EINVAL for
+ * NULL arguments. */
+HAMR_API int hamr_run_process_stats(const struct hamr_run *r, hamr_process_stats *out);
 
 #ifdef __cplusplus
 }

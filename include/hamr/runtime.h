@@ -32,7 +32,12 @@ typedef enum hamr_executor_kind {
 	/* the work-stealing pool: a node runs as soon as its inputs are
 	 * ready; a finished node's ready dependents go on its worker's own
 	 * deque, and one of them runs next on the same worker */
-	HAMR_EXEC_THREADS
+	HAMR_EXEC_THREADS,
+	/* worker processes (hamr/process.h): each node outside blocks runs
+	 * in a worker process, and blocks' items too unless a block picks
+	 * otherwise; the rest of the graph (parallelizable nodes, collects)
+	 * runs on the pool, as with threads */
+	HAMR_EXEC_PROCESSES
 } hamr_executor_kind;
 
 struct hamr_pool;
@@ -67,7 +72,12 @@ typedef enum hamr_policy {
 typedef enum hamr_remote_kind {
 	HAMR_REMOTE_LOCAL = 0,  /* the local executor */
 	HAMR_REMOTE_SEQUENTIAL, /* in item order, on the thread of the block */
-	HAMR_REMOTE_THREADS     /* on the pool */
+	HAMR_REMOTE_THREADS,    /* on the pool */
+	/* in worker processes: each item's nodes run in one worker, the
+	 * items spread over the pool's workers. A block whose nodes cannot
+	 * all run there (a nested block, a concurrency group) runs on the
+	 * pool instead */
+	HAMR_REMOTE_PROCESSES
 } hamr_remote_kind;
 
 typedef struct hamr_run_opts {
@@ -107,11 +117,21 @@ typedef struct hamr_run_opts {
 	const hamr_hook *hooks;
 	size_t n_hooks;
 	int stats; /* 1: count statistics (hamr_run_stats_get); 0: HAMR_STATS */
+	/* processes: the pool of worker processes (borrowed: it must outlive
+	 * the run); NULL: one made on first use with HAMR_PROCESSES workers,
+	 * which needs hamr_processes_init() */
+	struct hamr_procpool *procpool;
+	/* processes: a task running longer than this many milliseconds is
+	 * killed and fails (HAMR_ETIMEDOUT). 0: HAMR_TASK_TIMEOUT, else none */
+	long task_timeout_ms;
+	/* processes: times a task whose worker died or timed out runs again
+	 * (not one that returned an error). -1: HAMR_RETRIES, else 0 */
+	int retries;
 } hamr_run_opts;
 
 #define HAMR_RUN_OPTS_INIT                                                   \
 	{HAMR_EXEC_SEQUENTIAL, NULL, HAMR_REMOTE_LOCAL, HAMR_GROUPING_DEFAULT,    \
-	 0, 0, HAMR_FAIL_FAST, 0, 0, NULL, 0, 0}
+	 0, 0, HAMR_FAIL_FAST, 0, 0, NULL, 0, 0, NULL, 0, -1}
 
 /* Parses a grouping name ("auto", "block", "node") into *out; HAMR_EINVAL
  * otherwise. */
@@ -277,7 +297,12 @@ HAMR_API int64_t hamr_arg_item_index(const hamr_call *c, size_t i, size_t k);
 /* The item the calling node runs for inside a map block, -1 outside one. */
 HAMR_API int64_t hamr_item_index(const hamr_call *c);
 
-/* The node's user-data pointer, name, and the run it belongs to. */
+/* Which attempt this is: 1, or more when a worker process running the
+ * node before died or timed out and the task runs again (retries). */
+HAMR_API int hamr_attempt(const hamr_call *c);
+
+/* The node's user-data pointer, name, and the run it belongs to (in a
+ * worker process: a stand-in that only the call's own accessors use). */
 HAMR_API void *hamr_userdata(const hamr_call *c);
 HAMR_API const char *hamr_node_name(const hamr_call *c);
 HAMR_API hamr_run *hamr_call_run(const hamr_call *c);

@@ -1,0 +1,1571 @@
+// SPDX-License-Identifier: MIT
+/* The process executor: programs, the workers' loop, and the program's
+ * driver of a pool of worker processes.
+ *
+ * A program is what a worker runs per task: a map block's nodes for one
+ * item (or one node outside blocks), written into the arena once per
+ * block run. It names each node's function by the loaded object it lives
+ * in and its offset there (never by a pointer, since a module loaded
+ * after the fork server started sits at another address in the workers),
+ * the local slots each node reads and writes, the outer values the block
+ * reads (written into the arena once, read by every worker in place), and
+ * the values each task hands back. A worker resolves a program once (it
+ * loads the module if it lacks it, and registers the user types the
+ * program names) and keeps it for the program's later tasks.
+ *
+ * The program's side (a "job") drives workers it takes from the pool's
+ * idle set: it writes tasks into their rings, a few ahead of each worker,
+ * reads completions, and watches for deaths and timeouts. A dead worker's
+ * completions are read first; its running task (the one its control block
+ * names) then fails, or goes back to the queue when it has retries left,
+ * and the tasks queued behind it go back unattempted. The worker's arena
+ * space is reclaimed and a replacement is forked in its slot. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <link.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/env_internal.h"
+#include "runtime/procexec_internal.h"
+#include "runtime/procs_internal.h"
+#include "runtime/run_internal.h"
+#include "serialize/error_internal.h"
+#include "serialize/value_internal.h"
+
+/* ---- code references ---------------------------------------------------------- */
+
+/* A function or datum named by the loaded object holding it: the object's
+ * name (an offset into the program's strings; 0 for the main program's
+ * "" too, marked by `where`) and the offset from the object's base. */
+typedef struct pcode {
+	uint32_t where; /* 0: NULL; 1: in an object; 2: a raw address */
+	uint32_t name;  /* the object's name, in the program's strings */
+	uint64_t off;
+} pcode;
+
+typedef struct locate_ctx {
+	uintptr_t addr;
+	const char *name;
+	uintptr_t base;
+	int found;
+} locate_ctx;
+
+static int locate_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	locate_ctx *l = arg;
+	for (int k = 0; k < info->dlpi_phnum; k++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (l->addr >= lo && l->addr < lo + ph->p_memsz) {
+			l->name = info->dlpi_name ? info->dlpi_name : "";
+			l->base = info->dlpi_addr;
+			l->found = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+typedef struct find_ctx {
+	const char *name;
+	uintptr_t base;
+	int found;
+} find_ctx;
+
+static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	find_ctx *f = arg;
+	const char *n = info->dlpi_name ? info->dlpi_name : "";
+	if (strcmp(n, f->name) == 0) {
+		f->base = info->dlpi_addr;
+		f->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- programs --------------------------------------------------------------- */
+
+enum { T_ANY = -1 }; /* node types: -1 any, a built-in kind, or 100 + user type */
+#define T_USER 100
+
+typedef struct pnode {
+	pcode fn, ud;
+	uint32_t name;       /* the node's name, in the strings */
+	uint32_t n_args, arg_start, result;
+	int32_t type;
+	uint32_t pad;
+} pnode;
+
+typedef struct ptype {
+	uint32_t name;
+	uint32_t kind;
+	uint64_t size;
+	pcode enc, dec, free_, eq;
+} ptype;
+
+typedef struct pouter {
+	uint32_t local;
+	uint32_t pad;
+	hamr__wval v;
+} pouter;
+
+/* A program, in one arena allocation; offsets are from its start. */
+typedef struct pprog {
+	uint64_t gen;
+	uint32_t n_nodes, n_locals, n_outer, n_out, n_types, n_strings;
+	int32_t item_local;
+	uint32_t size;
+	uint64_t nodes, args, outer, outs, types, strings;
+} pprog;
+
+/* ---- values across the boundary -------------------------------------------- */
+
+static const hamr_type builtin[] = {
+	[HAMR_KIND_NONE] = HAMR_NONE, [HAMR_KIND_I64] = HAMR_I64, [HAMR_KIND_F64] = HAMR_F64,
+	[HAMR_KIND_BOOL] = HAMR_BOOL, [HAMR_KIND_STR] = HAMR_STR, [HAMR_KIND_BYTES] = HAMR_BYTES,
+	[HAMR_KIND_LIST] = HAMR_LIST};
+
+static int is_builtin(hamr_type t)
+{
+	return t && t->kind != HAMR_KIND_USER;
+}
+
+/* A value into a wval, in arena a for cur's owner (alloc: how to
+ * allocate; own: what was allocated, for the caller to drop, or 0).
+ * Returns 0, HAMR_ECODEC (message says the type) or HAMR_ENOMEM. */
+typedef uint64_t (*alloc_fn)(void *ctx, size_t n);
+
+static int worker_arena_value(hamr_type t, size_t n, void **data, hamr_value *out);
+
+static int to_wval(hamr__arena *a, const hamr_value *v, hamr__wval *out, alloc_fn alloc,
+                   void *ctx, uint64_t *own, uint64_t *copied, uint64_t *shared)
+{
+	memset(out, 0, sizeof *out);
+	*own = 0;
+	if (!v || !v->type)
+		return 0;
+	switch (v->type->kind) {
+	case HAMR_KIND_NONE:
+		out->kind = HAMR__WV_NONE;
+		return 0;
+	case HAMR_KIND_I64:
+		out->kind = HAMR__WV_I64;
+		out->a = (uint64_t)v->u.i64;
+		return 0;
+	case HAMR_KIND_F64:
+		out->kind = HAMR__WV_F64;
+		memcpy(&out->a, &v->u.f64, sizeof v->u.f64);
+		return 0;
+	case HAMR_KIND_BOOL:
+		out->kind = HAMR__WV_BOOL;
+		out->a = v->u.b;
+		return 0;
+	case HAMR_KIND_STR:
+	case HAMR_KIND_BYTES: {
+		out->kind = v->type->kind == HAMR_KIND_STR ? HAMR__WV_STR : HAMR__WV_BYTES;
+		uint64_t off = hamr__arena_value_off(a, v);
+		size_t n;
+		const void *data = v->type->kind == HAMR_KIND_STR ? (const void *)hamr_value_str(v, &n) :
+		                                                     hamr_value_bytes(v, &n);
+		if (off) {
+			out->a = off;
+			*shared += n;
+			return 0;
+		}
+		/* a value on the worker's heap: copied into the arena */
+		hamr_value av;
+		void *dst;
+		(void)ctx;
+		if (worker_arena_value(v->type, n, &dst, &av))
+			return HAMR_ENOMEM;
+		memcpy(dst, data, n);
+		out->a = (uint64_t)((char *)av.u.box - a->base);
+		*copied += n;
+		return 0;
+	}
+	default: {
+		size_t need = 0;
+		int rc = hamr_value_encode(v, NULL, 0, &need);
+		if (rc)
+			return rc; /* HAMR_ECODEC: a user type without a codec */
+		uint64_t off = alloc(ctx, need);
+		if (!off)
+			return HAMR_ENOMEM;
+		if ((rc = hamr_value_encode(v, a->base + off, need, &need)))
+			return rc;
+		out->kind = HAMR__WV_ENC;
+		out->a = off;
+		out->b = need;
+		*own = off;
+		*copied += need;
+		return 0;
+	}
+	}
+}
+
+/* ---- the worker's side ----------------------------------------------------- */
+
+/* A worker's state: its arena cursor, and chunks it left that completions
+ * name, waiting for the program to acknowledge them. */
+typedef struct deferred {
+	uint32_t chunk;
+	uint64_t need; /* done_tail at least this */
+} deferred;
+
+static struct {
+	hamr_procpool *p;
+	int w;
+	hamr__wctl *c;
+	hamr__arena_cursor cur;
+	deferred *def;
+	size_t n_def, cap_def;
+	uint64_t copied; /* by the task running */
+	hamr_call *call; /* the node running */
+} me;
+
+static void defer_chunk(void *ctx, uint32_t chunk)
+{
+	(void)ctx;
+	if (me.n_def == me.cap_def) {
+		size_t cap = me.cap_def ? 2 * me.cap_def : 64;
+		deferred *d = realloc(me.def, cap * sizeof *d);
+		if (!d) {
+			hamr__arena_unbias(&me.p->arena, chunk); /* no room to wait: now */
+			return;
+		}
+		me.def = d;
+		me.cap_def = cap;
+	}
+	/* the completion of the task running, or of the next one */
+	uint64_t need = atomic_load_explicit(&me.c->done_head, memory_order_relaxed) + 1;
+	me.def[me.n_def++] = (deferred){chunk, need};
+}
+
+static void undefer(void)
+{
+	/* acquire: the program read the completions it acknowledged */
+	uint64_t tail = atomic_load_explicit(&me.c->done_tail, memory_order_acquire);
+	size_t k = 0;
+	for (size_t i = 0; i < me.n_def; i++) {
+		if (me.def[i].need <= tail)
+			hamr__arena_unbias(&me.p->arena, me.def[i].chunk);
+		else
+			me.def[k++] = me.def[i];
+	}
+	me.n_def = k;
+}
+
+static uint64_t worker_alloc(void *ctx, size_t n)
+{
+	(void)ctx;
+	uint64_t off = hamr__arena_alloc(&me.p->arena, &me.cur, n);
+	if (!off) {
+		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
+		return 0;
+	}
+	uint32_t c = hamr__arena_chunk_of(&me.p->arena, off);
+	if (c != me.cur.chunk) /* a span of its own */
+		defer_chunk(NULL, c);
+	return off;
+}
+
+static int worker_arena_value(hamr_type t, size_t n, void **data, hamr_value *out)
+{
+	int rc = hamr__arena_value(&me.p->arena, &me.cur, t, n, data, out);
+	if (rc) {
+		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
+		return rc;
+	}
+	uint32_t c = hamr__arena_chunk_of(&me.p->arena, (uint64_t)((char *)out->u.box - me.p->arena.base));
+	if (c != me.cur.chunk)
+		defer_chunk(NULL, c);
+	return 0;
+}
+
+void *hamr__proc_ret_alloc(hamr_call *c, size_t n)
+{
+	hamr_value v;
+	void *data = NULL;
+	if (worker_arena_value(HAMR_BYTES, n, &data, &v)) {
+		hamr_fail(c, "the arena is full: cannot allocate a %zu-byte result (HAMR_ARENA_SIZE is %zu bytes)",
+		          n, (size_t)me.p->arena.h->n_chunks * HAMR__CHUNK);
+		return NULL;
+	}
+	if (hamr_ret_value(c, &v))
+		return NULL;
+	return data;
+}
+
+static void *resolve(const pprog *pg, const pcode *pc)
+{
+	if (pc->where == 0)
+		return NULL;
+	if (pc->where == 2)
+		return (void *)(uintptr_t)pc->off;
+	const char *strs = (const char *)pg + pg->strings;
+	const char *name = strs + pc->name;
+	find_ctx f = {name, 0, 0};
+	dl_iterate_phdr(find_cb, &f);
+	if (!f.found && name[0]) {
+		/* a module the program loaded after the fork server started */
+		if (!dlopen(name, RTLD_NOW | RTLD_GLOBAL))
+			return NULL;
+		dl_iterate_phdr(find_cb, &f);
+	}
+	return f.found ? (void *)(f.base + pc->off) : NULL;
+}
+
+/* A program as a worker keeps it. */
+typedef struct rprog {
+	uint64_t off, gen;
+	hamr__pnode *pn;
+	int32_t *args;
+	hamr_value *outer;  /* per local: the outer values, decoded */
+	uint8_t *decoded;   /* per local: outer[k] is the worker's own */
+	uint8_t *kinds;     /* slot kinds for the call's run */
+	hamr_plan plan;
+	hamr_run run;
+	char *err;          /* why it cannot run, or NULL */
+} rprog;
+
+#define RCACHE 8
+static rprog *rcache[RCACHE];
+static unsigned rnext;
+
+static void rprog_free(rprog *rp)
+{
+	if (!rp)
+		return;
+	for (uint32_t k = 0; rp->outer && k < rp->plan.n_slots; k++)
+		if (rp->decoded[k])
+			hamr_value_clear(&rp->outer[k]);
+	free(rp->pn);
+	free(rp->args);
+	free(rp->outer);
+	free(rp->decoded);
+	free(rp->kinds);
+	free(rp->err);
+	free(rp);
+}
+
+static int from_wval_worker(const hamr__wval *w, hamr_value *out, int *own)
+{
+	hamr__arena *a = &me.p->arena;
+	*own = 0;
+	*out = (hamr_value)HAMR_VALUE_EMPTY;
+	switch (w->kind) {
+	case HAMR__WV_EMPTY:
+		return 0;
+	case HAMR__WV_NONE:
+		*out = hamr_value_none();
+		return 0;
+	case HAMR__WV_I64:
+		*out = hamr_value_from_i64((int64_t)w->a);
+		return 0;
+	case HAMR__WV_F64: {
+		double d;
+		memcpy(&d, &w->a, sizeof d);
+		*out = hamr_value_from_f64(d);
+		return 0;
+	}
+	case HAMR__WV_BOOL:
+		*out = hamr_value_from_bool(w->a != 0);
+		return 0;
+	case HAMR__WV_STR:
+	case HAMR__WV_BYTES:
+		hamr__arena_value_at(a, w->kind == HAMR__WV_STR ? HAMR_STR : HAMR_BYTES, w->a, out);
+		return 0;
+	default:
+		*own = 1;
+		me.copied += w->b;
+		return hamr_value_decode(a->base + w->a, w->b, out);
+	}
+}
+
+static hamr_type type_of(const rprog *rp, const pprog *pg, int32_t t, hamr_type *users)
+{
+	(void)rp;
+	(void)pg;
+	if (t == T_ANY)
+		return NULL;
+	if (t < T_USER)
+		return builtin[t];
+	return users[t - T_USER];
+}
+
+static rprog *rprog_make(uint64_t off)
+{
+	const pprog *pg = (const pprog *)(me.p->arena.base + off);
+	rprog *rp = calloc(1, sizeof *rp);
+	if (!rp)
+		return NULL;
+	rp->off = off;
+	rp->gen = pg->gen;
+	uint32_t nl = pg->n_locals ? pg->n_locals : 1;
+	rp->pn = calloc(pg->n_nodes ? pg->n_nodes : 1, sizeof *rp->pn);
+	const int32_t *args = (const int32_t *)((const char *)pg + pg->args);
+	const pnode *nodes = (const pnode *)((const char *)pg + pg->nodes);
+	uint32_t n_args = 0;
+	for (uint32_t k = 0; k < pg->n_nodes; k++)
+		n_args += nodes[k].n_args;
+	rp->args = malloc((n_args ? n_args : 1) * sizeof *rp->args);
+	rp->outer = calloc(nl, sizeof *rp->outer);
+	rp->decoded = calloc(nl, 1);
+	rp->kinds = calloc(nl, 1);
+	if (!rp->pn || !rp->args || !rp->outer || !rp->decoded || !rp->kinds) {
+		rprog_free(rp);
+		return NULL;
+	}
+	memcpy(rp->args, args, n_args * sizeof *rp->args);
+	rp->plan.n_slots = nl;
+	rp->plan.slot_kind = rp->kinds;
+	rp->plan.nodes = rp->pn;
+	rp->plan.args = rp->args;
+	rp->run.plan = &rp->plan;
+	const char *strs = (const char *)pg + pg->strings;
+	/* the user types it names, registered here as the program has them */
+	const ptype *types = (const ptype *)((const char *)pg + pg->types);
+	hamr_type users[64] = {0};
+	for (uint32_t t = 0; t < pg->n_types && t < 64 && !rp->err; t++) {
+		const char *tn = strs + types[t].name;
+		hamr_type found = hamr_type_find(tn);
+		if (!found) {
+			hamr_type_desc *d = calloc(1, sizeof *d);
+			char *name = strdup(tn);
+			if (!d || !name) {
+				free(d);
+				free(name);
+				break;
+			}
+			d->name = name;
+			d->kind = HAMR_KIND_USER;
+			d->size = types[t].size;
+			d->encode = (size_t (*)(const void *, void *, size_t))resolve(pg, &types[t].enc);
+			d->decode = (int (*)(const void *, size_t, void **))resolve(pg, &types[t].dec);
+			d->free = (void (*)(void *))resolve(pg, &types[t].free_);
+			d->equal = (bool (*)(const void *, const void *))resolve(pg, &types[t].eq);
+			if (hamr_type_register(d, &found))
+				found = NULL; /* d stays: a registered descriptor's names must live */
+		}
+		users[t] = found;
+	}
+	for (uint32_t k = 0; k < pg->n_nodes; k++) {
+		const pnode *n = &nodes[k];
+		hamr__pnode *q = &rp->pn[k];
+		q->name = strs + n->name;
+		q->fn = (hamr_fn)resolve(pg, &n->fn);
+		q->userdata = resolve(pg, &n->ud);
+		q->type = type_of(rp, pg, n->type, users);
+		q->kind = HAMR_NODE_PLAIN;
+		q->arg_start = n->arg_start;
+		q->n_args = n->n_args;
+		if (!q->fn && !rp->err &&
+		    asprintf(&rp->err, "the worker cannot find the node's function (in \"%s\")",
+		             n->fn.where == 1 ? strs + n->fn.name : "?") < 0)
+			rp->err = NULL;
+	}
+	const pouter *outer = (const pouter *)((const char *)pg + pg->outer);
+	for (uint32_t k = 0; k < pg->n_outer; k++) {
+		int own;
+		uint32_t l = outer[k].local;
+		if (from_wval_worker(&outer[k].v, &rp->outer[l], &own) && !rp->err)
+			rp->err = strdup("the worker cannot decode an input value");
+		rp->decoded[l] = (uint8_t)own;
+	}
+	return rp;
+}
+
+static rprog *rprog_get(uint64_t off)
+{
+	const pprog *pg = (const pprog *)(me.p->arena.base + off);
+	for (int k = 0; k < RCACHE; k++)
+		if (rcache[k] && rcache[k]->off == off && rcache[k]->gen == pg->gen)
+			return rcache[k];
+	rprog *rp = rprog_make(off);
+	if (!rp)
+		return NULL;
+	unsigned k = rnext++ % RCACHE;
+	rprog_free(rcache[k]);
+	rcache[k] = rp;
+	return rp;
+}
+
+/* A message into the arena for the completion; 0 when there is no room. */
+static uint64_t put_msg(const char *msg)
+{
+	size_t n = strlen(msg) + 1;
+	uint64_t off = worker_alloc(NULL, n);
+	if (off)
+		memcpy(me.p->arena.base + off, msg, n);
+	return off;
+}
+
+static int fail_done(hamr__pdone *d, int rc, int node, const char *msg)
+{
+	d->rc = rc;
+	d->node = node;
+	d->msg = msg ? put_msg(msg) : 0;
+	return rc;
+}
+
+static int is_hamr_code(int rc)
+{
+	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
+}
+
+/* Runs one task's program into completion d. */
+static void run_task(const hamr__ptask *t, hamr__pdone *d)
+{
+	memset(d, 0, offsetof(hamr__pdone, t));
+	d->seq = t->seq;
+	d->node = -1;
+	me.copied = 0;
+	rprog *rp = rprog_get(t->prog);
+	const pprog *pg = (const pprog *)(me.p->arena.base + t->prog);
+	if (!rp || rp->err) {
+		fail_done(d, rp ? HAMR_EMODULE : HAMR_ENOMEM, 0,
+		          rp ? rp->err : "out of memory in the worker");
+		return;
+	}
+	uint32_t nl = pg->n_locals ? pg->n_locals : 1;
+	hamr_value local[64], *slots = nl <= 64 ? local : calloc(nl, sizeof *slots);
+	uint8_t own_in = 0;
+	if (!slots) {
+		fail_done(d, HAMR_ENOMEM, 0, "out of memory in the worker");
+		return;
+	}
+	memcpy(slots, rp->outer, nl * sizeof *slots);
+	int own;
+	if (pg->item_local >= 0) {
+		if (from_wval_worker(&t->in, &slots[pg->item_local], &own)) {
+			fail_done(d, HAMR_ECODEC, 0, "the worker cannot decode the item");
+			goto out;
+		}
+		own_in = (uint8_t)own;
+	}
+	hamr__current_item = t->item;
+	hamr__proc_attempt = (int)t->attempt;
+	for (uint32_t k = 0; k < pg->n_nodes; k++) {
+		const hamr__pnode *pn = &rp->pn[k];
+		const pnode *src = (const pnode *)((const char *)pg + pg->nodes) + k;
+		hamr_call c = {&rp->run, pn, rp->args + pn->arg_start, slots,
+		               HAMR_VALUE_EMPTY, NULL, NULL};
+		int64_t t0 = hamr__now_ns();
+		int rc = pn->fn(&c);
+		int64_t t1 = hamr__now_ns();
+		if (k < HAMR__MAX_TIMED) {
+			d->t[2 * k] = t0;
+			d->t[2 * k + 1] = t1;
+			d->n_timed = k + 1;
+		}
+		if (rc == 0 && !c.result.type) {
+			if (pn->type && pn->type != HAMR_NONE) {
+				char *m = NULL;
+				if (asprintf(&m, "returned no value, but the node is declared %s",
+				             hamr_type_name(pn->type)) < 0)
+					m = NULL;
+				fail_done(d, HAMR_ETYPE, (int)k, m);
+				free(m);
+				free(c.fail_msg);
+				goto out;
+			}
+			c.result = hamr_value_none();
+		}
+		if (rc) {
+			hamr_value_clear(&c.result);
+			char *m = c.fail_msg;
+			if (!m && asprintf(&m, "returned %d (%s)", rc,
+			                   is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
+				m = NULL;
+			fail_done(d, is_hamr_code(rc) ? rc : HAMR_EFAIL, (int)k, m);
+			free(m);
+			goto out;
+		}
+		free(c.fail_msg);
+		slots[src->result] = c.result;
+	}
+	/* what goes back */
+	const uint32_t *outs = (const uint32_t *)((const char *)pg + pg->outs);
+	uint64_t shared = 0;
+	hamr__arena_cursor *cur = &me.cur;
+	for (uint32_t k = 0; k < pg->n_out; k++) {
+		uint64_t own_off;
+		const hamr_value *v = &slots[outs[k]];
+		int rc = to_wval(&me.p->arena, v, &d->out[k], worker_alloc, cur, &own_off, &me.copied,
+		                 &shared);
+		if (rc == HAMR_ENOMEM) {
+			atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
+			fail_done(d, rc, -1, "the arena is full: no room for the task's results (HAMR_ARENA_SIZE)");
+			goto out;
+		}
+		if (rc) {
+			char m[256];
+			snprintf(m, sizeof m, "its result of type %s cannot cross to the program: the type has no codec (encode and decode)",
+			         hamr_type_name(v->type));
+			fail_done(d, rc, -1, m);
+			goto out;
+		}
+	}
+	d->n_out = pg->n_out;
+out:
+	d->copied = me.copied;
+	/* the task's values die here: the worker's own ones are freed, views
+	 * into the arena cost nothing, and the outer values stay with the
+	 * program's record for its next task */
+	for (uint32_t k = 0; k < nl; k++) {
+		if (rp->outer[k].type)
+			continue;
+		if ((int32_t)k == pg->item_local && !own_in)
+			continue;
+		hamr_value_clear(&slots[k]);
+	}
+	if (slots != local)
+		free(slots);
+	hamr__current_item = -1;
+}
+
+_Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
+{
+	hamr__arena_worker = 1;
+	me.p = p;
+	me.w = w;
+	me.c = hamr__wctl_of(p, w);
+	me.cur = (hamr__arena_cursor){(uint32_t)w + 1, HAMR__NO_CHUNK, defer_chunk, NULL};
+	hamr__wctl *c = me.c;
+	for (;;) {
+		if (atomic_load_explicit(&p->shm->stop, memory_order_relaxed))
+			_exit(0);
+		if (me.n_def)
+			undefer();
+		uint64_t tail = atomic_load_explicit(&c->task_tail, memory_order_relaxed);
+		/* acquire: the task's record, written before the head moved */
+		uint64_t head = atomic_load_explicit(&c->task_head, memory_order_acquire);
+		if (tail < head) {
+			const hamr__ptask *t = &c->tasks[tail % HAMR__RING];
+			atomic_store_explicit(&c->oom, 0, memory_order_relaxed);
+			atomic_store_explicit(&c->cur_start, hamr__now_ns(), memory_order_relaxed);
+			atomic_store_explicit(&c->cur_seq, t->seq, memory_order_release);
+			uint64_t dh = atomic_load_explicit(&c->done_head, memory_order_relaxed);
+			while (dh - atomic_load_explicit(&c->done_tail, memory_order_acquire) >= HAMR__RING) {
+				struct timespec us = {0, 20000};
+				nanosleep(&us, NULL);
+			}
+			run_task(t, &c->done[dh % HAMR__RING]);
+			/* release: the completion before its index */
+			atomic_store_explicit(&c->done_head, dh + 1, memory_order_release);
+			atomic_store_explicit(&c->task_tail, tail + 1, memory_order_release);
+			atomic_store_explicit(&c->cur_seq, 0, memory_order_relaxed);
+			hamr__bell_ring(p->shm);
+			continue;
+		}
+		/* nothing queued: spin a little, then sleep until a task comes */
+		int64_t until = hamr__now_ns() + 50000;
+		int got = 0;
+		while (!got && hamr__now_ns() < until) {
+			for (int k = 0; k < 64; k++)
+				hamr__cpu_relax();
+			got = atomic_load_explicit(&c->task_head, memory_order_acquire) > tail;
+		}
+		if (got)
+			continue;
+		atomic_store_explicit(&c->wsleep, 1, memory_order_seq_cst);
+		if (atomic_load_explicit(&c->task_head, memory_order_seq_cst) == tail &&
+		    !atomic_load_explicit(&p->shm->stop, memory_order_relaxed))
+			hamr__futex_wait(&c->wsleep, 1, me.n_def ? 1000000 : 200000000);
+		atomic_store_explicit(&c->wsleep, 0, memory_order_relaxed);
+	}
+}
+
+/* ---- the program's side: building a program ---------------------------------- */
+
+typedef struct builder {
+	char *buf;
+	size_t len, cap;
+	int failed;
+} builder;
+
+static uint64_t b_put(builder *b, const void *p, size_t n)
+{
+	size_t at = (b->len + 15) & ~(size_t)15;
+	if (at + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap < at + n)
+			cap *= 2;
+		char *g = realloc(b->buf, cap);
+		if (!g) {
+			b->failed = 1;
+			return 0;
+		}
+		b->buf = g;
+		b->cap = cap;
+	}
+	if (at > b->len)
+		memset(b->buf + b->len, 0, at - b->len);
+	if (p)
+		memcpy(b->buf + at, p, n);
+	else
+		memset(b->buf + at, 0, n);
+	b->len = at + n;
+	return at;
+}
+
+/* strings: one table, each NUL-ended; offsets from the table's start */
+typedef struct strtab {
+	char *s;
+	size_t len, cap;
+	int failed;
+} strtab;
+
+static uint32_t str_put(strtab *t, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	/* a name given twice (a module's path) is stored once */
+	for (size_t at = 0; at < t->len; at += strlen(t->s + at) + 1)
+		if (strcmp(t->s + at, s) == 0)
+			return (uint32_t)at;
+	if (t->len + n > t->cap) {
+		size_t cap = t->cap ? t->cap : 256;
+		while (cap < t->len + n)
+			cap *= 2;
+		char *g = realloc(t->s, cap);
+		if (!g) {
+			t->failed = 1;
+			return 0;
+		}
+		t->s = g;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	return (uint32_t)(t->len - n);
+}
+
+static pcode code_ref(strtab *st, const void *addr)
+{
+	pcode pc = {0, 0, 0};
+	if (!addr)
+		return pc;
+	locate_ctx l = {(uintptr_t)addr, NULL, 0, 0};
+	dl_iterate_phdr(locate_cb, &l);
+	if (!l.found) {
+		/* heap or stack data: valid in workers only when it existed
+		 * before the fork server started */
+		pc.where = 2;
+		pc.off = (uint64_t)(uintptr_t)addr;
+		return pc;
+	}
+	pc.where = 1;
+	pc.name = str_put(st, l.name);
+	pc.off = (uint64_t)((uintptr_t)addr - l.base);
+	return pc;
+}
+
+typedef struct tlist {
+	hamr_type t[64];
+	uint32_t n;
+} tlist;
+
+static int32_t type_code(tlist *tl, hamr_type t)
+{
+	if (!t)
+		return T_ANY;
+	if (is_builtin(t))
+		return (int32_t)t->kind;
+	for (uint32_t k = 0; k < tl->n; k++)
+		if (tl->t[k] == t)
+			return T_USER + (int32_t)k;
+	if (tl->n == 64)
+		return T_ANY;
+	tl->t[tl->n] = t;
+	return T_USER + (int32_t)tl->n++;
+}
+
+/* ---- the program's side: jobs ------------------------------------------------ */
+
+typedef struct pslot {
+	int64_t item;
+	uint32_t attempt;
+	hamr__wval in;
+	uint64_t own; /* the program's allocation for the item, or 0 */
+	uint64_t seq;
+} pslot;
+
+typedef struct pwork {
+	int w;
+	uint64_t seq;  /* tasks sent to this incarnation */
+	uint64_t acked;
+	pslot q[HAMR__RING];
+	int timed_out;
+} pwork;
+
+struct hamr__pjob {
+	hamr_run *r;
+	hamr_procpool *pp;
+	const hamr_plan *p;
+	uint64_t prog;       /* offset, held by the program */
+	uint32_t *nodes;     /* the program's plan nodes */
+	uint32_t n_nodes;
+	uint32_t n_out;
+	uint64_t *outer_own; /* the program's allocations for outer values */
+	uint32_t n_outer_own;
+	pslot *pend;         /* queued, not yet sent (a ring) */
+	size_t pend_head, pend_len, pend_cap;
+	pwork **held;
+	int n_held;
+	size_t inflight;
+	int depth;
+	int64_t timeout_ns;  /* 0: none */
+	long retries;
+	int64_t mean_ns;
+};
+
+static uint64_t program_alloc(void *ctx, size_t n)
+{
+	hamr_procpool *pp = ctx;
+	pthread_mutex_lock(&pp->alloc_lock);
+	uint64_t off = hamr__arena_alloc(&pp->arena, &pp->cur, n);
+	if (off) {
+		hamr__arena_hold(&pp->arena, off);
+		uint32_t c = hamr__arena_chunk_of(&pp->arena, off);
+		if (c != pp->cur.chunk)
+			hamr__arena_unbias(&pp->arena, c); /* a span: the hold keeps it */
+	}
+	pthread_mutex_unlock(&pp->alloc_lock);
+	return off;
+}
+
+/* The program's conversion of a value: its arena values are the
+ * program's to hold. */
+static int program_wval(hamr__pjob *j, const hamr_value *v, hamr__wval *out, uint64_t *own)
+{
+	hamr_procpool *pp = j->pp;
+	uint64_t copied = 0, shared = 0;
+	int rc;
+	*own = 0;
+	if (v && v->type && (v->type->kind == HAMR_KIND_STR || v->type->kind == HAMR_KIND_BYTES) &&
+	    !hamr__arena_value_off(&pp->arena, v)) {
+		/* a heap string: copied into a value in the arena */
+		size_t n;
+		const void *data = v->type->kind == HAMR_KIND_STR ? (const void *)hamr_value_str(v, &n) :
+		                                                     hamr_value_bytes(v, &n);
+		hamr_value av;
+		void *dst;
+		pthread_mutex_lock(&pp->alloc_lock);
+		rc = hamr__arena_value(&pp->arena, &pp->cur, v->type, n, &dst, &av);
+		if (!rc) {
+			uint64_t off = (uint64_t)((char *)av.u.box - pp->arena.base);
+			hamr__arena_hold(&pp->arena, off);
+			uint32_t c = hamr__arena_chunk_of(&pp->arena, off);
+			if (c != pp->cur.chunk)
+				hamr__arena_unbias(&pp->arena, c);
+		}
+		pthread_mutex_unlock(&pp->alloc_lock);
+		if (rc)
+			return rc;
+		memcpy(dst, data, n);
+		memset(out, 0, sizeof *out);
+		out->kind = v->type->kind == HAMR_KIND_STR ? HAMR__WV_STR : HAMR__WV_BYTES;
+		out->a = (uint64_t)((char *)av.u.box - pp->arena.base);
+		*own = out->a;
+		copied = n;
+	} else {
+		rc = to_wval(&pp->arena, v, out, program_alloc, pp, own, &copied, &shared);
+		if (rc)
+			return rc;
+	}
+	atomic_fetch_add_explicit(&j->r->proc.copied, copied, memory_order_relaxed);
+	atomic_fetch_add_explicit(&j->r->proc.shared, shared, memory_order_relaxed);
+	return 0;
+}
+
+static void program_drop(hamr_procpool *pp, uint64_t off)
+{
+	if (off)
+		hamr__arena_drop(&pp->arena, off);
+}
+
+static int codec_check(const hamr_plan *p, uint32_t i, hamr_type t, const char *what)
+{
+	if (!t || is_builtin(t) || (t->encode && t->decode))
+		return 0;
+	return hamr__error_set(HAMR_ECODEC,
+	                       "node \"%s\": %s of type %s would cross to a worker process, and %s has no codec (encode and decode)",
+	                       p->nodes[i].name, what, hamr_type_name(t), hamr_type_name(t));
+}
+
+int hamr__proc_check(const hamr_plan *p, const uint32_t *nodes, uint32_t n_nodes)
+{
+	for (uint32_t k = 0; k < n_nodes; k++) {
+		uint32_t i = nodes[k];
+		const hamr__pnode *pn = &p->nodes[i];
+		int rc = codec_check(p, i, pn->type, "its result");
+		for (uint32_t a = 0; !rc && a < pn->n_args; a++) {
+			int32_t s = p->args[pn->arg_start + a];
+			if (s >= 0)
+				rc = codec_check(p, i, p->slot_type[s], "an argument");
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static uint64_t next_gen(void)
+{
+	static atomic_ullong gen;
+	return atomic_fetch_add_explicit(&gen, 1, memory_order_relaxed) + 1;
+}
+
+int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint32_t *nodes,
+                    uint32_t n_nodes, int32_t item_slot, const hamr_value *slots,
+                    const uint32_t *out_slots, uint32_t n_out)
+{
+	const hamr_plan *p = r->plan;
+	*out = NULL;
+	if (n_out > HAMR__MAX_OUT)
+		return hamr__error_set(HAMR_ENOTSUP, "a process task hands back %u values, more than %d",
+		                       n_out, HAMR__MAX_OUT);
+	hamr__pjob *j = calloc(1, sizeof *j);
+	int32_t *local = malloc(p->n_slots * sizeof *local);
+	if (!j || !local || !(j->nodes = malloc(n_nodes * sizeof *j->nodes)) ||
+	    !(j->held = calloc((size_t)pp->n, sizeof *j->held)) ||
+	    !(j->outer_own = calloc(p->n_slots ? p->n_slots : 1, sizeof *j->outer_own))) {
+		if (j) {
+			free(j->nodes);
+			free(j->held);
+		}
+		free(j);
+		free(local);
+		return HAMR_ENOMEM;
+	}
+	j->r = r;
+	j->pp = pp;
+	j->p = p;
+	j->n_nodes = n_nodes;
+	j->n_out = n_out;
+	memcpy(j->nodes, nodes, n_nodes * sizeof *nodes);
+	j->depth = 4;
+	j->timeout_ns = r->proc_timeout_ms * 1000000;
+	j->retries = r->proc_retries;
+	/* locals: the item, the nodes' results, then each outer slot read */
+	for (uint32_t s = 0; s < p->n_slots; s++)
+		local[s] = -1;
+	uint32_t nl = 0;
+	if (item_slot >= 0)
+		local[item_slot] = (int32_t)nl++;
+	for (uint32_t k = 0; k < n_nodes; k++)
+		local[nodes[k]] = (int32_t)nl++;
+	builder b = {0};
+	strtab st = {0};
+	tlist tl = {.n = 0};
+	pprog hdr = {0};
+	hdr.gen = next_gen();
+	hdr.n_nodes = n_nodes;
+	hdr.item_local = item_slot >= 0 ? 0 : -1;
+	b_put(&b, &hdr, sizeof hdr);
+	/* args, and the outer slots they read */
+	uint32_t n_args = 0;
+	for (uint32_t k = 0; k < n_nodes; k++)
+		n_args += p->nodes[nodes[k]].n_args;
+	int32_t *args = malloc((n_args ? n_args : 1) * sizeof *args);
+	pouter *outer = malloc((n_args ? n_args : 1) * sizeof *outer);
+	uint32_t n_outer = 0, at = 0;
+	int rc = !args || !outer ? HAMR_ENOMEM : 0;
+	for (uint32_t k = 0; !rc && k < n_nodes; k++) {
+		const hamr__pnode *pn = &p->nodes[nodes[k]];
+		for (uint32_t a = 0; a < pn->n_args && !rc; a++) {
+			int32_t s = p->args[pn->arg_start + a];
+			if (s >= 0 && local[s] < 0) {
+				local[s] = (int32_t)nl++;
+				outer[n_outer].local = (uint32_t)local[s];
+				outer[n_outer].pad = 0;
+				rc = program_wval(j, &slots[s], &outer[n_outer].v, &j->outer_own[j->n_outer_own]);
+				if (rc == HAMR_ECODEC)
+					rc = hamr__error_set(HAMR_ECODEC,
+					                     "node \"%s\": its argument \"%s\" (type %s) would cross to a worker process, and the type has no codec (encode and decode)",
+					                     pn->name, p->slot_name[s], hamr_type_name(slots[s].type));
+				if (j->outer_own[j->n_outer_own])
+					j->n_outer_own++;
+				n_outer++;
+			}
+			args[at++] = s >= 0 ? local[s] : -1;
+		}
+	}
+	pnode *pns = calloc(n_nodes ? n_nodes : 1, sizeof *pns);
+	if (!rc && !pns)
+		rc = HAMR_ENOMEM;
+	for (uint32_t k = 0, a0 = 0; !rc && k < n_nodes; k++) {
+		const hamr__pnode *pn = &p->nodes[nodes[k]];
+		pns[k].fn = code_ref(&st, (const void *)(uintptr_t)pn->fn);
+		pns[k].ud = code_ref(&st, pn->userdata);
+		pns[k].name = str_put(&st, pn->name);
+		pns[k].n_args = pn->n_args;
+		pns[k].arg_start = a0;
+		pns[k].result = (uint32_t)local[nodes[k]];
+		pns[k].type = type_code(&tl, pn->type);
+		for (uint32_t a = 0; a < pn->n_args; a++) {
+			int32_t s = p->args[pn->arg_start + a];
+			if (s >= 0)
+				type_code(&tl, p->slot_type[s]);
+		}
+		a0 += pn->n_args;
+	}
+	ptype *pts = calloc(tl.n ? tl.n : 1, sizeof *pts);
+	if (!rc && !pts)
+		rc = HAMR_ENOMEM;
+	for (uint32_t t = 0; !rc && t < tl.n; t++) {
+		hamr_type ty = tl.t[t];
+		pts[t].name = str_put(&st, ty->name);
+		pts[t].kind = HAMR_KIND_USER;
+		pts[t].size = ty->size;
+		pts[t].enc = code_ref(&st, (const void *)(uintptr_t)ty->encode);
+		pts[t].dec = code_ref(&st, (const void *)(uintptr_t)ty->decode);
+		pts[t].free_ = code_ref(&st, (const void *)(uintptr_t)ty->free);
+		pts[t].eq = code_ref(&st, (const void *)(uintptr_t)ty->equal);
+	}
+	uint32_t outs[HAMR__MAX_OUT];
+	for (uint32_t k = 0; k < n_out; k++)
+		outs[k] = (uint32_t)local[out_slots[k]];
+	if (!rc) {
+		pprog *h;
+		uint64_t o_nodes = b_put(&b, pns, n_nodes * sizeof *pns);
+		uint64_t o_args = b_put(&b, args, n_args * sizeof *args);
+		uint64_t o_outer = b_put(&b, outer, n_outer * sizeof *outer);
+		uint64_t o_outs = b_put(&b, outs, n_out * sizeof *outs);
+		uint64_t o_types = b_put(&b, pts, tl.n * sizeof *pts);
+		uint64_t o_str = b_put(&b, st.s, st.len);
+		if (b.failed || st.failed || tl.n == 64) {
+			rc = tl.n == 64 ? hamr__error_set(HAMR_ENOTSUP, "a process block names more than 63 user types") :
+			                  HAMR_ENOMEM;
+		} else {
+			h = (pprog *)b.buf;
+			h->n_locals = nl;
+			h->n_outer = n_outer;
+			h->n_out = n_out;
+			h->n_types = tl.n;
+			h->nodes = o_nodes;
+			h->args = o_args;
+			h->outer = o_outer;
+			h->outs = o_outs;
+			h->types = o_types;
+			h->strings = o_str;
+			h->size = (uint32_t)b.len;
+			j->prog = program_alloc(pp, b.len);
+			if (!j->prog)
+				rc = hamr__error_set(HAMR_ENOMEM,
+				                     "the arena is full: no room for a %zu-byte program (HAMR_ARENA_SIZE)",
+				                     b.len);
+			else
+				memcpy(pp->arena.base + j->prog, b.buf, b.len);
+		}
+	}
+	free(pts);
+	free(pns);
+	free(args);
+	free(outer);
+	free(local);
+	free(b.buf);
+	free(st.s);
+	if (rc) {
+		hamr__pjob_close(j);
+		return rc;
+	}
+	*out = j;
+	return 0;
+}
+
+/* ---- the program's side: workers ----------------------------------------------- */
+
+static void worker_release(hamr__pjob *j, int h)
+{
+	hamr_procpool *pp = j->pp;
+	pwork *pw = j->held[h];
+	pthread_mutex_lock(&pp->lock);
+	pp->busy[pw->w] = 0;
+	pp->n_busy--;
+	pthread_cond_signal(&pp->idle);
+	pthread_mutex_unlock(&pp->lock);
+	free(pw);
+	j->held[h] = j->held[--j->n_held];
+}
+
+/* Reclaims a dead worker's space and forks its replacement. */
+static int worker_replace(hamr__pjob *j, int w)
+{
+	hamr_procpool *pp = j->pp;
+	hamr__arena_reclaim(&pp->arena, (uint32_t)w + 1);
+	return hamr__procpool_respawn(pp, w);
+}
+
+/* Takes idle workers, up to `want`; waits for one when `block` and none
+ * is idle. The number taken. */
+static int worker_take(hamr__pjob *j, int want, int block)
+{
+	hamr_procpool *pp = j->pp;
+	int got = 0;
+	pthread_mutex_lock(&pp->lock);
+	for (;;) {
+		for (int w = 0; w < pp->n && got < want; w++) {
+			if (pp->busy[w])
+				continue;
+			pwork *pw = calloc(1, sizeof *pw);
+			if (!pw)
+				break;
+			pp->busy[w] = 1;
+			pp->n_busy++;
+			pw->w = w;
+			/* the worker's last incarnation may have sent nothing:
+			 * resume where its rings are */
+			hamr__wctl *c = hamr__wctl_of(pp, w);
+			pw->seq = atomic_load_explicit(&c->task_head, memory_order_relaxed);
+			pw->acked = atomic_load_explicit(&c->done_tail, memory_order_relaxed);
+			j->held[j->n_held++] = pw;
+			got++;
+		}
+		if (got || !block || atomic_load_explicit(&j->r->cancel, memory_order_relaxed))
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&pp->idle, &pp->lock, &ts);
+	}
+	pthread_mutex_unlock(&pp->lock);
+	/* one that died idle is replaced before it gets work */
+	for (int h = j->n_held - got; h < j->n_held; h++) {
+		hamr__wctl *c = hamr__wctl_of(pp, j->held[h]->w);
+		if (atomic_load_explicit(&c->state, memory_order_acquire) == HAMR__W_DEAD) {
+			worker_replace(j, j->held[h]->w);
+			j->held[h]->seq = j->held[h]->acked = 0;
+		}
+	}
+	return got;
+}
+
+static int queue_push(hamr__pjob *j, const pslot *s)
+{
+	if (j->pend_len == j->pend_cap) {
+		size_t cap = j->pend_cap ? 2 * j->pend_cap : 64;
+		pslot *g = malloc(cap * sizeof *g);
+		if (!g)
+			return HAMR_ENOMEM;
+		for (size_t k = 0; k < j->pend_len; k++)
+			g[k] = j->pend[(j->pend_head + k) % j->pend_cap];
+		free(j->pend);
+		j->pend = g;
+		j->pend_cap = cap;
+		j->pend_head = 0;
+	}
+	j->pend[(j->pend_head + j->pend_len++) % j->pend_cap] = *s;
+	return 0;
+}
+
+/* Sends queued tasks to the workers held, up to `depth` ahead of each. */
+static void pump(hamr__pjob *j)
+{
+	hamr_procpool *pp = j->pp;
+	if (j->pend_len && j->n_held < pp->n) {
+		int want = (int)(j->pend_len / (size_t)j->depth) + 1;
+		worker_take(j, want, j->n_held == 0);
+	}
+	for (int h = 0; h < j->n_held && j->pend_len; h++) {
+		pwork *pw = j->held[h];
+		hamr__wctl *c = hamr__wctl_of(pp, pw->w);
+		int sent = 0;
+		while (j->pend_len && pw->seq - pw->acked < (uint64_t)j->depth) {
+			pslot s = j->pend[j->pend_head];
+			j->pend_head = (j->pend_head + 1) % j->pend_cap;
+			j->pend_len--;
+			s.seq = ++pw->seq;
+			pw->q[s.seq % HAMR__RING] = s;
+			hamr__ptask *t = &c->tasks[(s.seq - 1) % HAMR__RING];
+			t->seq = s.seq;
+			t->prog = j->prog;
+			t->item = s.item;
+			t->attempt = s.attempt;
+			t->in = s.in;
+			sent++;
+		}
+		if (!sent)
+			continue;
+		j->inflight += (size_t)sent;
+		/* release: the records before the head; seq_cst with the
+		 * worker's sleep flag (Dekker) */
+		atomic_store_explicit(&c->task_head, pw->seq, memory_order_seq_cst);
+		if (atomic_exchange_explicit(&c->wsleep, 0, memory_order_seq_cst))
+			hamr__futex_wake(&c->wsleep, 1);
+	}
+}
+
+static const char *sig_name(int sig)
+{
+	const char *n = sigabbrev_np(sig);
+	return n ? n : "?";
+}
+
+/* Records a failed task, with the worker's pid, signal and attempt. */
+static int task_fail(hamr__pjob *j, const pslot *s, int node, int code, int pid, int sig, char *msg)
+{
+	const char *name = j->p->nodes[j->nodes[node >= 0 ? node : 0]].name;
+	return hamr__run_fail_at(j->r, code, name, msg, s->item, pid, sig, (int)s->attempt);
+}
+
+static void node_events(hamr__pjob *j, const hamr__pdone *d, const pslot *s, int pid)
+{
+	hamr_run *r = j->r;
+	for (uint32_t k = 0; k < d->n_timed && k < j->n_nodes; k++) {
+		uint32_t i = j->nodes[k];
+		hamr_event e = {.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[i].name,
+		                .node_index = (int)i, .item = s->item, .task = -1,
+		                .t_ns = d->t[2 * k], .pid = pid, .worker = -1};
+		hamr__event_at(r, &e);
+		e.kind = HAMR_EV_NODE_END;
+		e.start_ns = d->t[2 * k];
+		e.t_ns = d->t[2 * k + 1];
+		e.rc = k + 1 == d->n_timed && d->rc ? d->rc : 0;
+		hamr__event_at(r, &e);
+		if (r->stats)
+			hamr__stats_node(r, &e);
+	}
+}
+
+/* A completion of held worker h: its result in *res. */
+static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
+{
+	hamr_procpool *pp = j->pp;
+	hamr__wctl *c = hamr__wctl_of(pp, pw->w);
+	const hamr__pdone *d = &c->done[pw->acked % HAMR__RING];
+	pslot *s = &pw->q[d->seq % HAMR__RING];
+	int pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
+	res->item = s->item;
+	res->rc = 0;
+	res->dropped = 0;
+	res->n_out = 0;
+	if (j->r->observe)
+		node_events(j, d, s, pid);
+	atomic_fetch_add_explicit(&j->r->proc.tasks, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&j->r->proc.copied, d->copied, memory_order_relaxed);
+	if (d->n_timed) {
+		int64_t ns = d->t[2 * d->n_timed - 1] - d->t[0];
+		j->mean_ns = j->mean_ns ? (7 * j->mean_ns + ns) / 8 : ns;
+	}
+	if (d->rc) {
+		char *msg = d->msg ? strdup(pp->arena.base + d->msg) : NULL;
+		if (d->rc == HAMR_ENOMEM && atomic_load_explicit(&c->oom, memory_order_relaxed) && msg) {
+			char *m2 = NULL;
+			if (asprintf(&m2, "%s (worker process %d)", msg, pid) >= 0) {
+				free(msg);
+				msg = m2;
+			}
+		}
+		res->rc = task_fail(j, s, d->node, d->rc, pid, 0, msg);
+	} else {
+		res->n_out = d->n_out;
+		for (uint32_t k = 0; k < d->n_out; k++) {
+			const hamr__wval *w = &d->out[k];
+			hamr_value *v = &res->out[k];
+			*v = (hamr_value)HAMR_VALUE_EMPTY;
+			switch (w->kind) {
+			case HAMR__WV_NONE:
+				*v = hamr_value_none();
+				break;
+			case HAMR__WV_I64:
+				*v = hamr_value_from_i64((int64_t)w->a);
+				break;
+			case HAMR__WV_F64: {
+				double x;
+				memcpy(&x, &w->a, sizeof x);
+				*v = hamr_value_from_f64(x);
+				break;
+			}
+			case HAMR__WV_BOOL:
+				*v = hamr_value_from_bool(w->a != 0);
+				break;
+			case HAMR__WV_STR:
+			case HAMR__WV_BYTES: {
+				hamr_type t = w->kind == HAMR__WV_STR ? HAMR_STR : HAMR_BYTES;
+				/* a worker's new value is taken over (and its chunk held);
+				 * one the program holds already (an input passed on)
+				 * gains a reference */
+				if (hamr__arena_value_at(&pp->arena, t, w->a, v))
+					hamr__arena_hold(&pp->arena, w->a);
+				size_t n;
+				if (t == HAMR_STR)
+					hamr_value_str(v, &n);
+				else
+					hamr_value_bytes(v, &n);
+				atomic_fetch_add_explicit(&j->r->proc.shared, n, memory_order_relaxed);
+				break;
+			}
+			case HAMR__WV_ENC: {
+				int rc = hamr_value_decode(pp->arena.base + w->a, w->b, v);
+				if (rc && !res->rc) {
+					char *m = NULL;
+					if (asprintf(&m, "its result cannot be decoded: %s", hamr_errmsg()) < 0)
+						m = NULL;
+					res->rc = task_fail(j, s, -1, rc, pid, 0, m);
+				}
+				break;
+			}
+			default:
+				break;
+			}
+		}
+		if (res->rc) {
+			for (uint32_t k = 0; k < res->n_out; k++)
+				hamr_value_clear(&res->out[k]);
+			res->n_out = 0;
+		}
+	}
+	program_drop(pp, s->own);
+	s->own = 0;
+	/* release: everything read above before the worker may reuse it */
+	atomic_store_explicit(&c->done_tail, ++pw->acked, memory_order_release);
+	j->inflight--;
+}
+
+/* Worker h died: what it posted is read already. The task it ran fails
+ * (or is retried), the others go back to the queue; the worker is
+ * replaced. A failed task's result goes to *res (1), else 0. */
+static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
+{
+	hamr_procpool *pp = j->pp;
+	pwork *pw = j->held[h];
+	hamr__wctl *c = hamr__wctl_of(pp, pw->w);
+	int status = atomic_load_explicit(&c->status, memory_order_relaxed);
+	int pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
+	uint64_t cur = atomic_load_explicit(&c->cur_seq, memory_order_acquire);
+	int oom = atomic_load_explicit(&c->oom, memory_order_relaxed);
+	int got = 0;
+	/* requeue in order: the unfinished tasks after the one that ran */
+	for (uint64_t q = pw->acked + 1; q <= pw->seq; q++) {
+		pslot s = pw->q[q % HAMR__RING];
+		j->inflight--;
+		if (q != cur) {
+			queue_push(j, &s); /* never attempted */
+			continue;
+		}
+		atomic_fetch_add_explicit(pw->timed_out ? &j->r->proc.timeouts : &j->r->proc.crashes, 1,
+		                          memory_order_relaxed);
+		if ((long)s.attempt <= j->retries) {
+			atomic_fetch_add_explicit(&j->r->proc.retries, 1, memory_order_relaxed);
+			s.attempt++;
+			queue_push(j, &s);
+			continue;
+		}
+		char *msg = NULL;
+		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		int code = HAMR_ECRASH;
+		int n;
+		if (pw->timed_out) {
+			code = HAMR_ETIMEDOUT;
+			n = asprintf(&msg, "ran past HAMR_TASK_TIMEOUT (%lld ms) in worker process %d, which was killed (attempt %u)",
+			             (long long)(j->timeout_ns / 1000000), pid, s.attempt);
+			sig = SIGKILL;
+		} else if (sig) {
+			n = asprintf(&msg, "worker process %d was killed by signal %d (SIG%s) on attempt %u%s", pid, sig,
+			             sig_name(sig), s.attempt,
+			             oom || pp->child_memory ? (oom ? ": it ran out of memory (HAMR_CHILD_MEMORY caps a worker)" :
+			                                              " (HAMR_CHILD_MEMORY caps the worker's memory: it may have run out)") : "");
+		} else {
+			n = asprintf(&msg, "worker process %d exited with status %d on attempt %u", pid,
+			             WIFEXITED(status) ? WEXITSTATUS(status) : status, s.attempt);
+		}
+		if (n < 0)
+			msg = NULL;
+		res->item = s.item;
+		res->dropped = 0;
+		res->n_out = 0;
+		res->rc = task_fail(j, &s, 0, code, pid, sig, msg);
+		program_drop(pp, s.own);
+		got = 1;
+	}
+	pw->timed_out = 0;
+	if (worker_replace(j, pw->w) == 0)
+		pw->seq = pw->acked = 0;
+	else
+		worker_release(j, h); /* it stays dead; the next taker tries again */
+	return got;
+}
+
+int hamr__pjob_send(hamr__pjob *j, int64_t item, const hamr_value *v)
+{
+	pslot s = {item, 1, {0, 0, 0, 0}, 0, 0};
+	int rc = program_wval(j, v, &s.in, &s.own);
+	if (rc) {
+		char *msg = NULL;
+		if (rc == HAMR_ECODEC &&
+		    asprintf(&msg, "its item (type %s) would cross to a worker process, and the type has no codec (encode and decode)",
+		             hamr_type_name(v->type)) < 0)
+			msg = NULL;
+		return task_fail(j, &s, 0, rc, (int)getpid(), 0, msg);
+	}
+	if ((rc = queue_push(j, &s))) {
+		program_drop(j->pp, s.own);
+		return task_fail(j, &s, 0, rc, (int)getpid(), 0, NULL);
+	}
+	return 0;
+}
+
+size_t hamr__pjob_inflight(const hamr__pjob *j)
+{
+	return j->inflight + j->pend_len;
+}
+
+/* A look at every held worker: a completion (1, in *res), a death (1
+ * when it failed a task), timeouts to enforce. */
+static int poll_once(hamr__pjob *j, hamr__pres *res)
+{
+	hamr_procpool *pp = j->pp;
+	for (int h = 0; h < j->n_held; h++) {
+		pwork *pw = j->held[h];
+		hamr__wctl *c = hamr__wctl_of(pp, pw->w);
+		/* acquire: the completion's record */
+		if (atomic_load_explicit(&c->done_head, memory_order_acquire) > pw->acked) {
+			take_done(j, pw, res);
+			return 1;
+		}
+		if (atomic_load_explicit(&c->state, memory_order_acquire) == HAMR__W_DEAD) {
+			/* what it posted before it died is read above first */
+			if (atomic_load_explicit(&c->done_head, memory_order_acquire) > pw->acked) {
+				take_done(j, pw, res);
+				return 1;
+			}
+			if (worker_died(j, h, res))
+				return 1;
+			continue;
+		}
+		if (j->timeout_ns && !pw->timed_out) {
+			uint64_t cur = atomic_load_explicit(&c->cur_seq, memory_order_acquire);
+			int64_t t0 = atomic_load_explicit(&c->cur_start, memory_order_relaxed);
+			if (cur && cur > pw->acked && hamr__now_ns() - t0 > j->timeout_ns) {
+				pw->timed_out = 1;
+				kill(atomic_load_explicit(&c->pid, memory_order_relaxed), SIGKILL);
+			}
+		}
+	}
+	/* workers with nothing left to do go back */
+	if (!j->pend_len)
+		for (int h = j->n_held; h-- > 0;)
+			if (j->held[h]->seq == j->held[h]->acked)
+				worker_release(j, h);
+	return 0;
+}
+
+int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
+{
+	hamr_procpool *pp = j->pp;
+	for (;;) {
+		pump(j);
+		if (poll_once(j, res)) {
+			/* the queue drains in big steps once tasks prove short */
+			j->depth = j->mean_ns && j->mean_ns < 50000 ? 64 : j->mean_ns > 2000000 ? 2 : 4;
+			return 1;
+		}
+		if (!j->inflight && !j->pend_len)
+			return 0;
+		if (!wait)
+			return 0;
+		if (j->pend_len && (atomic_load_explicit(&j->r->cancel, memory_order_relaxed) ||
+		                    (!j->r->keep_going && atomic_load_explicit(&j->r->stop, memory_order_relaxed)))) {
+			/* queued tasks are dropped, one per call; running ones end */
+			pslot *s = &j->pend[j->pend_head];
+			*res = (hamr__pres){.item = s->item, .rc = HAMR_ECANCELED, .dropped = 1};
+			program_drop(pp, s->own);
+			j->pend_head = (j->pend_head + 1) % j->pend_cap;
+			j->pend_len--;
+			return 1;
+		}
+		/* sleep on the bell: seq_cst with the ringer (Dekker) */
+		atomic_fetch_add_explicit(&pp->shm->bell_waiters, 1, memory_order_seq_cst);
+		unsigned seq = atomic_load_explicit(&pp->shm->bell, memory_order_seq_cst);
+		int ready = 0;
+		for (int h = 0; h < j->n_held && !ready; h++) {
+			hamr__wctl *c = hamr__wctl_of(pp, j->held[h]->w);
+			ready = atomic_load_explicit(&c->done_head, memory_order_seq_cst) > j->held[h]->acked ||
+			        atomic_load_explicit(&c->state, memory_order_seq_cst) == HAMR__W_DEAD;
+		}
+		if (!ready && j->n_held)
+			hamr__futex_wait(&pp->shm->bell, seq, j->timeout_ns ? 5000000 : 100000000);
+		atomic_fetch_sub_explicit(&pp->shm->bell_waiters, 1, memory_order_relaxed);
+	}
+}
+
+static size_t hamr__pjob_drop_queued(hamr__pjob *j, int64_t *items, size_t cap)
+{
+	size_t n = 0;
+	while (j->pend_len) {
+		pslot *s = &j->pend[j->pend_head];
+		if (n < cap)
+			items[n] = s->item;
+		n++;
+		program_drop(j->pp, s->own);
+		j->pend_head = (j->pend_head + 1) % j->pend_cap;
+		j->pend_len--;
+	}
+	return n;
+}
+
+void hamr__pjob_close(hamr__pjob *j)
+{
+	if (!j)
+		return;
+	hamr__pres res;
+	/* running tasks end first: their workers read the program */
+	while (j->inflight && hamr__pjob_next(j, &res, 1))
+		for (uint32_t k = 0; k < res.n_out; k++)
+			hamr_value_clear(&res.out[k]);
+	hamr__pjob_drop_queued(j, NULL, 0);
+	while (j->n_held)
+		worker_release(j, j->n_held - 1);
+	for (uint32_t k = 0; k < j->n_outer_own; k++)
+		program_drop(j->pp, j->outer_own[k]);
+	program_drop(j->pp, j->prog);
+	free(j->outer_own);
+	free(j->pend);
+	free(j->held);
+	free(j->nodes);
+	free(j);
+}
+
+/* ---- a node outside blocks ------------------------------------------------------ */
+
+int hamr__proc_node(hamr_run *r, uint32_t i, hamr_value *slots)
+{
+	hamr__pjob *j;
+	int rc = hamr__pjob_open(&j, r, r->procpool, &i, 1, -1, slots, &i, 1);
+	if (rc)
+		return hamr__run_fail(r, rc, r->plan->nodes[i].name,
+		                      rc == HAMR_ENOMEM ? NULL : strdup(hamr_errmsg()));
+	if ((rc = hamr__pjob_send(j, -1, NULL))) {
+		hamr__pjob_close(j);
+		return rc;
+	}
+	hamr__pres res;
+	rc = HAMR_ECANCELED;
+	while (hamr__pjob_next(j, &res, 1)) {
+		rc = res.rc;
+		if (!rc) {
+			slots[i] = res.out[0];
+			hamr__value_seal(&slots[i]);
+		}
+	}
+	hamr__pjob_close(j);
+	if (rc == HAMR_ECANCELED)
+		return hamr__run_fail(r, rc, NULL, NULL);
+	return rc;
+}

@@ -1,0 +1,651 @@
+// SPDX-License-Identifier: MIT
+/* The process executor: map blocks and plain nodes in worker processes,
+ * results that cross in place, crash isolation with retries and timeouts,
+ * the arena's limits, codec checks before a run, and no leaks.
+ *
+ * Crashes are injected by the nodes themselves on their first attempt
+ * (hamr_attempt), chosen from the item index by a fixed hash, so every
+ * run knows which items must fail or succeed. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <hamr.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/check.h"
+
+#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
+#define TAGS(...) ((const hamr_tag[]){__VA_ARGS__, {NULL, NULL}})
+#define INPUT_N {.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT}
+
+static hamr_procpool *pp;
+
+typedef struct fixture {
+	hamr_graph *g;
+	hamr_plan *p;
+	hamr_run *r;
+	int create_rc, run_rc;
+} fixture;
+
+static fixture run_with(const hamr_node_def *defs, const char *const *outs, size_t n_outs,
+                        int64_t n, const hamr_run_opts *o)
+{
+	fixture f = {0};
+	hamr_module m = {"procexec", defs};
+	hamr_values *in = NULL;
+	CHECK_OK(hamr_graph_create(&f.g));
+	CHECK_OK(hamr_graph_add_module(f.g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", n));
+	CHECK_OK(hamr_plan_create(&f.p, f.g, outs, n_outs, in));
+	f.create_rc = hamr_run_create(&f.r, f.p, in, o);
+	if (!f.create_rc) {
+		CHECK_OK(hamr_run_start(f.r));
+		f.run_rc = hamr_run_wait(f.r);
+	}
+	hamr_values_destroy(in);
+	return f;
+}
+
+static void done(fixture *f)
+{
+	hamr_run_destroy(f->r);
+	hamr_plan_destroy(f->p);
+	hamr_graph_destroy(f->g);
+}
+
+static hamr_run_opts on_processes(void)
+{
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.remote = HAMR_REMOTE_PROCESSES;
+	o.procpool = pp;
+	return o;
+}
+
+static int f_items(hamr_call *c)
+{
+	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
+		if (hamr_emit_i64(c, i))
+			return HAMR_ECANCELED;
+	return 0;
+}
+
+static int f_sum_list(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	int64_t s = 0;
+	for (size_t i = 0; i < l.len; i++)
+		s += hamr_list_i64(l, i);
+	return hamr_ret_i64(c, s);
+}
+
+static int f_pid(hamr_call *c)
+{
+	return hamr_ret_i64(c, (int64_t)getpid());
+}
+
+static int f_square(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	return hamr_ret_i64(c, x * x + hamr_arg_i64(c, 1));
+}
+
+static int f_offset(hamr_call *c)
+{
+	return hamr_ret_i64(c, 7);
+}
+
+static int f_distinct(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	int64_t n = 0;
+	for (size_t i = 0; i < l.len; i++) {
+		size_t k = 0;
+		while (k < i && hamr_list_i64(l, k) != hamr_list_i64(l, i))
+			k++;
+		n += k == i;
+	}
+	return hamr_ret_i64(c, n);
+}
+
+static const hamr_node_def square_defs[] = {
+	INPUT_N,
+	{.name = "offset", .fn = f_offset, .type = HAMR_I64},
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "square", .fn = f_square, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("offset", HAMR_I64))},
+	{.name = "pid", .fn = f_pid, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
+	{.name = "pids", .fn = f_distinct, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("pid", HAMR_I64))},
+	{0}};
+
+static void test_a_block_in_processes(void)
+{
+	const char *outs[] = {"total", "pids"};
+	int64_t n = 2000, want = 0;
+	for (int64_t i = 0; i < n; i++)
+		want += i * i + 7;
+	hamr_run_opts o = on_processes();
+	fixture f = run_with(square_defs, outs, 2, n, &o);
+	CHECK_OK(f.create_rc);
+	CHECK_OK(f.run_rc);
+	int64_t total = 0, pids = 0;
+	CHECK_OK(hamr_run_result_i64(f.r, "total", &total));
+	CHECK_OK(hamr_run_result_i64(f.r, "pids", &pids));
+	CHECK_EQ_INT(total, want);
+	/* the items ran in the pool's workers, not here */
+	CHECK(pids >= 1 && pids <= hamr_procpool_size(pp));
+	hamr_process_stats st;
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
+	CHECK_EQ_INT(st.tasks, n);
+	CHECK_EQ_INT(st.bytes_copied, 0); /* scalars only */
+	CHECK_EQ_INT(st.crashes, 0);
+	done(&f);
+	/* the same on the sequential executor */
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT;
+	f = run_with(square_defs, outs, 1, n, &seq);
+	CHECK_OK(hamr_run_result_i64(f.r, "total", &total));
+	CHECK_EQ_INT(total, want);
+	done(&f);
+}
+
+
+/* ---- plain nodes, zero copy, user types with codecs ------------------------ */
+
+typedef struct pt {
+	int64_t x, y;
+} pt;
+
+static size_t pt_encode(const void *obj, void *buf, size_t cap)
+{
+	if (cap >= sizeof(pt))
+		memcpy(buf, obj, sizeof(pt));
+	return sizeof(pt);
+}
+
+static int pt_decode(const void *buf, size_t len, void **obj)
+{
+	if (len != sizeof(pt))
+		return HAMR_ECODEC;
+	pt *p = malloc(sizeof *p);
+	if (!p)
+		return HAMR_ENOMEM;
+	memcpy(p, buf, sizeof *p);
+	*obj = p;
+	return 0;
+}
+
+static const hamr_type_desc pt_type = {.name = "test.pt", .size = sizeof(pt),
+                                       .encode = pt_encode, .decode = pt_decode};
+static const hamr_type_desc raw_type = {.name = "test.raw", .size = sizeof(pt)};
+
+static int f_big(hamr_call *c)
+{
+	size_t n = (size_t)hamr_arg_i64(c, 0);
+	unsigned char *b = hamr_ret_alloc(c, n);
+	if (!b)
+		return HAMR_ENOMEM;
+	for (size_t k = 0; k < n; k += 4096)
+		b[k] = (unsigned char)(k / 4096);
+	return 0;
+}
+
+static int f_check_big(hamr_call *c)
+{
+	size_t n = 0;
+	const unsigned char *b = hamr_arg_bytes(c, 0, &n);
+	int64_t bad = 0;
+	for (size_t k = 0; k < n; k += 4096)
+		bad += b[k] != (unsigned char)(k / 4096);
+	return hamr_ret_i64(c, bad ? -bad : (int64_t)n);
+}
+
+static int f_greet(hamr_call *c)
+{
+	char buf[64];
+	snprintf(buf, sizeof buf, "hello %lld", (long long)hamr_arg_i64(c, 0));
+	return hamr_ret_str(c, buf);
+}
+
+static int f_point(hamr_call *c)
+{
+	pt *p;
+	hamr_value v;
+	int rc = hamr_value_alloc_user(&v, &pt_type, (void **)&p);
+	if (rc)
+		return rc;
+	p->x = hamr_arg_i64(c, 0);
+	p->y = 3 * p->x;
+	return hamr_ret_value(c, &v);
+}
+
+static int f_norm(hamr_call *c)
+{
+	const pt *p = hamr_arg_user(c, 0);
+	size_t n = 0;
+	hamr_arg_str(c, 1);
+	hamr_value_str(hamr_arg(c, 1), &n);
+	return hamr_ret_i64(c, p ? p->x + p->y + (int64_t)n : -1);
+}
+
+static const hamr_node_def plain_defs[] = {
+	INPUT_N,
+	{.name = "big", .fn = f_big, .type = HAMR_BYTES, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "checked", .fn = f_check_big, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP("big", HAMR_BYTES))},
+	{.name = "greeting", .fn = f_greet, .type = HAMR_STR, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "point", .fn = f_point, .type = &pt_type, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "norm", .fn = f_norm, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP("point", &pt_type), HAMR_DEP("greeting", HAMR_STR))},
+	{.name = "pid", .fn = f_pid, .type = HAMR_I64},
+	{0}};
+
+typedef struct seen {
+	atomic_int starts, ends, child_pid_ends;
+	int self;
+} seen;
+
+static void count_hook(const hamr_event *e, void *ud)
+{
+	seen *s = ud;
+	if (e->kind == HAMR_EV_NODE_START)
+		atomic_fetch_add(&s->starts, 1);
+	if (e->kind == HAMR_EV_NODE_END) {
+		atomic_fetch_add(&s->ends, 1);
+		if (e->pid != s->self && e->start_ns <= e->t_ns)
+			atomic_fetch_add(&s->child_pid_ends, 1);
+	}
+}
+
+static void test_plain_nodes_in_processes(void)
+{
+	const char *outs[] = {"big", "checked", "greeting", "norm", "pid"};
+	int64_t n = 1 << 20;
+	seen sn = {.self = (int)getpid()};
+	hamr_hook hook = {count_hook, &sn};
+	hamr_run_opts o = on_processes();
+	o.executor = HAMR_EXEC_PROCESSES;
+	o.hooks = &hook;
+	o.n_hooks = 1;
+	fixture f = run_with(plain_defs, outs, 5, n, &o);
+	CHECK_OK(f.create_rc);
+	CHECK_OK(f.run_rc);
+	int64_t checked = 0, norm = 0, pid = 0;
+	CHECK_OK(hamr_run_result_i64(f.r, "checked", &checked));
+	CHECK_EQ_INT(checked, n);
+	const hamr_value *big = hamr_run_result(f.r, "big");
+	size_t len = 0;
+	const unsigned char *b = hamr_value_bytes(big, &len);
+	CHECK_EQ_INT(len, n);
+	CHECK(b && b[4096 * 5] == 5);
+	const char *g = NULL;
+	CHECK_OK(hamr_run_result_str(f.r, "greeting", &g));
+	CHECK_EQ_STR(g, "hello 1048576");
+	CHECK_OK(hamr_run_result_i64(f.r, "norm", &norm));
+	CHECK_EQ_INT(norm, 4 * n + (int64_t)strlen("hello 1048576"));
+	CHECK_OK(hamr_run_result_i64(f.r, "pid", &pid));
+	CHECK(pid != getpid());
+	hamr_process_stats st;
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
+	CHECK_EQ_INT(st.tasks, 6);
+	/* the 1 MiB result crossed in place (twice: back, and to "checked");
+	 * only the string and the point were copied */
+	CHECK(st.bytes_shared >= 2 * (uint64_t)n);
+	CHECK(st.bytes_copied > 0 && st.bytes_copied < 256);
+	/* node events came from the workers, timed there */
+	CHECK_EQ_INT(atomic_load(&sn.starts), 6);
+	CHECK_EQ_INT(atomic_load(&sn.ends), 6);
+	CHECK_EQ_INT(atomic_load(&sn.child_pid_ends), 6);
+	done(&f);
+}
+
+static void test_zero_copy_result(void)
+{
+	const char *outs[] = {"big"};
+	for (int64_t n = 1 << 20; n <= (64 << 20); n *= 64) {
+		hamr_run_opts o = on_processes();
+		o.executor = HAMR_EXEC_PROCESSES;
+		fixture f = run_with(plain_defs, outs, 1, n, &o);
+		CHECK_OK(f.run_rc);
+		hamr_process_stats st;
+		CHECK_OK(hamr_run_process_stats(f.r, &st));
+		CHECK_EQ_INT(st.bytes_copied, 0);
+		CHECK_EQ_INT(st.bytes_shared, n);
+		size_t len = 0;
+		const unsigned char *b = hamr_value_bytes(hamr_run_result(f.r, "big"), &len);
+		CHECK_EQ_INT(len, n);
+		CHECK(b && b[n - 4096] == (unsigned char)((n - 4096) / 4096));
+		done(&f);
+	}
+}
+
+static int f_raw(hamr_call *c)
+{
+	pt *p;
+	hamr_value v;
+	int rc = hamr_value_alloc_user(&v, &raw_type, (void **)&p);
+	if (rc)
+		return rc;
+	p->x = hamr_arg_i64(c, 0);
+	return hamr_ret_value(c, &v);
+}
+
+static const hamr_node_def raw_defs[] = {
+	INPUT_N,
+	{.name = "raw", .fn = f_raw, .type = &raw_type, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{0}};
+
+static void test_a_type_without_codec_is_refused(void)
+{
+	const char *outs[] = {"raw"};
+	hamr_run_opts o = on_processes();
+	o.executor = HAMR_EXEC_PROCESSES;
+	fixture f = run_with(raw_defs, outs, 1, 1, &o);
+	CHECK_RC(f.create_rc, HAMR_ECODEC);
+	CHECK_CONTAINS(hamr_errmsg(), "\"raw\"");
+	CHECK_CONTAINS(hamr_errmsg(), "test.raw");
+	CHECK_CONTAINS(hamr_errmsg(), "no codec");
+	done(&f);
+	/* on threads the same graph runs */
+	o.executor = HAMR_EXEC_THREADS;
+	f = run_with(raw_defs, outs, 1, 1, &o);
+	CHECK_OK(f.create_rc);
+	CHECK_OK(f.run_rc);
+	done(&f);
+}
+
+/* ---- crashes, timeouts, retries --------------------------------------------- */
+
+/* Which items misbehave on their first attempt, and how: about 10%. */
+static int mischief(int64_t i)
+{
+	uint64_t h = (uint64_t)i * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return h % 10 == 0 ? 1 + (int)(h / 10 % 3) : 0; /* 1 kill, 2 segv, 3 hang */
+}
+
+static int f_risky(hamr_call *c)
+{
+	int64_t i = hamr_arg_i64(c, 0);
+	if (hamr_attempt(c) == 1) {
+		switch (mischief(i)) {
+		case 1:
+			kill(getpid(), SIGKILL);
+			break;
+		case 2:
+			raise(SIGSEGV);
+			break;
+		case 3:
+			for (;;)
+				pause();
+		default:
+			break;
+		}
+	}
+	return hamr_ret_i64(c, 3 * i + hamr_attempt(c) - 1);
+}
+
+static int f_list(hamr_call *c)
+{
+	return hamr_ret_arg(c, 0);
+}
+
+static const hamr_node_def risky_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "risky", .fn = f_risky, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "all", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("risky", HAMR_I64))},
+	{.name = "values", .kind = HAMR_NODE_COLLECT, .type = HAMR_LIST, .fn = f_list,
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("risky", HAMR_I64))},
+	{0}};
+
+static void test_crashes_with_retries(void)
+{
+	const char *outs[] = {"all"};
+	int64_t n = 1000, want = 0, bad = 0;
+	for (int64_t i = 0; i < n; i++) {
+		want += 3 * i + (mischief(i) ? 1 : 0); /* the retry's value */
+		bad += mischief(i) != 0;
+	}
+	CHECK(bad >= 60 && bad <= 140);
+	hamr_run_opts o = on_processes();
+	o.retries = 1;
+	o.task_timeout_ms = 300;
+	fixture f = run_with(risky_defs, outs, 1, n, &o);
+	CHECK_OK(f.run_rc);
+	int64_t all = 0;
+	CHECK_OK(hamr_run_result_i64(f.r, "all", &all));
+	CHECK_EQ_INT(all, want);
+	hamr_process_stats st;
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
+	CHECK_EQ_INT(st.crashes + st.timeouts, bad);
+	CHECK_EQ_INT(st.retries, bad);
+	CHECK_EQ_INT(st.tasks, n);
+	CHECK(st.timeouts > 0 && st.crashes > 0);
+	done(&f);
+}
+
+static void test_crashes_without_retries(void)
+{
+	const char *outs[] = {"values"};
+	int64_t n = 1000;
+	hamr_run_opts o = on_processes();
+	o.retries = 0;
+	o.task_timeout_ms = 300;
+	o.policy = HAMR_KEEP_GOING;
+	fixture f = run_with(risky_defs, outs, 1, n, &o);
+	CHECK_RC(f.run_rc, HAMR_ECRASH);
+	size_t n_bad = 0;
+	for (int64_t i = 0; i < n; i++)
+		n_bad += mischief(i) != 0;
+	CHECK_EQ_INT(hamr_run_error_count(f.r), n_bad);
+	int kills = 0, segvs = 0, hangs = 0;
+	for (size_t k = 0; k < hamr_run_error_count(f.r); k++) {
+		const hamr_error_info *e = hamr_run_error_at(f.r, k);
+		CHECK_EQ_STR(e->node, "risky");
+		CHECK(e->item >= 0 && e->item < n && mischief(e->item) != 0);
+		CHECK(e->pid > 0 && e->pid != getpid());
+		CHECK_EQ_INT(e->attempt, 1);
+		int how = e->item >= 0 && e->item < n ? mischief(e->item) : 0;
+		if (how == 1) {
+			kills++;
+			CHECK_EQ_INT(e->code, HAMR_ECRASH);
+			CHECK_EQ_INT(e->signal, SIGKILL);
+			CHECK_CONTAINS(e->message, "signal 9 (SIGKILL)");
+		} else if (how == 2) {
+			segvs++;
+			CHECK_EQ_INT(e->code, HAMR_ECRASH);
+			CHECK_EQ_INT(e->signal, SIGSEGV);
+			CHECK_CONTAINS(e->message, "SIGSEGV");
+		} else if (how == 3) {
+			hangs++;
+			CHECK_EQ_INT(e->code, HAMR_ETIMEDOUT);
+			CHECK_CONTAINS(e->message, "HAMR_TASK_TIMEOUT (300 ms)");
+		}
+		char pid[32];
+		snprintf(pid, sizeof pid, "process %d", e->pid);
+		CHECK_CONTAINS(e->message, pid);
+	}
+	CHECK(kills > 0 && segvs > 0 && hangs > 0);
+	/* every other item's value is there, in item order */
+	hamr_list l = hamr_value_list(hamr_run_result(f.r, "values"));
+	CHECK_EQ_INT(l.len, (size_t)n - n_bad);
+	size_t k = 0;
+	for (int64_t i = 0; i < n && k < l.len; i++)
+		if (!mischief(i))
+			CHECK_EQ_INT(hamr_list_i64(l, k++), 3 * i);
+	done(&f);
+}
+
+/* ---- limits: the arena, a worker's memory ------------------------------------ */
+
+static int f_hog(hamr_call *c)
+{
+	size_t n = (size_t)hamr_arg_i64(c, 0);
+	char *p = malloc(n);
+	if (!p)
+		return hamr_fail(c, "malloc(%zu) failed", n);
+	memset(p, 1, n);
+	int64_t s = p[n / 2];
+	free(p);
+	return hamr_ret_i64(c, s);
+}
+
+static const hamr_node_def hog_defs[] = {
+	INPUT_N,
+	{.name = "hog", .fn = f_hog, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{0}};
+
+static void test_limits(void)
+{
+	/* an arena of 1 MiB has no room for a 4 MiB result */
+	setenv("HAMR_ARENA_SIZE", "1048576", 1);
+	hamr_procpool *small = NULL;
+	CHECK_OK(hamr_procpool_create(&small, 1));
+	unsetenv("HAMR_ARENA_SIZE");
+	const char *outs[] = {"big"};
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_PROCESSES;
+	o.procpool = small;
+	fixture f = run_with(plain_defs, outs, 1, 4 << 20, &o);
+	CHECK_RC(f.run_rc, HAMR_ENOMEM);
+	CHECK_CONTAINS(hamr_errmsg(), "\"big\"");
+	CHECK_CONTAINS(hamr_errmsg(), "arena is full");
+	CHECK_CONTAINS(hamr_errmsg(), "4194304-byte");
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_ARENA_SIZE is 1048576 bytes");
+	done(&f);
+	/* and after the failure it still has room for what fits */
+	f = run_with(plain_defs, outs, 1, 64 << 10, &o);
+	CHECK_OK(f.run_rc);
+	done(&f);
+	hamr_procpool_destroy(small);
+
+	/* a worker capped at 64 MiB cannot take 512 MiB */
+	setenv("HAMR_CHILD_MEMORY", "67108864", 1);
+	hamr_procpool *capped = NULL;
+	CHECK_OK(hamr_procpool_create(&capped, 1));
+	unsetenv("HAMR_CHILD_MEMORY");
+	const char *hog[] = {"hog"};
+	o.procpool = capped;
+	f = run_with(hog_defs, hog, 1, 512 << 20, &o);
+	CHECK(f.run_rc == HAMR_EFAIL || f.run_rc == HAMR_ECRASH);
+	CHECK_CONTAINS(hamr_errmsg(), "\"hog\"");
+	if (f.run_rc == HAMR_EFAIL)
+		CHECK_CONTAINS(hamr_errmsg(), "malloc(536870912) failed");
+	else
+		CHECK_CONTAINS(hamr_errmsg(), "HAMR_CHILD_MEMORY");
+	done(&f);
+	f = run_with(hog_defs, hog, 1, 16 << 20, &o);
+	CHECK_OK(f.run_rc);
+	done(&f);
+	hamr_procpool_destroy(capped);
+}
+
+/* ---- a module loaded after the fork server started ----------------------------- */
+
+static void test_a_module_loaded_later(void)
+{
+	hamr_graph *g = NULL;
+	hamr_plan *p = NULL;
+	hamr_run *r = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_load_module(g, HAMR_TEST_MODULE_DIR "/hr_blocks.so"));
+	hamr_values *in = NULL;
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", 100));
+	const char *outs[] = {"total"};
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	hamr_run_opts o = on_processes();
+	o.policy = HAMR_KEEP_GOING;
+	CHECK_RC(hamr_run_execute(&r, p, in, &o), HAMR_EFAIL);
+	int64_t total = 0;
+	CHECK_OK(hamr_run_result_i64(r, "total", &total));
+	CHECK_EQ_INT(total, 10 * (99 * 100 / 2 - 3));
+	const hamr_error_info *e = hamr_run_error(r);
+	CHECK_EQ_STR(e->node, "checked");
+	CHECK_EQ_INT(e->item, 3);
+	CHECK(e->pid != getpid());
+	CHECK_CONTAINS(e->message, "item 3 is bad");
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+	hamr_values_destroy(in);
+}
+
+/* ---- no leaks ---------------------------------------------------------------------- */
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int count_arena_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+	while (f && fgets(line, sizeof line, f))
+		n += strstr(line, "hamr-arena") != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static void test_no_leaks(void)
+{
+	int fds = count_fds(), maps = count_arena_maps();
+	for (int k = 0; k < 5; k++) {
+		hamr_procpool *q = NULL;
+		CHECK_OK(hamr_procpool_create(&q, 2));
+		const char *outs[] = {"all"};
+		hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+		o.remote = HAMR_REMOTE_PROCESSES;
+		o.procpool = q;
+		o.retries = 1;
+		o.task_timeout_ms = 200;
+		fixture f = run_with(risky_defs, outs, 1, 100, &o);
+		CHECK_OK(f.run_rc);
+		done(&f);
+		hamr_procpool_destroy(q);
+	}
+	CHECK_EQ_INT(count_fds(), fds);
+	CHECK_EQ_INT(count_arena_maps(), maps);
+	/* no zombies among this process's children */
+	CHECK(waitpid(-1, NULL, WNOHANG) <= 0);
+}
+
+int main(void)
+{
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	CHECK_OK(hamr_processes_init());
+	CHECK_OK(hamr_procpool_create(&pp, 2));
+	RUN_TEST(test_a_block_in_processes);
+	RUN_TEST(test_plain_nodes_in_processes);
+	RUN_TEST(test_zero_copy_result);
+	RUN_TEST(test_a_type_without_codec_is_refused);
+	RUN_TEST(test_crashes_with_retries);
+	RUN_TEST(test_crashes_without_retries);
+	RUN_TEST(test_limits);
+	RUN_TEST(test_a_module_loaded_later);
+	RUN_TEST(test_no_leaks);
+	hamr_procpool_destroy(pp);
+	TEST_EXIT();
+}
