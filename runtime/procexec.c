@@ -1382,8 +1382,9 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 			             oom || pp->child_memory ? (oom ? ": it ran out of memory (HAMR_CHILD_MEMORY caps a worker)" :
 			                                              " (HAMR_CHILD_MEMORY caps the worker's memory: it may have run out)") : "");
 		} else {
-			n = asprintf(&msg, "worker process %d exited with status %d on attempt %u", pid,
-			             WIFEXITED(status) ? WEXITSTATUS(status) : status, s.attempt);
+			n = asprintf(&msg, "worker process %d exited with status %d on attempt %u%s", pid,
+			             WIFEXITED(status) ? WEXITSTATUS(status) : status, s.attempt,
+			             pp->child_memory ? " (HAMR_CHILD_MEMORY caps the worker's memory: it may have run out)" : "");
 		}
 		if (n < 0)
 			msg = NULL;
