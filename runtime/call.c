@@ -177,7 +177,7 @@ void *hamr_ret_alloc(hamr_call *c, size_t n)
 	}
 	if (hamr__arena_worker) /* in the arena, read by the program in place */
 		return hamr__proc_ret_alloc(c, n);
-	if (made(c, hamr_value_alloc_bytes(&v, n, &data), &v))
+	if (made(c, hamr__value_alloc_bytes_uninit(&v, n, &data), &v))
 		return NULL;
 	return data;
 }

@@ -57,16 +57,16 @@ uint32_t hamr__arena_chunk_of(const hamr__arena *a, uint64_t off)
 	return (uint32_t)((off - a->h->data_off) / HAMR__CHUNK);
 }
 
-/* A span of n free chunks, first fit from the hint; HAMR__NO_CHUNK. */
+/* A span of n free chunks, first fit, so that chunks freed warm are
+ * used again before untouched ones; HAMR__NO_CHUNK. */
 static uint32_t take_span(hamr__arena *a, uint32_t n, uint32_t owner)
 {
 	hamr__arena_head *h = a->h;
 	uint32_t found = HAMR__NO_CHUNK;
 	lock(h);
-	for (int pass = 0; pass < 2 && found == HAMR__NO_CHUNK; pass++) {
-		uint32_t from = pass ? 0 : h->hint, to = pass ? h->hint : h->n_chunks;
-		for (uint32_t c = from, run = 0; c < to; c++) {
-			run = h->map[c] == HAMR__CHUNK_FREE ? run + 1 : 0;
+	{
+		for (uint32_t c = 0, run = 0; c < h->n_chunks; c++) {
+			run = h->map[c] == HAMR__CHUNK_FREE || h->map[c] == HAMR__CHUNK_WARM ? run + 1 : 0;
 			if (run == n) {
 				found = c + 1 - n;
 				break;
@@ -74,11 +74,12 @@ static uint32_t take_span(hamr__arena *a, uint32_t n, uint32_t owner)
 		}
 	}
 	if (found != HAMR__NO_CHUNK) {
+		for (uint32_t k = 0; k < n; k++)
+			h->warm -= h->map[found + k] == HAMR__CHUNK_WARM;
 		for (uint32_t k = 1; k < n; k++)
 			h->map[found + k] = HAMR__CHUNK_TAIL;
 		h->map[found] = HAMR__CHUNK_HEAD;
 		h->used += n;
-		h->hint = found + n < h->n_chunks ? found + n : 0;
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (found == HAMR__NO_CHUNK)
@@ -98,10 +99,20 @@ static void free_span(hamr__arena *a, uint32_t c)
 	hamr__arena_head *h = a->h;
 	hamr__chunk *ch = hamr__arena_chunk(a, c);
 	uint32_t n = ch->span;
-	/* large spans give their pages back (to every process mapping
-	 * them); small chunks are reused soon and keep theirs */
-	if (n > 1)
-		madvise(ch, (size_t)n * HAMR__CHUNK, MADV_REMOVE);
+	lock(h);
+	int keep = (size_t)(h->warm + n) * HAMR__CHUNK <= HAMR__WARM_MAX;
+	if (keep) {
+		for (uint32_t k = 0; k < n; k++)
+			h->map[c + k] = HAMR__CHUNK_WARM;
+		h->warm += n;
+		h->used -= n;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (keep)
+		return;
+	/* past the warm bound the pages go back (from every process mapping
+	 * them), before the chunks are free for another owner to write */
+	madvise(ch, (size_t)n * HAMR__CHUNK, MADV_REMOVE);
 	lock(h);
 	for (uint32_t k = 0; k < n; k++)
 		h->map[c + k] = HAMR__CHUNK_FREE;

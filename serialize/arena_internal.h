@@ -39,7 +39,12 @@
 /* allocations above this get a span of chunks of their own */
 #define HAMR__CHUNK_SMALL (HAMR__CHUNK / 4)
 
-enum { HAMR__CHUNK_FREE = 0, HAMR__CHUNK_HEAD, HAMR__CHUNK_TAIL };
+/* Chunk states in the map. A warm chunk is free but keeps its pages, so
+ * that the next owner writes it without faults; the arena keeps at most
+ * HAMR__WARM_MAX bytes warm and gives the pages of what is freed beyond
+ * back to the system. */
+enum { HAMR__CHUNK_FREE = 0, HAMR__CHUNK_HEAD, HAMR__CHUNK_TAIL, HAMR__CHUNK_WARM };
+#define HAMR__WARM_MAX ((size_t)256 << 20)
 
 /* The arena's shared header, inside the mapping. */
 typedef struct hamr__arena_head {
@@ -47,7 +52,7 @@ typedef struct hamr__arena_head {
 	uint64_t data_off;    /* offset of chunk 0 */
 	uint32_t n_chunks;
 	uint32_t used;        /* chunks not free, under lock */
-	uint32_t hint;        /* where the next search starts, under lock */
+	uint32_t warm;        /* chunks free with their pages, under lock */
 	uint8_t map[];        /* per chunk: HAMR__CHUNK_* */
 } hamr__arena_head;
 

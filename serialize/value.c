@@ -241,7 +241,12 @@ static int out_of_memory(const char *what, size_t n)
 	                       what, n);
 }
 
-/* A str or bytes value of n bytes (plus `extra` zero bytes) in *out. */
+/* make_flat's `p` for data the caller fills: left as it comes */
+static const char uninit_[1];
+#define UNINIT ((const void *)uninit_)
+
+/* A str or bytes value of n bytes (plus `extra` zero bytes) in *out: a
+ * copy of p, zeroes when p is NULL, as it comes for UNINIT. */
 static int make_flat(hamr_value *out, hamr_type t, const void *p, size_t n,
                      size_t extra, const char *what)
 {
@@ -252,10 +257,10 @@ static int make_flat(hamr_value *out, hamr_type t, const void *p, size_t n,
 	*out = empty_value;
 	if (n > SIZE_MAX - extra || !(b = box_new(n + extra)))
 		return out_of_memory(what, n);
-	if (p)
-		memcpy(b->data, p, n);
-	else
+	if (p == NULL)
 		memset(b->data, 0, n);
+	else if (p != UNINIT)
+		memcpy(b->data, p, n);
 	memset(b->data + n, 0, extra);
 	b->len = n;
 	out->type = t;
@@ -298,6 +303,13 @@ int hamr_value_make_bytes(hamr_value *out, const void *p, size_t n)
 		                       n);
 	}
 	return make_flat(out, HAMR_BYTES, p, n, 0, "hamr_value_make_bytes");
+}
+
+int hamr__value_alloc_bytes_uninit(hamr_value *out, size_t n, void **data)
+{
+	int rc = make_flat(out, HAMR_BYTES, UNINIT, n, 0, "hamr_ret_alloc");
+	*data = rc ? NULL : out->u.box->data;
+	return rc;
 }
 
 int hamr_value_alloc_bytes(hamr_value *out, size_t n, void **data)

@@ -47,6 +47,10 @@ const int64_t *hamr__list_index(const hamr_value *list);
  * must be published to readers only after every put (a run's end does). */
 void hamr__list_put(hamr_value *list, size_t i, hamr_value *item);
 
+/* hamr_value_alloc_bytes without zeroing: the caller writes all n bytes
+ * (hamr_ret_alloc). */
+int hamr__value_alloc_bytes_uninit(hamr_value *out, size_t n, void **data);
+
 /* hamr_value_clear, with scalars (the common case on executors' hot paths)
  * handled inline. */
 static inline void hamr__value_drop(hamr_value *v)

@@ -24,7 +24,15 @@
  *                   its map block, total collects the block (a list, summed);
  *                   variant = the grouping (auto, block, node), and
  *                   auto-fold with total a fold collect instead; rerun
- *   mapreduce_noop  the same with work(x) = x, n = 1e3 .. 1e7 */
+ *   mapreduce_noop  the same with work(x) = x, n = 1e3 .. 1e7
+ *   proc_noop       mapreduce_noop's graph with 1e5 items, the map block in
+ *                   worker processes (variant processes) or on the pool
+ *                   (threads): the round trip of a task
+ *   proc_cpu        64 items of about 10 ms of work each, the same two ways
+ *   proc_result     one node that allocates an n-byte result through hamr
+ *                   (n = 1 MiB, 64 MiB) and writes a byte per page, run in a
+ *                   worker process (the result crosses in place) or on the
+ *                   pool; units = bytes */
 #include <hamr.h>
 
 #include "peers_common.h"
@@ -422,6 +430,143 @@ static uint64_t mr_body(void *ctx, int64_t *ns)
 	return (uint64_t)v;
 }
 
+/* ---- worker processes ------------------------------------------------------------ */
+
+static hamr_procpool *procs;
+
+/* About 10 ms on the machine map_f takes 240 ns on. */
+#define CPU_ROUNDS 7300000
+
+static int proc_cpu_work(hamr_call *c)
+{
+	return hamr_ret_i64(c, (int64_t)peers_mix((uint64_t)hamr_arg_i64(c, 0), CPU_ROUNDS));
+}
+
+static uint64_t ref_cpu(uint64_t n)
+{
+	uint64_t s = 0;
+	for (uint64_t i = 0; i < n; i++)
+		s += peers_mix(i, CPU_ROUNDS);
+	return s;
+}
+
+static uint64_t proc_body(void *ctx, int64_t *ns)
+{
+	mr_ctx *m = ctx;
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_THREADS;
+	o.pool = pool;
+	o.remote = m->grouping == HAMR_GROUPING_DEFAULT ? HAMR_REMOTE_PROCESSES : HAMR_REMOTE_THREADS;
+	o.procpool = procs;
+	hamr_run *r = NULL;
+	int64_t v = 0, t0 = peers_now_ns();
+	int rc = hamr_run_execute(&r, m->plan, m->in, &o);
+	if (!rc)
+		rc = hamr_run_result_i64(r, "total", &v);
+	hamr_run_destroy(r);
+	*ns = peers_now_ns() - t0;
+	if (rc)
+		die("proc run", rc);
+	return (uint64_t)v;
+}
+
+static int big_result(hamr_call *c)
+{
+	size_t n = (size_t)hamr_arg_i64(c, 0);
+	unsigned char *b = hamr_ret_alloc(c, n);
+	if (!b)
+		return HAMR_ENOMEM;
+	for (size_t k = 0; k < n; k += 4096)
+		b[k] = (unsigned char)(k >> 12);
+	return 0;
+}
+
+typedef struct res_ctx {
+	hamr_plan *plan;
+	hamr_values *in;
+	hamr_executor_kind exec;
+	uint64_t n;
+} res_ctx;
+
+static uint64_t result_body(void *ctx, int64_t *ns)
+{
+	res_ctx *m = ctx;
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = m->exec;
+	o.pool = pool;
+	o.procpool = procs;
+	hamr_run *r = NULL;
+	int64_t t0 = peers_now_ns();
+	int rc = hamr_run_execute(&r, m->plan, m->in, &o);
+	uint64_t s = 0;
+	if (!rc) {
+		/* the program reads the result where it lies */
+		size_t len = 0;
+		const unsigned char *b = hamr_value_bytes(hamr_run_result(r, "big"), &len);
+		for (size_t k = 0; b && k < len; k += 4096)
+			s += b[k];
+	}
+	hamr_run_destroy(r);
+	*ns = peers_now_ns() - t0;
+	if (rc)
+		die("proc_result run", rc);
+	return s;
+}
+
+static void run_procs(const peers_opts *o, int T)
+{
+	int rc = hamr_procpool_create(&procs, T);
+	if (rc)
+		die("hamr_procpool_create", rc);
+	static const struct {
+		const char *name;
+		hamr_grouping how; /* DEFAULT: processes, AUTO: threads */
+	} v[] = {{"processes", HAMR_GROUPING_DEFAULT}, {"threads", HAMR_GROUPING_AUTO}};
+	for (size_t k = 0; k < 2; k++) {
+		if (peers_wanted(o, "proc_noop")) {
+			uint64_t n = 100000;
+			mr_ctx m = {0};
+			mr_make(&m, mr_noop, 1, n, v[k].how);
+			peers_measure(o, "proc_noop", "hamr", v[k].name, T, n, n, ref_noop(n), proc_body, &m);
+			mr_free(&m);
+		}
+		if (peers_wanted(o, "proc_cpu")) {
+			uint64_t n = 64;
+			mr_ctx m = {0};
+			mr_make(&m, proc_cpu_work, 1, n, v[k].how);
+			peers_measure(o, "proc_cpu", "hamr", v[k].name, T, n, n, ref_cpu(n), proc_body, &m);
+			mr_free(&m);
+		}
+	}
+	for (uint64_t n = 1 << 20; peers_wanted(o, "proc_result") && n <= (64u << 20); n *= 64) {
+		const hamr_dep d_n[] = {HAMR_DEP("n", HAMR_I64), HAMR_DEPS_END};
+		const hamr_node_def defs[] = {
+			{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+			{.name = "big", .fn = big_result, .type = HAMR_BYTES, .deps = d_n},
+			{0}};
+		hamr_module mod = {"proc_result", defs};
+		hamr_graph *g = NULL;
+		const char *outs[] = {"big"};
+		res_ctx m = {0};
+		m.n = n;
+		if ((rc = hamr_graph_create(&g)) || (rc = hamr_graph_add_module(g, &mod)) ||
+		    (rc = hamr_values_create(&m.in)) || (rc = hamr_values_set_i64(m.in, "n", (int64_t)n)) ||
+		    (rc = hamr_plan_create(&m.plan, g, outs, 1, m.in)))
+			die("proc_result plan", rc);
+		hamr_graph_destroy(g);
+		uint64_t want = 0;
+		for (uint64_t k = 0; k < n; k += 4096)
+			want += (unsigned char)(k >> 12);
+		m.exec = HAMR_EXEC_PROCESSES;
+		peers_measure(o, "proc_result", "hamr", "processes", T, n, n, want, result_body, &m);
+		m.exec = HAMR_EXEC_THREADS;
+		peers_measure(o, "proc_result", "hamr", "threads", T, n, n, want, result_body, &m);
+		hamr_plan_destroy(m.plan);
+		hamr_values_destroy(m.in);
+	}
+	hamr_procpool_destroy(procs);
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -433,6 +578,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "peers_hamr: at most 64 threads\n");
 		return 2;
 	}
+	/* before any thread: worker processes come from the fork server */
+	int want_procs = peers_wanted(&o, "proc_noop") || peers_wanted(&o, "proc_cpu") ||
+	                 peers_wanted(&o, "proc_result");
+	if (want_procs && hamr_processes_init())
+		die("hamr_processes_init", HAMR_ESTATE);
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 	po.workers = o.threads;
 	int rc = hamr_pool_create(&pool, &po);
@@ -527,6 +677,8 @@ int main(int argc, char **argv)
 				              T, n, n, ref_noop(n), mr_body, &m);
 				mr_free(&m);
 			}
+	if (want_procs)
+		run_procs(&o, T);
 	hamr_pool_destroy(pool);
 	return 0;
 }

@@ -254,8 +254,11 @@ HAMR_API int hamr_ret_bool(hamr_call *c, bool x);
 HAMR_API int hamr_ret_str(hamr_call *c, const char *s);            /* copies */
 HAMR_API int hamr_ret_strn(hamr_call *c, const char *s, size_t n); /* copies */
 HAMR_API int hamr_ret_bytes(hamr_call *c, const void *p, size_t n); /* copies */
-/* Allocates an n-byte bytes result for the node to fill before returning;
- * NULL when out of memory. */
+/* Allocates an n-byte bytes result for the node to fill before returning
+ * (its contents start unspecified: write every byte); NULL when out of
+ * memory, with the node's failure message set. In a worker process the
+ * result lives in the pool's shared arena, and the program reads it in
+ * place: nothing is copied back. */
 HAMR_API void *hamr_ret_alloc(hamr_call *c, size_t n);
 /* Moves `*v` into the result (it is left empty). */
 HAMR_API int hamr_ret_value(hamr_call *c, hamr_value *v);
