@@ -288,7 +288,7 @@ expect_eq("fail_fast's stdout" "${out}" "")
 expect_has("fail_fast's stderr" "${err}"
   "hamr-run: node \"checked\" failed on item 3: item 3 is bad\n"
   "\"total\" was not computed")
-foreach(executor sequential threads)
+foreach(executor sequential threads processes)
   hamr_run(1 ${modules}/hr_blocks.so -o total,strict --policy keep_going
     --executor ${executor})
   expect_eq("keep_going on ${executor}" "${out}" "total = 120\n")

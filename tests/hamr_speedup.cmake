@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Proves that hamr-speedup prints one CSV with exactly the columns
-# mode,kind,workers,median_s,min_s,max_s: a sequential row and a row per
+# mode,kind,workers,median_s,min_s,max_s: a sequential row, and a threads and a processes row per
 # worker count for each of the io and cpu kinds, times that are numbers in
 # order (min <= median <= max), the io kind sped up by workers (sleeps
 # overlap on any machine), and usage errors with exit 2.
@@ -22,15 +22,16 @@ endif()
 string(REGEX REPLACE "\n$" "" out "${out}")
 string(REPLACE "\n" ";" lines "${out}")
 list(LENGTH lines n)
-if(NOT n EQUAL 7)
-  message(FATAL_ERROR "hamr_speedup test: expected a header and 6 rows, got:\n${out}")
+if(NOT n EQUAL 11)
+  message(FATAL_ERROR "hamr_speedup test: expected a header and 10 rows, got:\n${out}")
 endif()
 list(GET lines 0 header)
 if(NOT header STREQUAL "mode,kind,workers,median_s,min_s,max_s")
   message(FATAL_ERROR "hamr_speedup test: header \"${header}\"")
 endif()
-set(expected_rows "sequential,io,1" "threads,io,1" "threads,io,4" "sequential,cpu,1"
-  "threads,cpu,1" "threads,cpu,4")
+set(expected_rows "sequential,io,1" "threads,io,1" "threads,io,4" "processes,io,1"
+  "processes,io,4" "sequential,cpu,1" "threads,cpu,1" "threads,cpu,4" "processes,cpu,1"
+  "processes,cpu,4")
 set(i 1)
 foreach(want IN LISTS expected_rows)
   list(GET lines ${i} line)
@@ -47,12 +48,19 @@ foreach(want IN LISTS expected_rows)
     set(io1 ${median})
   elseif(want STREQUAL "threads,io,4")
     set(io4 ${median})
+  elseif(want STREQUAL "processes,io,1")
+    set(pio1 ${median})
+  elseif(want STREQUAL "processes,io,4")
+    set(pio4 ${median})
   endif()
   math(EXPR i "${i} + 1")
 endforeach()
 # 16 sleeps of 20 ms: 0.32 s on one worker, 0.08 s on four
 if(NOT io4 LESS io1)
   message(FATAL_ERROR "hamr_speedup test: io at 4 workers (${io4} s) not faster than at 1 (${io1} s)")
+endif()
+if(NOT pio4 LESS pio1)
+  message(FATAL_ERROR "hamr_speedup test: io at 4 processes (${pio4} s) not faster than at 1 (${pio1} s)")
 endif()
 foreach(bad "--workers;0" "--workers;x" "--repeats;0" "--items" "--frobnicate;1")
   execute_process(COMMAND ${tool} ${bad} RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)

@@ -52,7 +52,9 @@ static const char help_text[] =
 	"  -c, --config K=V    a config value, read by the nodes' config\n"
 	"                      conditions (repeatable)\n"
 	"      --executor NAME the executor that runs the plan: sequential\n"
-	"                      (the default) or threads (the work-stealing pool)\n"
+	"                      (the default), threads (the work-stealing pool) or\n"
+	"                      processes (nodes and map blocks in worker\n"
+	"                      processes, HAMR_PROCESSES of them)\n"
 	"      --policy NAME   what a failure does: fail_fast (the default: no\n"
 	"                      new node or item starts) or keep_going (every\n"
 	"                      other item runs; every failure is reported)\n"
@@ -746,6 +748,9 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* first, while no thread exists: worker processes, for runs that use
+	 * them, come from the fork server this starts */
+	hamr_processes_init();
 	cli cl = {0};
 	cl.progress = -1;
 	int status = parse_args(&cl, argc, argv);

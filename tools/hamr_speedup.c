@@ -224,19 +224,21 @@ static int plot(const row *rows, int n)
 		fprintf(stderr, "hamr-speedup: --plot: cannot write its data: %s\n", strerror(errno));
 		return 1;
 	}
-	const char *kinds[] = {"io", "cpu"};
-	for (int k = 0; k < 2; k++) {
-		/* over the 1-worker threads row, else the sequential one */
-		double base = 0;
-		for (int i = 0; i < n; i++)
-			if (!strcmp(rows[i].kind, kinds[k]) && rows[i].workers == 1 &&
-			    (!base || !strcmp(rows[i].mode, "threads")))
-				base = rows[i].median;
-		for (int i = 0; i < n; i++)
-			if (!strcmp(rows[i].mode, "threads") && !strcmp(rows[i].kind, kinds[k]))
-				fprintf(f, "%d %.6f\n", rows[i].workers, base / rows[i].median);
-		fputs("\n\n", f);
-	}
+	const char *kinds[] = {"io", "cpu"}, *modes[] = {"threads", "processes"};
+	for (int m = 0; m < 2; m++)
+		for (int k = 0; k < 2; k++) {
+			/* over the mode's 1-worker row, else the sequential one */
+			double base = 0;
+			for (int i = 0; i < n; i++)
+				if (!strcmp(rows[i].kind, kinds[k]) && rows[i].workers == 1 &&
+				    (!base || !strcmp(rows[i].mode, modes[m])))
+					base = rows[i].median;
+			for (int i = 0; i < n; i++)
+				if (!strcmp(rows[i].mode, modes[m]) && !strcmp(rows[i].kind, kinds[k]))
+					fprintf(f, "%d %.6f\n", rows[i].workers, base / rows[i].median);
+			/* gnuplot needs each block to have a point */
+			fputs("1 1\n\n\n", f);
+		}
 	fclose(f);
 	/* the commands go to gnuplot's stdin, never through a shell; in a
 	 * gnuplot string in single quotes, '' is a quote */
@@ -248,10 +250,12 @@ static int plot(const row *rows, int n)
 			fputs(*c == '\'' ? "''" : (char[2]){*c, 0}, g);
 		fprintf(g, "'\nset xlabel 'workers'\nset ylabel 'speedup over 1 worker'\n"
 		           "set key left\nset logscale x 2\nset grid\n"
-		           "plot '%s' index 0 with linespoints title 'io (sleep)', "
-		           "'%s' index 1 with linespoints title 'cpu (loop)', "
+		           "plot '%s' index 0 with linespoints title 'io (sleep), threads', "
+		           "'%s' index 1 with linespoints title 'cpu (loop), threads', "
+		           "'%s' index 2 with linespoints title 'io (sleep), processes', "
+		           "'%s' index 3 with linespoints title 'cpu (loop), processes', "
 		           "x with lines dt 2 title 'ideal'\n",
-		        data, data);
+		        data, data, data, data);
 		rc = pclose(g);
 	}
 	unlink(data);
@@ -265,16 +269,21 @@ static int plot(const row *rows, int n)
 
 int main(int argc, char **argv)
 {
+	/* first, while no thread exists: the worker processes of the
+	 * processes rows come from the fork server this starts */
+	int procs_ok = hamr_processes_init() == 0;
 	int rc = parse(argc, argv);
 	if (rc)
 		return rc;
+	if (!procs_ok)
+		fprintf(stderr, "hamr-speedup: no processes rows: %s\n", hamr_errmsg());
 	hamr_plan *plans[2] = {NULL, NULL};
 	const char *kinds[2] = {"io", "cpu"};
 	if ((rc = make_plan(f_io, &plans[0])) || (rc = make_plan(f_cpu, &plans[1]))) {
 		fprintf(stderr, "hamr-speedup: %s\n", hamr_errmsg());
 		return 1;
 	}
-	row rows[2 * (MAX_COUNTS + 1)];
+	row rows[2 * (2 * MAX_COUNTS + 1)];
 	int n = 0, status = 0;
 	printf("mode,kind,workers,median_s,min_s,max_s\n");
 	for (int k = 0; k < 2 && !status; k++) {
@@ -298,6 +307,22 @@ int main(int argc, char **argv)
 			status |= measure(plans[k], &o, &rows[n]) != 0;
 			n++;
 			hamr_pool_destroy(pool);
+		}
+		/* the map block in worker processes, driven from this thread */
+		for (int w = 0; w < cfg.n_workers && !status && procs_ok; w++) {
+			hamr_procpool *pp = NULL;
+			if (hamr_procpool_create(&pp, cfg.workers[w])) {
+				fprintf(stderr, "hamr-speedup: %s\n", hamr_errmsg());
+				status = 1;
+				break;
+			}
+			hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+			o.remote = HAMR_REMOTE_PROCESSES;
+			o.procpool = pp;
+			rows[n] = (row){"processes", kinds[k], cfg.workers[w], 0, 0, 0};
+			status |= measure(plans[k], &o, &rows[n]) != 0;
+			n++;
+			hamr_procpool_destroy(pp);
 		}
 	}
 	hamr_plan_destroy(plans[0]);
