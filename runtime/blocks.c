@@ -688,7 +688,7 @@ static void consume_procs(stream *s, ctx *c, int mode)
 				seg *sg = *seg_ref(s, it >> SEG_BITS);
 				int rc = stopped(s) ? HAMR_ECANCELED :
 				         hamr__pjob_send(s->pj, (int64_t)it, &sg->v[it & (SEG - 1)]);
-				if (rc) {
+				if (rc) { /* not sent: dropped, skipped or failed */
 					hamr__pres res = {.item = (int64_t)it, .rc = rc,
 					                  .dropped = rc == HAMR_ECANCELED};
 					proc_finish(s, c, &res);

@@ -828,6 +828,8 @@ struct hamr__pjob {
 	int64_t timeout_ns;  /* 0: none */
 	long retries;
 	int64_t mean_ns;
+	int skip_all;        /* keep_going: an outer value it reads is
+	                      * missing, so every item is skipped */
 };
 
 static uint64_t program_alloc(void *ctx, size_t n)
@@ -987,6 +989,10 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 		for (uint32_t a = 0; a < pn->n_args && !rc; a++) {
 			int32_t s = p->args[pn->arg_start + a];
 			if (s >= 0 && local[s] < 0) {
+				/* under keep_going, a value an upstream failure left
+				 * out: the items would not run (as on the pool) */
+				if (r->keep_going && !slots[s].type && p->slot_kind[s] != HAMR__SLOT_DEFAULT)
+					j->skip_all = 1;
 				local[s] = (int32_t)nl++;
 				outer[n_outer].local = (uint32_t)local[s];
 				outer[n_outer].pad = 0;
@@ -1406,6 +1412,8 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 int hamr__pjob_send(hamr__pjob *j, int64_t item, const hamr_value *v)
 {
 	pslot s = {item, 1, {0, 0, 0, 0}, 0, 0};
+	if (j->skip_all)
+		return HAMR__SKIPPED;
 	int rc = program_wval(j, v, &s.in, &s.own);
 	if (rc) {
 		char *msg = NULL;

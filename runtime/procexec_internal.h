@@ -35,7 +35,8 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
                     const uint32_t *out_slots, uint32_t n_out);
 
 /* Queues a task for `item` with value v (borrowed; NULL: no item). 0, or
- * the failure, recorded (its item then never runs). */
+ * the failure, recorded (its item then never runs), or HAMR__SKIPPED
+ * when under keep_going a value the job reads is missing. */
 int hamr__pjob_send(hamr__pjob *j, int64_t item, const hamr_value *v);
 
 /* Sends what is queued and gives one finished task in *res: 1, or 0 when

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* Random graphs with map blocks: the threads executor returns exactly what
- * the sequential executor (the reference) returns, under every grouping and
- * both error policies.
+/* Random graphs with map blocks: the threads executor, and one graph in
+ * five the process executor, return exactly what the sequential executor
+ * (the reference) returns, under every grouping and both error policies.
  *
  * Each graph grows node by node inside a tree of scopes: a node joins a
  * random scope and reads random values visible there (nodes of its scope
@@ -195,7 +195,9 @@ static void build(gen *g, hamr_graph *hg)
 }
 
 static hamr_pool *pool;
-static int n_ok, n_failed, n_rejected, n_kept_going;
+static hamr_procpool *procs;
+static int n_ok, n_failed, n_rejected, n_kept_going, n_procs;
+static uint64_t n_proc_tasks;
 
 static int same_errors(const hamr_run *a, const hamr_run *b)
 {
@@ -290,8 +292,27 @@ static void one_graph(int seed)
 		int rc_s = hamr_run_execute(&rs, p, in, &seq);
 		int rc_t = hamr_run_execute(&rt, p, in, &thr);
 		compare_runs(seed, keep, rs, rt, rc_s, rc_t, outs, n_out);
-		hamr_run_destroy(rs);
 		hamr_run_destroy(rt);
+		if (procs && seed % 5 == 0) {
+			/* one graph in five with its blocks (and, one time in two,
+			 * its plain nodes) in worker processes */
+			hamr_run_opts pr = thr;
+			pr.remote = HAMR_REMOTE_PROCESSES;
+			pr.executor = rnd() % 2 ? HAMR_EXEC_PROCESSES : HAMR_EXEC_THREADS;
+			pr.procpool = procs;
+			int rc_p = hamr_run_execute(&rt, p, in, &pr);
+			int ok = n_ok, failed = n_failed, kept = n_kept_going;
+			compare_runs(seed, keep, rs, rt, rc_s, rc_p, outs, n_out);
+			n_ok = ok; /* the counts are of graphs */
+			n_failed = failed;
+			n_kept_going = kept;
+			n_procs++;
+			hamr_process_stats st;
+			CHECK_OK(hamr_run_process_stats(rt, &st));
+			n_proc_tasks += st.tasks;
+			hamr_run_destroy(rt);
+		}
+		hamr_run_destroy(rs);
 	}
 	hamr_plan_destroy(p);
 	hamr_values_destroy(in);
@@ -308,6 +329,9 @@ static void test_threads_equal_sequential_on_random_blocks(void)
 	printf("%d graphs agreed on every output, %d failed on both executors, "
 	       "%d kept going past failures alike, %d refused (a block reading its own collect)\n",
 	       n_ok, n_failed, n_kept_going, n_rejected);
+	printf("%d runs of them in worker processes (%llu tasks there) agreed too\n", n_procs,
+	       (unsigned long long)n_proc_tasks);
+	CHECK(n_proc_tasks > 1000);
 	CHECK(n_ok >= 1000);
 	CHECK(n_failed > 0);
 	CHECK(n_kept_going > 0);
@@ -315,10 +339,14 @@ static void test_threads_equal_sequential_on_random_blocks(void)
 
 int main(void)
 {
+	/* before any thread: worker processes come from the fork server */
+	if (hamr_processes_init() == 0)
+		CHECK_OK(hamr_procpool_create(&procs, 2));
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 	po.workers = 3;
 	CHECK_OK(hamr_pool_create(&pool, &po));
 	RUN_TEST(test_threads_equal_sequential_on_random_blocks);
 	hamr_pool_destroy(pool);
+	hamr_procpool_destroy(procs);
 	TEST_EXIT();
 }
