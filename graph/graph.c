@@ -388,8 +388,12 @@ int hamr_graph_load_module(hamr_graph *g, const char *path)
 		                       path, HAMR_MODULE_ENTRY_SYMBOL);
 	}
 	g->dl[g->n_dl++] = h; /* closed with the graph, also on error below */
+	if (hamr__module_loaded)
+		hamr__module_loaded(path);
 	return hamr_graph_add_module(g, m);
 }
+
+void (*hamr__module_loaded)(const char *path);
 
 int hamr_graph_build(hamr_graph *g)
 {

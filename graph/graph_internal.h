@@ -49,6 +49,11 @@ typedef struct hamr__gnode {
 	int32_t block;
 } hamr__gnode;
 
+/* Called with the path of each module hamr_graph_load_module loads, when
+ * set: the process executor loads it in its fork server too, so that
+ * workers forked later have it (runtime/procs.c sets it). */
+extern void (*hamr__module_loaded)(const char *path);
+
 struct hamr_graph {
 	atomic_int refs; /* the caller's hold, plus one per plan */
 	int built;       /* 0: not yet; 1: built */

@@ -75,25 +75,6 @@ static int locate_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-typedef struct find_ctx {
-	const char *name;
-	uintptr_t base;
-	int found;
-} find_ctx;
-
-static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	find_ctx *f = arg;
-	const char *n = info->dlpi_name ? info->dlpi_name : "";
-	if (strcmp(n, f->name) == 0) {
-		f->base = info->dlpi_addr;
-		f->found = 1;
-		return 1;
-	}
-	return 0;
-}
-
 /* ---- programs --------------------------------------------------------------- */
 
 enum { T_ANY = -1 }; /* node types: -1 any, a built-in kind, or 100 + user type */
@@ -313,17 +294,17 @@ static void *resolve(const pprog *pg, const pcode *pc)
 		return NULL;
 	if (pc->where == 2)
 		return (void *)(uintptr_t)pc->off;
-	const char *strs = (const char *)pg + pg->strings;
-	const char *name = strs + pc->name;
-	find_ctx f = {name, 0, 0};
-	dl_iterate_phdr(find_cb, &f);
-	if (!f.found && name[0]) {
-		/* a module the program loaded after the fork server started */
-		if (!dlopen(name, RTLD_NOW | RTLD_GLOBAL))
-			return NULL;
-		dl_iterate_phdr(find_cb, &f);
-	}
-	return f.found ? (void *)(f.base + pc->off) : NULL;
+	const char *name = (const char *)pg + pg->strings + pc->name;
+	/* the object by name: loaded already (the program had it when the
+	 * fork server started, or the server loaded it since), else now */
+	void *h = !name[0] ? dlopen(NULL, RTLD_NOW) :
+	          dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE | RTLD_NOLOAD);
+	if (!h && name[0])
+		h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	struct link_map *lm = NULL;
+	if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm) || !lm)
+		return NULL;
+	return (void *)(lm->l_addr + pc->off);
 }
 
 /* A program as a worker keeps it. */
@@ -766,7 +747,10 @@ static pcode code_ref(strtab *st, const void *addr)
 		return pc;
 	}
 	pc.where = 1;
-	pc.name = str_put(st, l.name);
+	char full[PATH_MAX];
+	/* a relative name is the program's working directory's, which the
+	 * workers need not share */
+	pc.name = str_put(st, l.name[0] && l.name[0] != '/' && realpath(l.name, full) ? full : l.name);
 	pc.off = (uint64_t)((uintptr_t)addr - l.base);
 	return pc;
 }

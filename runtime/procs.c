@@ -42,6 +42,7 @@
 #include "hamr/pool.h"
 #include "hamr/process.h"
 #include "runtime/env_internal.h"
+#include "graph/graph_internal.h"
 #include "runtime/procs_internal.h"
 #include "serialize/error_internal.h"
 
@@ -341,7 +342,7 @@ static _Noreturn void server_main(int ctl, pid_t program)
 				}
 		} else if (q.op == OP_LOAD) {
 			q.path[sizeof q.path - 1] = 0;
-			rep.rc = dlopen(q.path, RTLD_NOW | RTLD_GLOBAL) ? 0 : ENOENT;
+			rep.rc = dlopen(q.path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) ? 0 : ENOENT;
 		} else {
 			break; /* OP_QUIT */
 		}
@@ -434,6 +435,7 @@ int hamr_processes_init(void)
 	server_pid = pid;
 	owner = program;
 	ctl = sv[0];
+	hamr__module_loaded = hamr__procs_load;
 	static int registered;
 	if (!registered++)
 		atexit(quit_server);
@@ -630,8 +632,11 @@ void hamr__procs_load(const char *path)
 {
 	static reply rep;
 	static request q;
-	if (strlen(path) >= sizeof q.path)
+	char full[PATH_MAX];
+	/* the server's working directory is the program's at its start */
+	if (!realpath(path, full) || strlen(full) >= sizeof q.path)
 		return;
+	path = full;
 	pthread_mutex_lock(&lock);
 	forget_inherited();
 	if (server_pid) {
@@ -659,6 +664,11 @@ void hamr_procpool_destroy(hamr_procpool *p)
 	}
 	pthread_mutex_unlock(&lock);
 	pool_free(p);
+}
+
+size_t hamr_procpool_arena_used(hamr_procpool *p)
+{
+	return p ? (size_t)hamr__arena_used(&p->arena) * HAMR__CHUNK : 0;
 }
 
 int hamr_procpool_size(const hamr_procpool *p)

@@ -512,6 +512,188 @@ static void test_crashes_without_retries(void)
 	done(&f);
 }
 
+
+/* ---- inputs written once, space reclaimed, resources per worker ------------- */
+
+static int f_blob_len(hamr_call *c)
+{
+	size_t n = 0;
+	const unsigned char *b = hamr_arg_bytes(c, 1, &n);
+	return hamr_ret_i64(c, (int64_t)n + b[hamr_arg_i64(c, 0) % (int64_t)n]);
+}
+
+static const hamr_node_def blob_defs[] = {
+	INPUT_N,
+	{.name = "blob", .type = HAMR_BYTES, .kind = HAMR_NODE_INPUT},
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "len", .fn = f_blob_len, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("blob", HAMR_BYTES))},
+	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("len", HAMR_I64))},
+	{0}};
+
+static void test_a_large_input_is_written_once(void)
+{
+	size_t big = 8u << 20;
+	unsigned char *data = malloc(big);
+	for (size_t k = 0; k < big; k++)
+		data[k] = (unsigned char)(k % 7);
+	hamr_graph *g = NULL;
+	hamr_plan *p = NULL;
+	hamr_run *r = NULL;
+	hamr_values *in = NULL;
+	hamr_value blob;
+	hamr_module m = {"blob", blob_defs};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", 1000));
+	CHECK_OK(hamr_value_make_bytes(&blob, data, big));
+	CHECK_OK(hamr_values_set(in, "blob", &blob));
+	const char *outs[] = {"total"};
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	size_t before = hamr_procpool_arena_used(pp);
+	hamr_run_opts o = on_processes();
+	CHECK_OK(hamr_run_execute(&r, p, in, &o));
+	int64_t total = 0, want = 0;
+	for (int64_t i = 0; i < 1000; i++)
+		want += (int64_t)big + data[i % (int64_t)big];
+	CHECK_OK(hamr_run_result_i64(r, "total", &total));
+	CHECK_EQ_INT(total, want);
+	hamr_process_stats st;
+	CHECK_OK(hamr_run_process_stats(r, &st));
+	/* copied into the arena once for 1000 tasks, read there in place */
+	CHECK_EQ_INT(st.bytes_copied, big);
+	hamr_run_destroy(r);
+	/* the run's copy is gone with it */
+	CHECK_EQ_INT(hamr_procpool_arena_used(pp), before);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+	hamr_values_destroy(in);
+	free(data);
+}
+
+/* Allocates its result in the arena, and then misbehaves, on the first
+ * attempt of one item in ten. */
+static int f_risky_alloc(hamr_call *c)
+{
+	int64_t i = hamr_arg_i64(c, 0);
+	unsigned char *b = hamr_ret_alloc(c, 100000);
+	if (!b)
+		return HAMR_ENOMEM;
+	memset(b, (int)(i & 0x7f), 100000);
+	if (hamr_attempt(c) == 1 && mischief(i) == 1)
+		kill(getpid(), SIGKILL);
+	if (hamr_attempt(c) == 1 && mischief(i) == 2)
+		raise(SIGSEGV);
+	return 0;
+}
+
+static int add_len(hamr_value *acc, const hamr_value *x, void *ud)
+{
+	(void)ud;
+	size_t n = 0;
+	const unsigned char *b = hamr_value_bytes(x, &n);
+	*acc = hamr_value_from_i64(hamr_value_i64(acc) + (int64_t)n + (b ? b[n / 2] : 0));
+	return 0;
+}
+
+static const hamr_fold len_sum = {HAMR_DEFAULT_I64(0), add_len, NULL};
+
+static const hamr_node_def alloc_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "block", .fn = f_risky_alloc, .type = HAMR_BYTES,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "bytes", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .fold = &len_sum,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("block", HAMR_BYTES))},
+	{0}};
+
+static void test_crashed_workers_space_comes_back(void)
+{
+	size_t before = hamr_procpool_arena_used(pp);
+	const char *outs[] = {"bytes"};
+	hamr_run_opts o = on_processes();
+	o.retries = 1;
+	int64_t n = 300, want = 0, crashes = 0;
+	for (int64_t i = 0; i < n; i++) {
+		want += 100000 + (i & 0x7f);
+		crashes += mischief(i) == 1 || mischief(i) == 2;
+	}
+	fixture f = run_with(alloc_defs, outs, 1, n, &o);
+	CHECK_OK(f.run_rc);
+	int64_t bytes = 0;
+	CHECK_OK(hamr_run_result_i64(f.r, "bytes", &bytes));
+	CHECK_EQ_INT(bytes, want);
+	hamr_process_stats st;
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
+	CHECK_EQ_INT(st.crashes, crashes);
+	CHECK(crashes >= 10);
+	CHECK_EQ_INT(st.bytes_copied, 0);
+	done(&f);
+	/* what the dead workers held came back with them; what lives on
+	 * sits in the surviving workers' current chunks, at most one each */
+	size_t after = hamr_procpool_arena_used(pp);
+	CHECK(after <= before + (size_t)hamr_procpool_size(pp) * (256u << 10));
+}
+
+static atomic_int made_here; /* per process: each worker has its own */
+static hamr_resource *conn;  /* registered before the fork server starts */
+
+static void *conn_create(void *ctx)
+{
+	(void)ctx;
+	int *n = malloc(sizeof *n);
+	if (n)
+		*n = atomic_fetch_add(&made_here, 1) + 1;
+	return n;
+}
+
+static void conn_destroy(void *obj, void *ctx)
+{
+	(void)ctx;
+	free(obj);
+}
+
+static int f_use_conn(hamr_call *c)
+{
+	int *made = hamr_resource_get(conn);
+	if (!made)
+		return hamr_fail(c, "no connection");
+	if (hamr_arg_i64(c, 0) == 17 && hamr_attempt(c) == 1)
+		kill(getpid(), SIGKILL); /* its replacement makes its own */
+	/* how many this process made: one, whatever it ran before */
+	return hamr_ret_i64(c, *made * 1000000 + (int64_t)getpid() % 1000000);
+}
+
+static const hamr_node_def conn_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "use", .fn = f_use_conn, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "uses", .fn = f_list, .type = HAMR_LIST, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("use", HAMR_I64))},
+	{0}};
+
+static void test_resources_per_worker_process(void)
+{
+	const char *outs[] = {"uses"};
+	hamr_run_opts o = on_processes();
+	o.retries = 1;
+	fixture f = run_with(conn_defs, outs, 1, 200, &o);
+	CHECK_OK(f.run_rc);
+	hamr_list l = hamr_value_list(hamr_run_result(f.r, "uses"));
+	CHECK_EQ_INT(l.len, 200);
+	for (size_t k = 0; k < l.len; k++)
+		CHECK_EQ_INT(hamr_list_i64(l, k) / 1000000, 1);
+	hamr_process_stats st;
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
+	CHECK_EQ_INT(st.crashes, 1);
+	done(&f);
+}
+
 /* ---- limits: the arena, a worker's memory ------------------------------------ */
 
 static int f_hog(hamr_call *c)
@@ -601,6 +783,29 @@ static void test_a_module_loaded_later(void)
 	CHECK_EQ_INT(e->item, 3);
 	CHECK(e->pid != getpid());
 	CHECK_CONTAINS(e->message, "item 3 is bad");
+	/* the fork server loaded it too, for workers forked from now on */
+	pid_t server = 0;
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)hamr_procpool_pid(pp, 0));
+	FILE *st = fopen(path, "r");
+	if (st && fgets(line, sizeof line, st)) {
+		char *close_paren = strrchr(line, ')');
+		char state;
+		int ppid = 0;
+		if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2)
+			server = ppid;
+	}
+	if (st)
+		fclose(st);
+	CHECK(server > 0 && server != getpid());
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)server);
+	FILE *maps = fopen(path, "r");
+	int loaded = 0;
+	while (maps && fgets(line, sizeof line, maps))
+		loaded |= strstr(line, "hr_blocks.so") != NULL;
+	if (maps)
+		fclose(maps);
+	CHECK(loaded);
 	hamr_run_destroy(r);
 	hamr_plan_destroy(p);
 	hamr_graph_destroy(g);
@@ -658,6 +863,9 @@ static void test_no_leaks(void)
 int main(void)
 {
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* a resource registered first is there in every worker */
+	hamr_resource_desc rd = {"conn", conn_create, conn_destroy, NULL};
+	CHECK_OK(hamr_resource_register(&conn, &rd));
 	CHECK_OK(hamr_processes_init());
 	/* hanging tasks wait out their timeout side by side */
 	CHECK_OK(hamr_procpool_create(&pp, 6));
@@ -667,6 +875,9 @@ int main(void)
 	RUN_TEST(test_a_type_without_codec_is_refused);
 	RUN_TEST(test_crashes_with_retries);
 	RUN_TEST(test_crashes_without_retries);
+	RUN_TEST(test_a_large_input_is_written_once);
+	RUN_TEST(test_crashed_workers_space_comes_back);
+	RUN_TEST(test_resources_per_worker_process);
 	RUN_TEST(test_limits);
 	RUN_TEST(test_a_module_loaded_later);
 	RUN_TEST(test_no_leaks);

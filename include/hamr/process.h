@@ -45,6 +45,10 @@ HAMR_API void hamr_procpool_destroy(hamr_procpool *p);
 HAMR_API int hamr_procpool_size(const hamr_procpool *p);
 HAMR_API pid_t hamr_procpool_pid(const hamr_procpool *p, int i);
 
+/* Bytes of the pool's shared arena in use: what values, programs and
+ * running tasks hold (a chunk at a time), not what is free. */
+HAMR_API size_t hamr_procpool_arena_used(hamr_procpool *p);
+
 struct hamr_run;
 
 /* What the process executor did in a run, counted always. */
