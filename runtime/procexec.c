@@ -791,6 +791,7 @@ typedef struct pwork {
 	uint64_t acked;
 	pslot q[HAMR__RING];
 	int timed_out;
+	int cancelled; /* killed for the run's cancel */
 } pwork;
 
 struct hamr__pjob {
@@ -814,6 +815,7 @@ struct hamr__pjob {
 	int64_t mean_ns;
 	int skip_all;        /* keep_going: an outer value it reads is
 	                      * missing, so every item is skipped */
+	int orphaned;        /* no worker is left to run its tasks */
 };
 
 static uint64_t program_alloc(void *ctx, size_t n)
@@ -1095,7 +1097,14 @@ static int worker_replace(hamr__pjob *j, int w)
 {
 	hamr_procpool *pp = j->pp;
 	hamr__arena_reclaim(&pp->arena, (uint32_t)w + 1);
-	return hamr__procpool_respawn(pp, w);
+	int rc = hamr__procpool_respawn(pp, w);
+	if (rc) { /* no more tasks for it */
+		pthread_mutex_lock(&pp->lock);
+		pp->n_gone += !pp->gone[w];
+		pp->gone[w] = 1;
+		pthread_mutex_unlock(&pp->lock);
+	}
+	return rc;
 }
 
 /* Takes idle workers, up to `want`; waits for one when `block` and none
@@ -1106,8 +1115,12 @@ static int worker_take(hamr__pjob *j, int want, int block)
 	int got = 0;
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
+		if (pp->n_gone == pp->n) {
+			j->orphaned = 1; /* none will ever be idle */
+			break;
+		}
 		for (int w = 0; w < pp->n && got < want; w++) {
-			if (pp->busy[w])
+			if (pp->busy[w] || pp->gone[w])
 				continue;
 			pwork *pw = calloc(1, sizeof *pw);
 			if (!pw)
@@ -1139,7 +1152,11 @@ static int worker_take(hamr__pjob *j, int want, int block)
 	for (int h = j->n_held - got; h < j->n_held; h++) {
 		hamr__wctl *c = hamr__wctl_of(pp, j->held[h]->w);
 		if (atomic_load_explicit(&c->state, memory_order_acquire) == HAMR__W_DEAD) {
-			worker_replace(j, j->held[h]->w);
+			if (worker_replace(j, j->held[h]->w)) {
+				worker_release(j, h--);
+				got--;
+				continue;
+			}
 			j->held[h]->seq = j->held[h]->acked = 0;
 		}
 	}
@@ -1349,6 +1366,15 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 			queue_push(j, &s); /* never attempted */
 			continue;
 		}
+		if (pw->cancelled) { /* the run's cancel: it ends unrun */
+			res->item = s.item;
+			res->dropped = 1;
+			res->n_out = 0;
+			res->rc = HAMR_ECANCELED;
+			program_drop(pp, s.own);
+			got = 1;
+			continue;
+		}
 		atomic_fetch_add_explicit(pw->timed_out ? &j->r->proc.timeouts : &j->r->proc.crashes, 1,
 		                          memory_order_relaxed);
 		if ((long)s.attempt <= j->retries) {
@@ -1386,6 +1412,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 		got = 1;
 	}
 	pw->timed_out = 0;
+	pw->cancelled = 0;
 	if (worker_replace(j, pw->w) == 0)
 		pw->seq = pw->acked = 0;
 	else
@@ -1459,11 +1486,48 @@ static int poll_once(hamr__pjob *j, hamr__pres *res)
 	return 0;
 }
 
+/* Takes the next queued task off the queue, into *s. */
+static void queue_pop(hamr__pjob *j, pslot *s)
+{
+	*s = j->pend[j->pend_head];
+	j->pend_head = (j->pend_head + 1) % j->pend_cap;
+	j->pend_len--;
+}
+
+/* The run's cancel: the running tasks stop too, their workers killed (and
+ * replaced), the tasks ending unrun. */
+static void kill_running(hamr__pjob *j)
+{
+	for (int h = 0; h < j->n_held; h++) {
+		pwork *pw = j->held[h];
+		hamr__wctl *c = hamr__wctl_of(j->pp, pw->w);
+		if (!pw->cancelled && pw->seq > pw->acked &&
+		    atomic_load_explicit(&c->state, memory_order_acquire) != HAMR__W_DEAD) {
+			pw->cancelled = 1;
+			kill(atomic_load_explicit(&c->pid, memory_order_relaxed), SIGKILL);
+		}
+	}
+}
+
 int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 {
 	hamr_procpool *pp = j->pp;
 	for (;;) {
-		pump(j);
+		int cancel = atomic_load_explicit(&j->r->cancel, memory_order_relaxed);
+		int stop = cancel || (!j->r->keep_going && atomic_load_explicit(&j->r->stop, memory_order_relaxed));
+		pslot s;
+		if (stop && j->pend_len) {
+			/* queued tasks are dropped, one per call; under fail_fast
+			 * running ones end, a cancel stops them */
+			queue_pop(j, &s);
+			program_drop(pp, s.own);
+			*res = (hamr__pres){.item = s.item, .rc = HAMR_ECANCELED, .dropped = 1};
+			return 1;
+		}
+		if (cancel)
+			kill_running(j);
+		else
+			pump(j);
 		if (poll_once(j, res)) {
 			/* the queue drains in big steps once tasks prove short */
 			j->depth = j->mean_ns && j->mean_ns < 50000 ? 64 : j->mean_ns > 2000000 ? 2 : 4;
@@ -1471,18 +1535,17 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 		}
 		if (!j->inflight && !j->pend_len)
 			return 0;
-		if (!wait)
-			return 0;
-		if (j->pend_len && (atomic_load_explicit(&j->r->cancel, memory_order_relaxed) ||
-		                    (!j->r->keep_going && atomic_load_explicit(&j->r->stop, memory_order_relaxed)))) {
-			/* queued tasks are dropped, one per call; running ones end */
-			pslot *s = &j->pend[j->pend_head];
-			*res = (hamr__pres){.item = s->item, .rc = HAMR_ECANCELED, .dropped = 1};
-			program_drop(pp, s->own);
-			j->pend_head = (j->pend_head + 1) % j->pend_cap;
-			j->pend_len--;
+		if (j->orphaned && j->pend_len) {
+			/* no worker is left to run what is queued */
+			queue_pop(j, &s);
+			program_drop(pp, s.own);
+			*res = (hamr__pres){.item = s.item};
+			res->rc = task_fail(j, &s, 0, HAMR_EIO, (int)getpid(), 0,
+			                    strdup("no worker process is left to run it: the fork server could not replace the ones that died"));
 			return 1;
 		}
+		if (!wait)
+			return 0;
 		/* sleep on the bell: seq_cst with the ringer (Dekker) */
 		atomic_fetch_add_explicit(&pp->shm->bell_waiters, 1, memory_order_seq_cst);
 		unsigned seq = atomic_load_explicit(&pp->shm->bell, memory_order_seq_cst);
@@ -1493,24 +1556,18 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 			        atomic_load_explicit(&c->state, memory_order_seq_cst) == HAMR__W_DEAD;
 		}
 		if (!ready && j->n_held)
-			hamr__futex_wait(&pp->shm->bell, seq, j->timeout_ns ? 5000000 : 100000000);
+			hamr__futex_wait(&pp->shm->bell, seq, j->timeout_ns || cancel ? 5000000 : 100000000);
 		atomic_fetch_sub_explicit(&pp->shm->bell_waiters, 1, memory_order_relaxed);
 	}
 }
 
-static size_t hamr__pjob_drop_queued(hamr__pjob *j, int64_t *items, size_t cap)
+static void drop_queued(hamr__pjob *j)
 {
-	size_t n = 0;
+	pslot s;
 	while (j->pend_len) {
-		pslot *s = &j->pend[j->pend_head];
-		if (n < cap)
-			items[n] = s->item;
-		n++;
-		program_drop(j->pp, s->own);
-		j->pend_head = (j->pend_head + 1) % j->pend_cap;
-		j->pend_len--;
+		queue_pop(j, &s);
+		program_drop(j->pp, s.own);
 	}
-	return n;
 }
 
 void hamr__pjob_close(hamr__pjob *j)
@@ -1522,7 +1579,7 @@ void hamr__pjob_close(hamr__pjob *j)
 	while (j->inflight && hamr__pjob_next(j, &res, 1))
 		for (uint32_t k = 0; k < res.n_out; k++)
 			hamr_value_clear(&res.out[k]);
-	hamr__pjob_drop_queued(j, NULL, 0);
+	drop_queued(j);
 	while (j->n_held)
 		worker_release(j, j->n_held - 1);
 	for (uint32_t k = 0; k < j->n_outer_own; k++)

@@ -531,6 +531,7 @@ static void pool_free(hamr_procpool *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);
 	free(p->busy);
+	free(p->gone);
 	free(p->pids);
 	free(p);
 }
@@ -544,20 +545,28 @@ int hamr_procpool_create(hamr_procpool **out, int n)
 		return hamr__error_set(HAMR_EINVAL, "hamr_procpool_create: n = %d: expected 1 to %d (0: default)",
 		                       n, MAX_PROCESSES);
 	int rc;
-	if (n == 0) {
-		long v = hamr_cpu_count();
-		if ((rc = hamr__env_long("HAMR_PROCESSES", 1, MAX_PROCESSES, &v)) < 0)
-			return rc;
-		n = (int)v;
-	}
-	long arena = 1L << 30, child_mem = 0;
-	if ((rc = hamr__env_long("HAMR_ARENA_SIZE", (long)(4 * HAMR__CHUNK), 1L << 46, &arena)) < 0 ||
-	    (rc = hamr__env_long("HAMR_CHILD_MEMORY", 1L << 20, LONG_MAX, &child_mem)) < 0)
+	hamr__knob_value k[] = {{"HAMR_PROCESSES", 0, NULL, HAMR__FROM_DEFAULT},
+	                        {"HAMR_ARENA_SIZE", 0, NULL, HAMR__FROM_DEFAULT},
+	                        {"HAMR_CHILD_MEMORY", 0, NULL, HAMR__FROM_DEFAULT}};
+	if ((rc = hamr__knob_resolve(n, 0, k[0].name, 1, MAX_PROCESSES, hamr_cpu_count(), &k[0].value,
+	                             &k[0].source)) ||
+	    (rc = hamr__knob_resolve(0, 0, k[1].name, (long)(4 * HAMR__CHUNK), 1L << 46, 1L << 30,
+	                             &k[1].value, &k[1].source)) ||
+	    (rc = hamr__knob_resolve(0, 0, k[2].name, 1L << 20, LONG_MAX, 0, &k[2].value,
+	                             &k[2].source)))
 		return rc;
+	n = (int)k[0].value;
+	long arena = k[1].value, child_mem = k[2].value;
+	if (!child_mem)
+		k[2].text = "none";
+	hamr__env_display("a pool of worker processes", k, sizeof k / sizeof *k);
 	hamr_procpool *p = calloc(1, sizeof *p);
-	if (!p || !(p->busy = calloc((size_t)n, 1)) || !(p->pids = calloc((size_t)n, sizeof *p->pids))) {
-		if (p)
+	if (!p || !(p->busy = calloc((size_t)n, 1)) || !(p->gone = calloc((size_t)n, 1)) ||
+	    !(p->pids = calloc((size_t)n, sizeof *p->pids))) {
+		if (p) {
 			free(p->busy);
+			free(p->gone);
+		}
 		free(p);
 		return hamr__error_set(HAMR_ENOMEM, "hamr_procpool_create: out of memory");
 	}

@@ -120,6 +120,8 @@ struct hamr_procpool {
 	pthread_cond_t idle;
 	uint8_t *busy;
 	int n_busy;
+	uint8_t *gone;       /* dead, and the server could not replace it */
+	int n_gone;
 };
 
 static inline hamr__wctl *hamr__wctl_of(const hamr_procpool *p, int w)

@@ -148,21 +148,25 @@ static int procs_prepare(hamr_run *r)
 		return 0;
 	if (!(r->procpool = r->opts.procpool) && !(r->procpool = hamr__procpool_default(&rc)))
 		return rc;
-	long v = r->opts.task_timeout_ms;
-	if (v < 0)
-		return hamr__error_set(HAMR_EINVAL, "task_timeout_ms = %ld: expected 0 or more", v);
-	if (!v && (rc = hamr__env_long("HAMR_TASK_TIMEOUT", 1, LONG_MAX / 1000000, &v)) < 0)
+	hamr__knob_value k[] = {{"HAMR_TASK_TIMEOUT", 0, NULL, HAMR__FROM_DEFAULT},
+	                        {"HAMR_RETRIES", 0, NULL, HAMR__FROM_DEFAULT}};
+	if (r->opts.task_timeout_ms < 0)
+		return hamr__error_set(HAMR_EINVAL, "task_timeout_ms = %ld: expected 0 or more",
+		                       r->opts.task_timeout_ms);
+	if (r->opts.retries < -1 || r->opts.retries > 1000)
+		return hamr__error_set(HAMR_EINVAL, "retries = %d: expected -1 to 1000", r->opts.retries);
+	if ((rc = hamr__knob_resolve(r->opts.task_timeout_ms, 0, k[0].name, 1, LONG_MAX / 1000000, 0,
+	                             &k[0].value, &k[0].source)) ||
+	    (rc = hamr__knob_resolve(r->opts.retries, -1, k[1].name, 0, 1000, 0, &k[1].value,
+	                             &k[1].source)))
 		return rc;
-	r->proc_timeout_ms = v;
-	v = r->opts.retries;
-	if (v < -1)
-		return hamr__error_set(HAMR_EINVAL, "retries = %ld: expected -1 or more", v);
-	if (v == -1) {
-		v = 0;
-		if ((rc = hamr__env_long("HAMR_RETRIES", 0, 1000, &v)) < 0)
-			return rc;
-	}
-	r->proc_retries = v;
+	r->proc_timeout_ms = k[0].value;
+	r->proc_retries = k[1].value;
+	if (!k[0].value)
+		k[0].text = "none";
+	static atomic_bool shown;
+	if (!atomic_exchange_explicit(&shown, true, memory_order_relaxed))
+		hamr__env_display("the first run in worker processes", k, sizeof k / sizeof *k);
 	return 0;
 }
 
