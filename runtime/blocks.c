@@ -647,10 +647,35 @@ enum { TAKE_AVAILABLE, TAKE_TO_BOUND, TAKE_ALL };
  * published item is sent at once, and each finished one is handed on here
  * as it comes back, in the order items finish. */
 
+/* An item that ran in a worker is a task of one item, timed there: its
+ * events carry the worker's times and pid. */
+static void proc_events(stream *s, const hamr__pres *res)
+{
+	hamr_event e = {.kind = HAMR_EV_TASK_START, .node = s->p->nodes[s->owner].name,
+	                .node_index = (int)s->owner, .item = hamr__current_item,
+	                .task = res->item, .first = res->item, .count = 1, .t_ns = res->t0,
+	                .worker = -1, .pid = res->pid};
+	/* relaxed: hints for progress, as in block_event */
+	e.block_items = (int64_t)atomic_load_explicit(&s->published, memory_order_relaxed);
+	e.block_final = atomic_load_explicit(&s->closed, memory_order_relaxed);
+	hamr__event_at(s->r, &e);
+	e.kind = HAMR_EV_TASK_END;
+	e.start_ns = res->t0;
+	e.t_ns = res->t1;
+	e.rc = res->rc < 0 ? res->rc : 0;
+	hamr__event_at(s->r, &e);
+	if (s->r->stats) {
+		size_t fin = atomic_load_explicit(&s->finished, memory_order_relaxed);
+		hamr__stats_task(s->r, s->blk, &e, s->n > fin ? s->n - fin : 0);
+	}
+}
+
 static void proc_finish(stream *s, ctx *c, hamr__pres *res)
 {
 	const hamr_plan *p = s->p;
 	size_t it = (size_t)res->item;
+	if (s->r->observe && res->pid && res->t1)
+		proc_events(s, res);
 	if (res->dropped) {
 		/* relaxed: read after the block's end */
 		atomic_fetch_add_explicit(&s->unrun, 1, memory_order_relaxed);

@@ -1262,6 +1262,9 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 	res->rc = 0;
 	res->dropped = 0;
 	res->n_out = 0;
+	res->pid = pid;
+	res->t0 = d->n_timed ? d->t[0] : 0;
+	res->t1 = d->n_timed ? d->t[2 * d->n_timed - 1] : 0;
 	if (j->r->observe)
 		node_events(j, d, s, pid);
 	atomic_fetch_add_explicit(&j->r->proc.tasks, 1, memory_order_relaxed);
@@ -1370,6 +1373,8 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 			res->item = s.item;
 			res->dropped = 1;
 			res->n_out = 0;
+			res->pid = 0;
+			res->t0 = res->t1 = 0;
 			res->rc = HAMR_ECANCELED;
 			program_drop(pp, s.own);
 			got = 1;
@@ -1407,6 +1412,8 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 		res->item = s.item;
 		res->dropped = 0;
 		res->n_out = 0;
+		res->pid = 0;
+		res->t0 = res->t1 = 0;
 		res->rc = task_fail(j, &s, 0, code, pid, sig, msg);
 		program_drop(pp, s.own);
 		got = 1;

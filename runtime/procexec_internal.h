@@ -21,6 +21,8 @@ typedef struct hamr__pres {
 	int64_t item;
 	int rc;       /* 0; else the failure, recorded in the run's errors */
 	int dropped;  /* never ran: the run stopped (rc HAMR_ECANCELED) */
+	int pid;      /* the worker that ran it, 0: none did */
+	int64_t t0, t1; /* when it started and ended there */
 	uint32_t n_out;
 	hamr_value out[8]; /* the values the program hands back, owned */
 } hamr__pres;

@@ -177,6 +177,49 @@ static void test_a_block_in_processes(void)
 }
 
 
+
+typedef struct task_seen {
+	atomic_int task_ends, from_workers, node_ends;
+	atomic_llong items;
+	int self;
+} task_seen;
+
+static void task_hook(const hamr_event *e, void *ud)
+{
+	task_seen *t = ud;
+	if (e->kind == HAMR_EV_TASK_END) {
+		atomic_fetch_add(&t->task_ends, 1);
+		atomic_fetch_add(&t->items, e->count);
+		if (e->pid != t->self && e->start_ns <= e->t_ns && e->t_ns > 0)
+			atomic_fetch_add(&t->from_workers, 1);
+	}
+	if (e->kind == HAMR_EV_NODE_END && !strcmp(e->node, "square"))
+		atomic_fetch_add(&t->node_ends, 1);
+}
+
+static void test_block_events_come_from_workers(void)
+{
+	const char *outs[] = {"total"};
+	task_seen t = {.self = (int)getpid()};
+	hamr_hook hook = {task_hook, &t};
+	hamr_run_opts o = on_processes();
+	o.hooks = &hook;
+	o.n_hooks = 1;
+	o.stats = 1;
+	fixture f = run_with(square_defs, outs, 1, 500, &o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(atomic_load(&t.task_ends), 500);
+	CHECK_EQ_INT(atomic_load(&t.items), 500);
+	CHECK_EQ_INT(atomic_load(&t.from_workers), 500);
+	CHECK_EQ_INT(atomic_load(&t.node_ends), 500);
+	hamr_run_stats st;
+	CHECK_OK(hamr_run_stats_get(f.r, &st));
+	CHECK_EQ_INT(st.n_blocks, 1);
+	CHECK_EQ_INT(st.blocks[0].items, 500);
+	CHECK_EQ_INT(st.blocks[0].tasks, 500);
+	done(&f);
+}
+
 /* ---- plain nodes, zero copy, user types with codecs ------------------------ */
 
 typedef struct pt {
@@ -937,6 +980,7 @@ int main(void)
 	/* hanging tasks wait out their timeout side by side */
 	CHECK_OK(hamr_procpool_create(&pp, 6));
 	RUN_TEST(test_a_block_in_processes);
+	RUN_TEST(test_block_events_come_from_workers);
 	RUN_TEST(test_plain_nodes_in_processes);
 	RUN_TEST(test_zero_copy_result);
 	RUN_TEST(test_a_type_without_codec_is_refused);
