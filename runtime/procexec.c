@@ -619,6 +619,7 @@ out:
 _Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
 {
 	hamr__arena_worker = 1;
+	p->arena.self = (uint32_t)w + 1;
 	me.p = p;
 	me.w = w;
 	me.c = hamr__wctl_of(p, w);

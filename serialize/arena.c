@@ -2,6 +2,7 @@
 /* The shared-memory arena: chunks, owners, and their lifetimes (see
  * serialize/arena_internal.h). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -21,6 +22,7 @@ int hamr__arena_format(hamr__arena *a, void *base, size_t size,
 {
 	a->base = base;
 	a->size = size;
+	a->self = HAMR__ARENA_PROGRAM;
 	a->h = (hamr__arena_head *)((char *)base + head_off);
 	hamr__arena_head *h = a->h;
 	h->data_off = data_off;
@@ -39,14 +41,6 @@ int hamr__arena_format(hamr__arena *a, void *base, size_t size,
 	return 0;
 }
 
-static void lock(hamr__arena_head *h)
-{
-	/* a worker died holding it: the map is a byte per chunk, each
-	 * written whole, so it is consistent as it stands */
-	if (pthread_mutex_lock(&h->lock) == EOWNERDEAD)
-		pthread_mutex_consistent(&h->lock);
-}
-
 hamr__chunk *hamr__arena_chunk(const hamr__arena *a, uint32_t c)
 {
 	return (hamr__chunk *)(a->base + a->h->data_off + (uint64_t)c * HAMR__CHUNK);
@@ -57,80 +51,134 @@ uint32_t hamr__arena_chunk_of(const hamr__arena *a, uint64_t off)
 	return (uint32_t)((off - a->h->data_off) / HAMR__CHUNK);
 }
 
+/* ---- the chunk map, under the lock ---------------------------------------------
+ * Every change to the map is a step: chunks [start, start + n) get a new
+ * state (a span taken: the first HEAD, the rest TAIL, its header written
+ * first). A step is written to the journal before it starts and cleared
+ * after it ends, so that when a process dies holding the lock (the robust
+ * mutex says EOWNERDEAD to the next taker) the step is done again whole,
+ * and the counts are taken again from the map. */
+
+static void step(hamr__arena *a, uint32_t start, uint32_t n, uint8_t state, uint32_t owner)
+{
+	hamr__arena_head *h = a->h;
+	h->op_start = start;
+	h->op_n = n;
+	h->op_state = state;
+	h->op_owner = owner;
+	h->op_active = 1;
+	if (state == HAMR__CHUNK_HEAD) {
+		hamr__chunk *ch = hamr__arena_chunk(a, start);
+		ch->owner = owner;
+		ch->span = n;
+		ch->top = sizeof *ch;
+		atomic_store_explicit(&ch->freer, 0, memory_order_relaxed);
+		atomic_store_explicit(&ch->bias, 1, memory_order_relaxed);
+		/* relaxed: the lock's release publishes the header */
+		atomic_store_explicit(&ch->live, 1, memory_order_relaxed);
+	}
+	for (uint32_t k = 0; k < n; k++)
+		h->map[start + k] = state == HAMR__CHUNK_HEAD && k ? HAMR__CHUNK_TAIL : state;
+	h->op_active = 0;
+}
+
+/* The counts, from the map. */
+static void recount(hamr__arena_head *h)
+{
+	h->used = h->warm = 0;
+	for (uint32_t c = 0; c < h->n_chunks; c++) {
+		h->used += h->map[c] != HAMR__CHUNK_FREE && h->map[c] != HAMR__CHUNK_WARM;
+		h->warm += h->map[c] == HAMR__CHUNK_WARM;
+	}
+}
+
+static void lock(hamr__arena *a)
+{
+	hamr__arena_head *h = a->h;
+	if (pthread_mutex_lock(&h->lock) == EOWNERDEAD) {
+		/* its holder died: finish the step it was taking */
+		if (h->op_active)
+			step(a, h->op_start, h->op_n, h->op_state, h->op_owner);
+		recount(h);
+		pthread_mutex_consistent(&h->lock);
+	}
+}
+
+static void unlock(hamr__arena *a)
+{
+	pthread_mutex_unlock(&a->h->lock);
+}
+
 /* A span of n free chunks, first fit, so that chunks freed warm are
  * used again before untouched ones; HAMR__NO_CHUNK. */
 static uint32_t take_span(hamr__arena *a, uint32_t n, uint32_t owner)
 {
 	hamr__arena_head *h = a->h;
 	uint32_t found = HAMR__NO_CHUNK;
-	lock(h);
-	{
-		for (uint32_t c = 0, run = 0; c < h->n_chunks; c++) {
-			run = h->map[c] == HAMR__CHUNK_FREE || h->map[c] == HAMR__CHUNK_WARM ? run + 1 : 0;
-			if (run == n) {
-				found = c + 1 - n;
-				break;
-			}
+	lock(a);
+	for (uint32_t c = 0, run = 0; c < h->n_chunks; c++) {
+		run = h->map[c] == HAMR__CHUNK_FREE || h->map[c] == HAMR__CHUNK_WARM ? run + 1 : 0;
+		if (run == n) {
+			found = c + 1 - n;
+			break;
 		}
 	}
 	if (found != HAMR__NO_CHUNK) {
 		for (uint32_t k = 0; k < n; k++)
 			h->warm -= h->map[found + k] == HAMR__CHUNK_WARM;
-		for (uint32_t k = 1; k < n; k++)
-			h->map[found + k] = HAMR__CHUNK_TAIL;
-		h->map[found] = HAMR__CHUNK_HEAD;
 		h->used += n;
+		step(a, found, n, HAMR__CHUNK_HEAD, owner);
 	}
-	pthread_mutex_unlock(&h->lock);
-	if (found == HAMR__NO_CHUNK)
-		return found;
-	hamr__chunk *ch = hamr__arena_chunk(a, found);
-	ch->owner = owner;
-	ch->span = n;
-	ch->top = sizeof *ch;
-	atomic_store_explicit(&ch->bias, 1, memory_order_relaxed);
-	/* release: whoever later reads the count sees the header */
-	atomic_store_explicit(&ch->live, 1, memory_order_release);
+	unlock(a);
 	return found;
 }
 
+/* Frees span c, whose freeing this process claimed (its `freer`). */
 static void free_span(hamr__arena *a, uint32_t c)
 {
 	hamr__arena_head *h = a->h;
 	hamr__chunk *ch = hamr__arena_chunk(a, c);
 	uint32_t n = ch->span;
-	lock(h);
-	int keep = (size_t)(h->warm + n) * HAMR__CHUNK <= HAMR__WARM_MAX;
+	lock(a);
+	int keep = h->map[c] == HAMR__CHUNK_HEAD &&
+	           (size_t)(h->warm + n) * HAMR__CHUNK <= HAMR__WARM_MAX;
 	if (keep) {
-		for (uint32_t k = 0; k < n; k++)
-			h->map[c + k] = HAMR__CHUNK_WARM;
+		step(a, c, n, HAMR__CHUNK_WARM, 0);
 		h->warm += n;
 		h->used -= n;
+	} else if (h->map[c] == HAMR__CHUNK_HEAD) {
+		step(a, c, n, HAMR__CHUNK_FREEING, 0);
 	}
-	pthread_mutex_unlock(&h->lock);
+	unlock(a);
 	if (keep)
 		return;
 	/* past the warm bound the pages go back (from every process mapping
-	 * them), before the chunks are free for another owner to write */
+	 * them), before the chunks are free for another owner to write; a
+	 * freer that dies here leaves the span FREEING, for reclaim */
 	madvise(ch, (size_t)n * HAMR__CHUNK, MADV_REMOVE);
-	lock(h);
-	for (uint32_t k = 0; k < n; k++)
-		h->map[c + k] = HAMR__CHUNK_FREE;
+	lock(a);
+	step(a, c, n, HAMR__CHUNK_FREE, 0);
 	h->used -= n;
-	pthread_mutex_unlock(&h->lock);
+	unlock(a);
 }
 
 static void put(hamr__arena *a, uint32_t c)
 {
 	hamr__chunk *ch = hamr__arena_chunk(a, c);
-	/* acq_rel: the last one out sees every use of the chunk */
-	if (atomic_fetch_sub_explicit(&ch->live, 1, memory_order_acq_rel) == 1)
+	unsigned none = 0;
+	/* acq_rel: the last one out sees every use of the chunk. The freer
+	 * is claimed, so that reclaim can finish a free whose process died,
+	 * and never does one twice (relaxed: the count ordered the rest) */
+	if (atomic_fetch_sub_explicit(&ch->live, 1, memory_order_acq_rel) == 1 &&
+	    atomic_compare_exchange_strong_explicit(&ch->freer, &none, a->self, memory_order_relaxed,
+	                                            memory_order_relaxed))
 		free_span(a, c);
 }
 
 void hamr__arena_unbias(hamr__arena *a, uint32_t c)
 {
 	hamr__chunk *ch = hamr__arena_chunk(a, c);
+	/* acq_rel: as a drop of the count (put) */
 	if (atomic_exchange_explicit(&ch->bias, 0, memory_order_acq_rel))
 		put(a, c);
 }
@@ -197,22 +245,53 @@ void hamr__arena_drop(hamr__arena *a, uint64_t off)
 void hamr__arena_reclaim(hamr__arena *a, uint32_t owner)
 {
 	hamr__arena_head *h = a->h;
-	for (uint32_t c = 0; c < h->n_chunks; c++) {
-		/* the map changes under us only for chunks of live owners, and a
-		 * dead owner's chunks stay put until their bias is dropped here */
-		if (__atomic_load_n(&h->map[c], __ATOMIC_ACQUIRE) != HAMR__CHUNK_HEAD)
-			continue;
-		hamr__chunk *ch = hamr__arena_chunk(a, c);
-		if (ch->owner == owner && atomic_load_explicit(&ch->bias, memory_order_acquire))
-			hamr__arena_unbias(a, c);
+	uint32_t *unbias = malloc(h->n_chunks * sizeof *unbias), n_unbias = 0;
+	uint32_t *finish = malloc(h->n_chunks * sizeof *finish), n_finish = 0;
+	if (!unbias || !finish) {
+		free(unbias);
+		free(finish);
+		return;
 	}
+	/* under the lock, the map and the headers hold still: a chunk's
+	 * header is written with its map byte */
+	lock(a);
+	for (uint32_t c = 0; c < h->n_chunks; c++) {
+		hamr__chunk *ch = hamr__arena_chunk(a, c);
+		/* relaxed: the lock orders the headers; the counts are read for
+		 * what the dead owner left, which no one else changes */
+		unsigned freer = atomic_load_explicit(&ch->freer, memory_order_relaxed);
+		if (h->map[c] == HAMR__CHUNK_FREEING && freer == owner) {
+			finish[n_finish++] = c; /* its freer died while freeing */
+		} else if (h->map[c] == HAMR__CHUNK_HEAD) {
+			if (ch->owner == owner && atomic_load_explicit(&ch->bias, memory_order_relaxed))
+				unbias[n_unbias++] = c;
+			else if (!atomic_load_explicit(&ch->live, memory_order_relaxed) &&
+			         (freer == owner || freer == 0))
+				finish[n_finish++] = c; /* emptied by the dead one */
+		}
+	}
+	unlock(a);
+	for (uint32_t k = 0; k < n_unbias; k++)
+		hamr__arena_unbias(a, unbias[k]);
+	for (uint32_t k = 0; k < n_finish; k++) {
+		hamr__chunk *ch = hamr__arena_chunk(a, finish[k]);
+		unsigned freer = atomic_load_explicit(&ch->freer, memory_order_relaxed);
+		/* a free not yet claimed is claimed here, or by whoever raced
+		 * to it; one the dead process claimed is this one's now */
+		if (freer == owner ||
+		    atomic_compare_exchange_strong_explicit(&ch->freer, &freer, a->self,
+		                                            memory_order_relaxed, memory_order_relaxed))
+			free_span(a, finish[k]);
+	}
+	free(unbias);
+	free(finish);
 }
 
 uint32_t hamr__arena_used(hamr__arena *a)
 {
-	lock(a->h);
+	lock(a);
 	uint32_t n = a->h->used;
-	pthread_mutex_unlock(&a->h->lock);
+	unlock(a);
 	return n;
 }
 

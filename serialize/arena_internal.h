@@ -43,7 +43,13 @@
  * that the next owner writes it without faults; the arena keeps at most
  * HAMR__WARM_MAX bytes warm and gives the pages of what is freed beyond
  * back to the system. */
-enum { HAMR__CHUNK_FREE = 0, HAMR__CHUNK_HEAD, HAMR__CHUNK_TAIL, HAMR__CHUNK_WARM };
+enum {
+	HAMR__CHUNK_FREE = 0,
+	HAMR__CHUNK_HEAD,    /* the first chunk of a span in use */
+	HAMR__CHUNK_TAIL,    /* the others */
+	HAMR__CHUNK_WARM,    /* free, pages kept */
+	HAMR__CHUNK_FREEING  /* its pages are going back; then FREE */
+};
 #define HAMR__WARM_MAX ((size_t)256 << 20)
 
 /* The arena's shared header, inside the mapping. */
@@ -53,6 +59,9 @@ typedef struct hamr__arena_head {
 	uint32_t n_chunks;
 	uint32_t used;        /* chunks not free, under lock */
 	uint32_t warm;        /* chunks free with their pages, under lock */
+	/* the journal: the map change under way (arena.c) */
+	uint32_t op_start, op_n, op_owner;
+	uint8_t op_state, op_active;
 	uint8_t map[];        /* per chunk: HAMR__CHUNK_* */
 } hamr__arena_head;
 
@@ -60,10 +69,13 @@ typedef struct hamr__arena_head {
 typedef struct hamr__chunk {
 	atomic_uint live;   /* the bias, plus the program's allocations */
 	atomic_uint bias;   /* 1 while the owner holds it */
+	atomic_uint freer;  /* who frees it once live is 0 (an arena's
+	                     * `self`), 0 before anyone claimed it */
 	uint32_t owner;     /* 0: the program; w + 1: worker w */
 	uint32_t span;      /* chunks in it */
+	uint32_t pad0;
 	uint64_t top;       /* bytes used, from the chunk's start */
-	uint64_t pad[5];
+	uint64_t pad[4];
 } hamr__chunk;
 
 /* What one process knows of an arena it maps. */
@@ -71,7 +83,11 @@ typedef struct hamr__arena {
 	char *base;            /* the mapping, at this process's address */
 	size_t size;           /* of the mapping */
 	hamr__arena_head *h;
+	uint32_t self;         /* this process as a freer: w + 1 in worker
+	                        * w, HAMR__ARENA_PROGRAM in the program */
 } hamr__arena;
+
+#define HAMR__ARENA_PROGRAM UINT32_MAX
 
 /* An owner's current chunk, kept by the owner. */
 typedef struct hamr__arena_cursor {
@@ -112,7 +128,9 @@ void hamr__arena_unbias(hamr__arena *a, uint32_t c);
 /* The owner leaves its current chunk (dropping the bias at once). */
 void hamr__arena_retire(hamr__arena *a, hamr__arena_cursor *cur);
 
-/* After worker `owner` died: drops the bias of every chunk it held. */
+/* After worker `owner` died (and the program read every completion it
+ * posted): drops the bias of every chunk it held, and finishes the frees
+ * it had started. */
 void hamr__arena_reclaim(hamr__arena *a, uint32_t owner);
 
 /* Chunks in use, for tests and statistics. */
