@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,6 +213,7 @@ static struct {
 	deferred *def;
 	size_t n_def, cap_def;
 	uint64_t copied; /* by the task running */
+	int exit_after;  /* out of memory for its own records */
 	hamr_call *call; /* the node running */
 } me;
 
@@ -222,7 +224,10 @@ static void defer_chunk(void *ctx, uint32_t chunk)
 		size_t cap = me.cap_def ? 2 * me.cap_def : 64;
 		deferred *d = realloc(me.def, cap * sizeof *d);
 		if (!d) {
-			hamr__arena_unbias(&me.p->arena, chunk); /* no room to wait: now */
+			/* no room to remember it: the chunk stays held, and the
+			 * worker exits after this task, so that the program
+			 * reclaims its space once it has read the completion */
+			me.exit_after = 1;
 			return;
 		}
 		me.def = d;
@@ -649,6 +654,8 @@ _Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
 			atomic_store_explicit(&c->task_tail, tail + 1, memory_order_release);
 			atomic_store_explicit(&c->cur_seq, 0, memory_order_relaxed);
 			hamr__bell_ring(p->shm);
+			if (me.exit_after)
+				_exit(3); /* a replacement starts afresh */
 			continue;
 		}
 		/* nothing queued: spin a little, then sleep until a task comes */
@@ -778,11 +785,18 @@ static int32_t type_code(tlist *tl, hamr_type t)
 
 /* ---- the program's side: jobs ------------------------------------------------ */
 
+/* What the program made in the arena to send a value: a string or bytes
+ * value of its own, or an encoding. */
+typedef struct powned {
+	hamr_value v;
+	uint64_t off;
+} powned;
+
 typedef struct pslot {
 	int64_t item;
 	uint32_t attempt;
 	hamr__wval in;
-	uint64_t own; /* the program's allocation for the item, or 0 */
+	powned own;   /* what the item's value took in the arena */
 	uint64_t seq;
 } pslot;
 
@@ -791,8 +805,8 @@ typedef struct pwork {
 	uint64_t seq;  /* tasks sent to this incarnation */
 	uint64_t acked;
 	pslot q[HAMR__RING];
-	int timed_out;
-	int cancelled; /* killed for the run's cancel */
+	uint64_t timed_out; /* the task killed for its timeout, 0: none */
+	int cancelled;      /* killed for the run's cancel */
 } pwork;
 
 struct hamr__pjob {
@@ -803,7 +817,7 @@ struct hamr__pjob {
 	uint32_t *nodes;     /* the program's plan nodes */
 	uint32_t n_nodes;
 	uint32_t n_out;
-	uint64_t *outer_own; /* the program's allocations for outer values */
+	powned *outer_own;   /* what the outer values took in the arena */
 	uint32_t n_outer_own;
 	pslot *pend;         /* queued, not yet sent (a ring) */
 	size_t pend_head, pend_len, pend_cap;
@@ -816,7 +830,7 @@ struct hamr__pjob {
 	int64_t mean_ns;
 	int skip_all;        /* keep_going: an outer value it reads is
 	                      * missing, so every item is skipped */
-	int orphaned;        /* no worker is left to run its tasks */
+	const char *orphaned; /* why no worker is left to run its tasks */
 };
 
 static uint64_t program_alloc(void *ctx, size_t n)
@@ -834,30 +848,32 @@ static uint64_t program_alloc(void *ctx, size_t n)
 	return off;
 }
 
-/* The program's conversion of a value: its arena values are the
- * program's to hold. */
-static int program_wval(hamr__pjob *j, const hamr_value *v, hamr__wval *out, uint64_t *own)
+/* The program's conversion of a value: what it makes in the arena for it
+ * goes to *own, for the caller to release (owned_release) once no task
+ * reads it. */
+static int program_wval(hamr__pjob *j, const hamr_value *v, hamr__wval *out, powned *own)
 {
 	hamr_procpool *pp = j->pp;
 	uint64_t copied = 0, shared = 0;
 	int rc;
-	*own = 0;
+	own->v = (hamr_value)HAMR_VALUE_EMPTY;
+	own->off = 0;
 	if (v && v->type && (v->type->kind == HAMR_KIND_STR || v->type->kind == HAMR_KIND_BYTES) &&
 	    !hamr__arena_value_off(&pp->arena, v)) {
-		/* a heap string: copied into a value in the arena */
+		/* a heap string: copied into a value of the program's in the
+		 * arena, which its last release frees */
 		size_t n;
 		const void *data = v->type->kind == HAMR_KIND_STR ? (const void *)hamr_value_str(v, &n) :
 		                                                     hamr_value_bytes(v, &n);
-		hamr_value av;
 		void *dst;
 		pthread_mutex_lock(&pp->alloc_lock);
-		rc = hamr__arena_value(&pp->arena, &pp->cur, v->type, n, &dst, &av);
+		rc = hamr__arena_value(&pp->arena, &pp->cur, v->type, n, &dst, &own->v);
 		if (!rc) {
-			uint64_t off = (uint64_t)((char *)av.u.box - pp->arena.base);
+			uint64_t off = (uint64_t)((char *)own->v.u.box - pp->arena.base);
 			hamr__arena_hold(&pp->arena, off);
 			uint32_t c = hamr__arena_chunk_of(&pp->arena, off);
 			if (c != pp->cur.chunk)
-				hamr__arena_unbias(&pp->arena, c);
+				hamr__arena_unbias(&pp->arena, c); /* a span: the hold keeps it */
 		}
 		pthread_mutex_unlock(&pp->alloc_lock);
 		if (rc)
@@ -865,11 +881,10 @@ static int program_wval(hamr__pjob *j, const hamr_value *v, hamr__wval *out, uin
 		memcpy(dst, data, n);
 		memset(out, 0, sizeof *out);
 		out->kind = v->type->kind == HAMR_KIND_STR ? HAMR__WV_STR : HAMR__WV_BYTES;
-		out->a = (uint64_t)((char *)av.u.box - pp->arena.base);
-		*own = out->a;
+		out->a = (uint64_t)((char *)own->v.u.box - pp->arena.base);
 		copied = n;
 	} else {
-		rc = to_wval(&pp->arena, v, out, program_alloc, pp, own, &copied, &shared);
+		rc = to_wval(&pp->arena, v, out, program_alloc, pp, &own->off, &copied, &shared);
 		if (rc)
 			return rc;
 	}
@@ -884,6 +899,13 @@ static void program_drop(hamr_procpool *pp, uint64_t off)
 		hamr__arena_drop(&pp->arena, off);
 }
 
+static void owned_release(hamr_procpool *pp, powned *o)
+{
+	hamr_value_clear(&o->v);
+	program_drop(pp, o->off);
+	o->off = 0;
+}
+
 static int codec_check(const hamr_plan *p, uint32_t i, hamr_type t, const char *what)
 {
 	if (!t || is_builtin(t) || (t->encode && t->decode))
@@ -893,11 +915,32 @@ static int codec_check(const hamr_plan *p, uint32_t i, hamr_type t, const char *
 	                       p->nodes[i].name, what, hamr_type_name(t), hamr_type_name(t));
 }
 
+/* Whether a worker can use user data `ud`: in an object the worker maps,
+ * in memory it inherited, or no address at all (a number). */
+static int userdata_ok(const void *ud)
+{
+	if (!ud || hamr__procs_inherited(ud))
+		return 1;
+	locate_ctx l = {(uintptr_t)ud, NULL, 0, 0};
+	dl_iterate_phdr(locate_cb, &l);
+	if (l.found)
+		return 1;
+	/* mincore fails on an address that is not mapped: then it is a
+	 * number, passed as it is */
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char v;
+	return mincore((void *)((uintptr_t)ud & ~(uintptr_t)(page - 1)), 1, &v) != 0;
+}
+
 int hamr__proc_check(const hamr_plan *p, const uint32_t *nodes, uint32_t n_nodes)
 {
 	for (uint32_t k = 0; k < n_nodes; k++) {
 		uint32_t i = nodes[k];
 		const hamr__pnode *pn = &p->nodes[i];
+		if (!userdata_ok(pn->userdata))
+			return hamr__error_set(HAMR_ENOTSUP,
+			                       "node \"%s\": its user data points to memory made after hamr_processes_init (the heap?), which worker processes do not have; use static data, or make it before hamr_processes_init",
+			                       pn->name);
 		int rc = codec_check(p, i, pn->type, "its result");
 		for (uint32_t a = 0; !rc && a < pn->n_args; a++) {
 			int32_t s = p->args[pn->arg_start + a];
@@ -988,7 +1031,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 					rc = hamr__error_set(HAMR_ECODEC,
 					                     "node \"%s\": its argument \"%s\" (type %s) would cross to a worker process, and the type has no codec (encode and decode)",
 					                     pn->name, p->slot_name[s], hamr_type_name(slots[s].type));
-				if (j->outer_own[j->n_outer_own])
+				if (j->outer_own[j->n_outer_own].v.type || j->outer_own[j->n_outer_own].off)
 					j->n_outer_own++;
 				n_outer++;
 			}
@@ -1099,10 +1142,11 @@ static int worker_replace(hamr__pjob *j, int w)
 	hamr_procpool *pp = j->pp;
 	hamr__arena_reclaim(&pp->arena, (uint32_t)w + 1);
 	int rc = hamr__procpool_respawn(pp, w);
-	if (rc) { /* no more tasks for it */
+	if (rc) { /* no tasks for it until a later try replaces it */
 		pthread_mutex_lock(&pp->lock);
 		pp->n_gone += !pp->gone[w];
 		pp->gone[w] = 1;
+		pp->gone_ns[w] = hamr__now_ns();
 		pthread_mutex_unlock(&pp->lock);
 	}
 	return rc;
@@ -1116,13 +1160,22 @@ static int worker_take(hamr__pjob *j, int want, int block)
 	int got = 0;
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
-		if (pp->n_gone == pp->n) {
-			j->orphaned = 1; /* none will ever be idle */
+		int64_t now = hamr__now_ns();
+		int retry = 0; /* a gone one whose last try is a second old */
+		for (int w = 0; w < pp->n; w++)
+			retry |= pp->gone[w] && !pp->busy[w] && now - pp->gone_ns[w] > 1000000000;
+		if (pp->n_gone == pp->n && !retry) {
+			if (!j->orphaned)
+				j->orphaned = "no worker process is left to run it: the fork server could not replace the ones that died";
 			break;
 		}
 		for (int w = 0; w < pp->n && got < want; w++) {
-			if (pp->busy[w] || pp->gone[w])
+			if (pp->busy[w] || (pp->gone[w] && now - pp->gone_ns[w] <= 1000000000))
 				continue;
+			if (pp->gone[w]) { /* tried again, as a dead one */
+				pp->gone[w] = 0;
+				pp->n_gone--;
+			}
 			pwork *pw = calloc(1, sizeof *pw);
 			if (!pw)
 				break;
@@ -1164,10 +1217,14 @@ static int worker_take(hamr__pjob *j, int want, int block)
 	return got;
 }
 
+/* Queues a task. The queue always has room for every task queued or
+ * running, so that putting back a dead worker's tasks never fails. */
 static int queue_push(hamr__pjob *j, const pslot *s)
 {
-	if (j->pend_len == j->pend_cap) {
+	if (j->pend_len + j->inflight >= j->pend_cap) {
 		size_t cap = j->pend_cap ? 2 * j->pend_cap : 64;
+		while (cap <= j->pend_len + j->inflight)
+			cap *= 2;
 		pslot *g = malloc(cap * sizeof *g);
 		if (!g)
 			return HAMR_ENOMEM;
@@ -1342,8 +1399,7 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 			res->n_out = 0;
 		}
 	}
-	program_drop(pp, s->own);
-	s->own = 0;
+	owned_release(pp, &s->own);
 	/* release: everything read above before the worker may reuse it */
 	atomic_store_explicit(&c->done_tail, ++pw->acked, memory_order_release);
 	j->inflight--;
@@ -1366,8 +1422,10 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 	for (uint64_t q = pw->acked + 1; q <= pw->seq; q++) {
 		pslot s = pw->q[q % HAMR__RING];
 		j->inflight--;
-		if (q != cur) {
-			queue_push(j, &s); /* never attempted */
+		/* a kill for a timeout that landed on the next task blames
+		 * neither */
+		if (q != cur || (pw->timed_out && pw->timed_out != cur)) {
+			queue_push(j, &s); /* never attempted, or not to blame */
 			continue;
 		}
 		if (pw->cancelled) { /* the run's cancel: it ends unrun */
@@ -1377,7 +1435,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 			res->pid = 0;
 			res->t0 = res->t1 = 0;
 			res->rc = HAMR_ECANCELED;
-			program_drop(pp, s.own);
+			owned_release(pp, &s.own);
 			got = 1;
 			continue;
 		}
@@ -1416,7 +1474,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 		res->pid = 0;
 		res->t0 = res->t1 = 0;
 		res->rc = task_fail(j, &s, 0, code, pid, sig, msg);
-		program_drop(pp, s.own);
+		owned_release(pp, &s.own);
 		got = 1;
 	}
 	pw->timed_out = 0;
@@ -1430,7 +1488,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 
 int hamr__pjob_send(hamr__pjob *j, int64_t item, const hamr_value *v)
 {
-	pslot s = {item, 1, {0, 0, 0, 0}, 0, 0};
+	pslot s = {item, 1, {0, 0, 0, 0}, {HAMR_VALUE_EMPTY, 0}, 0};
 	if (j->skip_all)
 		return HAMR__SKIPPED;
 	int rc = program_wval(j, v, &s.in, &s.own);
@@ -1443,7 +1501,7 @@ int hamr__pjob_send(hamr__pjob *j, int64_t item, const hamr_value *v)
 		return task_fail(j, &s, 0, rc, (int)getpid(), 0, msg);
 	}
 	if ((rc = queue_push(j, &s))) {
-		program_drop(j->pp, s.own);
+		owned_release(j->pp, &s.own);
 		return task_fail(j, &s, 0, rc, (int)getpid(), 0, NULL);
 	}
 	return 0;
@@ -1481,8 +1539,8 @@ static int poll_once(hamr__pjob *j, hamr__pres *res)
 			uint64_t cur = atomic_load_explicit(&c->cur_seq, memory_order_acquire);
 			int64_t t0 = atomic_load_explicit(&c->cur_start, memory_order_relaxed);
 			if (cur && cur > pw->acked && hamr__now_ns() - t0 > j->timeout_ns) {
-				pw->timed_out = 1;
-				kill(atomic_load_explicit(&c->pid, memory_order_relaxed), SIGKILL);
+				pw->timed_out = cur;
+				hamr__procpool_kill(pp, pw->w, atomic_load_explicit(&c->pid, memory_order_relaxed));
 			}
 		}
 	}
@@ -1492,6 +1550,31 @@ static int poll_once(hamr__pjob *j, hamr__pres *res)
 			if (j->held[h]->seq == j->held[h]->acked)
 				worker_release(j, h);
 	return 0;
+}
+
+/* The fork server died, and every worker with it (PR_SET_PDEATHSIG), with
+ * no one left to say so: what they ran goes back to the queue, to fail
+ * from there, and the pool is empty for good. */
+static void server_died(hamr__pjob *j)
+{
+	hamr_procpool *pp = j->pp;
+	while (j->n_held) {
+		pwork *pw = j->held[j->n_held - 1];
+		for (uint64_t q = pw->acked + 1; q <= pw->seq; q++) {
+			j->inflight--;
+			queue_push(j, &pw->q[q % HAMR__RING]);
+		}
+		pw->acked = pw->seq;
+		worker_release(j, j->n_held - 1);
+	}
+	pthread_mutex_lock(&pp->lock);
+	for (int w = 0; w < pp->n; w++) {
+		pp->n_gone += !pp->gone[w];
+		pp->gone[w] = 1;
+		pp->gone_ns[w] = INT64_MAX / 2; /* never tried again */
+	}
+	pthread_mutex_unlock(&pp->lock);
+	j->orphaned = "the fork server died, and its worker processes with it";
 }
 
 /* Takes the next queued task off the queue, into *s. */
@@ -1512,7 +1595,7 @@ static void kill_running(hamr__pjob *j)
 		if (!pw->cancelled && pw->seq > pw->acked &&
 		    atomic_load_explicit(&c->state, memory_order_acquire) != HAMR__W_DEAD) {
 			pw->cancelled = 1;
-			kill(atomic_load_explicit(&c->pid, memory_order_relaxed), SIGKILL);
+			hamr__procpool_kill(j->pp, pw->w, atomic_load_explicit(&c->pid, memory_order_relaxed));
 		}
 	}
 }
@@ -1528,7 +1611,7 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 			/* queued tasks are dropped, one per call; under fail_fast
 			 * running ones end, a cancel stops them */
 			queue_pop(j, &s);
-			program_drop(pp, s.own);
+			owned_release(pp, &s.own);
 			*res = (hamr__pres){.item = s.item, .rc = HAMR_ECANCELED, .dropped = 1};
 			return 1;
 		}
@@ -1546,14 +1629,17 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 		if (j->orphaned && j->pend_len) {
 			/* no worker is left to run what is queued */
 			queue_pop(j, &s);
-			program_drop(pp, s.own);
+			owned_release(pp, &s.own);
 			*res = (hamr__pres){.item = s.item};
-			res->rc = task_fail(j, &s, 0, HAMR_EIO, (int)getpid(), 0,
-			                    strdup("no worker process is left to run it: the fork server could not replace the ones that died"));
+			res->rc = task_fail(j, &s, 0, HAMR_EIO, (int)getpid(), 0, strdup(j->orphaned));
 			return 1;
 		}
 		if (!wait)
 			return 0;
+		if (!hamr__procs_server_alive()) {
+			server_died(j);
+			continue;
+		}
 		/* sleep on the bell: seq_cst with the ringer (Dekker) */
 		atomic_fetch_add_explicit(&pp->shm->bell_waiters, 1, memory_order_seq_cst);
 		unsigned seq = atomic_load_explicit(&pp->shm->bell, memory_order_seq_cst);
@@ -1574,7 +1660,7 @@ static void drop_queued(hamr__pjob *j)
 	pslot s;
 	while (j->pend_len) {
 		queue_pop(j, &s);
-		program_drop(j->pp, s.own);
+		owned_release(j->pp, &s.own);
 	}
 }
 
@@ -1591,7 +1677,7 @@ void hamr__pjob_close(hamr__pjob *j)
 	while (j->n_held)
 		worker_release(j, j->n_held - 1);
 	for (uint32_t k = 0; k < j->n_outer_own; k++)
-		program_drop(j->pp, j->outer_own[k]);
+		owned_release(j->pp, &j->outer_own[k]);
 	program_drop(j->pp, j->prog);
 	free(j->outer_own);
 	free(j->pend);

@@ -49,13 +49,13 @@
 #define MAX_PROCESSES 1024
 #define SHM_MAGIC 0x68616d7270726f63ull /* "hamrproc" */
 
-enum { OP_SPAWN = 1, OP_RESPAWN, OP_STOP, OP_LOAD, OP_QUIT };
+enum { OP_SPAWN = 1, OP_RESPAWN, OP_STOP, OP_LOAD, OP_KILL, OP_QUIT };
 
 typedef struct request {
 	int op;
 	int pool;
-	int n;            /* SPAWN: workers; RESPAWN: the slot */
-	int pad;
+	int n;            /* SPAWN: workers; RESPAWN, KILL: the slot */
+	int pid;          /* KILL: the worker's pid */
 	long child_memory;
 	size_t size;      /* SPAWN: the mapping's size */
 	char path[PATH_MAX]; /* LOAD */
@@ -142,23 +142,25 @@ static void stop_pool(server_pool *sp)
 		atomic_store(&c->wsleep, 0);
 		hamr__futex_wake(&c->wsleep, INT_MAX);
 	}
-	for (int i = 0; i < sp->n; i++) {
-		for (int t = 0; sp->pids[i] && t < 1000; t++) {
-			int status;
-			pid_t r = waitpid(sp->pids[i], &status, WNOHANG);
-			if (r == sp->pids[i] || (r < 0 && errno == ECHILD)) {
+	/* a second for all of them together, then the rest are killed */
+	for (int t = 0, left = 1; left && t < 1000; t++) {
+		left = 0;
+		for (int i = 0; i < sp->n; i++) {
+			pid_t r = sp->pids[i] ? waitpid(sp->pids[i], NULL, WNOHANG) : 0;
+			if (r == sp->pids[i] || (r < 0 && errno == ECHILD))
 				sp->pids[i] = 0;
-				break;
-			}
-			struct timespec ms = {0, 1000000};
-			nanosleep(&ms, NULL);
+			left |= sp->pids[i] != 0;
 		}
+		struct timespec ms = {0, 1000000};
+		if (left)
+			nanosleep(&ms, NULL);
+	}
+	for (int i = 0; i < sp->n; i++)
 		if (sp->pids[i]) {
 			kill(sp->pids[i], SIGKILL);
 			waitpid(sp->pids[i], NULL, 0);
 			sp->pids[i] = 0;
 		}
-	}
 	munmap(sp->view.base, sp->view.size);
 }
 
@@ -340,6 +342,11 @@ static _Noreturn void server_main(int ctl, pid_t program)
 					pools[p] = pools[--n_pools];
 					break;
 				}
+		} else if (q.op == OP_KILL) {
+			/* only a worker not yet reaped: its pid is still its own */
+			server_pool *sp = find_pool(q.pool);
+			if (sp && q.n >= 0 && q.n < sp->n && q.pid > 0 && sp->pids[q.n] == q.pid)
+				kill(q.pid, SIGKILL);
 		} else if (q.op == OP_LOAD) {
 			q.path[sizeof q.path - 1] = 0;
 			rep.rc = dlopen(q.path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) ? 0 : ENOENT;
@@ -389,6 +396,45 @@ static void quit_server(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* The address ranges mapped when the fork server started: what every
+ * worker has too, at the same addresses. */
+static uintptr_t (*inherited)[2];
+static size_t n_inherited;
+
+static void snapshot_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	static size_t cap;
+	n_inherited = 0; /* a forked copy of the program starts its own */
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		if (n_inherited == cap) {
+			size_t c = cap ? 2 * cap : 64;
+			uintptr_t(*g)[2] = realloc(inherited, c * sizeof *g);
+			if (!g)
+				break;
+			inherited = g;
+			cap = c;
+		}
+		inherited[n_inherited][0] = lo;
+		inherited[n_inherited++][1] = hi;
+	}
+	if (f)
+		fclose(f);
+}
+
+int hamr__procs_inherited(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	for (size_t k = 0; k < n_inherited; k++)
+		if (a >= inherited[k][0] && a < inherited[k][1])
+			return 1;
+	return 0;
+}
+
 static int count_threads(void)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -415,6 +461,7 @@ int hamr_processes_init(void)
 		                     threads);
 		goto out;
 	}
+	snapshot_mappings();
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		rc = hamr__error_set(HAMR_EIO, "hamr_processes_init: socketpair: %s", strerror(errno));
@@ -518,20 +565,28 @@ static void pool_free(hamr_procpool *p)
 		for (int w = 0; w < p->n; w++)
 			hamr__arena_reclaim(&p->arena, (uint32_t)w + 1);
 		hamr__arena_retire(&p->arena, &p->cur);
-		hamr__arena_unregister(&p->arena);
-		hamr__arena *keep;
-		if (!hamr__arena_used(&p->arena)) {
-			munmap(p->base, p->size);
-		} else if ((keep = malloc(sizeof *keep))) {
-			*keep = p->arena; /* values still held free into it */
-			hamr__arena_register(keep);
+		hamr__arena *keep = NULL;
+		if (p->registered && hamr__arena_used(&p->arena) && (keep = malloc(sizeof *keep))) {
+			/* values the program still holds free into it: the copy is
+			 * registered before the pool's own goes, so no release
+			 * misses both (and the mapping stays) */
+			*keep = p->arena;
+			if (hamr__arena_register(keep)) {
+				free(keep);
+				keep = NULL;
+			}
 		}
+		if (p->registered)
+			hamr__arena_unregister(&p->arena);
+		if (!keep && !hamr__arena_used(&p->arena))
+			munmap(p->base, p->size);
 	}
 	pthread_mutex_destroy(&p->alloc_lock);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);
 	free(p->busy);
 	free(p->gone);
+	free(p->gone_ns);
 	free(p->pids);
 	free(p);
 }
@@ -562,10 +617,12 @@ int hamr_procpool_create(hamr_procpool **out, int n)
 	hamr__env_display("a pool of worker processes", k, sizeof k / sizeof *k);
 	hamr_procpool *p = calloc(1, sizeof *p);
 	if (!p || !(p->busy = calloc((size_t)n, 1)) || !(p->gone = calloc((size_t)n, 1)) ||
+	    !(p->gone_ns = calloc((size_t)n, sizeof *p->gone_ns)) ||
 	    !(p->pids = calloc((size_t)n, sizeof *p->pids))) {
 		if (p) {
 			free(p->busy);
 			free(p->gone);
+			free(p->gone_ns);
 		}
 		free(p);
 		return hamr__error_set(HAMR_ENOMEM, "hamr_procpool_create: out of memory");
@@ -610,7 +667,11 @@ int hamr_procpool_create(hamr_procpool **out, int n)
 		return hamr__error_set(err == ENOMEM ? HAMR_ENOMEM : HAMR_EIO,
 		                       "hamr_procpool_create: %d workers: %s", n, strerror(err));
 	}
-	hamr__arena_register(&p->arena);
+	if ((rc = hamr__arena_register(&p->arena))) {
+		hamr_procpool_destroy(p);
+		return rc;
+	}
+	p->registered = 1;
 	*out = p;
 	return 0;
 }
@@ -635,6 +696,35 @@ int hamr__procpool_respawn(hamr_procpool *p, int w)
 	if (err)
 		return hamr__error_set(HAMR_EIO, "replacing worker process %d: %s", w, strerror(err));
 	return 0;
+}
+
+void hamr__procpool_kill(hamr_procpool *p, int w, pid_t pid)
+{
+	static reply rep;
+	static request q;
+	pthread_mutex_lock(&lock);
+	forget_inherited();
+	if (server_pid && pid > 0) {
+		memset(&q, 0, sizeof q);
+		q.op = OP_KILL;
+		q.pool = p->id;
+		q.n = w;
+		q.pid = pid;
+		ask(&q, -1, &rep);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+int hamr__procs_server_alive(void)
+{
+	pthread_mutex_lock(&lock);
+	forget_inherited();
+	int status;
+	if (server_pid && owner == getpid() && waitpid(server_pid, &status, WNOHANG) == server_pid)
+		server_pid = 0; /* it died: reaped now */
+	int alive = server_pid != 0;
+	pthread_mutex_unlock(&lock);
+	return alive;
 }
 
 void hamr__procs_load(const char *path)

@@ -112,6 +112,7 @@ struct hamr_procpool {
 	hamr__shm *shm;
 	hamr__arena arena;
 	long child_memory;   /* HAMR_CHILD_MEMORY, 0: none */
+	int registered;      /* its arena is registered (releases find it) */
 	/* the program's own allocations (inputs it sends) */
 	pthread_mutex_t alloc_lock;
 	hamr__arena_cursor cur;
@@ -121,6 +122,7 @@ struct hamr_procpool {
 	uint8_t *busy;
 	int n_busy;
 	uint8_t *gone;       /* dead, and the server could not replace it */
+	int64_t *gone_ns;    /* when it last failed (a retry waits a second) */
 	int n_gone;
 };
 
@@ -138,6 +140,19 @@ hamr_procpool *hamr__procpool_default(int *rc);
  * (the program read all it posted, and reclaimed its arena space). 0 or
  * HAMR_EIO. */
 int hamr__procpool_respawn(hamr_procpool *p, int w);
+
+/* Kills worker w with SIGKILL if pid is still its process (the fork
+ * server, its parent, checks: a pid the server reaped may be another
+ * process's by now). */
+void hamr__procpool_kill(hamr_procpool *p, int w, pid_t pid);
+
+/* Whether address p lay in memory the program had mapped when the fork
+ * server started (so every worker has it, with what it held then). */
+int hamr__procs_inherited(const void *p);
+
+/* Whether the fork server still runs (it reaps nothing once it died, and
+ * its workers die with it). */
+int hamr__procs_server_alive(void);
 
 /* Futex waits and wakes on shared memory (between processes). */
 void hamr__futex_wait(atomic_uint *addr, unsigned val, int64_t timeout_ns);

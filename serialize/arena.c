@@ -302,15 +302,19 @@ uint32_t hamr__arena_used(hamr__arena *a)
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static hamr__arena *arenas[MAX_ARENAS];
 
-void hamr__arena_register(hamr__arena *a)
+int hamr__arena_register(hamr__arena *a)
 {
+	int rc = HAMR_ERANGE;
 	pthread_mutex_lock(&reg_lock);
-	for (int i = 0; i < MAX_ARENAS; i++)
+	for (int i = 0; i < MAX_ARENAS && rc; i++)
 		if (!arenas[i]) {
 			arenas[i] = a;
-			break;
+			rc = 0;
 		}
 	pthread_mutex_unlock(&reg_lock);
+	if (rc)
+		hamr__error_set(rc, "more than %d pools of worker processes at once", MAX_ARENAS);
+	return rc;
 }
 
 void hamr__arena_unregister(hamr__arena *a)

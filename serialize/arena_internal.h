@@ -146,8 +146,8 @@ uint32_t hamr__arena_used(hamr__arena *a);
  * a worker's space comes back a chunk at a time. */
 
 /* Registers an arena this process maps, so that the program's releases
- * find it; unregisters it. */
-void hamr__arena_register(hamr__arena *a);
+ * find it (HAMR_ERANGE when 64 are registered already); unregisters it. */
+int hamr__arena_register(hamr__arena *a);
 void hamr__arena_unregister(hamr__arena *a);
 
 /* Set in a worker process, before it runs anything. */
@@ -156,7 +156,9 @@ extern int hamr__arena_worker;
 /* Makes, in *out, a value of type t (HAMR_STR or HAMR_BYTES) whose box
  * and n bytes of data (plus the NUL of a string) are allocated in arena a
  * for cur's owner; its data in *data. The box's reference count starts at
- * 1. 0, or HAMR_ENOMEM when the arena is full. */
+ * 1; in the program the value is the program's (its last release drops
+ * the allocation, for which the caller holds the chunk). 0, or
+ * HAMR_ENOMEM when the arena is full. */
 int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t,
                       size_t n, void **data, hamr_value *out);
 

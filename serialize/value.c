@@ -900,6 +900,12 @@ int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t,
 	atomic_init(&b->sealed, false);
 	b->arena = 1;
 	b->acct = 0;
+	if (!hamr__arena_worker) {
+		/* the program's own: counted live, which also marks it as
+		 * the program's (hamr__arena_value_at) */
+		b->acct = sizeof *b + n + extra;
+		live_add((long long)b->acct);
+	}
 	b->len = n;
 	memset(&b->u, 0, sizeof b->u);
 	if (extra)

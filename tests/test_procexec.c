@@ -42,6 +42,14 @@
 #define TIMEOUT_TEXT "HAMR_TASK_TIMEOUT (300 ms)"
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN 1
+#endif
+#endif
+
 static hamr_procpool *pp;
 
 typedef struct fixture {
@@ -688,6 +696,78 @@ static void test_crashed_workers_space_comes_back(void)
 	CHECK(after <= limit);
 }
 
+
+static int add_str_len(hamr_value *acc, const hamr_value *x, void *ud)
+{
+	(void)ud;
+	size_t n = 0;
+	const char *str = hamr_value_str(x, &n);
+	*acc = hamr_value_from_i64(hamr_value_i64(acc) + (int64_t)n + (str ? str[n / 2] : 0));
+	return 0;
+}
+
+static const hamr_fold str_len_sum = {HAMR_DEFAULT_I64(0), add_str_len, NULL};
+
+/* An outer string that every item passes back as its own result. */
+static int f_pass_label(hamr_call *c)
+{
+	return hamr_ret_arg(c, 1);
+}
+
+static const hamr_node_def pass_defs[] = {
+	INPUT_N,
+	{.name = "label", .type = HAMR_STR, .kind = HAMR_NODE_INPUT},
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "same", .fn = f_pass_label, .type = HAMR_STR,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("label", HAMR_STR))},
+	{.name = "bytes", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .fold = &str_len_sum,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("same", HAMR_STR))},
+	{.name = "all", .fn = f_list, .type = HAMR_LIST, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("same", HAMR_STR))},
+	{0}};
+
+static void test_inputs_passed_back(void)
+{
+	hamr_module m = {"pass", pass_defs};
+	hamr_graph *g = NULL;
+	hamr_plan *p = NULL;
+	hamr_run *r = NULL;
+	hamr_values *in = NULL;
+	const char *outs[] = {"bytes", "all"};
+	const char *label = "a label long enough to be worth sharing";
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", 400));
+	CHECK_OK(hamr_values_set_str(in, "label", label));
+	CHECK_OK(hamr_plan_create(&p, g, outs, 2, in));
+	size_t used = hamr_procpool_arena_used(pp);
+	for (int round = 0; round < 3; round++) {
+		hamr_run_opts o = on_processes();
+		CHECK_OK(hamr_run_execute(&r, p, in, &o));
+		int64_t bytes = 0;
+		CHECK_OK(hamr_run_result_i64(r, "bytes", &bytes));
+		/* the length and the middle byte of each */
+		CHECK_EQ_INT(bytes, 400 * ((int64_t)strlen(label) + label[strlen(label) / 2]));
+		hamr_list l = hamr_value_list(hamr_run_result(r, "all"));
+		CHECK_EQ_INT(l.len, 400);
+		for (size_t k = 0; k < l.len; k += 57)
+			CHECK_EQ_STR(hamr_list_str(l, k), label);
+		hamr_run_destroy(r);
+	}
+	/* every reference the items took is gone with the run */
+	size_t limit = used + (size_t)hamr_procpool_size(pp) * (256u << 10), after = 0;
+	for (int t = 0; t < 1000 && (after = hamr_procpool_arena_used(pp)) > limit; t++) {
+		struct timespec ms = {0, 1000000};
+		nanosleep(&ms, NULL);
+	}
+	CHECK(after <= limit);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+	hamr_values_destroy(in);
+}
+
 static atomic_int made_here; /* per process: each worker has its own */
 static hamr_resource *conn;  /* registered before the fork server starts */
 
@@ -922,6 +1002,125 @@ static void test_cancel_stops_running_tasks(void)
 	done(&f);
 }
 
+
+/* ---- what workers cannot have ------------------------------------------------------ */
+
+static int f_read_ud(hamr_call *c)
+{
+	const int64_t *x = hamr_userdata(c);
+	return hamr_ret_i64(c, *x);
+}
+
+static void test_heap_userdata_is_refused(void)
+{
+	/* made after the fork server started: workers do not have it */
+	int64_t *late = malloc(4 << 20);
+	late[0] = 42;
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "ud", .fn = f_read_ud, .userdata = late, .type = HAMR_I64},
+		{0}};
+	const char *outs[] = {"ud"};
+	hamr_run_opts o = on_processes();
+	o.executor = HAMR_EXEC_PROCESSES;
+	fixture f = run_with(defs, outs, 1, 1, &o);
+	CHECK_RC(f.create_rc, HAMR_ENOTSUP);
+	CHECK_CONTAINS(hamr_errmsg(), "\"ud\"");
+	CHECK_CONTAINS(hamr_errmsg(), "user data");
+	done(&f);
+	/* static data is in the program's image: fine */
+	static const int64_t fixed = 7;
+	defs[1].userdata = (void *)&fixed;
+	f = run_with(defs, outs, 1, 1, &o);
+	CHECK_OK(f.run_rc);
+	int64_t v = 0;
+	CHECK_OK(hamr_run_result_i64(f.r, "ud", &v));
+	CHECK_EQ_INT(v, 7);
+	done(&f);
+	free(late);
+}
+
+/* The parent of pid, from /proc. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *st = fopen(path, "r");
+	pid_t ppid = 0;
+	if (st && fgets(line, sizeof line, st)) {
+		char *close_paren = strrchr(line, ')');
+		char state;
+		int pp_ = 0;
+		if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &pp_) == 2)
+			ppid = pp_;
+	}
+	if (st)
+		fclose(st);
+	return ppid;
+}
+
+static hamr_procpool *doomed;
+
+/* Emits its items, then kills the fork server. */
+static int f_items_then_kill(hamr_call *c)
+{
+	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
+		if (hamr_emit_i64(c, i))
+			return HAMR_ECANCELED;
+	kill(parent_of(hamr_procpool_pid(doomed, 0)), SIGKILL);
+	return 0;
+}
+
+static const hamr_node_def doomed_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items_then_kill, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "hang", .fn = f_hang, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("hang", HAMR_I64))},
+	{0}};
+
+/* In a child of the test (the server dies for good): a run whose fork
+ * server dies fails, saying so, instead of waiting forever. */
+static void test_the_fork_server_dying(void)
+{
+	int fd[2];
+	CHECK_OK(pipe(fd));
+	fflush(stdout);
+	pid_t child = fork();
+	if (child == 0) {
+		close(fd[0]);
+		char msg[1024] = "setup";
+		if (hamr_processes_init() == 0 && hamr_procpool_create(&doomed, 2) == 0) {
+			const char *outs[] = {"total"};
+			hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+			o.remote = HAMR_REMOTE_PROCESSES;
+			o.procpool = doomed;
+			fixture f = run_with(doomed_defs, outs, 1, 20, &o);
+			snprintf(msg, sizeof msg, "%d %s", f.run_rc, hamr_errmsg());
+		}
+		if (write(fd[1], msg, sizeof msg) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	close(fd[1]);
+	char msg[1024] = "";
+	CHECK(read(fd[0], msg, sizeof msg) > 0);
+	close(fd[0]);
+	waitpid(child, NULL, 0);
+	/* its workers, orphaned, come back here to be reaped */
+	for (int t = 0; t < 200; t++) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		struct timespec ms = {0, 5000000};
+		nanosleep(&ms, NULL);
+	}
+	int rc = 0, off = 0;
+	CHECK(sscanf(msg, "%d %n", &rc, &off) == 1);
+	CHECK_EQ_INT(rc, HAMR_EIO);
+	CHECK_CONTAINS(msg + off, "fork server died");
+}
+
 /* ---- no leaks ---------------------------------------------------------------------- */
 
 static int count_fds(void)
@@ -989,9 +1188,15 @@ int main(void)
 	RUN_TEST(test_a_large_input_is_written_once);
 	RUN_TEST(test_crashed_workers_space_comes_back);
 	RUN_TEST(test_resources_per_worker_process);
+	RUN_TEST(test_inputs_passed_back);
 	RUN_TEST(test_limits);
 	RUN_TEST(test_a_module_loaded_later);
 	RUN_TEST(test_cancel_stops_running_tasks);
+	RUN_TEST(test_heap_userdata_is_refused);
+#ifndef TSAN
+	/* a forked copy of the test under ThreadSanitizer has its threads */
+	RUN_TEST(test_the_fork_server_dying);
+#endif
 	RUN_TEST(test_no_leaks);
 	hamr_procpool_destroy(pp);
 	TEST_EXIT();
