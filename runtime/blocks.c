@@ -59,8 +59,6 @@
 
 HAMR__TLS int64_t hamr__current_item = -1;
 
-#define HAMR__MAX_OUT_VALUES 8 /* hamr__pres.out */
-
 int hamr__node_procable(const hamr_plan *p, uint32_t i)
 {
 	const hamr__pnode *pn = &p->nodes[i];
@@ -92,11 +90,11 @@ static uint32_t block_outs(const hamr_plan *p, int32_t blk, uint32_t *outs, uint
 
 int hamr__block_procable(const hamr_plan *p, int32_t blk)
 {
-	uint32_t outs[HAMR__MAX_OUT_VALUES];
+	uint32_t outs[HAMR__MAX_OUT];
 	for (uint32_t u = p->unit_start[blk]; u < p->unit_start[blk + 1]; u++)
 		if (!hamr__node_procable(p, p->units[u]))
 			return 0;
-	return block_outs(p, blk, outs, HAMR__MAX_OUT_VALUES) <= HAMR__MAX_OUT_VALUES;
+	return block_outs(p, blk, outs, HAMR__MAX_OUT) <= HAMR__MAX_OUT;
 }
 
 int hamr__block_remote(const hamr_run *r, int32_t blk)
@@ -191,7 +189,7 @@ struct hamr__stream {
 	atomic_int active;       /* consumers offered and not yet finished */
 	atomic_llong n_batches;  /* batches formed, for hooks */
 	hamr__pjob *pj;          /* items in worker processes, or NULL */
-	uint32_t pouts[HAMR__MAX_OUT_VALUES]; /* what each item hands back */
+	uint32_t pouts[HAMR__MAX_OUT]; /* what each item hands back */
 	uint32_t n_pouts;
 	int procs;               /* items run in worker processes */
 	atomic_int rc;           /* fail fast: the first error */
@@ -959,7 +957,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		s->max_inflight = 1; /* each item as it comes */
 	s->procs = procs;
 	if (procs)
-		s->n_pouts = block_outs(p, s->blk, s->pouts, HAMR__MAX_OUT_VALUES);
+		s->n_pouts = block_outs(p, s->blk, s->pouts, HAMR__MAX_OUT);
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
 	s->moved = calloc(s->n_ga ? s->n_ga : 1, 1);
 	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);

@@ -1,29 +1,19 @@
 // SPDX-License-Identifier: MIT
-/* The process executor: programs, the workers' loop, and the program's
- * driver of a pool of worker processes.
+/* The program's side of the process executor: writing programs into the
+ * arena, and the jobs that drive worker processes.
  *
- * A program is what a worker runs per task: a map block's nodes for one
- * item (or one node outside blocks), written into the arena once per
- * block run. It names each node's function by the loaded object it lives
- * in and its offset there (never by a pointer, since a module loaded
- * after the fork server started sits at another address in the workers),
- * the local slots each node reads and writes, the outer values the block
- * reads (written into the arena once, read by every worker in place), and
- * the values each task hands back. A worker resolves a program once (it
- * loads the module if it lacks it, and registers the user types the
- * program names) and keeps it for the program's later tasks.
- *
- * The program's side (a "job") drives workers it takes from the pool's
- * idle set: it writes tasks into their rings, a few ahead of each worker,
- * reads completions, and watches for deaths and timeouts. A dead worker's
- * completions are read first; its running task (the one its control block
- * names) then fails, or goes back to the queue when it has retries left,
- * and the tasks queued behind it go back unattempted. The worker's arena
- * space is reclaimed and a replacement is forked in its slot. */
+ * A job runs one program (runtime/procwire_internal.h) for many tasks. It
+ * takes workers from the pool's idle set, so that each ring has one
+ * producer and one consumer, writes tasks into their rings a few ahead of
+ * each worker (more once tasks prove short), reads completions, and
+ * watches for deaths and timeouts. A dead worker's completions are read
+ * first; its running task (the one its control block names) then fails,
+ * or goes back to the queue when it has retries left, and the tasks
+ * queued behind it go back unattempted. The worker's arena space is
+ * reclaimed and a replacement is forked in its slot. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
-#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,646 +25,10 @@
 #include "runtime/env_internal.h"
 #include "runtime/procexec_internal.h"
 #include "runtime/procs_internal.h"
+#include "runtime/procwire_internal.h"
 #include "runtime/run_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
-
-/* ---- code references ---------------------------------------------------------- */
-
-/* A function or datum named by the loaded object holding it: the object's
- * name (an offset into the program's strings; 0 for the main program's
- * "" too, marked by `where`) and the offset from the object's base. */
-typedef struct pcode {
-	uint32_t where; /* 0: NULL; 1: in an object; 2: a raw address */
-	uint32_t name;  /* the object's name, in the program's strings */
-	uint64_t off;
-} pcode;
-
-typedef struct locate_ctx {
-	uintptr_t addr;
-	const char *name;
-	uintptr_t base;
-	int found;
-} locate_ctx;
-
-static int locate_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	locate_ctx *l = arg;
-	for (int k = 0; k < info->dlpi_phnum; k++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (l->addr >= lo && l->addr < lo + ph->p_memsz) {
-			l->name = info->dlpi_name ? info->dlpi_name : "";
-			l->base = info->dlpi_addr;
-			l->found = 1;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* ---- programs --------------------------------------------------------------- */
-
-enum { T_ANY = -1 }; /* node types: -1 any, a built-in kind, or 100 + user type */
-#define T_USER 100
-
-typedef struct pnode {
-	pcode fn, ud;
-	uint32_t name;       /* the node's name, in the strings */
-	uint32_t n_args, arg_start, result;
-	int32_t type;
-	uint32_t pad;
-} pnode;
-
-typedef struct ptype {
-	uint32_t name;
-	uint32_t kind;
-	uint64_t size;
-	pcode enc, dec, free_, eq;
-} ptype;
-
-typedef struct pouter {
-	uint32_t local;
-	uint32_t pad;
-	hamr__wval v;
-} pouter;
-
-/* A program, in one arena allocation; offsets are from its start. */
-typedef struct pprog {
-	uint64_t gen;
-	uint32_t n_nodes, n_locals, n_outer, n_out, n_types, n_strings;
-	int32_t item_local;
-	uint32_t size;
-	uint64_t nodes, args, outer, outs, types, strings;
-} pprog;
-
-/* ---- values across the boundary -------------------------------------------- */
-
-static const hamr_type builtin[] = {
-	[HAMR_KIND_NONE] = HAMR_NONE, [HAMR_KIND_I64] = HAMR_I64, [HAMR_KIND_F64] = HAMR_F64,
-	[HAMR_KIND_BOOL] = HAMR_BOOL, [HAMR_KIND_STR] = HAMR_STR, [HAMR_KIND_BYTES] = HAMR_BYTES,
-	[HAMR_KIND_LIST] = HAMR_LIST};
-
-static int is_builtin(hamr_type t)
-{
-	return t && t->kind != HAMR_KIND_USER;
-}
-
-/* A value into a wval, in arena a for cur's owner (alloc: how to
- * allocate; own: what was allocated, for the caller to drop, or 0).
- * Returns 0, HAMR_ECODEC (message says the type) or HAMR_ENOMEM. */
-typedef uint64_t (*alloc_fn)(void *ctx, size_t n);
-
-static int worker_arena_value(hamr_type t, size_t n, void **data, hamr_value *out);
-
-static int to_wval(hamr__arena *a, const hamr_value *v, hamr__wval *out, alloc_fn alloc,
-                   void *ctx, uint64_t *own, uint64_t *copied, uint64_t *shared)
-{
-	memset(out, 0, sizeof *out);
-	*own = 0;
-	if (!v || !v->type)
-		return 0;
-	switch (v->type->kind) {
-	case HAMR_KIND_NONE:
-		out->kind = HAMR__WV_NONE;
-		return 0;
-	case HAMR_KIND_I64:
-		out->kind = HAMR__WV_I64;
-		out->a = (uint64_t)v->u.i64;
-		return 0;
-	case HAMR_KIND_F64:
-		out->kind = HAMR__WV_F64;
-		memcpy(&out->a, &v->u.f64, sizeof v->u.f64);
-		return 0;
-	case HAMR_KIND_BOOL:
-		out->kind = HAMR__WV_BOOL;
-		out->a = v->u.b;
-		return 0;
-	case HAMR_KIND_STR:
-	case HAMR_KIND_BYTES: {
-		out->kind = v->type->kind == HAMR_KIND_STR ? HAMR__WV_STR : HAMR__WV_BYTES;
-		uint64_t off = hamr__arena_value_off(a, v);
-		size_t n;
-		const void *data = v->type->kind == HAMR_KIND_STR ? (const void *)hamr_value_str(v, &n) :
-		                                                     hamr_value_bytes(v, &n);
-		if (off) {
-			out->a = off;
-			*shared += n;
-			return 0;
-		}
-		/* a value on the worker's heap: copied into the arena */
-		hamr_value av;
-		void *dst;
-		(void)ctx;
-		if (worker_arena_value(v->type, n, &dst, &av))
-			return HAMR_ENOMEM;
-		memcpy(dst, data, n);
-		out->a = (uint64_t)((char *)av.u.box - a->base);
-		*copied += n;
-		return 0;
-	}
-	default: {
-		size_t need = 0;
-		int rc = hamr_value_encode(v, NULL, 0, &need);
-		if (rc)
-			return rc; /* HAMR_ECODEC: a user type without a codec */
-		uint64_t off = alloc(ctx, need);
-		if (!off)
-			return HAMR_ENOMEM;
-		if ((rc = hamr_value_encode(v, a->base + off, need, &need)))
-			return rc;
-		out->kind = HAMR__WV_ENC;
-		out->a = off;
-		out->b = need;
-		*own = off;
-		*copied += need;
-		return 0;
-	}
-	}
-}
-
-/* ---- the worker's side ----------------------------------------------------- */
-
-/* A worker's state: its arena cursor, and chunks it left that completions
- * name, waiting for the program to acknowledge them. */
-typedef struct deferred {
-	uint32_t chunk;
-	uint64_t need; /* done_tail at least this */
-} deferred;
-
-static struct {
-	hamr_procpool *p;
-	int w;
-	hamr__wctl *c;
-	hamr__arena_cursor cur;
-	deferred *def;
-	size_t n_def, cap_def;
-	uint64_t copied; /* by the task running */
-	int exit_after;  /* out of memory for its own records */
-	hamr_call *call; /* the node running */
-} me;
-
-static void defer_chunk(void *ctx, uint32_t chunk)
-{
-	(void)ctx;
-	if (me.n_def == me.cap_def) {
-		size_t cap = me.cap_def ? 2 * me.cap_def : 64;
-		deferred *d = realloc(me.def, cap * sizeof *d);
-		if (!d) {
-			/* no room to remember it: the chunk stays held, and the
-			 * worker exits after this task, so that the program
-			 * reclaims its space once it has read the completion */
-			me.exit_after = 1;
-			return;
-		}
-		me.def = d;
-		me.cap_def = cap;
-	}
-	/* the completion of the task running, or of the next one */
-	uint64_t need = atomic_load_explicit(&me.c->done_head, memory_order_relaxed) + 1;
-	me.def[me.n_def++] = (deferred){chunk, need};
-}
-
-static void undefer(void)
-{
-	/* acquire: the program read the completions it acknowledged */
-	uint64_t tail = atomic_load_explicit(&me.c->done_tail, memory_order_acquire);
-	size_t k = 0;
-	for (size_t i = 0; i < me.n_def; i++) {
-		if (me.def[i].need <= tail)
-			hamr__arena_unbias(&me.p->arena, me.def[i].chunk);
-		else
-			me.def[k++] = me.def[i];
-	}
-	me.n_def = k;
-}
-
-static uint64_t worker_alloc(void *ctx, size_t n)
-{
-	(void)ctx;
-	uint64_t off = hamr__arena_alloc(&me.p->arena, &me.cur, n);
-	if (!off) {
-		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
-		return 0;
-	}
-	uint32_t c = hamr__arena_chunk_of(&me.p->arena, off);
-	if (c != me.cur.chunk) /* a span of its own */
-		defer_chunk(NULL, c);
-	return off;
-}
-
-static int worker_arena_value(hamr_type t, size_t n, void **data, hamr_value *out)
-{
-	int rc = hamr__arena_value(&me.p->arena, &me.cur, t, n, data, out);
-	if (rc) {
-		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
-		return rc;
-	}
-	uint32_t c = hamr__arena_chunk_of(&me.p->arena, (uint64_t)((char *)out->u.box - me.p->arena.base));
-	if (c != me.cur.chunk)
-		defer_chunk(NULL, c);
-	return 0;
-}
-
-void *hamr__proc_ret_alloc(hamr_call *c, size_t n)
-{
-	hamr_value v;
-	void *data = NULL;
-	if (worker_arena_value(HAMR_BYTES, n, &data, &v)) {
-		hamr_fail(c, "the arena is full: cannot allocate a %zu-byte result (HAMR_ARENA_SIZE is %zu bytes)",
-		          n, (size_t)me.p->arena.h->n_chunks * HAMR__CHUNK);
-		return NULL;
-	}
-	if (hamr_ret_value(c, &v))
-		return NULL;
-	return data;
-}
-
-static void *resolve(const pprog *pg, const pcode *pc)
-{
-	if (pc->where == 0)
-		return NULL;
-	if (pc->where == 2)
-		return (void *)(uintptr_t)pc->off;
-	const char *name = (const char *)pg + pg->strings + pc->name;
-	/* the object by name: loaded already (the program had it when the
-	 * fork server started, or the server loaded it since), else now */
-	void *h = !name[0] ? dlopen(NULL, RTLD_NOW) :
-	          dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE | RTLD_NOLOAD);
-	if (!h && name[0])
-		h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	struct link_map *lm = NULL;
-	if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm) || !lm)
-		return NULL;
-	return (void *)(lm->l_addr + pc->off);
-}
-
-/* A program as a worker keeps it. */
-typedef struct rprog {
-	uint64_t off, gen;
-	hamr__pnode *pn;
-	int32_t *args;
-	hamr_value *outer;  /* per local: the outer values, decoded */
-	uint8_t *decoded;   /* per local: outer[k] is the worker's own */
-	uint8_t *kinds;     /* slot kinds for the call's run */
-	hamr_plan plan;
-	hamr_run run;
-	char *err;          /* why it cannot run, or NULL */
-} rprog;
-
-#define RCACHE 8
-static rprog *rcache[RCACHE];
-static unsigned rnext;
-
-static void rprog_free(rprog *rp)
-{
-	if (!rp)
-		return;
-	for (uint32_t k = 0; rp->outer && k < rp->plan.n_slots; k++)
-		if (rp->decoded[k])
-			hamr_value_clear(&rp->outer[k]);
-	free(rp->pn);
-	free(rp->args);
-	free(rp->outer);
-	free(rp->decoded);
-	free(rp->kinds);
-	free(rp->err);
-	free(rp);
-}
-
-static int from_wval_worker(const hamr__wval *w, hamr_value *out, int *own)
-{
-	hamr__arena *a = &me.p->arena;
-	*own = 0;
-	*out = (hamr_value)HAMR_VALUE_EMPTY;
-	switch (w->kind) {
-	case HAMR__WV_EMPTY:
-		return 0;
-	case HAMR__WV_NONE:
-		*out = hamr_value_none();
-		return 0;
-	case HAMR__WV_I64:
-		*out = hamr_value_from_i64((int64_t)w->a);
-		return 0;
-	case HAMR__WV_F64: {
-		double d;
-		memcpy(&d, &w->a, sizeof d);
-		*out = hamr_value_from_f64(d);
-		return 0;
-	}
-	case HAMR__WV_BOOL:
-		*out = hamr_value_from_bool(w->a != 0);
-		return 0;
-	case HAMR__WV_STR:
-	case HAMR__WV_BYTES:
-		hamr__arena_value_at(a, w->kind == HAMR__WV_STR ? HAMR_STR : HAMR_BYTES, w->a, out);
-		return 0;
-	default:
-		*own = 1;
-		me.copied += w->b;
-		return hamr_value_decode(a->base + w->a, w->b, out);
-	}
-}
-
-static hamr_type type_of(const rprog *rp, const pprog *pg, int32_t t, hamr_type *users)
-{
-	(void)rp;
-	(void)pg;
-	if (t == T_ANY)
-		return NULL;
-	if (t < T_USER)
-		return builtin[t];
-	return users[t - T_USER];
-}
-
-static rprog *rprog_make(uint64_t off)
-{
-	const pprog *pg = (const pprog *)(me.p->arena.base + off);
-	rprog *rp = calloc(1, sizeof *rp);
-	if (!rp)
-		return NULL;
-	rp->off = off;
-	rp->gen = pg->gen;
-	uint32_t nl = pg->n_locals ? pg->n_locals : 1;
-	rp->pn = calloc(pg->n_nodes ? pg->n_nodes : 1, sizeof *rp->pn);
-	const int32_t *args = (const int32_t *)((const char *)pg + pg->args);
-	const pnode *nodes = (const pnode *)((const char *)pg + pg->nodes);
-	uint32_t n_args = 0;
-	for (uint32_t k = 0; k < pg->n_nodes; k++)
-		n_args += nodes[k].n_args;
-	rp->args = malloc((n_args ? n_args : 1) * sizeof *rp->args);
-	rp->outer = calloc(nl, sizeof *rp->outer);
-	rp->decoded = calloc(nl, 1);
-	rp->kinds = calloc(nl, 1);
-	if (!rp->pn || !rp->args || !rp->outer || !rp->decoded || !rp->kinds) {
-		rprog_free(rp);
-		return NULL;
-	}
-	memcpy(rp->args, args, n_args * sizeof *rp->args);
-	rp->plan.n_slots = nl;
-	rp->plan.slot_kind = rp->kinds;
-	rp->plan.nodes = rp->pn;
-	rp->plan.args = rp->args;
-	rp->run.plan = &rp->plan;
-	const char *strs = (const char *)pg + pg->strings;
-	/* the user types it names, registered here as the program has them */
-	const ptype *types = (const ptype *)((const char *)pg + pg->types);
-	hamr_type users[64] = {0};
-	for (uint32_t t = 0; t < pg->n_types && t < 64 && !rp->err; t++) {
-		const char *tn = strs + types[t].name;
-		hamr_type found = hamr_type_find(tn);
-		if (!found) {
-			hamr_type_desc *d = calloc(1, sizeof *d);
-			char *name = strdup(tn);
-			if (!d || !name) {
-				free(d);
-				free(name);
-				break;
-			}
-			d->name = name;
-			d->kind = HAMR_KIND_USER;
-			d->size = types[t].size;
-			d->encode = (size_t (*)(const void *, void *, size_t))resolve(pg, &types[t].enc);
-			d->decode = (int (*)(const void *, size_t, void **))resolve(pg, &types[t].dec);
-			d->free = (void (*)(void *))resolve(pg, &types[t].free_);
-			d->equal = (bool (*)(const void *, const void *))resolve(pg, &types[t].eq);
-			if (hamr_type_register(d, &found))
-				found = NULL; /* d stays: a registered descriptor's names must live */
-		}
-		users[t] = found;
-	}
-	for (uint32_t k = 0; k < pg->n_nodes; k++) {
-		const pnode *n = &nodes[k];
-		hamr__pnode *q = &rp->pn[k];
-		q->name = strs + n->name;
-		q->fn = (hamr_fn)resolve(pg, &n->fn);
-		q->userdata = resolve(pg, &n->ud);
-		q->type = type_of(rp, pg, n->type, users);
-		q->kind = HAMR_NODE_PLAIN;
-		q->arg_start = n->arg_start;
-		q->n_args = n->n_args;
-		if (!q->fn && !rp->err &&
-		    asprintf(&rp->err, "the worker cannot find the node's function (in \"%s\")",
-		             n->fn.where == 1 ? strs + n->fn.name : "?") < 0)
-			rp->err = NULL;
-	}
-	const pouter *outer = (const pouter *)((const char *)pg + pg->outer);
-	for (uint32_t k = 0; k < pg->n_outer; k++) {
-		int own;
-		uint32_t l = outer[k].local;
-		if (from_wval_worker(&outer[k].v, &rp->outer[l], &own) && !rp->err)
-			rp->err = strdup("the worker cannot decode an input value");
-		rp->decoded[l] = (uint8_t)own;
-	}
-	return rp;
-}
-
-static rprog *rprog_get(uint64_t off)
-{
-	const pprog *pg = (const pprog *)(me.p->arena.base + off);
-	for (int k = 0; k < RCACHE; k++)
-		if (rcache[k] && rcache[k]->off == off && rcache[k]->gen == pg->gen)
-			return rcache[k];
-	rprog *rp = rprog_make(off);
-	if (!rp)
-		return NULL;
-	unsigned k = rnext++ % RCACHE;
-	rprog_free(rcache[k]);
-	rcache[k] = rp;
-	return rp;
-}
-
-/* A message into the arena for the completion; 0 when there is no room. */
-static uint64_t put_msg(const char *msg)
-{
-	size_t n = strlen(msg) + 1;
-	uint64_t off = worker_alloc(NULL, n);
-	if (off)
-		memcpy(me.p->arena.base + off, msg, n);
-	return off;
-}
-
-static int fail_done(hamr__pdone *d, int rc, int node, const char *msg)
-{
-	d->rc = rc;
-	d->node = node;
-	d->msg = msg ? put_msg(msg) : 0;
-	return rc;
-}
-
-static int is_hamr_code(int rc)
-{
-	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
-}
-
-/* Runs one task's program into completion d. */
-static void run_task(const hamr__ptask *t, hamr__pdone *d)
-{
-	memset(d, 0, offsetof(hamr__pdone, t));
-	d->seq = t->seq;
-	d->node = -1;
-	me.copied = 0;
-	rprog *rp = rprog_get(t->prog);
-	const pprog *pg = (const pprog *)(me.p->arena.base + t->prog);
-	if (!rp || rp->err) {
-		fail_done(d, rp ? HAMR_EMODULE : HAMR_ENOMEM, 0,
-		          rp ? rp->err : "out of memory in the worker");
-		return;
-	}
-	uint32_t nl = pg->n_locals ? pg->n_locals : 1;
-	hamr_value local[64], *slots = nl <= 64 ? local : calloc(nl, sizeof *slots);
-	uint8_t own_in = 0;
-	if (!slots) {
-		fail_done(d, HAMR_ENOMEM, 0, "out of memory in the worker");
-		return;
-	}
-	memcpy(slots, rp->outer, nl * sizeof *slots);
-	int own;
-	if (pg->item_local >= 0) {
-		if (from_wval_worker(&t->in, &slots[pg->item_local], &own)) {
-			fail_done(d, HAMR_ECODEC, 0, "the worker cannot decode the item");
-			goto out;
-		}
-		own_in = (uint8_t)own;
-	}
-	hamr__current_item = t->item;
-	hamr__proc_attempt = (int)t->attempt;
-	for (uint32_t k = 0; k < pg->n_nodes; k++) {
-		const hamr__pnode *pn = &rp->pn[k];
-		const pnode *src = (const pnode *)((const char *)pg + pg->nodes) + k;
-		hamr_call c = {&rp->run, pn, rp->args + pn->arg_start, slots,
-		               HAMR_VALUE_EMPTY, NULL, NULL};
-		int64_t t0 = hamr__now_ns();
-		int rc = pn->fn(&c);
-		int64_t t1 = hamr__now_ns();
-		if (k < HAMR__MAX_TIMED) {
-			d->t[2 * k] = t0;
-			d->t[2 * k + 1] = t1;
-			d->n_timed = k + 1;
-		}
-		if (rc == 0 && !c.result.type) {
-			if (pn->type && pn->type != HAMR_NONE) {
-				char *m = NULL;
-				if (asprintf(&m, "returned no value, but the node is declared %s",
-				             hamr_type_name(pn->type)) < 0)
-					m = NULL;
-				fail_done(d, HAMR_ETYPE, (int)k, m);
-				free(m);
-				free(c.fail_msg);
-				goto out;
-			}
-			c.result = hamr_value_none();
-		}
-		if (rc) {
-			hamr_value_clear(&c.result);
-			char *m = c.fail_msg;
-			if (!m && asprintf(&m, "returned %d (%s)", rc,
-			                   is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
-				m = NULL;
-			fail_done(d, is_hamr_code(rc) ? rc : HAMR_EFAIL, (int)k, m);
-			free(m);
-			goto out;
-		}
-		free(c.fail_msg);
-		slots[src->result] = c.result;
-	}
-	/* what goes back */
-	const uint32_t *outs = (const uint32_t *)((const char *)pg + pg->outs);
-	uint64_t shared = 0;
-	hamr__arena_cursor *cur = &me.cur;
-	for (uint32_t k = 0; k < pg->n_out; k++) {
-		uint64_t own_off;
-		const hamr_value *v = &slots[outs[k]];
-		int rc = to_wval(&me.p->arena, v, &d->out[k], worker_alloc, cur, &own_off, &me.copied,
-		                 &shared);
-		if (rc == HAMR_ENOMEM) {
-			atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
-			fail_done(d, rc, -1, "the arena is full: no room for the task's results (HAMR_ARENA_SIZE)");
-			goto out;
-		}
-		if (rc) {
-			char m[256];
-			snprintf(m, sizeof m, "its result of type %s cannot cross to the program: the type has no codec (encode and decode)",
-			         hamr_type_name(v->type));
-			fail_done(d, rc, -1, m);
-			goto out;
-		}
-	}
-	d->n_out = pg->n_out;
-out:
-	d->copied = me.copied;
-	/* the task's values die here: the worker's own ones are freed, views
-	 * into the arena cost nothing, and the outer values stay with the
-	 * program's record for its next task */
-	for (uint32_t k = 0; k < nl; k++) {
-		if (rp->outer[k].type)
-			continue;
-		if ((int32_t)k == pg->item_local && !own_in)
-			continue;
-		hamr_value_clear(&slots[k]);
-	}
-	if (slots != local)
-		free(slots);
-	hamr__current_item = -1;
-}
-
-_Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
-{
-	hamr__arena_worker = 1;
-	p->arena.self = (uint32_t)w + 1;
-	me.p = p;
-	me.w = w;
-	me.c = hamr__wctl_of(p, w);
-	me.cur = (hamr__arena_cursor){(uint32_t)w + 1, HAMR__NO_CHUNK, defer_chunk, NULL};
-	hamr__wctl *c = me.c;
-	for (;;) {
-		if (atomic_load_explicit(&p->shm->stop, memory_order_relaxed))
-			_exit(0);
-		if (me.n_def)
-			undefer();
-		uint64_t tail = atomic_load_explicit(&c->task_tail, memory_order_relaxed);
-		/* acquire: the task's record, written before the head moved */
-		uint64_t head = atomic_load_explicit(&c->task_head, memory_order_acquire);
-		if (tail < head) {
-			const hamr__ptask *t = &c->tasks[tail % HAMR__RING];
-			atomic_store_explicit(&c->oom, 0, memory_order_relaxed);
-			atomic_store_explicit(&c->cur_start, hamr__now_ns(), memory_order_relaxed);
-			atomic_store_explicit(&c->cur_seq, t->seq, memory_order_release);
-			uint64_t dh = atomic_load_explicit(&c->done_head, memory_order_relaxed);
-			while (dh - atomic_load_explicit(&c->done_tail, memory_order_acquire) >= HAMR__RING) {
-				struct timespec us = {0, 20000};
-				nanosleep(&us, NULL);
-			}
-			run_task(t, &c->done[dh % HAMR__RING]);
-			/* release: the completion before its index */
-			atomic_store_explicit(&c->done_head, dh + 1, memory_order_release);
-			atomic_store_explicit(&c->task_tail, tail + 1, memory_order_release);
-			atomic_store_explicit(&c->cur_seq, 0, memory_order_relaxed);
-			hamr__bell_ring(p->shm);
-			if (me.exit_after)
-				_exit(3); /* a replacement starts afresh */
-			continue;
-		}
-		/* nothing queued: spin a little, then sleep until a task comes */
-		int64_t until = hamr__now_ns() + 50000;
-		int got = 0;
-		while (!got && hamr__now_ns() < until) {
-			for (int k = 0; k < 64; k++)
-				hamr__cpu_relax();
-			got = atomic_load_explicit(&c->task_head, memory_order_acquire) > tail;
-		}
-		if (got)
-			continue;
-		atomic_store_explicit(&c->wsleep, 1, memory_order_seq_cst);
-		if (atomic_load_explicit(&c->task_head, memory_order_seq_cst) == tail &&
-		    !atomic_load_explicit(&p->shm->stop, memory_order_relaxed))
-			hamr__futex_wait(&c->wsleep, 1, me.n_def ? 1000000 : 200000000);
-		atomic_store_explicit(&c->wsleep, 0, memory_order_relaxed);
-	}
-}
 
 /* ---- the program's side: building a program ---------------------------------- */
 
@@ -740,14 +94,14 @@ static uint32_t str_put(strtab *t, const char *s)
 	return (uint32_t)(t->len - n);
 }
 
-static pcode code_ref(strtab *st, const void *addr)
+static hamr__wcode code_ref(strtab *st, const void *addr)
 {
-	pcode pc = {0, 0, 0};
+	hamr__wcode pc = {0, 0, 0};
 	if (!addr)
 		return pc;
-	locate_ctx l = {(uintptr_t)addr, NULL, 0, 0};
-	dl_iterate_phdr(locate_cb, &l);
-	if (!l.found) {
+	const char *name;
+	uintptr_t base;
+	if (!hamr__wire_locate(addr, &name, &base)) {
 		/* heap or stack data: valid in workers only when it existed
 		 * before the fork server started */
 		pc.where = 2;
@@ -758,29 +112,29 @@ static pcode code_ref(strtab *st, const void *addr)
 	char full[PATH_MAX];
 	/* a relative name is the program's working directory's, which the
 	 * workers need not share */
-	pc.name = str_put(st, l.name[0] && l.name[0] != '/' && realpath(l.name, full) ? full : l.name);
-	pc.off = (uint64_t)((uintptr_t)addr - l.base);
+	pc.name = str_put(st, name[0] && name[0] != '/' && realpath(name, full) ? full : name);
+	pc.off = (uint64_t)((uintptr_t)addr - base);
 	return pc;
 }
 
 typedef struct tlist {
-	hamr_type t[64];
+	hamr_type t[HAMR__WT_MAX_USER];
 	uint32_t n;
 } tlist;
 
 static int32_t type_code(tlist *tl, hamr_type t)
 {
 	if (!t)
-		return T_ANY;
-	if (is_builtin(t))
+		return HAMR__WT_ANY;
+	if (hamr__wire_is_builtin(t))
 		return (int32_t)t->kind;
 	for (uint32_t k = 0; k < tl->n; k++)
 		if (tl->t[k] == t)
-			return T_USER + (int32_t)k;
-	if (tl->n == 64)
-		return T_ANY;
+			return HAMR__WT_USER + (int32_t)k;
+	if (tl->n == HAMR__WT_MAX_USER)
+		return HAMR__WT_ANY;
 	tl->t[tl->n] = t;
-	return T_USER + (int32_t)tl->n++;
+	return HAMR__WT_USER + (int32_t)tl->n++;
 }
 
 /* ---- the program's side: jobs ------------------------------------------------ */
@@ -848,49 +202,36 @@ static uint64_t program_alloc(void *ctx, size_t n)
 	return off;
 }
 
+/* A string or bytes value of the program's in the arena: its last
+ * release frees it (hamr__arena_value). */
+static int program_value(void *ctx, hamr_type t, size_t n, void **data, hamr_value *out)
+{
+	hamr_procpool *pp = ctx;
+	pthread_mutex_lock(&pp->alloc_lock);
+	int rc = hamr__arena_value(&pp->arena, &pp->cur, t, n, data, out);
+	if (!rc) {
+		uint64_t off = (uint64_t)((char *)out->u.box - pp->arena.base);
+		hamr__arena_hold(&pp->arena, off);
+		uint32_t c = hamr__arena_chunk_of(&pp->arena, off);
+		if (c != pp->cur.chunk)
+			hamr__arena_unbias(&pp->arena, c); /* a span: the hold keeps it */
+	}
+	pthread_mutex_unlock(&pp->alloc_lock);
+	return rc;
+}
+
 /* The program's conversion of a value: what it makes in the arena for it
  * goes to *own, for the caller to release (owned_release) once no task
  * reads it. */
 static int program_wval(hamr__pjob *j, const hamr_value *v, hamr__wval *out, powned *own)
 {
 	hamr_procpool *pp = j->pp;
-	uint64_t copied = 0, shared = 0;
-	int rc;
-	own->v = (hamr_value)HAMR_VALUE_EMPTY;
-	own->off = 0;
-	if (v && v->type && (v->type->kind == HAMR_KIND_STR || v->type->kind == HAMR_KIND_BYTES) &&
-	    !hamr__arena_value_off(&pp->arena, v)) {
-		/* a heap string: copied into a value of the program's in the
-		 * arena, which its last release frees */
-		size_t n;
-		const void *data = v->type->kind == HAMR_KIND_STR ? (const void *)hamr_value_str(v, &n) :
-		                                                     hamr_value_bytes(v, &n);
-		void *dst;
-		pthread_mutex_lock(&pp->alloc_lock);
-		rc = hamr__arena_value(&pp->arena, &pp->cur, v->type, n, &dst, &own->v);
-		if (!rc) {
-			uint64_t off = (uint64_t)((char *)own->v.u.box - pp->arena.base);
-			hamr__arena_hold(&pp->arena, off);
-			uint32_t c = hamr__arena_chunk_of(&pp->arena, off);
-			if (c != pp->cur.chunk)
-				hamr__arena_unbias(&pp->arena, c); /* a span: the hold keeps it */
-		}
-		pthread_mutex_unlock(&pp->alloc_lock);
-		if (rc)
-			return rc;
-		memcpy(dst, data, n);
-		memset(out, 0, sizeof *out);
-		out->kind = v->type->kind == HAMR_KIND_STR ? HAMR__WV_STR : HAMR__WV_BYTES;
-		out->a = (uint64_t)((char *)own->v.u.box - pp->arena.base);
-		copied = n;
-	} else {
-		rc = to_wval(&pp->arena, v, out, program_alloc, pp, &own->off, &copied, &shared);
-		if (rc)
-			return rc;
-	}
-	atomic_fetch_add_explicit(&j->r->proc.copied, copied, memory_order_relaxed);
-	atomic_fetch_add_explicit(&j->r->proc.shared, shared, memory_order_relaxed);
-	return 0;
+	hamr__wire_sink sink = {&pp->arena, program_alloc, program_value, pp, 0, 0};
+	int rc = hamr__wire_put(&sink, v, out, &own->v, &own->off);
+	/* relaxed: counts, read once the run has ended */
+	atomic_fetch_add_explicit(&j->r->proc.copied, sink.copied, memory_order_relaxed);
+	atomic_fetch_add_explicit(&j->r->proc.shared, sink.shared, memory_order_relaxed);
+	return rc;
 }
 
 static void program_drop(hamr_procpool *pp, uint64_t off)
@@ -908,7 +249,7 @@ static void owned_release(hamr_procpool *pp, powned *o)
 
 static int codec_check(const hamr_plan *p, uint32_t i, hamr_type t, const char *what)
 {
-	if (!t || is_builtin(t) || (t->encode && t->decode))
+	if (!t || hamr__wire_is_builtin(t) || (t->encode && t->decode))
 		return 0;
 	return hamr__error_set(HAMR_ECODEC,
 	                       "node \"%s\": %s of type %s would cross to a worker process, and %s has no codec (encode and decode)",
@@ -921,9 +262,9 @@ static int userdata_ok(const void *ud)
 {
 	if (!ud || hamr__procs_inherited(ud))
 		return 1;
-	locate_ctx l = {(uintptr_t)ud, NULL, 0, 0};
-	dl_iterate_phdr(locate_cb, &l);
-	if (l.found)
+	const char *name;
+	uintptr_t base;
+	if (hamr__wire_locate(ud, &name, &base))
 		return 1;
 	/* mincore fails on an address that is not mapped: then it is a
 	 * number, passed as it is */
@@ -1001,7 +342,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 	builder b = {0};
 	strtab st = {0};
 	tlist tl = {.n = 0};
-	pprog hdr = {0};
+	hamr__wprog hdr = {0};
 	hdr.gen = next_gen();
 	hdr.n_nodes = n_nodes;
 	hdr.item_local = item_slot >= 0 ? 0 : -1;
@@ -1011,7 +352,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 	for (uint32_t k = 0; k < n_nodes; k++)
 		n_args += p->nodes[nodes[k]].n_args;
 	int32_t *args = malloc((n_args ? n_args : 1) * sizeof *args);
-	pouter *outer = malloc((n_args ? n_args : 1) * sizeof *outer);
+	hamr__wouter *outer = malloc((n_args ? n_args : 1) * sizeof *outer);
 	uint32_t n_outer = 0, at = 0;
 	int rc = !args || !outer ? HAMR_ENOMEM : 0;
 	for (uint32_t k = 0; !rc && k < n_nodes; k++) {
@@ -1038,7 +379,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 			args[at++] = s >= 0 ? local[s] : -1;
 		}
 	}
-	pnode *pns = calloc(n_nodes ? n_nodes : 1, sizeof *pns);
+	hamr__wnode *pns = calloc(n_nodes ? n_nodes : 1, sizeof *pns);
 	if (!rc && !pns)
 		rc = HAMR_ENOMEM;
 	for (uint32_t k = 0, a0 = 0; !rc && k < n_nodes; k++) {
@@ -1057,7 +398,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 		}
 		a0 += pn->n_args;
 	}
-	ptype *pts = calloc(tl.n ? tl.n : 1, sizeof *pts);
+	hamr__wtype *pts = calloc(tl.n ? tl.n : 1, sizeof *pts);
 	if (!rc && !pts)
 		rc = HAMR_ENOMEM;
 	for (uint32_t t = 0; !rc && t < tl.n; t++) {
@@ -1074,18 +415,20 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 	for (uint32_t k = 0; k < n_out; k++)
 		outs[k] = (uint32_t)local[out_slots[k]];
 	if (!rc) {
-		pprog *h;
+		hamr__wprog *h;
 		uint64_t o_nodes = b_put(&b, pns, n_nodes * sizeof *pns);
 		uint64_t o_args = b_put(&b, args, n_args * sizeof *args);
 		uint64_t o_outer = b_put(&b, outer, n_outer * sizeof *outer);
 		uint64_t o_outs = b_put(&b, outs, n_out * sizeof *outs);
 		uint64_t o_types = b_put(&b, pts, tl.n * sizeof *pts);
 		uint64_t o_str = b_put(&b, st.s, st.len);
-		if (b.failed || st.failed || tl.n == 64) {
-			rc = tl.n == 64 ? hamr__error_set(HAMR_ENOTSUP, "a process block names more than 63 user types") :
+		if (b.failed || st.failed || tl.n == HAMR__WT_MAX_USER) {
+			rc = tl.n == HAMR__WT_MAX_USER ?
+			     hamr__error_set(HAMR_ENOTSUP, "a process block names more than %d user types",
+			                     HAMR__WT_MAX_USER - 1) :
 			                  HAMR_ENOMEM;
 		} else {
-			h = (pprog *)b.buf;
+			h = (hamr__wprog *)b.buf;
 			h->n_locals = nl;
 			h->n_outer = n_outer;
 			h->n_out = n_out;

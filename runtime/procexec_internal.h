@@ -9,6 +9,7 @@
 
 #include "hamr/process.h"
 #include "hamr/runtime.h"
+#include "runtime/procs_internal.h"
 
 struct hamr_plan;
 
@@ -24,7 +25,7 @@ typedef struct hamr__pres {
 	int pid;      /* the worker that ran it, 0: none did */
 	int64_t t0, t1; /* when it started and ended there */
 	uint32_t n_out;
-	hamr_value out[8]; /* the values the program hands back, owned */
+	hamr_value out[HAMR__MAX_OUT]; /* the values handed back, owned */
 } hamr__pres;
 
 /* Opens a job running plan nodes `nodes` (in that order) per task: the

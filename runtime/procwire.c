@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/* What crosses to worker processes: code found by the object that holds
+ * it, built-in types by kind, and values put on the wire (see
+ * runtime/procwire_internal.h). */
+#include <link.h>
+#include <string.h>
+
+#include "runtime/procwire_internal.h"
+#include "serialize/error_internal.h"
+
+typedef struct locate_ctx {
+	uintptr_t addr;
+	const char *name;
+	uintptr_t base;
+	int found;
+} locate_ctx;
+
+static int locate_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	locate_ctx *l = arg;
+	for (int k = 0; k < info->dlpi_phnum; k++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (l->addr >= lo && l->addr < lo + ph->p_memsz) {
+			l->name = info->dlpi_name ? info->dlpi_name : "";
+			l->base = info->dlpi_addr;
+			l->found = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int hamr__wire_locate(const void *addr, const char **name, uintptr_t *base)
+{
+	locate_ctx l = {(uintptr_t)addr, NULL, 0, 0};
+	dl_iterate_phdr(locate_cb, &l);
+	*name = l.name;
+	*base = l.base;
+	return l.found;
+}
+
+static const hamr_type builtin[] = {
+	[HAMR_KIND_NONE] = HAMR_NONE, [HAMR_KIND_I64] = HAMR_I64, [HAMR_KIND_F64] = HAMR_F64,
+	[HAMR_KIND_BOOL] = HAMR_BOOL, [HAMR_KIND_STR] = HAMR_STR, [HAMR_KIND_BYTES] = HAMR_BYTES,
+	[HAMR_KIND_LIST] = HAMR_LIST};
+
+hamr_type hamr__wire_builtin(int32_t k)
+{
+	return k > 0 && (size_t)k < sizeof builtin / sizeof builtin[0] ? builtin[k] : NULL;
+}
+
+int hamr__wire_is_builtin(hamr_type t)
+{
+	return t && t->kind != HAMR_KIND_USER;
+}
+
+int hamr__wire_is_code(int rc)
+{
+	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
+}
+
+int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, hamr_value *made,
+                   uint64_t *raw)
+{
+	memset(out, 0, sizeof *out);
+	*made = (hamr_value)HAMR_VALUE_EMPTY;
+	*raw = 0;
+	if (!v || !v->type)
+		return 0;
+	switch (v->type->kind) {
+	case HAMR_KIND_NONE:
+		out->kind = HAMR__WV_NONE;
+		return 0;
+	case HAMR_KIND_I64:
+		out->kind = HAMR__WV_I64;
+		out->a = (uint64_t)v->u.i64;
+		return 0;
+	case HAMR_KIND_F64:
+		out->kind = HAMR__WV_F64;
+		memcpy(&out->a, &v->u.f64, sizeof v->u.f64);
+		return 0;
+	case HAMR_KIND_BOOL:
+		out->kind = HAMR__WV_BOOL;
+		out->a = v->u.b;
+		return 0;
+	case HAMR_KIND_STR:
+	case HAMR_KIND_BYTES: {
+		out->kind = v->type->kind == HAMR_KIND_STR ? HAMR__WV_STR : HAMR__WV_BYTES;
+		size_t n;
+		const void *data = v->type->kind == HAMR_KIND_STR ? (const void *)hamr_value_str(v, &n) :
+		                                                     hamr_value_bytes(v, &n);
+		uint64_t off = hamr__arena_value_off(s->a, v);
+		if (off) { /* in the arena already: it crosses in place */
+			out->a = off;
+			s->shared += n;
+			return 0;
+		}
+		void *dst;
+		if (s->value(s->ctx, v->type, n, &dst, made))
+			return HAMR_ENOMEM;
+		memcpy(dst, data, n);
+		out->a = (uint64_t)((char *)made->u.box - s->a->base);
+		s->copied += n;
+		return 0;
+	}
+	default: {
+		size_t need = 0;
+		int rc = hamr_value_encode(v, NULL, 0, &need);
+		if (rc)
+			return rc; /* HAMR_ECODEC: a user type without a codec */
+		uint64_t off = s->alloc(s->ctx, need);
+		if (!off)
+			return HAMR_ENOMEM;
+		if ((rc = hamr_value_encode(v, s->a->base + off, need, &need)))
+			return rc;
+		out->kind = HAMR__WV_ENC;
+		out->a = off;
+		out->b = need;
+		*raw = off;
+		s->copied += need;
+		return 0;
+	}
+	}
+}
