@@ -1082,7 +1082,7 @@ static const hamr_node_def doomed_defs[] = {
 
 /* In a child of the test (the server dies for good): a run whose fork
  * server dies fails, saying so, instead of waiting forever. */
-static void test_the_fork_server_dying(void)
+__attribute__((unused)) static void test_the_fork_server_dying(void)
 {
 	int fd[2];
 	CHECK_OK(pipe(fd));
