@@ -225,6 +225,8 @@ static int plot(const row *rows, int n)
 		return 1;
 	}
 	const char *kinds[] = {"io", "cpu"}, *modes[] = {"threads", "processes"};
+	const char *titles[] = {"io (sleep)", "cpu (loop)"};
+	int has[4] = {0}; /* per mode and kind: whether it has points */
 	for (int m = 0; m < 2; m++)
 		for (int k = 0; k < 2; k++) {
 			/* over the mode's 1-worker row, else the sequential one */
@@ -234,10 +236,12 @@ static int plot(const row *rows, int n)
 				    (!base || !strcmp(rows[i].mode, modes[m])))
 					base = rows[i].median;
 			for (int i = 0; i < n; i++)
-				if (!strcmp(rows[i].mode, modes[m]) && !strcmp(rows[i].kind, kinds[k]))
+				if (!strcmp(rows[i].mode, modes[m]) && !strcmp(rows[i].kind, kinds[k])) {
 					fprintf(f, "%d %.6f\n", rows[i].workers, base / rows[i].median);
-			/* gnuplot needs each block to have a point */
-			fputs("1 1\n\n\n", f);
+					has[2 * m + k] = 1;
+				}
+			if (has[2 * m + k])
+				fputs("\n\n", f); /* the next block */
 		}
 	fclose(f);
 	/* the commands go to gnuplot's stdin, never through a shell; in a
@@ -248,14 +252,13 @@ static int plot(const row *rows, int n)
 		fputs("set terminal png size 800,500\nset output '", g);
 		for (const char *c = cfg.plot; *c; c++)
 			fputs(*c == '\'' ? "''" : (char[2]){*c, 0}, g);
-		fprintf(g, "'\nset xlabel 'workers'\nset ylabel 'speedup over 1 worker'\n"
-		           "set key left\nset logscale x 2\nset grid\n"
-		           "plot '%s' index 0 with linespoints title 'io (sleep), threads', "
-		           "'%s' index 1 with linespoints title 'cpu (loop), threads', "
-		           "'%s' index 2 with linespoints title 'io (sleep), processes', "
-		           "'%s' index 3 with linespoints title 'cpu (loop), processes', "
-		           "x with lines dt 2 title 'ideal'\n",
-		        data, data, data, data);
+		fputs("'\nset xlabel 'workers'\nset ylabel 'speedup over 1 worker'\n"
+		      "set key left\nset logscale x 2\nset grid\nplot ", g);
+		for (int b = 0, at = 0; b < 4; b++)
+			if (has[b])
+				fprintf(g, "'%s' index %d with linespoints title '%s, %s', ", data, at++,
+				        titles[b % 2], modes[b / 2]);
+		fputs("x with lines dt 2 title 'ideal'\n", g);
 		rc = pclose(g);
 	}
 	unlink(data);
