@@ -297,6 +297,7 @@ int hamr__proc_check(const hamr_plan *p, const uint32_t *nodes, uint32_t n_nodes
 static uint64_t next_gen(void)
 {
 	static atomic_ullong gen;
+	/* relaxed: only uniqueness matters */
 	return atomic_fetch_add_explicit(&gen, 1, memory_order_relaxed) + 1;
 }
 
@@ -525,14 +526,16 @@ static int worker_take(hamr__pjob *j, int want, int block)
 			pp->busy[w] = 1;
 			pp->n_busy++;
 			pw->w = w;
-			/* the worker's last incarnation may have sent nothing:
-			 * resume where its rings are */
+			/* resume where its rings are (relaxed: the program's own
+			 * counters, written by the job that let the worker go,
+			 * which the pool's lock orders before this) */
 			hamr__wctl *c = hamr__wctl_of(pp, w);
 			pw->seq = atomic_load_explicit(&c->task_head, memory_order_relaxed);
 			pw->acked = atomic_load_explicit(&c->done_tail, memory_order_relaxed);
 			j->held[j->n_held++] = pw;
 			got++;
 		}
+		/* relaxed: cancel is a hint, looked at again after each wait */
 		if (got || !block || atomic_load_explicit(&j->r->cancel, memory_order_relaxed))
 			break;
 		struct timespec ts;
@@ -545,7 +548,8 @@ static int worker_take(hamr__pjob *j, int want, int block)
 		pthread_cond_timedwait(&pp->idle, &pp->lock, &ts);
 	}
 	pthread_mutex_unlock(&pp->lock);
-	/* one that died idle is replaced before it gets work */
+	/* one that died idle is replaced before it gets work (acquire: the
+	 * server's death record, status before state) */
 	for (int h = j->n_held - got; h < j->n_held; h++) {
 		hamr__wctl *c = hamr__wctl_of(pp, j->held[h]->w);
 		if (atomic_load_explicit(&c->state, memory_order_acquire) == HAMR__W_DEAD) {
@@ -658,6 +662,8 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 	hamr__wctl *c = hamr__wctl_of(pp, pw->w);
 	const hamr__pdone *d = &c->done[pw->acked % HAMR__RING];
 	pslot *s = &pw->q[d->seq % HAMR__RING];
+	/* relaxed: written before the worker ran its first task, which the
+	 * completion's acquire orders */
 	int pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
 	res->item = s->item;
 	res->rc = 0;
@@ -668,6 +674,7 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 	res->t1 = d->n_timed ? d->t[2 * d->n_timed - 1] : 0;
 	if (j->r->observe)
 		node_events(j, d, s, pid);
+	/* relaxed: counts, read once the run has ended */
 	atomic_fetch_add_explicit(&j->r->proc.tasks, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&j->r->proc.copied, d->copied, memory_order_relaxed);
 	if (d->n_timed) {
@@ -676,6 +683,7 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 	}
 	if (d->rc) {
 		char *msg = d->msg ? strdup(pp->arena.base + d->msg) : NULL;
+		/* relaxed: written before the completion, which is acquired */
 		if (d->rc == HAMR_ENOMEM && atomic_load_explicit(&c->oom, memory_order_relaxed) && msg) {
 			char *m2 = NULL;
 			if (asprintf(&m2, "%s (worker process %d)", msg, pid) >= 0) {
@@ -719,6 +727,7 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 					hamr_value_str(v, &n);
 				else
 					hamr_value_bytes(v, &n);
+				/* relaxed: a count */
 				atomic_fetch_add_explicit(&j->r->proc.shared, n, memory_order_relaxed);
 				break;
 			}
@@ -756,6 +765,9 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 	hamr_procpool *pp = j->pp;
 	pwork *pw = j->held[h];
 	hamr__wctl *c = hamr__wctl_of(pp, pw->w);
+	/* relaxed: the caller acquired the death record (state), which the
+	 * server wrote after the status, and the worker wrote the rest
+	 * before it died */
 	int status = atomic_load_explicit(&c->status, memory_order_relaxed);
 	int pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
 	uint64_t cur = atomic_load_explicit(&c->cur_seq, memory_order_acquire);
@@ -782,6 +794,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 			got = 1;
 			continue;
 		}
+		/* relaxed: counts */
 		atomic_fetch_add_explicit(pw->timed_out ? &j->r->proc.timeouts : &j->r->proc.crashes, 1,
 		                          memory_order_relaxed);
 		if ((long)s.attempt <= j->retries) {
@@ -879,10 +892,13 @@ static int poll_once(hamr__pjob *j, hamr__pres *res)
 			continue;
 		}
 		if (j->timeout_ns && !pw->timed_out) {
+			/* acquire: the start time the worker wrote before the
+			 * task's seq (a stale pair only delays the check) */
 			uint64_t cur = atomic_load_explicit(&c->cur_seq, memory_order_acquire);
 			int64_t t0 = atomic_load_explicit(&c->cur_start, memory_order_relaxed);
 			if (cur && cur > pw->acked && hamr__now_ns() - t0 > j->timeout_ns) {
 				pw->timed_out = cur;
+				/* the server kills it only if the pid is still its worker */
 				hamr__procpool_kill(pp, pw->w, atomic_load_explicit(&c->pid, memory_order_relaxed));
 			}
 		}
@@ -947,6 +963,7 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 {
 	hamr_procpool *pp = j->pp;
 	for (;;) {
+		/* relaxed: hints, looked at on every round */
 		int cancel = atomic_load_explicit(&j->r->cancel, memory_order_relaxed);
 		int stop = cancel || (!j->r->keep_going && atomic_load_explicit(&j->r->stop, memory_order_relaxed));
 		pslot s;
@@ -994,6 +1011,8 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 		}
 		if (!ready && j->n_held)
 			hamr__futex_wait(&pp->shm->bell, seq, j->timeout_ns || cancel ? 5000000 : 100000000);
+		/* relaxed: a ringer that still sees this waiter rings once too
+		 * often, which costs a wake and nothing else */
 		atomic_fetch_sub_explicit(&pp->shm->bell_waiters, 1, memory_order_relaxed);
 	}
 }

@@ -91,6 +91,7 @@ void hamr__bell_ring(hamr__shm *shm)
 	/* seq_cst: pairs with the waiter's increment of bell_waiters before
 	 * it reads the bell and looks at the rings (Dekker) */
 	atomic_thread_fence(memory_order_seq_cst);
+	/* relaxed: ordered by the fence */
 	if (atomic_load_explicit(&shm->bell_waiters, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&shm->bell, 1, memory_order_seq_cst);
 		hamr__futex_wake(&shm->bell, INT_MAX);
@@ -203,6 +204,7 @@ static pid_t fork_worker(server_pool *sp, int w)
 		setrlimit(RLIMIT_AS, &rl);
 	}
 	atomic_store(&c->pid, getpid());
+	/* release: its pid before it counts as alive */
 	atomic_store_explicit(&c->state, HAMR__W_ALIVE, memory_order_release);
 	hamr__worker_loop(&sp->view, w);
 }

@@ -86,6 +86,7 @@ static uint64_t worker_alloc(void *ctx, size_t n)
 	(void)ctx;
 	uint64_t off = hamr__arena_alloc(&me.p->arena, &me.cur, n);
 	if (!off) {
+		/* relaxed: read after the completion or the death */
 		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
 		return 0;
 	}
@@ -100,6 +101,7 @@ static int worker_value(void *ctx, hamr_type t, size_t n, void **data, hamr_valu
 	(void)ctx;
 	int rc = hamr__arena_value(&me.p->arena, &me.cur, t, n, data, out);
 	if (rc) {
+		/* relaxed: read after the completion or the death */
 		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
 		return rc;
 	}
@@ -414,7 +416,8 @@ static void run_task(const hamr__ptask *t, hamr__pdone *d)
 		const hamr_value *v = &slots[outs[k]];
 		int rc = hamr__wire_put(&sink, v, &d->out[k], &made, &raw);
 		if (rc == HAMR_ENOMEM) {
-			atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
+			/* relaxed: read after the completion or the death */
+		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
 			fail_done(d, rc, -1, "the arena is full: no room for the task's results (HAMR_ARENA_SIZE)");
 			goto out;
 		}
@@ -455,18 +458,27 @@ _Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
 	me.cur = (hamr__arena_cursor){(uint32_t)w + 1, HAMR__NO_CHUNK, defer_chunk, NULL};
 	hamr__wctl *c = me.c;
 	for (;;) {
+		/* relaxed: a request looked at every round; nothing hangs on it */
 		if (atomic_load_explicit(&p->shm->stop, memory_order_relaxed))
 			_exit(0);
 		if (me.n_def)
 			undefer();
+		/* relaxed: the worker alone writes its tail */
 		uint64_t tail = atomic_load_explicit(&c->task_tail, memory_order_relaxed);
 		/* acquire: the task's record, written before the head moved */
 		uint64_t head = atomic_load_explicit(&c->task_head, memory_order_acquire);
 		if (tail < head) {
 			const hamr__ptask *t = &c->tasks[tail % HAMR__RING];
+			/* relaxed: the program reads oom and the start after an
+			 * acquire of cur_seq, a completion or the death record */
 			atomic_store_explicit(&c->oom, 0, memory_order_relaxed);
 			atomic_store_explicit(&c->cur_start, hamr__now_ns(), memory_order_relaxed);
+			/* release: the start time with the task it is of (the
+			 * program's timeout check acquires cur_seq) */
 			atomic_store_explicit(&c->cur_seq, t->seq, memory_order_release);
+			/* relaxed: the worker alone writes done_head. Acquire of
+			 * done_tail: the program has read the completion whose
+			 * slot this one reuses */
 			uint64_t dh = atomic_load_explicit(&c->done_head, memory_order_relaxed);
 			while (dh - atomic_load_explicit(&c->done_tail, memory_order_acquire) >= HAMR__RING) {
 				struct timespec us = {0, 20000};
@@ -475,7 +487,10 @@ _Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
 			run_task(t, &c->done[dh % HAMR__RING]);
 			/* release: the completion before its index */
 			atomic_store_explicit(&c->done_head, dh + 1, memory_order_release);
-			atomic_store_explicit(&c->task_tail, tail + 1, memory_order_release);
+			/* relaxed: the tail is the worker's own, and no task is
+			 * running any more once its completion is posted (the
+			 * program reads cur_seq only past the completions) */
+			atomic_store_explicit(&c->task_tail, tail + 1, memory_order_relaxed);
 			atomic_store_explicit(&c->cur_seq, 0, memory_order_relaxed);
 			hamr__bell_ring(p->shm);
 			if (me.exit_after)
@@ -488,14 +503,20 @@ _Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
 		while (!got && hamr__now_ns() < until) {
 			for (int k = 0; k < 64; k++)
 				hamr__cpu_relax();
+			/* acquire: as above, the tasks before the head */
 			got = atomic_load_explicit(&c->task_head, memory_order_acquire) > tail;
 		}
 		if (got)
 			continue;
+		/* seq_cst: the flag before the look at the head, against the
+		 * program's head before its look at the flag (Dekker): one of
+		 * the two sees the other. A wake with chunks still deferred
+		 * comes within a millisecond, to give them back */
 		atomic_store_explicit(&c->wsleep, 1, memory_order_seq_cst);
 		if (atomic_load_explicit(&c->task_head, memory_order_seq_cst) == tail &&
 		    !atomic_load_explicit(&p->shm->stop, memory_order_relaxed))
 			hamr__futex_wait(&c->wsleep, 1, me.n_def ? 1000000 : 200000000);
+		/* relaxed: a hint to the program, which wakes it only once */
 		atomic_store_explicit(&c->wsleep, 0, memory_order_relaxed);
 	}
 }
