@@ -151,8 +151,10 @@ struct Setup {
 		po.workers = workers;
 		if (!rc)
 			rc = hamr_pool_create(&pool, &po);
+		hamr_procpool_opts ppo = HAMR_PROCPOOL_OPTS_INIT;
+		ppo.processes = workers;
 		if (!rc)
-			rc = hamr_procpool_create(&procs, workers);
+			rc = hamr_procpool_create(&procs, &ppo);
 		if (rc)
 			die("setup", rc);
 		opts.executor = map || !in_procs ? HAMR_EXEC_THREADS : HAMR_EXEC_PROCESSES;

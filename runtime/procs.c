@@ -593,25 +593,35 @@ static void pool_free(hamr_procpool *p)
 	free(p);
 }
 
-int hamr_procpool_create(hamr_procpool **out, int n)
+int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts)
 {
 	if (!out)
 		return hamr__error_set(HAMR_EINVAL, "hamr_procpool_create: out is NULL");
 	*out = NULL;
-	if (n < 0 || n > MAX_PROCESSES)
-		return hamr__error_set(HAMR_EINVAL, "hamr_procpool_create: n = %d: expected 1 to %d (0: default)",
-		                       n, MAX_PROCESSES);
+	hamr_procpool_opts o = HAMR_PROCPOOL_OPTS_INIT;
+	if (opts)
+		o = *opts;
+	if (o.processes < 0 || o.processes > MAX_PROCESSES)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "hamr_procpool_create: processes = %d: expected 1 to %d (0: default)",
+		                       o.processes, MAX_PROCESSES);
+	if ((o.arena_size && (o.arena_size < 4 * HAMR__CHUNK || o.arena_size > (size_t)1 << 46)) ||
+	    (o.child_memory && (o.child_memory < (1u << 20) || o.child_memory > LONG_MAX)))
+		return hamr__error_set(HAMR_EINVAL,
+		                       "hamr_procpool_create: arena_size = %zu, child_memory = %zu: expected 1 MiB or more (0: default)",
+		                       o.arena_size, o.child_memory);
 	int rc;
 	hamr__knob_value k[] = {{"HAMR_PROCESSES", 0, NULL, HAMR__FROM_DEFAULT},
 	                        {"HAMR_ARENA_SIZE", 0, NULL, HAMR__FROM_DEFAULT},
 	                        {"HAMR_CHILD_MEMORY", 0, NULL, HAMR__FROM_DEFAULT}};
-	if ((rc = hamr__knob_resolve(n, 0, k[0].name, 1, MAX_PROCESSES, hamr_cpu_count(), &k[0].value,
-	                             &k[0].source)) ||
-	    (rc = hamr__knob_resolve(0, 0, k[1].name, (long)(4 * HAMR__CHUNK), 1L << 46, 1L << 30,
-	                             &k[1].value, &k[1].source)) ||
-	    (rc = hamr__knob_resolve(0, 0, k[2].name, 1L << 20, LONG_MAX, 0, &k[2].value,
-	                             &k[2].source)))
+	if ((rc = hamr__knob_resolve(o.processes, 0, k[0].name, 1, MAX_PROCESSES, hamr_cpu_count(),
+	                             &k[0].value, &k[0].source)) ||
+	    (rc = hamr__knob_resolve((long)o.arena_size, 0, k[1].name, (long)(4 * HAMR__CHUNK), 1L << 46,
+	                             1L << 30, &k[1].value, &k[1].source)) ||
+	    (rc = hamr__knob_resolve((long)o.child_memory, 0, k[2].name, 1L << 20, LONG_MAX, 0,
+	                             &k[2].value, &k[2].source)))
 		return rc;
+	int n;
 	n = (int)k[0].value;
 	long arena = k[1].value, child_mem = k[2].value;
 	if (!child_mem)
@@ -798,7 +808,7 @@ hamr_procpool *hamr__procpool_default(int *rc)
 {
 	pthread_mutex_lock(&default_lock);
 	if (!default_pool) {
-		*rc = hamr_procpool_create(&default_pool, 0);
+		*rc = hamr_procpool_create(&default_pool, NULL);
 		static int registered;
 		if (!*rc && !registered++)
 			atexit(default_destroy);

@@ -54,8 +54,8 @@ static int gone(pid_t pid)
 static void test_pools_of_workers(void)
 {
 	hamr_procpool *a = NULL, *b = NULL;
-	CHECK_OK(hamr_procpool_create(&a, 2));
-	CHECK_OK(hamr_procpool_create(&b, 3));
+	CHECK_OK(hamr_procpool_create(&a, &(hamr_procpool_opts){.processes = 2}));
+	CHECK_OK(hamr_procpool_create(&b, &(hamr_procpool_opts){.processes = 3}));
 	CHECK_EQ_INT(hamr_procpool_size(a), 2);
 	CHECK_EQ_INT(hamr_procpool_size(b), 3);
 	CHECK_EQ_INT(hamr_procpool_pid(a, 2), -1);
@@ -82,14 +82,25 @@ static void test_pools_of_workers(void)
 		CHECK(proc_state(hamr_procpool_pid(b, i), NULL) != 0);
 	hamr_procpool_destroy(b);
 	hamr_procpool_destroy(NULL);
-	CHECK_RC(hamr_procpool_create(&a, 2000), HAMR_EINVAL);
+	CHECK_RC(hamr_procpool_create(&a, &(hamr_procpool_opts){.processes = 2000}), HAMR_EINVAL);
+	CHECK_RC(hamr_procpool_create(&a, &(hamr_procpool_opts){.arena_size = 4096}), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "arena_size = 4096");
+	/* HAMR_ARENA_SIZE and HAMR_CHILD_MEMORY, strictly */
+	setenv("HAMR_ARENA_SIZE", "big", 1);
+	CHECK_RC(hamr_procpool_create(&a, NULL), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_ARENA_SIZE=big");
+	unsetenv("HAMR_ARENA_SIZE");
+	setenv("HAMR_CHILD_MEMORY", "12", 1); /* below 1 MiB */
+	CHECK_RC(hamr_procpool_create(&a, NULL), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_CHILD_MEMORY");
+	unsetenv("HAMR_CHILD_MEMORY");
 	/* HAMR_PROCESSES sizes a pool of 0, strictly */
 	setenv("HAMR_PROCESSES", "3", 1);
-	CHECK_OK(hamr_procpool_create(&a, 0));
+	CHECK_OK(hamr_procpool_create(&a, &(hamr_procpool_opts){.processes = 0}));
 	CHECK_EQ_INT(hamr_procpool_size(a), 3);
 	hamr_procpool_destroy(a);
 	setenv("HAMR_PROCESSES", "many", 1);
-	CHECK_RC(hamr_procpool_create(&a, 0), HAMR_EINVAL);
+	CHECK_RC(hamr_procpool_create(&a, &(hamr_procpool_opts){.processes = 0}), HAMR_EINVAL);
 	CHECK_CONTAINS(hamr_errmsg(), "HAMR_PROCESSES=many");
 	unsetenv("HAMR_PROCESSES");
 }
@@ -99,7 +110,7 @@ static void test_pools_of_workers(void)
 __attribute__((unused)) static void doomed_program(int fd)
 {
 	hamr_procpool *p = NULL;
-	if (hamr_processes_init() || hamr_procpool_create(&p, 2))
+	if (hamr_processes_init() || hamr_procpool_create(&p, &(hamr_procpool_opts){.processes = 2}))
 		_exit(3);
 	pid_t pids[2] = {hamr_procpool_pid(p, 0), hamr_procpool_pid(p, 1)};
 	if (write(fd, pids, sizeof pids) != (ssize_t)sizeof pids)
@@ -149,7 +160,7 @@ static void test_refused_with_threads(void)
 		close(fd[0]);
 		char msg[1024] = "";
 		hamr_procpool *p = NULL;
-		int rc0 = hamr_procpool_create(&p, 1); /* inherited server: not ours */
+		int rc0 = hamr_procpool_create(&p, &(hamr_procpool_opts){.processes = 1}); /* inherited server: not ours */
 		pthread_t t;
 		pthread_create(&t, NULL, sleeper, NULL);
 		int rc = hamr_processes_init();
@@ -196,7 +207,7 @@ int main(void)
 	hamr_pool *pool = NULL;
 	CHECK_OK(hamr_pool_create(&pool, NULL));
 	hamr_procpool *p = NULL;
-	CHECK_OK(hamr_procpool_create(&p, 2));
+	CHECK_OK(hamr_procpool_create(&p, &(hamr_procpool_opts){.processes = 2}));
 	hamr_procpool_destroy(p);
 	hamr_pool_destroy(pool);
 	TEST_EXIT();

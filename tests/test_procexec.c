@@ -845,10 +845,9 @@ static const hamr_node_def hog_defs[] = {
 static void test_limits(void)
 {
 	/* an arena of 1 MiB has no room for a 4 MiB result */
-	setenv("HAMR_ARENA_SIZE", "1048576", 1);
 	hamr_procpool *small = NULL;
-	CHECK_OK(hamr_procpool_create(&small, 1));
-	unsetenv("HAMR_ARENA_SIZE");
+	CHECK_OK(hamr_procpool_create(&small, &(hamr_procpool_opts){.processes = 1,
+	                                                             .arena_size = 1 << 20}));
 	const char *outs[] = {"big"};
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
 	o.executor = HAMR_EXEC_PROCESSES;
@@ -869,7 +868,7 @@ static void test_limits(void)
 	/* a worker capped at 64 MiB cannot take 512 MiB */
 	setenv("HAMR_CHILD_MEMORY", "67108864", 1);
 	hamr_procpool *capped = NULL;
-	CHECK_OK(hamr_procpool_create(&capped, 1));
+	CHECK_OK(hamr_procpool_create(&capped, &(hamr_procpool_opts){.processes = 1}));
 	unsetenv("HAMR_CHILD_MEMORY");
 	const char *hog[] = {"hog"};
 	o.procpool = capped;
@@ -1091,7 +1090,7 @@ __attribute__((unused)) static void test_the_fork_server_dying(void)
 	if (child == 0) {
 		close(fd[0]);
 		char msg[1024] = "setup";
-		if (hamr_processes_init() == 0 && hamr_procpool_create(&doomed, 2) == 0) {
+		if (hamr_processes_init() == 0 && hamr_procpool_create(&doomed, &(hamr_procpool_opts){.processes = 2}) == 0) {
 			const char *outs[] = {"total"};
 			hamr_run_opts o = HAMR_RUN_OPTS_INIT;
 			o.remote = HAMR_REMOTE_PROCESSES;
@@ -1151,7 +1150,7 @@ static void test_no_leaks(void)
 	int fds = count_fds(), maps = count_arena_maps();
 	for (int k = 0; k < 5; k++) {
 		hamr_procpool *q = NULL;
-		CHECK_OK(hamr_procpool_create(&q, 2));
+		CHECK_OK(hamr_procpool_create(&q, &(hamr_procpool_opts){.processes = 2}));
 		const char *outs[] = {"all"};
 		hamr_run_opts o = HAMR_RUN_OPTS_INIT;
 		o.remote = HAMR_REMOTE_PROCESSES;
@@ -1177,7 +1176,7 @@ int main(void)
 	CHECK_OK(hamr_resource_register(&conn, &rd));
 	CHECK_OK(hamr_processes_init());
 	/* hanging tasks wait out their timeout side by side */
-	CHECK_OK(hamr_procpool_create(&pp, 6));
+	CHECK_OK(hamr_procpool_create(&pp, &(hamr_procpool_opts){.processes = 6}));
 	RUN_TEST(test_a_block_in_processes);
 	RUN_TEST(test_block_events_come_from_workers);
 	RUN_TEST(test_plain_nodes_in_processes);

@@ -341,7 +341,7 @@ int main(void)
 {
 	/* before any thread: worker processes come from the fork server */
 	if (hamr_processes_init() == 0)
-		CHECK_OK(hamr_procpool_create(&procs, 2));
+		CHECK_OK(hamr_procpool_create(&procs, &(hamr_procpool_opts){.processes = 2}));
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 	po.workers = 3;
 	CHECK_OK(hamr_pool_create(&pool, &po));

@@ -314,7 +314,7 @@ int main(int argc, char **argv)
 		/* the map block in worker processes, driven from this thread */
 		for (int w = 0; w < cfg.n_workers && !status && procs_ok; w++) {
 			hamr_procpool *pp = NULL;
-			if (hamr_procpool_create(&pp, cfg.workers[w])) {
+			if (hamr_procpool_create(&pp, &(hamr_procpool_opts){.processes = cfg.workers[w]})) {
 				fprintf(stderr, "hamr-speedup: %s\n", hamr_errmsg());
 				status = 1;
 				break;

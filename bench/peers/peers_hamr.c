@@ -515,7 +515,7 @@ static uint64_t result_body(void *ctx, int64_t *ns)
 
 static void run_procs(const peers_opts *o, int T)
 {
-	int rc = hamr_procpool_create(&procs, T);
+	int rc = hamr_procpool_create(&procs, &(hamr_procpool_opts){.processes = T});
 	if (rc)
 		die("hamr_procpool_create", rc);
 	static const struct {

@@ -30,11 +30,26 @@ HAMR_API int hamr_processes_init(void);
 
 typedef struct hamr_procpool hamr_procpool;
 
-/* Starts `n` worker processes from the fork server; 0: HAMR_PROCESSES,
- * else the usable CPUs (hamr_cpu_count). HAMR_ESTATE when
- * hamr_processes_init was not called; HAMR_EINVAL for a malformed
- * HAMR_PROCESSES or n out of 1 to 1024. Thread-safe. */
-HAMR_API int hamr_procpool_create(hamr_procpool **out, int n);
+/* A pool's settings; each 0 means its environment variable, else the
+ * default. */
+typedef struct hamr_procpool_opts {
+	int processes;       /* workers, 1 to 1024: HAMR_PROCESSES, else the
+	                      * usable CPUs (hamr_cpu_count) */
+	size_t arena_size;   /* bytes of the shared arena, at least 1 MiB
+	                      * (reserved; pages are used as values need
+	                      * them): HAMR_ARENA_SIZE, else 1 GiB */
+	size_t child_memory; /* bytes each worker may map beyond what it has
+	                      * at its start (RLIMIT_AS), at least 1 MiB:
+	                      * HAMR_CHILD_MEMORY, else no cap */
+} hamr_procpool_opts;
+
+#define HAMR_PROCPOOL_OPTS_INIT {0, 0, 0}
+
+/* Starts a pool of worker processes from the fork server; opts may be
+ * NULL (all defaults). HAMR_ESTATE when hamr_processes_init was not
+ * called; HAMR_EINVAL for a malformed variable or a setting out of its
+ * range. Thread-safe. */
+HAMR_API int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts);
 
 /* Stops the pool's workers and waits until the server has reaped them.
  * Accepts NULL. */
