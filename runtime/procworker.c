@@ -15,6 +15,7 @@
  * comes back whole once the worker leaves it and the program has read
  * every completion that names it (the deferred list below). */
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,7 +375,9 @@ static void run_task(const hamr__ptask *t, hamr__pdone *d)
 		hamr_call c = {&rp->run, pn, rp->args + pn->arg_start, slots,
 		               HAMR_VALUE_EMPTY, NULL, NULL};
 		int64_t t0 = hamr__now_ns();
+		errno = 0;
 		int rc = pn->fn(&c);
+		int oom = errno == ENOMEM; /* an allocation failed in it */
 		int64_t t1 = hamr__now_ns();
 		if (k < HAMR__MAX_TIMED) {
 			d->t[2 * k] = t0;
@@ -400,6 +403,13 @@ static void run_task(const hamr__ptask *t, hamr__pdone *d)
 			if (!m && asprintf(&m, "returned %d (%s)", rc,
 			                   hamr__wire_is_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
 				m = NULL;
+			char *capped = NULL;
+			if (oom && me.p->child_memory > 0 &&
+			    asprintf(&capped, "%s (out of memory: HAMR_CHILD_MEMORY caps the worker at %ld bytes more than it started with)",
+			             m ? m : "failed", me.p->child_memory) >= 0) {
+				free(m);
+				m = capped;
+			}
 			fail_done(d, hamr__wire_is_code(rc) ? rc : HAMR_EFAIL, (int)k, m);
 			free(m);
 			goto out;
