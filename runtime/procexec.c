@@ -160,6 +160,7 @@ typedef struct pwork {
 	uint64_t acked;
 	pslot q[HAMR__RING];
 	uint64_t timed_out; /* the task killed for its timeout, 0: none */
+	int respawn;        /* gone before: replace it before any task */
 	int cancelled;      /* killed for the run's cancel */
 } pwork;
 
@@ -256,11 +257,13 @@ static int codec_check(const hamr_plan *p, uint32_t i, hamr_type t, const char *
 	                       p->nodes[i].name, what, hamr_type_name(t), hamr_type_name(t));
 }
 
-/* Whether a worker can use user data `ud`: in an object the worker maps,
- * in memory it inherited, or no address at all (a number). */
+/* Whether a worker can use user data `ud`: in an object the worker maps
+ * (static data, as it was when the worker started), or no address at all
+ * (a number). Heap and stack memory are refused, whenever made: what the
+ * program writes there after a worker started is not the worker's. */
 static int userdata_ok(const void *ud)
 {
-	if (!ud || hamr__procs_inherited(ud))
+	if (!ud)
 		return 1;
 	const char *name;
 	uintptr_t base;
@@ -280,7 +283,7 @@ int hamr__proc_check(const hamr_plan *p, const uint32_t *nodes, uint32_t n_nodes
 		const hamr__pnode *pn = &p->nodes[i];
 		if (!userdata_ok(pn->userdata))
 			return hamr__error_set(HAMR_ENOTSUP,
-			                       "node \"%s\": its user data points to memory made after hamr_processes_init (the heap?), which worker processes do not have; use static data, or make it before hamr_processes_init",
+			                       "node \"%s\": its user data points to heap or stack memory, which worker processes do not share; point it at static data (which workers see as it was when they started) or pass the value as an input",
 			                       pn->name);
 		int rc = codec_check(p, i, pn->type, "its result");
 		for (uint32_t a = 0; !rc && a < pn->n_args; a++) {
@@ -480,24 +483,32 @@ static void worker_release(hamr__pjob *j, int h)
 	j->held[h] = j->held[--j->n_held];
 }
 
-/* Reclaims a dead worker's space and forks its replacement. */
+/* Reclaims a dead worker's space and forks its replacement. A slot the
+ * server could not refill is gone until a second has passed; after
+ * GIVE_UP failures in a row in every slot, jobs stop waiting for one. */
+#define GIVE_UP 3
+
 static int worker_replace(hamr__pjob *j, int w)
 {
 	hamr_procpool *pp = j->pp;
 	hamr__arena_reclaim(&pp->arena, (uint32_t)w + 1);
 	int rc = hamr__procpool_respawn(pp, w);
-	if (rc) { /* no tasks for it until a later try replaces it */
-		pthread_mutex_lock(&pp->lock);
+	pthread_mutex_lock(&pp->lock);
+	if (rc) {
 		pp->n_gone += !pp->gone[w];
 		pp->gone[w] = 1;
 		pp->gone_ns[w] = hamr__now_ns();
-		pthread_mutex_unlock(&pp->lock);
+		pp->fails[w] += pp->fails[w] < 255;
+	} else {
+		pp->fails[w] = 0;
 	}
+	pthread_mutex_unlock(&pp->lock);
 	return rc;
 }
 
 /* Takes idle workers, up to `want`; waits for one when `block` and none
- * is idle. The number taken. */
+ * is idle (or only gone ones, until their retry is due). The number
+ * taken; a dead one (or a gone one tried again) is replaced first. */
 static int worker_take(hamr__pjob *j, int want, int block)
 {
 	hamr_procpool *pp = j->pp;
@@ -505,10 +516,10 @@ static int worker_take(hamr__pjob *j, int want, int block)
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
 		int64_t now = hamr__now_ns();
-		int retry = 0; /* a gone one whose last try is a second old */
-		for (int w = 0; w < pp->n; w++)
-			retry |= pp->gone[w] && !pp->busy[w] && now - pp->gone_ns[w] > 1000000000;
-		if (pp->n_gone == pp->n && !retry) {
+		int hopeless = pp->n_gone == pp->n;
+		for (int w = 0; w < pp->n && hopeless; w++)
+			hopeless = pp->fails[w] >= GIVE_UP;
+		if (hopeless) {
 			if (!j->orphaned)
 				j->orphaned = "no worker process is left to run it: the fork server could not replace the ones that died";
 			break;
@@ -516,13 +527,14 @@ static int worker_take(hamr__pjob *j, int want, int block)
 		for (int w = 0; w < pp->n && got < want; w++) {
 			if (pp->busy[w] || (pp->gone[w] && now - pp->gone_ns[w] <= 1000000000))
 				continue;
-			if (pp->gone[w]) { /* tried again, as a dead one */
-				pp->gone[w] = 0;
-				pp->n_gone--;
-			}
 			pwork *pw = calloc(1, sizeof *pw);
 			if (!pw)
 				break;
+			if (pp->gone[w]) { /* its retry is due: a fresh respawn */
+				pp->gone[w] = 0;
+				pp->n_gone--;
+				pw->respawn = 1;
+			}
 			pp->busy[w] = 1;
 			pp->n_busy++;
 			pw->w = w;
@@ -549,16 +561,19 @@ static int worker_take(hamr__pjob *j, int want, int block)
 	}
 	pthread_mutex_unlock(&pp->lock);
 	/* one that died idle is replaced before it gets work (acquire: the
-	 * server's death record, status before state) */
+	 * server's death record, status before state), and so is one tried
+	 * again, whatever its control block says */
 	for (int h = j->n_held - got; h < j->n_held; h++) {
-		hamr__wctl *c = hamr__wctl_of(pp, j->held[h]->w);
-		if (atomic_load_explicit(&c->state, memory_order_acquire) == HAMR__W_DEAD) {
-			if (worker_replace(j, j->held[h]->w)) {
-				worker_release(j, h--);
+		pwork *pw = j->held[h];
+		hamr__wctl *c = hamr__wctl_of(pp, pw->w);
+		if (pw->respawn || atomic_load_explicit(&c->state, memory_order_acquire) == HAMR__W_DEAD) {
+			pw->respawn = 0;
+			if (worker_replace(j, pw->w)) {
+				worker_release(j, h--); /* the last one moves here */
 				got--;
 				continue;
 			}
-			j->held[h]->seq = j->held[h]->acked = 0;
+			pw->seq = pw->acked = 0;
 		}
 	}
 	return got;
@@ -931,6 +946,7 @@ static void server_died(hamr__pjob *j)
 		pp->n_gone += !pp->gone[w];
 		pp->gone[w] = 1;
 		pp->gone_ns[w] = INT64_MAX / 2; /* never tried again */
+		pp->fails[w] = 255;
 	}
 	pthread_mutex_unlock(&pp->lock);
 	j->orphaned = "the fork server died, and its worker processes with it";

@@ -178,6 +178,8 @@ static pid_t fork_worker(server_pool *sp, int w)
 		if (pid > 0) {
 			atomic_store(&c->pid, pid);
 			sp->pids[w] = pid;
+		} else { /* no process in the slot: it reads as dead */
+			atomic_store_explicit(&c->state, HAMR__W_DEAD, memory_order_release);
 		}
 		return pid;
 	}
@@ -309,6 +311,9 @@ static _Noreturn void server_main(int ctl, pid_t program)
 	if (getppid() != program)
 		_exit(0);
 	ctl_fd = ctl;
+	/* the program may ignore SIGCHLD, which would reap the workers
+	 * before the server could say how they died */
+	signal(SIGCHLD, SIG_DFL);
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -398,45 +403,6 @@ static void quit_server(void)
 	pthread_mutex_unlock(&lock);
 }
 
-/* The address ranges mapped when the fork server started: what every
- * worker has too, at the same addresses. */
-static uintptr_t (*inherited)[2];
-static size_t n_inherited;
-
-static void snapshot_mappings(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	static size_t cap;
-	n_inherited = 0; /* a forked copy of the program starts its own */
-	while (f && fgets(line, sizeof line, f)) {
-		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
-			continue;
-		if (n_inherited == cap) {
-			size_t c = cap ? 2 * cap : 64;
-			uintptr_t(*g)[2] = realloc(inherited, c * sizeof *g);
-			if (!g)
-				break;
-			inherited = g;
-			cap = c;
-		}
-		inherited[n_inherited][0] = lo;
-		inherited[n_inherited++][1] = hi;
-	}
-	if (f)
-		fclose(f);
-}
-
-int hamr__procs_inherited(const void *p)
-{
-	uintptr_t a = (uintptr_t)p;
-	for (size_t k = 0; k < n_inherited; k++)
-		if (a >= inherited[k][0] && a < inherited[k][1])
-			return 1;
-	return 0;
-}
-
 static int count_threads(void)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -463,7 +429,6 @@ int hamr_processes_init(void)
 		                     threads);
 		goto out;
 	}
-	snapshot_mappings();
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		rc = hamr__error_set(HAMR_EIO, "hamr_processes_init: socketpair: %s", strerror(errno));
@@ -561,7 +526,11 @@ static int map_pool(hamr_procpool *p, int n, size_t arena, int *fd_out)
 
 static void pool_free(hamr_procpool *p)
 {
-	if (p->base) {
+	if (p->base && p->owner != getpid()) {
+		/* a forked copy of the program: the pool is its parent's, and
+		 * only the mapping is this process's */
+		munmap(p->base, p->size);
+	} else if (p->base) {
 		/* the workers are gone: their chunks and the program's own go
 		 * back, and what the program still holds keeps the mapping */
 		for (int w = 0; w < p->n; w++)
@@ -569,10 +538,11 @@ static void pool_free(hamr_procpool *p)
 		hamr__arena_retire(&p->arena, &p->cur);
 		hamr__arena *keep = NULL;
 		if (p->registered && hamr__arena_used(&p->arena) && (keep = malloc(sizeof *keep))) {
-			/* values the program still holds free into it: the copy is
-			 * registered before the pool's own goes, so no release
-			 * misses both (and the mapping stays) */
+			/* values the program still holds free into it: the copy
+			 * is registered before the pool's own goes, so that no
+			 * release misses both, and the last one unmaps it */
 			*keep = p->arena;
+			keep->orphan = 1;
 			if (hamr__arena_register(keep)) {
 				free(keep);
 				keep = NULL;
@@ -589,6 +559,7 @@ static void pool_free(hamr_procpool *p)
 	free(p->busy);
 	free(p->gone);
 	free(p->gone_ns);
+	free(p->fails);
 	free(p->pids);
 	free(p);
 }
@@ -629,12 +600,13 @@ int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts)
 	hamr__env_display("a pool of worker processes", k, sizeof k / sizeof *k);
 	hamr_procpool *p = calloc(1, sizeof *p);
 	if (!p || !(p->busy = calloc((size_t)n, 1)) || !(p->gone = calloc((size_t)n, 1)) ||
-	    !(p->gone_ns = calloc((size_t)n, sizeof *p->gone_ns)) ||
+	    !(p->gone_ns = calloc((size_t)n, sizeof *p->gone_ns)) || !(p->fails = calloc((size_t)n, 1)) ||
 	    !(p->pids = calloc((size_t)n, sizeof *p->pids))) {
 		if (p) {
 			free(p->busy);
 			free(p->gone);
 			free(p->gone_ns);
+			free(p->fails);
 		}
 		free(p);
 		return hamr__error_set(HAMR_ENOMEM, "hamr_procpool_create: out of memory");
@@ -644,6 +616,7 @@ int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts)
 	pthread_cond_init(&p->idle, NULL);
 	p->cur = (hamr__arena_cursor){0, HAMR__NO_CHUNK, NULL, NULL};
 	p->child_memory = child_mem;
+	p->owner = getpid();
 	int fd = -1;
 	if ((rc = map_pool(p, n, (size_t)arena, &fd))) {
 		pool_free(p);
@@ -732,8 +705,16 @@ int hamr__procs_server_alive(void)
 	pthread_mutex_lock(&lock);
 	forget_inherited();
 	int status;
-	if (server_pid && owner == getpid() && waitpid(server_pid, &status, WNOHANG) == server_pid)
-		server_pid = 0; /* it died: reaped now */
+	if (server_pid && owner == getpid()) {
+		/* the server alone holds the socket's other end: a hang-up is
+		 * its death, whoever reaped it (the program may ignore SIGCHLD
+		 * or reap children itself) */
+		struct pollfd pfd = {ctl, 0, 0};
+		pid_t r = waitpid(server_pid, &status, WNOHANG);
+		if (r == server_pid || (r < 0 && errno == ECHILD) ||
+		    (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))))
+			server_pid = 0;
+	}
 	int alive = server_pid != 0;
 	pthread_mutex_unlock(&lock);
 	return alive;

@@ -113,6 +113,7 @@ struct hamr_procpool {
 	hamr__arena arena;
 	long child_memory;   /* HAMR_CHILD_MEMORY, 0: none */
 	int registered;      /* its arena is registered (releases find it) */
+	pid_t owner;         /* the process that made it */
 	/* the program's own allocations (inputs it sends) */
 	pthread_mutex_t alloc_lock;
 	hamr__arena_cursor cur;
@@ -123,6 +124,7 @@ struct hamr_procpool {
 	int n_busy;
 	uint8_t *gone;       /* dead, and the server could not replace it */
 	int64_t *gone_ns;    /* when it last failed (a retry waits a second) */
+	uint8_t *fails;      /* replacements that failed in a row */
 	int n_gone;
 };
 
@@ -145,10 +147,6 @@ int hamr__procpool_respawn(hamr_procpool *p, int w);
  * server, its parent, checks: a pid the server reaped may be another
  * process's by now). */
 void hamr__procpool_kill(hamr_procpool *p, int w, pid_t pid);
-
-/* Whether address p lay in memory the program had mapped when the fork
- * server started (so every worker has it, with what it held then). */
-int hamr__procs_inherited(const void *p);
 
 /* Whether the fork server still runs (it reaps nothing once it died, and
  * its workers die with it). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "hamr/errno.h"
 #include "serialize/arena_internal.h"
@@ -77,8 +78,11 @@ static void step(hamr__arena *a, uint32_t start, uint32_t n, uint8_t state, uint
 		/* relaxed: the lock's release publishes the header */
 		atomic_store_explicit(&ch->live, 1, memory_order_relaxed);
 	}
+	/* a span taken: HEAD then TAILs; one being freed: its head says so
+	 * (the TAILs stay); a span freed: every chunk */
 	for (uint32_t k = 0; k < n; k++)
-		h->map[start + k] = state == HAMR__CHUNK_HEAD && k ? HAMR__CHUNK_TAIL : state;
+		if (!k || state == HAMR__CHUNK_HEAD || state == HAMR__CHUNK_FREE || state == HAMR__CHUNK_WARM)
+			h->map[start + k] = k && state == HAMR__CHUNK_HEAD ? HAMR__CHUNK_TAIL : state;
 	h->op_active = 0;
 }
 
@@ -154,8 +158,10 @@ static void free_span(hamr__arena *a, uint32_t c)
 		return;
 	/* past the warm bound the pages go back (from every process mapping
 	 * them), before the chunks are free for another owner to write; a
-	 * freer that dies here leaves the span FREEING, for reclaim */
-	madvise(ch, (size_t)n * HAMR__CHUNK, MADV_REMOVE);
+	 * freer that dies here leaves the span FREEING, for reclaim, which
+	 * reads the header: its page stays */
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	madvise((char *)ch + page, (size_t)n * HAMR__CHUNK - page, MADV_REMOVE);
 	lock(a);
 	step(a, c, n, HAMR__CHUNK_FREE, 0);
 	h->used -= n;
@@ -256,33 +262,38 @@ void hamr__arena_reclaim(hamr__arena *a, uint32_t owner)
 	 * header is written with its map byte */
 	lock(a);
 	for (uint32_t c = 0; c < h->n_chunks; c++) {
+		if (h->map[c] != HAMR__CHUNK_HEAD && h->map[c] != HAMR__CHUNK_FREEING)
+			continue; /* span heads only: a TAIL's header is data */
 		hamr__chunk *ch = hamr__arena_chunk(a, c);
-		/* relaxed: the lock orders the headers; the counts are read for
-		 * what the dead owner left, which no one else changes */
+		/* relaxed: the lock orders the headers (a span is taken and
+		 * freed only under it, so none changes hands during the scan);
+		 * the counts are what the dead owner left */
 		unsigned freer = atomic_load_explicit(&ch->freer, memory_order_relaxed);
-		if (h->map[c] == HAMR__CHUNK_FREEING && freer == owner) {
-			finish[n_finish++] = c; /* its freer died while freeing */
-		} else if (h->map[c] == HAMR__CHUNK_HEAD) {
-			if (ch->owner == owner && atomic_load_explicit(&ch->bias, memory_order_relaxed))
-				unbias[n_unbias++] = c;
-			else if (!atomic_load_explicit(&ch->live, memory_order_relaxed) &&
-			         (freer == owner || freer == 0))
-				finish[n_finish++] = c; /* emptied by the dead one */
+		if (h->map[c] == HAMR__CHUNK_FREEING) {
+			if (freer == owner) { /* its freer died while freeing */
+				atomic_store_explicit(&ch->freer, a->self, memory_order_relaxed);
+				finish[n_finish++] = c;
+			}
+		} else if (ch->owner == owner && atomic_load_explicit(&ch->bias, memory_order_relaxed)) {
+			unbias[n_unbias++] = c;
+		} else if (!atomic_load_explicit(&ch->live, memory_order_relaxed)) {
+			/* emptied, and its freer died before freeing, or has not
+			 * claimed it yet: whoever wins the claim frees it */
+			unsigned none = 0;
+			if (freer == owner)
+				atomic_store_explicit(&ch->freer, a->self, memory_order_relaxed);
+			if (freer == owner ||
+			    (freer == 0 && atomic_compare_exchange_strong_explicit(
+			                           &ch->freer, &none, a->self, memory_order_relaxed,
+			                           memory_order_relaxed)))
+				finish[n_finish++] = c;
 		}
 	}
 	unlock(a);
 	for (uint32_t k = 0; k < n_unbias; k++)
 		hamr__arena_unbias(a, unbias[k]);
-	for (uint32_t k = 0; k < n_finish; k++) {
-		hamr__chunk *ch = hamr__arena_chunk(a, finish[k]);
-		unsigned freer = atomic_load_explicit(&ch->freer, memory_order_relaxed);
-		/* a free not yet claimed is claimed here, or by whoever raced
-		 * to it; one the dead process claimed is this one's now */
-		if (freer == owner ||
-		    atomic_compare_exchange_strong_explicit(&ch->freer, &freer, a->self,
-		                                            memory_order_relaxed, memory_order_relaxed))
-			free_span(a, finish[k]);
-	}
+	for (uint32_t k = 0; k < n_finish; k++)
+		free_span(a, finish[k]);
 	free(unbias);
 	free(finish);
 }
@@ -302,8 +313,23 @@ uint32_t hamr__arena_used(hamr__arena *a)
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static hamr__arena *arenas[MAX_ARENAS];
 
+/* A forked copy of the program has the arenas' mappings but not their
+ * pools: its releases must not touch them */
+static void forget_arenas(void)
+{
+	pthread_mutex_init(&reg_lock, NULL);
+	memset(arenas, 0, sizeof arenas);
+}
+
+static void at_fork(void)
+{
+	pthread_atfork(NULL, NULL, forget_arenas);
+}
+
 int hamr__arena_register(hamr__arena *a)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, at_fork);
 	int rc = HAMR_ERANGE;
 	pthread_mutex_lock(&reg_lock);
 	for (int i = 0; i < MAX_ARENAS && rc; i++)
@@ -332,11 +358,28 @@ void hamr__arena_box_free(void *box)
 	pthread_mutex_lock(&reg_lock);
 	for (int i = 0; i < MAX_ARENAS; i++) {
 		hamr__arena *a = arenas[i];
-		if (a && p >= a->base && p < a->base + a->size) {
+		if (!a || p < a->base || p >= a->base + a->size)
+			continue;
+		uint64_t off = (uint64_t)(p - a->base);
+		if (!a->orphan) {
+			/* a copy: its pool may go while this drop runs (the
+			 * value keeps the mapping) */
+			hamr__arena copy = *a;
 			pthread_mutex_unlock(&reg_lock);
-			hamr__arena_drop(a, (uint64_t)(p - a->base));
+			hamr__arena_drop(&copy, off);
 			return;
 		}
+		/* a destroyed pool's arena, kept for values like this one: the
+		 * last one out unmaps it, under the registry's lock so that no
+		 * other release is halfway through it */
+		hamr__arena_drop(a, off);
+		if (!hamr__arena_used(a)) {
+			arenas[i] = NULL;
+			munmap(a->base, a->size);
+			free(a);
+		}
+		break;
 	}
 	pthread_mutex_unlock(&reg_lock);
 }
+

@@ -85,6 +85,7 @@ typedef struct hamr__arena {
 	hamr__arena_head *h;
 	uint32_t self;         /* this process as a freer: w + 1 in worker
 	                        * w, HAMR__ARENA_PROGRAM in the program */
+	int orphan;            /* its pool is gone; values still use it */
 } hamr__arena;
 
 #define HAMR__ARENA_PROGRAM UINT32_MAX

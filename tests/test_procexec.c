@@ -1012,21 +1012,30 @@ static int f_read_ud(hamr_call *c)
 
 static void test_heap_userdata_is_refused(void)
 {
-	/* made after the fork server started: workers do not have it */
-	int64_t *late = malloc(4 << 20);
-	late[0] = 42;
+	/* heap and stack memory, large or small: workers do not share it */
+	int64_t *big = malloc(4 << 20), *small = malloc(sizeof *small), local = 43;
+	big[0] = 42;
+	*small = 42;
 	hamr_node_def defs[] = {
 		INPUT_N,
-		{.name = "ud", .fn = f_read_ud, .userdata = late, .type = HAMR_I64},
+		{.name = "ud", .fn = f_read_ud, .userdata = big, .type = HAMR_I64},
 		{0}};
 	const char *outs[] = {"ud"};
 	hamr_run_opts o = on_processes();
 	o.executor = HAMR_EXEC_PROCESSES;
-	fixture f = run_with(defs, outs, 1, 1, &o);
-	CHECK_RC(f.create_rc, HAMR_ENOTSUP);
-	CHECK_CONTAINS(hamr_errmsg(), "\"ud\"");
-	CHECK_CONTAINS(hamr_errmsg(), "user data");
-	done(&f);
+	void *refused[] = {big, small, &local};
+	fixture f;
+	for (int k = 0; k < 3; k++) {
+		defs[1].userdata = refused[k];
+		f = run_with(defs, outs, 1, 1, &o);
+		CHECK_RC(f.create_rc, HAMR_ENOTSUP);
+		CHECK_CONTAINS(hamr_errmsg(), "\"ud\"");
+		CHECK_CONTAINS(hamr_errmsg(), "user data points to heap or stack memory");
+		done(&f);
+	}
+	free(small);
+	free(big);
+
 	/* static data is in the program's image: fine */
 	static const int64_t fixed = 7;
 	defs[1].userdata = (void *)&fixed;
@@ -1036,7 +1045,6 @@ static void test_heap_userdata_is_refused(void)
 	CHECK_OK(hamr_run_result_i64(f.r, "ud", &v));
 	CHECK_EQ_INT(v, 7);
 	done(&f);
-	free(late);
 }
 
 /* The parent of pid, from /proc. */
@@ -1090,6 +1098,9 @@ __attribute__((unused)) static void test_the_fork_server_dying(void)
 	if (child == 0) {
 		close(fd[0]);
 		char msg[1024] = "setup";
+		/* a program that reaps nothing itself: the server's death
+		 * must still be seen */
+		signal(SIGCHLD, SIG_IGN);
 		if (hamr_processes_init() == 0 && hamr_procpool_create(&doomed, &(hamr_procpool_opts){.processes = 2}) == 0) {
 			const char *outs[] = {"total"};
 			hamr_run_opts o = HAMR_RUN_OPTS_INIT;
@@ -1118,6 +1129,56 @@ __attribute__((unused)) static void test_the_fork_server_dying(void)
 	CHECK(sscanf(msg, "%d %n", &rc, &off) == 1);
 	CHECK_EQ_INT(rc, HAMR_EIO);
 	CHECK_CONTAINS(msg + off, "fork server died");
+}
+
+
+/* A forked copy of the program that destroys the pool it inherited and
+ * exits leaves the program's pool as it was: strings its workers make
+ * in their chunks stay whole. */
+static const hamr_node_def greet_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "greet", .fn = f_greet, .type = HAMR_STR, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "greetings", .fn = f_list, .type = HAMR_LIST, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("greet", HAMR_STR))},
+	{0}};
+
+static void check_greetings(int64_t n)
+{
+	const char *outs[] = {"greetings"};
+	hamr_run_opts o = on_processes();
+	fixture f = run_with(greet_defs, outs, 1, n, &o);
+	CHECK_OK(f.run_rc);
+	hamr_list l = hamr_value_list(hamr_run_result(f.r, "greetings"));
+	CHECK_EQ_INT(l.len, n);
+	int bad = 0;
+	for (size_t k = 0; k < l.len; k++) {
+		char want[64];
+		snprintf(want, sizeof want, "hello %zu", k);
+		bad += !hamr_list_str(l, k) || strcmp(hamr_list_str(l, k), want) != 0;
+	}
+	CHECK_EQ_INT(bad, 0);
+	hamr_process_stats st;
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
+	CHECK_EQ_INT(st.crashes, 0);
+	done(&f);
+}
+
+__attribute__((unused)) static void test_a_forked_copy_leaves_the_pool(void)
+{
+	check_greetings(5000); /* the workers have chunks of their own now */
+	fflush(stdout);
+	pid_t child = fork();
+	if (child == 0) {
+		hamr_procpool_destroy(pp);
+		exit(0);
+	}
+	int status = -1;
+	waitpid(child, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (int round = 0; round < 3; round++)
+		check_greetings(20000);
 }
 
 /* ---- no leaks ---------------------------------------------------------------------- */
@@ -1195,6 +1256,7 @@ int main(void)
 #ifndef TSAN
 	/* a forked copy of the test under ThreadSanitizer has its threads */
 	RUN_TEST(test_the_fork_server_dying);
+	RUN_TEST(test_a_forked_copy_leaves_the_pool);
 #endif
 	RUN_TEST(test_no_leaks);
 	hamr_procpool_destroy(pp);
