@@ -475,7 +475,7 @@ int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, NULL);
 	/* one test on the hot path for the rarer cases */
-	if (__builtin_expect(r->observe | r->proc_local | (int)(c.node->flags & HAMR__PNODE_LIMITED), 0))
+	if (__builtin_expect(r->rare | (int)(c.node->flags & HAMR__PNODE_LIMITED), 0))
 		return run_node_slow(r, i, slots, &c);
 	return node_done(r, i, slots, &c, call_node(r, i, &c));
 }

@@ -261,6 +261,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		rc = fill_slots(r, given);
 	if (!rc)
 		rc = procs_prepare(r);
+	r->rare = r->observe | r->proc_local;
 	if (!rc && o.executor != HAMR_EXEC_SEQUENTIAL)
 		rc = hamr__threads_prepare(r);
 	if (rc) {

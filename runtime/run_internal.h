@@ -65,6 +65,8 @@ struct hamr_run {
 	size_t n_hooks;
 	struct hamr__stats *stats; /* statistics, when counted; else NULL */
 	int observe;            /* hooks or stats: events are made */
+	int rare;               /* observe or proc_local: the node call's
+	                         * one test for both (set at creation) */
 	int pid;                /* getpid(), for events */
 	int64_t start_ns;       /* when hamr_run_start was called */
 	/* the process executor */
