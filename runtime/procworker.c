@@ -44,6 +44,7 @@ static struct {
 	size_t n_def, cap_def;
 	uint64_t copied; /* by the task running */
 	int exit_after;  /* out of memory for its own records */
+	uint64_t peak;   /* tasks queued at most since the bell last rang */
 	hamr_call *call; /* the node running */
 } me;
 
@@ -502,7 +503,19 @@ _Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
 			 * program reads cur_seq only past the completions) */
 			atomic_store_explicit(&c->task_tail, tail + 1, memory_order_relaxed);
 			atomic_store_explicit(&c->cur_seq, 0, memory_order_relaxed);
-			hamr__bell_ring(p->shm);
+			/* a sleeping program is woken only when this worker's queue
+			 * has run down to half of what it held (or to one task):
+			 * then it refills the queue and reads the completions so
+			 * far together. Waking it per completion costs a wake-up
+			 * on another core each time, in this worker's path
+			 * (acquire: as for any look at the head) */
+			uint64_t queued = atomic_load_explicit(&c->task_head, memory_order_acquire) - (tail + 1);
+			if (queued > me.peak)
+				me.peak = queued;
+			if (queued <= 1 || 2 * queued <= me.peak) {
+				hamr__bell_ring(p->shm);
+				me.peak = queued;
+			}
 			if (me.exit_after)
 				_exit(3); /* a replacement starts afresh */
 			continue;

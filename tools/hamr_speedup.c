@@ -272,12 +272,13 @@ static int plot(const row *rows, int n)
 
 int main(int argc, char **argv)
 {
-	/* first, while no thread exists: the worker processes of the
-	 * processes rows come from the fork server this starts */
-	int procs_ok = hamr_processes_init() == 0;
 	int rc = parse(argc, argv);
 	if (rc)
 		return rc;
+	/* then, while no thread exists: the worker processes of the
+	 * processes rows come from the fork server this starts, and see the
+	 * settings as they are now (the work per item reads them) */
+	int procs_ok = hamr_processes_init() == 0;
 	if (!procs_ok)
 		fprintf(stderr, "hamr-speedup: no processes rows: %s\n", hamr_errmsg());
 	hamr_plan *plans[2] = {NULL, NULL};
