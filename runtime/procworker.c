@@ -3,7 +3,8 @@
  * worker runs, and running a task.
  *
  * A worker waits on its task ring (spinning for 50 µs, then sleeping on a
- * futex), runs each task's program for its item, and posts a completion.
+ * futex), runs each task's program for its item, and posts a completion;
+ * it wakes a sleeping program when its queue has run down to half.
  * It resolves each program once: the objects its nodes live in (loading a
  * module it lacks), the user types it names (registered here from their
  * descriptors), and the outer values (decoded once when they are
