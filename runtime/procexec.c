@@ -188,17 +188,23 @@ struct hamr__pjob {
 	const char *orphaned; /* why no worker is left to run its tasks */
 };
 
+/* The program holds what it allocated at off (under alloc_lock): a span
+ * of its own is held by that alone. */
+static void program_took(hamr_procpool *pp, uint64_t off)
+{
+	hamr__arena_hold(&pp->arena, off);
+	uint32_t c = hamr__arena_chunk_of(&pp->arena, off);
+	if (c != pp->cur.chunk)
+		hamr__arena_unbias(&pp->arena, c);
+}
+
 static uint64_t program_alloc(void *ctx, size_t n)
 {
 	hamr_procpool *pp = ctx;
 	pthread_mutex_lock(&pp->alloc_lock);
 	uint64_t off = hamr__arena_alloc(&pp->arena, &pp->cur, n);
-	if (off) {
-		hamr__arena_hold(&pp->arena, off);
-		uint32_t c = hamr__arena_chunk_of(&pp->arena, off);
-		if (c != pp->cur.chunk)
-			hamr__arena_unbias(&pp->arena, c); /* a span: the hold keeps it */
-	}
+	if (off)
+		program_took(pp, off);
 	pthread_mutex_unlock(&pp->alloc_lock);
 	return off;
 }
@@ -210,13 +216,8 @@ static int program_value(void *ctx, hamr_type t, size_t n, void **data, hamr_val
 	hamr_procpool *pp = ctx;
 	pthread_mutex_lock(&pp->alloc_lock);
 	int rc = hamr__arena_value(&pp->arena, &pp->cur, t, n, data, out);
-	if (!rc) {
-		uint64_t off = (uint64_t)((char *)out->u.box - pp->arena.base);
-		hamr__arena_hold(&pp->arena, off);
-		uint32_t c = hamr__arena_chunk_of(&pp->arena, off);
-		if (c != pp->cur.chunk)
-			hamr__arena_unbias(&pp->arena, c); /* a span: the hold keeps it */
-	}
+	if (!rc)
+		program_took(pp, (uint64_t)((char *)out->u.box - pp->arena.base));
 	pthread_mutex_unlock(&pp->alloc_lock);
 	return rc;
 }
@@ -712,52 +713,26 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 		for (uint32_t k = 0; k < d->n_out; k++) {
 			const hamr__wval *w = &d->out[k];
 			hamr_value *v = &res->out[k];
-			*v = (hamr_value)HAMR_VALUE_EMPTY;
-			switch (w->kind) {
-			case HAMR__WV_NONE:
-				*v = hamr_value_none();
-				break;
-			case HAMR__WV_I64:
-				*v = hamr_value_from_i64((int64_t)w->a);
-				break;
-			case HAMR__WV_F64: {
-				double x;
-				memcpy(&x, &w->a, sizeof x);
-				*v = hamr_value_from_f64(x);
-				break;
-			}
-			case HAMR__WV_BOOL:
-				*v = hamr_value_from_bool(w->a != 0);
-				break;
-			case HAMR__WV_STR:
-			case HAMR__WV_BYTES: {
-				hamr_type t = w->kind == HAMR__WV_STR ? HAMR_STR : HAMR_BYTES;
-				/* a worker's new value is taken over (and its chunk held);
-				 * one the program holds already (an input passed on)
-				 * gains a reference */
-				if (hamr__arena_value_at(&pp->arena, t, w->a, v))
-					hamr__arena_hold(&pp->arena, w->a);
+			int taken, rc = hamr__wire_get(&pp->arena, w, v, &taken);
+			/* a worker's new value is taken over (and its chunk held);
+			 * one the program holds already (an input passed on)
+			 * gained a reference */
+			if (taken)
+				hamr__arena_hold(&pp->arena, w->a);
+			if (w->kind == HAMR__WV_STR || w->kind == HAMR__WV_BYTES) {
 				size_t n;
-				if (t == HAMR_STR)
+				if (w->kind == HAMR__WV_STR)
 					hamr_value_str(v, &n);
 				else
 					hamr_value_bytes(v, &n);
 				/* relaxed: a count */
 				atomic_fetch_add_explicit(&j->r->proc.shared, n, memory_order_relaxed);
-				break;
 			}
-			case HAMR__WV_ENC: {
-				int rc = hamr_value_decode(pp->arena.base + w->a, w->b, v);
-				if (rc && !res->rc) {
-					char *m = NULL;
-					if (asprintf(&m, "its result cannot be decoded: %s", hamr_errmsg()) < 0)
-						m = NULL;
-					res->rc = task_fail(j, s, -1, rc, pid, 0, m);
-				}
-				break;
-			}
-			default:
-				break;
+			if (rc && !res->rc) {
+				char *m = NULL;
+				if (asprintf(&m, "its result cannot be decoded: %s", hamr_errmsg()) < 0)
+					m = NULL;
+				res->rc = task_fail(j, s, -1, rc, pid, 0, m);
 			}
 		}
 		if (res->rc) {

@@ -63,6 +63,37 @@ int hamr__wire_is_code(int rc)
 	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
 }
 
+int hamr__wire_get(const hamr__arena *a, const hamr__wval *w, hamr_value *out, int *taken)
+{
+	*out = (hamr_value)HAMR_VALUE_EMPTY;
+	*taken = 0;
+	switch (w->kind) {
+	case HAMR__WV_NONE:
+		*out = hamr_value_none();
+		return 0;
+	case HAMR__WV_I64:
+		*out = hamr_value_from_i64((int64_t)w->a);
+		return 0;
+	case HAMR__WV_F64: {
+		double x;
+		memcpy(&x, &w->a, sizeof x);
+		*out = hamr_value_from_f64(x);
+		return 0;
+	}
+	case HAMR__WV_BOOL:
+		*out = hamr_value_from_bool(w->a != 0);
+		return 0;
+	case HAMR__WV_STR:
+	case HAMR__WV_BYTES:
+		*taken = hamr__arena_value_at(a, w->kind == HAMR__WV_STR ? HAMR_STR : HAMR_BYTES, w->a, out);
+		return 0;
+	case HAMR__WV_ENC:
+		return hamr_value_decode(a->base + w->a, w->b, out);
+	default: /* HAMR__WV_EMPTY */
+		return 0;
+	}
+}
+
 int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, hamr_value *made,
                    uint64_t *raw)
 {

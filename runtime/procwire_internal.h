@@ -96,4 +96,11 @@ typedef struct hamr__wire_sink {
 int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, hamr_value *made,
                    uint64_t *raw);
 
+/* Takes a value off the wire into *out: scalars as they are, a string or
+ * bytes value as its box in the arena (hamr__arena_value_at: *taken is 1
+ * when the program took over a box a worker made, whose chunk the caller
+ * then holds), an encoding decoded into a new value the caller owns.
+ * 0, or hamr_value_decode's error. */
+int hamr__wire_get(const hamr__arena *a, const hamr__wval *w, hamr_value *out, int *taken);
+
 #endif

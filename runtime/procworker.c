@@ -46,7 +46,6 @@ static struct {
 	uint64_t copied; /* by the task running */
 	int exit_after;  /* out of memory for its own records */
 	uint64_t peak;   /* tasks queued at most since the bell last rang */
-	hamr_call *call; /* the node running */
 } me;
 
 static void defer_chunk(void *ctx, uint32_t chunk)
@@ -84,34 +83,34 @@ static void undefer(void)
 	me.n_def = k;
 }
 
-static uint64_t worker_alloc(void *ctx, size_t n)
+/* What follows a worker's arena allocation at off (0: it failed): a
+ * failure marks the task out of memory; a span of its own is left at
+ * once, like a chunk the cursor leaves. */
+static uint64_t worker_took(uint64_t off)
 {
-	(void)ctx;
-	uint64_t off = hamr__arena_alloc(&me.p->arena, &me.cur, n);
 	if (!off) {
 		/* relaxed: read after the completion or the death */
 		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
 		return 0;
 	}
 	uint32_t c = hamr__arena_chunk_of(&me.p->arena, off);
-	if (c != me.cur.chunk) /* a span of its own */
+	if (c != me.cur.chunk)
 		defer_chunk(NULL, c);
 	return off;
+}
+
+static uint64_t worker_alloc(void *ctx, size_t n)
+{
+	(void)ctx;
+	return worker_took(hamr__arena_alloc(&me.p->arena, &me.cur, n));
 }
 
 static int worker_value(void *ctx, hamr_type t, size_t n, void **data, hamr_value *out)
 {
 	(void)ctx;
 	int rc = hamr__arena_value(&me.p->arena, &me.cur, t, n, data, out);
-	if (rc) {
-		/* relaxed: read after the completion or the death */
-		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
-		return rc;
-	}
-	uint32_t c = hamr__arena_chunk_of(&me.p->arena, (uint64_t)((char *)out->u.box - me.p->arena.base));
-	if (c != me.cur.chunk)
-		defer_chunk(NULL, c);
-	return 0;
+	worker_took(rc ? 0 : (uint64_t)((char *)out->u.box - me.p->arena.base));
+	return rc;
 }
 
 void *hamr__proc_ret_alloc(hamr_call *c, size_t n)
@@ -180,38 +179,15 @@ static void rprog_free(rprog *rp)
 	free(rp);
 }
 
+/* An input off the wire: a string or bytes value is a view into the
+ * arena; an encoded one is decoded into a value of the worker's own (*own). */
 static int from_wval_worker(const hamr__wval *w, hamr_value *out, int *own)
 {
-	hamr__arena *a = &me.p->arena;
-	*own = 0;
-	*out = (hamr_value)HAMR_VALUE_EMPTY;
-	switch (w->kind) {
-	case HAMR__WV_EMPTY:
-		return 0;
-	case HAMR__WV_NONE:
-		*out = hamr_value_none();
-		return 0;
-	case HAMR__WV_I64:
-		*out = hamr_value_from_i64((int64_t)w->a);
-		return 0;
-	case HAMR__WV_F64: {
-		double d;
-		memcpy(&d, &w->a, sizeof d);
-		*out = hamr_value_from_f64(d);
-		return 0;
-	}
-	case HAMR__WV_BOOL:
-		*out = hamr_value_from_bool(w->a != 0);
-		return 0;
-	case HAMR__WV_STR:
-	case HAMR__WV_BYTES:
-		hamr__arena_value_at(a, w->kind == HAMR__WV_STR ? HAMR_STR : HAMR_BYTES, w->a, out);
-		return 0;
-	default:
-		*own = 1;
+	int taken; /* never, in a worker */
+	*own = w->kind == HAMR__WV_ENC;
+	if (*own)
 		me.copied += w->b;
-		return hamr_value_decode(a->base + w->a, w->b, out);
-	}
+	return hamr__wire_get(&me.p->arena, w, out, &taken);
 }
 
 static hamr_type type_of(int32_t t, hamr_type *users)
