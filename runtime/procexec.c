@@ -32,27 +32,36 @@
 
 /* ---- the program's side: building a program ---------------------------------- */
 
+/* A growing buffer: the program's image, and its strings. */
 typedef struct builder {
 	char *buf;
 	size_t len, cap;
 	int failed;
 } builder;
 
+/* Room for `need` bytes in all; 0, or 1 (and b->failed) out of memory. */
+static int b_room(builder *b, size_t need)
+{
+	if (need <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap *= 2;
+	char *g = realloc(b->buf, cap);
+	if (!g)
+		return b->failed = 1;
+	b->buf = g;
+	b->cap = cap;
+	return 0;
+}
+
+/* Appends n bytes of p (NULL: zeroes) at the next 16-byte boundary; their
+ * offset. */
 static uint64_t b_put(builder *b, const void *p, size_t n)
 {
 	size_t at = (b->len + 15) & ~(size_t)15;
-	if (at + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < at + n)
-			cap *= 2;
-		char *g = realloc(b->buf, cap);
-		if (!g) {
-			b->failed = 1;
-			return 0;
-		}
-		b->buf = g;
-		b->cap = cap;
-	}
+	if (b_room(b, at + n))
+		return 0;
 	if (at > b->len)
 		memset(b->buf + b->len, 0, at - b->len);
 	if (p)
@@ -63,38 +72,22 @@ static uint64_t b_put(builder *b, const void *p, size_t n)
 	return at;
 }
 
-/* strings: one table, each NUL-ended; offsets from the table's start */
-typedef struct strtab {
-	char *s;
-	size_t len, cap;
-	int failed;
-} strtab;
-
-static uint32_t str_put(strtab *t, const char *s)
+/* The strings: one table, each NUL-ended, stored once (a module's path
+ * serves many nodes); the offset from the table's start. */
+static uint32_t str_put(builder *t, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	/* a name given twice (a module's path) is stored once */
-	for (size_t at = 0; at < t->len; at += strlen(t->s + at) + 1)
-		if (strcmp(t->s + at, s) == 0)
+	for (size_t at = 0; at < t->len; at += strlen(t->buf + at) + 1)
+		if (strcmp(t->buf + at, s) == 0)
 			return (uint32_t)at;
-	if (t->len + n > t->cap) {
-		size_t cap = t->cap ? t->cap : 256;
-		while (cap < t->len + n)
-			cap *= 2;
-		char *g = realloc(t->s, cap);
-		if (!g) {
-			t->failed = 1;
-			return 0;
-		}
-		t->s = g;
-		t->cap = cap;
-	}
-	memcpy(t->s + t->len, s, n);
+	if (b_room(t, t->len + n))
+		return 0;
+	memcpy(t->buf + t->len, s, n);
 	t->len += n;
 	return (uint32_t)(t->len - n);
 }
 
-static hamr__wcode code_ref(strtab *st, const void *addr)
+static hamr__wcode code_ref(builder *st, const void *addr)
 {
 	hamr__wcode pc = {0, 0, 0};
 	if (!addr)
@@ -102,8 +95,8 @@ static hamr__wcode code_ref(strtab *st, const void *addr)
 	const char *name;
 	uintptr_t base;
 	if (!hamr__wire_locate(addr, &name, &base)) {
-		/* heap or stack data: valid in workers only when it existed
-		 * before the fork server started */
+		/* no address the worker maps: a number in a pointer (heap and
+		 * stack pointers were refused by hamr__proc_check) */
 		pc.where = 2;
 		pc.off = (uint64_t)(uintptr_t)addr;
 		return pc;
@@ -344,8 +337,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 		local[item_slot] = (int32_t)nl++;
 	for (uint32_t k = 0; k < n_nodes; k++)
 		local[nodes[k]] = (int32_t)nl++;
-	builder b = {0};
-	strtab st = {0};
+	builder b = {0}, st = {0};
 	tlist tl = {.n = 0};
 	hamr__wprog hdr = {0};
 	hdr.gen = next_gen();
@@ -409,7 +401,6 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 	for (uint32_t t = 0; !rc && t < tl.n; t++) {
 		hamr_type ty = tl.t[t];
 		pts[t].name = str_put(&st, ty->name);
-		pts[t].kind = HAMR_KIND_USER;
 		pts[t].size = ty->size;
 		pts[t].enc = code_ref(&st, (const void *)(uintptr_t)ty->encode);
 		pts[t].dec = code_ref(&st, (const void *)(uintptr_t)ty->decode);
@@ -426,7 +417,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 		uint64_t o_outer = b_put(&b, outer, n_outer * sizeof *outer);
 		uint64_t o_outs = b_put(&b, outs, n_out * sizeof *outs);
 		uint64_t o_types = b_put(&b, pts, tl.n * sizeof *pts);
-		uint64_t o_str = b_put(&b, st.s, st.len);
+		uint64_t o_str = b_put(&b, st.buf, st.len);
 		if (b.failed || st.failed || tl.n == HAMR__WT_MAX_USER) {
 			rc = tl.n == HAMR__WT_MAX_USER ?
 			     hamr__error_set(HAMR_ENOTSUP, "a process block names more than %d user types",
@@ -444,7 +435,6 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 			h->outs = o_outs;
 			h->types = o_types;
 			h->strings = o_str;
-			h->size = (uint32_t)b.len;
 			j->prog = program_alloc(pp, b.len);
 			if (!j->prog)
 				rc = hamr__error_set(HAMR_ENOMEM,
@@ -460,7 +450,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 	free(outer);
 	free(local);
 	free(b.buf);
-	free(st.s);
+	free(st.buf);
 	if (rc) {
 		hamr__pjob_close(j);
 		return rc;
@@ -477,7 +467,6 @@ static void worker_release(hamr__pjob *j, int h)
 	pwork *pw = j->held[h];
 	pthread_mutex_lock(&pp->lock);
 	pp->busy[pw->w] = 0;
-	pp->n_busy--;
 	pthread_cond_signal(&pp->idle);
 	pthread_mutex_unlock(&pp->lock);
 	free(pw);
@@ -537,7 +526,6 @@ static int worker_take(hamr__pjob *j, int want, int block)
 				pw->respawn = 1;
 			}
 			pp->busy[w] = 1;
-			pp->n_busy++;
 			pw->w = w;
 			/* resume where its rings are (relaxed: the program's own
 			 * counters, written by the job that let the worker go,
@@ -602,6 +590,14 @@ static int queue_push(hamr__pjob *j, const pslot *s)
 	return 0;
 }
 
+/* Takes the next queued task off the queue, into *s. */
+static void queue_pop(hamr__pjob *j, pslot *s)
+{
+	*s = j->pend[j->pend_head];
+	j->pend_head = (j->pend_head + 1) % j->pend_cap;
+	j->pend_len--;
+}
+
 /* Sends queued tasks to the workers held, up to `depth` ahead of each. */
 static void pump(hamr__pjob *j)
 {
@@ -615,9 +611,8 @@ static void pump(hamr__pjob *j)
 		hamr__wctl *c = hamr__wctl_of(pp, pw->w);
 		int sent = 0;
 		while (j->pend_len && pw->seq - pw->acked < (uint64_t)j->depth) {
-			pslot s = j->pend[j->pend_head];
-			j->pend_head = (j->pend_head + 1) % j->pend_cap;
-			j->pend_len--;
+			pslot s;
+			queue_pop(j, &s);
 			s.seq = ++pw->seq;
 			pw->q[s.seq % HAMR__RING] = s;
 			hamr__ptask *t = &c->tasks[(s.seq - 1) % HAMR__RING];
@@ -925,14 +920,6 @@ static void server_died(hamr__pjob *j)
 	}
 	pthread_mutex_unlock(&pp->lock);
 	j->orphaned = "the fork server died, and its worker processes with it";
-}
-
-/* Takes the next queued task off the queue, into *s. */
-static void queue_pop(hamr__pjob *j, pslot *s)
-{
-	*s = j->pend[j->pend_head];
-	j->pend_head = (j->pend_head + 1) % j->pend_cap;
-	j->pend_len--;
 }
 
 /* The run's cancel: the running tasks stop too, their workers killed (and

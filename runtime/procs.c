@@ -47,7 +47,6 @@
 #include "serialize/error_internal.h"
 
 #define MAX_PROCESSES 1024
-#define SHM_MAGIC 0x68616d7270726f63ull /* "hamrproc" */
 
 enum { OP_SPAWN = 1, OP_RESPAWN, OP_STOP, OP_LOAD, OP_KILL, OP_QUIT };
 
@@ -510,8 +509,6 @@ static int map_pool(hamr_procpool *p, int n, size_t arena, int *fd_out)
 	p->base = base;
 	p->size = size;
 	p->shm = base;
-	p->shm->magic = SHM_MAGIC;
-	p->shm->n = (uint32_t)n;
 	p->shm->ctl_off = ctl_off;
 	p->shm->arena_off = arena_off;
 	int rc = hamr__arena_format(&p->arena, base, size, arena_off, data_off);

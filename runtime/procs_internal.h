@@ -93,9 +93,6 @@ typedef struct hamr__wctl {
 } hamr__wctl;
 
 typedef struct hamr__shm {
-	uint64_t magic;
-	uint32_t n;          /* workers */
-	uint32_t pad;
 	uint64_t ctl_off;    /* the control blocks */
 	uint64_t arena_off;  /* the arena's header */
 	atomic_uint stop;    /* the pool stops: workers exit */
@@ -121,7 +118,6 @@ struct hamr_procpool {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	uint8_t *busy;
-	int n_busy;
 	uint8_t *gone;       /* dead, and the server could not replace it */
 	int64_t *gone_ns;    /* when it last failed (a retry waits a second) */
 	uint8_t *fails;      /* replacements that failed in a row */

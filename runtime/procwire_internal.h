@@ -45,7 +45,7 @@ typedef struct hamr__wnode {
 
 typedef struct hamr__wtype {
 	uint32_t name;
-	uint32_t kind;
+	uint32_t pad;
 	uint64_t size;
 	hamr__wcode enc, dec, free_, eq;
 } hamr__wtype;
@@ -58,9 +58,8 @@ typedef struct hamr__wouter {
 
 typedef struct hamr__wprog {
 	uint64_t gen;        /* unique per program: a worker's cache key */
-	uint32_t n_nodes, n_locals, n_outer, n_out, n_types, n_strings;
+	uint32_t n_nodes, n_locals, n_outer, n_out, n_types;
 	int32_t item_local;  /* -1: no item */
-	uint32_t size;
 	uint64_t nodes, args, outer, outs, types, strings;
 } hamr__wprog;
 
