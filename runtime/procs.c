@@ -66,6 +66,11 @@ typedef struct reply {
 	pid_t pids[MAX_PROCESSES];
 } reply;
 
+/* The one request and reply of each process: the program's, used under
+ * `lock`, and the server's (4 KiB with a pid per worker: off the stack). */
+static request req;
+static reply rep;
+
 /* ---- futexes on shared memory ------------------------------------------------ */
 
 void hamr__futex_wait(atomic_uint *addr, unsigned val, int64_t timeout_ns)
@@ -211,24 +216,24 @@ static pid_t fork_worker(server_pool *sp, int w)
 }
 
 /* Receives the pool's memfd with the request, and maps it. */
-static void spawn(const request *q, int fd, reply *rep)
+static void spawn(const request *q, int fd)
 {
 	server_pool *sp = calloc(1, sizeof *sp);
 	server_pool **grown = realloc(pools, (size_t)(n_pools + 1) * sizeof *pools);
-	rep->rc = 0;
-	rep->n = 0;
+	rep.rc = 0;
+	rep.n = 0;
 	if (!sp || !grown || fd < 0) {
 		free(sp);
 		if (fd >= 0)
 			close(fd);
-		rep->rc = fd < 0 ? EBADF : ENOMEM;
+		rep.rc = fd < 0 ? EBADF : ENOMEM;
 		return;
 	}
 	pools = grown;
 	void *base = mmap(NULL, q->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (base == MAP_FAILED) {
-		rep->rc = errno;
+		rep.rc = errno;
 		free(sp);
 		return;
 	}
@@ -242,19 +247,19 @@ static void spawn(const request *q, int fd, reply *rep)
 	sp->view.arena.h = (hamr__arena_head *)((char *)base + sp->view.shm->arena_off);
 	for (int i = 0; i < q->n; i++) {
 		if (fork_worker(sp, i) < 0) {
-			rep->rc = errno;
+			rep.rc = errno;
 			break;
 		}
 		sp->n++;
 	}
 	pools[n_pools++] = sp;
-	rep->n = sp->n;
-	memcpy(rep->pids, sp->pids, (size_t)sp->n * sizeof *sp->pids);
-	if (rep->rc) { /* some were not made: none are kept */
+	rep.n = sp->n;
+	memcpy(rep.pids, sp->pids, (size_t)sp->n * sizeof *sp->pids);
+	if (rep.rc) { /* some were not made: none are kept */
 		stop_pool(sp);
 		n_pools--;
 		free(sp);
-		rep->n = 0;
+		rep.n = 0;
 	}
 }
 
@@ -266,12 +271,12 @@ static server_pool *find_pool(int id)
 	return NULL;
 }
 
-static void respawn(const request *q, reply *rep)
+static void respawn(const request *q)
 {
 	server_pool *sp = find_pool(q->pool);
-	rep->n = 0;
+	rep.n = 0;
 	if (!sp || q->n < 0 || q->n >= sp->n) {
-		rep->rc = EINVAL;
+		rep.rc = EINVAL;
 		return;
 	}
 	if (sp->pids[q->n]) { /* killed and not yet reaped */
@@ -281,12 +286,12 @@ static void respawn(const request *q, reply *rep)
 	}
 	pid_t pid = fork_worker(sp, q->n);
 	if (pid < 0) {
-		rep->rc = errno;
+		rep.rc = errno;
 		return;
 	}
-	rep->rc = 0;
-	rep->n = 1;
-	rep->pids[0] = pid;
+	rep.rc = 0;
+	rep.n = 1;
+	rep.pids[0] = pid;
 }
 
 /* One request, with a descriptor when it carries one. */
@@ -318,8 +323,6 @@ static _Noreturn void server_main(int ctl, pid_t program)
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	sig_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	static reply rep;
-	static request q;
 	for (;;) {
 		struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {sig_fd, POLLIN, 0}};
 		int r = poll(pfd, sig_fd >= 0 ? 2 : 1, 100);
@@ -332,30 +335,30 @@ static _Noreturn void server_main(int ctl, pid_t program)
 		if (r <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		int fd;
-		ssize_t k = recv_request(ctl, &q, &fd);
-		if (k != (ssize_t)sizeof q)
+		ssize_t k = recv_request(ctl, &req, &fd);
+		if (k != (ssize_t)sizeof req)
 			break; /* the program closed the socket, or is gone */
 		memset(&rep, 0, offsetof(reply, pids));
-		if (q.op == OP_SPAWN) {
-			spawn(&q, fd, &rep);
-		} else if (q.op == OP_RESPAWN) {
-			respawn(&q, &rep);
-		} else if (q.op == OP_STOP) {
+		if (req.op == OP_SPAWN) {
+			spawn(&req, fd);
+		} else if (req.op == OP_RESPAWN) {
+			respawn(&req);
+		} else if (req.op == OP_STOP) {
 			for (int p = 0; p < n_pools; p++)
-				if (pools[p]->id == q.pool) {
+				if (pools[p]->id == req.pool) {
 					stop_pool(pools[p]);
 					free(pools[p]);
 					pools[p] = pools[--n_pools];
 					break;
 				}
-		} else if (q.op == OP_KILL) {
+		} else if (req.op == OP_KILL) {
 			/* only a worker not yet reaped: its pid is still its own */
-			server_pool *sp = find_pool(q.pool);
-			if (sp && q.n >= 0 && q.n < sp->n && q.pid > 0 && sp->pids[q.n] == q.pid)
-				kill(q.pid, SIGKILL);
-		} else if (q.op == OP_LOAD) {
-			q.path[sizeof q.path - 1] = 0;
-			rep.rc = dlopen(q.path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) ? 0 : ENOENT;
+			server_pool *sp = find_pool(req.pool);
+			if (sp && req.n >= 0 && req.n < sp->n && req.pid > 0 && sp->pids[req.n] == req.pid)
+				kill(req.pid, SIGKILL);
+		} else if (req.op == OP_LOAD) {
+			req.path[sizeof req.path - 1] = 0;
+			rep.rc = dlopen(req.path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) ? 0 : ENOENT;
 		} else {
 			break; /* OP_QUIT */
 		}
@@ -386,14 +389,30 @@ static void forget_inherited(void)
 	}
 }
 
+
+/* Takes `lock` and says whether this process has a fork server to ask. */
+static int server_lock(void)
+{
+	pthread_mutex_lock(&lock);
+	forget_inherited();
+	return server_pid != 0;
+}
+
+/* Under `lock`: request `op` about pool `pool`, the rest zero, to fill in
+ * and send with ask(). */
+static request *request_for(int op, int pool)
+{
+	memset(&req, 0, sizeof req);
+	req.op = op;
+	req.pool = pool;
+	return &req;
+}
+
 static void quit_server(void)
 {
 	pthread_mutex_lock(&lock);
 	if (server_pid && owner == getpid()) {
-		static request q;
-		memset(&q, 0, sizeof q);
-		q.op = OP_QUIT;
-		send(ctl, &q, sizeof q, MSG_NOSIGNAL);
+		send(ctl, request_for(OP_QUIT, 0), sizeof req, MSG_NOSIGNAL);
 		close(ctl);
 		ctl = -1;
 		waitpid(server_pid, NULL, 0);
@@ -459,7 +478,7 @@ out:
 
 /* One request (with descriptor fd, or -1) and its reply, under the lock.
  * 0 or an errno value. */
-static int ask(const request *q, int fd, reply *rep)
+static int ask(const request *q, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {(void *)q, sizeof *q};
@@ -476,10 +495,10 @@ static int ask(const request *q, int fd, reply *rep)
 	}
 	if (sendmsg(ctl, &m, MSG_NOSIGNAL) != (ssize_t)sizeof *q)
 		return errno ? errno : EIO;
-	ssize_t k = recv(ctl, rep, sizeof *rep, 0);
+	ssize_t k = recv(ctl, &rep, sizeof rep, 0);
 	if (k < (ssize_t)offsetof(reply, pids))
 		return k < 0 ? errno : EIO;
-	return rep->rc;
+	return rep.rc;
 }
 
 /* The pool's shared mapping: header, control blocks, arena. */
@@ -589,8 +608,7 @@ int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts)
 	    (rc = hamr__knob_resolve((long)o.child_memory, 0, k[2].name, 1L << 20, LONG_MAX, 0,
 	                             &k[2].value, &k[2].source)))
 		return rc;
-	int n;
-	n = (int)k[0].value;
+	int n = (int)k[0].value;
 	long arena = k[1].value, child_mem = k[2].value;
 	if (!child_mem)
 		k[2].text = "none";
@@ -619,27 +637,21 @@ int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts)
 		pool_free(p);
 		return rc;
 	}
-	static reply rep; /* under the lock: 4 KiB off the stack */
-	static request q;
-	pthread_mutex_lock(&lock);
-	forget_inherited();
-	if (!server_pid) {
+	if (!server_lock()) {
 		pthread_mutex_unlock(&lock);
 		close(fd);
 		pool_free(p);
 		return hamr__error_set(HAMR_ESTATE,
 		                       "hamr_procpool_create: no fork server: call hamr_processes_init() at the start of main");
 	}
-	memset(&q, 0, sizeof q);
-	q.op = OP_SPAWN;
-	q.pool = ++next_pool;
-	q.n = n;
-	q.child_memory = child_mem;
-	q.size = p->size;
-	int err = ask(&q, fd, &rep);
+	request *q = request_for(OP_SPAWN, ++next_pool);
+	q->n = n;
+	q->child_memory = child_mem;
+	q->size = p->size;
+	int err = ask(q, fd);
 	close(fd);
 	if (!err) {
-		p->id = q.pool;
+		p->id = q->pool;
 		p->n = rep.n;
 		memcpy(p->pids, rep.pids, (size_t)rep.n * sizeof(pid_t));
 	}
@@ -660,17 +672,11 @@ int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts)
 
 int hamr__procpool_respawn(hamr_procpool *p, int w)
 {
-	static reply rep;
-	static request q;
-	pthread_mutex_lock(&lock);
-	forget_inherited();
 	int err = ESRCH;
-	if (server_pid) {
-		memset(&q, 0, sizeof q);
-		q.op = OP_RESPAWN;
-		q.pool = p->id;
-		q.n = w;
-		err = ask(&q, -1, &rep);
+	if (server_lock()) {
+		request *q = request_for(OP_RESPAWN, p->id);
+		q->n = w;
+		err = ask(q, -1);
 		if (!err)
 			p->pids[w] = rep.pids[0];
 	}
@@ -682,27 +688,19 @@ int hamr__procpool_respawn(hamr_procpool *p, int w)
 
 void hamr__procpool_kill(hamr_procpool *p, int w, pid_t pid)
 {
-	static reply rep;
-	static request q;
-	pthread_mutex_lock(&lock);
-	forget_inherited();
-	if (server_pid && pid > 0) {
-		memset(&q, 0, sizeof q);
-		q.op = OP_KILL;
-		q.pool = p->id;
-		q.n = w;
-		q.pid = pid;
-		ask(&q, -1, &rep);
+	if (server_lock() && pid > 0) {
+		request *q = request_for(OP_KILL, p->id);
+		q->n = w;
+		q->pid = pid;
+		ask(q, -1);
 	}
 	pthread_mutex_unlock(&lock);
 }
 
 int hamr__procs_server_alive(void)
 {
-	pthread_mutex_lock(&lock);
-	forget_inherited();
 	int status;
-	if (server_pid && owner == getpid()) {
+	if (server_lock()) {
 		/* the server alone holds the socket's other end: a hang-up is
 		 * its death, whoever reaped it (the program may ignore SIGCHLD
 		 * or reap children itself) */
@@ -719,20 +717,14 @@ int hamr__procs_server_alive(void)
 
 void hamr__procs_load(const char *path)
 {
-	static reply rep;
-	static request q;
 	char full[PATH_MAX];
 	/* the server's working directory is the program's at its start */
-	if (!realpath(path, full) || strlen(full) >= sizeof q.path)
+	if (!realpath(path, full) || strlen(full) >= sizeof req.path)
 		return;
-	path = full;
-	pthread_mutex_lock(&lock);
-	forget_inherited();
-	if (server_pid) {
-		memset(&q, 0, sizeof q);
-		q.op = OP_LOAD;
-		strcpy(q.path, path);
-		ask(&q, -1, &rep);
+	if (server_lock()) {
+		request *q = request_for(OP_LOAD, 0);
+		strcpy(q->path, full);
+		ask(q, -1);
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -741,16 +733,8 @@ void hamr_procpool_destroy(hamr_procpool *p)
 {
 	if (!p)
 		return;
-	static reply rep;
-	static request q;
-	pthread_mutex_lock(&lock);
-	forget_inherited();
-	if (server_pid) {
-		memset(&q, 0, sizeof q);
-		q.op = OP_STOP;
-		q.pool = p->id;
-		ask(&q, -1, &rep);
-	}
+	if (server_lock())
+		ask(request_for(OP_STOP, p->id), -1);
 	pthread_mutex_unlock(&lock);
 	pool_free(p);
 }
