@@ -940,6 +940,7 @@ static void kill_running(hamr__pjob *j)
 int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 {
 	hamr_procpool *pp = j->pp;
+	int slept = 0; /* a wait of this call ended with nothing to show */
 	for (;;) {
 		/* relaxed: hints, looked at on every round */
 		int cancel = atomic_load_explicit(&j->r->cancel, memory_order_relaxed);
@@ -974,7 +975,9 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 		}
 		if (!wait)
 			return 0;
-		if (!hamr__procs_server_alive()) {
+		/* a dead server rings no bell: asked after a wait that ended
+		 * with nothing, not before every wait */
+		if (slept && !hamr__procs_server_alive()) {
 			server_died(j);
 			continue;
 		}
@@ -987,8 +990,10 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 			ready = atomic_load_explicit(&c->done_head, memory_order_seq_cst) > j->held[h]->acked ||
 			        atomic_load_explicit(&c->state, memory_order_seq_cst) == HAMR__W_DEAD;
 		}
-		if (!ready && j->n_held)
+		if (!ready && j->n_held) {
 			hamr__futex_wait(&pp->shm->bell, seq, j->timeout_ns || cancel ? 5000000 : 100000000);
+			slept = 1;
+		}
 		/* relaxed: a ringer that still sees this waiter rings once too
 		 * often, which costs a wake and nothing else */
 		atomic_fetch_sub_explicit(&pp->shm->bell_waiters, 1, memory_order_relaxed);
