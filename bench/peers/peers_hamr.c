@@ -372,7 +372,10 @@ typedef struct mr_ctx {
 	hamr_plan *plan;
 	hamr_values *in;
 	hamr_grouping grouping;
+	hamr_remote_kind remote; /* LOCAL: the pool; PROCESSES: procs */
 } mr_ctx;
+
+static hamr_procpool *procs; /* the worker processes of the proc_* rows */
 
 static void mr_make(mr_ctx *m, hamr_fn work, int fold, uint64_t n, hamr_grouping gr)
 {
@@ -418,6 +421,8 @@ static uint64_t mr_body(void *ctx, int64_t *ns)
 	o.executor = HAMR_EXEC_THREADS;
 	o.pool = pool;
 	o.grouping = m->grouping;
+	o.remote = m->remote;
+	o.procpool = procs;
 	hamr_run *r = NULL;
 	int64_t v = 0, t0 = peers_now_ns();
 	int rc = hamr_run_execute(&r, m->plan, m->in, &o);
@@ -431,8 +436,6 @@ static uint64_t mr_body(void *ctx, int64_t *ns)
 }
 
 /* ---- worker processes ------------------------------------------------------------ */
-
-static hamr_procpool *procs;
 
 /* About 10 ms on the machine map_f takes 240 ns on. */
 #define CPU_ROUNDS 7300000
@@ -448,26 +451,6 @@ static uint64_t ref_cpu(uint64_t n)
 	for (uint64_t i = 0; i < n; i++)
 		s += peers_mix(i, CPU_ROUNDS);
 	return s;
-}
-
-static uint64_t proc_body(void *ctx, int64_t *ns)
-{
-	mr_ctx *m = ctx;
-	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
-	o.executor = HAMR_EXEC_THREADS;
-	o.pool = pool;
-	o.remote = m->grouping == HAMR_GROUPING_DEFAULT ? HAMR_REMOTE_PROCESSES : HAMR_REMOTE_THREADS;
-	o.procpool = procs;
-	hamr_run *r = NULL;
-	int64_t v = 0, t0 = peers_now_ns();
-	int rc = hamr_run_execute(&r, m->plan, m->in, &o);
-	if (!rc)
-		rc = hamr_run_result_i64(r, "total", &v);
-	hamr_run_destroy(r);
-	*ns = peers_now_ns() - t0;
-	if (rc)
-		die("proc run", rc);
-	return (uint64_t)v;
 }
 
 static int big_result(hamr_call *c)
@@ -520,21 +503,23 @@ static void run_procs(const peers_opts *o, int T)
 		die("hamr_procpool_create", rc);
 	static const struct {
 		const char *name;
-		hamr_grouping how; /* DEFAULT: processes, AUTO: threads */
-	} v[] = {{"processes", HAMR_GROUPING_DEFAULT}, {"threads", HAMR_GROUPING_AUTO}};
+		hamr_remote_kind remote;
+	} v[] = {{"processes", HAMR_REMOTE_PROCESSES}, {"threads", HAMR_REMOTE_THREADS}};
 	for (size_t k = 0; k < 2; k++) {
 		if (peers_wanted(o, "proc_noop")) {
 			uint64_t n = 100000;
 			mr_ctx m = {0};
-			mr_make(&m, mr_noop, 1, n, v[k].how);
-			peers_measure(o, "proc_noop", "hamr", v[k].name, T, n, n, ref_noop(n), proc_body, &m);
+			mr_make(&m, mr_noop, 1, n, HAMR_GROUPING_AUTO);
+			m.remote = v[k].remote;
+			peers_measure(o, "proc_noop", "hamr", v[k].name, T, n, n, ref_noop(n), mr_body, &m);
 			mr_free(&m);
 		}
 		if (peers_wanted(o, "proc_cpu")) {
 			uint64_t n = 64;
 			mr_ctx m = {0};
-			mr_make(&m, proc_cpu_work, 1, n, v[k].how);
-			peers_measure(o, "proc_cpu", "hamr", v[k].name, T, n, n, ref_cpu(n), proc_body, &m);
+			mr_make(&m, proc_cpu_work, 1, n, HAMR_GROUPING_AUTO);
+			m.remote = v[k].remote;
+			peers_measure(o, "proc_cpu", "hamr", v[k].name, T, n, n, ref_cpu(n), mr_body, &m);
 			mr_free(&m);
 		}
 	}
