@@ -21,72 +21,30 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <time.h>
+
+#include "mapreduce.h"
 
 namespace {
 
 constexpr int kRounds = 175;
 constexpr int64_t kItems = 1000000;
 
-int64_t now_ns()
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+using mr::now_ns;
 
 [[noreturn]] void die(const char *what, int rc)
 {
-	std::fprintf(stderr, "bench_dynamic: %s: %s (%s)\n", what, hamr_strerror(rc),
-	             hamr_errmsg());
-	std::exit(1);
+	mr::die("bench_dynamic", what, rc);
 }
 
-__attribute__((noinline)) uint64_t work_f(uint64_t x)
+uint64_t work_f(uint64_t x)
 {
-	for (int r = 0; r < kRounds; r++) {
-		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		x ^= x >> 29;
-	}
-	return x;
-}
-
-int f_items(hamr_call *c)
-{
-	int64_t n = hamr_arg_i64(c, 0);
-	for (int64_t i = 0; i < n; i++)
-		if (hamr_emit_i64(c, i))
-			return HAMR_ECANCELED;
-	return 0;
+	return mr::mix(x, kRounds);
 }
 
 int f_work(hamr_call *c)
 {
 	return hamr_ret_i64(c, (int64_t)work_f((uint64_t)hamr_arg_i64(c, 0)));
 }
-
-int f_noop(hamr_call *c)
-{
-	return hamr_ret_arg(c, 0);
-}
-
-int f_total(hamr_call *c)
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	uint64_t s = 0;
-	for (size_t i = 0; i < l.len; i++)
-		s += (uint64_t)hamr_list_i64(l, i);
-	return hamr_ret_i64(c, (int64_t)s);
-}
-
-int add_step(hamr_value *acc, const hamr_value *x, void *)
-{
-	*acc = hamr_value_from_i64((int64_t)((uint64_t)hamr_value_i64(acc) +
-	                                     (uint64_t)hamr_value_i64(x)));
-	return 0;
-}
-
-const hamr_fold kSum = {HAMR_DEFAULT_I64(0), add_step, add_step};
 
 struct Mapreduce {
 	hamr_plan *plan = nullptr;
@@ -96,41 +54,7 @@ struct Mapreduce {
 
 	Mapreduce(hamr_fn work, bool fold, int64_t n, int workers, int grouping)
 	{
-		const hamr_dep d_n[] = {HAMR_DEP("n", HAMR_I64), HAMR_DEPS_END};
-		const hamr_dep d_x[] = {HAMR_DEP("items", HAMR_I64), HAMR_DEPS_END};
-		const hamr_dep d_w[] = {HAMR_DEP_COLLECTED("work", HAMR_I64), HAMR_DEPS_END};
-		hamr_node_def defs[5] = {};
-		defs[0].name = "n";
-		defs[0].type = HAMR_I64;
-		defs[0].kind = HAMR_NODE_INPUT;
-		defs[1].name = "items";
-		defs[1].fn = f_items;
-		defs[1].type = HAMR_I64;
-		defs[1].kind = HAMR_NODE_PARALLELIZABLE;
-		defs[1].deps = d_n;
-		defs[2].name = "work";
-		defs[2].fn = work;
-		defs[2].type = HAMR_I64;
-		defs[2].deps = d_x;
-		defs[3].name = "total";
-		defs[3].fn = fold ? nullptr : f_total;
-		defs[3].type = HAMR_I64;
-		defs[3].kind = HAMR_NODE_COLLECT;
-		defs[3].deps = d_w;
-		defs[3].fold = fold ? &kSum : nullptr;
-		hamr_module mod = {"mapreduce", defs};
-		hamr_graph *g = nullptr;
-		const char *outs[] = {"total"};
-		int rc = hamr_graph_create(&g);
-		if (!rc)
-			rc = hamr_graph_add_module(g, &mod);
-		if (!rc)
-			rc = hamr_values_create(&in);
-		if (!rc)
-			rc = hamr_values_set_i64(in, "n", n);
-		if (!rc)
-			rc = hamr_plan_create(&plan, g, outs, 1, in);
-		hamr_graph_destroy(g);
+		int rc = mr::plan(work, fold, n, &plan, &in);
 		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 		po.workers = workers;
 		if (!rc)
@@ -208,7 +132,7 @@ void BM_mapreduce(benchmark::State &state)
 void BM_mapreduce_noop(benchmark::State &state)
 {
 	int64_t n = state.range(0);
-	Mapreduce m(f_noop, state.range(2) != 0, n, (int)state.range(1), 0);
+	Mapreduce m(mr::f_noop, state.range(2) != 0, n, (int)state.range(1), 0);
 	measure(state, m, n, serial_sum(n, true));
 }
 

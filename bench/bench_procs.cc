@@ -24,7 +24,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <time.h>
+
+#include "mapreduce.h"
 
 namespace {
 
@@ -32,45 +33,16 @@ constexpr int kCpuRounds = 7300000; // about 10 ms
 constexpr int64_t kNoopItems = 100000;
 constexpr int64_t kCpuItems = 64;
 
-int64_t now_ns()
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+using mr::now_ns;
 
 [[noreturn]] void die(const char *what, int rc)
 {
-	std::fprintf(stderr, "bench_procs: %s: %s (%s)\n", what, hamr_strerror(rc), hamr_errmsg());
-	std::exit(1);
-}
-
-__attribute__((noinline)) uint64_t mix(uint64_t x, int rounds)
-{
-	for (int r = 0; r < rounds; r++) {
-		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		x ^= x >> 29;
-	}
-	return x;
-}
-
-int f_items(hamr_call *c)
-{
-	int64_t n = hamr_arg_i64(c, 0);
-	for (int64_t i = 0; i < n; i++)
-		if (hamr_emit_i64(c, i))
-			return HAMR_ECANCELED;
-	return 0;
-}
-
-int f_noop(hamr_call *c)
-{
-	return hamr_ret_arg(c, 0);
+	mr::die("bench_procs", what, rc);
 }
 
 int f_cpu(hamr_call *c)
 {
-	return hamr_ret_i64(c, (int64_t)mix((uint64_t)hamr_arg_i64(c, 0), kCpuRounds));
+	return hamr_ret_i64(c, (int64_t)mr::mix((uint64_t)hamr_arg_i64(c, 0), kCpuRounds));
 }
 
 int f_big(hamr_call *c)
@@ -84,14 +56,33 @@ int f_big(hamr_call *c)
 	return 0;
 }
 
-int add_step(hamr_value *acc, const hamr_value *x, void *)
+// The plan of one node "big" of n bytes, and the given value of "n".
+int big_plan(int64_t n, hamr_plan **out, hamr_values **in)
 {
-	*acc = hamr_value_from_i64((int64_t)((uint64_t)hamr_value_i64(acc) +
-	                                     (uint64_t)hamr_value_i64(x)));
-	return 0;
+	const hamr_dep d_n[] = {HAMR_DEP("n", HAMR_I64), HAMR_DEPS_END};
+	hamr_node_def defs[3] = {};
+	defs[0].name = "n";
+	defs[0].type = HAMR_I64;
+	defs[0].kind = HAMR_NODE_INPUT;
+	defs[1].name = "big";
+	defs[1].fn = f_big;
+	defs[1].type = HAMR_BYTES;
+	defs[1].deps = d_n;
+	hamr_module mod = {"procs", defs};
+	hamr_graph *g = nullptr;
+	const char *outs[] = {"big"};
+	int rc = hamr_graph_create(&g);
+	if (!rc)
+		rc = hamr_graph_add_module(g, &mod);
+	if (!rc)
+		rc = hamr_values_create(in);
+	if (!rc)
+		rc = hamr_values_set_i64(*in, "n", n);
+	if (!rc)
+		rc = hamr_plan_create(out, g, outs, 1, *in);
+	hamr_graph_destroy(g);
+	return rc;
 }
-
-const hamr_fold kSum = {HAMR_DEFAULT_I64(0), add_step, add_step};
 
 struct Setup {
 	hamr_plan *plan = nullptr;
@@ -106,47 +97,7 @@ struct Setup {
 	Setup(bool map, hamr_fn work, int64_t n, bool in_procs, int workers)
 		: out(map ? "total" : "big")
 	{
-		const hamr_dep d_n[] = {HAMR_DEP("n", HAMR_I64), HAMR_DEPS_END};
-		const hamr_dep d_x[] = {HAMR_DEP("items", HAMR_I64), HAMR_DEPS_END};
-		const hamr_dep d_w[] = {HAMR_DEP_COLLECTED("work", HAMR_I64), HAMR_DEPS_END};
-		hamr_node_def defs[5] = {};
-		defs[0].name = "n";
-		defs[0].type = HAMR_I64;
-		defs[0].kind = HAMR_NODE_INPUT;
-		if (map) {
-			defs[1].name = "items";
-			defs[1].fn = f_items;
-			defs[1].type = HAMR_I64;
-			defs[1].kind = HAMR_NODE_PARALLELIZABLE;
-			defs[1].deps = d_n;
-			defs[2].name = "work";
-			defs[2].fn = work;
-			defs[2].type = HAMR_I64;
-			defs[2].deps = d_x;
-			defs[3].name = "total";
-			defs[3].type = HAMR_I64;
-			defs[3].kind = HAMR_NODE_COLLECT;
-			defs[3].deps = d_w;
-			defs[3].fold = &kSum;
-		} else {
-			defs[1].name = "big";
-			defs[1].fn = f_big;
-			defs[1].type = HAMR_BYTES;
-			defs[1].deps = d_n;
-		}
-		hamr_module mod = {"procs", defs};
-		hamr_graph *g = nullptr;
-		const char *outs[] = {out};
-		int rc = hamr_graph_create(&g);
-		if (!rc)
-			rc = hamr_graph_add_module(g, &mod);
-		if (!rc)
-			rc = hamr_values_create(&in);
-		if (!rc)
-			rc = hamr_values_set_i64(in, "n", n);
-		if (!rc)
-			rc = hamr_plan_create(&plan, g, outs, 1, in);
-		hamr_graph_destroy(g);
+		int rc = map ? mr::plan(work, true, n, &plan, &in) : big_plan(n, &plan, &in);
 		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 		po.workers = workers;
 		if (!rc)
@@ -213,7 +164,7 @@ void measure(benchmark::State &state, Setup &s, uint64_t want, int64_t units, co
 
 void BM_proc_noop(benchmark::State &state)
 {
-	Setup s(true, f_noop, kNoopItems, state.range(0) != 0, (int)state.range(1));
+	Setup s(true, mr::f_noop, kNoopItems, state.range(0) != 0, (int)state.range(1));
 	measure(state, s, (uint64_t)(kNoopItems * (kNoopItems - 1) / 2), kNoopItems, "ns_per_task");
 }
 
@@ -222,7 +173,7 @@ void BM_proc_cpu(benchmark::State &state)
 	static uint64_t want = [] {
 		uint64_t w = 0;
 		for (int64_t i = 0; i < kCpuItems; i++)
-			w += mix((uint64_t)i, kCpuRounds);
+			w += mr::mix((uint64_t)i, kCpuRounds);
 		return w;
 	}();
 	Setup s(true, f_cpu, kCpuItems, state.range(0) != 0, (int)state.range(1));
