@@ -192,6 +192,34 @@ static int measure(hamr_plan *plan, const hamr_run_opts *o, row *r)
 	return 0;
 }
 
+/* Measures r's mode ("threads" or "processes") on a pool of r->workers
+ * made for it. 0, or 1 with a message. */
+static int measure_on(hamr_plan *plan, row *r)
+{
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	hamr_pool *pool = NULL;
+	hamr_procpool *pp = NULL;
+	int rc;
+	if (!strcmp(r->mode, "threads")) {
+		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+		po.workers = r->workers;
+		rc = hamr_pool_create(&pool, &po);
+		o.executor = HAMR_EXEC_THREADS;
+		o.pool = pool;
+	} else {
+		rc = hamr_procpool_create(&pp, &(hamr_procpool_opts){.processes = r->workers});
+		o.remote = HAMR_REMOTE_PROCESSES;
+		o.procpool = pp;
+	}
+	if (rc)
+		fprintf(stderr, "hamr-speedup: %s\n", hamr_errmsg());
+	else
+		rc = measure(plan, &o, r);
+	hamr_pool_destroy(pool);
+	hamr_procpool_destroy(pp);
+	return rc != 0;
+}
+
 static int make_plan(hamr_fn work, hamr_plan **out)
 {
 	const hamr_dep d_x[] = {HAMR_DEP("items", HAMR_I64), HAMR_DEPS_END};
@@ -295,39 +323,14 @@ int main(int argc, char **argv)
 		rows[n] = (row){"sequential", kinds[k], 1, 0, 0, 0};
 		status |= measure(plans[k], &seq, &rows[n]) != 0;
 		n++;
-		for (int w = 0; w < cfg.n_workers && !status; w++) {
-			hamr_pool *pool = NULL;
-			hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
-			po.workers = cfg.workers[w];
-			if (hamr_pool_create(&pool, &po)) {
-				fprintf(stderr, "hamr-speedup: %s\n", hamr_errmsg());
-				status = 1;
-				break;
+		/* threads, then the map block in worker processes, driven from
+		 * this thread */
+		for (int m = 0; m < 1 + procs_ok && !status; m++)
+			for (int w = 0; w < cfg.n_workers && !status; w++) {
+				rows[n] = (row){m ? "processes" : "threads", kinds[k], cfg.workers[w], 0, 0, 0};
+				status |= measure_on(plans[k], &rows[n]) != 0;
+				n++;
 			}
-			hamr_run_opts o = HAMR_RUN_OPTS_INIT;
-			o.executor = HAMR_EXEC_THREADS;
-			o.pool = pool;
-			rows[n] = (row){"threads", kinds[k], cfg.workers[w], 0, 0, 0};
-			status |= measure(plans[k], &o, &rows[n]) != 0;
-			n++;
-			hamr_pool_destroy(pool);
-		}
-		/* the map block in worker processes, driven from this thread */
-		for (int w = 0; w < cfg.n_workers && !status && procs_ok; w++) {
-			hamr_procpool *pp = NULL;
-			if (hamr_procpool_create(&pp, &(hamr_procpool_opts){.processes = cfg.workers[w]})) {
-				fprintf(stderr, "hamr-speedup: %s\n", hamr_errmsg());
-				status = 1;
-				break;
-			}
-			hamr_run_opts o = HAMR_RUN_OPTS_INIT;
-			o.remote = HAMR_REMOTE_PROCESSES;
-			o.procpool = pp;
-			rows[n] = (row){"processes", kinds[k], cfg.workers[w], 0, 0, 0};
-			status |= measure(plans[k], &o, &rows[n]) != 0;
-			n++;
-			hamr_procpool_destroy(pp);
-		}
 	}
 	hamr_plan_destroy(plans[0]);
 	hamr_plan_destroy(plans[1]);
