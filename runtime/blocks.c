@@ -558,13 +558,27 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 	return 0;
 }
 
+/* The end of item it, in segment sg, whose run returned rc: the values
+ * it gathered handed on, the block's values of the item cleared (the item
+ * itself among them), a failure counted for the stream. */
+static void item_end(stream *s, ctx *c, seg *sg, size_t it, int rc)
+{
+	const hamr_plan *p = s->p;
+	const uint32_t *clear = p->clear + p->clear_start[s->blk];
+	uint32_t n_clear = p->clear_start[s->blk + 1] - p->clear_start[s->blk];
+	if (!rc)
+		rc = gather(s, c, sg, it & (SEG - 1), it);
+	for (uint32_t k = 0; k < n_clear; k++)
+		hamr__value_drop(&c->f.slots[clear[k]]);
+	if (rc)
+		stream_fail(s, rc);
+}
+
 static void run_item(stream *s, ctx *c, size_t it)
 {
 	hamr_run *r = s->r;
 	const hamr_plan *p = s->p;
 	const hamr__frame *f = &c->f;
-	const uint32_t *clear = p->clear + p->clear_start[s->blk];
-	uint32_t n_clear = p->clear_start[s->blk + 1] - p->clear_start[s->blk];
 	seg *sg = *seg_ref(s, it >> SEG_BITS);
 	size_t off = it & (SEG - 1);
 	/* relaxed: the frame is this consumer's; under node grouping the
@@ -576,12 +590,7 @@ static void run_item(stream *s, ctx *c, size_t it)
 	hamr__current_item = (int64_t)it;
 	int rc = s->grouping == HAMR_GROUPING_NODE && s->concurrent ?
 	         run_levels(s, f, (int64_t)it) : run_units(r, s->blk, f);
-	if (!rc)
-		rc = gather(s, c, sg, off, it);
-	for (uint32_t k = 0; k < n_clear; k++)
-		hamr__value_drop(&f->slots[clear[k]]);
-	if (rc)
-		stream_fail(s, rc);
+	item_end(s, c, sg, it, rc);
 }
 
 static void mark_done(stream *s, size_t lo, size_t hi);
@@ -670,7 +679,6 @@ static void proc_events(stream *s, const hamr__pres *res)
 
 static void proc_finish(stream *s, ctx *c, hamr__pres *res)
 {
-	const hamr_plan *p = s->p;
 	size_t it = (size_t)res->item;
 	if (s->r->observe && res->pid && res->t1)
 		proc_events(s, res);
@@ -687,14 +695,8 @@ static void proc_finish(stream *s, ctx *c, hamr__pres *res)
 		slots[s->owner] = hamr__value_share(&sg->v[it & (SEG - 1)]);
 		int64_t saved = hamr__current_item;
 		hamr__current_item = (int64_t)it;
-		int rc = gather(s, c, sg, it & (SEG - 1), it);
+		item_end(s, c, sg, it, 0);
 		hamr__current_item = saved;
-		const uint32_t *clear = p->clear + p->clear_start[s->blk];
-		for (uint32_t k = 0; k < p->clear_start[s->blk + 1] - p->clear_start[s->blk]; k++)
-			hamr__value_drop(&slots[clear[k]]);
-		hamr__value_drop(&slots[s->owner]);
-		if (rc)
-			stream_fail(s, rc);
 	}
 	mark_done(s, it, it + 1);
 }
