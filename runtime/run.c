@@ -395,11 +395,12 @@ void hamr_run_cancel(hamr_run *r)
 }
 
 /* Fills e with code, node and msg, owning copies of both strings (msg, a
- * heap string, is taken over; NULL: the code's description). */
-static void error_record(hamr_error_info *e, int code, const char *node, char *msg)
+ * heap string, is taken over; NULL: the code's description), and where
+ * it happened. */
+static void error_record(hamr_error_info *e, int code, const char *node, char *msg,
+                         int64_t item, int pid, int sig, int attempt)
 {
-	*e = (hamr_error_info){code, NULL, node ? hamr__current_item : -1,
-	                       (int)getpid(), 0, hamr__proc_attempt, NULL};
+	*e = (hamr_error_info){code, NULL, item, pid, sig, attempt, NULL};
 	e->node = node ? strdup(node) : NULL;
 	e->message = msg ? msg : strdup(hamr_strerror(code));
 	if (!e->message)
@@ -463,11 +464,7 @@ int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_
                       int pid, int sig, int attempt)
 {
 	hamr_error_info e;
-	error_record(&e, code, node, msg);
-	e.item = item;
-	e.pid = pid;
-	e.signal = sig;
-	e.attempt = attempt;
+	error_record(&e, code, node, msg, item, pid, sig, attempt);
 	pthread_mutex_lock(&r->lock);
 	/* a cancel or a stop seen after another failure adds nothing */
 	if (r->err.code && code == HAMR_ECANCELED) {
@@ -479,12 +476,9 @@ int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_
 	if (!r->err.code) {
 		/* the first failure: a copy of its own, so that the list may
 		 * drop or keep entries as it likes */
-		error_record(&r->err, code, e.node, e.message == hamr_strerror(code) ? NULL :
-		                                    strdup(e.message));
-		r->err.item = e.item;
-		r->err.pid = e.pid;
-		r->err.signal = e.signal;
-		r->err.attempt = e.attempt;
+		error_record(&r->err, code, e.node,
+		             e.message == hamr_strerror(code) ? NULL : strdup(e.message), item, pid,
+		             sig, attempt);
 	}
 	int keep = r->n_errs < HAMR__MAX_ERRORS;
 	if (keep && r->n_errs == r->cap_errs) {
