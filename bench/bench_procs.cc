@@ -68,20 +68,7 @@ int big_plan(int64_t n, hamr_plan **out, hamr_values **in)
 	defs[1].fn = f_big;
 	defs[1].type = HAMR_BYTES;
 	defs[1].deps = d_n;
-	hamr_module mod = {"procs", defs};
-	hamr_graph *g = nullptr;
-	const char *outs[] = {"big"};
-	int rc = hamr_graph_create(&g);
-	if (!rc)
-		rc = hamr_graph_add_module(g, &mod);
-	if (!rc)
-		rc = hamr_values_create(in);
-	if (!rc)
-		rc = hamr_values_set_i64(*in, "n", n);
-	if (!rc)
-		rc = hamr_plan_create(out, g, outs, 1, *in);
-	hamr_graph_destroy(g);
-	return rc;
+	return mr::plan_of(defs, "big", n, out, in);
 }
 
 struct Setup {

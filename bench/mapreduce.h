@@ -73,6 +73,27 @@ inline int add_step(hamr_value *acc, const hamr_value *x, void *)
 
 inline const hamr_fold kSum = {HAMR_DEFAULT_I64(0), add_step, add_step};
 
+// The plan for output `out` of module `defs`, whose input "n" is given n,
+// and that given value in *in; 0 or hamr's error.
+inline int plan_of(const hamr_node_def *defs, const char *out, int64_t n, hamr_plan **plan,
+                   hamr_values **in)
+{
+	hamr_module mod = {"bench", defs};
+	hamr_graph *g = nullptr;
+	const char *outs[] = {out};
+	int rc = hamr_graph_create(&g);
+	if (!rc)
+		rc = hamr_graph_add_module(g, &mod);
+	if (!rc)
+		rc = hamr_values_create(in);
+	if (!rc)
+		rc = hamr_values_set_i64(*in, "n", n);
+	if (!rc)
+		rc = hamr_plan_create(plan, g, outs, 1, *in);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
 // The plan of the shape for n items of `work`, with "total" a fold (fold)
 // or a list collect, and the given value of "n"; 0 or hamr's error.
 inline int plan(hamr_fn work, bool fold, int64_t n, hamr_plan **out, hamr_values **in)
@@ -99,20 +120,7 @@ inline int plan(hamr_fn work, bool fold, int64_t n, hamr_plan **out, hamr_values
 	defs[3].kind = HAMR_NODE_COLLECT;
 	defs[3].deps = d_w;
 	defs[3].fold = fold ? &kSum : nullptr;
-	hamr_module mod = {"mapreduce", defs};
-	hamr_graph *g = nullptr;
-	const char *outs[] = {"total"};
-	int rc = hamr_graph_create(&g);
-	if (!rc)
-		rc = hamr_graph_add_module(g, &mod);
-	if (!rc)
-		rc = hamr_values_create(in);
-	if (!rc)
-		rc = hamr_values_set_i64(*in, "n", n);
-	if (!rc)
-		rc = hamr_plan_create(out, g, outs, 1, *in);
-	hamr_graph_destroy(g);
-	return rc;
+	return plan_of(defs, "total", n, out, in);
 }
 
 } // namespace mr
