@@ -24,7 +24,7 @@
 extern char **environ;
 
 static const char *const known[] = {
-	"HAMR_WORKERS", "HAMR_SPIN", "HAMR_PIN", "HAMR_BLOCKING_WORKERS", "HAMR_GRAIN",
+	"HAMR_WORKERS", "HAMR_SPIN", "HAMR_PIN", "HAMR_BLOCKING_WORKERS", "HAMR_GRAIN", "HAMR_STACK",
 	"HAMR_GROUPING", "HAMR_MAX_INFLIGHT", "HAMR_MAX_ITEMS", "HAMR_MAX_TASKS", "HAMR_PROCESSES", "HAMR_ARENA_SIZE", "HAMR_TASK_TIMEOUT", "HAMR_RETRIES", "HAMR_CHILD_MEMORY", "HAMR_DISPLAY_ENV", "HAMR_TRACE", "HAMR_STATS",
 	/* read by the tests and tools/check.sh, not by the library */
 	"HAMR_TEST_LONG", "HAMR_CHECK_SETARCH"};
@@ -101,8 +101,38 @@ int hamr__env_long(const char *name, long min, long max, long *out)
 	return 1;
 }
 
-int hamr__knob_resolve(long api, long unset, const char *env, long min, long max, long dflt,
-                       long *out, hamr__source *from)
+int hamr__env_size(const char *name, long min, long max, long *out)
+{
+	hamr__env_check();
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return 0;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	int shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (errno || end == s || *end || v < 0 || v > (max >> shift) || (v << shift) < min)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "%s=%s: expected a size in bytes from %ld to %ld, with an "
+		                       "optional K, M or G suffix (e.g. 64M)",
+		                       name, s, min, max);
+	*out = v << shift;
+	return 1;
+}
+
+static int resolve(long api, long unset, const char *env, long min, long max, long dflt,
+                   long *out, hamr__source *from,
+                   int (*read)(const char *, long, long, long *))
 {
 	if (api != unset) {
 		*out = api;
@@ -110,11 +140,23 @@ int hamr__knob_resolve(long api, long unset, const char *env, long min, long max
 		return 0;
 	}
 	*out = dflt;
-	int rc = hamr__env_long(env, min, max, out);
+	int rc = read(env, min, max, out);
 	if (rc < 0)
 		return rc;
 	*from = rc ? HAMR__FROM_ENV : HAMR__FROM_DEFAULT;
 	return 0;
+}
+
+int hamr__knob_resolve(long api, long unset, const char *env, long min, long max, long dflt,
+                       long *out, hamr__source *from)
+{
+	return resolve(api, unset, env, min, max, dflt, out, from, hamr__env_long);
+}
+
+int hamr__knob_resolve_size(long api, long unset, const char *env, long min, long max,
+                            long dflt, long *out, hamr__source *from)
+{
+	return resolve(api, unset, env, min, max, dflt, out, from, hamr__env_size);
 }
 
 void hamr__env_display(const char *what, const hamr__knob_value *k, size_t n)

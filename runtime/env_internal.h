@@ -31,6 +31,16 @@ typedef struct hamr__knob_value {
 int hamr__knob_resolve(long api, long unset, const char *env, long min, long max, long dflt,
                        long *out, hamr__source *from);
 
+/* hamr__env_long for a size in bytes: a whole number with an optional K,
+ * M or G suffix (powers of 1024, as OMP_STACKSIZE takes them; a B may
+ * follow), such as 256M. */
+int hamr__env_size(const char *name, long min, long max, long *out);
+
+/* hamr__knob_resolve for a size, read from the environment with
+ * hamr__env_size. */
+int hamr__knob_resolve_size(long api, long unset, const char *env, long min, long max,
+                            long dflt, long *out, hamr__source *from);
+
 /* With HAMR_DISPLAY_ENV set to 1 (or true), prints the knobs `what` (a
  * pool, a run) resolved to, each with its value and source, on stderr,
  * between lines as OpenMP's OMP_DISPLAY_ENV prints them. */

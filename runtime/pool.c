@@ -246,17 +246,121 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* ---- pools and fork() ------------------------------------------------------------ */
+
+/* A child made by fork() has one thread: the one that forked. It inherits
+ * every pool's memory but none of its workers, so a task queued there
+ * would never run and a join would wait on threads that do not exist.
+ * fork_gen counts the forks this process descends from (after_fork_child
+ * adds one); a pool records it when made, and one whose count differs was
+ * inherited. A plain load and compare, where getpid() would cost a system
+ * call on every hamr_pool_call.
+ *
+ * The handlers also hold the pool's own locks across fork(), so the child
+ * never inherits one taken by a thread that is not there, and forget which
+ * pool the forking thread worked for. */
+static unsigned fork_gen;
+static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void before_fork(void)
+{
+	pthread_mutex_lock(&default_lock);
+	pthread_mutex_lock(&spare_lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&spare_lock);
+	pthread_mutex_unlock(&default_lock);
+}
+
+static void after_fork_child(void)
+{
+	fork_gen++;
+	hamr__tls_worker = NULL;
+	pthread_mutex_unlock(&spare_lock);
+	pthread_mutex_unlock(&default_lock);
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+int hamr__pool_usable(const hamr_pool *p)
+{
+	if (p->gen == fork_gen)
+		return 0;
+	return hamr__error_set(HAMR_ESTATE,
+	                       "this pool belongs to process %d, and process %d inherited it "
+	                       "through fork() without its worker threads; make a new pool in "
+	                       "the child",
+	                       p->owner, (int)getpid());
+}
+
 /* ---- the pool ------------------------------------------------------------------- */
 
+/* Per-worker jemalloc arenas for the deque buffers. An arena lives in the
+ * process, not in the pool, and jemalloc never shrinks the set: an arena
+ * made per worker per pool and never given back grows the process by one
+ * arena's metadata and pages per worker for every pool ever made, until
+ * jemalloc's cap on arenas. So a stopping pool hands its arenas to
+ * `spare`, and the next pool takes them from there before it makes new
+ * ones: the process holds at most as many arenas as it ever had workers
+ * at once. (Destroying them instead, arena.<i>.destroy, unmaps their pages
+ * piecemeal and runs the process out of memory mappings after a few
+ * thousand pools.) An arena goes back empty: every deque buffer in it was
+ * freed first. */
+static unsigned *spare; /* under spare_lock */
+static size_t n_spare, cap_spare;
+
+/* An arena for one worker, or 0 (plain malloc) without jemalloc or when
+ * it has no arena to give. */
 static unsigned make_arena(void)
 {
 #if defined(HAMR_WITH_JEMALLOC)
 	unsigned a = 0;
+	pthread_mutex_lock(&spare_lock);
+	if (n_spare)
+		a = spare[--n_spare];
+	pthread_mutex_unlock(&spare_lock);
+	if (a)
+		return a;
 	size_t sz = sizeof a;
 	if (mallctl("arenas.create", &a, &sz, NULL, 0) == 0)
 		return a;
 #endif
 	return 0;
+}
+
+/* Gives arena `a` (0: none) back for the next pool. */
+static void drop_arena(unsigned a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&spare_lock);
+	if (n_spare == cap_spare) {
+		size_t cap = cap_spare ? 2 * cap_spare : 64;
+		unsigned *bigger = realloc(spare, cap * sizeof *spare);
+		if (bigger) {
+			spare = bigger;
+			cap_spare = cap;
+		}
+	}
+	if (n_spare < cap_spare)
+		spare[n_spare++] = a; /* else lost: only if realloc failed */
+	pthread_mutex_unlock(&spare_lock);
+}
+
+/* Frees workers [0, n)'s deques and gives back their arenas. */
+static void free_queues(hamr__worker *w, int n)
+{
+	for (int i = 0; i < n; i++) {
+		unsigned a = w[i].q.arena;
+		hamr__deque_destroy(&w[i].q);
+		drop_arena(a);
+	}
 }
 
 static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
@@ -298,6 +402,8 @@ hamr_pool *hamr__pool_blocking(hamr_pool *p)
 static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
                       const char *prefix)
 {
+	static pthread_once_t watching = PTHREAD_ONCE_INIT;
+	pthread_once(&watching, watch_forks);
 	hamr_pool_opts o = *opts;
 	hamr_pool *p = calloc(1, sizeof *p);
 	hamr__worker *w = aligned_alloc(64, ((sizeof *w * (size_t)o.workers) + 63) & ~(size_t)63);
@@ -311,9 +417,12 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 	p->w = w;
 	p->opts = o;
 	p->prefix = prefix;
+	p->gen = fork_gen;
+	p->owner = (int)getpid();
 	pthread_mutex_init(&p->blocking_lock, NULL);
 	atomic_init(&p->blocking, NULL);
 	atomic_init(&p->runs, 0);
+	atomic_init(&p->submitting, 0);
 	atomic_init(&p->stop, 0);
 	atomic_init(&p->n_idle, 0);
 	atomic_init(&p->n_sleeping, 0);
@@ -324,9 +433,10 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 		w[i].pool = p;
 		w[i].index = i;
 		w[i].rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
-		if (hamr__deque_init(&w[i].q, 8, make_arena())) {
-			for (int j = 0; j < i; j++)
-				hamr__deque_destroy(&w[j].q);
+		unsigned arena = make_arena();
+		if (hamr__deque_init(&w[i].q, 8, arena)) {
+			drop_arena(arena);
+			free_queues(w, i);
 			free(w);
 			free(p);
 			return hamr__error_set(HAMR_ENOMEM, "out of memory creating a pool");
@@ -338,19 +448,24 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 		for (int c = 0; c < CPU_SETSIZE; c++)
 			if (CPU_ISSET(c, &mask))
 				cpus[ncpu++] = c;
-	for (int i = 0; i < p->n; i++) {
-		int err = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	int err = pthread_attr_setstacksize(&attr, o.stack_size);
+	for (int i = 0; i < p->n && !err; i++) {
+		err = pthread_create(&w[i].thread, &attr, worker_main, &w[i]);
 		if (err) {
 			atomic_store(&p->stop, 1);
 			hamr__pool_wake(p, INT_MAX);
 			for (int j = 0; j < i; j++)
 				pthread_join(w[j].thread, NULL);
-			for (int j = 0; j < p->n; j++)
-				hamr__deque_destroy(&w[j].q);
+			pthread_attr_destroy(&attr);
+			free_queues(w, p->n);
 			free(w);
 			free(p);
-			return hamr__error_set(HAMR_ENOMEM, "cannot start worker %d: %s", i,
-			                       strerror(err));
+			return hamr__error_set(HAMR_ENOMEM,
+			                       "cannot start worker %d with a %zu-byte stack "
+			                       "(HAMR_STACK): %s",
+			                       i, o.stack_size, strerror(err));
 		}
 		/* named here, so the names are there when create returns */
 		char name[24]; /* at most "hamr-b99999": fits the kernel's 16 */
@@ -363,18 +478,52 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 			pthread_setaffinity_np(w[i].thread, sizeof one, &one);
 		}
 	}
+	pthread_attr_destroy(&attr);
+	if (err) { /* the stack size, refused before any thread started */
+		free_queues(w, p->n);
+		free(w);
+		free(p);
+		return hamr__error_set(HAMR_EINVAL, "stack_size = %zu: %s", o.stack_size,
+		                       strerror(err));
+	}
 	*out = p;
 	return 0;
+}
+
+/* Frees what this process has of a pool it inherited through fork(): its
+ * memory, without waiting for runs or joining workers that live in the
+ * parent. */
+static void forget(hamr_pool *p)
+{
+	/* relaxed: this process has one thread of its own, this one */
+	hamr_pool *b = atomic_load_explicit(&p->blocking, memory_order_relaxed);
+	if (b)
+		forget(b);
+	free_queues(p->w, p->n);
+	cds_wfcq_destroy(&p->qhead, &p->qtail);
+	free(p->w);
+	free(p);
 }
 
 void hamr_pool_destroy(hamr_pool *p)
 {
 	if (!p)
 		return;
+	if (p->gen != fork_gen) {
+		forget(p);
+		return;
+	}
 	/* acquire: pairs with the release in hamr__pool_run_end; every run
 	 * is done with both pools before either stops */
 	while (atomic_load_explicit(&p->runs, memory_order_acquire) > 0)
 		usleep(100);
+	/* acquire: pairs with the release decrement that ends
+	 * hamr__pool_submit. A job can run, and its submitter can learn it
+	 * ran, before the submitter has finished waking workers: p must
+	 * outlive that last touch. Waited for before stop, too, so no job
+	 * is still on its way into the queue when the workers leave. */
+	while (atomic_load_explicit(&p->submitting, memory_order_acquire) > 0)
+		sched_yield();
 	/* acquire: pairs with the release store in hamr__pool_blocking */
 	hamr_pool_destroy(atomic_load_explicit(&p->blocking, memory_order_acquire));
 	/* seq_cst: a parking worker reads stop after announcing itself */
@@ -383,32 +532,54 @@ void hamr_pool_destroy(hamr_pool *p)
 	futex_wake(&p->epoch, INT_MAX);
 	for (int i = 0; i < p->n; i++)
 		pthread_join(p->w[i].thread, NULL);
-	for (int i = 0; i < p->n; i++)
-		hamr__deque_destroy(&p->w[i].q);
+	free_queues(p->w, p->n);
 	cds_wfcq_destroy(&p->qhead, &p->qtail);
 	pthread_mutex_destroy(&p->blocking_lock);
 	free(p->w);
 	free(p);
 }
 
-static hamr_pool *default_pool;
+/* The default pool: made on first use under default_lock, and made again
+ * in a child of fork(). The inherited one is set aside, not freed: the
+ * program may still hold it from hamr_pool_default(), and a call on it
+ * must fail with HAMR_ESTATE, not read freed memory. (Only the one
+ * inherited last is kept; one from a fork before that is freed.) A failure
+ * to make the pool is kept, with its message, and returned to every later
+ * caller: the environment that caused it does not change. */
+static _Atomic(hamr_pool *) default_pool;
+static hamr_pool *inherited_default;
 static int default_rc;
 static char default_msg[256];
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-
-static void make_default(void)
-{
-	default_rc = hamr_pool_create(&default_pool, NULL);
-	if (default_rc)
-		snprintf(default_msg, sizeof default_msg, "%s", hamr_errmsg());
-}
 
 hamr_pool *hamr__pool_default(int *rc)
 {
-	pthread_once(&default_once, make_default);
-	if (!default_pool)
-		*rc = hamr__error_set(default_rc, "%s", default_msg);
-	return default_pool;
+	/* acquire: pairs with the release store below; the pool is made */
+	hamr_pool *p = atomic_load_explicit(&default_pool, memory_order_acquire);
+	if (p && p->gen == fork_gen)
+		return p;
+	pthread_mutex_lock(&default_lock);
+	/* relaxed: under default_lock, which every store holds */
+	p = atomic_load_explicit(&default_pool, memory_order_relaxed);
+	if (p && p->gen != fork_gen) {
+		if (inherited_default)
+			forget(inherited_default);
+		inherited_default = p;
+		p = NULL;
+		atomic_store_explicit(&default_pool, NULL, memory_order_relaxed);
+	}
+	if (!p && !default_rc) {
+		default_rc = hamr_pool_create(&p, NULL);
+		if (default_rc)
+			snprintf(default_msg, sizeof default_msg, "%s", hamr_errmsg());
+		else
+			/* release: pairs with the acquire load above */
+			atomic_store_explicit(&default_pool, p, memory_order_release);
+	}
+	int err = default_rc;
+	pthread_mutex_unlock(&default_lock);
+	if (!p)
+		*rc = hamr__error_set(err, "%s", default_msg);
+	return p;
 }
 
 hamr_pool *hamr_pool_default(void)
@@ -462,12 +633,18 @@ int hamr_pool_worker_stats(const hamr_pool *p, int i, hamr_worker_stats *out)
 
 void hamr__pool_submit(hamr_pool *p, hamr__job *job)
 {
+	/* seq_cst: counted before the job can run; a destroy that learns the
+	 * job ran (through whatever the job wrote) sees this count too */
+	atomic_fetch_add_explicit(&p->submitting, 1, memory_order_seq_cst);
 	cds_wfcq_node_init(&job->node);
 	tsan_release(job);
 	cds_wfcq_enqueue(&p->qhead, &p->qtail, &job->node);
 	/* seq_cst: the first half of Dekker's pattern with park() */
 	atomic_fetch_add_explicit(&p->n_external, 1, memory_order_seq_cst);
 	hamr__pool_wake(p, 1);
+	/* release: the last touch of p; pairs with the acquire load in
+	 * hamr_pool_destroy, which may free p right after */
+	atomic_fetch_sub_explicit(&p->submitting, 1, memory_order_release);
 }
 
 struct call_job {
@@ -490,10 +667,15 @@ int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
 {
 	if (!p || !fn)
 		return hamr__error_set(HAMR_EINVAL, "hamr_pool_call: pool and function are required");
+	if (p->gen != fork_gen)
+		return hamr__pool_usable(p);
 	if (hamr__tls_worker && hamr__tls_worker->pool == p) {
 		fn(arg);
 		return 0;
 	}
+	/* read before submitting: once the job is queued, p may be destroyed
+	 * as soon as it has run */
+	int spin = !hamr__pool_all_parked(p);
 	struct call_job c;
 	c.job.fn = call_trampoline;
 	c.job.arg = &c;
@@ -506,7 +688,7 @@ int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
 	 * sleep would pay off, and a sleeping caller would then wait for a
 	 * CPU the spinning workers hold. When they all sleep, sleep at once:
 	 * the woken worker can then take this CPU instead of waking another */
-	for (int k = hamr__pool_all_parked(p) ? 1000 : 0; k < 1000; k++) {
+	for (int k = spin ? 0 : 1000; k < 1000; k++) {
 		if (atomic_load_explicit(&c.done, memory_order_acquire))
 			return 0;
 		hamr__cpu_relax();

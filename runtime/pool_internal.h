@@ -52,6 +52,11 @@ void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
  * p then sleeps at once instead of spinning. */
 int hamr__pool_all_parked(hamr_pool *p);
 
+/* 0 when p belongs to this process; HAMR_ESTATE, with a message naming
+ * the process it belongs to, when this process inherited it through
+ * fork() (its workers are threads of the parent, not of this process). */
+int hamr__pool_usable(const hamr_pool *p);
+
 /* hamr_pool_default, with its error code in *rc when it returns NULL. */
 hamr_pool *hamr__pool_default(int *rc);
 
@@ -83,6 +88,8 @@ hamr_pool *hamr__pool_blocking(hamr_pool *p);
 #define HAMR__DEFAULT_BLOCKING 64
 #define HAMR__MAX_WORKERS 1024
 #define HAMR__MAX_BLOCKING 4096
+#define HAMR__MIN_STACK ((size_t)64 << 10)
+#define HAMR__MAX_STACK ((size_t)64 << 30)
 
 struct hamr__worker {
 	hamr__deque q;
@@ -108,6 +115,9 @@ struct hamr_pool {
 	struct cds_wfcq_tail qtail;
 	const char *prefix;        /* thread names: hamr-w, hamr-b */
 	atomic_int runs;           /* threads-executor runs in flight */
+	atomic_int submitting;     /* outside submissions on their way in */
+	unsigned gen;              /* the process it belongs to (pool.c) */
+	int owner;                 /* that process's pid, for messages */
 	pthread_mutex_t blocking_lock;
 	_Atomic(hamr_pool *) blocking; /* started on first use */
 };

@@ -213,6 +213,8 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	}
 	if (pool_needed && !o.pool && !(o.pool = hamr__pool_default(&rc)))
 		return rc; /* with hamr_pool_default's message */
+	if (pool_needed && (rc = hamr__pool_usable(o.pool)))
+		return rc; /* a pool inherited through fork() */
 
 	hamr_run *r = calloc(1, sizeof *r);
 	if (!r)

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* Pool settings: how many CPUs the process may use, and every knob's value
  * from the API, the environment (HAMR_WORKERS, HAMR_SPIN, HAMR_PIN,
- * HAMR_BLOCKING_WORKERS, HAMR_GRAIN) or the default, in that order of
- * precedence. A malformed environment value is an error naming it.
+ * HAMR_BLOCKING_WORKERS, HAMR_GRAIN, HAMR_STACK) or the default, in that
+ * order of precedence. A malformed environment value is an error naming
+ * it.
  *
  * The CPU count is what the scheduler will really give: the affinity mask,
  * capped by a cgroup CPU quota (v2 cpu.max, or v1 cfs quota/period) rounded
  * up, since a container limited to 2 CPUs on a 64-core host gains nothing
  * from 64 workers. */
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,21 @@ int hamr_cpu_count(void)
 	return q > 0 && q < n ? q : n;
 }
 
+/* The stack size a thread gets when nobody asks for one: glibc takes it
+ * from RLIMIT_STACK (`ulimit -s`) at startup. */
+static size_t default_stack(void)
+{
+	pthread_attr_t a;
+	size_t sz = 0;
+	if (pthread_attr_init(&a) == 0) {
+		pthread_attr_getstacksize(&a, &sz);
+		pthread_attr_destroy(&a);
+	}
+	if (sz < HAMR__MIN_STACK || sz > HAMR__MAX_STACK)
+		sz = (size_t)8 << 20;
+	return sz;
+}
+
 int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 {
 	hamr_pool_opts def = HAMR_POOL_OPTS_INIT;
@@ -75,9 +92,13 @@ int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "blocking_workers = %d: expected 1 to %d (0: default)",
 		                       o->blocking_workers, HAMR__MAX_BLOCKING);
+	if (o->stack_size && (o->stack_size < HAMR__MIN_STACK || o->stack_size > HAMR__MAX_STACK))
+		return hamr__error_set(HAMR_EINVAL,
+		                       "stack_size = %zu: expected %zu to %zu bytes (0: default)",
+		                       o->stack_size, HAMR__MIN_STACK, HAMR__MAX_STACK);
 	hamr__knob_value k[] = {{"HAMR_WORKERS", 0, NULL, 0}, {"HAMR_SPIN", 0, NULL, 0},
 	                        {"HAMR_PIN", 0, NULL, 0}, {"HAMR_BLOCKING_WORKERS", 0, NULL, 0},
-	                        {"HAMR_GRAIN", 0, NULL, 0}};
+	                        {"HAMR_GRAIN", 0, NULL, 0}, {"HAMR_STACK", 0, NULL, 0}};
 	int rc;
 	if ((rc = hamr__knob_resolve(o->workers, 0, k[0].name, 1, HAMR__MAX_WORKERS, hamr_cpu_count(),
 	                  &k[0].value, &k[0].source)) ||
@@ -87,13 +108,17 @@ int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 	    (rc = hamr__knob_resolve(o->blocking_workers, 0, k[3].name, 1, HAMR__MAX_BLOCKING,
 	                  HAMR__DEFAULT_BLOCKING, &k[3].value, &k[3].source)) ||
 	    (rc = hamr__knob_resolve(o->grain > LONG_MAX ? LONG_MAX : (long)o->grain, 0, k[4].name, 1,
-	                  LONG_MAX, 0, &k[4].value, &k[4].source)))
+	                  LONG_MAX, 0, &k[4].value, &k[4].source)) ||
+	    (rc = hamr__knob_resolve_size((long)o->stack_size, 0, k[5].name, (long)HAMR__MIN_STACK,
+	                  (long)HAMR__MAX_STACK, (long)default_stack(), &k[5].value,
+	                  &k[5].source)))
 		return rc;
 	o->workers = (int)k[0].value;
 	o->spin_us = (int)k[1].value;
 	o->pin = (int)k[2].value;
 	o->blocking_workers = (int)k[3].value;
 	o->grain = (size_t)k[4].value;
+	o->stack_size = (size_t)k[5].value;
 	if (!o->grain)
 		k[4].text = "lazy"; /* no grain: lazy splitting */
 	hamr__env_display("pool", k, sizeof k / sizeof *k);

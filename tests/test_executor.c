@@ -5,7 +5,6 @@
 #include <hamr.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/check.h"
@@ -14,32 +13,20 @@
 
 static hamr_pool *pool2; /* two compute workers */
 
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ---- blocking nodes ------------------------------------------------------- */
 
 #define N_BLOCKING 100
 static atomic_int blocking_started;
 
 /* Waits until every blocking node has started: possible only if all 100
- * run at once, which two compute workers alone could never do. Gives up
- * after 30 s so a broken pool fails the test instead of hanging it. */
+ * run at once, which two compute workers alone could never do. It waits
+ * as long as that takes, however loaded the machine: a broken pool hangs
+ * here, and the test's ctest TIMEOUT fails it. */
 static int f_wait_for_all(hamr_call *c)
 {
 	atomic_fetch_add(&blocking_started, 1);
-	double until = now_s() + 30;
-	while (atomic_load(&blocking_started) < N_BLOCKING) {
-		if (now_s() > until)
-			return hamr_fail(c, "only %d of %d blocking nodes started",
-			                 atomic_load(&blocking_started), N_BLOCKING);
+	while (atomic_load(&blocking_started) < N_BLOCKING)
 		usleep(1000);
-	}
 	return hamr_ret_i64(c, hamr_worker_index() >= 0);
 }
 

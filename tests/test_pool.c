@@ -247,7 +247,19 @@ static void test_idle_pool_uses_no_cpu(void)
 	CHECK_EQ_INT(count_threads_named("hamr-w"), 3);
 	fib_arg a = {18, 0};
 	CHECK_OK(hamr_pool_call(p, fib_task, &a));
-	usleep(50 * 1000); /* far past the spin: every worker parks */
+	/* every worker parks once its spin is over: wait until each has,
+	 * however long a loaded machine takes to let it (parks counts a
+	 * worker on its way into the futex wait) */
+	for (int parked = 0; parked < o.workers;) {
+		usleep(1000);
+		parked = 0;
+		for (int i = 0; i < o.workers; i++) {
+			hamr_worker_stats st;
+			CHECK_OK(hamr_pool_worker_stats(p, i, &st));
+			parked += st.parks >= 1;
+		}
+	}
+	usleep(1000); /* past the last few instructions before the wait */
 	double before = cpu_seconds();
 	usleep(300 * 1000);
 	double used = cpu_seconds() - before;

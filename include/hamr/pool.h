@@ -49,25 +49,38 @@ typedef struct hamr_pool_opts {
 	int blocking_workers; /* 0: HAMR_BLOCKING_WORKERS, else 64 */
 	size_t grain;         /* 0: HAMR_GRAIN, else lazy splitting: items per
 	                       * parallel_for task when fixed */
+	size_t stack_size;    /* 0: HAMR_STACK, else the system's default for
+	                       * threads (`ulimit -s`, 8 MiB on most systems):
+	                       * bytes of stack for each compute and blocking
+	                       * worker, 64 KiB to 64 GiB. HAMR_STACK takes a
+	                       * K, M or G suffix (HAMR_STACK=256M). */
 } hamr_pool_opts;
 
-#define HAMR_POOL_OPTS_INIT {0, -1, -1, 0, 0}
+#define HAMR_POOL_OPTS_INIT {0, -1, -1, 0, 0, 0}
 
 /* Starts a pool, owned by the caller. HAMR_EINVAL with a message naming the
  * variable when an environment value is malformed ("HAMR_WORKERS=abc:
- * expected a whole number from 1 to 1024"). */
+ * expected a whole number from 1 to 1024").
+ *
+ * A pool belongs to the process that made it. A child made by fork() has
+ * none of its workers: there, every call that would run work on a pool
+ * inherited from the parent (hamr_pool_call, hamr_pool_parallel_for, a
+ * run given it) fails with HAMR_ESTATE, and hamr_pool_destroy frees the
+ * child's copy without waiting for workers it does not have. The default
+ * pool instead starts afresh in the child on first use. */
 HAMR_API int hamr_pool_create(hamr_pool **out, const hamr_pool_opts *opts);
 
 /* Waits for every task submitted so far and every run in flight (queued
  * work is finished, not dropped), stops the workers, the blocking pool's
- * too, and frees the pool. Not from a worker of the pool itself. Accepts
- * NULL. */
+ * too, and frees the pool. Not from a worker of the pool itself. A call
+ * may still be returning from hamr_pool_call on another thread: destroy
+ * waits until it no longer touches the pool. Accepts NULL. */
 HAMR_API void hamr_pool_destroy(hamr_pool *p);
 
 /* The process-wide pool that executors use when given none, started on
  * first use with the environment's settings; it lives until the process
- * exits. NULL (with hamr_errmsg) when it cannot start, e.g. a malformed
- * HAMR_* value. */
+ * exits. A child made by fork() gets its own on its first use. NULL (with
+ * hamr_errmsg) when it cannot start, e.g. a malformed HAMR_* value. */
 HAMR_API hamr_pool *hamr_pool_default(void);
 
 /* The settings the pool runs with, after environment and defaults. */
@@ -90,7 +103,8 @@ typedef struct hamr_task {
 } hamr_task;
 
 /* Runs fn(arg) on a worker of p and returns when it has returned. From a
- * worker of p it calls fn at once. 0, or HAMR_EINVAL. */
+ * worker of p it calls fn at once. 0, HAMR_EINVAL, or HAMR_ESTATE for a
+ * pool inherited through fork(). */
 HAMR_API int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg);
 
 /* Makes fn(arg) a task that another worker may steal; t must stay valid
