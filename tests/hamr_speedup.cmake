@@ -2,8 +2,8 @@
 # Proves that hamr-speedup prints one CSV with exactly the columns
 # mode,kind,workers,median_s,min_s,max_s: a sequential row, and a threads and a processes row per
 # worker count for each of the io and cpu kinds, times that are numbers in
-# order (min <= median <= max), the io kind sped up by workers (sleeps
-# overlap on any machine), and usage errors with exit 2.
+# order (min <= median <= max), one worker's io rows no faster than their
+# sleeps allow, and usage errors with exit 2.
 #
 # Run by ctest as
 #   cmake -DHAMR_BINARY_DIR=... -P tests/hamr_speedup.cmake
