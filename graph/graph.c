@@ -21,11 +21,17 @@
 
 int hamr_graph_create(hamr_graph **out)
 {
+	return hamr_graph_create_with(out, NULL);
+}
+
+int hamr_graph_create_with(hamr_graph **out, const hamr_graph_opts *opts)
+{
 	if (!out)
 		return hamr__error_set(HAMR_EINVAL, "hamr_graph_create: out is NULL");
 	hamr_graph *g = calloc(1, sizeof *g);
 	if (!g)
 		return hamr__error_set(HAMR_ENOMEM, "out of memory creating a graph");
+	g->allow_extra_config = opts && opts->allow_extra_config;
 	atomic_init(&g->refs, 1);
 	hamr__bump_init(&g->mem);
 	hamr__names_init(&g->index);
@@ -216,8 +222,9 @@ int hamr_graph_add_node(hamr_graph *g, const char *module,
 	if (rc)
 		return rc;
 	if (!def || !def->name || !*def->name)
-		return hamr__error_set(HAMR_EINVAL, "a node of module \"%s\" has no name",
-		                       module ? module : "");
+		return module ? hamr__error_set(HAMR_EINVAL, "a node of module \"%s\" has no name",
+		                                module) :
+		                hamr__error_set(HAMR_EINVAL, "a node added without a module has no name");
 	if (def->kind > HAMR_NODE_INPUT)
 		return hamr__error_set(HAMR_EINVAL, "node \"%s\" has an unknown kind %d",
 		                       def->name, (int)def->kind);
@@ -383,9 +390,17 @@ int hamr_graph_load_module(hamr_graph *g, const char *path)
 	const hamr_module *m = entry ? entry() : NULL;
 	if (!m || !m->nodes) {
 		dlclose(h);
+		if (!entry)
+			return hamr__error_set(HAMR_EMODULE,
+			                       "cannot load module %s: it has no %s (define it with HAMR_MODULE_EXPORT)",
+			                       path, HAMR_MODULE_ENTRY_SYMBOL);
+		if (!m)
+			return hamr__error_set(HAMR_EMODULE,
+			                       "cannot load module %s: its %s() returned NULL instead of a module",
+			                       path, HAMR_MODULE_ENTRY_SYMBOL);
 		return hamr__error_set(HAMR_EMODULE,
-		                       "cannot load module %s: it has no %s (define it with HAMR_MODULE_EXPORT)",
-		                       path, HAMR_MODULE_ENTRY_SYMBOL);
+		                       "cannot load module %s: its %s() returned module \"%s\", which has no node table",
+		                       path, HAMR_MODULE_ENTRY_SYMBOL, m->name ? m->name : "(unnamed)");
 	}
 	g->dl[g->n_dl++] = h; /* closed with the graph, also on error below */
 	if (hamr__module_loaded)
@@ -423,22 +438,20 @@ int32_t hamr__graph_lookup(const hamr_graph *g, const char *name)
 
 void hamr__graph_hint(const hamr_graph *g, const char *name)
 {
-	size_t max = strlen(name) / 3 + 1;
-	if (max > 3)
-		max = 3;
-	const char *best = NULL;
-	size_t best_d = max + 1;
-	for (uint32_t i = 0; i < g->n_nodes; i++) {
-		size_t d = hamr__edit_distance(name, g->nodes[i]->name, best_d - 1);
-		if (d < best_d) {
-			best_d = d;
-			best = g->nodes[i]->name;
-			if (d == 0)
-				break;
-		}
-	}
-	if (best)
-		hamr__error_append(0, "; did you mean \"%s\"?", best);
+	hamr__nearest near;
+	hamr__nearest_init(&near, name);
+	for (uint32_t i = 0; i < g->n_nodes && near.best_d; i++)
+		hamr__nearest_try(&near, g->nodes[i]->name);
+	if (near.best)
+		hamr__error_append(0, "; did you mean \"%s\"?", near.best);
+}
+
+int hamr__graph_defines(const hamr_graph *g, const char *name)
+{
+	for (uint32_t i = 0; i < g->n_defs; i++)
+		if (!strcmp(g->defs[i].name, name))
+			return 1;
+	return 0;
 }
 
 size_t hamr_graph_node_count(const hamr_graph *g)

@@ -57,6 +57,7 @@ extern void (*hamr__module_loaded)(const char *path);
 struct hamr_graph {
 	atomic_int refs; /* the caller's hold, plus one per plan */
 	int built;       /* 0: not yet; 1: built */
+	int allow_extra_config; /* hamr_graph_opts */
 	int build_rc;    /* result of the build, replayed on later calls */
 	char *build_msg; /* its message */
 	hamr__bump mem;  /* names, dependency arrays, tags, conditions */
@@ -92,6 +93,10 @@ int32_t hamr__graph_lookup(const hamr_graph *g, const char *name);
 /* Appends to the calling thread's message the nearest node names to
  * `name`, as "; did you mean \"x\"?", or nothing. */
 void hamr__graph_hint(const hamr_graph *g, const char *name);
+
+/* Whether some definition added to g is called `name`, whether or not the
+ * config keeps it. Linear in the definitions: for error paths. */
+int hamr__graph_defines(const hamr_graph *g, const char *name);
 
 /* A default as a value (a string default becomes a string value of its
  * own); HAMR_ETYPE for a type defaults cannot have. */

@@ -216,3 +216,22 @@ size_t hamr__edit_distance(const char *a, const char *b, size_t max)
 	}
 	return row[lb];
 }
+
+void hamr__nearest_init(hamr__nearest *n, const char *name)
+{
+	size_t max = strlen(name) / 3 + 1;
+	n->name = name;
+	n->best = NULL;
+	n->best_d = (max > 3 ? 3 : max) + 1;
+}
+
+void hamr__nearest_try(hamr__nearest *n, const char *candidate)
+{
+	if (n->best_d == 0)
+		return; /* an exact match: nothing is nearer */
+	size_t d = hamr__edit_distance(n->name, candidate, n->best_d - 1);
+	if (d < n->best_d) {
+		n->best_d = d;
+		n->best = candidate;
+	}
+}

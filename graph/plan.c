@@ -392,8 +392,83 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 	return 0;
 }
 
+/* A kept node that reads `name` as an optional dependency which no node
+ * or input of the graph provides, or NULL. */
+static const char *optional_reader(const hamr_graph *g, const char *name)
+{
+	for (uint32_t i = 0; i < g->n_nodes; i++)
+		for (uint32_t k = 0; k < g->nodes[i]->n_deps; k++)
+			if (g->nodes[i]->deps[k].target < 0 && !strcmp(g->nodes[i]->deps[k].name, name))
+				return g->nodes[i]->name;
+	return NULL;
+}
+
+/* The nearest name any definition of g has to `name`, kept or not. */
+static const char *nearest_def(const hamr_graph *g, const char *name)
+{
+	hamr__nearest near;
+	hamr__nearest_init(&near, name);
+	for (uint32_t i = 0; i < g->n_defs && near.best_d; i++)
+		hamr__nearest_try(&near, g->defs[i].name);
+	return near.best;
+}
+
+/* Says why given value `name` names nothing: what is near it, or that an
+ * optional dependency of that name takes its default whatever is given. */
+static void explain_unknown(const hamr_graph *g, const char *name, int alone)
+{
+	const char *reader = optional_reader(g, name), *near = nearest_def(g, name);
+	if (reader)
+		hamr__error_append(0, "%snode \"%s\" reads it as an optional dependency, which takes its default unless an input \"%s\" is declared%s",
+		                   alone ? "; " : " (", reader, name, alone ? "" : ")");
+	else if (near)
+		hamr__error_append(0, alone ? "; did you mean \"%s\"?" : " (did you mean \"%s\"?)", near);
+}
+
+/* Every given value names a node or input of g, kept by the config or not,
+ * needed by the outputs or not. HAMR_ENOENT names those that do not. */
+static int check_given_names(const hamr_graph *g, const hamr_values *given)
+{
+	size_t n = hamr_values_count(given), n_unknown = 0, first = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = hamr_values_at(given, i, NULL);
+		if (hamr__graph_lookup(g, name) < 0 && !hamr__graph_defines(g, name) && !n_unknown++)
+			first = i;
+	}
+	if (!n_unknown)
+		return 0;
+	if (n_unknown == 1) {
+		const char *name = hamr_values_at(given, first, NULL);
+		hamr__error_set(HAMR_ENOENT, "given value \"%s\" names no node or input of the graph",
+		                name);
+		explain_unknown(g, name, 1);
+		return HAMR_ENOENT;
+	}
+	hamr__error_set(HAMR_ENOENT, "given values name no node or input of the graph:");
+	size_t shown = 0;
+	for (size_t i = first; i < n; i++) {
+		const char *name = hamr_values_at(given, i, NULL);
+		if (hamr__graph_lookup(g, name) >= 0 || hamr__graph_defines(g, name))
+			continue;
+		if (shown++ == 8) {
+			hamr__error_append(0, ", ...");
+			break;
+		}
+		hamr__error_append(0, "%s \"%s\"", shown > 1 ? "," : "", name);
+		explain_unknown(g, name, 0);
+	}
+	return HAMR_ENOENT;
+}
+
 int hamr_plan_create(hamr_plan **out, hamr_graph *g, const char *const *outputs,
                      size_t n_outputs, const hamr_values *given)
+{
+	return hamr_plan_create_with(out, g, outputs, n_outputs, given, NULL);
+}
+
+int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *outputs,
+                          size_t n_outputs, const hamr_values *given,
+                          const hamr_plan_opts *opts)
 {
 	if (!out || !g || (!outputs && n_outputs))
 		return hamr__error_set(HAMR_EINVAL, "hamr_plan_create: bad arguments");
@@ -403,6 +478,8 @@ int hamr_plan_create(hamr_plan **out, hamr_graph *g, const char *const *outputs,
 		return rc;
 	if (n_outputs > UINT32_MAX / 2)
 		return hamr__error_set(HAMR_EINVAL, "too many outputs");
+	if (!(opts && opts->allow_extra_given) && (rc = check_given_names(g, given)))
+		return rc;
 
 	uint32_t nn = g->n_nodes ? g->n_nodes : 1;
 	walk w = {0};

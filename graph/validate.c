@@ -3,10 +3,18 @@
  *
  * The build runs once, in this order, and stops at the first error so the
  * message can be precise:
- *   1. conditions are well formed (HAMR_ECONFIG);
- *   2. definitions that share a name exclude each other: for some config
- *      key their conditions allow disjoint sets of values (HAMR_EDUP);
- *   3. the config picks the definitions that exist, at most one per name;
+ *   1. conditions are well formed, and some condition reads each config
+ *      key set (HAMR_ECONFIG, with the nearest key read: a misspelt key
+ *      would otherwise pick the fallback definitions without a word);
+ *   2. function nodes that share a name exclude each other: for some
+ *      config key their conditions allow disjoint sets of values
+ *      (HAMR_EDUP), whatever the config set now, so that a module's
+ *      mistake shows under every config;
+ *   3. the config picks the definitions that exist: at most one node per
+ *      name, or else the inputs of that name, which are one input. Inputs
+ *      are declarations, not definitions: an input and a node of one name
+ *      are a HAMR_EDUP only when the config keeps both (an input stands
+ *      for the name where the config removes its nodes);
  *   4. every dependency names an existing node or input (HAMR_EDEP, with
  *      the nearest name as a hint), unless it is optional;
  *   5. every dependency's expected type is what its producer makes
@@ -64,6 +72,68 @@ static int check_conds(const hamr__gnode *n)
 		return hamr__error_set(HAMR_ECONFIG,
 		                       "node \"%s\": a config condition is malformed", n->name);
 	return 0;
+}
+
+/* Does a condition of some definition, kept or not, read config `key`? */
+static int key_read(const hamr_graph *g, const char *key)
+{
+	for (uint32_t i = 0; i < g->n_defs; i++)
+		for (uint32_t c = 0; c < g->defs[i].n_conds; c++)
+			if (!strcmp(g->defs[i].conds[c].key, key))
+				return 1;
+	return 0;
+}
+
+static const char *nearest_key(const hamr_graph *g, const char *key)
+{
+	hamr__nearest near;
+	hamr__nearest_init(&near, key);
+	for (uint32_t i = 0; i < g->n_defs; i++)
+		for (uint32_t c = 0; c < g->defs[i].n_conds; c++)
+			hamr__nearest_try(&near, g->defs[i].conds[c].key);
+	return near.best;
+}
+
+/* Step 1, the config's part: every key set is read by some condition. */
+static int check_config_keys(const hamr_graph *g)
+{
+	if (g->allow_extra_config)
+		return 0;
+	uint32_t n_unread = 0, first = 0;
+	for (uint32_t k = 0; k < g->n_cfg; k++)
+		if (!key_read(g, g->cfg_keys[k]) && !n_unread++)
+			first = k;
+	if (!n_unread)
+		return 0;
+	int any = 0;
+	for (uint32_t i = 0; i < g->n_defs && !any; i++)
+		any = g->defs[i].n_conds != 0;
+	if (n_unread == 1) {
+		const char *key = g->cfg_keys[first], *near = nearest_key(g, key);
+		hamr__error_set(HAMR_ECONFIG, "config key \"%s\" is read by no config condition of the graph",
+		                key);
+		if (near)
+			hamr__error_append(0, "; did you mean \"%s\"?", near);
+	} else {
+		hamr__error_set(HAMR_ECONFIG, "config keys read by no config condition of the graph:");
+		uint32_t shown = 0;
+		for (uint32_t k = first; k < g->n_cfg; k++) {
+			const char *key = g->cfg_keys[k];
+			if (key_read(g, key))
+				continue;
+			if (shown++ == 8) {
+				hamr__error_append(0, ", ...");
+				break;
+			}
+			const char *near = nearest_key(g, key);
+			hamr__error_append(0, "%s \"%s\"", shown > 1 ? "," : "", key);
+			if (near)
+				hamr__error_append(0, " (did you mean \"%s\"?)", near);
+		}
+	}
+	if (!any)
+		hamr__error_append(0, " (the graph has no config conditions)");
+	return HAMR_ECONFIG;
 }
 
 static const char *config_get(const hamr_graph *g, const char *key)
@@ -156,16 +226,59 @@ static const char *kind_word(const hamr__gnode *n)
 	return n->kind == HAMR_NODE_INPUT ? "input" : "node";
 }
 
+/* Where definition n came from, for messages, as the three strings of
+ * FROM_FMT: `in module "m"`, or `without a module` for a definition added
+ * with none (hamr_graph_add_input, hamr_graph_add_node with NULL). */
+#define FROM_FMT "%s%s%s"
+#define FROM(n) \
+	*(n)->module ? "in module \"" : "without a module", (n)->module, *(n)->module ? "\"" : ""
+
+/* Step 3: an input and a node of one name that the config keeps. */
+static int dup_input_error(const hamr__gnode *input, const hamr__gnode *node)
+{
+	return hamr__error_set(HAMR_EDUP,
+	                       "duplicate name \"%s\": input declared " FROM_FMT
+	                       " and node defined " FROM_FMT
+	                       " both exist under this config (a config condition on either can keep one)",
+	                       node->name, FROM(input), FROM(node));
+}
+
+/* Step 2: two function nodes whose conditions can both hold. */
 static int dup_error(const hamr__gnode *a, const hamr__gnode *b)
 {
-	if (a->kind == HAMR_NODE_INPUT || b->kind == HAMR_NODE_INPUT)
-		return hamr__error_set(HAMR_EDUP,
-		                       "duplicate name \"%s\": %s in module \"%s\" and %s in module \"%s\"",
-		                       a->name, kind_word(a), a->module, kind_word(b),
-		                       b->module);
 	return hamr__error_set(HAMR_EDUP,
-	                       "duplicate node \"%s\": defined in module \"%s\" and in module \"%s\", and their config conditions can both hold",
-	                       a->name, a->module, b->module);
+	                       "duplicate node \"%s\": defined " FROM_FMT " and " FROM_FMT
+	                       ", and their config conditions can both hold",
+	                       a->name, FROM(a), FROM(b));
+}
+
+/* Step 3: the definition the config keeps for the name whose definitions
+ * are chained from `first` through `next`, in *keep (NULL: none). */
+static int keep_one(const hamr_graph *g, int32_t first, const int32_t *next,
+                    hamr__gnode **keep)
+{
+	hamr__gnode *node = NULL, *input = NULL;
+	for (int32_t j = first; j >= 0; j = next[j]) {
+		hamr__gnode *d = &g->defs[j];
+		if (!node_active(g, d))
+			continue;
+		if (d->kind != HAMR_NODE_INPUT) {
+			node = d; /* one at most: step 2 made sure */
+			continue;
+		}
+		if (input && input->type && d->type && input->type != d->type)
+			return hamr__error_set(HAMR_ETYPE,
+			                       "input \"%s\" is declared as %s " FROM_FMT
+			                       " and as %s " FROM_FMT,
+			                       d->name, hamr_type_name(input->type), FROM(input),
+			                       hamr_type_name(d->type), FROM(d));
+		if (!input || !input->type)
+			input = d; /* an input declared twice: keep the typed one */
+	}
+	if (node && input)
+		return dup_input_error(input, node);
+	*keep = node ? node : input;
+	return 0;
 }
 
 /* Steps 2 and 3. Definitions of one name are chained through `next`. */
@@ -197,23 +310,14 @@ static int select_defs(hamr_graph *g)
 			first[n_names++] = (int32_t)i;
 			continue;
 		}
-		/* append to the chain, checking against each earlier one */
+		/* append to the chain, checking against each earlier node;
+		 * inputs are settled under the config, in step 3 */
 		int32_t j = first[k], last = -1;
 		for (; j >= 0; last = j, j = next[j]) {
 			const hamr__gnode *e = &g->defs[j];
-			if (e->kind == HAMR_NODE_INPUT && d->kind == HAMR_NODE_INPUT) {
-				if (e->type != d->type && e->type && d->type) {
-					rc = hamr__error_set(HAMR_ETYPE,
-					                     "input \"%s\" is declared as %s in module \"%s\" and as %s in module \"%s\"",
-					                     d->name, hamr_type_name(e->type),
-					                     e->module, hamr_type_name(d->type),
-					                     d->module);
-					goto out;
-				}
-				continue; /* the same input, declared twice */
-			}
-			if (e->kind == HAMR_NODE_INPUT || d->kind == HAMR_NODE_INPUT ||
-			    !defs_exclusive(e, d)) {
+			if (e->kind == HAMR_NODE_INPUT || d->kind == HAMR_NODE_INPUT)
+				continue;
+			if (!defs_exclusive(e, d)) {
 				rc = dup_error(e, d);
 				goto out;
 			}
@@ -224,23 +328,14 @@ static int select_defs(hamr_graph *g)
 	/* pick the definition the config keeps, in order of first definition */
 	g->n_nodes = 0;
 	for (uint32_t k = 0; k < n_names; k++) {
-		for (int32_t j = first[k]; j >= 0; j = next[j]) {
-			hamr__gnode *d = &g->defs[j];
-			if (!node_active(g, d))
-				continue;
-			if (d->kind == HAMR_NODE_INPUT) {
-				/* an input declared twice: keep the typed one */
-				int32_t have = hamr__names_get(&g->index, d->name);
-				if (have >= 0) {
-					if (!g->nodes[have]->type)
-						g->nodes[have] = d;
-					continue;
-				}
-			}
-			if (hamr__names_put(&g->index, d->name, (int32_t)g->n_nodes))
-				goto nomem;
-			g->nodes[g->n_nodes++] = d;
-		}
+		hamr__gnode *keep = NULL;
+		if ((rc = keep_one(g, first[k], next, &keep)))
+			goto out;
+		if (!keep)
+			continue;
+		if (hamr__names_put(&g->index, keep->name, (int32_t)g->n_nodes))
+			goto nomem;
+		g->nodes[g->n_nodes++] = keep;
 	}
 	goto out;
 nomem:
@@ -250,15 +345,6 @@ out:
 	free(first);
 	free(next);
 	return rc;
-}
-
-/* When a dependency names a definition the config removed, say so. */
-static int removed_by_config(const hamr_graph *g, const char *name)
-{
-	for (uint32_t i = 0; i < g->n_defs; i++)
-		if (!strcmp(g->defs[i].name, name))
-			return 1;
-	return 0;
 }
 
 /* Steps 4 and 5. */
@@ -272,7 +358,7 @@ static int resolve(hamr_graph *g)
 			if (d->target < 0) {
 				if (d->flags & HAMR_DEP_OPTIONAL)
 					continue;
-				if (removed_by_config(g, d->name))
+				if (hamr__graph_defines(g, d->name))
 					return hamr__error_set(HAMR_EDEP,
 					                       "node \"%s\" depends on \"%s\", which the config removes (check its config conditions)",
 					                       n->name, d->name);
@@ -603,6 +689,8 @@ int hamr__graph_validate(hamr_graph *g)
 	for (uint32_t i = 0; i < g->n_defs; i++)
 		if ((rc = check_conds(&g->defs[i])))
 			return rc;
+	if ((rc = check_config_keys(g)))
+		return rc;
 	if ((rc = canonical_types(g)))
 		return rc;
 	if ((rc = select_defs(g)))

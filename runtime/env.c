@@ -7,9 +7,9 @@
  * The list below is every variable hamr reads. The first time one is read,
  * hamr warns about any other HAMR_* variable in the environment (a typo
  * such as HAMR_WORKER=4 would otherwise do nothing, silently), naming the
- * nearest known one. HAMR_DISPLAY_ENV=1 prints what each pool and each run
- * of a plan with map blocks resolved its knobs to, and from where, as
- * OpenMP's OMP_DISPLAY_ENV does. */
+ * nearest known one. HAMR_DISPLAY_ENV=1 prints what each pool, and the
+ * first run of each executor in the process, resolved its knobs to, and
+ * from where, as OpenMP's OMP_DISPLAY_ENV does. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -159,10 +159,15 @@ int hamr__knob_resolve_size(long api, long unset, const char *env, long min, lon
 	return resolve(api, unset, env, min, max, dflt, out, from, hamr__env_size);
 }
 
-void hamr__env_display(const char *what, const hamr__knob_value *k, size_t n)
+int hamr__env_displaying(void)
 {
 	const char *d = getenv("HAMR_DISPLAY_ENV");
-	if (!d || (strcmp(d, "1") && strcmp(d, "true")))
+	return d && (!strcmp(d, "1") || !strcmp(d, "true"));
+}
+
+void hamr__env_display(const char *what, const hamr__knob_value *k, size_t n)
+{
+	if (!hamr__env_displaying())
 		return;
 	static const char *const from[] = {"default", "environment", "API"};
 	/* one block at a time, whole, even from several threads */

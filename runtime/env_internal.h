@@ -41,6 +41,9 @@ int hamr__env_size(const char *name, long min, long max, long *out);
 int hamr__knob_resolve_size(long api, long unset, const char *env, long min, long max,
                             long dflt, long *out, hamr__source *from);
 
+/* Whether HAMR_DISPLAY_ENV is set to 1 (or true). */
+int hamr__env_displaying(void);
+
 /* With HAMR_DISPLAY_ENV set to 1 (or true), prints the knobs `what` (a
  * pool, a run) resolved to, each with its value and source, on stderr,
  * between lines as OpenMP's OMP_DISPLAY_ENV prints them. */

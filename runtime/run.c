@@ -54,18 +54,26 @@ static int limit_knob(size_t *v, hamr__knob_value *k)
 	return rc;
 }
 
-/* The knobs of map blocks a run resolves: max_inflight and max_items from
- * the API, else the environment, else their defaults; with
- * HAMR_DISPLAY_ENV, the first run of the process that has blocks says
- * where each came from (grouping too, whose variable plans read). */
-static int resolve_block_knobs(hamr_run_opts *o)
+/* The knobs a run shows under HAMR_DISPLAY_ENV: those below, then the
+ * process executor's two. */
+enum { RUN_KNOBS = 6, PROC_KNOBS = 2 };
+
+/* The knobs every run resolves, whatever its plan, so that a malformed
+ * variable is an error whether or not this plan has map blocks:
+ * max_inflight, max_items and max_tasks from the API, else the environment,
+ * else their defaults, into *o; with where each came from in k (grouping,
+ * stats and trace too, whose variables the plan and the hooks read), for
+ * HAMR_DISPLAY_ENV. */
+static int resolve_run_knobs(hamr_run_opts *o, hamr__knob_value k[RUN_KNOBS])
 {
-	hamr__knob_value k[] = {{"HAMR_GROUPING", 0, NULL, HAMR__FROM_DEFAULT},
-	                        {"HAMR_MAX_INFLIGHT", 65536, NULL, HAMR__FROM_API},
-	                        {"HAMR_MAX_ITEMS", 0, NULL, HAMR__FROM_API},
-	                        {"HAMR_MAX_TASKS", 0, NULL, HAMR__FROM_API},
-	                        {"HAMR_STATS", 0, NULL, HAMR__FROM_DEFAULT},
-	                        {"HAMR_TRACE", 0, "off", HAMR__FROM_DEFAULT}};
+	const hamr__knob_value init[RUN_KNOBS] = {
+		{"HAMR_GROUPING", 0, NULL, HAMR__FROM_DEFAULT},
+		{"HAMR_MAX_INFLIGHT", 65536, NULL, HAMR__FROM_API},
+		{"HAMR_MAX_ITEMS", 0, NULL, HAMR__FROM_API},
+		{"HAMR_MAX_TASKS", 0, NULL, HAMR__FROM_API},
+		{"HAMR_STATS", 0, NULL, HAMR__FROM_DEFAULT},
+		{"HAMR_TRACE", 0, "off", HAMR__FROM_DEFAULT}};
+	memcpy(k, init, sizeof init);
 	int rc;
 	if ((rc = limit_knob(&o->max_inflight, &k[1])) || (rc = limit_knob(&o->max_items, &k[2])) ||
 	    (rc = limit_knob(&o->max_tasks, &k[3])))
@@ -91,10 +99,23 @@ static int resolve_block_knobs(hamr_run_opts *o)
 	} else {
 		k[0].text = "auto, or a block's tag";
 	}
-	static atomic_bool shown;
-	if (!atomic_exchange_explicit(&shown, true, memory_order_relaxed))
-		hamr__env_display("the first run with map blocks", k, sizeof k / sizeof *k);
 	return 0;
+}
+
+/* With HAMR_DISPLAY_ENV, the first run of each executor in the process
+ * shows the knobs it resolved. */
+static void display_run_knobs(hamr_executor_kind e, const hamr__knob_value *k, size_t n)
+{
+	static const char *const what[N_EXECUTORS] = {
+		"the first run of the sequential executor", "the first run of the threads executor",
+		"the first run of the processes executor"};
+	static atomic_bool shown[N_EXECUTORS];
+	/* relaxed: the flag orders nothing; the exchange alone makes one run
+	 * of each executor the one that prints */
+	if (atomic_load_explicit(&shown[e], memory_order_relaxed) || !hamr__env_displaying() ||
+	    atomic_exchange_explicit(&shown[e], true, memory_order_relaxed))
+		return;
+	hamr__env_display(what[e], k, n);
 }
 
 static int fill_slots(hamr_run *r, const hamr_values *given)
@@ -123,8 +144,10 @@ static int fill_slots(hamr_run *r, const hamr_values *given)
 
 /* The process executor's part of a run: whether it uses processes at all
  * (nodes outside blocks, or a block), its pool and knobs, and the check
- * that every value crossing has a codec. */
-static int procs_prepare(hamr_run *r)
+ * that every value crossing has a codec. The knobs are resolved, into k
+ * (with *n_k set to PROC_KNOBS), for a run that uses processes or runs on
+ * the process executor. */
+static int procs_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t *n_k)
 {
 	const hamr_plan *p = r->plan;
 	int used = 0, rc;
@@ -144,12 +167,11 @@ static int procs_prepare(hamr_run *r)
 		                           p->unit_start[sc + 1] - p->unit_start[sc])))
 			return rc;
 	}
-	if (!used)
+	if (!used && !r->proc_local)
 		return 0;
-	if (!(r->procpool = r->opts.procpool) && !(r->procpool = hamr__procpool_default(&rc)))
-		return rc;
-	hamr__knob_value k[] = {{"HAMR_TASK_TIMEOUT", 0, NULL, HAMR__FROM_DEFAULT},
-	                        {"HAMR_RETRIES", 0, NULL, HAMR__FROM_DEFAULT}};
+	const hamr__knob_value init[PROC_KNOBS] = {{"HAMR_TASK_TIMEOUT", 0, NULL, HAMR__FROM_DEFAULT},
+	                                           {"HAMR_RETRIES", 0, NULL, HAMR__FROM_DEFAULT}};
+	memcpy(k, init, sizeof init);
 	if (r->opts.task_timeout_ms < 0)
 		return hamr__error_set(HAMR_EINVAL, "task_timeout_ms = %ld: expected 0 or more",
 		                       r->opts.task_timeout_ms);
@@ -164,9 +186,11 @@ static int procs_prepare(hamr_run *r)
 	r->proc_retries = k[1].value;
 	if (!k[0].value)
 		k[0].text = "none";
-	static atomic_bool shown;
-	if (!atomic_exchange_explicit(&shown, true, memory_order_relaxed))
-		hamr__env_display("the first run in worker processes", k, sizeof k / sizeof *k);
+	*n_k = PROC_KNOBS;
+	if (!used)
+		return 0;
+	if (!(r->procpool = r->opts.procpool) && !(r->procpool = hamr__procpool_default(&rc)))
+		return rc;
 	return 0;
 }
 
@@ -204,9 +228,10 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	if ((unsigned)o.policy > HAMR_KEEP_GOING)
 		return hamr__error_set(HAMR_EINVAL, "unknown policy %d", (int)o.policy);
 	int pool_needed = o.executor != HAMR_EXEC_SEQUENTIAL;
+	hamr__knob_value knobs[RUN_KNOBS + PROC_KNOBS];
+	if ((rc = resolve_run_knobs(&o, knobs)))
+		return rc;
 	if (plan->n_scopes > 1) {
-		if ((rc = resolve_block_knobs(&o)))
-			return rc;
 		pool_needed |= o.remote == HAMR_REMOTE_THREADS;
 		for (uint32_t sc = 1; sc < plan->n_scopes; sc++)
 			pool_needed |= plan->scope_remote[sc] == HAMR_REMOTE_THREADS;
@@ -261,8 +286,9 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		rc = hamr__hooks_init(r);
 	if (!rc)
 		rc = fill_slots(r, given);
+	size_t n_proc = 0;
 	if (!rc)
-		rc = procs_prepare(r);
+		rc = procs_prepare(r, knobs + RUN_KNOBS, &n_proc);
 	r->rare = r->observe | r->proc_local;
 	if (!rc && o.executor != HAMR_EXEC_SEQUENTIAL)
 		rc = hamr__threads_prepare(r);
@@ -270,6 +296,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		hamr_run_destroy(r);
 		return rc;
 	}
+	display_run_knobs(o.executor, knobs, RUN_KNOBS + n_proc);
 	*out = r;
 	return 0;
 }

@@ -5,6 +5,9 @@
 # --dot show the graph and the plan; and every kind of error ends with the
 # documented exit code (1: the run failed, 2: usage, module or graph error)
 # and a message on stderr, starting with "hamr-run: ", that names the nodes.
+# Exit 2 covers everything found before a node runs (misspelt -c keys and
+# -i names, modules that are none, malformed HAMR_* variables), exit 1 only
+# a run that started and failed.
 #
 # The expected numbers were computed independently of the C code, by a
 # re-implementation of the example's generator and formulas in Python (same
@@ -38,11 +41,16 @@ set(checks 0)
 # hamr_run(<expected exit> ARGS...): runs hamr-run with ARGS, sets `out` and
 # `err` in the caller, and fails the test unless the exit code is the one
 # expected, every line on stderr starts with "hamr-run: " and no sanitizer
-# spoke.
+# spoke. When the caller's `run_env` is set (VAR=VALUE ...), hamr-run runs
+# with those variables added to its environment.
 function(hamr_run expect)
-  execute_process(COMMAND ${tool} ${ARGN} RESULT_VARIABLE rc
+  set(prefix)
+  if(run_env)
+    set(prefix ${CMAKE_COMMAND} -E env ${run_env})
+  endif()
+  execute_process(COMMAND ${prefix} ${tool} ${ARGN} RESULT_VARIABLE rc
     OUTPUT_VARIABLE o ERROR_VARIABLE e)
-  string(REPLACE ";" " " cmd "hamr-run ${ARGN}")
+  string(REPLACE ";" " " cmd "${run_env} hamr-run ${ARGN}")
   set(what "\n  ${cmd}\n--- exit ${rc}, stdout:\n${o}--- stderr:\n${e}---")
   if(NOT rc STREQUAL "${expect}")
     message(FATAL_ERROR "hamr_run test: expected exit ${expect}${what}")
@@ -126,6 +134,16 @@ hamr_run(0 ${example} -o report -c scaling=minmax)
 expect_has("scaling=minmax" "${out}" "(normalized spend 0.42)")
 hamr_run(0 ${example} -o report -c scaling=unheard-of)
 expect_has("an unknown scaling: spend itself" "${out}" "(normalized spend 1307.00)")
+# a key no condition reads is a mistake, named with the nearest key read;
+# --allow-extra accepts it (and ignores it)
+hamr_run(2 ${example} -o report -c scalng=zscore)
+expect_has("-c scalng=zscore" "${err}" "config key \"scalng\" is read by no config condition"
+  "did you mean \"scaling\"?")
+expect_eq("-c scalng=zscore prints no output" "${out}" "")
+hamr_run(0 ${example} -o report -c scalng=zscore --allow-extra)
+expect_has("-c scalng=zscore --allow-extra" "${out}" "(normalized spend 1307.00)")
+hamr_run(2 ${example} --list -c colour=red)
+expect_has("-c colour=red --list" "${err}" "config key \"colour\"")
 
 # ---- -i: inputs and overrides ----------------------------------------------
 hamr_run(0 ${example} -o spend_mean,report -i weeks=5)
@@ -208,6 +226,10 @@ expect_has("-i weeks=twelve" "${err}" "\"twelve\"" "input \"weeks\"" "i64")
 expect_eq("-i weeks=twelve prints no output" "${out}" "")
 hamr_run(2 ${example} -o report -i weks=3)
 expect_has("-i for an unknown name" "${err}" "\"weks\"" "did you mean \"weeks\"?")
+hamr_run(2 ${example} -o spend_mean -i bogus=1)
+expect_has("-i bogus=1" "${err}" "given value \"bogus\" names no node or input")
+hamr_run(0 ${example} -o spend_mean -i bogus=1 -i weks=3 --allow-extra)
+expect_eq("-i bogus=1 --allow-extra" "${out}" "spend_mean = 1301.9166666666667\n")
 hamr_run(2 ${example} -o report -i spend=3)
 expect_has("-i for a list node" "${err}" "\"spend\"" "list")
 
@@ -334,6 +356,42 @@ hamr_run(2 ${work}/no-such-module.so -o x)
 expect_has("missing module" "${err}" "cannot load module" "no-such-module.so")
 hamr_run(2 ${plan_dot} -o x)
 expect_has("not a shared object" "${err}" "cannot load module" "plan.dot")
+hamr_run(2 ${modules}/hr_no_entry.so -o x)
+expect_has("no entry point" "${err}" "hr_no_entry.so: it has no hamr_module_entry")
+hamr_run(2 ${modules}/hr_null_entry.so -o x)
+expect_has("an entry point that returns NULL" "${err}"
+  "hr_null_entry.so: its hamr_module_entry() returned NULL")
+expect_lacks("an entry point that returns NULL" "${err}" "has no hamr_module_entry")
+
+# ---- malformed HAMR_* variables: found before any node runs, exit 2 ---------
+# the pool's knobs, for the threads executor
+set(run_env HAMR_WORKERS=abc)
+hamr_run(2 ${example} -o spend_mean --executor threads)
+expect_has("HAMR_WORKERS=abc" "${err}" "cannot run the plan" "HAMR_WORKERS=abc")
+expect_eq("HAMR_WORKERS=abc prints no output" "${out}" "")
+# the sequential executor makes no pool: the variable is not read
+hamr_run(0 ${example} -o spend_mean)
+# the process pool's knobs, for the processes executor
+set(run_env HAMR_PROCESSES=many)
+hamr_run(2 ${example} -o spend_mean --executor processes)
+expect_has("HAMR_PROCESSES=many" "${err}" "HAMR_PROCESSES=many")
+# a run's own knobs, with or without map blocks
+set(run_env HAMR_MAX_ITEMS=ten)
+hamr_run(2 ${example} -o spend_mean)
+expect_has("HAMR_MAX_ITEMS=ten" "${err}" "HAMR_MAX_ITEMS=ten")
+set(run_env HAMR_TASK_TIMEOUT=soon)
+hamr_run(2 ${modules}/hr_blocks.so -o total -i n=3 --executor processes)
+expect_has("HAMR_TASK_TIMEOUT=soon" "${err}" "HAMR_TASK_TIMEOUT=soon")
+unset(run_env)
+
+# ---- HAMR_DISPLAY_ENV: a sequential run shows its knobs too ------------------
+execute_process(COMMAND ${CMAKE_COMMAND} -E env HAMR_DISPLAY_ENV=1
+  ${tool} ${example} -o spend_mean RESULT_VARIABLE rc OUTPUT_VARIABLE o ERROR_VARIABLE e)
+set(last "\n  HAMR_DISPLAY_ENV=1 hamr-run ${example} -o spend_mean\n--- exit ${rc}\n${e}")
+expect_eq("HAMR_DISPLAY_ENV=1: exit" "${rc}" "0")
+expect_has("HAMR_DISPLAY_ENV=1, sequential" "${e}"
+  "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the sequential executor)"
+  "  HAMR_MAX_ITEMS = 'none' (default)")
 hamr_run(2)
 expect_has("no arguments" "${err}" "hamr-run: ")
 hamr_run(2 -o report)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Knobs and where their values come from: HAMR_DISPLAY_ENV prints what a
- * pool and the first run with map blocks resolved each knob to, and from
+ * pool and the first run of each executor resolved each knob to, and from
  * where (default, environment, API); an unknown HAMR_* variable gets a
  * warning naming the nearest known one; HAMR_MAX_ITEMS and max_items fail
  * the emit past the limit, naming the node and the limit.
@@ -146,11 +146,84 @@ static void test_display_env_and_unknown_variables(void)
 	CHECK_CONTAINS(err, "  HAMR_SPIN = '20' (environment)\n");
 	CHECK_CONTAINS(err, "  HAMR_PIN = '0' (default)\n");
 	CHECK_CONTAINS(err, "  HAMR_GRAIN = 'lazy' (default)\n");
-	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT BEGIN (the first run with map blocks)");
+	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the threads executor)");
 	CHECK_CONTAINS(err, "  HAMR_MAX_INFLIGHT = '5' (API)\n");
 	CHECK_CONTAINS(err, "  HAMR_MAX_ITEMS = 'none' (default)\n");
 	CHECK_CONTAINS(err, "  HAMR_GROUPING = 'node' (environment)\n");
 	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT END");
+}
+
+/* One node, no map block: the plainest plan a sequential run can have. */
+static const hamr_node_def plain_defs[] = {
+	{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+	{.name = "count", .fn = f_counted, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{0}};
+
+/* Runs plain_defs' "count" with the options `o`, with stderr into a file
+ * whose text it returns (static: valid until the next call); the run's
+ * code in *rc. */
+static const char *plain_run_stderr(const hamr_run_opts *o, int *rc)
+{
+	char path[] = "/tmp/hamr-test-env-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	CHECK(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	*rc = run_plan(plain_defs, 3, o, NULL, NULL);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	const char *err = slurp(path);
+	unlink(path);
+	return err;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The sequential executor's first run shows its knobs too, once, even
+ * without map blocks; the threads executor, shown already, stays quiet. */
+static void test_display_env_once_per_executor(void)
+{
+	setenv("HAMR_DISPLAY_ENV", "1", 1);
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = HAMR_RUN_OPTS_INIT;
+	seq.max_items = 7;
+	thr.executor = HAMR_EXEC_THREADS;
+	thr.pool = pool;
+	int rc;
+	char first[16384];
+	snprintf(first, sizeof first, "%s", plain_run_stderr(&seq, &rc));
+	CHECK_OK(rc);
+	CHECK_CONTAINS(first, "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the sequential executor)\n");
+	CHECK_CONTAINS(first, "  HAMR_MAX_ITEMS = '7' (API)\n");
+	CHECK_CONTAINS(first, "  HAMR_MAX_INFLIGHT = '65536' (default)\n");
+	CHECK_CONTAINS(first, "  HAMR_STATS = '0' (default)\n");
+	CHECK_CONTAINS(first, "HAMR DISPLAY ENVIRONMENT END\n");
+	CHECK_EQ_INT(count_of(first, "HAMR DISPLAY ENVIRONMENT BEGIN"), 1);
+	/* once per process for each executor */
+	CHECK_EQ_STR(plain_run_stderr(&seq, &rc), "");
+	CHECK_OK(rc);
+	CHECK_EQ_STR(plain_run_stderr(&thr, &rc), "");
+	CHECK_OK(rc);
+	unsetenv("HAMR_DISPLAY_ENV");
+}
+
+/* A run reads its knobs whatever its plan: a malformed one fails a run
+ * without map blocks too, naming the variable. */
+static void test_run_knobs_strict_without_blocks(void)
+{
+	hamr_run_opts seq = HAMR_RUN_OPTS_INIT;
+	setenv("HAMR_MAX_ITEMS", "ten", 1);
+	CHECK_EQ_INT(run_plan(plain_defs, 3, &seq, NULL, NULL), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_MAX_ITEMS=ten");
+	unsetenv("HAMR_MAX_ITEMS");
+	CHECK_OK(run_plan(plain_defs, 3, &seq, NULL, NULL));
 }
 
 static void test_max_tasks(void)
@@ -237,6 +310,8 @@ int main(void)
 	setenv("HAMR_DISPLAY_ENV", "1", 1);
 	RUN_TEST(test_display_env_and_unknown_variables);
 	unsetenv("HAMR_GROUPING");
+	RUN_TEST(test_display_env_once_per_executor);
+	RUN_TEST(test_run_knobs_strict_without_blocks);
 	RUN_TEST(test_max_items);
 	RUN_TEST(test_max_tasks);
 	hamr_pool_destroy(pool);

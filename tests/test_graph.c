@@ -151,6 +151,148 @@ static void test_dependency_removed_by_config(void)
 	hamr_graph_destroy(g);
 }
 
+/* Plans and runs "y" of g with x given (x >= 0) or not, and returns its
+ * value, or the negative error of building, planning or running. */
+static int64_t run_y(hamr_graph *g, int64_t x)
+{
+	hamr_values *in = NULL;
+	hamr_plan *p = NULL;
+	hamr_run *r = NULL;
+	const char *out = "y";
+	int64_t v = 0;
+	int rc = hamr_values_create(&in);
+	if (!rc && x >= 0)
+		rc = hamr_values_set_i64(in, "x", x);
+	if (!rc)
+		rc = hamr_plan_create(&p, g, &out, 1, in);
+	if (!rc)
+		rc = hamr_run_execute(&r, p, in, NULL);
+	if (!rc)
+		rc = hamr_run_result_i64(r, out, &v);
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+	return rc ? rc : v;
+}
+
+static const hamr_dep reads_x[] = {HAMR_DEP("x", HAMR_I64), HAMR_DEPS_END};
+
+/* "x" is an input unless k=a, when a node computes it (7); "y" is x. */
+static const hamr_node_def input_or_node[] = {
+	{.name = "x", .type = HAMR_I64, .kind = HAMR_NODE_INPUT,
+	 .conds = (const hamr_cond[]){HAMR_COND_WHEN_NOT("k", "a"), HAMR_CONDS_END}},
+	{.name = "x", .fn = f_const, .userdata = (void *)7, .type = HAMR_I64,
+	 .conds = (const hamr_cond[]){HAMR_COND_WHEN("k", "a"), HAMR_CONDS_END}},
+	{.name = "y", .fn = f_sum, .type = HAMR_I64, .deps = reads_x},
+	{0}};
+
+/* Kind of node "x" in g (built), or the error. */
+static int kind_of_x(hamr_graph *g)
+{
+	hamr_node_info info;
+	int i = hamr_graph_find(g, "x");
+	if (i < 0)
+		return i;
+	int rc = hamr_graph_node_info(g, (size_t)i, &info);
+	return rc ? rc : (int)info.kind;
+}
+
+/* A node exists only when all its conditions hold, inputs included: an
+ * input and a node of one name whose conditions exclude each other are
+ * one name under every config. */
+static void test_conditions_apply_to_inputs(void)
+{
+	const char *configs[] = {"a", "b", NULL};
+	for (size_t c = 0; c < 3; c++) {
+		hamr_graph *g = NULL;
+		hamr_module m = {"m", input_or_node};
+		CHECK_OK(hamr_graph_create(&g));
+		if (configs[c])
+			CHECK_OK(hamr_graph_set_config(g, "k", configs[c]));
+		CHECK_OK(hamr_graph_add_module(g, &m));
+		CHECK_OK(hamr_graph_build(g));
+		CHECK_EQ_INT(hamr_graph_node_count(g), 2);
+		if (c == 0) { /* k=a: the node */
+			CHECK_EQ_INT(kind_of_x(g), HAMR_NODE_PLAIN);
+			CHECK_EQ_INT(run_y(g, -1), 7);
+		} else { /* otherwise the input, which must be given */
+			CHECK_EQ_INT(kind_of_x(g), HAMR_NODE_INPUT);
+			CHECK_EQ_INT(run_y(g, 5), 5);
+			CHECK_EQ_INT(run_y(g, -1), HAMR_EINPUT);
+		}
+		hamr_graph_destroy(g);
+	}
+}
+
+/* hamr_graph_add_input for a name whose node the config removes declares
+ * the input; where the config keeps the node too, HAMR_EDUP says where
+ * each came from, in words, not as module "". */
+static void test_add_input_for_a_name_config_removes(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "x", .fn = f_const, .userdata = (void *)7, .type = HAMR_I64,
+		 .conds = (const hamr_cond[]){HAMR_COND_WHEN("k", "a"), HAMR_CONDS_END}},
+		{.name = "y", .fn = f_sum, .type = HAMR_I64, .deps = reads_x},
+		{0}};
+	const char *configs[] = {"b", NULL, "a"};
+	for (size_t c = 0; c < 3; c++) {
+		hamr_graph *g = NULL;
+		hamr_module m = {"m", defs};
+		CHECK_OK(hamr_graph_create(&g));
+		if (configs[c])
+			CHECK_OK(hamr_graph_set_config(g, "k", configs[c]));
+		CHECK_OK(hamr_graph_add_module(g, &m));
+		CHECK_OK(hamr_graph_add_input(g, "x", HAMR_I64));
+		if (c < 2) {
+			CHECK_OK(hamr_graph_build(g));
+			CHECK_EQ_INT(kind_of_x(g), HAMR_NODE_INPUT);
+			CHECK_EQ_INT(run_y(g, 5), 5);
+		} else {
+			CHECK_RC(hamr_graph_build(g), HAMR_EDUP);
+			CHECK_CONTAINS(hamr_errmsg(),
+			               "duplicate name \"x\": input declared without a module and node defined in module \"m\" both exist under this config");
+			CHECK(strstr(hamr_errmsg(), "module \"\"") == NULL);
+		}
+		hamr_graph_destroy(g);
+	}
+}
+
+/* Inputs of one name are one input when the config keeps several; two
+ * types are an error only then. */
+static void test_inputs_of_one_name_under_config(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "x", .type = HAMR_I64, .kind = HAMR_NODE_INPUT,
+		 .conds = (const hamr_cond[]){HAMR_COND_WHEN("k", "int"), HAMR_CONDS_END}},
+		{.name = "x", .type = HAMR_STR, .kind = HAMR_NODE_INPUT,
+		 .conds = (const hamr_cond[]){HAMR_COND_WHEN_NOT("k", "int"), HAMR_CONDS_END}},
+		{.name = "y", .fn = f_sum, .type = HAMR_I64,
+		 .deps = (const hamr_dep[]){HAMR_DEP("x", HAMR_ANY), HAMR_DEPS_END}},
+		{0}};
+	for (int c = 0; c < 3; c++) {
+		hamr_graph *g = NULL;
+		hamr_module m = {"m", defs};
+		CHECK_OK(hamr_graph_create(&g));
+		CHECK_OK(hamr_graph_set_config(g, "k", c ? "int" : "text"));
+		CHECK_OK(hamr_graph_add_module(g, &m));
+		if (c == 2) /* a third declaration, kept whatever the config */
+			CHECK_OK(hamr_graph_add_input(g, "x", HAMR_STR));
+		if (c < 2) {
+			CHECK_OK(hamr_graph_build(g));
+			int i = hamr_graph_find(g, "x");
+			hamr_node_info info = {0};
+			CHECK(i >= 0);
+			CHECK_OK(hamr_graph_node_info(g, (size_t)i, &info));
+			CHECK(info.type == (c ? HAMR_I64 : HAMR_STR));
+		} else {
+			CHECK_RC(hamr_graph_build(g), HAMR_ETYPE);
+			CHECK_CONTAINS(hamr_errmsg(),
+			               "input \"x\" is declared as i64 in module \"m\" and as str without a module");
+		}
+		hamr_graph_destroy(g);
+	}
+}
+
 static void test_module_from_shared_object(void)
 {
 	hamr_graph *g = NULL;
@@ -368,6 +510,9 @@ int main(void)
 	RUN_TEST(test_config_set_twice_keeps_last);
 	RUN_TEST(test_exclusive_definitions);
 	RUN_TEST(test_dependency_removed_by_config);
+	RUN_TEST(test_conditions_apply_to_inputs);
+	RUN_TEST(test_add_input_for_a_name_config_removes);
+	RUN_TEST(test_inputs_of_one_name_under_config);
 	RUN_TEST(test_module_from_shared_object);
 	RUN_TEST(test_module_without_config_takes_other_definition);
 	RUN_TEST(test_generated_grid);

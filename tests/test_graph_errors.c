@@ -370,6 +370,134 @@ static void test_module_load_errors(void)
 	hamr_graph_destroy(g);
 }
 
+/* Each way a shared object can fail to be a module has its own words: no
+ * entry point, an entry point that returns NULL, a module with no nodes. */
+static void test_module_entry_errors_say_which(void)
+{
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_RC(hamr_graph_load_module(g, HAMR_TEST_MODULE_DIR "/hr_no_entry.so"), HAMR_EMODULE);
+	CHECK_CONTAINS(hamr_errmsg(), "hr_no_entry.so: it has no hamr_module_entry");
+	CHECK_RC(hamr_graph_load_module(g, HAMR_TEST_MODULE_DIR "/hr_null_entry.so"), HAMR_EMODULE);
+	CHECK_CONTAINS(hamr_errmsg(), "hr_null_entry.so: its hamr_module_entry() returned NULL");
+	CHECK(strstr(hamr_errmsg(), "has no hamr_module_entry") == NULL);
+	CHECK_RC(hamr_graph_load_module(g, HAMR_TEST_MODULE_DIR "/hr_no_nodes.so"), HAMR_EMODULE);
+	CHECK_CONTAINS(hamr_errmsg(), "returned module \"hr_no_nodes\", which has no node table");
+	/* none of them left anything behind */
+	CHECK_OK(hamr_graph_build(g));
+	CHECK_EQ_INT(hamr_graph_node_count(g), 0);
+	hamr_graph_destroy(g);
+}
+
+/* "scaling" is read by conditions; "mode" by a definition the config
+ * removes, which still reads it. */
+static const hamr_node_def scaled[] = {
+	{.name = "scaled", .fn = f_one, .type = HAMR_I64,
+	 .conds = (const hamr_cond[]){HAMR_COND_WHEN("scaling", "zscore"), HAMR_CONDS_END}},
+	{.name = "scaled", .fn = f_one, .type = HAMR_I64,
+	 .conds = (const hamr_cond[]){HAMR_COND_WHEN_NOT("scaling", "zscore"), HAMR_CONDS_END}},
+	{.name = "debug_only", .fn = f_one, .type = HAMR_I64,
+	 .conds = (const hamr_cond[]){HAMR_COND_WHEN("mode", "debug"), HAMR_CONDS_END}},
+	{0}};
+
+/* Builds `defs` with config keys[i] = "v" under `opts`; the build's code. */
+static int build_with_keys(const hamr_node_def *defs, const char *const *keys, size_t n,
+                           const hamr_graph_opts *opts)
+{
+	hamr_graph *g = NULL;
+	hamr_module m = {"scaled", defs};
+	CHECK_OK(hamr_graph_create_with(&g, opts));
+	for (size_t i = 0; i < n; i++)
+		CHECK_OK(hamr_graph_set_config(g, keys[i], "v"));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	int rc = hamr_graph_build(g);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
+static void test_config_key_no_condition_reads(void)
+{
+	const char *typo[] = {"scalng"}, *read[] = {"scaling", "mode"};
+	const char *two[] = {"scaling", "scalng", "colour"};
+	CHECK_RC(build_with_keys(scaled, typo, 1, NULL), HAMR_ECONFIG);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "config key \"scalng\" is read by no config condition of the graph; did you mean \"scaling\"?");
+	/* keys read by some condition, kept or not, are fine */
+	CHECK_OK(build_with_keys(scaled, read, 2, NULL));
+	/* each unread key is named, with its hint where one is near */
+	CHECK_RC(build_with_keys(scaled, two, 3, NULL), HAMR_ECONFIG);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "config keys read by no config condition of the graph: \"scalng\" (did you mean \"scaling\"?), \"colour\"");
+	/* a graph without conditions says so */
+	hamr_node_def plain[] = {{.name = "a", .fn = f_one, .type = HAMR_I64}, {0}};
+	CHECK_RC(build_with_keys(plain, typo, 1, NULL), HAMR_ECONFIG);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "config key \"scalng\" is read by no config condition of the graph (the graph has no config conditions)");
+	/* unless the graph allows extra keys; zero is the default */
+	hamr_graph_opts allow = HAMR_GRAPH_OPTS_INIT, dflt = HAMR_GRAPH_OPTS_INIT;
+	allow.allow_extra_config = 1;
+	CHECK_OK(build_with_keys(scaled, two, 3, &allow));
+	CHECK_OK(build_with_keys(plain, typo, 1, &allow));
+	CHECK_RC(build_with_keys(scaled, typo, 1, &dflt), HAMR_ECONFIG);
+}
+
+/* "total" needs input "n"; "unused" is pruned from a plan for "total";
+ * "fancy" is removed by the config; "a" reads "weight", an optional
+ * dependency that nothing provides. */
+static const hamr_node_def given_defs[] = {
+	{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+	{.name = "total", .fn = f_one, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "unused", .fn = f_one, .type = HAMR_I64},
+	{.name = "fancy", .fn = f_one, .type = HAMR_I64,
+	 .conds = (const hamr_cond[]){HAMR_COND_WHEN("fancy", "yes"), HAMR_CONDS_END}},
+	{.name = "a", .fn = f_one, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP_OPT("weight", HAMR_I64, HAMR_DEFAULT_I64(1)))},
+	{0}};
+
+/* Plans "total" with n = 1 and each of names[] = 2; the plan's code. */
+static int plan_given(const char *const *names, size_t n, const hamr_plan_opts *opts)
+{
+	hamr_graph *g = NULL;
+	hamr_values *in = NULL;
+	hamr_plan *p = NULL;
+	hamr_module m = {"given", given_defs};
+	const char *outs[] = {"total"};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", 1));
+	for (size_t i = 0; i < n; i++)
+		CHECK_OK(hamr_values_set_i64(in, names[i], 2));
+	int rc = opts ? hamr_plan_create_with(&p, g, outs, 1, in, opts) :
+	                hamr_plan_create(&p, g, outs, 1, in);
+	CHECK(rc ? p == NULL : p != NULL);
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
+static void test_given_value_naming_nothing(void)
+{
+	const char *bogus[] = {"totl"}, *graph_names[] = {"unused", "fancy", "n"};
+	const char *several[] = {"totl", "bogus_name_here", "weight"};
+	CHECK_RC(plan_given(bogus, 1, NULL), HAMR_ENOENT);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "given value \"totl\" names no node or input of the graph; did you mean \"total\"?");
+	/* pruned from the plan, removed by the config: names of the graph */
+	CHECK_OK(plan_given(graph_names, 3, NULL));
+	/* every unknown name is listed; an optional dependency that nothing
+	 * provides is said to take its default */
+	CHECK_RC(plan_given(several, 3, NULL), HAMR_ENOENT);
+	CHECK_CONTAINS(hamr_errmsg(),
+	               "given values name no node or input of the graph: \"totl\" (did you mean \"total\"?), \"bogus_name_here\", \"weight\" (node \"a\" reads it as an optional dependency, which takes its default unless an input \"weight\" is declared)");
+	/* unless the plan allows extra values; zero is the default */
+	hamr_plan_opts allow = HAMR_PLAN_OPTS_INIT, dflt = HAMR_PLAN_OPTS_INIT;
+	allow.allow_extra_given = 1;
+	CHECK_OK(plan_given(several, 3, &allow));
+	CHECK_RC(plan_given(bogus, 1, &dflt), HAMR_ENOENT);
+}
+
 int main(void)
 {
 	RUN_TEST(test_unknown_dependency_with_hint);
@@ -396,5 +524,8 @@ int main(void)
 	RUN_TEST(test_bad_definitions);
 	RUN_TEST(test_bad_module_adds_nothing);
 	RUN_TEST(test_module_load_errors);
+	RUN_TEST(test_module_entry_errors_say_which);
+	RUN_TEST(test_config_key_no_condition_reads);
+	RUN_TEST(test_given_value_naming_nothing);
 	TEST_EXIT();
 }

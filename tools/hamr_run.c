@@ -4,7 +4,8 @@
  * outputs you want, and it computes those and nothing else.
  *
  *   hamr-run MODULE.so [MODULE.so ...] -o OUT[,OUT...] [-i NAME=VALUE ...]
- *            [-c KEY=VALUE ...] [--executor NAME] [--dot FILE] [--list]
+ *            [-c KEY=VALUE ...] [--allow-extra] [--executor NAME] [--dot FILE]
+ *            [--list]
  *
  * It does what any program that uses hamr does, in the same order and
  * through the public API only, so it doubles as a worked example: make a
@@ -13,9 +14,10 @@
  * declares for each name, plan the requested outputs, run the plan, and
  * print each output as `name = value`.
  *
- * Exit status: 0 success; 1 the run failed (what was computed before the
- * failure is still printed); 2 a usage, module or graph error, found before
- * anything ran. */
+ * Exit status: 0 success; 1 the run started and failed (what was computed
+ * before the failure is still printed); 2 anything found before a node ran:
+ * usage, module, graph, plan, a malformed HAMR_* variable (the run, its
+ * pool or its pool of worker processes could not be made). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -34,8 +36,9 @@ enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
 	"usage: hamr-run MODULE.so [MODULE.so ...] -o OUTPUT[,OUTPUT...]\n"
-	"                [-i NAME=VALUE ...] [-c KEY=VALUE ...] [--executor NAME]\n"
-	"                [--policy NAME] [--grouping NAME] [--max-inflight N]\n"
+	"                [-i NAME=VALUE ...] [-c KEY=VALUE ...] [--allow-extra]\n"
+	"                [--executor NAME] [--policy NAME] [--grouping NAME]\n"
+	"                [--max-inflight N]\n"
 	"                [--dot FILE] [--dot-after FILE] [--stats]\n"
 	"                [--progress | --no-progress] [--list] [--help] [--version]\n";
 
@@ -50,7 +53,11 @@ static const char help_text[] =
 	"                      node N (repeatable); V is read as N's declared\n"
 	"                      type: i64, f64, bool (true/false/1/0) or str\n"
 	"  -c, --config K=V    a config value, read by the nodes' config\n"
-	"                      conditions (repeatable)\n"
+	"                      conditions (repeatable); a key no condition reads\n"
+	"                      is an error\n"
+	"      --allow-extra   accept -c keys no condition reads and -i names no\n"
+	"                      node or input has, and ignore them (for one set of\n"
+	"                      values used with several modules)\n"
 	"      --executor NAME the executor that runs the plan: sequential\n"
 	"                      (the default), threads (the work-stealing pool) or\n"
 	"                      processes (nodes and map blocks in worker\n"
@@ -74,8 +81,9 @@ static const char help_text[] =
 	"  -h, --help          show this help and exit\n"
 	"      --version       show hamr's version and exit\n"
 	"\n"
-	"Exit status: 0 success, 1 the run failed, 2 a usage, module or graph\n"
-	"error.\n";
+	"Exit status: 0 success, 1 the run started and failed, 2 an error found\n"
+	"before any node ran (usage, module, graph, plan, a malformed HAMR_*\n"
+	"variable).\n";
 
 typedef struct pair {
 	const char *key; /* both point into argv, split at the '=' */
@@ -98,6 +106,7 @@ typedef struct cli {
 	const char *dot;
 	const char *dot_after;
 	bool stats;
+	bool allow_extra; /* unread -c keys and unknown -i names are ignored */
 	int progress; /* -1: when stderr is a terminal; 0 never; 1 always */
 	bool list;
 } cli;
@@ -185,11 +194,13 @@ static int add_outputs(cli *cl, char *arg)
 static int parse_args(cli *cl, int argc, char **argv)
 {
 	enum { OPT_EXECUTOR = 256, OPT_POLICY, OPT_GROUPING, OPT_INFLIGHT, OPT_DOT, OPT_DOT_AFTER,
-	       OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LIST, OPT_VERSION };
+	       OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LIST, OPT_VERSION,
+	       OPT_ALLOW_EXTRA };
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"input", required_argument, NULL, 'i'},
 		{"config", required_argument, NULL, 'c'},
+		{"allow-extra", no_argument, NULL, OPT_ALLOW_EXTRA},
 		{"executor", required_argument, NULL, OPT_EXECUTOR},
 		{"policy", required_argument, NULL, OPT_POLICY},
 		{"grouping", required_argument, NULL, OPT_GROUPING},
@@ -227,6 +238,9 @@ static int parse_args(cli *cl, int argc, char **argv)
 		case 'c':
 			if ((rc = split_pair(optarg, "-c", &cl->configs[cl->n_configs++])))
 				return rc;
+			break;
+		case OPT_ALLOW_EXTRA:
+			cl->allow_extra = true;
 			break;
 		case OPT_EXECUTOR:
 			cl->executor = optarg;
@@ -369,19 +383,18 @@ static const char *type_phrase(hamr_type t)
 }
 
 /* Parses `-i NAME=VALUE` by the declared type of NAME in the built graph,
- * and adds it to `given`. Returns 0 or EXIT_USAGE (message printed). */
+ * and adds it to `given`. A name the built graph lacks (a definition the
+ * config removed, or no name of the graph at all) is read as the likeliest
+ * type, and the plan decides: it takes the first, and rejects the second
+ * unless --allow-extra. Returns 0 or EXIT_USAGE (message printed). */
 static int set_given(const hamr_graph *g, hamr_values *given, const pair *in)
 {
 	hamr_value v = HAMR_VALUE_EMPTY;
-	hamr_node_info info;
+	hamr_node_info info = {.type = HAMR_ANY};
 	int idx = hamr_graph_find(g, in->key);
 	int rc;
 
-	if (idx < 0) {
-		fail(idx, "-i %s=%s", in->key, in->value);
-		return EXIT_USAGE;
-	}
-	if ((rc = hamr_graph_node_info(g, (size_t)idx, &info))) {
+	if (idx >= 0 && (rc = hamr_graph_node_info(g, (size_t)idx, &info))) {
 		fail(rc, "-i %s=%s", in->key, in->value);
 		return EXIT_USAGE;
 	}
@@ -639,6 +652,8 @@ static int run_cli(const cli *cl)
 	hamr_plan *plan = NULL;
 	hamr_run *run = NULL;
 	hamr_run_opts opts = HAMR_RUN_OPTS_INIT;
+	hamr_graph_opts gopts = HAMR_GRAPH_OPTS_INIT;
+	hamr_plan_opts popts = HAMR_PLAN_OPTS_INIT;
 	int status = EXIT_USAGE, rc;
 
 	if (cl->executor &&
@@ -671,7 +686,9 @@ static int run_cli(const cli *cl)
 		}
 		opts.max_inflight = (size_t)v;
 	}
-	if ((rc = hamr_graph_create(&g)) || (rc = hamr_values_create(&given))) {
+	gopts.allow_extra_config = cl->allow_extra;
+	popts.allow_extra_given = cl->allow_extra;
+	if ((rc = hamr_graph_create_with(&g, &gopts)) || (rc = hamr_values_create(&given))) {
 		fail(rc, NULL);
 		goto out;
 	}
@@ -704,7 +721,7 @@ static int run_cli(const cli *cl)
 		status = write_dot(cl->dot, g, NULL, NULL);
 		goto out;
 	}
-	if ((rc = hamr_plan_create(&plan, g, cl->outputs, cl->n_outputs, given))) {
+	if ((rc = hamr_plan_create_with(&plan, g, cl->outputs, cl->n_outputs, given, &popts))) {
 		fail(rc, NULL);
 		goto out;
 	}
@@ -718,9 +735,15 @@ static int run_cli(const cli *cl)
 	}
 	opts.stats = cl->stats || cl->dot_after;
 
-	rc = hamr_run_execute(&run, plan, given, &opts);
+	/* what making the run finds (a malformed HAMR_* variable, a pool or
+	 * pool of worker processes that cannot start) comes before any node
+	 * runs: a usage error, as the graph's are */
+	if ((rc = hamr_run_create(&run, plan, given, &opts))) {
+		fail(rc, "cannot run the plan");
+		goto out;
+	}
 	status = 0;
-	if (rc) {
+	if ((rc = hamr_run_start(run)) || (rc = hamr_run_wait(run))) {
 		print_run_error(rc, run);
 		status = EXIT_RUN;
 	}

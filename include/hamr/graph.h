@@ -205,15 +205,35 @@ typedef const hamr_module *(*hamr_module_entry_fn)(void);
 
 /* ---- graphs ---------------------------------------------------------- */
 
-/* Makes an empty graph, owned by the caller (hamr_graph_destroy). */
+/* Graph settings. Every field's zero is its default, so a struct set up
+ * with HAMR_GRAPH_OPTS_INIT (or `= {0}`) stays valid as fields are added. */
+typedef struct hamr_graph_opts {
+	/* 0: a config key that no config condition of the graph reads fails
+	 * hamr_graph_build with HAMR_ECONFIG, naming the key and the nearest
+	 * key a condition reads (a misspelt key would otherwise pick the
+	 * fallback definitions, silently). 1: such keys are accepted and
+	 * ignored, for a config shared by several graphs. */
+	int allow_extra_config;
+} hamr_graph_opts;
+
+#define HAMR_GRAPH_OPTS_INIT {0}
+
+/* Makes an empty graph with default settings, owned by the caller
+ * (hamr_graph_destroy). */
 HAMR_API int hamr_graph_create(hamr_graph **out);
+
+/* Makes an empty graph with the settings in `opts` (copied; NULL: the
+ * defaults), owned by the caller (hamr_graph_destroy). */
+HAMR_API int hamr_graph_create_with(hamr_graph **out, const hamr_graph_opts *opts);
 
 /* Releases the caller's hold on `g`; plans made from it stay valid.
  * Accepts NULL. */
 HAMR_API void hamr_graph_destroy(hamr_graph *g);
 
 /* Sets config `key` to `value` (both copied); a later call for the same key
- * replaces it. Only before hamr_graph_build. */
+ * replaces it. Only before hamr_graph_build, which fails with HAMR_ECONFIG
+ * when no config condition of the graph reads `key` (unless
+ * hamr_graph_opts.allow_extra_config). */
 HAMR_API int hamr_graph_set_config(hamr_graph *g, const char *key,
                                    const char *value);
 
@@ -226,7 +246,11 @@ HAMR_API int hamr_graph_add_module(hamr_graph *g, const hamr_module *m);
 HAMR_API int hamr_graph_add_node(hamr_graph *g, const char *module,
                                  const hamr_node_def *def);
 
-/* Declares an external input `name` of type `type` (NULL: any). */
+/* Declares an external input `name` of type `type` (NULL: any), with no
+ * config condition: it stands for `name` under every config that keeps no
+ * node of that name (an input and a node of one name that the config both
+ * keeps are HAMR_EDUP). Same as hamr_graph_add_node with a NULL module and
+ * kind HAMR_NODE_INPUT, which also takes conditions. */
 HAMR_API int hamr_graph_add_input(hamr_graph *g, const char *name,
                                   hamr_type type);
 
@@ -234,13 +258,25 @@ HAMR_API int hamr_graph_add_input(hamr_graph *g, const char *name,
  * hamr_module_entry returns. The object stays loaded for the life of the
  * process, since the user types it registers are process-wide: loading it
  * again is cheap and gives the same code. HAMR_EMODULE when it cannot be
- * loaded or has no entry point (the message has dlerror's words). */
+ * loaded (the message has dlerror's words), has no entry point, or its
+ * entry point returns NULL or a module without a node table (the message
+ * says which). */
 HAMR_API int hamr_graph_load_module(hamr_graph *g, const char *path);
 
 /* Applies the config, resolves every dependency name and validates the
  * graph: unknown dependency (HAMR_EDEP), duplicate name (HAMR_EDUP), cycle
- * (HAMR_ECYCLE), type mismatch (HAMR_ETYPE), bad config condition
- * (HAMR_ECONFIG), collect without a parallelizable upstream (HAMR_ECOLLECT).
+ * (HAMR_ECYCLE), type mismatch (HAMR_ETYPE), bad config condition or a
+ * config key no condition reads (HAMR_ECONFIG, with the nearest key read),
+ * collect without a parallelizable upstream (HAMR_ECOLLECT).
+ *
+ * Conditions apply to every definition, inputs included. Two function
+ * nodes of one name must exclude each other under every config (their
+ * conditions are checked against each other, whatever the config set now);
+ * an input conflicts with a node of its name only when the config keeps
+ * both, since an input stands for the name where no node computes it.
+ * Inputs of one name that the config keeps are one input (they must not
+ * declare two types).
+ *
  * The message of hamr_errmsg() names the nodes. After a successful build
  * the graph is read-only and can be shared by threads; calling it again
  * returns the first result. */
@@ -306,18 +342,40 @@ HAMR_API const char *hamr_values_at(const hamr_values *vs, size_t i,
 
 /* ---- plans ----------------------------------------------------------- */
 
+/* Plan settings. Every field's zero is its default, so a struct set up
+ * with HAMR_PLAN_OPTS_INIT (or `= {0}`) stays valid as fields are added. */
+typedef struct hamr_plan_opts {
+	/* 0: a given value whose name is no node or input of the graph
+	 * fails hamr_plan_create with HAMR_ENOENT, naming it and the nearest
+	 * name. Names the plan prunes, and names of definitions the config
+	 * removes, are names of the graph. 1: such values are ignored, for
+	 * one set of values given to several plans or graphs. */
+	int allow_extra_given;
+} hamr_plan_opts;
+
+#define HAMR_PLAN_OPTS_INIT {0}
+
 /* Compiles a plan for `outputs` (n_outputs names) of graph `g`, building
  * it first if needed. `given` names what runs will supply (values are
  * checked for type; runs may supply other values of the same names): an
  * input's name is an input, a node's name an override. Only the nodes the
  * outputs need are kept; every name becomes an integer index. Errors:
- * HAMR_ENOENT (unknown output, with the nearest name), HAMR_EINPUT (a needed
- * external input not given), HAMR_ETYPE (a given value of the wrong type),
- * or the graph's own build error. The plan is immutable, and may be run by
- * many threads at once. `given` may be NULL. */
+ * HAMR_ENOENT (unknown output, or a given value that names nothing in the
+ * graph, each with the nearest name), HAMR_EINPUT (a needed external input
+ * not given), HAMR_ETYPE (a given value of the wrong type), or the graph's
+ * own build error. The plan is immutable, and may be run by many threads
+ * at once. `given` may be NULL. The plan borrows nothing from the
+ * arguments but `g`, which it keeps alive. */
 HAMR_API int hamr_plan_create(hamr_plan **out, hamr_graph *g,
                               const char *const *outputs, size_t n_outputs,
                               const hamr_values *given);
+
+/* hamr_plan_create with the settings in `opts` (read during the call;
+ * NULL: the defaults). */
+HAMR_API int hamr_plan_create_with(hamr_plan **out, hamr_graph *g,
+                                   const char *const *outputs, size_t n_outputs,
+                                   const hamr_values *given,
+                                   const hamr_plan_opts *opts);
 
 /* Destroys a plan no run uses any more. Accepts NULL. */
 HAMR_API void hamr_plan_destroy(hamr_plan *p);
