@@ -139,6 +139,22 @@ static int block_settings(hamr_plan *p, const hamr_graph *g)
 	return 0;
 }
 
+/* Marks the parallelizable node of each block that runs a node tagged
+ * blocking, and of every block around it: their items wait, so they run
+ * on the blocking pool. */
+static void mark_blocking_blocks(hamr_plan *p)
+{
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		if (!(p->nodes[i].flags & HAMR__PNODE_BLOCKING))
+			continue;
+		for (int32_t sc = p->node_scope[i]; sc > 0;) {
+			uint32_t o = (uint32_t)p->scope_owner[sc];
+			p->nodes[o].flags |= HAMR__PNODE_BLOCKING_ITEMS;
+			sc = p->node_scope[o];
+		}
+	}
+}
+
 static int grow_slots(hamr_plan *p, uint32_t extra)
 {
 	size_t ns = (size_t)p->n_slots + extra;
@@ -234,6 +250,7 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		if (p->node_block[i])
 			p->scope_owner[p->node_block[i]] = (int32_t)i;
 	}
+	mark_blocking_blocks(p);
 
 	/* 1. list slots: for collected nodes, and outputs inside a block; an
 	 * accumulator slot for each fold collect */

@@ -179,7 +179,11 @@ enum {
 	/* tagged concurrency=G:N: takes a place of group node_group[i] */
 	HAMR__PNODE_LIMITED = 1u << 1,
 	/* reads a list or accumulator slot: checks that its block gave one */
-	HAMR__PNODE_COLLECTS = 1u << 2
+	HAMR__PNODE_COLLECTS = 1u << 2,
+	/* a parallelizable node whose block, or a block nested in it, runs a
+	 * node tagged blocking: the block runs on the blocking pool, an item
+	 * per blocking worker (runtime/blocks.c) */
+	HAMR__PNODE_BLOCKING_ITEMS = 1u << 3
 };
 
 struct hamr_plan {

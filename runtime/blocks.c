@@ -25,12 +25,23 @@
  * level by level. The emitting node holds back when max_inflight items
  * are published and unfinished: it runs claims itself until fewer are.
  *
+ * A block that runs a node tagged blocking=true (in it or in a block
+ * nested in it) waits rather than computes: its items run on the blocking
+ * pool, an item at a time per blocking worker whatever the grouping, so
+ * that as many items wait at once as the pool has workers. Its consumers
+ * are jobs in the blocking pool's queue, whose wake-up never misses a
+ * parked worker: one for each published item while fewer than the
+ * blocking workers hold a place, each claiming single items until none is
+ * left. The block itself (the emitting node, and the wait for its items)
+ * runs on a blocking worker too, so waiting never holds a compute worker.
+ *
  * Sequentially (the sequential executor, or a block whose items run
  * sequentially) each item runs as soon as it is emitted, in item order, in
- * the caller's own slots. On the pool each consumer runs its items in a
- * frame of its own: fresh slots for the block's values, with the outer
- * values the block reads and the defaults copied in (shallow: those stay
- * valid and unchanged until the whole block is done).
+ * the caller's own slots; blocking=true changes nothing there. On the pool
+ * each consumer runs its items in a frame of its own: fresh slots for the
+ * block's values, with the outer values the block reads and the defaults
+ * copied in (shallow: those stay valid and unchanged until the whole block
+ * is done).
  *
  * At the end of each item its gathered values leave the frame: a list's
  * value moves into the item's place in its segment, a fold's is folded (by
@@ -47,10 +58,13 @@
  * what it asked for: a tolerant one the items that succeeded (with their
  * indices), any other nothing, so it is skipped. */
 #include <limits.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime/procexec_internal.h"
 #include "runtime/run_internal.h"
@@ -109,6 +123,33 @@ int hamr__block_remote(const hamr_run *r, int32_t blk)
 	return remote;
 }
 
+/* Where block blk's items run in run r: in worker processes only when the
+ * run has a process pool and the block can run there, else on the pool
+ * in its place. */
+static int items_remote(const hamr_run *r, int32_t blk)
+{
+	int remote = hamr__block_remote(r, blk);
+	if (remote == HAMR_REMOTE_PROCESSES && !(r->procpool && hamr__block_procable(r->plan, blk)))
+		remote = HAMR_REMOTE_THREADS;
+	return remote;
+}
+
+/* Whether block blk's items go to the pool by its tag or the run's remote
+ * executor (not only by the local executor's default). */
+static int threads_asked(const hamr_run *r, int32_t blk)
+{
+	int tag = r->plan->scope_remote[blk];
+	return tag == HAMR_REMOTE_THREADS ||
+	       (tag == HAMR_REMOTE_LOCAL && r->opts.remote == HAMR_REMOTE_THREADS);
+}
+
+/* r's blocking pool, started on first use; NULL, with hamr_errmsg, when it
+ * cannot start. */
+static hamr_pool *blocking_pool(hamr_run *r)
+{
+	return r->blocking ? r->blocking : hamr__pool_blocking(r->pool);
+}
+
 #define SEG_BITS 8
 #define SEG ((size_t)1 << SEG_BITS)
 #define DIRECT 16 /* segments reached without a page */
@@ -124,6 +165,7 @@ typedef struct seg {
 } seg;
 
 typedef struct hamr__stream stream;
+typedef struct gate gate;
 
 /* A consumer: a task that claims and runs items until none is left. */
 typedef struct kid {
@@ -179,6 +221,8 @@ struct hamr__stream {
 	atomic_size_t published;
 	_Alignas(64) atomic_size_t claimed;
 	_Alignas(64) atomic_size_t finished;
+	atomic_uint bdone;       /* blocking items: finished, counted again
+	                          * as the word the emitting thread sleeps on */
 	_Alignas(64) atomic_size_t failed; /* items that failed or were skipped */
 	atomic_size_t unrun;     /* claimed items dropped: a stop or cancel */
 	int emit_rc;             /* the stream could not take an item */
@@ -187,6 +231,12 @@ struct hamr__stream {
 	atomic_bool closed;      /* the node has emitted everything */
 	atomic_bool abandoned;   /* the node failed: its items do not run */
 	atomic_int active;       /* consumers offered and not yet finished */
+	/* blocking items (bpool set): consumers are jobs of the blocking pool */
+	hamr_pool *bpool;
+	int bcap;                /* consumers at most: the blocking workers */
+	atomic_int places;       /* consumers started that claim again */
+	gate *gate;              /* where they enter (they may start late) */
+	atomic_uint bwaiting;    /* the emitting thread sleeps on bdone */
 	atomic_llong n_batches;  /* batches formed, for hooks */
 	hamr__pjob *pj;          /* items in worker processes, or NULL */
 	uint32_t pouts[HAMR__MAX_OUT]; /* what each item hands back */
@@ -399,7 +449,7 @@ static void kid_run(void *arg);
  * worker's previous offer was taken, and something is left to claim. */
 static void offer(stream *s, ctx *c)
 {
-	if (!s->concurrent)
+	if (!s->concurrent || s->bpool) /* blocking items: bstart starts them */
 		return;
 	hamr__worker *w = hamr__worker_self();
 	/* relaxed: hints; a stale value offers one consumer late or early.
@@ -626,6 +676,47 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 	mark_done(s, lo, hi);
 }
 
+/* ---- waiting for blocking items ------------------------------------------ */
+
+static void futex_wait(atomic_uint *addr, unsigned val)
+{
+	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_uint *addr, int n)
+{
+	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* An item of a blocking stream is finished: the emitting thread, if it
+ * sleeps at the bound, looks again. */
+static void bnotify(stream *s)
+{
+	/* seq_cst: Dekker with bwait, which stores bwaiting and then reads
+	 * bdone: either it reads this count, or this reads its flag */
+	atomic_fetch_add_explicit(&s->bdone, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&s->bwaiting, memory_order_seq_cst))
+		futex_wake(&s->bdone, 1);
+}
+
+/* The emitting thread of a blocking stream, at max_inflight with nothing
+ * left to claim: sleeps until an item finishes (the claimed ones run on
+ * threads of their own, so one will), instead of spinning while items
+ * wait on I/O. */
+static void bwait(stream *s)
+{
+	/* seq_cst: see bnotify */
+	atomic_store_explicit(&s->bwaiting, 1, memory_order_seq_cst);
+	unsigned seen = atomic_load_explicit(&s->bdone, memory_order_seq_cst);
+	/* acquire: pairs with the release in mark_done, as in consume */
+	if (!stopped(s) &&
+	    s->n - atomic_load_explicit(&s->finished, memory_order_acquire) >= s->max_inflight)
+		futex_wait(&s->bdone, seen);
+	/* relaxed: only this thread reads the flag back; a stale 1 costs
+	 * a consumer one needless wake */
+	atomic_store_explicit(&s->bwaiting, 0, memory_order_relaxed);
+}
+
 /* Items [lo, hi) are done, run or not: segments are freed by the count. */
 static void mark_done(stream *s, size_t lo, size_t hi)
 {
@@ -645,6 +736,8 @@ static void mark_done(stream *s, size_t lo, size_t hi)
 	}
 	/* release: the producer's bound check reads it */
 	atomic_fetch_add_explicit(&s->finished, hi - lo, memory_order_release);
+	if (s->bpool)
+		bnotify(s);
 }
 
 enum { TAKE_AVAILABLE, TAKE_TO_BOUND, TAKE_ALL };
@@ -750,6 +843,10 @@ static void consume(stream *s, ctx *c, int mode)
 			if (mode == TAKE_TO_BOUND &&
 			    s->n - atomic_load_explicit(&s->finished, memory_order_acquire) >= s->max_inflight) {
 				/* other workers run what is left: wait for them */
+				if (s->bpool) {
+					bwait(s);
+					continue;
+				}
 				hamr__worker *w = hamr__worker_self();
 				if (!w || !hamr__worker_steal(w))
 					hamr__cpu_relax();
@@ -783,6 +880,164 @@ static void kid_run(void *arg)
 	ctx_end(s, c);
 	free(c);
 	atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
+}
+
+/* ---- items on the blocking pool --------------------------------------------
+ * A consumer of a blocking stream is a job in the blocking pool's queue. It
+ * may start after its block is done: the emitting thread runs what is left
+ * to claim itself and then waits only for consumers that have started,
+ * since a job still queued may never start while every blocking worker
+ * runs an item that waits for a block (nested blocks: each item of the
+ * outer one emits the inner one's items and waits for them). So a job
+ * holds the block's gate, not the stream, and enters only while the gate
+ * is open; the last holder frees the gate. Every started consumer ends:
+ * it runs single items, and finds none left once the emitting thread has
+ * claimed the rest. */
+
+#define GATE_CLOSED (1u << 31)
+
+struct gate {
+	atomic_uint refs; /* the stream's, and one per job not yet run */
+	atomic_uint in;   /* consumers inside, | GATE_CLOSED once closed */
+	stream *s;
+};
+
+typedef struct bjob {
+	hamr__job job;
+	gate *g;
+} bjob;
+
+static void gate_drop(gate *g)
+{
+	/* acq_rel: whoever frees the gate sees every other holder's last use */
+	if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+		free(g);
+}
+
+/* 1 when the consumer is in (the stream is alive until it leaves), 0 once
+ * the gate is closed. */
+static int gate_enter(gate *g)
+{
+	/* relaxed: the stream was published to the job by its queue; the
+	 * count only has to be exact, which the read-modify-write makes it */
+	unsigned x = atomic_load_explicit(&g->in, memory_order_relaxed);
+	do {
+		if (x & GATE_CLOSED)
+			return 0;
+	} while (!atomic_compare_exchange_weak_explicit(&g->in, &x, x + 1, memory_order_relaxed,
+	                                                memory_order_relaxed));
+	return 1;
+}
+
+static void gate_leave(gate *g)
+{
+	/* release: the consumer's items and merged folds before the
+	 * emitting thread reads them; pairs with the acquire in gate_close.
+	 * The gate stays valid for the wake: this job still holds it */
+	if (atomic_fetch_sub_explicit(&g->in, 1, memory_order_release) == (GATE_CLOSED | 1))
+		futex_wake(&g->in, 1);
+}
+
+/* Closes g (no consumer enters after) and returns once every consumer
+ * inside has left. Closing again only waits again. */
+static void gate_close(gate *g)
+{
+	/* relaxed: ordered against entries by the read-modify-writes on `in` */
+	atomic_fetch_or_explicit(&g->in, GATE_CLOSED, memory_order_relaxed);
+	unsigned x;
+	/* acquire: pairs with the release in gate_leave */
+	while ((x = atomic_load_explicit(&g->in, memory_order_acquire)) != GATE_CLOSED)
+		futex_wait(&g->in, x);
+}
+
+/* Takes a consumer's place when fewer than bcap are taken; a is what
+ * the caller last read of `places`. */
+static int take_place(stream *s, int a)
+{
+	while (a < s->bcap)
+		/* acq_rel: as every change of `places`; see bleave */
+		if (atomic_compare_exchange_weak_explicit(&s->places, &a, a + 1, memory_order_acq_rel,
+		                                          memory_order_relaxed))
+			return 1;
+	return 0;
+}
+
+/* A consumer found nothing to claim: gives its place up, and takes it
+ * back (1) when an item came meanwhile. bstart publishes an item, then
+ * reads the places with a read-modify-write, and starts no consumer when
+ * all are taken. Every access that changes `places` is a read-modify-
+ * write, acq_rel: so either bstart's comes after this decrement in the
+ * order of `places` (and sees the place free), or this decrement reads
+ * from it (or from a later change), which makes the item bstart
+ * published visible to the check below. No fences: ThreadSanitizer
+ * models these. */
+static int bleave(stream *s)
+{
+	int a = atomic_fetch_sub_explicit(&s->places, 1, memory_order_acq_rel) - 1;
+	/* relaxed: the decrement above acquired the items to look at; a
+	 * stale `claimed` only makes a needless second look */
+	if (stopped(s) || atomic_load_explicit(&s->published, memory_order_relaxed) <=
+	                          atomic_load_explicit(&s->claimed, memory_order_relaxed))
+		return 0;
+	return take_place(s, a);
+}
+
+/* A blocking consumer: single items, each run to its end, until none is
+ * left to claim. */
+static void bconsume(stream *s)
+{
+	ctx *c = malloc(sizeof *c);
+	if (!c || ctx_init(s, c)) {
+		/* its items stay for the other consumers and the emitting
+		 * thread, which runs what is left */
+		free(c);
+		atomic_fetch_sub_explicit(&s->places, 1, memory_order_acq_rel);
+		return;
+	}
+	do
+		consume(s, c, TAKE_AVAILABLE);
+	while (bleave(s));
+	ctx_end(s, c);
+	free(c);
+}
+
+static void bjob_run(void *arg)
+{
+	bjob *j = arg;
+	gate *g = j->g;
+	free(j);
+	if (gate_enter(g)) {
+		bconsume(g->s);
+		gate_leave(g);
+	}
+	gate_drop(g);
+}
+
+/* The emitting thread published an item: starts a consumer for it while
+ * fewer than the blocking workers hold a place; else one of those claims
+ * it when its item is done. */
+static void bstart(stream *s)
+{
+	/* acq_rel, a read-modify-write that changes nothing: it reads the
+	 * latest count, and a consumer's later decrement reads from it and
+	 * so sees the item published before it; see bleave */
+	int a = atomic_fetch_add_explicit(&s->places, 0, memory_order_acq_rel);
+	if (!take_place(s, a))
+		return;
+	bjob *j = malloc(sizeof *j);
+	if (!j) { /* the emitting thread runs the item in the end */
+		atomic_fetch_sub_explicit(&s->places, 1, memory_order_acq_rel);
+		return;
+	}
+	j->g = s->gate;
+	j->job.fn = bjob_run;
+	j->job.arg = j;
+	/* relaxed: the emitting thread holds a reference until the block's
+	 * end, so the count cannot reach zero meanwhile */
+	atomic_fetch_add_explicit(&s->gate->refs, 1, memory_order_relaxed);
+	if (s->r->observe)
+		block_event(s, HAMR_EV_TASK_SUBMIT, NULL);
+	hamr__pool_submit(s->bpool, &j->job);
 }
 
 /* ---- the emitting side -------------------------------------------------- */
@@ -838,8 +1093,11 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		return stopped(s) ? HAMR_ECANCELED : 0;
 	}
 	/* offers: at once when the stream has no consumer, else now and then
-	 * (the idle count is a line other workers write) */
-	if ((i & 31) == 0 || atomic_load_explicit(&s->active, memory_order_relaxed) == 0)
+	 * (the idle count is a line other workers write); blocking items
+	 * start a consumer each while there are places */
+	if (s->bpool)
+		bstart(s);
+	else if ((i & 31) == 0 || atomic_load_explicit(&s->active, memory_order_relaxed) == 0)
 		offer(s, &s->prod);
 	/* the bound: `finished` only grows, so an old look that is under
 	 * the bound proves the bound holds, without touching the line that
@@ -938,10 +1196,8 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	/* the execution manager: the block's tag, else the run's remote
 	 * executor, else its local one. A block for processes whose nodes
 	 * cannot all run there runs on the pool. */
-	int remote = hamr__block_remote(r, s->blk);
-	int procs = remote == HAMR_REMOTE_PROCESSES && r->procpool && hamr__block_procable(p, s->blk);
-	if (remote == HAMR_REMOTE_PROCESSES && !procs)
-		remote = HAMR_REMOTE_THREADS;
+	int remote = items_remote(r, s->blk);
+	int procs = remote == HAMR_REMOTE_PROCESSES;
 	hamr__worker *w = hamr__worker_self();
 	s->concurrent = remote == HAMR_REMOTE_THREADS && w;
 	s->grouping = r->opts.grouping;
@@ -949,10 +1205,23 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		s->grouping = p->scope_grouping[s->blk];
 	if (s->grouping == HAMR_GROUPING_DEFAULT)
 		s->grouping = HAMR_GROUPING_AUTO;
+	if (s->concurrent && r->pool && (p->nodes[owner].flags & HAMR__PNODE_BLOCKING_ITEMS)) {
+		/* items that wait: on the blocking pool, an item per worker */
+		hamr_pool_opts po;
+		if (!(s->bpool = blocking_pool(r)) || !(s->gate = calloc(1, sizeof *s->gate)))
+			return HAMR_ENOMEM;
+		hamr_pool_settings(s->bpool, &po);
+		s->bcap = po.workers;
+		atomic_init(&s->gate->refs, 1);
+		atomic_init(&s->gate->in, 0);
+		s->gate->s = s;
+	}
 	s->max_tasks = r->opts.max_tasks;
 	s->unit_tasks = s->grouping == HAMR_GROUPING_AUTO ? 0 :
-	                s->grouping == HAMR_GROUPING_NODE && s->concurrent ?
+	                s->grouping == HAMR_GROUPING_NODE && s->concurrent && !s->bpool ?
 	                p->unit_start[s->blk + 1] - p->unit_start[s->blk] : 1;
+	if (s->bpool) /* an item per claim, its nodes in order on one thread */
+		s->grouping = HAMR_GROUPING_BLOCK;
 	s->workers = w ? hamr__worker_pool(w)->opts.workers : 1;
 	s->grain = r->opts.grain ? r->opts.grain : w ? hamr__worker_pool(w)->opts.grain : 0;
 	if (!s->concurrent && !procs)
@@ -996,6 +1265,10 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 
 static void stream_destroy(stream *s)
 {
+	if (s->gate) {
+		gate_close(s->gate);
+		gate_drop(s->gate);
+	}
 	hamr__pjob_close(s->pj);
 	for (size_t j = 0; j < DIRECT; j++)
 		if (s->direct[j])
@@ -1024,6 +1297,7 @@ typedef struct block_call {
 	hamr_run *r;
 	uint32_t owner;
 	const hamr__frame *f;
+	int64_t item; /* the caller's, for the error record */
 	int rc;
 } block_call;
 
@@ -1060,6 +1334,8 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 	if (!rc)
 		consume(s, &s->prod, TAKE_ALL);
 	ctx_end(s, &s->prod);
+	if (s->gate) /* blocking consumers: those inside end their items */
+		gate_close(s->gate);
 	if (s->pj) { /* its running tasks end (their results unused) */
 		hamr__pjob_close(s->pj);
 		s->pj = NULL;
@@ -1113,7 +1389,41 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 static void block_job(void *arg)
 {
 	block_call *b = arg;
+	int64_t saved = hamr__current_item;
+	hamr__current_item = b->item;
 	b->rc = run_block(b->r, b->owner, b->f);
+	hamr__current_item = saved;
+}
+
+/* The pool block unit i runs on when not on this thread (*to; NULL:
+ * here). A block whose items run on the pool goes there from a thread
+ * outside it (the caller of a sequential run); a block that runs a
+ * blocking node goes to the blocking pool from any other thread, so that
+ * the thread that emits its items and waits for them is never a compute
+ * worker. Items that run in item order or in worker processes run here.
+ * 0, or the error, recorded. */
+static int unit_pool(hamr_run *r, uint32_t i, hamr_pool **to)
+{
+	const hamr_plan *p = r->plan;
+	const hamr__pnode *pn = &p->nodes[i];
+	int32_t blk = p->node_block[i];
+	hamr__worker *w = hamr__worker_self();
+	*to = NULL;
+	if (!(pn->flags & HAMR__PNODE_BLOCKING_ITEMS)) {
+		if (!w && r->pool && threads_asked(r, blk))
+			*to = r->pool;
+		return 0;
+	}
+	if (!r->pool || items_remote(r, blk) != HAMR_REMOTE_THREADS || (!w && !threads_asked(r, blk)))
+		return 0;
+	hamr_pool *b = blocking_pool(r);
+	if (!b) {
+		char *msg = strdup(hamr_errmsg());
+		return hamr__run_fail(r, HAMR_ENOMEM, pn->name, msg);
+	}
+	if (!w || hamr__worker_pool(w) != b)
+		*to = b;
+	return 0;
 }
 
 int hamr__run_unit(hamr_run *r, uint32_t i, const hamr__frame *f)
@@ -1121,13 +1431,13 @@ int hamr__run_unit(hamr_run *r, uint32_t i, const hamr__frame *f)
 	const hamr_plan *p = r->plan;
 	if (!p->node_block[i])
 		return hamr__run_node_in(r, i, f->slots);
-	int32_t blk = p->node_block[i];
-	if (!hamr__worker_self() && r->pool &&
-	    (p->scope_remote[blk] == HAMR_REMOTE_THREADS ||
-	     (p->scope_remote[blk] == HAMR_REMOTE_LOCAL && r->opts.remote == HAMR_REMOTE_THREADS))) {
-		/* items on the pool, while this thread waits */
-		block_call b = {r, i, f, 0};
-		int rc = hamr_pool_call(r->pool, block_job, &b);
+	hamr_pool *to;
+	int rc = unit_pool(r, i, &to);
+	if (rc)
+		return rc;
+	if (to) { /* this thread waits meanwhile */
+		block_call b = {r, i, f, hamr__current_item, 0};
+		rc = hamr_pool_call(to, block_job, &b);
 		return rc ? hamr__run_fail(r, rc, p->nodes[i].name, NULL) : b.rc;
 	}
 	return run_block(r, i, f);

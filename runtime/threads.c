@@ -13,6 +13,7 @@
  * Nodes tagged blocking=true (I/O) run on the pool's blocking pool, sized
  * for concurrency rather than cores, so waiting never occupies a compute
  * worker; readiness crosses between the two pools through their queues.
+ * So does a block whose items run such a node: its items run there too.
  *
  * In a plan with map blocks, the tasks are the units of the plan's outer
  * scope: a parallelizable node and its whole block is one unit, whose
@@ -35,12 +36,14 @@
 /* Node d is ready: it runs next here (*next) if this worker's pool is the
  * one for it and nothing is next yet, goes on this worker's deque if the
  * pool is right, or into the queue of the pool it belongs to: the blocking
- * pool for nodes tagged blocking, the compute pool for the others. */
+ * pool for nodes tagged blocking and blocks that run one, the compute pool
+ * for the others. */
 static void node_task(void *arg);
 
 static void make_ready(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t *next)
 {
-	int blocking = (r->plan->nodes[d].flags & HAMR__PNODE_BLOCKING) != 0;
+	int blocking = (r->plan->nodes[d].flags &
+	                (HAMR__PNODE_BLOCKING | HAMR__PNODE_BLOCKING_ITEMS)) != 0;
 	hamr_pool *target = blocking ? r->blocking : r->pool;
 	hamr__node_task *t = &r->tasks[d];
 	/* blocking nodes always go through the queue, whose seq_cst wake
