@@ -103,16 +103,16 @@ static int sum_step(hamr_value *acc, const hamr_value *x, void *ud)
 
 static atomic_int seen_first;
 
-/* Emits item 0, then waits (up to 10 s) until its block has run before
- * emitting the rest: it finishes only if items run while it emits. */
+/* Emits item 0, then waits until its block has run before emitting the
+ * rest: it finishes only if items run while it emits. It waits as long as
+ * that takes, however loaded the machine: without streaming it hangs, and
+ * the test's ctest TIMEOUT fails it. */
 static int f_items_waiting(hamr_call *c)
 {
 	if (hamr_emit_i64(c, 0))
 		return HAMR_ECANCELED;
-	for (int k = 0; k < 100000 && !atomic_load(&seen_first); k++)
+	while (!atomic_load(&seen_first))
 		sleep_us(100);
-	if (!atomic_load(&seen_first))
-		return hamr_fail(c, "item 0 did not run while the node was emitting");
 	for (int64_t i = 1; i < hamr_arg_i64(c, 0); i++)
 		if (hamr_emit_i64(c, i))
 			return HAMR_ECANCELED;
