@@ -304,6 +304,9 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 {
 	const hamr_plan *p = r->plan;
 	*out = NULL;
+	int rc = hamr__procpool_usable(pp);
+	if (rc)
+		return rc; /* a forked copy's: nothing of it is touched */
 	if (n_out > HAMR__MAX_OUT)
 		return hamr__error_set(HAMR_ENOTSUP, "a process task hands back %u values, more than %d",
 		                       n_out, HAMR__MAX_OUT);
@@ -351,7 +354,7 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 	int32_t *args = malloc((n_args ? n_args : 1) * sizeof *args);
 	hamr__wouter *outer = malloc((n_args ? n_args : 1) * sizeof *outer);
 	uint32_t n_outer = 0, at = 0;
-	int rc = !args || !outer ? HAMR_ENOMEM : 0;
+	rc = !args || !outer ? HAMR_ENOMEM : 0;
 	for (uint32_t k = 0; !rc && k < n_nodes; k++) {
 		const hamr__pnode *pn = &p->nodes[nodes[k]];
 		for (uint32_t a = 0; a < pn->n_args && !rc; a++) {
@@ -757,6 +760,10 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 	int pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
 	uint64_t cur = atomic_load_explicit(&c->cur_seq, memory_order_acquire);
 	int oom = atomic_load_explicit(&c->oom, memory_order_relaxed);
+	/* the timeout's kill is SIGKILL: a worker that died otherwise (it
+	 * exited, or another signal) died of its own accord before the kill
+	 * landed, and its crash is what happened */
+	uint64_t timed_out = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? pw->timed_out : 0;
 	int got = 0;
 	/* requeue in order: the unfinished tasks after the one that ran */
 	for (uint64_t q = pw->acked + 1; q <= pw->seq; q++) {
@@ -764,7 +771,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 		j->inflight--;
 		/* a kill for a timeout that landed on the next task blames
 		 * neither */
-		if (q != cur || (pw->timed_out && pw->timed_out != cur)) {
+		if (q != cur || (timed_out && timed_out != cur)) {
 			queue_push(j, &s); /* never attempted, or not to blame */
 			continue;
 		}
@@ -780,7 +787,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 			continue;
 		}
 		/* relaxed: counts */
-		atomic_fetch_add_explicit(pw->timed_out ? &j->r->proc.timeouts : &j->r->proc.crashes, 1,
+		atomic_fetch_add_explicit(timed_out ? &j->r->proc.timeouts : &j->r->proc.crashes, 1,
 		                          memory_order_relaxed);
 		if ((long)s.attempt <= j->retries) {
 			atomic_fetch_add_explicit(&j->r->proc.retries, 1, memory_order_relaxed);
@@ -792,7 +799,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 		int code = HAMR_ECRASH;
 		int n;
-		if (pw->timed_out) {
+		if (timed_out) {
 			code = HAMR_ETIMEDOUT;
 			n = asprintf(&msg, "ran past HAMR_TASK_TIMEOUT (%lld ms) in worker process %d, which was killed (attempt %u)",
 			             (long long)(j->timeout_ns / 1000000), pid, s.attempt);
@@ -882,9 +889,11 @@ static int poll_once(hamr__pjob *j, hamr__pres *res)
 			uint64_t cur = atomic_load_explicit(&c->cur_seq, memory_order_acquire);
 			int64_t t0 = atomic_load_explicit(&c->cur_start, memory_order_relaxed);
 			if (cur && cur > pw->acked && hamr__now_ns() - t0 > j->timeout_ns) {
-				pw->timed_out = cur;
-				/* the server kills it only if the pid is still its worker */
-				hamr__procpool_kill(pp, pw->w, atomic_load_explicit(&c->pid, memory_order_relaxed));
+				/* the server kills it only if the pid is still its
+				 * worker and alive: one found dead is recorded dead,
+				 * and read as a crash on the next look */
+				if (hamr__procpool_kill(pp, pw->w, atomic_load_explicit(&c->pid, memory_order_relaxed)))
+					pw->timed_out = cur;
 			}
 		}
 	}

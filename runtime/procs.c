@@ -12,10 +12,23 @@
  * checks after the prctl that its parent is still the one it was forked
  * from, since the parent may have died before the prctl. The server reaps
  * its workers (waitpid after every request, and every 100 ms), and the
- * program reaps the server when it asks it to quit at exit. A pool's
- * workers wait on the read end of a pipe whose write end only the server
- * holds: stopping a pool closes it, and they exit. Pools are the first
- * step of the process executor, whose tasks will flow through them. */
+ * program reaps the server when it asks it to quit at exit. Stopping a
+ * pool sets its `stop` word and wakes its workers, which exit; the server
+ * kills those that do not within a second.
+ *
+ * Descriptors: a program may have closed stdin, stdout or stderr, and then
+ * the next descriptor it opens takes that number, so its printf would land
+ * in whatever hamr opened there. Every descriptor hamr keeps (the socket
+ * pair, the signalfd, each pool's memfd) is moved to 3 or above, close-on-
+ * exec; the server opens /dev/null on any of 0, 1, 2 the program had
+ * closed, so that a worker's warning on stderr goes nowhere instead of
+ * into a file the worker opened.
+ *
+ * Fork: a copy of the program made by fork() inherits its pools but not
+ * their server or workers. Each pool remembers the process that made it;
+ * in any other process it is refused (HAMR_ESTATE), and destroying it
+ * there frees that process's memory and mapping only (the arena's fork
+ * handler already made the mapping the copy's own: serialize/arena.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +47,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -70,6 +84,36 @@ typedef struct reply {
  * `lock`, and the server's (4 KiB with a pid per worker: off the stack). */
 static request req;
 static reply rep;
+
+/* fd moved to 3 or above, close-on-exec (the original closed); -1 with
+ * errno when no descriptor is free. */
+static int fd_above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return moved;
+}
+
+/* In the fork server: /dev/null on each of 0, 1, 2 that the program had
+ * closed, so that nothing the server or a worker opens later takes its
+ * number (a worker's stderr would write into it). */
+static void fill_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* the lowest free number: this one, as the lower ones are open */
+		int nul = open("/dev/null", O_RDWR);
+		if (nul >= 0 && nul != fd) {
+			dup2(nul, fd);
+			close(nul);
+		}
+	}
+}
 
 /* ---- futexes on shared memory ------------------------------------------------ */
 
@@ -244,6 +288,7 @@ static void spawn(const request *q, int fd)
 	sp->view.child_memory = q->child_memory;
 	sp->view.arena.base = base;
 	sp->view.arena.size = q->size;
+	sp->view.arena.fd = -1; /* the server closed it: the mapping stays */
 	sp->view.arena.h = (hamr__arena_head *)((char *)base + sp->view.shm->arena_off);
 	for (int i = 0; i < q->n; i++) {
 		if (fork_worker(sp, i) < 0) {
@@ -294,6 +339,26 @@ static void respawn(const request *q)
 	rep.pids[0] = pid;
 }
 
+/* Kills a worker, only if it is not yet reaped (its pid is still its
+ * own) and still alive: one that died already (a zombie) is reaped and
+ * its death recorded instead, so that the program reads how it died
+ * rather than a kill of its own. rep.rc: 0 killed, ESRCH already dead or
+ * not this worker. */
+static void kill_worker(const request *q)
+{
+	server_pool *sp = find_pool(q->pool);
+	rep.rc = ESRCH;
+	if (!sp || q->n < 0 || q->n >= sp->n || q->pid <= 0 || sp->pids[q->n] != q->pid)
+		return;
+	int status;
+	if (waitpid(q->pid, &status, WNOHANG) == q->pid) {
+		mark_reaped(q->pid, status);
+		return;
+	}
+	kill(q->pid, SIGKILL);
+	rep.rc = 0;
+}
+
 /* One request, with a descriptor when it carries one. */
 static ssize_t recv_request(int fd, request *q, int *passed)
 {
@@ -314,6 +379,7 @@ static _Noreturn void server_main(int ctl, pid_t program)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != program)
 		_exit(0);
+	fill_stdio();
 	ctl_fd = ctl;
 	/* the program may ignore SIGCHLD, which would reap the workers
 	 * before the server could say how they died */
@@ -322,7 +388,7 @@ static _Noreturn void server_main(int ctl, pid_t program)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	sig_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	sig_fd = fd_above_stdio(signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
 	for (;;) {
 		struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {sig_fd, POLLIN, 0}};
 		int r = poll(pfd, sig_fd >= 0 ? 2 : 1, 100);
@@ -352,10 +418,7 @@ static _Noreturn void server_main(int ctl, pid_t program)
 					break;
 				}
 		} else if (req.op == OP_KILL) {
-			/* only a worker not yet reaped: its pid is still its own */
-			server_pool *sp = find_pool(req.pool);
-			if (sp && req.n >= 0 && req.n < sp->n && req.pid > 0 && sp->pids[req.n] == req.pid)
-				kill(req.pid, SIGKILL);
+			kill_worker(&req);
 		} else if (req.op == OP_LOAD) {
 			req.path[sizeof req.path - 1] = 0;
 			rep.rc = dlopen(req.path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) ? 0 : ENOENT;
@@ -387,6 +450,16 @@ static void forget_inherited(void)
 		ctl = -1;
 		server_pid = 0;
 	}
+}
+
+static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* In a forked copy: a lock another thread of the parent held at the fork
+ * is held by no thread here. */
+static void locks_after_fork(void)
+{
+	pthread_mutex_init(&lock, NULL);
+	pthread_mutex_init(&default_lock, NULL);
 }
 
 
@@ -452,6 +525,19 @@ int hamr_processes_init(void)
 		rc = hamr__error_set(HAMR_EIO, "hamr_processes_init: socketpair: %s", strerror(errno));
 		goto out;
 	}
+	/* never 0, 1 or 2, which a program that closed them would write to */
+	sv[0] = fd_above_stdio(sv[0]);
+	sv[1] = fd_above_stdio(sv[1]);
+	if (sv[0] < 0 || sv[1] < 0) {
+		int e = errno;
+		if (sv[0] >= 0)
+			close(sv[0]);
+		if (sv[1] >= 0)
+			close(sv[1]);
+		rc = hamr__error_set(HAMR_EIO, "hamr_processes_init: a descriptor for the fork server: %s",
+		                     strerror(e));
+		goto out;
+	}
 	pid_t program = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -469,8 +555,10 @@ int hamr_processes_init(void)
 	ctl = sv[0];
 	hamr__module_loaded = hamr__procs_load;
 	static int registered;
-	if (!registered++)
+	if (!registered++) {
 		atexit(quit_server);
+		pthread_atfork(NULL, NULL, locks_after_fork);
+	}
 out:
 	pthread_mutex_unlock(&lock);
 	return rc;
@@ -501,8 +589,10 @@ static int ask(const request *q, int fd)
 	return rep.rc;
 }
 
-/* The pool's shared mapping: header, control blocks, arena. */
-static int map_pool(hamr_procpool *p, int n, size_t arena, int *fd_out)
+/* The pool's shared mapping: header, control blocks, arena. The memfd
+ * stays open with the arena (p->arena.fd): a forked copy of the program
+ * maps it again as a private copy (serialize/arena.c). */
+static int map_pool(hamr_procpool *p, int n, size_t arena)
 {
 	size_t ctl_off = (sizeof(hamr__shm) + 4095) & ~(size_t)4095;
 	size_t arena_off = ctl_off + (((size_t)n * sizeof(hamr__wctl) + 4095) & ~(size_t)4095);
@@ -510,7 +600,7 @@ static int map_pool(hamr_procpool *p, int n, size_t arena, int *fd_out)
 	size_t data_off = (arena_off + hamr__arena_head_size(chunks) + HAMR__CHUNK - 1) &
 	                  ~(HAMR__CHUNK - 1);
 	size_t size = data_off + (size_t)chunks * HAMR__CHUNK;
-	int fd = memfd_create("hamr-arena", MFD_CLOEXEC);
+	int fd = fd_above_stdio(memfd_create("hamr-arena", MFD_CLOEXEC));
 	if (fd < 0)
 		return hamr__error_set(HAMR_EIO, "hamr_procpool_create: memfd_create: %s", strerror(errno));
 	if (ftruncate(fd, (off_t)size)) {
@@ -536,16 +626,23 @@ static int map_pool(hamr_procpool *p, int n, size_t arena, int *fd_out)
 		close(fd);
 		return rc;
 	}
-	*fd_out = fd;
+	struct stat st;
+	p->arena.fd = fd;
+	p->arena.fd_ino = fstat(fd, &st) ? 0 : (uint64_t)st.st_ino;
 	return 0;
 }
 
 static void pool_free(hamr_procpool *p)
 {
-	if (p->base && p->owner != getpid()) {
+	int foreign = p->owner != getpid();
+	if (p->base && foreign) {
 		/* a forked copy of the program: the pool is its parent's, and
-		 * only the mapping is this process's */
+		 * only the mapping (its own copy by now) is this process's */
+		if (p->registered)
+			hamr__arena_unregister(&p->arena);
 		munmap(p->base, p->size);
+		if (p->arena.fd >= 0) /* the fork handler closed it, if it saw it */
+			close(p->arena.fd);
 	} else if (p->base) {
 		/* the workers are gone: their chunks and the program's own go
 		 * back, and what the program still holds keeps the mapping */
@@ -556,7 +653,8 @@ static void pool_free(hamr_procpool *p)
 		if (p->registered && hamr__arena_used(&p->arena) && (keep = malloc(sizeof *keep))) {
 			/* values the program still holds free into it: the copy
 			 * is registered before the pool's own goes, so that no
-			 * release misses both, and the last one unmaps it */
+			 * release misses both, and the last one unmaps it (and
+			 * closes the memfd, which it now holds) */
 			*keep = p->arena;
 			keep->orphan = 1;
 			if (hamr__arena_register(keep)) {
@@ -568,10 +666,16 @@ static void pool_free(hamr_procpool *p)
 			hamr__arena_unregister(&p->arena);
 		if (!keep && !hamr__arena_used(&p->arena))
 			munmap(p->base, p->size);
+		if (!keep && p->arena.fd >= 0)
+			close(p->arena.fd);
 	}
-	pthread_mutex_destroy(&p->alloc_lock);
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->idle);
+	if (!foreign) {
+		/* in a forked copy a thread of the parent may have held them:
+		 * they are left as they are */
+		pthread_mutex_destroy(&p->alloc_lock);
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->idle);
+	}
 	free(p->busy);
 	free(p->gone);
 	free(p->gone_ns);
@@ -632,15 +736,20 @@ int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts)
 	p->cur = (hamr__arena_cursor){0, HAMR__NO_CHUNK, NULL, NULL};
 	p->child_memory = child_mem;
 	p->owner = getpid();
-	int fd = -1;
-	if ((rc = map_pool(p, n, (size_t)arena, &fd))) {
+	p->arena.fd = -1;
+	if ((rc = map_pool(p, n, (size_t)arena))) {
 		pool_free(p);
 		return rc;
 	}
 	if (!server_lock()) {
+		/* a forked copy of the program that started one has none */
+		pid_t parent = owner;
 		pthread_mutex_unlock(&lock);
-		close(fd);
 		pool_free(p);
+		if (parent && parent != getpid())
+			return hamr__error_set(HAMR_ESTATE,
+			                       "hamr_procpool_create: no fork server in this process (%d): the one of process %d serves that process only; call hamr_processes_init() in this one, before it starts any thread",
+			                       (int)getpid(), (int)parent);
 		return hamr__error_set(HAMR_ESTATE,
 		                       "hamr_procpool_create: no fork server: call hamr_processes_init() at the start of main");
 	}
@@ -648,8 +757,7 @@ int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts)
 	q->n = n;
 	q->child_memory = child_mem;
 	q->size = p->size;
-	int err = ask(q, fd);
-	close(fd);
+	int err = ask(q, p->arena.fd);
 	if (!err) {
 		p->id = q->pool;
 		p->n = rep.n;
@@ -686,15 +794,17 @@ int hamr__procpool_respawn(hamr_procpool *p, int w)
 	return 0;
 }
 
-void hamr__procpool_kill(hamr_procpool *p, int w, pid_t pid)
+int hamr__procpool_kill(hamr_procpool *p, int w, pid_t pid)
 {
+	int killed = 0;
 	if (server_lock() && pid > 0) {
 		request *q = request_for(OP_KILL, p->id);
 		q->n = w;
 		q->pid = pid;
-		ask(q, -1);
+		killed = ask(q, -1) == 0;
 	}
 	pthread_mutex_unlock(&lock);
+	return killed;
 }
 
 int hamr__procs_server_alive(void)
@@ -733,15 +843,30 @@ void hamr_procpool_destroy(hamr_procpool *p)
 {
 	if (!p)
 		return;
-	if (server_lock())
-		ask(request_for(OP_STOP, p->id), -1);
-	pthread_mutex_unlock(&lock);
+	/* a forked copy asks nothing: the server and the workers are its
+	 * parent's */
+	if (p->owner == getpid()) {
+		if (server_lock())
+			ask(request_for(OP_STOP, p->id), -1);
+		pthread_mutex_unlock(&lock);
+	}
 	pool_free(p);
+}
+
+int hamr__procpool_usable(const hamr_procpool *p)
+{
+	if (p->owner == getpid())
+		return 0;
+	return hamr__error_set(HAMR_ESTATE,
+	                       "this process pool belongs to process %d; make a new pool in the child (process %d, after hamr_processes_init() there)",
+	                       (int)p->owner, (int)getpid());
 }
 
 size_t hamr_procpool_arena_used(hamr_procpool *p)
 {
-	return p ? (size_t)hamr__arena_used(&p->arena) * HAMR__CHUNK : 0;
+	if (!p || p->owner != getpid())
+		return 0;
+	return (size_t)hamr__arena_used(&p->arena) * HAMR__CHUNK;
 }
 
 int hamr_procpool_size(const hamr_procpool *p)
@@ -754,7 +879,6 @@ pid_t hamr_procpool_pid(const hamr_procpool *p, int i)
 	return p && i >= 0 && i < p->n ? p->pids[i] : -1;
 }
 
-static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static hamr_procpool *default_pool;
 
 static void default_destroy(void)
@@ -766,9 +890,19 @@ static void default_destroy(void)
 	hamr_procpool_destroy(p);
 }
 
+/* A forked copy's inherited default pool: its parent's, kept (values
+ * this process holds may still point into its mapping) and never used. */
+static hamr_procpool *inherited_default;
+
 hamr_procpool *hamr__procpool_default(int *rc)
 {
 	pthread_mutex_lock(&default_lock);
+	if (default_pool && default_pool->owner != getpid()) {
+		/* a forked copy: its default pool starts afresh */
+		hamr_procpool_destroy(inherited_default);
+		inherited_default = default_pool;
+		default_pool = NULL;
+	}
 	if (!default_pool) {
 		*rc = hamr_procpool_create(&default_pool, NULL);
 		static int registered;

@@ -110,7 +110,8 @@ struct hamr_procpool {
 	hamr__arena arena;
 	long child_memory;   /* HAMR_CHILD_MEMORY, 0: none */
 	int registered;      /* its arena is registered (releases find it) */
-	pid_t owner;         /* the process that made it */
+	pid_t owner;         /* the process that made it: in any other (a
+	                      * forked copy), the pool is refused */
 	/* the program's own allocations (inputs it sends) */
 	pthread_mutex_t alloc_lock;
 	hamr__arena_cursor cur;
@@ -141,8 +142,15 @@ int hamr__procpool_respawn(hamr_procpool *p, int w);
 
 /* Kills worker w with SIGKILL if pid is still its process (the fork
  * server, its parent, checks: a pid the server reaped may be another
- * process's by now). */
-void hamr__procpool_kill(hamr_procpool *p, int w, pid_t pid);
+ * process's by now) and it is still alive. 1 when it was killed; 0 when
+ * it had died already (the server then recorded its death, with the
+ * status it died with), or no server could be asked. */
+int hamr__procpool_kill(hamr_procpool *p, int w, pid_t pid);
+
+/* 0 when this process made pool p; else HAMR_ESTATE, with a message
+ * naming the process it belongs to: a forked copy of the program inherits
+ * the pool but neither its workers nor its fork server. */
+int hamr__procpool_usable(const hamr_procpool *p);
 
 /* Whether the fork server still runs (it reaps nothing once it died, and
  * its workers die with it). */

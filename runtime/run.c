@@ -191,7 +191,7 @@ static int procs_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t *n_
 		return 0;
 	if (!(r->procpool = r->opts.procpool) && !(r->procpool = hamr__procpool_default(&rc)))
 		return rc;
-	return 0;
+	return hamr__procpool_usable(r->procpool); /* one inherited through fork() */
 }
 
 int hamr_run_process_stats(const hamr_run *r, hamr_process_stats *out)

@@ -4,6 +4,8 @@
  * one trace for the whole process. Each event is formatted into a buffer
  * of its own and appended under a lock: one line per event, written
  * whole. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -105,6 +107,27 @@ static void trace_event(const hamr_event *e, void *userdata)
 	free(line);
 }
 
+/* path opened for writing, at descriptor 3 or above and close-on-exec: a
+ * program that closed stdout must not print into its trace. */
+static FILE *open_trace_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd >= 0 && fd <= 2) {
+		int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		int e = errno;
+		close(fd);
+		errno = e;
+		fd = moved;
+	}
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f && fd >= 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return f;
+}
+
 int hamr_trace_open(hamr_hook *out, const char *path)
 {
 	if (!out || !path)
@@ -112,7 +135,7 @@ int hamr_trace_open(hamr_hook *out, const char *path)
 	trace *t = calloc(1, sizeof *t);
 	if (!t)
 		return hamr__error_set(HAMR_ENOMEM, "out of memory opening a trace");
-	if (!(t->f = fopen(path, "w"))) {
+	if (!(t->f = open_trace_file(path))) {
 		free(t);
 		return hamr__error_set(HAMR_EIO, "cannot write the trace \"%s\": %m", path);
 	}

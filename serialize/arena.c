@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hamr/errno.h"
@@ -24,6 +25,9 @@ int hamr__arena_format(hamr__arena *a, void *base, size_t size,
 	a->base = base;
 	a->size = size;
 	a->self = HAMR__ARENA_PROGRAM;
+	a->fd = -1;
+	a->fd_ino = 0;
+	a->foreign = 0;
 	a->h = (hamr__arena_head *)((char *)base + head_off);
 	hamr__arena_head *h = a->h;
 	h->data_off = data_off;
@@ -314,16 +318,38 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static hamr__arena *arenas[MAX_ARENAS];
 
 /* A forked copy of the program has the arenas' mappings but not their
- * pools: its releases must not touch them */
-static void forget_arenas(void)
+ * pools: what it writes there (a release's count) must not reach the
+ * parent. Each arena it maps shared becomes a private copy of its memfd at
+ * the same address, so that the values in it stay readable here; its
+ * releases do nothing. One mapped privately already (this process is a
+ * copy of a copy) is left as it is: the fork copied it. */
+static void foreign_arenas(void)
 {
 	pthread_mutex_init(&reg_lock, NULL);
-	memset(arenas, 0, sizeof arenas);
+	for (int i = 0; i < MAX_ARENAS; i++) {
+		hamr__arena *a = arenas[i];
+		if (!a || a->foreign)
+			continue;
+		a->foreign = 1;
+		/* the number may have been closed and reused by the program:
+		 * only the arena's own memfd is mapped, and closed */
+		struct stat st;
+		if (a->fd < 0 || fstat(a->fd, &st) || (uint64_t)st.st_ino != a->fd_ino ||
+		    (uint64_t)st.st_size < a->size)
+			continue;
+		/* on failure it stays shared: a copy that releases nothing
+		 * there changes nothing */
+		mmap(a->base, a->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+		     a->fd, 0);
+		/* this process needs it no more */
+		close(a->fd);
+		a->fd = -1;
+	}
 }
 
 static void at_fork(void)
 {
-	pthread_atfork(NULL, NULL, forget_arenas);
+	pthread_atfork(NULL, NULL, foreign_arenas);
 }
 
 int hamr__arena_register(hamr__arena *a)
@@ -361,6 +387,8 @@ void hamr__arena_box_free(void *box)
 		if (!a || p < a->base || p >= a->base + a->size)
 			continue;
 		uint64_t off = (uint64_t)(p - a->base);
+		if (a->foreign)
+			break; /* the parent's: it frees its own */
 		if (!a->orphan) {
 			/* a copy: its pool may go while this drop runs (the
 			 * value keeps the mapping) */
@@ -376,6 +404,8 @@ void hamr__arena_box_free(void *box)
 		if (!hamr__arena_used(a)) {
 			arenas[i] = NULL;
 			munmap(a->base, a->size);
+			if (a->fd >= 0)
+				close(a->fd);
 			free(a);
 		}
 		break;

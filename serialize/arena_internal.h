@@ -86,6 +86,10 @@ typedef struct hamr__arena {
 	uint32_t self;         /* this process as a freer: w + 1 in worker
 	                        * w, HAMR__ARENA_PROGRAM in the program */
 	int orphan;            /* its pool is gone; values still use it */
+	int fd;                /* the memfd, in the program; -1: none */
+	uint64_t fd_ino;       /* its inode, to know it is still ours */
+	int foreign;           /* inherited by a forked copy of the program:
+	                        * mapped privately, never freed into */
 } hamr__arena;
 
 #define HAMR__ARENA_PROGRAM UINT32_MAX
@@ -147,7 +151,14 @@ uint32_t hamr__arena_used(hamr__arena *a);
  * a worker's space comes back a chunk at a time. */
 
 /* Registers an arena this process maps, so that the program's releases
- * find it (HAMR_ERANGE when 64 are registered already); unregisters it. */
+ * find it (HAMR_ERANGE when 64 are registered already); unregisters it.
+ *
+ * A forked copy of the program inherits the registered arenas, mapped
+ * shared with the parent and its workers, and values that point into
+ * them: a release there would change the parent's counts. So in the copy
+ * each one is mapped again, at the same address, as a private copy of its
+ * memfd (what the copy writes, a reference count included, stays its
+ * own), and marked foreign: releases into it do nothing. */
 int hamr__arena_register(hamr__arena *a);
 void hamr__arena_unregister(hamr__arena *a);
 

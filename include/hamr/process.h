@@ -9,7 +9,24 @@
  * before it starts any thread of its own and before any hamr pool (which
  * starts threads). Each worker dies with the fork server, which dies with
  * the program (PR_SET_PDEATHSIG); the server reaps its workers, and the
- * program reaps the server at exit, so no process is left behind. */
+ * program reaps the server at exit, so no process is left behind.
+ *
+ * Descriptors: every descriptor hamr keeps (the server's socket, a pool's
+ * memfd, a trace file) is 3 or above and close-on-exec, so a program that
+ * closed stdin, stdout or stderr writes nothing into them; the server and
+ * the workers have /dev/null on whichever of 0, 1, 2 the program had
+ * closed.
+ *
+ * fork(): a copy of the program made by fork() inherits its pools, but not
+ * their workers or fork server. There every use of an inherited pool
+ * fails with HAMR_ESTATE, saying which process it belongs to, and
+ * hamr_procpool_destroy frees only the copy's memory and mapping. The
+ * copy may call hamr_processes_init (while it has one thread) and make
+ * pools of its own; its default pool then starts afresh. Strings and
+ * bytes the copy holds from runs on an inherited pool live in that pool's
+ * memory, which the copy maps privately from the fork on (what it writes
+ * there, releases included, stays its own): they stay readable while the
+ * parent keeps them too, and until the copy destroys that pool. */
 #ifndef HAMR_PROCESS_H
 #define HAMR_PROCESS_H
 
@@ -22,8 +39,9 @@
 extern "C" {
 #endif
 
-/* Starts the fork server. 0, also when it runs already; HAMR_ESTATE when
- * the process has threads besides the caller (the message says to call
+/* Starts the fork server. 0, also when it runs already (in a forked copy
+ * of a program that started one, it starts the copy's own); HAMR_ESTATE
+ * when the process has threads besides the caller (the message says to call
  * this at the start of main, before any thread starts); HAMR_EIO when the
  * server cannot be started (the message has the system's words). */
 HAMR_API int hamr_processes_init(void);
@@ -47,21 +65,25 @@ typedef struct hamr_procpool_opts {
 
 /* Starts a pool of worker processes from the fork server; opts may be
  * NULL (all defaults). HAMR_ESTATE when hamr_processes_init was not
- * called; HAMR_EINVAL for a malformed variable or a setting out of its
+ * called in this process; HAMR_EINVAL for a malformed variable or a setting out of its
  * range. Thread-safe. */
 HAMR_API int hamr_procpool_create(hamr_procpool **out, const hamr_procpool_opts *opts);
 
 /* Stops the pool's workers and waits until the server has reaped them.
- * Accepts NULL. */
+ * Accepts NULL. In a forked copy of the process that made the pool, it
+ * frees the copy's memory and mapping only: the workers and the server
+ * are the maker's, and nothing is sent or signalled to them. */
 HAMR_API void hamr_procpool_destroy(hamr_procpool *p);
 
 /* The number of workers, and the pid of worker i (-1 past the end; a
- * replaced worker has a new pid). */
+ * replaced worker has a new pid). In a forked copy: the maker's, as they
+ * were at the fork. */
 HAMR_API int hamr_procpool_size(const hamr_procpool *p);
 HAMR_API pid_t hamr_procpool_pid(const hamr_procpool *p, int i);
 
 /* Bytes of the pool's shared arena in use: what values, programs and
- * running tasks hold (a chunk at a time), not what is free. */
+ * running tasks hold (a chunk at a time), not what is free. 0 in a forked
+ * copy of the process that made the pool. */
 HAMR_API size_t hamr_procpool_arena_used(hamr_procpool *p);
 
 struct hamr_run;
