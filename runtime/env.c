@@ -82,26 +82,10 @@ void hamr__env_check(void)
 	pthread_once(&display, check_display);
 }
 
-int hamr__env_long(const char *name, long min, long max, long *out)
-{
-	hamr__env_check();
-	const char *s = getenv(name);
-	if (!s || !*s)
-		return 0;
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (errno || end == s || *end || v < min || v > max)
-		return hamr__error_set(HAMR_EINVAL,
-		                       "%s=%s: expected a whole number from %ld to %ld",
-		                       name, s, min, max);
-	*out = v;
-	return 1;
-}
-
-int hamr__env_size(const char *name, long min, long max, long *out)
+/* Variable `name` read as a number in [min, max]: with `sizes`, one that
+ * may end in K, M or G (then B), which multiply it by 1024 each; else a
+ * whole number. 0 when unset or empty, 1 with *out, or HAMR_EINVAL. */
+static int env_number(const char *name, long min, long max, int sizes, long *out)
 {
 	hamr__env_check();
 	const char *s = getenv(name);
@@ -111,23 +95,40 @@ int hamr__env_size(const char *name, long min, long max, long *out)
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	int shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
+	if (sizes) {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		default: break;
+		}
+		if (*end == 'b' || *end == 'B')
+			end++;
 	}
-	if (*end == 'b' || *end == 'B')
-		end++;
 	while (*end == ' ' || *end == '\t')
 		end++;
-	if (errno || end == s || *end || v < 0 || v > (max >> shift) || (v << shift) < min)
-		return hamr__error_set(HAMR_EINVAL,
-		                       "%s=%s: expected a size in bytes from %ld to %ld, with an "
-		                       "optional K, M or G suffix (e.g. 64M)",
+	if (errno || end == s || *end || v < (min >> shift) || v > (max >> shift) ||
+	    v * (1L << shift) < min) {
+		if (sizes)
+			return hamr__error_set(HAMR_EINVAL,
+			                       "%s=%s: expected a size in bytes from %ld to %ld, with "
+			                       "an optional K, M or G suffix (e.g. 64M)",
+			                       name, s, min, max);
+		return hamr__error_set(HAMR_EINVAL, "%s=%s: expected a whole number from %ld to %ld",
 		                       name, s, min, max);
-	*out = v << shift;
+	}
+	*out = v * (1L << shift);
 	return 1;
+}
+
+int hamr__env_long(const char *name, long min, long max, long *out)
+{
+	return env_number(name, min, max, 0, out);
+}
+
+int hamr__env_size(const char *name, long min, long max, long *out)
+{
+	return env_number(name, min, max, 1, out);
 }
 
 static int resolve(long api, long unset, const char *env, long min, long max, long dflt,
