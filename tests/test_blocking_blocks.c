@@ -23,52 +23,13 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
+#include "tests/nodes.h"
 
-#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
-#define TAGS(...) ((const hamr_tag[]){__VA_ARGS__, {NULL, NULL}})
-#define INPUT_N {.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT}
 #define BLOCKING TAGS({"blocking", "true"})
 
 static hamr_pool *pool2;  /* 2 compute workers, 64 blocking workers */
 static hamr_pool *pool2b4; /* 2 compute workers, 4 blocking workers */
-
-typedef struct fixture {
-	hamr_graph *g;
-	hamr_plan *p;
-	hamr_run *r;
-	int plan_rc, run_rc;
-} fixture;
-
-static fixture run_with(const hamr_node_def *defs, const char *const *outs, size_t n_outs,
-                        int64_t n, const hamr_run_opts *o)
-{
-	fixture f = {0};
-	hamr_module m = {"blocking_blocks", defs};
-	hamr_values *in = NULL;
-	CHECK_OK(hamr_graph_create(&f.g));
-	CHECK_OK(hamr_graph_add_module(f.g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", n));
-	f.plan_rc = hamr_plan_create(&f.p, f.g, outs, n_outs, in);
-	if (!f.plan_rc)
-		f.run_rc = hamr_run_execute(&f.r, f.p, in, o);
-	hamr_values_destroy(in);
-	return f;
-}
-
-static void done(fixture *f)
-{
-	hamr_run_destroy(f->r);
-	hamr_plan_destroy(f->p);
-	hamr_graph_destroy(f->g);
-}
-
-static int64_t i64(const fixture *f, const char *name)
-{
-	int64_t v = -1;
-	CHECK_OK(hamr_run_result_i64(f->r, name, &v));
-	return v;
-}
 
 /* the executors that run blocks on the pool: threads, and sequential with
  * threads as the remote executor */
@@ -89,23 +50,6 @@ static int on_blocking_worker(void)
 	char name[16] = "";
 	pthread_getname_np(pthread_self(), name, sizeof name);
 	return !strncmp(name, "hamr-b", 6);
-}
-
-static int f_items(hamr_call *c)
-{
-	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
-		if (hamr_emit_i64(c, i))
-			return HAMR_ECANCELED;
-	return 0;
-}
-
-static int f_sum_list(hamr_call *c)
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	int64_t s = 0;
-	for (size_t i = 0; i < l.len; i++)
-		s += hamr_list_i64(l, i);
-	return hamr_ret_i64(c, s);
 }
 
 /* The number of places k whose value is 2k: the whole list when it is in
@@ -284,13 +228,6 @@ static int f_weighed(hamr_call *c)
 	return hamr_ret_i64(c, s);
 }
 
-static int sum_step(hamr_value *acc, const hamr_value *x, void *ud)
-{
-	(void)ud;
-	*acc = hamr_value_from_i64(hamr_value_i64(acc) + hamr_value_i64(x));
-	return 0;
-}
-
 static int max_step(hamr_value *acc, const hamr_value *x, void *ud)
 {
 	(void)ud;
@@ -369,18 +306,6 @@ static int f_fragile(hamr_call *c) /* blocking; fails on items 3 and 7 */
 	if (x == 3 || x == 7)
 		return hamr_fail(c, "bad item %lld", (long long)x);
 	return hamr_ret_i64(c, x * 10);
-}
-
-static int f_indices(hamr_call *c) /* item indices, as digits */
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	int64_t s = 0;
-	for (size_t i = 0; i < l.len; i++) {
-		if (hamr_list_i64(l, i) != 10 * hamr_arg_item_index(c, 0, i))
-			return hamr_fail(c, "value %zu is not its item's", i);
-		s = s * 10 + hamr_arg_item_index(c, 0, i);
-	}
-	return hamr_ret_i64(c, s);
 }
 
 static const hamr_node_def policy_defs[] = {

@@ -9,6 +9,7 @@
 
 #include "tests/check.h"
 #include "tests/each_executor.h"
+#include "tests/fixture.h"
 
 #define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
 
@@ -56,43 +57,16 @@ static int f_ten_times(hamr_call *c)
 }
 
 
-typedef struct fixture {
-	hamr_graph *g;
-	hamr_plan *p;
-	hamr_run *r;
-} fixture;
-
-/* Plans `outs` of `defs` with input n, runs them sequentially and checks
- * the run's result code. */
+/* Plans `outs` of `defs` with input n, runs them on the current
+ * executor (g_opts) and checks the plan and the run's result code. */
 static fixture run(const hamr_node_def *defs, const char *const *outs,
                    size_t n_outs, int64_t n, int expect)
 {
-	fixture f = {0};
-	hamr_module m = {"blocks", defs};
-	hamr_values *in = NULL;
-	CHECK_OK(hamr_graph_create(&f.g));
-	CHECK_OK(hamr_graph_add_module(f.g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", n));
-	CHECK_OK(hamr_plan_create(&f.p, f.g, outs, n_outs, in));
+	fixture f = run_with(defs, outs, n_outs, n, g_opts);
+	CHECK_OK(f.plan_rc);
 	if (f.p)
-		CHECK_RC(hamr_run_execute(&f.r, f.p, in, g_opts), expect);
-	hamr_values_destroy(in);
+		CHECK_RC(f.run_rc, expect);
 	return f;
-}
-
-static void done(fixture *f)
-{
-	hamr_run_destroy(f->r);
-	hamr_plan_destroy(f->p);
-	hamr_graph_destroy(f->g);
-}
-
-static int64_t i64(const fixture *f, const char *name)
-{
-	int64_t v = -1;
-	CHECK_OK(hamr_run_result_i64(f->r, name, &v));
-	return v;
 }
 
 #define INPUT_N {.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT}

@@ -21,16 +21,8 @@
 #include <unistd.h>
 
 #include "tests/check.h"
-
-#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
-
-static int f_items(hamr_call *c)
-{
-	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
-		if (hamr_emit_i64(c, i))
-			return HAMR_ECANCELED;
-	return 0;
-}
+#include "tests/nodes.h"
+#include "tests/procfs.h"
 
 /* Squares its item, talking on stdout and stderr on the way. */
 static int f_loud_square(hamr_call *c)
@@ -40,15 +32,6 @@ static int f_loud_square(hamr_call *c)
 	fflush(stdout);
 	fprintf(stderr, "warning: item %lld\n", (long long)x);
 	return hamr_ret_i64(c, x * x);
-}
-
-static int f_sum_list(hamr_call *c)
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	int64_t s = 0;
-	for (size_t i = 0; i < l.len; i++)
-		s += hamr_list_i64(l, i);
-	return hamr_ret_i64(c, s);
 }
 
 static int f_pid(hamr_call *c)
@@ -126,23 +109,6 @@ static int cloexec_of(pid_t pid, int fd)
 	if (f)
 		fclose(f);
 	return result;
-}
-
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *st = fopen(path, "r");
-	int ppid = 0;
-	if (st && fgets(line, sizeof line, st)) {
-		char *close_paren = strrchr(line, ')');
-		char state;
-		if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2)
-			ppid = 0;
-	}
-	if (st)
-		fclose(st);
-	return ppid;
 }
 
 #define MAX_FDS 64

@@ -14,16 +14,7 @@
 #include <unistd.h>
 
 #include "tests/check.h"
-
-#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
-
-static int f_items(hamr_call *c)
-{
-	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
-		if (hamr_emit_i64(c, i))
-			return HAMR_ECANCELED;
-	return 0;
-}
+#include "tests/nodes.h"
 
 static int f_count(hamr_call *c)
 {

@@ -12,17 +12,9 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/nodes.h"
 
-#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
 #define N 1000
-
-static int f_items(hamr_call *c)
-{
-	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
-		if (hamr_emit_i64(c, i))
-			return HAMR_ECANCELED;
-	return 0;
-}
 
 static int f_square(hamr_call *c)
 {
@@ -30,21 +22,12 @@ static int f_square(hamr_call *c)
 	return hamr_ret_i64(c, x * x);
 }
 
-static int f_total(hamr_call *c)
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	int64_t s = 0;
-	for (size_t i = 0; i < l.len; i++)
-		s += hamr_list_i64(l, i);
-	return hamr_ret_i64(c, s);
-}
-
 static const hamr_node_def defs[] = {
 	{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
 	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
 	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
 	{.name = "square", .fn = f_square, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
-	{.name = "total", .fn = f_total, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 	 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
 	{0}};
 

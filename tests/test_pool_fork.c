@@ -20,14 +20,7 @@
 #include <unistd.h>
 
 #include "tests/check.h"
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
+#include "tests/sanitizers.h"
 
 #define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
 

@@ -15,26 +15,8 @@
 #include <unistd.h>
 
 #include "tests/check.h"
-
-/* The state of process pid from /proc ('R', 'S', 'Z', ...), or 0 when it
- * is gone; *ppid gets its parent. */
-static char proc_state(pid_t pid, pid_t *ppid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *close_paren = strrchr(buf, ')');
-	char state = 0;
-	int pp = 0;
-	if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &pp) == 2 && ppid)
-		*ppid = pp;
-	return state;
-}
+#include "tests/procfs.h"
+#include "tests/sanitizers.h"
 
 /* Waits until pid is gone, reaping it here when it comes back to this
  * subreaper as an orphan: however long that takes (a process that never
@@ -182,14 +164,6 @@ static void test_refused_with_threads(void)
 	CHECK_CONTAINS(msg + off, "threads already");
 	CHECK_CONTAINS(msg + off, "at the start of main");
 }
-
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN 1
-#endif
-#endif
 
 int main(void)
 {
