@@ -28,12 +28,14 @@
  * A block that runs a node tagged blocking=true (in it or in a block
  * nested in it) waits rather than computes: its items run on the blocking
  * pool, an item at a time per blocking worker whatever the grouping, so
- * that as many items wait at once as the pool has workers. Its consumers
- * are jobs in the blocking pool's queue, whose wake-up never misses a
- * parked worker: one for each published item while fewer than the
- * blocking workers hold a place, each claiming single items until none is
- * left. The block itself (the emitting node, and the wait for its items)
- * runs on a blocking worker too, so waiting never holds a compute worker.
+ * that as many items wait at once as the pool has workers. The block
+ * itself (the emitting node, and the wait for its items) runs on a
+ * blocking worker too, so waiting never holds a compute worker. Its
+ * consumers are jobs in the blocking pool's queue, whose wake-up never
+ * misses a parked worker: one for each published item while fewer than
+ * the other blocking workers hold a place, each claiming single items
+ * until none is left; once the node has emitted, its own thread runs items
+ * too.
  *
  * Sequentially (the sequential executor, or a block whose items run
  * sequentially) each item runs as soon as it is emitted, in item order, in
@@ -712,8 +714,8 @@ static void bwait(stream *s)
 	if (!stopped(s) &&
 	    s->n - atomic_load_explicit(&s->finished, memory_order_acquire) >= s->max_inflight)
 		futex_wait(&s->bdone, seen);
-	/* relaxed: only this thread reads the flag back; a stale 1 costs
-	 * a consumer one needless wake */
+	/* relaxed: the flag only spares wakes; a consumer that still reads
+	 * the stale 1 makes one needless futex_wake */
 	atomic_store_explicit(&s->bwaiting, 0, memory_order_relaxed);
 }
 
@@ -991,6 +993,7 @@ static void bconsume(stream *s)
 		/* its items stay for the other consumers and the emitting
 		 * thread, which runs what is left */
 		free(c);
+		/* acq_rel: as every change of `places`; see bleave */
 		atomic_fetch_sub_explicit(&s->places, 1, memory_order_acq_rel);
 		return;
 	}
@@ -1026,6 +1029,7 @@ static void bstart(stream *s)
 		return;
 	bjob *j = malloc(sizeof *j);
 	if (!j) { /* the emitting thread runs the item in the end */
+		/* acq_rel: as every change of `places`; see bleave */
 		atomic_fetch_sub_explicit(&s->places, 1, memory_order_acq_rel);
 		return;
 	}
@@ -1211,7 +1215,10 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		if (!(s->bpool = blocking_pool(r)) || !(s->gate = calloc(1, sizeof *s->gate)))
 			return HAMR_ENOMEM;
 		hamr_pool_settings(s->bpool, &po);
-		s->bcap = po.workers;
+		/* the emitting thread holds one blocking worker (unit_pool put
+		 * it there) until it has emitted: a place for a consumer beyond
+		 * the others would be a job that cannot start meanwhile */
+		s->bcap = po.workers > 1 ? po.workers - 1 : 1;
 		atomic_init(&s->gate->refs, 1);
 		atomic_init(&s->gate->in, 0);
 		s->gate->s = s;

@@ -540,14 +540,14 @@ void hamr_pool_destroy(hamr_pool *p)
 }
 
 /* The default pool: made on first use under default_lock, and made again
- * in a child of fork(). The inherited one is set aside, not freed: the
+ * in a child of fork(). An inherited one is set aside, never freed: the
  * program may still hold it from hamr_pool_default(), and a call on it
- * must fail with HAMR_ESTATE, not read freed memory. (Only the one
- * inherited last is kept; one from a fork before that is freed.) A failure
- * to make the pool is kept, with its message, and returned to every later
- * caller: the environment that caused it does not change. */
+ * must fail with HAMR_ESTATE, not read freed memory. They form a list, one
+ * pool per generation of forks at most. A failure to make the pool is
+ * kept, with its message, and returned to every later caller: the
+ * environment that caused it does not change. */
 static _Atomic(hamr_pool *) default_pool;
-static hamr_pool *inherited_default;
+static hamr_pool *inherited_defaults;
 static int default_rc;
 static char default_msg[256];
 
@@ -561,9 +561,8 @@ hamr_pool *hamr__pool_default(int *rc)
 	/* relaxed: under default_lock, which every store holds */
 	p = atomic_load_explicit(&default_pool, memory_order_relaxed);
 	if (p && p->gen != fork_gen) {
-		if (inherited_default)
-			forget(inherited_default);
-		inherited_default = p;
+		p->inherited_next = inherited_defaults;
+		inherited_defaults = p;
 		p = NULL;
 		atomic_store_explicit(&default_pool, NULL, memory_order_relaxed);
 	}

@@ -118,6 +118,7 @@ struct hamr_pool {
 	atomic_int submitting;     /* outside submissions on their way in */
 	unsigned gen;              /* the process it belongs to (pool.c) */
 	int owner;                 /* that process's pid, for messages */
+	hamr_pool *inherited_next; /* default pools this process inherited */
 	pthread_mutex_t blocking_lock;
 	_Atomic(hamr_pool *) blocking; /* started on first use */
 };

@@ -890,17 +890,19 @@ static void default_destroy(void)
 	hamr_procpool_destroy(p);
 }
 
-/* A forked copy's inherited default pool: its parent's, kept (values
- * this process holds may still point into its mapping) and never used. */
-static hamr_procpool *inherited_default;
+/* A forked copy's inherited default pools: its parent's (and theirs, one
+ * per generation of forks), kept (values this process holds may still
+ * point into their mappings, and the program may hold the pools) and
+ * never used. */
+static hamr_procpool *inherited_defaults;
 
 hamr_procpool *hamr__procpool_default(int *rc)
 {
 	pthread_mutex_lock(&default_lock);
 	if (default_pool && default_pool->owner != getpid()) {
 		/* a forked copy: its default pool starts afresh */
-		hamr_procpool_destroy(inherited_default);
-		inherited_default = default_pool;
+		default_pool->inherited_next = inherited_defaults;
+		inherited_defaults = default_pool;
 		default_pool = NULL;
 	}
 	if (!default_pool) {

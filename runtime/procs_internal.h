@@ -102,6 +102,7 @@ typedef struct hamr__shm {
 
 struct hamr_procpool {
 	int id;
+	struct hamr_procpool *inherited_next; /* default pools inherited (procs.c) */
 	int n;
 	pid_t *pids;
 	char *base;          /* the mapping */

@@ -25,19 +25,9 @@
 #include <unistd.h>
 
 #include "tests/check.h"
-
-#define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
-#define TAGS(...) ((const hamr_tag[]){__VA_ARGS__, {NULL, NULL}})
-#define INPUT_N {.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT}
-
-/* AddressSanitizer and ThreadSanitizer catch SIGSEGV, report, and exit */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SAN_SEGV 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SAN_SEGV 1
-#endif
-#endif
+#include "tests/nodes.h"
+#include "tests/procfs.h"
+#include "tests/sanitizers.h"
 
 /* A timeout for runs with crashes: a day, which no task that merely runs
  * slowly (a sanitizer's report on a loaded machine) reaches, so a crash is
@@ -46,14 +36,6 @@
 /* A timeout for tasks that wait forever: only the timeout ends them. */
 #define HANG_TIMEOUT_MS 100
 #define HANG_TIMEOUT_TEXT "HAMR_TASK_TIMEOUT (100 ms)"
-
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN 1
-#endif
-#endif
 
 static hamr_procpool *pp;
 
@@ -64,27 +46,10 @@ typedef struct shared {
 	atomic_int waiting; /* tasks waiting on `gate` or forever */
 	atomic_int gate;    /* 1: gated tasks go on */
 	atomic_int exiter;  /* the pid of the worker f_exit ran in */
+	atomic_int self_kill; /* 1: f_exit dies of its own SIGKILL */
 } shared;
 
 static shared *sh;
-
-/* The state of process pid from /proc ('R', 'S', 'T', 'Z', ...), 0 when
- * it is gone. */
-static char proc_state(pid_t pid)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *st = fopen(path, "r");
-	char state = 0;
-	if (st && fgets(line, sizeof line, st)) {
-		char *close_paren = strrchr(line, ')');
-		if (!close_paren || sscanf(close_paren + 1, " %c", &state) != 1)
-			state = 0;
-	}
-	if (st)
-		fclose(st);
-	return state;
-}
 
 static void sleep_ms(long ms)
 {
@@ -92,30 +57,57 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A graph, its inputs, a plan and a run, made in steps: graph_with_n,
+ * then plan (planned does both), then a run (run_with does it all);
+ * done destroys what was made. */
 typedef struct fixture {
 	hamr_graph *g;
+	hamr_values *in;
 	hamr_plan *p;
 	hamr_run *r;
 	int create_rc, run_rc;
 } fixture;
 
-static fixture run_with(const hamr_node_def *defs, const char *const *outs, size_t n_outs,
-                        int64_t n, const hamr_run_opts *o)
+/* A graph of the module defs (NULL: an empty one, for a test that loads
+ * its module itself) and inputs with n set: f.g and f.in. A test with
+ * more inputs sets them in f.in before it plans. */
+static fixture graph_with_n(const hamr_node_def *defs, int64_t n)
 {
 	fixture f = {0};
 	hamr_module m = {"procexec", defs};
-	hamr_values *in = NULL;
 	CHECK_OK(hamr_graph_create(&f.g));
-	CHECK_OK(hamr_graph_add_module(f.g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", n));
-	CHECK_OK(hamr_plan_create(&f.p, f.g, outs, n_outs, in));
-	f.create_rc = hamr_run_create(&f.r, f.p, in, o);
+	if (defs)
+		CHECK_OK(hamr_graph_add_module(f.g, &m));
+	CHECK_OK(hamr_values_create(&f.in));
+	CHECK_OK(hamr_values_set_i64(f.in, "n", n));
+	return f;
+}
+
+/* The plan of outs from f's graph and inputs: f.p. */
+static void plan(fixture *f, const char *const *outs, size_t n_outs)
+{
+	CHECK_OK(hamr_plan_create(&f->p, f->g, outs, n_outs, f->in));
+}
+
+static fixture planned(const hamr_node_def *defs, const char *const *outs, size_t n_outs,
+                       int64_t n)
+{
+	fixture f = graph_with_n(defs, n);
+	plan(&f, outs, n_outs);
+	return f;
+}
+
+/* planned, then a run with options o, waited for: f.r, with
+ * hamr_run_create's rc in f.create_rc and the run's in f.run_rc. */
+static fixture run_with(const hamr_node_def *defs, const char *const *outs, size_t n_outs,
+                        int64_t n, const hamr_run_opts *o)
+{
+	fixture f = planned(defs, outs, n_outs, n);
+	f.create_rc = hamr_run_create(&f.r, f.p, f.in, o);
 	if (!f.create_rc) {
 		CHECK_OK(hamr_run_start(f.r));
 		f.run_rc = hamr_run_wait(f.r);
 	}
-	hamr_values_destroy(in);
 	return f;
 }
 
@@ -124,6 +116,7 @@ static void done(fixture *f)
 	hamr_run_destroy(f->r);
 	hamr_plan_destroy(f->p);
 	hamr_graph_destroy(f->g);
+	hamr_values_destroy(f->in);
 }
 
 static hamr_run_opts on_processes(void)
@@ -132,23 +125,6 @@ static hamr_run_opts on_processes(void)
 	o.remote = HAMR_REMOTE_PROCESSES;
 	o.procpool = pp;
 	return o;
-}
-
-static int f_items(hamr_call *c)
-{
-	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++)
-		if (hamr_emit_i64(c, i))
-			return HAMR_ECANCELED;
-	return 0;
-}
-
-static int f_sum_list(hamr_call *c)
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	int64_t s = 0;
-	for (size_t i = 0; i < l.len; i++)
-		s += hamr_list_i64(l, i);
-	return hamr_ret_i64(c, s);
 }
 
 static int f_pid(hamr_call *c)
@@ -194,12 +170,19 @@ static const hamr_node_def square_defs[] = {
 	 .deps = DEPS(HAMR_DEP_COLLECTED("pid", HAMR_I64))},
 	{0}};
 
+/* square_defs' "total" over n items */
+static int64_t squares(int64_t n)
+{
+	int64_t s = 0;
+	for (int64_t i = 0; i < n; i++)
+		s += i * i + 7;
+	return s;
+}
+
 static void test_a_block_in_processes(void)
 {
 	const char *outs[] = {"total", "pids"};
-	int64_t n = 2000, want = 0;
-	for (int64_t i = 0; i < n; i++)
-		want += i * i + 7;
+	int64_t n = 2000, want = squares(n);
 	hamr_run_opts o = on_processes();
 	fixture f = run_with(square_defs, outs, 2, n, &o);
 	CHECK_OK(f.create_rc);
@@ -573,7 +556,9 @@ static void test_crashes_without_retries(void)
 			CHECK_CONTAINS(e->message, "signal 9 (SIGKILL)");
 		} else if (how == 2) {
 			segvs++;
-#ifdef SAN_SEGV
+			/* AddressSanitizer and ThreadSanitizer catch SIGSEGV,
+			 * report, and exit */
+#ifdef SANITIZED
 			CHECK_CONTAINS(e->message, "exited with status");
 #else
 			CHECK_EQ_INT(e->signal, SIGSEGV);
@@ -660,11 +645,14 @@ static void test_timeouts_with_and_without_retries(void)
 	}
 }
 
-/* Exits with status 5: the worker dies of its own accord. */
+/* The worker dies of its own accord: exits with status 5, or, with
+ * sh->self_kill, sends itself the SIGKILL a timeout would send. */
 static int f_exit(hamr_call *c)
 {
 	(void)c;
 	atomic_store(&sh->exiter, (int)getpid());
+	if (atomic_load(&sh->self_kill))
+		raise(SIGKILL);
 	_exit(5);
 }
 
@@ -677,8 +665,6 @@ static const hamr_node_def exit_defs[] = {
 	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("exits", HAMR_I64))},
 	{0}};
 
-static pid_t parent_of(pid_t pid);
-
 /* With the fork server stopped: once the worker that exits is a zombie
  * (which the stopped server cannot reap), waits out the timeout three
  * times over, so that the program has found the task past it and asked
@@ -688,7 +674,7 @@ static pid_t parent_of(pid_t pid);
 static void *continue_server(void *server)
 {
 	pid_t w;
-	while (!(w = atomic_load(&sh->exiter)) || proc_state(w) != 'Z')
+	while (!(w = atomic_load(&sh->exiter)) || proc_state(w, NULL) != 'Z')
 		sleep_ms(1);
 	sleep_ms(3 * HANG_TIMEOUT_MS);
 	kill((pid_t)(intptr_t)server, SIGCONT);
@@ -696,17 +682,20 @@ static void *continue_server(void *server)
 }
 
 /* A worker found dead when its task's timeout is handled died of its own
- * accord: the run reports how (exit status 5), not a timeout. The fork
- * server is stopped while the task runs, so the worker stays a zombie,
- * dead and not yet reaped, when the program asks for the kill. */
-static void test_a_death_found_at_the_timeout_is_a_crash(void)
+ * accord: the run reports how (exit status 5, or its own SIGKILL), not a
+ * timeout. The fork server is stopped while the task runs, so the worker
+ * stays a zombie, dead and not yet reaped, when the program asks for the
+ * kill. The SIGKILL case needs the server's word that it killed nothing:
+ * the death alone looks like the kill's. */
+static void death_at_the_timeout(int self_kill)
 {
 	const char *outs[] = {"values"};
 	atomic_store(&sh->exiter, 0);
+	atomic_store(&sh->self_kill, self_kill);
 	pid_t server = parent_of(hamr_procpool_pid(pp, 0));
 	CHECK(server > 0 && server != getpid());
 	kill(server, SIGSTOP);
-	while (proc_state(server) != 'T')
+	while (proc_state(server, NULL) != 'T')
 		sleep_ms(1);
 	pthread_t cont;
 	int helper = !pthread_create(&cont, NULL, continue_server, (void *)(intptr_t)server);
@@ -728,9 +717,9 @@ static void test_a_death_found_at_the_timeout_is_a_crash(void)
 	if (e) {
 		CHECK_EQ_INT(e->code, HAMR_ECRASH);
 		CHECK_EQ_INT(e->item, 0);
-		CHECK_EQ_INT(e->signal, 0);
+		CHECK_EQ_INT(e->signal, self_kill ? SIGKILL : 0);
 		CHECK_EQ_INT(e->pid, atomic_load(&sh->exiter));
-		CHECK_CONTAINS(e->message, "exited with status 5");
+		CHECK_CONTAINS(e->message, self_kill ? "killed by signal 9" : "exited with status 5");
 	}
 	hamr_process_stats st;
 	CHECK_OK(hamr_run_process_stats(f.r, &st));
@@ -738,16 +727,21 @@ static void test_a_death_found_at_the_timeout_is_a_crash(void)
 	CHECK_EQ_INT(st.timeouts, 0);
 	done(&f);
 	/* the pool goes on, its worker replaced */
-	int64_t want = 0, total = 0;
-	for (int64_t i = 0; i < 50; i++)
-		want += i * i + 7;
+	int64_t total = 0;
 	const char *tot[] = {"total"};
 	hamr_run_opts o2 = on_processes();
 	f = run_with(square_defs, tot, 1, 50, &o2);
 	CHECK_OK(f.run_rc);
 	CHECK_OK(hamr_run_result_i64(f.r, "total", &total));
-	CHECK_EQ_INT(total, want);
+	CHECK_EQ_INT(total, squares(50));
 	done(&f);
+}
+
+static void test_a_death_found_at_the_timeout_is_a_crash(void)
+{
+	death_at_the_timeout(0);
+	death_at_the_timeout(1);
+	atomic_store(&sh->self_kill, 0);
 }
 
 /* ---- inputs written once, space reclaimed, resources per worker ------------- */
@@ -776,38 +770,29 @@ static void test_a_large_input_is_written_once(void)
 	unsigned char *data = malloc(big);
 	for (size_t k = 0; k < big; k++)
 		data[k] = (unsigned char)(k % 7);
-	hamr_graph *g = NULL;
-	hamr_plan *p = NULL;
-	hamr_run *r = NULL;
-	hamr_values *in = NULL;
 	hamr_value blob;
-	hamr_module m = {"blob", blob_defs};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 1000));
+	fixture f = graph_with_n(blob_defs, 1000);
 	CHECK_OK(hamr_value_make_bytes(&blob, data, big));
-	CHECK_OK(hamr_values_set(in, "blob", &blob));
+	CHECK_OK(hamr_values_set(f.in, "blob", &blob));
 	const char *outs[] = {"total"};
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	plan(&f, outs, 1);
 	size_t before = hamr_procpool_arena_used(pp);
 	hamr_run_opts o = on_processes();
-	CHECK_OK(hamr_run_execute(&r, p, in, &o));
+	CHECK_OK(hamr_run_execute(&f.r, f.p, f.in, &o));
 	int64_t total = 0, want = 0;
 	for (int64_t i = 0; i < 1000; i++)
 		want += (int64_t)big + data[i % (int64_t)big];
-	CHECK_OK(hamr_run_result_i64(r, "total", &total));
+	CHECK_OK(hamr_run_result_i64(f.r, "total", &total));
 	CHECK_EQ_INT(total, want);
 	hamr_process_stats st;
-	CHECK_OK(hamr_run_process_stats(r, &st));
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
 	/* copied into the arena once for 1000 tasks, read there in place */
 	CHECK_EQ_INT(st.bytes_copied, big);
-	hamr_run_destroy(r);
+	hamr_run_destroy(f.r);
+	f.r = NULL;
 	/* the run's copy is gone with it */
 	CHECK_EQ_INT(hamr_procpool_arena_used(pp), before);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
-	hamr_values_destroy(in);
+	done(&f);
 	free(data);
 }
 
@@ -914,23 +899,16 @@ static const hamr_node_def pass_defs[] = {
 
 static void test_inputs_passed_back(void)
 {
-	hamr_module m = {"pass", pass_defs};
-	hamr_graph *g = NULL;
-	hamr_plan *p = NULL;
-	hamr_run *r = NULL;
-	hamr_values *in = NULL;
 	const char *outs[] = {"bytes", "all"};
 	const char *label = "a label long enough to be worth sharing";
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 400));
-	CHECK_OK(hamr_values_set_str(in, "label", label));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 2, in));
+	fixture f = graph_with_n(pass_defs, 400);
+	CHECK_OK(hamr_values_set_str(f.in, "label", label));
+	plan(&f, outs, 2);
 	size_t used = hamr_procpool_arena_used(pp);
 	for (int round = 0; round < 3; round++) {
 		hamr_run_opts o = on_processes();
-		CHECK_OK(hamr_run_execute(&r, p, in, &o));
+		hamr_run *r = NULL;
+		CHECK_OK(hamr_run_execute(&r, f.p, f.in, &o));
 		int64_t bytes = 0;
 		CHECK_OK(hamr_run_result_i64(r, "bytes", &bytes));
 		/* the length and the middle byte of each */
@@ -947,9 +925,7 @@ static void test_inputs_passed_back(void)
 	while (hamr_procpool_arena_used(pp) > limit)
 		sleep_ms(1);
 	CHECK(hamr_procpool_arena_used(pp) <= limit);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
-	hamr_values_destroy(in);
+	done(&f);
 }
 
 static atomic_int made_here; /* per process: each worker has its own */
@@ -1074,41 +1050,24 @@ static void test_limits(void)
 
 static void test_a_module_loaded_later(void)
 {
-	hamr_graph *g = NULL;
-	hamr_plan *p = NULL;
-	hamr_run *r = NULL;
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_load_module(g, HAMR_TEST_MODULE_DIR "/hr_blocks.so"));
-	hamr_values *in = NULL;
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 100));
+	fixture f = graph_with_n(NULL, 100);
+	CHECK_OK(hamr_graph_load_module(f.g, HAMR_TEST_MODULE_DIR "/hr_blocks.so"));
 	const char *outs[] = {"total"};
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	plan(&f, outs, 1);
 	hamr_run_opts o = on_processes();
 	o.policy = HAMR_KEEP_GOING;
-	CHECK_RC(hamr_run_execute(&r, p, in, &o), HAMR_EFAIL);
+	CHECK_RC(hamr_run_execute(&f.r, f.p, f.in, &o), HAMR_EFAIL);
 	int64_t total = 0;
-	CHECK_OK(hamr_run_result_i64(r, "total", &total));
+	CHECK_OK(hamr_run_result_i64(f.r, "total", &total));
 	CHECK_EQ_INT(total, 10 * (99 * 100 / 2 - 3));
-	const hamr_error_info *e = hamr_run_error(r);
+	const hamr_error_info *e = hamr_run_error(f.r);
 	CHECK_EQ_STR(e->node, "checked");
 	CHECK_EQ_INT(e->item, 3);
 	CHECK(e->pid != getpid());
 	CHECK_CONTAINS(e->message, "item 3 is bad");
 	/* the fork server loaded it too, for workers forked from now on */
-	pid_t server = 0;
+	pid_t server = parent_of(hamr_procpool_pid(pp, 0));
 	char path[64], line[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)hamr_procpool_pid(pp, 0));
-	FILE *st = fopen(path, "r");
-	if (st && fgets(line, sizeof line, st)) {
-		char *close_paren = strrchr(line, ')');
-		char state;
-		int ppid = 0;
-		if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2)
-			server = ppid;
-	}
-	if (st)
-		fclose(st);
 	CHECK(server > 0 && server != getpid());
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)server);
 	FILE *maps = fopen(path, "r");
@@ -1118,10 +1077,7 @@ static void test_a_module_loaded_later(void)
 	if (maps)
 		fclose(maps);
 	CHECK(loaded);
-	hamr_run_destroy(r);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
-	hamr_values_destroy(in);
+	done(&f);
 }
 
 
@@ -1148,40 +1104,27 @@ static const hamr_node_def hang_defs[] = {
 
 static void test_cancel_stops_running_tasks(void)
 {
-	hamr_module m = {"hang", hang_defs};
-	hamr_graph *g = NULL;
-	hamr_plan *p = NULL;
-	hamr_run *r = NULL;
-	hamr_values *in = NULL;
 	const char *outs[] = {"total"};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 100));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	fixture f = planned(hang_defs, outs, 1, 100);
 	hamr_run_opts o = on_processes();
 	o.executor = HAMR_EXEC_THREADS; /* started on the pool: this thread cancels */
 	atomic_store(&sh->waiting, 0);
-	CHECK_OK(hamr_run_create(&r, p, in, &o));
-	CHECK_OK(hamr_run_start(r));
+	CHECK_OK(hamr_run_create(&f.r, f.p, f.in, &o));
+	CHECK_OK(hamr_run_start(f.r));
 	/* cancelled once a task hangs in a worker */
 	while (!atomic_load(&sh->waiting))
 		sleep_ms(1);
-	hamr_run_cancel(r);
+	hamr_run_cancel(f.r);
 	/* the hanging tasks never end by themselves: the wait returns only
 	 * if they were stopped */
-	CHECK_RC(hamr_run_wait(r), HAMR_ECANCELED);
+	CHECK_RC(hamr_run_wait(f.r), HAMR_ECANCELED);
 	hamr_process_stats st;
-	CHECK_OK(hamr_run_process_stats(r, &st));
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
 	CHECK_EQ_INT(st.crashes, 0);
-	hamr_run_destroy(r);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
-	hamr_values_destroy(in);
+	done(&f);
 	/* the pool's workers were replaced and run again */
-	const char *o2[] = {"total"};
-	hamr_run_opts o3 = on_processes();
-	fixture f = run_with(square_defs, o2, 1, 50, &o3);
+	hamr_run_opts again = on_processes();
+	f = run_with(square_defs, outs, 1, 50, &again);
 	CHECK_OK(f.run_rc);
 	done(&f);
 }
@@ -1230,25 +1173,6 @@ static void test_heap_userdata_is_refused(void)
 	CHECK_OK(hamr_run_result_i64(f.r, "ud", &v));
 	CHECK_EQ_INT(v, 7);
 	done(&f);
-}
-
-/* The parent of pid, from /proc. */
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *st = fopen(path, "r");
-	pid_t ppid = 0;
-	if (st && fgets(line, sizeof line, st)) {
-		char *close_paren = strrchr(line, ')');
-		char state;
-		int pp_ = 0;
-		if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &pp_) == 2)
-			ppid = pp_;
-	}
-	if (st)
-		fclose(st);
-	return ppid;
 }
 
 static hamr_procpool *doomed;
@@ -1311,7 +1235,7 @@ __attribute__((unused)) static void test_the_fork_server_dying(void)
 	/* its workers, orphaned, come back here to be reaped: waited for,
 	 * so that no zombie of theirs is left for a later test to find */
 	CHECK(w0 > 0 && w1 > 0);
-	while (w0 > 0 && w1 > 0 && (proc_state(w0) || proc_state(w1))) {
+	while (w0 > 0 && w1 > 0 && (proc_state(w0, NULL) || proc_state(w1, NULL))) {
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 		sleep_ms(1);
@@ -1422,14 +1346,6 @@ static int count_arena_maps(void)
 
 /* ---- forked copies of the program: inherited pools ------------------------------ */
 
-static int64_t squares(int64_t n)
-{
-	int64_t s = 0;
-	for (int64_t i = 0; i < n; i++)
-		s += i * i + 7;
-	return s;
-}
-
 /* square_defs' block over n items on pool q (NULL: the default pool): the
  * run's rc (hamr_run_create's, else the run's), its total in *total. */
 static int run_squares(hamr_procpool *q, int64_t n, int64_t *total)
@@ -1500,7 +1416,7 @@ static void check_same_workers(hamr_procpool *q, const pid_t *pids)
 {
 	for (int i = 0; i < hamr_procpool_size(q); i++) {
 		CHECK_EQ_INT(hamr_procpool_pid(q, i), pids[i]);
-		char st = proc_state(pids[i]);
+		char st = proc_state(pids[i], NULL);
 		CHECK(st != 0 && st != 'Z');
 	}
 }
@@ -1630,35 +1546,23 @@ static void child_mid_run(void)
  * it would have. */
 static void test_a_fork_during_a_run(void)
 {
-	hamr_module m = {"gated", gated_defs};
-	hamr_graph *g = NULL;
-	hamr_plan *p = NULL;
-	hamr_run *r = NULL;
-	hamr_values *in = NULL;
 	const char *outs[] = {"total"};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 100));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	fixture f = planned(gated_defs, outs, 1, 100);
 	hamr_run_opts o = on_processes();
 	o.executor = HAMR_EXEC_THREADS; /* runs while this thread forks */
 	atomic_store(&sh->gate, 0);
 	atomic_store(&sh->waiting, 0);
-	CHECK_OK(hamr_run_create(&r, p, in, &o));
-	CHECK_OK(hamr_run_start(r));
+	CHECK_OK(hamr_run_create(&f.r, f.p, f.in, &o));
+	CHECK_OK(hamr_run_start(f.r));
 	while (!atomic_load(&sh->waiting))
 		sleep_ms(1);
 	in_child_ending(child_mid_run, 0);
 	atomic_store(&sh->gate, 1);
-	CHECK_OK(hamr_run_wait(r));
+	CHECK_OK(hamr_run_wait(f.r));
 	int64_t total = 0;
-	CHECK_OK(hamr_run_result_i64(r, "total", &total));
+	CHECK_OK(hamr_run_result_i64(f.r, "total", &total));
 	CHECK_EQ_INT(total, 99 * 100);
-	hamr_run_destroy(r);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
-	hamr_values_destroy(in);
+	done(&f);
 	check_greetings(2000);
 }
 
