@@ -164,7 +164,9 @@ typedef struct hamr_fold {
 /* A node definition. `deps`, `tags` and `conds` may be NULL.
  *
  * Tags hamr reads:
- *   blocking=true       the node waits on I/O: it runs on the blocking pool
+ *   blocking=true       the node waits on I/O: it runs on the blocking pool;
+ *                       in a map block, the block's items run there, one
+ *                       per blocking worker, wherever they run on the pool
  *   concurrency=G:N     at most N threads run nodes of group G at once in a
  *                       run; a node waits (spinning, then sleeping) for a
  *                       place, so a node holding one must not wait for
