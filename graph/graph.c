@@ -18,6 +18,7 @@
 
 #include "graph/graph_internal.h"
 #include "serialize/error_internal.h"
+#include "serialize/spelling_internal.h"
 
 int hamr_graph_create(hamr_graph **out)
 {

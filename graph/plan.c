@@ -19,6 +19,7 @@
 
 #include "graph/graph_internal.h"
 #include "serialize/error_internal.h"
+#include "serialize/spelling_internal.h"
 
 enum { ROLE_NONE = 0, ROLE_COMPUTE, ROLE_GIVEN, ROLE_MISSING };
 

@@ -31,6 +31,7 @@
 
 #include "graph/graph_internal.h"
 #include "serialize/error_internal.h"
+#include "serialize/spelling_internal.h"
 
 /* ---- conditions ---------------------------------------------------------- */
 

@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/names_internal.h"
 #include "hamr/version.h"
 #include "runtime/env_internal.h"
 #include "serialize/error_internal.h"
+#include "serialize/spelling_internal.h"
 
 extern char **environ;
 
