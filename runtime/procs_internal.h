@@ -164,7 +164,7 @@ void hamr__futex_wake(atomic_uint *addr, int n);
 /* Rings the pool's bell (a completion, a death). */
 void hamr__bell_ring(hamr__shm *shm);
 
-/* The worker's loop, in a worker process (runtime/procexec.c). */
+/* The worker's loop, in a worker process (runtime/procworker.c). */
 _Noreturn void hamr__worker_loop(hamr_procpool *p, int w);
 
 /* Loads, in the fork server too, a module the program loaded after the

@@ -10,11 +10,13 @@
  * multiply-xorshift `loops` times), "total" collects. Each mode and worker
  * count runs `repeats` times; one CSV on stdout with exactly the columns
  * mode,kind,workers,median_s,min_s,max_s. Modes: sequential (the
- * reference, one row per kind at 1 worker) and threads (a pool of each
- * worker count, default 1, 2, 4, ... up to twice the usable CPUs).
- * --plot draws speedup (the 1-worker threads median, else the sequential
- * one, over each median) versus workers with gnuplot, when it is
- * installed.
+ * reference, one row per kind at 1 worker), threads (a pool of each
+ * worker count, default 1, 2, 4, ... up to twice the usable CPUs) and
+ * processes (the block's items in a pool of that many worker processes,
+ * driven from the calling thread; left out, with a message on stderr,
+ * when hamr_processes_init fails). --plot draws speedup (the mode's own
+ * 1-worker median, else the sequential one, over each median) versus
+ * workers with gnuplot, when it is installed.
  *
  * Exit status: 0, 1 a run failed or the plot could not be drawn, 2 a
  * usage error. */
@@ -242,7 +244,7 @@ static int make_plan(hamr_fn work, hamr_plan **out)
 	return rc;
 }
 
-/* Speedup curves with gnuplot: one line per kind. */
+/* Speedup curves with gnuplot: one line per mode and kind. */
 static int plot(const row *rows, int n)
 {
 	char data[] = "/tmp/hamr-speedup-XXXXXX";

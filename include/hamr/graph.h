@@ -173,7 +173,9 @@ typedef struct hamr_fold {
  *                       another node of its group on another thread. Not
  *                       on parallelizable nodes, one group per node
  *   executor=E          on a parallelizable node: how its block's items
- *                       run, "sequential" (in item order) or "threads"
+ *                       run, "sequential" (in item order), "threads" (on
+ *                       the pool) or "processes" (in worker processes;
+ *                       a block that cannot run there runs on the pool)
  *   grouping=S          on a parallelizable node: how its block's items
  *                       become tasks, "auto", "block" or "node" (see
  *                       hamr_grouping in hamr/runtime.h) */

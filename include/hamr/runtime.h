@@ -141,8 +141,8 @@ HAMR_API int hamr_grouping_parse(const char *name, hamr_grouping *out);
  * of a choice), "?" for anything else. */
 HAMR_API const char *hamr_grouping_name(hamr_grouping g);
 
-/* Parses an executor name ("sequential", "threads") into *out; HAMR_EINVAL
- * otherwise. */
+/* Parses an executor name ("sequential", "threads", "processes") into
+ * *out; HAMR_EINVAL otherwise. */
 HAMR_API int hamr_executor_parse(const char *name, hamr_executor_kind *out);
 HAMR_API const char *hamr_executor_name(hamr_executor_kind k);
 
@@ -168,8 +168,9 @@ HAMR_API int hamr_run_create(hamr_run **out, const hamr_plan *plan,
                              const hamr_run_opts *opts);
 
 /* Starts the run. The sequential executor does the work in hamr_run_wait,
- * on the waiting thread; the threads executor starts at once on its pool
- * and returns. HAMR_ESTATE if already started. */
+ * on the waiting thread; the threads and processes executors start at
+ * once on the run's pool and return (the processes executor sends nodes
+ * from there to worker processes). HAMR_ESTATE if already started. */
 HAMR_API int hamr_run_start(hamr_run *r);
 
 /* Waits until the run ends; returns 0 or its error (also in
