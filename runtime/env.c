@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hamr/version.h"
 #include "runtime/env_internal.h"
@@ -183,4 +184,11 @@ void hamr__env_display(const char *what, const hamr__knob_value *k, size_t n)
 	}
 	fprintf(stderr, "HAMR DISPLAY ENVIRONMENT END\n");
 	funlockfile(stderr);
+}
+
+int64_t hamr__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

@@ -5,6 +5,7 @@
 #define HAMR_RUNTIME_ENV_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Reads environment variable `name` as a whole number in [min, max].
  * Returns 0 with *out unchanged when the variable is unset or empty, 1 with
@@ -52,5 +53,8 @@ void hamr__env_display(const char *what, const hamr__knob_value *k, size_t n);
 /* Once per process: warns on stderr about every HAMR_* variable that
  * names no knob, with the nearest known name. */
 void hamr__env_check(void);
+
+/* The runtime's one clock: CLOCK_MONOTONIC now, in nanoseconds. */
+int64_t hamr__now_ns(void);
 
 #endif

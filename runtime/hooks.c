@@ -8,19 +8,11 @@
  * node. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "runtime/env_internal.h"
 #include "runtime/run_internal.h"
 #include "serialize/error_internal.h"
-
-int64_t hamr__now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void hamr__event(const hamr_run *r, hamr_event *e)
 {

@@ -37,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "runtime/deque_internal.h"
@@ -190,9 +189,7 @@ int hamr__worker_steal(hamr__worker *w)
 
 static uint64_t now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return (uint64_t)hamr__now_ns() / 1000u;
 }
 
 static void *worker_main(void *arg)

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/env_internal.h"
 #include "runtime/procexec_internal.h"
 #include "runtime/procwire_internal.h"
 #include "runtime/run_internal.h"

@@ -213,9 +213,6 @@ int hamr__block_procable(const struct hamr_plan *p, int32_t blk);
  * function, neither a collect nor in a concurrency group. */
 int hamr__node_procable(const struct hamr_plan *p, uint32_t i);
 
-/* CLOCK_MONOTONIC now, in nanoseconds. */
-int64_t hamr__now_ns(void);
-
 /* Fills the event's run, time, worker and pid, and calls each of r's
  * hooks with it. Only for runs with hooks (r->n_hooks). */
 void hamr__event(const hamr_run *r, hamr_event *e);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "graph/graph_internal.h"
+#include "runtime/env_internal.h"
 #include "runtime/pool_internal.h"
 #include "runtime/run_internal.h"
 #include "serialize/error_internal.h"
