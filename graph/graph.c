@@ -411,25 +411,6 @@ int hamr_graph_load_module(hamr_graph *g, const char *path)
 
 void (*hamr__module_loaded)(const char *path);
 
-int hamr_graph_build(hamr_graph *g)
-{
-	if (!g)
-		return hamr__error_set(HAMR_EINVAL, "hamr_graph_build: graph is NULL");
-	if (g->built) {
-		if (g->build_rc)
-			hamr__error_set(g->build_rc, "%s", g->build_msg ? g->build_msg : "");
-		return g->build_rc;
-	}
-	int rc = hamr__graph_validate(g);
-	g->built = 1;
-	g->build_rc = rc;
-	if (rc) {
-		g->build_msg = strdup(hamr_errmsg());
-		g->n_nodes = 0; /* a failed graph shows no nodes */
-	}
-	return rc;
-}
-
 /* ---- reading a built graph ---------------------------------------------- */
 
 int32_t hamr__graph_lookup(const hamr_graph *g, const char *name)

@@ -102,9 +102,6 @@ int hamr__graph_defines(const hamr_graph *g, const char *name);
  * own); HAMR_ETYPE for a type defaults cannot have. */
 int hamr__default_value(const hamr_default *d, hamr_value *out);
 
-/* The graph's validation, called by hamr_graph_build (graph/validate.c). */
-int hamr__graph_validate(hamr_graph *g);
-
 /* HAMR_ETYPE for a value of type `got` given for node or input n, whose
  * declared type is another; the message names both. Shared by planning
  * and by runs, which check the values given again. */

@@ -25,7 +25,9 @@
  *   8. map blocks nest: no node reads two unrelated blocks, and a collect
  *      sits exactly around the block it collects (HAMR_EBLOCK).
  * Steps 4 to 7 are linear in nodes plus edges, with no recursion, so a
- * chain of a million nodes is as safe as a wide graph. */
+ * chain of a million nodes is as safe as a wide graph. hamr_graph_build
+ * itself is here too, at the end: it runs the build once and replays its
+ * result, and graph.c, which collects the definitions, never calls in. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -684,7 +686,7 @@ static int canonical_types(hamr_graph *g)
 	return 0;
 }
 
-int hamr__graph_validate(hamr_graph *g)
+static int validate(hamr_graph *g)
 {
 	int rc;
 	for (uint32_t i = 0; i < g->n_defs; i++)
@@ -703,4 +705,23 @@ int hamr__graph_validate(hamr_graph *g)
 	if ((rc = check_collects(g)))
 		return rc;
 	return assign_scopes(g);
+}
+
+int hamr_graph_build(hamr_graph *g)
+{
+	if (!g)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_build: graph is NULL");
+	if (g->built) {
+		if (g->build_rc)
+			hamr__error_set(g->build_rc, "%s", g->build_msg ? g->build_msg : "");
+		return g->build_rc;
+	}
+	int rc = validate(g);
+	g->built = 1;
+	g->build_rc = rc;
+	if (rc) {
+		g->build_msg = strdup(hamr_errmsg());
+		g->n_nodes = 0; /* a failed graph shows no nodes */
+	}
+	return rc;
 }
