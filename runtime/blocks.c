@@ -73,58 +73,6 @@
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 
-HAMR__TLS int64_t hamr__current_item = -1;
-
-int hamr__node_procable(const hamr_plan *p, uint32_t i)
-{
-	const hamr__pnode *pn = &p->nodes[i];
-	return pn->fn && pn->kind == HAMR_NODE_PLAIN && !(p->node_block && p->node_block[i]) &&
-	       !(pn->flags & (HAMR__PNODE_LIMITED | HAMR__PNODE_COLLECTS));
-}
-
-/* The values an item of block blk hands on that its block computes (not
- * the item itself), into outs; their number, or more than `cap` when
- * there are too many. */
-static uint32_t block_outs(const hamr_plan *p, int32_t blk, uint32_t *outs, uint32_t cap)
-{
-	uint32_t n = 0;
-	uint32_t owner = (uint32_t)p->scope_owner[blk];
-	for (uint32_t g = p->gather_start[blk]; g < p->gather_start[blk + 1]; g++) {
-		uint32_t src = p->gather[g].src, k = 0;
-		if (src == owner)
-			continue;
-		while (k < n && k < cap && outs[k] != src)
-			k++;
-		if (k < n)
-			continue;
-		if (n < cap)
-			outs[n] = src;
-		n++;
-	}
-	return n;
-}
-
-int hamr__block_procable(const hamr_plan *p, int32_t blk)
-{
-	uint32_t outs[HAMR__MAX_OUT];
-	for (uint32_t u = p->unit_start[blk]; u < p->unit_start[blk + 1]; u++)
-		if (!hamr__node_procable(p, p->units[u]))
-			return 0;
-	return block_outs(p, blk, outs, HAMR__MAX_OUT) <= HAMR__MAX_OUT;
-}
-
-int hamr__block_remote(const hamr_run *r, int32_t blk)
-{
-	int remote = r->plan->scope_remote[blk];
-	if (remote == HAMR_REMOTE_LOCAL)
-		remote = r->opts.remote;
-	if (remote == HAMR_REMOTE_LOCAL)
-		remote = r->opts.executor == HAMR_EXEC_THREADS ? HAMR_REMOTE_THREADS :
-		         r->opts.executor == HAMR_EXEC_PROCESSES ? HAMR_REMOTE_PROCESSES :
-		                                                   HAMR_REMOTE_SEQUENTIAL;
-	return remote;
-}
-
 /* Where block blk's items run in run r: in worker processes only when the
  * run has a process pool and the block can run there, else on the pool
  * in its place. */
@@ -1235,7 +1183,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		s->max_inflight = 1; /* each item as it comes */
 	s->procs = procs;
 	if (procs)
-		s->n_pouts = block_outs(p, s->blk, s->pouts, HAMR__MAX_OUT);
+		s->n_pouts = hamr__block_outs(p, s->blk, s->pouts, HAMR__MAX_OUT);
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
 	s->moved = calloc(s->n_ga ? s->n_ga : 1, 1);
 	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);
@@ -1469,53 +1417,4 @@ int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f)
 		release_args(p, f, i);
 	}
 	return first;
-}
-
-/* ---- concurrency groups ------------------------------------------------ */
-
-static HAMR__TLS hamr__held *held_top;
-
-int hamr__group_enter(hamr_run *r, uint32_t i, hamr__held *h)
-{
-	const hamr_plan *p = r->plan;
-	int32_t g = p->node_group[i];
-	h->r = r;
-	h->group = g;
-	h->took = 1;
-	for (const hamr__held *x = held_top; x; x = x->next)
-		if (x->r == r && x->group == g)
-			h->took = 0;
-	atomic_uint *used = &r->group_used[g];
-	unsigned cap = p->group_cap[g];
-	for (unsigned spin = 0; h->took; spin++) {
-		unsigned x = atomic_load_explicit(used, memory_order_relaxed);
-		/* acquire: the place is taken before the node's work */
-		if (x < cap && atomic_compare_exchange_weak_explicit(used, &x, x + 1,
-		                                                     memory_order_acquire,
-		                                                     memory_order_relaxed))
-			break;
-		/* relaxed: a cancel seen one round late only waits one round */
-		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
-			return HAMR_ECANCELED;
-		/* the holders run nodes, which end: wait, politely */
-		if (spin < 64) {
-			hamr__cpu_relax();
-		} else if (spin < 128) {
-			sched_yield();
-		} else {
-			struct timespec ts = {0, 50000};
-			nanosleep(&ts, NULL);
-		}
-	}
-	h->next = held_top;
-	held_top = h;
-	return 0;
-}
-
-void hamr__group_leave(hamr_run *r, hamr__held *h)
-{
-	held_top = h->next;
-	if (h->took)
-		/* release: the node's work is done before its place is free */
-		atomic_fetch_sub_explicit(&r->group_used[h->group], 1, memory_order_release);
 }

@@ -281,8 +281,6 @@ int64_t hamr_item_index(const hamr_call *c)
 	return hamr__current_item;
 }
 
-HAMR__TLS int hamr__proc_attempt = 1;
-
 int hamr_attempt(const hamr_call *c)
 {
 	(void)c;

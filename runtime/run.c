@@ -330,24 +330,6 @@ int hamr_run_start(hamr_run *r)
 	return 0;
 }
 
-void hamr__run_finish(hamr_run *r, int rc)
-{
-	if (r->observe) { /* before the waiters wake: r may go right after */
-		hamr_event e = {.kind = HAMR_EV_RUN_END, .node_index = -1, .item = -1, .task = -1,
-		                .start_ns = r->start_ns, .rc = rc};
-		if (r->stats) /* first: a RUN_END hook may read them */
-			hamr__stats_end(r);
-		hamr__event(r, &e);
-	}
-	pthread_mutex_lock(&r->lock);
-	r->rc = rc;
-	/* release: pairs with the acquire loads of state in wait and destroy
-	 * (the lock orders it for those that sleep) */
-	atomic_store_explicit(&r->state, RUN_DONE, memory_order_release);
-	pthread_cond_broadcast(&r->done);
-	pthread_mutex_unlock(&r->lock);
-}
-
 /* Sets the calling thread's message from the run's error record; rc. */
 static int replay(const hamr_run *r, int rc)
 {
@@ -423,26 +405,6 @@ void hamr_run_cancel(hamr_run *r)
 		atomic_store_explicit(&r->cancel, true, memory_order_seq_cst);
 }
 
-/* Fills e with code, node and msg, owning copies of both strings (msg, a
- * heap string, is taken over; NULL: the code's description), and where
- * it happened. */
-static void error_record(hamr_error_info *e, int code, const char *node, char *msg,
-                         int64_t item, int pid, int sig, int attempt)
-{
-	*e = (hamr_error_info){code, NULL, item, pid, sig, attempt, NULL};
-	e->node = node ? strdup(node) : NULL;
-	e->message = msg ? msg : strdup(hamr_strerror(code));
-	if (!e->message)
-		e->message = hamr_strerror(code); /* static: see error_free */
-}
-
-static void error_free(hamr_error_info *e)
-{
-	free((char *)e->node);
-	if (e->message != hamr_strerror(e->code))
-		free((char *)e->message);
-}
-
 void hamr_run_destroy(hamr_run *r)
 {
 	if (!r)
@@ -461,9 +423,9 @@ void hamr_run_destroy(hamr_run *r)
 	                                             memory_order_relaxed))
 		free(r->mem);
 	if (r->err.code)
-		error_free(&r->err);
+		hamr__error_info_free(&r->err);
 	for (size_t k = 0; k < r->n_errs; k++)
-		error_free(&r->errs[k]);
+		hamr__error_info_free(&r->errs[k]);
 	free(r->errs);
 	free(r->group_used);
 	hamr__hooks_free(r);
@@ -481,51 +443,6 @@ int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
 	if ((rc = hamr_run_start(*out)))
 		return rc;
 	return hamr_run_wait(*out);
-}
-
-int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
-{
-	return hamr__run_fail_at(r, code, node, msg, node ? hamr__current_item : -1, (int)getpid(), 0,
-	                         hamr__proc_attempt);
-}
-
-int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_t item,
-                      int pid, int sig, int attempt)
-{
-	hamr_error_info e;
-	error_record(&e, code, node, msg, item, pid, sig, attempt);
-	pthread_mutex_lock(&r->lock);
-	/* a cancel or a stop seen after another failure adds nothing */
-	if (r->err.code && code == HAMR_ECANCELED) {
-		pthread_mutex_unlock(&r->lock);
-		error_free(&e);
-		return code;
-	}
-	r->n_errs_seen++;
-	if (!r->err.code) {
-		/* the first failure: a copy of its own, so that the list may
-		 * drop or keep entries as it likes */
-		error_record(&r->err, code, e.node,
-		             e.message == hamr_strerror(code) ? NULL : strdup(e.message), item, pid,
-		             sig, attempt);
-	}
-	int keep = r->n_errs < HAMR__MAX_ERRORS;
-	if (keep && r->n_errs == r->cap_errs) {
-		size_t cap = r->cap_errs ? 2 * r->cap_errs : 4;
-		hamr_error_info *errs = realloc(r->errs, cap * sizeof *errs);
-		if (errs) {
-			r->errs = errs;
-			r->cap_errs = cap;
-		} else {
-			keep = 0;
-		}
-	}
-	if (keep)
-		r->errs[r->n_errs++] = e;
-	pthread_mutex_unlock(&r->lock);
-	if (!keep)
-		error_free(&e);
-	return code;
 }
 
 const hamr_error_info *hamr_run_error(const hamr_run *r)

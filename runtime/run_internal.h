@@ -213,6 +213,14 @@ int hamr__block_procable(const struct hamr_plan *p, int32_t blk);
  * function, neither a collect nor in a concurrency group. */
 int hamr__node_procable(const struct hamr_plan *p, uint32_t i);
 
+/* The values an item of block blk hands on that its block computes (not
+ * the item itself), into outs; their number, or more than `cap` when
+ * there are too many. */
+uint32_t hamr__block_outs(const struct hamr_plan *p, int32_t blk, uint32_t *outs, uint32_t cap);
+
+/* Frees what an error record owns (its node's name and message). */
+void hamr__error_info_free(hamr_error_info *e);
+
 /* Fills the event's run, time, worker and pid, and calls each of r's
  * hooks with it. Only for runs with hooks (r->n_hooks). */
 void hamr__event(const hamr_run *r, hamr_event *e);
@@ -244,7 +252,8 @@ void hamr__stats_block(hamr_run *r, int32_t scope, uint64_t items);
 void hamr__stats_start(hamr_run *r);
 void hamr__stats_end(hamr_run *r);
 
-/* Marks r done with result rc and wakes its waiters. */
+/* Marks r done with result rc and wakes its waiters (runtime/core.c,
+ * like the other calls above from hamr__group_enter on). */
 void hamr__run_finish(hamr_run *r, int rc);
 
 /* The sequential executor: runs every node of r's plan in order on the
