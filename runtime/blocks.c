@@ -1418,3 +1418,117 @@ int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f)
 	}
 	return first;
 }
+
+/* ---- the node that emits ------------------------------------------------- */
+
+int hamr_emit(hamr_call *c, hamr_value *v)
+{
+	if (!v || !v->type) {
+		hamr_fail(c, "emitted an empty value");
+		return HAMR_EINVAL;
+	}
+	if (!c->stream) {
+		hamr_value_clear(v);
+		hamr_fail(c, "emits items, but is not a parallelizable node");
+		return HAMR_ESTATE;
+	}
+	if (c->node->type && v->type != c->node->type) {
+		hamr_type got = v->type;
+		hamr_value_clear(v);
+		hamr_fail(c, "emitted %s, but its items are declared %s",
+		          hamr_type_name(got), hamr_type_name(c->node->type));
+		return HAMR_ETYPE;
+	}
+	return hamr__stream_push(c->stream, v); /* its failure: see hamr__run_emit */
+}
+
+int hamr_emit_i64(hamr_call *c, int64_t x)
+{
+	hamr_value v = hamr_value_from_i64(x);
+	return hamr_emit(c, &v);
+}
+
+int hamr_emit_f64(hamr_call *c, double x)
+{
+	hamr_value v = hamr_value_from_f64(x);
+	return hamr_emit(c, &v);
+}
+
+int hamr_emit_str(hamr_call *c, const char *s)
+{
+	hamr_value v;
+	int rc = hamr_value_make_str(&v, s ? s : "");
+	if (rc)
+		return hamr_fail(c, "cannot make an item: %s", hamr_strerror(rc));
+	return hamr_emit(c, &v);
+}
+
+int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stream *s)
+{
+	const hamr__pnode *pn = &r->plan->nodes[i];
+	hamr_call c;
+	if (r->keep_going && hamr__missing_input(r, i, slots))
+		return HAMR__SKIPPED;
+	hamr__call_init(&c, r, i, slots, s);
+	hamr_event e;
+	if (r->observe)
+		hamr__node_started(r, i, &e);
+	int rc = pn->fn(&c); /* never in a group: planning refuses the tag */
+	if (r->observe)
+		hamr__node_ended(r, &e, rc);
+	size_t emitted = 0;
+	int emit_rc = hamr__stream_error(s, &emitted);
+	if (emit_rc) {
+		/* an item was lost, even if the node went on: its block would
+		 * be short */
+		free(c.fail_msg);
+		c.fail_msg = NULL;
+		if (emit_rc == HAMR__E2BIG_TASKS) {
+			hamr_fail(&c, "its block would make more than %zu tasks, the limit (max_tasks, HAMR_MAX_TASKS); grouping auto batches items",
+			          r->opts.max_tasks);
+			emit_rc = HAMR_ERANGE;
+		} else if (emit_rc == HAMR_ERANGE)
+			hamr_fail(&c, "emitted more than %zu items, the limit (max_items, HAMR_MAX_ITEMS)",
+			          r->opts.max_items);
+		else
+			hamr_fail(&c, emit_rc == HAMR_EBLOCK ? "emitted more items than one block holds (%zu)" :
+			                                       "out of memory keeping item %zu", emitted);
+		rc = emit_rc;
+	} else if (!rc && c.result.type) {
+		/* a returned list is the items */
+		if (c.result.type != HAMR_LIST || emitted) {
+			hamr_fail(&c, "a parallelizable node emits its items or returns a list, not %s",
+			          emitted ? "both" : hamr_type_name(c.result.type));
+			rc = HAMR_ETYPE;
+		} else {
+			hamr_list l = hamr_value_list(&c.result);
+			if (r->opts.max_items && l.len > r->opts.max_items) {
+				hamr_fail(&c, "returned %zu items, more than the limit of %zu (max_items, HAMR_MAX_ITEMS)",
+				          l.len, r->opts.max_items);
+				rc = HAMR_ERANGE;
+			} else if (hamr__stream_would_pass(s, l.len)) {
+				hamr_fail(&c, "its block would make more than %zu tasks for %zu items, the limit (max_tasks, HAMR_MAX_TASKS); grouping auto batches items",
+				          r->opts.max_tasks, l.len);
+				rc = HAMR_ERANGE;
+			}
+			for (size_t k = 0; k < l.len && !rc; k++)
+				if (pn->type && l.items[k].type != pn->type) {
+					hamr_fail(&c, "returned an item of type %s, but its items are declared %s",
+					          hamr_type_name(l.items[k].type), hamr_type_name(pn->type));
+					rc = HAMR_ETYPE;
+				}
+			for (size_t k = 0; k < l.len && !rc; k++) {
+				hamr_value v = hamr_value_ref(&l.items[k]);
+				rc = hamr__stream_push(s, &v);
+			}
+		}
+	}
+	hamr_value_clear(&c.result);
+	if (!rc) {
+		free(c.fail_msg);
+		return 0;
+	}
+	if (!emit_rc && hamr__stream_stopped(s) && !c.fail_msg)
+		rc = HAMR_ECANCELED; /* it stopped because the run did */
+	return hamr__node_failed(r, pn, rc, c.fail_msg);
+}

@@ -216,50 +216,6 @@ int hamr_ret_user(hamr_call *c, void *obj)
 	return made(c, hamr_value_make_user(&v, c->node->type, obj), &v);
 }
 
-/* ---- items of a parallelizable node ---------------------------------------- */
-
-int hamr_emit(hamr_call *c, hamr_value *v)
-{
-	if (!v || !v->type) {
-		hamr_fail(c, "emitted an empty value");
-		return HAMR_EINVAL;
-	}
-	if (!c->stream) {
-		hamr_value_clear(v);
-		hamr_fail(c, "emits items, but is not a parallelizable node");
-		return HAMR_ESTATE;
-	}
-	if (c->node->type && v->type != c->node->type) {
-		hamr_type got = v->type;
-		hamr_value_clear(v);
-		hamr_fail(c, "emitted %s, but its items are declared %s",
-		          hamr_type_name(got), hamr_type_name(c->node->type));
-		return HAMR_ETYPE;
-	}
-	return hamr__stream_push(c->stream, v); /* its failure: see hamr__run_emit */
-}
-
-int hamr_emit_i64(hamr_call *c, int64_t x)
-{
-	hamr_value v = hamr_value_from_i64(x);
-	return hamr_emit(c, &v);
-}
-
-int hamr_emit_f64(hamr_call *c, double x)
-{
-	hamr_value v = hamr_value_from_f64(x);
-	return hamr_emit(c, &v);
-}
-
-int hamr_emit_str(hamr_call *c, const char *s)
-{
-	hamr_value v;
-	int rc = hamr_value_make_str(&v, s ? s : "");
-	if (rc)
-		return hamr_fail(c, "cannot make an item: %s", hamr_strerror(rc));
-	return hamr_emit(c, &v);
-}
-
 int hamr_fail(hamr_call *c, const char *fmt, ...)
 {
 	char *msg = NULL;
@@ -332,8 +288,13 @@ static inline void call_init(hamr_call *c, hamr_run *r, uint32_t i,
 	c->fail_msg = NULL;
 }
 
-/* The node returned rc != 0: record it with its message (taken over). */
-static int node_failed(hamr_run *r, const hamr__pnode *pn, int rc, char *msg)
+void hamr__call_init(hamr_call *c, hamr_run *r, uint32_t i, hamr_value *slots,
+                     struct hamr__stream *stream)
+{
+	call_init(c, r, i, slots, stream);
+}
+
+int hamr__node_failed(hamr_run *r, const hamr__pnode *pn, int rc, char *msg)
 {
 	if (!msg && asprintf(&msg, "returned %d (%s)", rc,
 	                     is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
@@ -402,7 +363,7 @@ static inline __attribute__((always_inline)) int node_done(hamr_run *r, uint32_t
 			msg = NULL;
 		return hamr__run_fail(r, HAMR_ETYPE, pn->name, msg);
 	}
-	return node_failed(r, pn, rc, c->fail_msg);
+	return hamr__node_failed(r, pn, rc, c->fail_msg);
 }
 
 /* The node's call between its start and end events. */
@@ -412,16 +373,14 @@ static inline __attribute__((always_inline)) int call_node(hamr_run *r, uint32_t
 	return pn->fn ? pn->fn(c) : fold_result(c);
 }
 
-/* Node i's start event, in *e. */
-static void node_started(hamr_run *r, uint32_t i, hamr_event *e)
+void hamr__node_started(hamr_run *r, uint32_t i, hamr_event *e)
 {
 	*e = (hamr_event){.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[i].name,
 	                  .node_index = (int)i, .item = hamr__current_item, .task = -1};
 	hamr__event(r, e);
 }
 
-/* Its end event, after returning rc, and its statistics. */
-static void node_ended(hamr_run *r, hamr_event *e, int rc)
+void hamr__node_ended(hamr_run *r, hamr_event *e, int rc)
 {
 	e->kind = HAMR_EV_NODE_END;
 	e->start_ns = e->t_ns;
@@ -434,9 +393,9 @@ static void node_ended(hamr_run *r, hamr_event *e, int rc)
 static int run_node_hooked(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c)
 {
 	hamr_event e;
-	node_started(r, i, &e);
+	hamr__node_started(r, i, &e);
 	int rc = call_node(r, i, c);
-	node_ended(r, &e, rc);
+	hamr__node_ended(r, &e, rc);
 	return node_done(r, i, slots, c, rc);
 }
 
@@ -476,74 +435,4 @@ int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 	if (__builtin_expect(r->rare | (int)(c.node->flags & HAMR__PNODE_LIMITED), 0))
 		return run_node_slow(r, i, slots, &c);
 	return node_done(r, i, slots, &c, call_node(r, i, &c));
-}
-
-int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stream *s)
-{
-	const hamr__pnode *pn = &r->plan->nodes[i];
-	hamr_call c;
-	if (r->keep_going && hamr__missing_input(r, i, slots))
-		return HAMR__SKIPPED;
-	call_init(&c, r, i, slots, s);
-	hamr_event e;
-	if (r->observe)
-		node_started(r, i, &e);
-	int rc = pn->fn(&c); /* never in a group: planning refuses the tag */
-	if (r->observe)
-		node_ended(r, &e, rc);
-	size_t emitted = 0;
-	int emit_rc = hamr__stream_error(s, &emitted);
-	if (emit_rc) {
-		/* an item was lost, even if the node went on: its block would
-		 * be short */
-		free(c.fail_msg);
-		c.fail_msg = NULL;
-		if (emit_rc == HAMR__E2BIG_TASKS) {
-			hamr_fail(&c, "its block would make more than %zu tasks, the limit (max_tasks, HAMR_MAX_TASKS); grouping auto batches items",
-			          r->opts.max_tasks);
-			emit_rc = HAMR_ERANGE;
-		} else if (emit_rc == HAMR_ERANGE)
-			hamr_fail(&c, "emitted more than %zu items, the limit (max_items, HAMR_MAX_ITEMS)",
-			          r->opts.max_items);
-		else
-			hamr_fail(&c, emit_rc == HAMR_EBLOCK ? "emitted more items than one block holds (%zu)" :
-			                                       "out of memory keeping item %zu", emitted);
-		rc = emit_rc;
-	} else if (!rc && c.result.type) {
-		/* a returned list is the items */
-		if (c.result.type != HAMR_LIST || emitted) {
-			hamr_fail(&c, "a parallelizable node emits its items or returns a list, not %s",
-			          emitted ? "both" : hamr_type_name(c.result.type));
-			rc = HAMR_ETYPE;
-		} else {
-			hamr_list l = hamr_value_list(&c.result);
-			if (r->opts.max_items && l.len > r->opts.max_items) {
-				hamr_fail(&c, "returned %zu items, more than the limit of %zu (max_items, HAMR_MAX_ITEMS)",
-				          l.len, r->opts.max_items);
-				rc = HAMR_ERANGE;
-			} else if (hamr__stream_would_pass(s, l.len)) {
-				hamr_fail(&c, "its block would make more than %zu tasks for %zu items, the limit (max_tasks, HAMR_MAX_TASKS); grouping auto batches items",
-				          r->opts.max_tasks, l.len);
-				rc = HAMR_ERANGE;
-			}
-			for (size_t k = 0; k < l.len && !rc; k++)
-				if (pn->type && l.items[k].type != pn->type) {
-					hamr_fail(&c, "returned an item of type %s, but its items are declared %s",
-					          hamr_type_name(l.items[k].type), hamr_type_name(pn->type));
-					rc = HAMR_ETYPE;
-				}
-			for (size_t k = 0; k < l.len && !rc; k++) {
-				hamr_value v = hamr_value_ref(&l.items[k]);
-				rc = hamr__stream_push(s, &v);
-			}
-		}
-	}
-	hamr_value_clear(&c.result);
-	if (!rc) {
-		free(c.fail_msg);
-		return 0;
-	}
-	if (!emit_rc && hamr__stream_stopped(s) && !c.fail_msg)
-		rc = HAMR_ECANCELED; /* it stopped because the run did */
-	return node_failed(r, pn, rc, c.fail_msg);
 }

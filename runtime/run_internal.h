@@ -166,6 +166,16 @@ int hamr__stream_stopped(const struct hamr__stream *s);
  * `slots` (an upstream failure left the slot empty). */
 int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots);
 
+/* The node call's pieces that a parallelizable node's call (blocks.c)
+ * puts together around its emits (runtime/call.c): the call set up for
+ * node i, its start and end events (with its statistics), and a failure
+ * recorded with its message (taken over). */
+void hamr__call_init(hamr_call *c, hamr_run *r, uint32_t i, hamr_value *slots,
+                     struct hamr__stream *stream);
+void hamr__node_started(hamr_run *r, uint32_t i, hamr_event *e);
+void hamr__node_ended(hamr_run *r, hamr_event *e, int rc);
+int hamr__node_failed(hamr_run *r, const hamr__pnode *pn, int rc, char *msg);
+
 /* A place in a concurrency group that the calling thread holds, on its
  * stack: the thread's holdings form a chain, innermost first. */
 typedef struct hamr__held {
