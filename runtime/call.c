@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/procexec_internal.h"
 #include "runtime/run_internal.h"
-#include "serialize/arena_internal.h"
 #include "serialize/value_internal.h"
 #include "serialize/error_internal.h"
 
@@ -175,8 +173,8 @@ void *hamr_ret_alloc(hamr_call *c, size_t n)
 		wrong_type(c, HAMR_BYTES);
 		return NULL;
 	}
-	if (hamr__arena_worker) /* in the arena, read by the program in place */
-		return hamr__proc_ret_alloc(c, n);
+	if (hamr__ret_alloc_hook) /* a worker process: in its arena */
+		return hamr__ret_alloc_hook(c, n);
 	if (made(c, hamr__value_alloc_bytes_uninit(&v, n, &data), &v))
 		return NULL;
 	return data;
@@ -419,8 +417,9 @@ static int run_node_limited(hamr_run *r, uint32_t i, hamr_value *slots, hamr_cal
 static int run_node_slow(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c)
 {
 	const hamr_plan *p = r->plan;
-	if (r->proc_local && (!p->node_scope || p->node_scope[i] == 0) && hamr__node_procable(p, i))
-		return hamr__proc_node(r, i, slots);
+	if (r->node_elsewhere && (!p->node_scope || p->node_scope[i] == 0) &&
+	    hamr__node_procable(p, i))
+		return r->node_elsewhere(r, i, slots);
 	return c->node->flags & HAMR__PNODE_LIMITED ? run_node_limited(r, i, slots, c) :
 	                                               run_node_hooked(r, i, slots, c);
 }

@@ -22,6 +22,7 @@
 
 HAMR__TLS int64_t hamr__current_item = -1;
 HAMR__TLS int hamr__proc_attempt = 1;
+void *(*hamr__ret_alloc_hook)(hamr_call *c, size_t n);
 
 /* ---- failures and the end of a run ------------------------------------------ */
 

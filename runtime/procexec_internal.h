@@ -60,7 +60,4 @@ int hamr__proc_node(hamr_run *r, uint32_t i, hamr_value *slots);
  * returns a user type without a codec. */
 int hamr__proc_check(const struct hamr_plan *p, const uint32_t *nodes, uint32_t n_nodes);
 
-/* hamr_ret_alloc in a worker process: the result in the arena. */
-void *hamr__proc_ret_alloc(hamr_call *c, size_t n);
-
 #endif

@@ -114,7 +114,9 @@ static int worker_value(void *ctx, hamr_type t, size_t n, void **data, hamr_valu
 	return rc;
 }
 
-void *hamr__proc_ret_alloc(hamr_call *c, size_t n)
+/* hamr_ret_alloc in a worker process (hamr__ret_alloc_hook): the result
+ * in the arena, which the program reads in place. */
+static void *ret_alloc(hamr_call *c, size_t n)
 {
 	hamr_value v;
 	void *data = NULL;
@@ -440,6 +442,7 @@ out:
 _Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
 {
 	hamr__arena_worker = 1;
+	hamr__ret_alloc_hook = ret_alloc;
 	p->arena.self = (uint32_t)w + 1;
 	me.p = p;
 	me.w = w;

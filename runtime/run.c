@@ -152,6 +152,7 @@ static int procs_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t *n_
 	const hamr_plan *p = r->plan;
 	int used = 0, rc;
 	r->proc_local = r->opts.executor == HAMR_EXEC_PROCESSES;
+	r->node_elsewhere = r->proc_local ? hamr__proc_node : NULL;
 	for (uint32_t i = 0; r->proc_local && i < p->n_nodes; i++) {
 		if ((p->node_scope && p->node_scope[i] != 0) || !hamr__node_procable(p, i))
 			continue;

@@ -72,6 +72,9 @@ struct hamr_run {
 	/* the process executor */
 	struct hamr_procpool *procpool; /* when the run uses processes */
 	int proc_local;         /* nodes outside blocks run in processes */
+	/* set by run.c when they do: how the node call sends one there, so
+	 * that it knows no executor (runtime/procexec.c's hamr__proc_node) */
+	int (*node_elsewhere)(struct hamr_run *r, uint32_t i, hamr_value *slots);
 	long proc_timeout_ms;   /* 0: none */
 	long proc_retries;
 	struct {
@@ -209,6 +212,11 @@ int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_
 
 /* The attempt the calling thread runs (process workers: the task's). */
 extern HAMR__TLS int hamr__proc_attempt;
+
+/* hamr_ret_alloc's allocation where results are not the process's own
+ * heap values: a worker process installs its arena's (procworker.c); NULL
+ * elsewhere. */
+extern void *(*hamr__ret_alloc_hook)(hamr_call *c, size_t n);
 
 /* The block scope blk's remote executor in run r: its tag, else the
  * run's, else its local executor's (HAMR_REMOTE_SEQUENTIAL, THREADS or
