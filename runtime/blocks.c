@@ -60,11 +60,9 @@
  * what it asked for: a tolerant one the items that succeeded (with their
  * indices), any other nothing, so it is skipped. */
 #include <limits.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -628,16 +626,6 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 
 /* ---- waiting for blocking items ------------------------------------------ */
 
-static void futex_wait(atomic_uint *addr, unsigned val)
-{
-	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-}
-
-static void futex_wake(atomic_uint *addr, int n)
-{
-	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-}
-
 /* An item of a blocking stream is finished: the emitting thread, if it
  * sleeps at the bound, looks again. */
 static void bnotify(stream *s)
@@ -646,7 +634,7 @@ static void bnotify(stream *s)
 	 * bdone: either it reads this count, or this reads its flag */
 	atomic_fetch_add_explicit(&s->bdone, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&s->bwaiting, memory_order_seq_cst))
-		futex_wake(&s->bdone, 1);
+		hamr__futex_wake_private(&s->bdone, 1);
 }
 
 /* The emitting thread of a blocking stream, at max_inflight with nothing
@@ -661,7 +649,7 @@ static void bwait(stream *s)
 	/* acquire: pairs with the release in mark_done, as in consume */
 	if (!stopped(s) &&
 	    s->n - atomic_load_explicit(&s->finished, memory_order_acquire) >= s->max_inflight)
-		futex_wait(&s->bdone, seen);
+		hamr__futex_wait_private(&s->bdone, seen);
 	/* relaxed: the flag only spares wakes; a consumer that still reads
 	 * the stale 1 makes one needless futex_wake */
 	atomic_store_explicit(&s->bwaiting, 0, memory_order_relaxed);
@@ -885,7 +873,7 @@ static void gate_leave(gate *g)
 	 * emitting thread reads them; pairs with the acquire in gate_close.
 	 * The gate stays valid for the wake: this job still holds it */
 	if (atomic_fetch_sub_explicit(&g->in, 1, memory_order_release) == (GATE_CLOSED | 1))
-		futex_wake(&g->in, 1);
+		hamr__futex_wake_private(&g->in, 1);
 }
 
 /* Closes g (no consumer enters after) and returns once every consumer
@@ -897,7 +885,7 @@ static void gate_close(gate *g)
 	unsigned x;
 	/* acquire: pairs with the release in gate_leave */
 	while ((x = atomic_load_explicit(&g->in, memory_order_acquire)) != GATE_CLOSED)
-		futex_wait(&g->in, x);
+		hamr__futex_wait_private(&g->in, x);
 }
 
 /* Takes a consumer's place when fewer than bcap are taken; a is what

@@ -72,13 +72,13 @@ HAMR__TLS hamr__worker *hamr__tls_worker;
 
 /* ---- futex --------------------------------------------------------------- */
 
-static void futex_wait(atomic_uint *addr, unsigned expect)
+void hamr__futex_wait_private(atomic_uint *addr, unsigned expect)
 {
 	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, expect, NULL,
 	        NULL, 0);
 }
 
-static void futex_wake(atomic_uint *addr, int n)
+void hamr__futex_wake_private(atomic_uint *addr, int n)
 {
 	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
@@ -92,7 +92,7 @@ void hamr__pool_wake(hamr_pool *p, int n)
 	if (atomic_load_explicit(&p->n_sleeping, memory_order_seq_cst) == 0)
 		return;
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
-	futex_wake(&p->epoch, n);
+	hamr__futex_wake_private(&p->epoch, n);
 }
 
 static int work_visible(hamr_pool *p)
@@ -112,7 +112,7 @@ static void park(hamr__worker *w)
 	atomic_fetch_add_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
 	if (!work_visible(p) && !atomic_load_explicit(&p->stop, memory_order_seq_cst)) {
 		hamr__count(&w->parks);
-		futex_wait(&p->epoch, e);
+		hamr__futex_wait_private(&p->epoch, e);
 	}
 	atomic_fetch_sub_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
 }
@@ -526,7 +526,7 @@ void hamr_pool_destroy(hamr_pool *p)
 	/* seq_cst: a parking worker reads stop after announcing itself */
 	atomic_store_explicit(&p->stop, 1, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
-	futex_wake(&p->epoch, INT_MAX);
+	hamr__futex_wake_private(&p->epoch, INT_MAX);
 	for (int i = 0; i < p->n; i++)
 		pthread_join(p->w[i].thread, NULL);
 	free_queues(p->w, p->n);
@@ -656,7 +656,7 @@ static void call_trampoline(void *arg)
 	c->fn(c->arg);
 	/* release: pairs with the acquire load in hamr_pool_call */
 	atomic_store_explicit(&c->done, 1, memory_order_release);
-	futex_wake(&c->done, 1); /* a stale address at worst: harmless */
+	hamr__futex_wake_private(&c->done, 1); /* a stale address at worst: harmless */
 }
 
 int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
@@ -690,7 +690,7 @@ int hamr_pool_call(hamr_pool *p, hamr_task_fn fn, void *arg)
 		hamr__cpu_relax();
 	}
 	while (!atomic_load_explicit(&c.done, memory_order_acquire))
-		futex_wait(&c.done, 0);
+		hamr__futex_wait_private(&c.done, 0);
 	return 0;
 }
 

@@ -144,6 +144,12 @@ static inline void hamr__count(atomic_ullong *c)
 	                      memory_order_relaxed);
 }
 
+/* FUTEX_WAIT and FUTEX_WAKE on a word of this process (private futexes;
+ * runtime/procshm.c has the shared ones): sleeps while *addr holds
+ * `expect` (or until a wake or a signal), wakes up to n sleepers. */
+void hamr__futex_wait_private(atomic_uint *addr, unsigned expect);
+void hamr__futex_wake_private(atomic_uint *addr, int n);
+
 /* Wakes up to n parked workers of p, if any sleeps (seq_cst check). */
 void hamr__pool_wake(hamr_pool *p, int n);
 
