@@ -51,7 +51,7 @@ typedef struct hamr__gnode {
 
 /* Called with the path of each module hamr_graph_load_module loads, when
  * set: the process executor loads it in its fork server too, so that
- * workers forked later have it (runtime/procs.c sets it). */
+ * workers forked later have it (runtime/procs/procs.c sets it). */
 extern void (*hamr__module_loaded)(const char *path);
 
 struct hamr_graph {
@@ -179,7 +179,7 @@ enum {
 	HAMR__PNODE_COLLECTS = 1u << 2,
 	/* a parallelizable node whose block, or a block nested in it, runs a
 	 * node tagged blocking: the block runs on the blocking pool, an item
-	 * per blocking worker (runtime/blocks.c) */
+	 * per blocking worker (runtime/blocks/blocks.c) */
 	HAMR__PNODE_BLOCKING_ITEMS = 1u << 3
 };
 

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Proves that libhamr's files call each other only as tools/layers-known.txt
-# says: no new loop between files and no new call from the pool (the bottom
-# layer) to a layer above it, read from the object files with nm
-# (tools/layers.sh); and that every loop the list names is still there, so
-# the list shrinks as the loops are taken apart.
+# says (today: never around a loop, and never up a layer: serialize/, graph/,
+# then runtime/'s folders bottom-up), read from the object files with nm
+# (tools/layers.sh); and that every line the list has still holds, so the
+# list only shrinks.
 #
 # Run by ctest as
 #   cmake -DHAMR_SOURCE_DIR=... -DHAMR_BINARY_DIR=... -P tests/layers.cmake

@@ -6,7 +6,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "runtime/deque_internal.h"
+#include "runtime/pool/deque_internal.h"
 #include "tests/check.h"
 
 typedef struct conserve {

@@ -10,7 +10,7 @@
 #include "graph/graph_internal.h"
 #include "hamr/errno.h"
 #include "hamr/runtime.h"
-#include "runtime/pool_internal.h"
+#include "runtime/pool/pool_internal.h"
 #include "serialize/value_internal.h"
 
 enum { RUN_CREATED = 0, RUN_STARTED, RUN_RUNNING, RUN_DONE };

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/procs_internal.h"
+#include "runtime/procs/procs_internal.h"
 
 void hamr__futex_wait(atomic_uint *addr, unsigned val, int64_t timeout_ns)
 {

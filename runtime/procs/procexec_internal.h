@@ -9,7 +9,7 @@
 
 #include "hamr/process.h"
 #include "hamr/runtime.h"
-#include "runtime/procs_internal.h"
+#include "runtime/procs/procs_internal.h"
 
 struct hamr_plan;
 

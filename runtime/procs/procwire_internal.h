@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "runtime/procs_internal.h"
+#include "runtime/procs/procs_internal.h"
 #include "serialize/arena_internal.h"
 
 /* A function or datum named by the loaded object holding it: the object's

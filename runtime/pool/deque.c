@@ -36,7 +36,7 @@
 #include <stdlib.h>
 
 #include "hamr/errno.h"
-#include "runtime/deque_internal.h"
+#include "runtime/pool/deque_internal.h"
 
 #if defined(HAMR_WITH_JEMALLOC)
 #include <jemalloc/jemalloc.h>

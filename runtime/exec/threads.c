@@ -28,7 +28,7 @@
  * run. */
 #include <stdlib.h>
 
-#include "runtime/run_internal.h"
+#include "runtime/core/run_internal.h"
 #include "serialize/value_internal.h"
 #include "serialize/error_internal.h"
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "hamr/pool.h"
-#include "runtime/deque_internal.h"
+#include "runtime/pool/deque_internal.h"
 
 typedef struct hamr__worker hamr__worker;
 

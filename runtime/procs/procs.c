@@ -55,9 +55,9 @@
 
 #include "hamr/pool.h"
 #include "hamr/process.h"
-#include "runtime/env_internal.h"
+#include "runtime/pool/env_internal.h"
 #include "graph/graph_internal.h"
-#include "runtime/procs_internal.h"
+#include "runtime/procs/procs_internal.h"
 #include "serialize/error_internal.h"
 
 #define MAX_PROCESSES 1024

@@ -39,10 +39,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "runtime/deque_internal.h"
-#include "runtime/env_internal.h"
-#include "runtime/pool_internal.h"
-#include "runtime/resource_internal.h"
+#include "runtime/pool/deque_internal.h"
+#include "runtime/pool/env_internal.h"
+#include "runtime/pool/pool_internal.h"
+#include "runtime/pool/resource_internal.h"
 #include "serialize/error_internal.h"
 
 #if defined(HAMR_WITH_JEMALLOC)

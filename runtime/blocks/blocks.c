@@ -66,8 +66,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/procexec_internal.h"
-#include "runtime/run_internal.h"
+#include "runtime/procs/procexec_internal.h"
+#include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 

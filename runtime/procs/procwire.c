@@ -5,7 +5,7 @@
 #include <link.h>
 #include <string.h>
 
-#include "runtime/procwire_internal.h"
+#include "runtime/procs/procwire_internal.h"
 #include "serialize/error_internal.h"
 
 typedef struct locate_ctx {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/run_internal.h"
+#include "runtime/core/run_internal.h"
 #include "serialize/value_internal.h"
 #include "serialize/error_internal.h"
 

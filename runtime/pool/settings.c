@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/env_internal.h"
-#include "runtime/pool_internal.h"
+#include "runtime/pool/env_internal.h"
+#include "runtime/pool/pool_internal.h"
 #include "serialize/error_internal.h"
 
 /* The cgroup v2 (cpu.max) or v1 (cfs quota) limit, in whole CPUs rounded

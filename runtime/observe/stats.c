@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "graph/graph_internal.h"
-#include "runtime/env_internal.h"
-#include "runtime/pool_internal.h"
-#include "runtime/run_internal.h"
+#include "runtime/pool/env_internal.h"
+#include "runtime/pool/pool_internal.h"
+#include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
 
 /* Counters per plan node, per block (scope) and per worker, updated with

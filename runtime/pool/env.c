@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "hamr/version.h"
-#include "runtime/env_internal.h"
+#include "runtime/pool/env_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/spelling_internal.h"
 

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/pool_internal.h"
-#include "runtime/run_internal.h"
+#include "runtime/pool/pool_internal.h"
+#include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
 
 typedef struct trace {

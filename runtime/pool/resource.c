@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/resource_internal.h"
+#include "runtime/pool/resource_internal.h"
 #include "serialize/error_internal.h"
 
 struct hamr_resource {

@@ -22,11 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/env_internal.h"
-#include "runtime/procexec_internal.h"
-#include "runtime/procs_internal.h"
-#include "runtime/procwire_internal.h"
-#include "runtime/run_internal.h"
+#include "runtime/pool/env_internal.h"
+#include "runtime/procs/procexec_internal.h"
+#include "runtime/procs/procs_internal.h"
+#include "runtime/procs/procwire_internal.h"
+#include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 

@@ -15,7 +15,7 @@
  * deque is empty). On a pool with nothing idle, that is a serial loop; with
  * idle workers, ranges halve until every worker has one. HAMR_GRAIN
  * replaces this with a fixed split down to the grain. */
-#include "runtime/pool_internal.h"
+#include "runtime/pool/pool_internal.h"
 #include "serialize/error_internal.h"
 
 hamr__worker *hamr__worker_self(void)

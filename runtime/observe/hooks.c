@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/env_internal.h"
-#include "runtime/run_internal.h"
+#include "runtime/pool/env_internal.h"
+#include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
 
 void hamr__event(const hamr_run *r, hamr_event *e)

@@ -12,7 +12,7 @@
  * input failed is skipped (hamr__run_node_in checks).
  *
  * Plans with map blocks run by scope (runtime/blocks.c), in item order. */
-#include "runtime/run_internal.h"
+#include "runtime/core/run_internal.h"
 #include "serialize/value_internal.h"
 
 int hamr__exec_sequential(hamr_run *r)
