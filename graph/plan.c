@@ -240,6 +240,42 @@ static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *
 	return 0;
 }
 
+/* Node i of the first n_order reads computed node t, counted once per
+ * pair: the dependents' first pass counts, the second fills them in
+ * (ndep: then each producer's next free place). */
+typedef void (*dependent_fn)(hamr_plan *p, uint32_t t, uint32_t i, uint32_t *ndep);
+
+static void count_dependent(hamr_plan *p, uint32_t t, uint32_t i, uint32_t *ndep)
+{
+	ndep[t]++;
+	p->nodes[i].n_pending++;
+}
+
+static void add_dependent(hamr_plan *p, uint32_t t, uint32_t i, uint32_t *ndep)
+{
+	p->dependents[ndep[t]++] = i;
+	p->nodes[t].n_dependents++;
+}
+
+/* Calls visit once for each computed node t that node i reads, for every
+ * node i of the first n_order; seen needs room for p->n_nodes entries. */
+static void each_producer(hamr_plan *p, uint32_t n_order, uint32_t *seen, uint32_t *ndep,
+                          dependent_fn visit)
+{
+	for (uint32_t i = 0; i < p->n_nodes; i++)
+		seen[i] = UINT32_MAX;
+	for (uint32_t i = 0; i < n_order; i++) {
+		const hamr__pnode *pn = &p->nodes[i];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t t = p->args[pn->arg_start + k];
+			if (t < 0 || (uint32_t)t >= p->n_nodes || seen[t] == i)
+				continue;
+			seen[t] = i;
+			visit(p, (uint32_t)t, i, ndep);
+		}
+	}
+}
+
 /* Lays out slots and arguments for the walked nodes. */
 static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 {
@@ -344,19 +380,7 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 		}
 	}
 	/* dependents: computed node t is read by the computed nodes below */
-	for (uint32_t i = 0; i < ns; i++)
-		seen[i] = UINT32_MAX;
-	for (uint32_t i = 0; i < w->n_order; i++) {
-		hamr__pnode *pn = &p->nodes[i];
-		for (uint32_t k = 0; k < pn->n_args; k++) {
-			int32_t t = p->args[pn->arg_start + k];
-			if (t < 0 || (uint32_t)t >= p->n_nodes || seen[t] == i)
-				continue;
-			seen[t] = i;
-			ndep[t]++;
-			pn->n_pending++;
-		}
-	}
+	each_producer(p, w->n_order, seen, ndep, count_dependent);
 	p->pending_init = malloc((w->n_order ? w->n_order : 1) * sizeof *p->pending_init);
 	p->roots = malloc((w->n_order ? w->n_order : 1) * sizeof *p->roots);
 	if (!p->pending_init || !p->roots) {
@@ -375,19 +399,8 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 		p->nodes[i].dep_start = off;
 		off += ndep[i];
 		ndep[i] = p->nodes[i].dep_start; /* now: next free position */
-		seen[i] = UINT32_MAX;
 	}
-	for (uint32_t i = 0; i < w->n_order; i++) {
-		hamr__pnode *pn = &p->nodes[i];
-		for (uint32_t k = 0; k < pn->n_args; k++) {
-			int32_t t = p->args[pn->arg_start + k];
-			if (t < 0 || (uint32_t)t >= p->n_nodes || seen[t] == i)
-				continue;
-			seen[t] = i;
-			p->dependents[ndep[t]++] = i;
-			p->nodes[t].n_dependents++;
-		}
-	}
+	each_producer(p, w->n_order, seen, ndep, add_dependent);
 	free(ndep);
 	free(seen);
 	return 0;

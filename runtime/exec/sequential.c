@@ -11,7 +11,8 @@
  * Under keep_going a failed node does not stop the others; a node whose
  * input failed is skipped (hamr__run_node_in checks).
  *
- * Plans with map blocks run by scope (runtime/blocks.c), in item order. */
+ * Plans with map blocks run by scope (runtime/blocks/blocks.c), in item
+ * order. */
 #include "runtime/core/run_internal.h"
 #include "serialize/value_internal.h"
 
@@ -24,9 +25,7 @@ int hamr__exec_sequential(hamr_run *r)
 		return rc == HAMR__SKIPPED ? 0 : rc;
 	}
 	const int32_t *args = p->args;
-	const uint8_t *pinned = p->slot_pinned;
-	atomic_uint *remaining = r->remaining;
-	hamr_value *slots = r->slots;
+	const hamr__frame f = {r->slots, r->remaining, 0}; /* only this thread counts */
 
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		/* relaxed: a stale read delays the stop by at most one node;
@@ -39,14 +38,8 @@ int hamr__exec_sequential(hamr_run *r)
 		const hamr__pnode *pn = &p->nodes[i];
 		for (uint32_t k = 0; k < pn->n_args; k++) {
 			int32_t s = args[pn->arg_start + k];
-			if (s < 0)
-				continue;
-			/* relaxed, load and store: only this thread counts */
-			unsigned left = atomic_load_explicit(&remaining[s],
-			                                     memory_order_relaxed) - 1;
-			atomic_store_explicit(&remaining[s], left, memory_order_relaxed);
-			if (left == 0 && !pinned[s])
-				hamr__value_drop(&slots[s]);
+			if (s >= 0)
+				hamr__slot_release(p, &f, s);
 		}
 	}
 	return 0;

@@ -33,12 +33,24 @@
 #include "serialize/error_internal.h"
 
 
+static void node_task(void *arg);
+
+/* Node d's task record, filled for this worker's deque and pushed there. */
+static void push_task(hamr_run *r, hamr__worker *w, uint32_t d)
+{
+	hamr__node_task *t = &r->tasks[d];
+	t->r = r;
+	t->i = d;
+	t->t.fn_ = node_task;
+	t->t.arg_ = t;
+	hamr__worker_push(w, &t->t);
+}
+
 /* Node d is ready: it runs next here (*next) if this worker's pool is the
  * one for it and nothing is next yet, goes on this worker's deque if the
  * pool is right, or into the queue of the pool it belongs to: the blocking
  * pool for nodes tagged blocking and blocks that run one, the compute pool
  * for the others. */
-static void node_task(void *arg);
 
 static void make_ready(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t *next)
 {
@@ -60,11 +72,7 @@ static void make_ready(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t *next)
 	} else if (*next == UINT32_MAX) {
 		*next = d;
 	} else {
-		t->r = r;
-		t->i = d;
-		t->t.fn_ = node_task;
-		t->t.arg_ = t;
-		hamr__worker_push(w, &t->t);
+		push_task(r, w, d);
 	}
 }
 
@@ -154,14 +162,8 @@ static void start_roots(void *arg)
 	for (uint32_t k = 0; k < p->n_roots; k++) {
 		uint32_t next = UINT32_MAX;
 		make_ready(r, w, p->roots[k], &next);
-		if (next != UINT32_MAX) {
-			hamr__node_task *t = &r->tasks[next];
-			t->r = r;
-			t->i = next;
-			t->t.fn_ = node_task;
-			t->t.arg_ = t;
-			hamr__worker_push(w, &t->t);
-		}
+		if (next != UINT32_MAX)
+			push_task(r, w, next);
 	}
 	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1)
 		end_run(r);

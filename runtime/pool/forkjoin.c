@@ -33,10 +33,10 @@ int hamr_worker_index(void)
 	return hamr__tls_worker ? hamr__tls_worker->index : -1;
 }
 
-void hamr__worker_push(hamr__worker *w, hamr_task *t)
+/* Pushes t onto w's own deque for thieves and wakes a parked worker if
+ * one sleeps; runs t at once when the deque cannot grow. */
+static inline void push_and_wake(hamr__worker *w, hamr_task *t)
 {
-	t->done_ = 0;
-	t->detached_ = 1;
 	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
 		hamr__worker_run(w, t); /* out of memory: run it here */
 		return;
@@ -44,6 +44,13 @@ void hamr__worker_push(hamr__worker *w, hamr_task *t)
 	/* relaxed: a missed sleeper only delays parallelism (see the top) */
 	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
 		hamr__pool_wake(w->pool, 1);
+}
+
+void hamr__worker_push(hamr__worker *w, hamr_task *t)
+{
+	t->done_ = 0;
+	t->detached_ = 1;
+	push_and_wake(w, t);
 }
 
 void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
@@ -58,13 +65,7 @@ void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
 		t->done_ = 1;
 		return;
 	}
-	if (__builtin_expect(hamr__deque_push(&w->q, t) != 0, 0)) {
-		hamr__worker_run(w, t); /* out of memory: run it here */
-		return;
-	}
-	/* relaxed: a missed sleeper only delays parallelism (see the top) */
-	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
-		hamr__pool_wake(w->pool, 1);
+	push_and_wake(w, t);
 }
 
 void hamr_sync(hamr_task *t)
