@@ -176,14 +176,11 @@ static int grow_slots(hamr_plan *p, uint32_t extra)
 	return consumers && kind && pinned && name && type ? 0 : HAMR_ENOMEM;
 }
 
-int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
+/* A value given for a node inside a block, or for the node that opens one,
+ * leaves a block without its items: refuse it. */
+static int refuse_given_block_values(const hamr_plan *p, const hamr_graph *g)
 {
-	uint32_t n = p->n_nodes, np = 0;
-	p->n_scopes = 1;
-	for (uint32_t i = 0; i < n; i++)
-		np += p->nodes[i].kind == HAMR_NODE_PARALLELIZABLE;
-	/* a value given for a node inside a block, or for the node that opens
-	 * one, leaves a block without its items: refuse it */
+	uint32_t n = p->n_nodes;
 	for (uint32_t i = 0; i < n; i++) {
 		const hamr__gnode *gn = g->nodes[p->nodes[i].graph_index];
 		for (uint32_t k = 0; k < p->nodes[i].n_args; k++) {
@@ -215,16 +212,32 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		}
 	}
 	free(computed);
-	if (!np)
-		return 0;
+	return 0;
+}
 
-	int rc = HAMR_ENOMEM;
+/* What the phases of hamr__plan_blocks hand on to each other. The arrays
+ * are scratch, freed when planning ends; what the plan keeps is in p. */
+struct block_planning {
+	hamr_plan *p;
+	const hamr_graph *g;
+	uint32_t n;          /* plan nodes */
+	size_t nn, nsc;      /* nodes (at least 1) and scopes, for sizes */
+	int32_t *list_of;    /* list or fold slot: the node it gathers */
+	uint8_t *tolerant;   /* node: collected tolerantly into its list */
+	uint32_t *dcount;    /* node: a counter per node, reused by phases */
+	uint32_t *indeg, *estart, *edges, *queue; /* unit edges, Kahn's queue */
+	uint32_t n_ordered;  /* units in queue, in running order */
+};
+
+/* The plan's block tables, with each node's scope and block, and each
+ * block's parallelizable node, filled in. */
+static int alloc_block_tables(struct block_planning *w)
+{
+	hamr_plan *p = w->p;
+	const hamr_graph *g = w->g;
+	uint32_t n = w->n;
+	size_t nn = w->nn, nsc = w->nsc;
 	uint32_t n_args = n ? p->nodes[n - 1].arg_start + p->nodes[n - 1].n_args : 0;
-	size_t nn = n ? n : 1, nsc = g->n_scopes;
-	int32_t *list_of = NULL;
-	uint8_t *tolerant = NULL;
-	uint32_t *indeg = NULL, *estart = NULL, *edges = NULL, *queue = NULL,
-	         *dcount = NULL;
 	p->n_scopes = g->n_scopes;
 	p->node_scope = malloc(nn * sizeof *p->node_scope);
 	p->node_block = malloc(nn * sizeof *p->node_block);
@@ -239,7 +252,7 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 	if (!p->node_scope || !p->node_block || !p->scope_owner || !p->list_slot ||
 	    !p->arg_direct || !p->arg_tolerant || !p->unit_start || !p->units || !p->defer_start ||
 	    !p->clear_start)
-		goto fail;
+		return HAMR_ENOMEM;
 	for (uint32_t s = 0; s < nsc; s++)
 		p->scope_owner[s] = -1;
 	for (uint32_t i = 0; i < n; i++) {
@@ -251,13 +264,20 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			p->scope_owner[p->node_block[i]] = (int32_t)i;
 	}
 	mark_blocking_blocks(p);
+	return 0;
+}
 
-	/* 1. list slots: for collected nodes, and outputs inside a block; an
-	 * accumulator slot for each fold collect */
+/* 1. List slots: for collected nodes, and outputs inside a block; an
+ * accumulator slot for each fold collect. */
+static int make_list_slots(struct block_planning *w)
+{
+	hamr_plan *p = w->p;
+	const hamr_graph *g = w->g;
+	uint32_t n = w->n;
 	uint32_t n_lists = 0, n_folds = 0;
-	tolerant = calloc(nn, 1);
-	if (!tolerant)
-		goto fail;
+	w->tolerant = calloc(w->nn, 1);
+	if (!w->tolerant)
+		return HAMR_ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		const hamr__pnode *pn = &p->nodes[i];
 		const hamr__gnode *gn = g->nodes[pn->graph_index];
@@ -270,7 +290,7 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 				continue;
 			}
 			if (gn->deps[k].flags & HAMR_DEP_TOLERANT)
-				tolerant[s] = 1;
+				w->tolerant[s] = 1;
 			if (p->list_slot[s] < 0) {
 				p->list_slot[s] = 0; /* numbered below */
 				n_lists++;
@@ -281,22 +301,21 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		uint32_t s = p->out_slots[o];
 		if (s >= n || value_scope(p, s) == 0)
 			continue;
-		if (g->scope_depth[value_scope(p, s)] > 1) {
-			rc = hamr__error_set(HAMR_EBLOCK,
-			                     "output \"%s\" is inside a nested map block: request a collect of it",
-			                     p->out_names[o]);
-			goto fail;
-		}
+		if (g->scope_depth[value_scope(p, s)] > 1)
+			return hamr__error_set(HAMR_EBLOCK,
+			                       "output \"%s\" is inside a nested map block: request a collect of it",
+			                       p->out_names[o]);
 		if (p->list_slot[s] < 0) {
 			p->list_slot[s] = 0;
 			n_lists++;
 		}
 	}
 	if (grow_slots(p, n_lists + n_folds))
-		goto fail;
-	list_of = malloc(((size_t)p->n_slots + n_lists + n_folds) * sizeof *list_of);
-	if (!list_of)
-		goto fail;
+		return HAMR_ENOMEM;
+	w->list_of = malloc(((size_t)p->n_slots + n_lists + n_folds) * sizeof *w->list_of);
+	if (!w->list_of)
+		return HAMR_ENOMEM;
+	int32_t *list_of = w->list_of;
 	for (uint32_t i = 0; i < n; i++) {
 		if (p->list_slot[i] < 0)
 			continue;
@@ -338,11 +357,21 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			p->slot_pinned[p->list_slot[s]] = 1;
 		}
 	}
-	/* what each block hands on per item: a value into a list or a fold */
-	p->gathered = calloc(nn, 1);
+	return 0;
+}
+
+/* What each block hands on per item: a value into a list or a fold. */
+static int plan_gathers(struct block_planning *w)
+{
+	hamr_plan *p = w->p;
+	const hamr_graph *g = w->g;
+	uint32_t n = w->n;
+	size_t nsc = w->nsc;
+	const int32_t *list_of = w->list_of;
+	p->gathered = calloc(w->nn, 1);
 	p->gather_start = calloc(nsc + 1, sizeof *p->gather_start);
 	if (!p->gathered || !p->gather_start)
-		goto fail;
+		return HAMR_ENOMEM;
 	for (uint32_t s = n; s < p->n_slots; s++)
 		if (p->slot_kind[s] == HAMR__SLOT_LIST || p->slot_kind[s] == HAMR__SLOT_FOLD)
 			p->gather_start[value_scope(p, (uint32_t)list_of[s]) + 1]++;
@@ -350,63 +379,71 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		p->gather_start[sc + 1] += p->gather_start[sc];
 	p->gather = calloc(p->gather_start[nsc] ? p->gather_start[nsc] : 1, sizeof *p->gather);
 	if (!p->gather)
-		goto fail;
-	{
-		uint32_t *fill = calloc(nsc, sizeof *fill);
-		if (!fill)
-			goto fail;
-		/* a fold's slot names its node; find it by the argument */
-		for (uint32_t i = 0; i < n; i++) {
-			const hamr__pnode *pn = &p->nodes[i];
-			for (uint32_t k = 0; k < pn->n_args; k++) {
-				int32_t a = p->args[pn->arg_start + k];
-				if (a < 0 || p->slot_kind[a] != HAMR__SLOT_FOLD)
-					continue;
-				const hamr__gnode *gn = g->nodes[pn->graph_index];
-				int32_t sc = value_scope(p, (uint32_t)list_of[a]);
-				hamr__gather *ge = &p->gather[p->gather_start[sc] + fill[sc]++];
-				ge->src = (uint32_t)list_of[a];
-				ge->dst = (uint32_t)a;
-				ge->node = i;
-				ge->tolerant = (gn->deps[k].flags & HAMR_DEP_TOLERANT) != 0;
-				ge->fold = &gn->fold;
-				ge->userdata = gn->userdata;
-				p->gathered[ge->src] = 1;
-				if (hamr__default_value(&gn->fold.init, &ge->init)) {
-					free(fill);
-					goto fail;
-				}
+		return HAMR_ENOMEM;
+	uint32_t *fill = calloc(nsc, sizeof *fill);
+	if (!fill)
+		return HAMR_ENOMEM;
+	/* a fold's slot names its node; find it by the argument */
+	for (uint32_t i = 0; i < n; i++) {
+		const hamr__pnode *pn = &p->nodes[i];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t a = p->args[pn->arg_start + k];
+			if (a < 0 || p->slot_kind[a] != HAMR__SLOT_FOLD)
+				continue;
+			const hamr__gnode *gn = g->nodes[pn->graph_index];
+			int32_t sc = value_scope(p, (uint32_t)list_of[a]);
+			hamr__gather *ge = &p->gather[p->gather_start[sc] + fill[sc]++];
+			ge->src = (uint32_t)list_of[a];
+			ge->dst = (uint32_t)a;
+			ge->node = i;
+			ge->tolerant = (gn->deps[k].flags & HAMR_DEP_TOLERANT) != 0;
+			ge->fold = &gn->fold;
+			ge->userdata = gn->userdata;
+			p->gathered[ge->src] = 1;
+			if (hamr__default_value(&gn->fold.init, &ge->init)) {
+				free(fill);
+				return HAMR_ENOMEM;
 			}
 		}
-		for (uint32_t s = n; s < p->n_slots; s++) {
-			if (p->slot_kind[s] != HAMR__SLOT_LIST)
-				continue;
-			int32_t sc = value_scope(p, (uint32_t)list_of[s]);
-			hamr__gather *ge = &p->gather[p->gather_start[sc] + fill[sc]++];
-			ge->src = (uint32_t)list_of[s];
-			ge->dst = s;
-			ge->node = ge->src;
-			ge->tolerant = tolerant[ge->src];
-			p->gathered[ge->src] = 1;
-		}
-		free(fill);
 	}
-	/* how each block's items run, from its owner's tags and the
-	 * environment */
-	p->scope_grouping = calloc(nsc, 1);
-	p->scope_remote = calloc(nsc, 1);
-	if (!p->scope_grouping || !p->scope_remote)
-		goto fail;
-	if ((rc = block_settings(p, g)))
-		goto fail;
-	rc = HAMR_ENOMEM;
+	for (uint32_t s = n; s < p->n_slots; s++) {
+		if (p->slot_kind[s] != HAMR__SLOT_LIST)
+			continue;
+		int32_t sc = value_scope(p, (uint32_t)list_of[s]);
+		hamr__gather *ge = &p->gather[p->gather_start[sc] + fill[sc]++];
+		ge->src = (uint32_t)list_of[s];
+		ge->dst = s;
+		ge->node = ge->src;
+		ge->tolerant = w->tolerant[ge->src];
+		p->gathered[ge->src] = 1;
+	}
+	free(fill);
+	return 0;
+}
 
-	/* 2. who releases what: direct readers count per item; outer slots
-	 * are charged to the block's owner, released when the block is done */
+/* How each block's items run, from its owner's tags and the environment. */
+static int choose_block_runs(struct block_planning *w)
+{
+	hamr_plan *p = w->p;
+	p->scope_grouping = calloc(w->nsc, 1);
+	p->scope_remote = calloc(w->nsc, 1);
+	if (!p->scope_grouping || !p->scope_remote)
+		return HAMR_ENOMEM;
+	return block_settings(p, w->g);
+}
+
+/* 2. Who releases what: direct readers count per item; outer slots are
+ * charged to the block's owner, released when the block is done. */
+static int assign_releases(struct block_planning *w)
+{
+	hamr_plan *p = w->p;
+	const hamr_graph *g = w->g;
+	uint32_t n = w->n;
 	memset(p->consumers, 0, p->n_slots * sizeof *p->consumers);
-	dcount = calloc(nn, sizeof *dcount);
-	if (!dcount)
-		goto fail;
+	w->dcount = calloc(w->nn, sizeof *w->dcount);
+	if (!w->dcount)
+		return HAMR_ENOMEM;
+	uint32_t *dcount = w->dcount;
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = 0; i < n; i++) {
 			const hamr__pnode *pn = &p->nodes[i];
@@ -414,7 +451,7 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 				int32_t a = p->args[pn->arg_start + k];
 				if (a < 0)
 					continue;
-				int32_t ss = slot_scope(p, g, (uint32_t)a, list_of);
+				int32_t ss = slot_scope(p, g, (uint32_t)a, w->list_of);
 				if (ss < 0) { /* a default: a constant, kept */
 					p->slot_pinned[a] = 1;
 					continue;
@@ -446,13 +483,19 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			p->defer = malloc((p->defer_start[n] ? p->defer_start[n] : 1) *
 			                  sizeof *p->defer);
 			if (!p->defer)
-				goto fail;
+				return HAMR_ENOMEM;
 		}
 	}
+	return 0;
+}
 
-	/* 3. slots to reset and clear per item, by scope */
+/* 3. Slots to reset and clear per item, by scope. */
+static int list_item_clears(struct block_planning *w)
+{
+	hamr_plan *p = w->p;
+	size_t nsc = w->nsc;
 	for (uint32_t s = 0; s < p->n_slots; s++) {
-		int32_t sc = slot_scope(p, g, s, list_of);
+		int32_t sc = slot_scope(p, w->g, s, w->list_of);
 		if (sc > 0)
 			p->clear_start[sc + 1]++;
 	}
@@ -461,27 +504,29 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 	p->clear = malloc((p->clear_start[nsc] ? p->clear_start[nsc] : 1) *
 	                  sizeof *p->clear);
 	if (!p->clear)
-		goto fail;
-	{
-		uint32_t *fill = calloc(nsc, sizeof *fill);
-		if (!fill)
-			goto fail;
-		for (uint32_t s = 0; s < p->n_slots; s++) {
-			int32_t sc = slot_scope(p, g, s, list_of);
-			if (sc > 0)
-				p->clear[p->clear_start[sc] + fill[sc]++] = s;
-		}
-		free(fill);
+		return HAMR_ENOMEM;
+	uint32_t *fill = calloc(nsc, sizeof *fill);
+	if (!fill)
+		return HAMR_ENOMEM;
+	for (uint32_t s = 0; s < p->n_slots; s++) {
+		int32_t sc = slot_scope(p, w->g, s, w->list_of);
+		if (sc > 0)
+			p->clear[p->clear_start[sc] + fill[sc]++] = s;
 	}
+	free(fill);
+	return 0;
+}
 
-	/* 4. running order of units, per scope (Kahn, ties in plan order) */
-	indeg = calloc(nn, sizeof *indeg);
-	estart = calloc(nn + 1, sizeof *estart);
-	queue = malloc(nn * sizeof *queue);
-	if (!indeg || !estart || !queue)
-		goto fail;
+/* The edges between units of one scope, as lists per producer (estart,
+ * edges), and each unit's count of producers (indeg). A unit reads its
+ * arguments and the outer slots it holds for its block. */
+static int link_units(struct block_planning *w)
+{
+	const hamr_plan *p = w->p;
+	uint32_t n = w->n;
+	uint32_t *dcount = w->dcount, *indeg = w->indeg, *estart = w->estart;
 	for (int pass = 0; pass < 2; pass++) {
-		memset(dcount, 0, nn * sizeof *dcount);
+		memset(dcount, 0, w->nn * sizeof *dcount);
 		for (uint32_t i = 0; i < n; i++) {
 			const hamr__pnode *pn = &p->nodes[i];
 			int32_t in = p->node_scope[i];
@@ -491,25 +536,62 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 				                             (int32_t)p->defer[p->defer_start[i] + k - pn->n_args];
 				if (a < 0)
 					continue;
-				int32_t u = producer(p, g, (uint32_t)a, in, list_of);
+				int32_t u = producer(p, w->g, (uint32_t)a, in, w->list_of);
 				if (u < 0 || (uint32_t)u == i)
 					continue;
 				if (pass == 0) {
 					estart[u + 1]++;
 					indeg[i]++;
 				} else {
-					edges[estart[u] + dcount[u]++] = i;
+					w->edges[estart[u] + dcount[u]++] = i;
 				}
 			}
 		}
 		if (pass == 0) {
 			for (uint32_t i = 0; i < n; i++)
 				estart[i + 1] += estart[i];
-			edges = malloc((estart[n] ? estart[n] : 1) * sizeof *edges);
-			if (!edges)
-				goto fail;
+			w->edges = malloc((estart[n] ? estart[n] : 1) * sizeof *w->edges);
+			if (!w->edges)
+				return HAMR_ENOMEM;
 		}
 	}
+	return 0;
+}
+
+/* Units left over by the ordering wait for each other: names a block that
+ * reads a value computed from its own collect, where there is one. */
+static int report_waiting_units(const struct block_planning *w)
+{
+	const hamr_plan *p = w->p;
+	uint32_t n = w->n;
+	const uint32_t *indeg = w->indeg, *estart = w->estart, *edges = w->edges;
+	for (uint32_t u = 0; u < n; u++) {
+		if (!indeg[u] || !p->node_block[u])
+			continue;
+		for (uint32_t v = 0; v < n; v++)
+			for (uint32_t e = estart[v]; e < estart[v + 1]; e++)
+				if (edges[e] == u && indeg[v])
+					return hamr__error_set(HAMR_EBLOCK,
+					                       "the block of \"%s\" reads \"%s\", which waits for that block's own results: it would wait for itself",
+					                       p->nodes[u].name, p->nodes[v].name);
+	}
+	return hamr__error_set(HAMR_EBLOCK, "map blocks that wait for each other");
+}
+
+/* 4. Running order of units, per scope (Kahn, ties in plan order): the
+ * order is left in queue, n_ordered long. */
+static int order_units(struct block_planning *w)
+{
+	uint32_t n = w->n;
+	int rc;
+	w->indeg = calloc(w->nn, sizeof *w->indeg);
+	w->estart = calloc(w->nn + 1, sizeof *w->estart);
+	w->queue = malloc(w->nn * sizeof *w->queue);
+	if (!w->indeg || !w->estart || !w->queue)
+		return HAMR_ENOMEM;
+	if ((rc = link_units(w)))
+		return rc;
+	uint32_t *indeg = w->indeg, *estart = w->estart, *edges = w->edges, *queue = w->queue;
 	uint32_t head = 0, tail = 0;
 	for (uint32_t i = 0; i < n; i++)
 		if (!indeg[i])
@@ -520,32 +602,27 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 			if (--indeg[edges[e]] == 0)
 				queue[tail++] = edges[e];
 	}
-	if (tail < n) {
-		/* units left over wait for each other: a block reads a value
-		 * computed from its own collect */
-		for (uint32_t u = 0; u < n; u++) {
-			if (!indeg[u] || !p->node_block[u])
-				continue;
-			for (uint32_t v = 0; v < n; v++)
-				for (uint32_t e = estart[v]; e < estart[v + 1]; e++)
-					if (edges[e] == u && indeg[v]) {
-						rc = hamr__error_set(HAMR_EBLOCK,
-						                     "the block of \"%s\" reads \"%s\", which waits for that block's own results: it would wait for itself",
-						                     p->nodes[u].name, p->nodes[v].name);
-						goto fail;
-					}
-		}
-		rc = hamr__error_set(HAMR_EBLOCK, "map blocks that wait for each other");
-		goto fail;
-	}
-	/* bucket the order by scope, keeping it within each; inside a block,
-	 * units are sorted by level (a unit's level is one more than the
-	 * deepest unit of its scope it reads), so that the units of one level,
-	 * which never read each other, sit together: per-node grouping runs
-	 * each level's units at once */
+	w->n_ordered = tail;
+	if (tail < n)
+		return report_waiting_units(w);
+	return 0;
+}
+
+/* Buckets the order by scope, keeping it within each; inside a block,
+ * units are sorted by level (a unit's level is one more than the deepest
+ * unit of its scope it reads), so that the units of one level, which
+ * never read each other, sit together: per-node grouping runs each
+ * level's units at once. */
+static int sort_units_by_level(struct block_planning *w)
+{
+	hamr_plan *p = w->p;
+	uint32_t n = w->n;
+	size_t nn = w->nn, nsc = w->nsc;
+	const uint32_t *estart = w->estart, *edges = w->edges, *queue = w->queue;
+	uint32_t *dcount = w->dcount, tail = w->n_ordered;
 	p->unit_level = malloc(nn * sizeof *p->unit_level);
 	if (!p->unit_level)
-		goto fail;
+		return HAMR_ENOMEM;
 	memset(dcount, 0, nn * sizeof *dcount); /* level per node */
 	for (uint32_t k = 0; k < tail; k++) {
 		uint32_t u = queue[k];
@@ -557,76 +634,102 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		p->unit_start[p->node_scope[i] + 1]++;
 	for (uint32_t sc = 0; sc < nsc; sc++)
 		p->unit_start[sc + 1] += p->unit_start[sc];
-	{
-		uint32_t *fill = calloc(nsc, sizeof *fill);
-		uint64_t *key = malloc(nn * sizeof *key);
-		if (!fill || !key) {
-			free(fill);
-			free(key);
-			goto fail;
-		}
-		for (uint32_t k = 0; k < tail; k++) {
-			uint32_t i = queue[k];
-			int32_t sc = p->node_scope[i];
-			uint64_t lv = sc > 0 ? dcount[i] : 0;
-			key[p->unit_start[sc] + fill[sc]++] = lv << 32 | k;
-		}
-		for (uint32_t sc = 1; sc < nsc; sc++)
-			qsort(key + p->unit_start[sc], p->unit_start[sc + 1] - p->unit_start[sc],
-			      sizeof *key, cmp_u64);
-		for (uint32_t k = 0; k < n; k++) {
-			p->units[k] = queue[(uint32_t)key[k]];
-			p->unit_level[k] = (uint32_t)(key[k] >> 32);
-		}
+	uint32_t *fill = calloc(nsc, sizeof *fill);
+	uint64_t *key = malloc(nn * sizeof *key);
+	if (!fill || !key) {
 		free(fill);
 		free(key);
+		return HAMR_ENOMEM;
 	}
-	/* 5. the threads executor schedules the units of scope 0: their
-	 * dependents and pending counts become the unit edges */
-	{
-		uint32_t n_edges = 0;
-		for (uint32_t i = 0; i < n; i++)
-			if (p->node_scope[i] == 0)
-				n_edges += estart[i + 1] - estart[i];
-		uint32_t *deps = malloc((n_edges ? n_edges : 1) * sizeof *deps);
-		if (!deps)
-			goto fail;
-		free(p->dependents);
-		p->dependents = deps;
-		for (uint32_t i = 0; i < n; i++) {
-			p->nodes[i].n_pending = 0;
-			p->nodes[i].n_dependents = 0;
-		}
-		uint32_t off = 0;
-		p->n_sched = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			if (p->node_scope[i] != 0)
-				continue;
-			p->n_sched++;
-			p->nodes[i].dep_start = off;
-			for (uint32_t e = estart[i]; e < estart[i + 1]; e++) {
-				deps[off++] = edges[e];
-				p->nodes[edges[e]].n_pending++;
-			}
-			p->nodes[i].n_dependents = estart[i + 1] - estart[i];
-		}
-		p->n_roots = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			p->pending_init[i] = p->nodes[i].n_pending;
-			if (p->node_scope[i] == 0 && !p->nodes[i].n_pending)
-				p->roots[p->n_roots++] = i;
-		}
+	for (uint32_t k = 0; k < tail; k++) {
+		uint32_t i = queue[k];
+		int32_t sc = p->node_scope[i];
+		uint64_t lv = sc > 0 ? dcount[i] : 0;
+		key[p->unit_start[sc] + fill[sc]++] = lv << 32 | k;
 	}
+	for (uint32_t sc = 1; sc < nsc; sc++)
+		qsort(key + p->unit_start[sc], p->unit_start[sc + 1] - p->unit_start[sc],
+		      sizeof *key, cmp_u64);
+	for (uint32_t k = 0; k < n; k++) {
+		p->units[k] = queue[(uint32_t)key[k]];
+		p->unit_level[k] = (uint32_t)(key[k] >> 32);
+	}
+	free(fill);
+	free(key);
+	return 0;
+}
+
+/* 5. The threads executor schedules the units of scope 0: their
+ * dependents and pending counts become the unit edges. */
+static int schedule_top_units(struct block_planning *w)
+{
+	hamr_plan *p = w->p;
+	uint32_t n = w->n;
+	const uint32_t *estart = w->estart, *edges = w->edges;
+	uint32_t n_edges = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (p->node_scope[i] == 0)
+			n_edges += estart[i + 1] - estart[i];
+	uint32_t *deps = malloc((n_edges ? n_edges : 1) * sizeof *deps);
+	if (!deps)
+		return HAMR_ENOMEM;
+	free(p->dependents);
+	p->dependents = deps;
+	for (uint32_t i = 0; i < n; i++) {
+		p->nodes[i].n_pending = 0;
+		p->nodes[i].n_dependents = 0;
+	}
+	uint32_t off = 0;
+	p->n_sched = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (p->node_scope[i] != 0)
+			continue;
+		p->n_sched++;
+		p->nodes[i].dep_start = off;
+		for (uint32_t e = estart[i]; e < estart[i + 1]; e++) {
+			deps[off++] = edges[e];
+			p->nodes[edges[e]].n_pending++;
+		}
+		p->nodes[i].n_dependents = estart[i + 1] - estart[i];
+	}
+	p->n_roots = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		p->pending_init[i] = p->nodes[i].n_pending;
+		if (p->node_scope[i] == 0 && !p->nodes[i].n_pending)
+			p->roots[p->n_roots++] = i;
+	}
+	return 0;
+}
+
+int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
+{
+	static int (*const phases[])(struct block_planning *) = {
+		alloc_block_tables, make_list_slots, plan_gathers, choose_block_runs,
+		assign_releases, list_item_clears, order_units, sort_units_by_level,
+		schedule_top_units,
+	};
+	uint32_t n = p->n_nodes, np = 0;
+	int rc;
+	p->n_scopes = 1;
+	for (uint32_t i = 0; i < n; i++)
+		np += p->nodes[i].kind == HAMR_NODE_PARALLELIZABLE;
+	if ((rc = refuse_given_block_values(p, g)))
+		return rc;
+	if (!np)
+		return 0;
+
+	struct block_planning w = {.p = p, .g = g, .n = n, .nn = n ? n : 1, .nsc = g->n_scopes};
 	rc = 0;
-fail:
+	for (size_t i = 0; !rc && i < sizeof phases / sizeof *phases; i++)
+		rc = phases[i](&w);
 	if (rc == HAMR_ENOMEM && !strstr(hamr_errmsg(), "out of memory"))
 		hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
-	free(list_of);
-	free(tolerant);
-	free(indeg);
-	free(estart);
-	free(edges);
-	free(queue);
-	free(dcount);
+	free(w.list_of);
+	free(w.tolerant);
+	free(w.indeg);
+	free(w.estart);
+	free(w.edges);
+	free(w.queue);
+	free(w.dcount);
 	return rc;
 }
