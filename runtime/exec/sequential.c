@@ -25,7 +25,9 @@ int hamr__exec_sequential(hamr_run *r)
 		return rc == HAMR__SKIPPED ? 0 : rc;
 	}
 	const int32_t *args = p->args;
-	const hamr__frame f = {r->slots, r->remaining, 0}; /* only this thread counts */
+	const uint8_t *pinned = p->slot_pinned;
+	atomic_uint *remaining = r->remaining;
+	hamr_value *slots = r->slots;
 
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		/* relaxed: a stale read delays the stop by at most one node;
@@ -38,8 +40,18 @@ int hamr__exec_sequential(hamr_run *r)
 		const hamr__pnode *pn = &p->nodes[i];
 		for (uint32_t k = 0; k < pn->n_args; k++) {
 			int32_t s = args[pn->arg_start + k];
-			if (s >= 0)
-				hamr__slot_release(p, &f, s);
+			if (s < 0)
+				continue;
+			/* relaxed, load and store: only this thread counts. The
+			 * same as hamr__slot_release for a frame no other thread
+			 * counts, written out: that one also reads consumers[],
+			 * which costs this loop a nanosecond or two per node
+			 * (bench/RESULTS.md) */
+			unsigned left = atomic_load_explicit(&remaining[s],
+			                                     memory_order_relaxed) - 1;
+			atomic_store_explicit(&remaining[s], left, memory_order_relaxed);
+			if (left == 0 && !pinned[s])
+				hamr__value_drop(&slots[s]);
 		}
 	}
 	return 0;
