@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/procs/procexec_internal.h"
 #include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
 

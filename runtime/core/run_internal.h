@@ -223,6 +223,11 @@ extern void *(*hamr__ret_alloc_hook)(hamr_call *c, size_t n);
  * PROCESSES). */
 int hamr__block_remote(const hamr_run *r, int32_t blk);
 
+/* Values one item (one task) sent to worker processes hands back, at
+ * most: what the process protocol carries (runtime/procs/), and so what
+ * decides whether a block can go there. */
+#define HAMR__MAX_OUT 8
+
 /* Whether block scope blk can run in worker processes: only plain nodes
  * with functions, in no concurrency group, handing back at most 8
  * values. */

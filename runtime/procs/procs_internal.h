@@ -21,10 +21,10 @@
 #include <sys/types.h>
 
 #include "hamr/process.h"
+#include "runtime/core/run_internal.h" /* HAMR__MAX_OUT */
 #include "serialize/arena_internal.h"
 
 #define HAMR__RING 256
-#define HAMR__MAX_OUT 8   /* values one task hands back, at most */
 #define HAMR__MAX_TIMED 8 /* nodes of one task timed for the hooks */
 
 /* A value crossing the boundary: scalars inline, strings and bytes as the
