@@ -91,13 +91,6 @@ static int threads_asked(const hamr_run *r, int32_t blk)
 	       (tag == HAMR_REMOTE_LOCAL && r->opts.remote == HAMR_REMOTE_THREADS);
 }
 
-/* r's blocking pool, started on first use; NULL, with hamr_errmsg, when it
- * cannot start. */
-static hamr_pool *blocking_pool(hamr_run *r)
-{
-	return r->blocking ? r->blocking : hamr__pool_blocking(r->pool);
-}
-
 #define SEG_BITS 8
 #define SEG ((size_t)1 << SEG_BITS)
 #define DIRECT 16 /* segments reached without a page */
@@ -313,6 +306,21 @@ static int ctx_init(stream *s, ctx *c)
 		if (s->ga[g].fold)
 			c->part[g] = hamr_value_ref(&s->ga[g].init);
 	return 0;
+}
+
+static void ctx_end(stream *s, ctx *c);
+
+/* A consumer's context of its own, for a task that claims items; NULL
+ * when out of memory (nothing is lost: the items stay for the other
+ * consumers and for the emitting thread, which takes what is left). */
+static ctx *ctx_new(stream *s)
+{
+	ctx *c = malloc(sizeof *c);
+	if (c && ctx_init(s, c)) {
+		free(c);
+		c = NULL;
+	}
+	return c;
 }
 
 static void ctx_end(stream *s, ctx *c)
@@ -806,17 +814,12 @@ static void kid_run(void *arg)
 {
 	kid *k = arg;
 	stream *s = k->s;
-	ctx *c = malloc(sizeof *c);
-	if (!c || ctx_init(s, c)) {
-		/* nothing is lost: the items stay for the other consumers and
-		 * for the emitting thread, which takes what is left */
+	ctx *c = ctx_new(s);
+	if (c) {
+		consume(s, c, TAKE_AVAILABLE);
+		ctx_end(s, c);
 		free(c);
-		atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
-		return;
 	}
-	consume(s, c, TAKE_AVAILABLE);
-	ctx_end(s, c);
-	free(c);
 	atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
 }
 
@@ -924,11 +927,8 @@ static int bleave(stream *s)
  * left to claim. */
 static void bconsume(stream *s)
 {
-	ctx *c = malloc(sizeof *c);
-	if (!c || ctx_init(s, c)) {
-		/* its items stay for the other consumers and the emitting
-		 * thread, which runs what is left */
-		free(c);
+	ctx *c = ctx_new(s);
+	if (!c) {
 		/* acq_rel: as every change of `places`; see bleave */
 		atomic_fetch_sub_explicit(&s->places, 1, memory_order_acq_rel);
 		return;
@@ -1148,7 +1148,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	if (s->concurrent && r->pool && (p->nodes[owner].flags & HAMR__PNODE_BLOCKING_ITEMS)) {
 		/* items that wait: on the blocking pool, an item per worker */
 		hamr_pool_opts po;
-		if (!(s->bpool = blocking_pool(r)) || !(s->gate = calloc(1, sizeof *s->gate)))
+		if (!(s->bpool = hamr__pool_blocking(r->pool)) || !(s->gate = calloc(1, sizeof *s->gate)))
 			return HAMR_ENOMEM;
 		hamr_pool_settings(s->bpool, &po);
 		/* the emitting thread holds one blocking worker (unit_pool put
@@ -1359,7 +1359,7 @@ static int unit_pool(hamr_run *r, uint32_t i, hamr_pool **to)
 	}
 	if (!r->pool || items_remote(r, blk) != HAMR_REMOTE_THREADS || (!w && !threads_asked(r, blk)))
 		return 0;
-	hamr_pool *b = blocking_pool(r);
+	hamr_pool *b = hamr__pool_blocking(r->pool);
 	if (!b) {
 		char *msg = strdup(hamr_errmsg());
 		return hamr__run_fail(r, HAMR_ENOMEM, pn->name, msg);

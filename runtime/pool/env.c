@@ -108,8 +108,8 @@ static int env_number(const char *name, long min, long max, int sizes, long *out
 	}
 	while (*end == ' ' || *end == '\t')
 		end++;
-	if (errno || end == s || *end || v < (min >> shift) || v > (max >> shift) ||
-	    v * (1L << shift) < min) {
+	/* v > max >> shift first: the product below cannot overflow */
+	if (errno || end == s || *end || v > (max >> shift) || v * (1L << shift) < min) {
 		if (sizes)
 			return hamr__error_set(HAMR_EINVAL,
 			                       "%s=%s: expected a size in bytes from %ld to %ld, with "

@@ -350,14 +350,19 @@ static void drop_arena(unsigned a)
 	pthread_mutex_unlock(&spare_lock);
 }
 
-/* Frees workers [0, n)'s deques and gives back their arenas. */
-static void free_queues(hamr__worker *w, int n)
+/* Frees a pool whose workers are not running (stopped, never started, or
+ * in another process): the first n_queues deques, giving their arenas
+ * back, the outside queue, and the pool itself. */
+static void pool_free(hamr_pool *p, int n_queues)
 {
-	for (int i = 0; i < n; i++) {
-		unsigned a = w[i].q.arena;
-		hamr__deque_destroy(&w[i].q);
+	for (int i = 0; i < n_queues; i++) {
+		unsigned a = p->w[i].q.arena;
+		hamr__deque_destroy(&p->w[i].q);
 		drop_arena(a);
 	}
+	cds_wfcq_destroy(&p->qhead, &p->qtail);
+	free(p->w);
+	free(p);
 }
 
 static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
@@ -433,9 +438,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 		unsigned arena = make_arena();
 		if (hamr__deque_init(&w[i].q, 8, arena)) {
 			drop_arena(arena);
-			free_queues(w, i);
-			free(w);
-			free(p);
+			pool_free(p, i);
 			return hamr__error_set(HAMR_ENOMEM, "out of memory creating a pool");
 		}
 	}
@@ -456,9 +459,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 			for (int j = 0; j < i; j++)
 				pthread_join(w[j].thread, NULL);
 			pthread_attr_destroy(&attr);
-			free_queues(w, p->n);
-			free(w);
-			free(p);
+			pool_free(p, p->n);
 			return hamr__error_set(HAMR_ENOMEM,
 			                       "cannot start worker %d with a %zu-byte stack "
 			                       "(HAMR_STACK): %s",
@@ -477,9 +478,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 	}
 	pthread_attr_destroy(&attr);
 	if (err) { /* the stack size, refused before any thread started */
-		free_queues(w, p->n);
-		free(w);
-		free(p);
+		pool_free(p, p->n);
 		return hamr__error_set(HAMR_EINVAL, "stack_size = %zu: %s", o.stack_size,
 		                       strerror(err));
 	}
@@ -496,10 +495,7 @@ static void forget(hamr_pool *p)
 	hamr_pool *b = atomic_load_explicit(&p->blocking, memory_order_relaxed);
 	if (b)
 		forget(b);
-	free_queues(p->w, p->n);
-	cds_wfcq_destroy(&p->qhead, &p->qtail);
-	free(p->w);
-	free(p);
+	pool_free(p, p->n);
 }
 
 void hamr_pool_destroy(hamr_pool *p)
@@ -529,11 +525,8 @@ void hamr_pool_destroy(hamr_pool *p)
 	hamr__futex_wake_private(&p->epoch, INT_MAX);
 	for (int i = 0; i < p->n; i++)
 		pthread_join(p->w[i].thread, NULL);
-	free_queues(p->w, p->n);
-	cds_wfcq_destroy(&p->qhead, &p->qtail);
 	pthread_mutex_destroy(&p->blocking_lock);
-	free(p->w);
-	free(p);
+	pool_free(p, p->n);
 }
 
 /* The default pool: made on first use under default_lock, and made again
