@@ -40,11 +40,18 @@ int hamr_graph_create_with(hamr_graph **out, const hamr_graph_opts *opts)
 	return 0;
 }
 
+/* Clears the defaults of the first `count` dependencies of definition n:
+ * a string default is a value of its own. */
+static void clear_dep_defaults(hamr__gnode *n, uint32_t count)
+{
+	for (uint32_t k = 0; k < count; k++)
+		hamr_value_clear(&n->deps[k].dflt);
+}
+
 static void graph_free(hamr_graph *g)
 {
 	for (uint32_t i = 0; i < g->n_defs; i++)
-		for (uint32_t d = 0; d < g->defs[i].n_deps; d++)
-			hamr_value_clear(&g->defs[i].deps[d].dflt);
+		clear_dep_defaults(&g->defs[i], g->defs[i].n_deps);
 	free(g->defs);
 	free(g->cfg_keys);
 	free(g->cfg_vals);
@@ -96,17 +103,17 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
 {
 	if (need <= *cap)
 		return 0;
-	uint32_t n = *cap ? *cap : 16;
-	while (n < need) {
-		if (n > UINT32_MAX / 2)
+	uint32_t new_cap = *cap ? *cap : 16;
+	while (new_cap < need) {
+		if (new_cap > UINT32_MAX / 2)
 			return HAMR_ENOMEM;
-		n *= 2;
+		new_cap *= 2;
 	}
-	void *p = realloc(*arr, (size_t)n * elem);
-	if (!p)
+	void *bigger = realloc(*arr, (size_t)new_cap * elem);
+	if (!bigger)
 		return HAMR_ENOMEM;
-	*arr = p;
-	*cap = n;
+	*arr = bigger;
+	*cap = new_cap;
 	return 0;
 }
 
@@ -120,10 +127,10 @@ int hamr_graph_set_config(hamr_graph *g, const char *key, const char *value)
 		                       "hamr_graph_set_config: key and value are required");
 	for (uint32_t i = 0; i < g->n_cfg; i++) {
 		if (!strcmp(g->cfg_keys[i], key)) {
-			const char *v = hamr__bump_strdup(&g->mem, value);
-			if (!v)
+			const char *value_copy = hamr__bump_strdup(&g->mem, value);
+			if (!value_copy)
 				return hamr__error_set(HAMR_ENOMEM, "out of memory");
-			g->cfg_vals[i] = v;
+			g->cfg_vals[i] = value_copy;
 			return 0;
 		}
 	}
@@ -132,12 +139,12 @@ int hamr_graph_set_config(hamr_graph *g, const char *key, const char *value)
 	    grow((void **)&g->cfg_vals, &g->cap_cfg, g->n_cfg + 1,
 	         sizeof *g->cfg_vals))
 		return hamr__error_set(HAMR_ENOMEM, "out of memory");
-	const char *k = hamr__bump_strdup(&g->mem, key);
-	const char *v = hamr__bump_strdup(&g->mem, value);
-	if (!k || !v)
+	const char *key_copy = hamr__bump_strdup(&g->mem, key);
+	const char *value_copy = hamr__bump_strdup(&g->mem, value);
+	if (!key_copy || !value_copy)
 		return hamr__error_set(HAMR_ENOMEM, "out of memory");
-	g->cfg_keys[g->n_cfg] = k;
-	g->cfg_vals[g->n_cfg] = v;
+	g->cfg_keys[g->n_cfg] = key_copy;
+	g->cfg_vals[g->n_cfg] = value_copy;
 	g->n_cfg++;
 	return 0;
 }
@@ -164,16 +171,16 @@ int hamr__default_value(const hamr_default *d, hamr_value *out)
 
 static int copy_conds(hamr_graph *g, hamr__gnode *n, const hamr_cond *conds)
 {
-	uint32_t nc = 0;
-	while (conds && conds[nc].op)
-		nc++;
-	if (!nc)
+	uint32_t n_conds = 0;
+	while (conds && conds[n_conds].op)
+		n_conds++;
+	if (!n_conds)
 		return 0;
-	n->conds = hamr__bump_alloc(&g->mem, nc * sizeof *n->conds);
+	n->conds = hamr__bump_alloc(&g->mem, n_conds * sizeof *n->conds);
 	if (!n->conds)
 		return HAMR_ENOMEM;
-	n->n_conds = nc;
-	for (uint32_t i = 0; i < nc; i++) {
+	n->n_conds = n_conds;
+	for (uint32_t i = 0; i < n_conds; i++) {
 		const hamr_cond *c = &conds[i];
 		hamr__gcond *gc = &n->conds[i];
 		gc->op = c->op;
@@ -195,20 +202,20 @@ static int copy_conds(hamr_graph *g, hamr__gnode *n, const hamr_cond *conds)
 				return HAMR_ENOMEM;
 			gc->n_values = 1;
 		} else if (c->op == HAMR_WHEN_IN || c->op == HAMR_WHEN_NOT_IN) {
-			uint32_t nv = 0;
-			while (c->values && c->values[nv])
-				nv++;
-			if (!nv) {
+			uint32_t n_values = 0;
+			while (c->values && c->values[n_values])
+				n_values++;
+			if (!n_values) {
 				n->bad_cond = 1;
 				continue;
 			}
-			gc->values = hamr__bump_alloc(&g->mem, nv * sizeof *gc->values);
+			gc->values = hamr__bump_alloc(&g->mem, n_values * sizeof *gc->values);
 			if (!gc->values)
 				return HAMR_ENOMEM;
-			for (uint32_t v = 0; v < nv; v++)
+			for (uint32_t v = 0; v < n_values; v++)
 				if (!(gc->values[v] = hamr__bump_strdup(&g->mem, c->values[v])))
 					return HAMR_ENOMEM;
-			gc->n_values = nv;
+			gc->n_values = n_values;
 		} else {
 			n->bad_cond = 1;
 		}
@@ -216,12 +223,16 @@ static int copy_conds(hamr_graph *g, hamr__gnode *n, const hamr_cond *conds)
 	return 0;
 }
 
-int hamr_graph_add_node(hamr_graph *g, const char *module,
-                        const hamr_node_def *def)
+static int out_of_memory_adding(const hamr_node_def *def)
 {
-	int rc = check_open(g, "hamr_graph_add_node");
-	if (rc)
-		return rc;
+	return hamr__error_set(HAMR_ENOMEM, "out of memory adding node \"%s\"",
+	                       def->name);
+}
+
+/* Refuses a definition without a name, of an unknown kind, without a
+ * function, or with a fold where it cannot have one. */
+static int check_def(const char *module, const hamr_node_def *def)
+{
 	if (!def || !def->name || !*def->name)
 		return module ? hamr__error_set(HAMR_EINVAL, "a node of module \"%s\" has no name",
 		                                module) :
@@ -238,12 +249,14 @@ int hamr_graph_add_node(hamr_graph *g, const char *module,
 		                       "node \"%s\" folds, but only a collect node can" :
 		                       "fold collect \"%s\" has no step function",
 		                       def->name);
-	if (grow((void **)&g->defs, &g->cap_defs, g->n_defs + 1, sizeof *g->defs))
-		return hamr__error_set(HAMR_ENOMEM, "out of memory adding node \"%s\"",
-		                       def->name);
+	return 0;
+}
 
-	hamr__gnode *n = &g->defs[g->n_defs];
-	memset(n, 0, sizeof *n);
+/* Copies the definition's name, module, doc, function, type, kind and
+ * fold into n, the strings into the graph's memory. */
+static int copy_fields(hamr_graph *g, hamr__gnode *n, const char *module,
+                       const hamr_node_def *def)
+{
 	n->name = hamr__bump_strdup(&g->mem, def->name);
 	n->module = hamr__bump_strdup(&g->mem, module ? module : "");
 	n->doc = def->doc ? hamr__bump_strdup(&g->mem, def->doc) : NULL;
@@ -252,91 +265,117 @@ int hamr_graph_add_node(hamr_graph *g, const char *module,
 	n->type = def->type;
 	n->kind = def->kind;
 	if (def->fold) {
-		hamr_type it = def->fold->init.type;
-		if (it && it != HAMR_I64 && it != HAMR_F64 && it != HAMR_BOOL && it != HAMR_STR)
+		hamr_type init_type = def->fold->init.type;
+		if (init_type && init_type != HAMR_I64 && init_type != HAMR_F64 &&
+		    init_type != HAMR_BOOL && init_type != HAMR_STR)
 			return hamr__error_set(HAMR_ETYPE,
 			                       "fold collect \"%s\": its initial value is a %s; it can be i64, f64, bool, str or none",
-			                       def->name, hamr_type_name(it));
+			                       def->name, hamr_type_name(init_type));
 		n->has_fold = 1;
 		n->fold = *def->fold;
 		if (n->fold.init.type == HAMR_STR) {
 			n->fold.init.str = hamr__bump_strdup(&g->mem,
 			                                     n->fold.init.str ? n->fold.init.str : "");
 			if (!n->fold.init.str)
-				goto nomem;
+				return out_of_memory_adding(def);
 		}
 	}
 	if (!n->name || !n->module || (def->doc && !n->doc))
-		goto nomem;
+		return out_of_memory_adding(def);
+	return 0;
+}
 
-	uint32_t nd = 0;
-	while (def->deps && def->deps[nd].name)
-		nd++;
-	if (nd && def->kind == HAMR_NODE_INPUT)
+/* Each dependency's default as a value of n's (a string one owned by the
+ * graph); on failure, those copied before it are cleared again. */
+static int copy_dep_defaults(hamr__gnode *n, const hamr_node_def *def)
+{
+	for (uint32_t i = 0; i < n->n_deps; i++) {
+		int rc = hamr__default_value(&def->deps[i].dflt, &n->deps[i].dflt);
+		if (rc == HAMR_ETYPE) {
+			clear_dep_defaults(n, i);
+			return hamr__error_set(
+				HAMR_ETYPE,
+				"node \"%s\": the default of dependency \"%s\" is a %s; defaults are i64, f64, bool or str",
+				def->name, def->deps[i].name,
+				hamr_type_name(def->deps[i].dflt.type));
+		}
+		if (rc) {
+			clear_dep_defaults(n, i);
+			return out_of_memory_adding(def);
+		}
+	}
+	return 0;
+}
+
+/* Copies the definition's dependencies into n, unresolved (target -1);
+ * an input has none. */
+static int copy_deps(hamr_graph *g, hamr__gnode *n, const hamr_node_def *def)
+{
+	uint32_t n_deps = 0;
+	while (def->deps && def->deps[n_deps].name)
+		n_deps++;
+	if (n_deps && def->kind == HAMR_NODE_INPUT)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "input \"%s\" cannot have dependencies", def->name);
-	if (nd) {
-		n->deps = hamr__bump_alloc(&g->mem, nd * sizeof *n->deps);
-		if (!n->deps)
-			goto nomem;
-		for (uint32_t i = 0; i < nd; i++) {
-			const hamr_dep *d = &def->deps[i];
-			hamr__gdep *gd = &n->deps[i];
-			gd->name = hamr__bump_strdup(&g->mem, d->name);
-			gd->type = d->type;
-			gd->flags = d->flags;
-			gd->target = -1;
-			gd->dflt = (hamr_value)HAMR_VALUE_EMPTY;
-			if (!gd->name)
-				goto nomem;
-		}
-		n->n_deps = nd;
-		for (uint32_t i = 0; i < nd; i++) {
-			rc = hamr__default_value(&def->deps[i].dflt, &n->deps[i].dflt);
-			if (rc == HAMR_ETYPE) {
-				for (uint32_t j = 0; j < i; j++)
-					hamr_value_clear(&n->deps[j].dflt);
-				return hamr__error_set(
-					HAMR_ETYPE,
-					"node \"%s\": the default of dependency \"%s\" is a %s; defaults are i64, f64, bool or str",
-					def->name, def->deps[i].name,
-					hamr_type_name(def->deps[i].dflt.type));
-			}
-			if (rc) {
-				for (uint32_t j = 0; j < i; j++)
-					hamr_value_clear(&n->deps[j].dflt);
-				goto nomem;
-			}
-		}
+	if (!n_deps)
+		return 0;
+	n->deps = hamr__bump_alloc(&g->mem, n_deps * sizeof *n->deps);
+	if (!n->deps)
+		return out_of_memory_adding(def);
+	for (uint32_t i = 0; i < n_deps; i++) {
+		const hamr_dep *d = &def->deps[i];
+		hamr__gdep *gd = &n->deps[i];
+		gd->name = hamr__bump_strdup(&g->mem, d->name);
+		gd->type = d->type;
+		gd->flags = d->flags;
+		gd->target = -1;
+		gd->dflt = (hamr_value)HAMR_VALUE_EMPTY;
+		if (!gd->name)
+			return out_of_memory_adding(def);
 	}
+	n->n_deps = n_deps;
+	return copy_dep_defaults(n, def);
+}
 
-	uint32_t nt = 0;
-	while (def->tags && def->tags[nt].key)
-		nt++;
-	if (nt) {
-		n->tags = hamr__bump_alloc(&g->mem, nt * sizeof *n->tags);
-		if (!n->tags)
-			goto nomem_deps;
-		for (uint32_t i = 0; i < nt; i++) {
-			n->tags[i].key = hamr__bump_strdup(&g->mem, def->tags[i].key);
-			n->tags[i].value = hamr__bump_strdup(
-				&g->mem, def->tags[i].value ? def->tags[i].value : "");
-			if (!n->tags[i].key || !n->tags[i].value)
-				goto nomem_deps;
-		}
-		n->n_tags = nt;
+/* Copies the definition's tags into n; a tag without a value gets "". */
+static int copy_tags(hamr_graph *g, hamr__gnode *n, const hamr_tag *tags)
+{
+	uint32_t n_tags = 0;
+	while (tags && tags[n_tags].key)
+		n_tags++;
+	if (n_tags && !(n->tags = hamr__bump_alloc(&g->mem, n_tags * sizeof *n->tags)))
+		return HAMR_ENOMEM;
+	for (uint32_t i = 0; i < n_tags; i++) {
+		n->tags[i].key = hamr__bump_strdup(&g->mem, tags[i].key);
+		n->tags[i].value = hamr__bump_strdup(&g->mem, tags[i].value ? tags[i].value : "");
+		if (!n->tags[i].key || !n->tags[i].value)
+			return HAMR_ENOMEM;
 	}
-	if (copy_conds(g, n, def->conds))
-		goto nomem_deps;
+	n->n_tags = n_tags;
+	return 0;
+}
+
+int hamr_graph_add_node(hamr_graph *g, const char *module,
+                        const hamr_node_def *def)
+{
+	int rc = check_open(g, "hamr_graph_add_node");
+	if (rc)
+		return rc;
+	if ((rc = check_def(module, def)))
+		return rc;
+	if (grow((void **)&g->defs, &g->cap_defs, g->n_defs + 1, sizeof *g->defs))
+		return out_of_memory_adding(def);
+
+	hamr__gnode *n = &g->defs[g->n_defs];
+	memset(n, 0, sizeof *n);
+	if ((rc = copy_fields(g, n, module, def)) || (rc = copy_deps(g, n, def)))
+		return rc;
+	if (copy_tags(g, n, def->tags) || copy_conds(g, n, def->conds)) {
+		clear_dep_defaults(n, n->n_deps);
+		return out_of_memory_adding(def);
+	}
 	g->n_defs++;
 	return 0;
-
-nomem_deps:
-	for (uint32_t j = 0; j < n->n_deps; j++)
-		hamr_value_clear(&n->deps[j].dflt);
-nomem:
-	return hamr__error_set(HAMR_ENOMEM, "out of memory adding node \"%s\"",
-	                       def->name);
 }
 
 int hamr_graph_add_module(hamr_graph *g, const hamr_module *m)
@@ -352,8 +391,7 @@ int hamr_graph_add_module(hamr_graph *g, const hamr_module *m)
 		if (rc) {
 			/* all of the module or none of it */
 			for (uint32_t i = before; i < g->n_defs; i++)
-				for (uint32_t k = 0; k < g->defs[i].n_deps; k++)
-					hamr_value_clear(&g->defs[i].deps[k].dflt);
+				clear_dep_defaults(&g->defs[i], g->defs[i].n_deps);
 			g->n_defs = before;
 			return rc;
 		}
@@ -381,16 +419,16 @@ int hamr_graph_load_module(hamr_graph *g, const char *path)
 		return hamr__error_set(HAMR_ENOMEM, "out of memory");
 	/* RTLD_NODELETE: types a module registers are process-wide, and their
 	 * names and callbacks live in the module, so it is never unmapped */
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	if (!h)
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!handle)
 		return hamr__error_set(HAMR_EMODULE, "cannot load module %s: %s",
 		                       path, dlerror());
 	hamr_module_entry_fn entry;
 	/* POSIX allows converting dlsym's result to a function pointer */
-	*(void **)&entry = dlsym(h, HAMR_MODULE_ENTRY_SYMBOL);
+	*(void **)&entry = dlsym(handle, HAMR_MODULE_ENTRY_SYMBOL);
 	const hamr_module *m = entry ? entry() : NULL;
 	if (!m || !m->nodes) {
-		dlclose(h);
+		dlclose(handle);
 		if (!entry)
 			return hamr__error_set(HAMR_EMODULE,
 			                       "cannot load module %s: it has no %s (define it with HAMR_MODULE_EXPORT)",
@@ -403,7 +441,7 @@ int hamr_graph_load_module(hamr_graph *g, const char *path)
 		                       "cannot load module %s: its %s() returned module \"%s\", which has no node table",
 		                       path, HAMR_MODULE_ENTRY_SYMBOL, m->name ? m->name : "(unnamed)");
 	}
-	g->dl[g->n_dl++] = h; /* closed with the graph, also on error below */
+	g->dl[g->n_dl++] = handle; /* closed with the graph, also on error below */
 	if (hamr__module_loaded)
 		hamr__module_loaded(path);
 	return hamr_graph_add_module(g, m);

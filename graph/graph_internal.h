@@ -107,9 +107,17 @@ int hamr__default_value(const hamr_default *d, hamr_value *out);
  * and by runs, which check the values given again. */
 int hamr__given_wrong_type(const hamr__gnode *n, hamr_type got);
 
-/* Lays out the map blocks of a compiled plan p of graph g (graph/blocks.c):
- * list slots for collected nodes, running order per scope, and when each
- * value can be released. 0 or a negative HAMR_E*. */
+/* Kahn's topological order of vertices 0 .. n-1, whose edges out of v are
+ * edges[start[v] .. start[v + 1]) and whose counts of edges in are indeg
+ * (used up: each ends 0 if ordered): writes the order, ties in index
+ * order, to order (room for n) and returns its length, less than n when
+ * some vertices wait for each other. In graph/validate.c. */
+uint32_t hamr__graph_topo_order(uint32_t n, const uint32_t *start, const uint32_t *edges,
+                                uint32_t *indeg, uint32_t *order);
+
+/* Lays out the map blocks of a compiled plan p of graph g
+ * (graph/plan_blocks.c): list slots for collected nodes, running order per
+ * scope, and when each value can be released. 0 or a negative HAMR_E*. */
 int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g);
 
 /* hamr_plan_write_dot, with each computed node labelled with its time,
@@ -219,7 +227,7 @@ struct hamr_plan {
 	const char **group_name;
 	uint32_t *group_cap;
 	int32_t *node_group;    /* per node: its group, -1 */
-	/* Map blocks (graph/blocks.c), when the plan has parallelizable
+	/* Map blocks (graph/plan_blocks.c), when the plan has parallelizable
 	 * nodes; n_scopes is 1 (the plan itself) otherwise. A scope's units
 	 * run in order; a unit that is a parallelizable node runs the node,
 	 * then its block once per item. */

@@ -185,48 +185,48 @@ void hamr_plan_destroy(hamr_plan *p)
 
 /* Tag concurrency=G:N on plan node i: it joins group G, whose nodes run
  * at most N at once. */
-static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *v)
+static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *value)
 {
-	const char *colon = strrchr(v, ':');
+	const char *colon = strrchr(value, ':');
 	char *end = NULL;
 	long cap = colon ? strtol(colon + 1, &end, 10) : 0;
-	if (!colon || colon == v || !end || end == colon + 1 || *end || cap < 1 ||
+	if (!colon || colon == value || !end || end == colon + 1 || *end || cap < 1 ||
 	    cap > 1000000)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "node \"%s\": tag concurrency=\"%s\": expected GROUP:N, N from 1 to 1000000 (db:4, say)",
-		                       node, v);
+		                       node, value);
 	if (p->nodes[i].kind == HAMR_NODE_PARALLELIZABLE)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "node \"%s\": tag concurrency=\"%s\" on a parallelizable node: its items run while it emits, and would wait for its place; tag the nodes of its block instead",
-		                       node, v);
+		                       node, value);
 	if (p->node_group && p->node_group[i] >= 0)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "node \"%s\": a second tag concurrency=\"%s\"; a node belongs to one group",
-		                       node, v);
-	size_t len = (size_t)(colon - v);
-	uint32_t gi = 0;
-	while (gi < p->n_groups &&
-	       (strlen(p->group_name[gi]) != len || strncmp(p->group_name[gi], v, len)))
-		gi++;
-	if (gi == p->n_groups) {
-		const char **names = realloc(p->group_name, (gi + 1) * sizeof *names);
+		                       node, value);
+	size_t len = (size_t)(colon - value);
+	uint32_t group = 0;
+	while (group < p->n_groups &&
+	       (strlen(p->group_name[group]) != len || strncmp(p->group_name[group], value, len)))
+		group++;
+	if (group == p->n_groups) {
+		const char **names = realloc(p->group_name, (group + 1) * sizeof *names);
 		if (names)
 			p->group_name = names;
-		uint32_t *caps = realloc(p->group_cap, (gi + 1) * sizeof *caps);
+		uint32_t *caps = realloc(p->group_cap, (group + 1) * sizeof *caps);
 		if (caps)
 			p->group_cap = caps;
-		char *name = strndup(v, len);
+		char *name = strndup(value, len);
 		if (!names || !caps || !name) {
 			free(name);
 			return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 		}
-		names[gi] = name;
-		caps[gi] = (uint32_t)cap;
+		names[group] = name;
+		caps[group] = (uint32_t)cap;
 		p->n_groups++;
-	} else if (p->group_cap[gi] != (uint32_t)cap) {
+	} else if (p->group_cap[group] != (uint32_t)cap) {
 		return hamr__error_set(HAMR_EINVAL,
 		                       "node \"%s\": tag concurrency=\"%s\" caps group \"%s\" at %ld, but another node caps it at %u",
-		                       node, v, p->group_name[gi], cap, p->group_cap[gi]);
+		                       node, value, p->group_name[group], cap, p->group_cap[group]);
 	}
 	if (!p->node_group) {
 		p->node_group = malloc((p->n_nodes ? p->n_nodes : 1) * sizeof *p->node_group);
@@ -235,7 +235,7 @@ static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *
 		for (uint32_t k = 0; k < p->n_nodes; k++)
 			p->node_group[k] = -1;
 	}
-	p->node_group[i] = (int32_t)gi;
+	p->node_group[i] = (int32_t)group;
 	p->nodes[i].flags |= HAMR__PNODE_LIMITED;
 	return 0;
 }
@@ -276,13 +276,13 @@ static void each_producer(hamr_plan *p, uint32_t n_order, uint32_t *seen, uint32
 	}
 }
 
-/* Lays out slots and arguments for the walked nodes. */
-static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
+/* Sizes the plan for the walked nodes (computed nodes, then given values,
+ * then defaults) and allocates its node, argument and slot tables. */
+static int alloc_plan_tables(hamr_plan *p, const walk *w)
 {
-	const hamr_graph *g = w->g;
 	uint32_t n_args = 0;
 	for (uint32_t i = 0; i < w->n_order; i++)
-		n_args += g->nodes[w->order[i]]->n_deps;
+		n_args += w->g->nodes[w->order[i]]->n_deps;
 
 	p->n_nodes = w->n_order;
 	p->n_given = w->n_given;
@@ -298,17 +298,19 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 	p->slot_name = calloc(ns, sizeof *p->slot_name);
 	p->slot_type = calloc(ns, sizeof *p->slot_type);
 	p->defaults = calloc(w->n_defaults ? w->n_defaults : 1, sizeof *p->defaults);
-	uint32_t *ndep = calloc(ns, sizeof *ndep);
-	uint32_t *seen = malloc(ns * sizeof *seen);
 	if (!p->nodes || !p->args || !p->dependents || !p->consumers ||
 	    !p->slot_kind || !p->slot_pinned || !p->slot_name || !p->slot_type ||
-	    !p->defaults || !ndep || !seen) {
-		free(ndep);
-		free(seen);
+	    !p->defaults)
 		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
-	}
+	return 0;
+}
 
-	/* computed nodes first, in walk order */
+/* Numbers the slots of the computed nodes, in walk order, then of the
+ * given values, in graph order, into slot_of (per graph node). Returns the
+ * first slot after them, where the defaults begin. */
+static uint32_t number_value_slots(hamr_plan *p, const walk *w, uint32_t *slot_of)
+{
+	const hamr_graph *g = w->g;
 	for (uint32_t i = 0; i < w->n_order; i++) {
 		const hamr__gnode *n = g->nodes[w->order[i]];
 		slot_of[w->order[i]] = i;
@@ -319,7 +321,6 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 		                       n->kind == HAMR_NODE_COLLECT))
 			p->block_node = n->name;
 	}
-	/* then given values, in graph order */
 	uint32_t s = w->n_order;
 	for (uint32_t v = 0; v < g->n_nodes; v++) {
 		if (w->role[v] != ROLE_GIVEN)
@@ -330,80 +331,158 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 		p->slot_type[s] = g->nodes[v]->type;
 		s++;
 	}
-	/* arguments; defaults get their slots as they appear */
-	uint32_t a = 0, di = 0;
-	for (uint32_t i = 0; i < w->n_order; i++) {
-		const hamr__gnode *n = g->nodes[w->order[i]];
-		hamr__pnode *pn = &p->nodes[i];
-		pn->fn = n->fn;
-		pn->userdata = n->userdata;
-		pn->type = n->type;
-		pn->name = n->name;
-		pn->graph_index = w->order[i];
-		pn->kind = n->kind;
-		pn->arg_start = a;
-		pn->n_args = n->n_deps;
-		for (uint32_t t = 0; t < n->n_tags; t++) {
-			const char *v = n->tags[t].value;
-			if (!strcmp(n->tags[t].key, "blocking") &&
-			    (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))) {
-				pn->flags |= HAMR__PNODE_BLOCKING;
-				p->n_blocking++;
-			}
-			if (!strcmp(n->tags[t].key, "concurrency")) {
-				int rc = add_to_group(p, i, n->name, v);
-				if (rc) {
-					free(ndep);
-					free(seen);
-					return rc;
-				}
-			}
+	return s;
+}
+
+/* Plan node i from graph node n: what it calls, its name and kind, and
+ * where its arguments start in p->args. */
+static void copy_node(hamr_plan *p, uint32_t i, const hamr__gnode *n,
+                      uint32_t graph_index, uint32_t arg_start)
+{
+	hamr__pnode *pn = &p->nodes[i];
+	pn->fn = n->fn;
+	pn->userdata = n->userdata;
+	pn->type = n->type;
+	pn->name = n->name;
+	pn->graph_index = graph_index;
+	pn->kind = n->kind;
+	pn->arg_start = arg_start;
+	pn->n_args = n->n_deps;
+}
+
+/* Tags blocking=true (or 1, yes) and concurrency=G:N on plan node i,
+ * whose graph node is n. */
+static int apply_node_tags(hamr_plan *p, uint32_t i, const hamr__gnode *n)
+{
+	for (uint32_t t = 0; t < n->n_tags; t++) {
+		const char *value = n->tags[t].value;
+		if (!strcmp(n->tags[t].key, "blocking") &&
+		    (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes"))) {
+			p->nodes[i].flags |= HAMR__PNODE_BLOCKING;
+			p->n_blocking++;
 		}
-		for (uint32_t k = 0; k < n->n_deps; k++, a++) {
-			const hamr__gdep *d = &n->deps[k];
-			if (dep_defaults(w, d)) {
-				if (!d->dflt.type) {
-					p->args[a] = -1;
-					continue;
-				}
-				p->slot_kind[s] = HAMR__SLOT_DEFAULT;
-				p->slot_name[s] = d->name;
-				p->slot_type[s] = d->dflt.type;
-				p->defaults[di++] = hamr_value_ref(&d->dflt);
-				p->consumers[s] = 1;
-				p->args[a] = (int32_t)s++;
+		if (!strcmp(n->tags[t].key, "concurrency")) {
+			int rc = add_to_group(p, i, n->name, value);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Where defaults go while arguments are laid out: each default, as it
+ * appears, takes the next free slot and the next place in p->defaults. */
+typedef struct default_cursor {
+	uint32_t slot;
+	uint32_t value;
+} default_cursor;
+
+/* The slot each argument of plan node i reads (graph node n): its
+ * producer's or given value's slot, a new default slot, or -1 for an
+ * absent optional dependency with no default. Counts each slot's
+ * readers in p->consumers. */
+static void assign_arg_slots(hamr_plan *p, const walk *w, uint32_t i, const hamr__gnode *n,
+                             const uint32_t *slot_of, default_cursor *next)
+{
+	uint32_t a = p->nodes[i].arg_start;
+	for (uint32_t k = 0; k < n->n_deps; k++, a++) {
+		const hamr__gdep *d = &n->deps[k];
+		if (dep_defaults(w, d)) {
+			if (!d->dflt.type) {
+				p->args[a] = -1;
 				continue;
 			}
-			uint32_t t = slot_of[d->target];
-			p->args[a] = (int32_t)t;
-			p->consumers[t]++;
+			uint32_t s = next->slot++;
+			p->slot_kind[s] = HAMR__SLOT_DEFAULT;
+			p->slot_name[s] = d->name;
+			p->slot_type[s] = d->dflt.type;
+			p->defaults[next->value++] = hamr_value_ref(&d->dflt);
+			p->consumers[s] = 1;
+			p->args[a] = (int32_t)s;
+			continue;
 		}
+		uint32_t t = slot_of[d->target];
+		p->args[a] = (int32_t)t;
+		p->consumers[t]++;
 	}
-	/* dependents: computed node t is read by the computed nodes below */
-	each_producer(p, w->n_order, seen, ndep, count_dependent);
-	p->pending_init = malloc((w->n_order ? w->n_order : 1) * sizeof *p->pending_init);
-	p->roots = malloc((w->n_order ? w->n_order : 1) * sizeof *p->roots);
-	if (!p->pending_init || !p->roots) {
-		free(ndep);
-		free(seen);
-		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
-	}
-	p->n_sched = w->n_order;
+}
+
+/* Every plan node, in walk order: copied from its graph node, tagged, and
+ * its arguments laid out; defaults get slots from first_default on. */
+static int lay_out_nodes(hamr_plan *p, const walk *w, const uint32_t *slot_of,
+                         uint32_t first_default)
+{
+	default_cursor next = {.slot = first_default, .value = 0};
+	uint32_t arg_start = 0;
 	for (uint32_t i = 0; i < w->n_order; i++) {
+		const hamr__gnode *n = w->g->nodes[w->order[i]];
+		copy_node(p, i, n, w->order[i], arg_start);
+		int rc = apply_node_tags(p, i, n);
+		if (rc)
+			return rc;
+		assign_arg_slots(p, w, i, n, slot_of, &next);
+		arg_start += n->n_deps;
+	}
+	return 0;
+}
+
+/* Each node's first pending count, and the roots: the nodes that wait
+ * for no computed node. */
+static int list_roots(hamr_plan *p)
+{
+	uint32_t n = p->n_nodes;
+	p->pending_init = malloc((n ? n : 1) * sizeof *p->pending_init);
+	p->roots = malloc((n ? n : 1) * sizeof *p->roots);
+	if (!p->pending_init || !p->roots)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+	p->n_sched = n;
+	for (uint32_t i = 0; i < n; i++) {
 		p->pending_init[i] = p->nodes[i].n_pending;
 		if (!p->nodes[i].n_pending)
 			p->roots[p->n_roots++] = i;
 	}
+	return 0;
+}
+
+/* Dependents: each computed node's list of the computed nodes that read
+ * it, with every node's pending count and the roots. */
+static int link_dependents(hamr_plan *p)
+{
+	size_t ns = p->n_slots ? p->n_slots : 1;
+	uint32_t *ndep = calloc(ns, sizeof *ndep);
+	uint32_t *seen = malloc(ns * sizeof *seen);
+	int rc = 0;
+	if (!ndep || !seen) {
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+		goto out;
+	}
+	each_producer(p, p->n_nodes, seen, ndep, count_dependent);
+	if ((rc = list_roots(p)))
+		goto out;
 	uint32_t off = 0;
-	for (uint32_t i = 0; i < w->n_order; i++) {
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		p->nodes[i].dep_start = off;
 		off += ndep[i];
 		ndep[i] = p->nodes[i].dep_start; /* now: next free position */
 	}
-	each_producer(p, w->n_order, seen, ndep, add_dependent);
+	each_producer(p, p->n_nodes, seen, ndep, add_dependent);
+out:
 	free(ndep);
 	free(seen);
-	return 0;
+	return rc;
+}
+
+/* Compiles the walked nodes: their slots, each node's arguments as slot
+ * numbers, and the dependents the executors schedule by. */
+static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
+{
+	int rc = alloc_plan_tables(p, w);
+	if (rc)
+		return rc;
+	uint32_t first_default = number_value_slots(p, w, slot_of);
+	if ((rc = lay_out_nodes(p, w, slot_of, first_default)))
+		return rc;
+	return link_dependents(p);
 }
 
 /* A kept node that reads `name` as an optional dependency which no node
@@ -503,9 +582,9 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 	w.order = malloc(nn * sizeof *w.order);
 	uint32_t *stack = malloc(nn * sizeof *stack);
 	uint32_t *edge = malloc(nn * sizeof *edge);
-	uint32_t *roots = malloc((n_outputs ? n_outputs : 1) * sizeof *roots);
+	uint32_t *out_nodes = malloc((n_outputs ? n_outputs : 1) * sizeof *out_nodes);
 	hamr_plan *p = calloc(1, sizeof *p);
-	if (!w.given || !w.role || !w.order || !stack || !edge || !roots || !p) {
+	if (!w.given || !w.role || !w.order || !stack || !edge || !out_nodes || !p) {
 		rc = hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 		goto out;
 	}
@@ -532,16 +611,16 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 			rc = HAMR_ENOENT;
 			goto out;
 		}
-		roots[i] = (uint32_t)v;
+		out_nodes[i] = (uint32_t)v;
 	}
 	for (size_t i = 0; i < n_outputs; i++) {
-		if (w.role[roots[i]] == ROLE_MISSING) {
-			missing_input(&w, g->nodes[roots[i]]->name, NULL);
+		if (w.role[out_nodes[i]] == ROLE_MISSING) {
+			missing_input(&w, g->nodes[out_nodes[i]]->name, NULL);
 			continue;
 		}
-		if (w.role[roots[i]] != ROLE_NONE)
+		if (w.role[out_nodes[i]] != ROLE_NONE)
 			continue;
-		if ((rc = walk_from(&w, roots[i], stack, edge)) < 0)
+		if ((rc = walk_from(&w, out_nodes[i], stack, edge)) < 0)
 			goto out;
 	}
 	if (w.n_missing) {
@@ -549,7 +628,8 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 		goto out;
 	}
 	/* reuse `stack` as the graph-node -> slot map */
-	if ((rc = compile(p, &w, stack)))
+	uint32_t *slot_of = stack;
+	if ((rc = compile(p, &w, slot_of)))
 		goto out;
 
 	p->out_names = malloc((n_outputs ? n_outputs : 1) * sizeof *p->out_names);
@@ -559,14 +639,14 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 		goto out;
 	}
 	for (size_t i = 0; i < n_outputs; i++) {
-		const char *name = g->nodes[roots[i]]->name;
+		const char *name = g->nodes[out_nodes[i]]->name;
 		if (hamr__names_get(&p->out_index, name) >= 0)
 			continue; /* asked twice */
 		if (hamr__names_put(&p->out_index, name, (int32_t)p->n_outputs)) {
 			rc = hamr__error_set(HAMR_ENOMEM, "out of memory");
 			goto out;
 		}
-		uint32_t s = stack[roots[i]];
+		uint32_t s = slot_of[out_nodes[i]];
 		p->out_names[p->n_outputs] = name;
 		p->out_slots[p->n_outputs++] = s;
 		p->slot_pinned[s] = 1;
@@ -582,7 +662,7 @@ out:
 	free(w.order);
 	free(stack);
 	free(edge);
-	free(roots);
+	free(out_nodes);
 	return rc;
 }
 

@@ -108,9 +108,9 @@ static int check_config_keys(const hamr_graph *g)
 			first = k;
 	if (!n_unread)
 		return 0;
-	int any = 0;
-	for (uint32_t i = 0; i < g->n_defs && !any; i++)
-		any = g->defs[i].n_conds != 0;
+	int has_conds = 0;
+	for (uint32_t i = 0; i < g->n_defs && !has_conds; i++)
+		has_conds = g->defs[i].n_conds != 0;
 	if (n_unread == 1) {
 		const char *key = g->cfg_keys[first], *near = nearest_key(g, key);
 		hamr__error_set(HAMR_ECONFIG, "config key \"%s\" is read by no config condition of the graph",
@@ -134,7 +134,7 @@ static int check_config_keys(const hamr_graph *g)
 				hamr__error_append(0, " (did you mean \"%s\"?)", near);
 		}
 	}
-	if (!any)
+	if (!has_conds)
 		hamr__error_append(0, " (the graph has no config conditions)");
 	return HAMR_ECONFIG;
 }
@@ -317,11 +317,11 @@ static int select_defs(hamr_graph *g)
 		 * inputs are settled under the config, in step 3 */
 		int32_t j = first[k], last = -1;
 		for (; j >= 0; last = j, j = next[j]) {
-			const hamr__gnode *e = &g->defs[j];
-			if (e->kind == HAMR_NODE_INPUT || d->kind == HAMR_NODE_INPUT)
+			const hamr__gnode *earlier = &g->defs[j];
+			if (earlier->kind == HAMR_NODE_INPUT || d->kind == HAMR_NODE_INPUT)
 				continue;
-			if (!defs_exclusive(e, d)) {
-				rc = dup_error(e, d);
+			if (!defs_exclusive(earlier, d)) {
+				rc = dup_error(earlier, d);
 				goto out;
 			}
 		}
@@ -379,19 +379,19 @@ static int resolve(hamr_graph *g)
 				return hamr__error_set(HAMR_ECOLLECT,
 				                       "node \"%s\" collects \"%s\" but is not a collect node",
 				                       n->name, d->name);
-			const hamr__gnode *p = g->nodes[d->target];
-			if (d->type && p->type && d->type != p->type)
+			const hamr__gnode *producer = g->nodes[d->target];
+			if (d->type && producer->type && d->type != producer->type)
 				return hamr__error_set(HAMR_ETYPE,
 				                       "node \"%s\" expects \"%s\" to be %s, but %s \"%s\" is %s",
 				                       n->name, d->name, hamr_type_name(d->type),
-				                       kind_word(p), p->name,
-				                       hamr_type_name(p->type));
-			if (d->dflt.type && p->type && d->dflt.type != p->type)
+				                       kind_word(producer), producer->name,
+				                       hamr_type_name(producer->type));
+			if (d->dflt.type && producer->type && d->dflt.type != producer->type)
 				return hamr__error_set(HAMR_ETYPE,
 				                       "node \"%s\": the default of \"%s\" is %s, but %s \"%s\" is %s",
-				                       n->name, d->name,
-				                       hamr_type_name(d->dflt.type), kind_word(p),
-				                       p->name, hamr_type_name(p->type));
+				                       n->name, d->name, hamr_type_name(d->dflt.type),
+				                       kind_word(producer), producer->name,
+				                       hamr_type_name(producer->type));
 		}
 		if (n->kind == HAMR_NODE_COLLECT) {
 			uint32_t nc = 0;
@@ -434,30 +434,30 @@ static int find_cycle(const hamr_graph *g)
 		sp++;
 		while (sp && !rc) {
 			uint32_t v = stack[sp - 1];
-			const hamr__gnode *nv = g->nodes[v];
-			if (edge[sp - 1] == nv->n_deps) {
+			const hamr__gnode *node = g->nodes[v];
+			if (edge[sp - 1] == node->n_deps) {
 				color[v] = BLACK;
 				sp--;
 				continue;
 			}
-			int32_t w = nv->deps[edge[sp - 1]++].target;
-			if (w < 0 || color[w] == BLACK)
+			int32_t target = node->deps[edge[sp - 1]++].target;
+			if (target < 0 || color[target] == BLACK)
 				continue;
-			if (color[w] == WHITE) {
-				color[w] = GREY;
-				stack[sp] = (uint32_t)w;
+			if (color[target] == WHITE) {
+				color[target] = GREY;
+				stack[sp] = (uint32_t)target;
 				edge[sp] = 0;
 				sp++;
 				continue;
 			}
-			/* grey: w is on the stack; the cycle is w .. v, w */
+			/* grey: target is on the stack; the cycle is target .. v, target */
 			uint32_t from = sp - 1;
-			while (stack[from] != (uint32_t)w)
+			while (stack[from] != (uint32_t)target)
 				from--;
 			hamr__error_set(HAMR_ECYCLE, "dependency cycle: ");
 			for (uint32_t s = from; s < sp; s++)
 				hamr__error_append(0, "\"%s\" needs ", g->nodes[stack[s]]->name);
-			hamr__error_append(0, "\"%s\"", g->nodes[w]->name);
+			hamr__error_append(0, "\"%s\"", g->nodes[target]->name);
 			rc = HAMR_ECYCLE;
 		}
 	}
@@ -477,8 +477,8 @@ static int check_collects(const hamr_graph *g)
 	uint32_t mark = 0;
 	int rc = 0;
 	for (uint32_t i = 0; i < n && !rc; i++) {
-		const hamr__gnode *c = g->nodes[i];
-		if (c->kind != HAMR_NODE_COLLECT)
+		const hamr__gnode *collect = g->nodes[i];
+		if (collect->kind != HAMR_NODE_COLLECT)
 			continue;
 		if (!seen) {
 			seen = calloc(n, sizeof *seen);
@@ -488,8 +488,8 @@ static int check_collects(const hamr_graph *g)
 				break;
 			}
 		}
-		for (uint32_t k = 0; k < c->n_deps && !rc; k++) {
-			const hamr__gdep *d = &c->deps[k];
+		for (uint32_t k = 0; k < collect->n_deps && !rc; k++) {
+			const hamr__gdep *d = &collect->deps[k];
 			if (!(d->flags & HAMR_DEP_COLLECT) || d->target < 0)
 				continue;
 			int found = 0;
@@ -498,23 +498,23 @@ static int check_collects(const hamr_graph *g)
 			queue[tail++] = (uint32_t)d->target;
 			seen[d->target] = mark;
 			while (head < tail && !found) {
-				const hamr__gnode *v = g->nodes[queue[head++]];
-				if (v->kind == HAMR_NODE_PARALLELIZABLE) {
+				const hamr__gnode *node = g->nodes[queue[head++]];
+				if (node->kind == HAMR_NODE_PARALLELIZABLE) {
 					found = 1;
 					break;
 				}
-				for (uint32_t e = 0; e < v->n_deps; e++) {
-					int32_t w = v->deps[e].target;
-					if (w >= 0 && seen[w] != mark) {
-						seen[w] = mark;
-						queue[tail++] = (uint32_t)w;
+				for (uint32_t e = 0; e < node->n_deps; e++) {
+					int32_t up = node->deps[e].target;
+					if (up >= 0 && seen[up] != mark) {
+						seen[up] = mark;
+						queue[tail++] = (uint32_t)up;
 					}
 				}
 			}
 			if (!found)
 				rc = hamr__error_set(HAMR_ECOLLECT,
 				                     "collect node \"%s\" collects \"%s\", which has no parallelizable node upstream",
-				                     c->name, d->name);
+				                     collect->name, d->name);
 		}
 	}
 	free(seen);
@@ -551,22 +551,14 @@ static int input_scope(const hamr_graph *g, const hamr__gnode *t,
 	return s ? g->scope_parent[s] : -1;
 }
 
-static int assign_scopes(hamr_graph *g)
+/* The dependents of g's nodes in CSR form: node t's dependents are
+ * (*dependents)[start[t] .. start[t + 1]), and indeg[v] counts the
+ * dependencies of v that name a node. start has room for n_nodes + 2,
+ * indeg for n_nodes, both zeroed. */
+static int list_dependents(const hamr_graph *g, uint32_t *indeg, uint32_t *start,
+                           uint32_t **dependents)
 {
 	uint32_t n = g->n_nodes;
-	int rc = 0;
-	uint32_t *indeg = calloc(n + 1, sizeof *indeg);
-	uint32_t *start = calloc(n + 2, sizeof *start);
-	uint32_t *out = NULL, *order = malloc((n + 1) * sizeof *order);
-	g->scope_parent = malloc((n + 1) * sizeof *g->scope_parent);
-	g->scope_owner = malloc((n + 1) * sizeof *g->scope_owner);
-	g->scope_depth = malloc((n + 1) * sizeof *g->scope_depth);
-	if (!indeg || !start || !order || !g->scope_parent || !g->scope_owner ||
-	    !g->scope_depth) {
-		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
-		goto done;
-	}
-	/* dependents in CSR form, for Kahn's order */
 	size_t edges = 0;
 	for (uint32_t v = 0; v < n; v++)
 		for (uint32_t k = 0; k < g->nodes[v]->n_deps; k++)
@@ -577,20 +569,25 @@ static int assign_scopes(hamr_graph *g)
 			}
 	for (uint32_t v = 0; v < n; v++)
 		start[v + 1] += start[v];
-	out = malloc((edges + 1) * sizeof *out);
-	if (!out) {
-		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
-		goto done;
-	}
+	uint32_t *list = malloc((edges + 1) * sizeof *list);
+	if (!list)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
 	for (uint32_t v = 0; v < n; v++)
 		for (uint32_t k = 0; k < g->nodes[v]->n_deps; k++) {
 			int32_t t = g->nodes[v]->deps[k].target;
 			if (t >= 0)
-				out[start[t]++] = v;
+				list[start[t]++] = v;
 		}
 	for (uint32_t v = n; v > 0; v--) /* start[t] moved to t's end */
 		start[v] = start[v - 1];
 	start[0] = 0;
+	*dependents = list;
+	return 0;
+}
+
+uint32_t hamr__graph_topo_order(uint32_t n, const uint32_t *start, const uint32_t *edges,
+                                uint32_t *indeg, uint32_t *order)
+{
 	uint32_t head = 0, tail = 0;
 	for (uint32_t v = 0; v < n; v++)
 		if (!indeg[v])
@@ -598,72 +595,134 @@ static int assign_scopes(hamr_graph *g)
 	while (head < tail) {
 		uint32_t v = order[head++];
 		for (uint32_t e = start[v]; e < start[v + 1]; e++)
-			if (--indeg[out[e]] == 0)
-				order[tail++] = out[e];
+			if (--indeg[edges[e]] == 0)
+				order[tail++] = edges[e];
 	}
+	return tail;
+}
+
+/* g's nodes in a topological order (Kahn's), producers first, into order
+ * (room for n_nodes); *n_ordered says how many it holds. */
+static int topological_order(const hamr_graph *g, uint32_t *order, uint32_t *n_ordered)
+{
+	uint32_t n = g->n_nodes;
+	uint32_t *indeg = calloc(n + 1, sizeof *indeg);
+	uint32_t *start = calloc(n + 2, sizeof *start);
+	uint32_t *dependents = NULL;
+	int rc = 0;
+	if (!indeg || !start)
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
+	else
+		rc = list_dependents(g, indeg, start, &dependents);
+	if (!rc)
+		*n_ordered = hamr__graph_topo_order(n, start, dependents, indeg, order);
+	free(indeg);
+	free(start);
+	free(dependents);
+	return rc;
+}
+
+/* Node v's scope: the deepest scope among its inputs, in *deepest, and
+ * the input seen in it in *deepest_input (NULL: v reads none in a block).
+ * HAMR_EBLOCK for a collected input outside every block, or for two
+ * inputs in blocks that do not nest. */
+static int deepest_input_scope(const hamr_graph *g, const hamr__gnode *v,
+                               int32_t *deepest, const hamr__gnode **deepest_input)
+{
+	int32_t best = 0, inner;
+	const hamr__gnode *from = NULL;
+	for (uint32_t k = 0; k < v->n_deps; k++) {
+		const hamr__gdep *d = &v->deps[k];
+		if (d->target < 0)
+			continue;
+		const hamr__gnode *t = g->nodes[d->target];
+		int32_t s = input_scope(g, t, d, &inner);
+		if (s < 0)
+			return hamr__error_set(HAMR_EBLOCK,
+			                       "collect node \"%s\" collects \"%s\", which is not inside a map block",
+			                       v->name, t->name);
+		if (is_within(g, s, best))
+			continue;
+		if (is_within(g, best, s)) {
+			best = s;
+			from = t;
+			continue;
+		}
+		return hamr__error_set(HAMR_EBLOCK,
+		                       "node \"%s\" reads \"%s\" (in the block of \"%s\") and \"%s\" (in the block of \"%s\"), two blocks that do not nest",
+		                       v->name, from->name, scope_name(g, best), t->name,
+		                       scope_name(g, s));
+	}
+	*deepest = best;
+	*deepest_input = from;
+	return 0;
+}
+
+/* A collect sits exactly around the block it collects: each collected
+ * input of v is seen in v's own scope. */
+static int check_collect_nesting(const hamr_graph *g, const hamr__gnode *v,
+                                 const hamr__gnode *deepest_input)
+{
+	int32_t inner;
+	for (uint32_t k = 0; k < v->n_deps; k++) {
+		const hamr__gdep *d = &v->deps[k];
+		if (d->target < 0 || !(d->flags & HAMR_DEP_COLLECT))
+			continue;
+		const hamr__gnode *t = g->nodes[d->target];
+		if (input_scope(g, t, d, &inner) != v->scope)
+			return hamr__error_set(HAMR_EBLOCK,
+			                       "collect node \"%s\" collects \"%s\" out of the block of \"%s\", but also reads \"%s\" inside it: mismatched nesting",
+			                       v->name, t->name, scope_name(g, inner),
+			                       deepest_input ? deepest_input->name : "?");
+	}
+	return 0;
+}
+
+/* Parallelizable node `owner`, which runs in scope `outer`, opens a new
+ * block nested in it. */
+static void open_block(hamr_graph *g, uint32_t owner, int32_t outer)
+{
+	uint32_t block = g->n_scopes++;
+	g->scope_parent[block] = outer;
+	g->scope_owner[block] = (int32_t)owner;
+	g->scope_depth[block] = g->scope_depth[outer] + 1;
+	g->nodes[owner]->block = (int32_t)block;
+}
+
+static int assign_scopes(hamr_graph *g)
+{
+	uint32_t n = g->n_nodes, n_ordered = 0;
+	int rc = 0;
+	uint32_t *order = malloc((n + 1) * sizeof *order);
+	g->scope_parent = malloc((n + 1) * sizeof *g->scope_parent);
+	g->scope_owner = malloc((n + 1) * sizeof *g->scope_owner);
+	g->scope_depth = malloc((n + 1) * sizeof *g->scope_depth);
+	if (!order || !g->scope_parent || !g->scope_owner || !g->scope_depth) {
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
+		goto done;
+	}
+	if ((rc = topological_order(g, order, &n_ordered)))
+		goto done;
 
 	g->n_scopes = 1;
 	g->scope_parent[0] = -1;
 	g->scope_owner[0] = -1;
 	g->scope_depth[0] = 0;
-	for (uint32_t i = 0; i < tail && !rc; i++) {
+	for (uint32_t i = 0; i < n_ordered; i++) {
 		hamr__gnode *v = g->nodes[order[i]];
-		int32_t best = 0, inner;
-		const hamr__gnode *from = NULL;
-		for (uint32_t k = 0; k < v->n_deps; k++) {
-			const hamr__gdep *d = &v->deps[k];
-			if (d->target < 0)
-				continue;
-			const hamr__gnode *t = g->nodes[d->target];
-			int32_t s = input_scope(g, t, d, &inner);
-			if (s < 0) {
-				rc = hamr__error_set(HAMR_EBLOCK,
-				                     "collect node \"%s\" collects \"%s\", which is not inside a map block",
-				                     v->name, t->name);
-				break;
-			}
-			if (is_within(g, s, best))
-				continue;
-			if (is_within(g, best, s)) {
-				best = s;
-				from = t;
-				continue;
-			}
-			rc = hamr__error_set(HAMR_EBLOCK,
-			                     "node \"%s\" reads \"%s\" (in the block of \"%s\") and \"%s\" (in the block of \"%s\"), two blocks that do not nest",
-			                     v->name, from->name, scope_name(g, best), t->name,
-			                     scope_name(g, s));
+		const hamr__gnode *deepest_input;
+		int32_t scope;
+		if ((rc = deepest_input_scope(g, v, &scope, &deepest_input)))
 			break;
-		}
+		v->scope = scope;
+		rc = check_collect_nesting(g, v, deepest_input);
+		v->block = 0;
 		if (rc)
 			break;
-		v->scope = best;
-		/* a collect sits exactly around the block it collects */
-		for (uint32_t k = 0; k < v->n_deps && !rc; k++) {
-			const hamr__gdep *d = &v->deps[k];
-			if (d->target < 0 || !(d->flags & HAMR_DEP_COLLECT))
-				continue;
-			const hamr__gnode *t = g->nodes[d->target];
-			int32_t s = input_scope(g, t, d, &inner);
-			if (s != best)
-				rc = hamr__error_set(HAMR_EBLOCK,
-				                     "collect node \"%s\" collects \"%s\" out of the block of \"%s\", but also reads \"%s\" inside it: mismatched nesting",
-				                     v->name, t->name, scope_name(g, inner),
-				                     from ? from->name : "?");
-		}
-		v->block = 0;
-		if (!rc && v->kind == HAMR_NODE_PARALLELIZABLE) {
-			uint32_t b = g->n_scopes++;
-			g->scope_parent[b] = best;
-			g->scope_owner[b] = (int32_t)order[i];
-			g->scope_depth[b] = g->scope_depth[best] + 1;
-			v->block = (int32_t)b;
-		}
+		if (v->kind == HAMR_NODE_PARALLELIZABLE)
+			open_block(g, order[i], v->scope);
 	}
 done:
-	free(indeg);
-	free(start);
-	free(out);
 	free(order);
 	return rc;
 }

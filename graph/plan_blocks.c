@@ -56,7 +56,7 @@ static int32_t slot_scope(const hamr_plan *p, const hamr_graph *g, uint32_t s,
 static int32_t producer(const hamr_plan *p, const hamr_graph *g, uint32_t s,
                         int32_t in, const int32_t *list_of)
 {
-	int32_t x;
+	int32_t scope;
 	if (s < p->n_nodes) {
 		if (p->node_block[s] || p->node_scope[s] != in)
 			return -1;
@@ -64,10 +64,10 @@ static int32_t producer(const hamr_plan *p, const hamr_graph *g, uint32_t s,
 	}
 	if (p->slot_kind[s] != HAMR__SLOT_LIST && p->slot_kind[s] != HAMR__SLOT_FOLD)
 		return -1;
-	x = value_scope(p, (uint32_t)list_of[s]);
-	while (x > 0 && g->scope_parent[x] != in)
-		x = g->scope_parent[x];
-	return x > 0 ? p->scope_owner[x] : -1;
+	scope = value_scope(p, (uint32_t)list_of[s]);
+	while (scope > 0 && g->scope_parent[scope] != in)
+		scope = g->scope_parent[scope];
+	return scope > 0 ? p->scope_owner[scope] : -1;
 }
 
 /* Grouping names: a planning choice, parsed where plans are made. */
@@ -101,25 +101,25 @@ static int cmp_u64(const void *a, const void *b)
  * HAMR_GROUPING, which overrides every block's tag. */
 static int block_settings(hamr_plan *p, const hamr_graph *g)
 {
-	hamr_grouping env = HAMR_GROUPING_DEFAULT;
-	const char *e = getenv("HAMR_GROUPING");
-	if (e && *e && hamr_grouping_parse(e, &env))
+	hamr_grouping env_grouping = HAMR_GROUPING_DEFAULT;
+	const char *env_value = getenv("HAMR_GROUPING");
+	if (env_value && *env_value && hamr_grouping_parse(env_value, &env_grouping))
 		return hamr__error_set(HAMR_EINVAL,
-		                       "HAMR_GROUPING=%s: expected auto, block or node", e);
+		                       "HAMR_GROUPING=%s: expected auto, block or node", env_value);
 	for (uint32_t sc = 1; sc < p->n_scopes; sc++) {
-		int32_t o = p->scope_owner[sc];
-		if (o < 0)
+		int32_t owner = p->scope_owner[sc];
+		if (owner < 0)
 			continue;
-		const hamr__gnode *gn = g->nodes[p->nodes[o].graph_index];
+		const hamr__gnode *gn = g->nodes[p->nodes[owner].graph_index];
 		for (uint32_t t = 0; t < gn->n_tags; t++) {
 			const char *k = gn->tags[t].key, *v = gn->tags[t].value;
 			if (!strcmp(k, "grouping")) {
-				hamr_grouping gr = HAMR_GROUPING_DEFAULT;
-				if (hamr_grouping_parse(v, &gr))
+				hamr_grouping grouping = HAMR_GROUPING_DEFAULT;
+				if (hamr_grouping_parse(v, &grouping))
 					return hamr__error_set(HAMR_EINVAL,
 					                       "node \"%s\": tag grouping=\"%s\": expected auto, block or node",
 					                       gn->name, v);
-				p->scope_grouping[sc] = (uint8_t)gr;
+				p->scope_grouping[sc] = (uint8_t)grouping;
 			} else if (!strcmp(k, "executor")) {
 				if (!strcmp(v, "sequential"))
 					p->scope_remote[sc] = HAMR_REMOTE_SEQUENTIAL;
@@ -133,8 +133,8 @@ static int block_settings(hamr_plan *p, const hamr_graph *g)
 					                       gn->name, v);
 			}
 		}
-		if (env != HAMR_GROUPING_DEFAULT)
-			p->scope_grouping[sc] = (uint8_t)env;
+		if (env_grouping != HAMR_GROUPING_DEFAULT)
+			p->scope_grouping[sc] = (uint8_t)env_grouping;
 	}
 	return 0;
 }
@@ -148,9 +148,9 @@ static void mark_blocking_blocks(hamr_plan *p)
 		if (!(p->nodes[i].flags & HAMR__PNODE_BLOCKING))
 			continue;
 		for (int32_t sc = p->node_scope[i]; sc > 0;) {
-			uint32_t o = (uint32_t)p->scope_owner[sc];
-			p->nodes[o].flags |= HAMR__PNODE_BLOCKING_ITEMS;
-			sc = p->node_scope[o];
+			uint32_t owner = (uint32_t)p->scope_owner[sc];
+			p->nodes[owner].flags |= HAMR__PNODE_BLOCKING_ITEMS;
+			sc = p->node_scope[owner];
 		}
 	}
 }
@@ -224,19 +224,20 @@ struct block_planning {
 	size_t nn, nsc;      /* nodes (at least 1) and scopes, for sizes */
 	int32_t *list_of;    /* list or fold slot: the node it gathers */
 	uint8_t *tolerant;   /* node: collected tolerantly into its list */
-	uint32_t *dcount;    /* node: a counter per node, reused by phases */
+	uint32_t *per_node;  /* a number per node, reused by phases: reads
+	                      * deferred, edges placed, level */
 	uint32_t *indeg, *estart, *edges, *queue; /* unit edges, Kahn's queue */
 	uint32_t n_ordered;  /* units in queue, in running order */
 };
 
 /* The plan's block tables, with each node's scope and block, and each
  * block's parallelizable node, filled in. */
-static int alloc_block_tables(struct block_planning *w)
+static int alloc_block_tables(struct block_planning *bp)
 {
-	hamr_plan *p = w->p;
-	const hamr_graph *g = w->g;
-	uint32_t n = w->n;
-	size_t nn = w->nn, nsc = w->nsc;
+	hamr_plan *p = bp->p;
+	const hamr_graph *g = bp->g;
+	uint32_t n = bp->n;
+	size_t nn = bp->nn, nsc = bp->nsc;
 	uint32_t n_args = n ? p->nodes[n - 1].arg_start + p->nodes[n - 1].n_args : 0;
 	p->n_scopes = g->n_scopes;
 	p->node_scope = malloc(nn * sizeof *p->node_scope);
@@ -267,17 +268,15 @@ static int alloc_block_tables(struct block_planning *w)
 	return 0;
 }
 
-/* 1. List slots: for collected nodes, and outputs inside a block; an
- * accumulator slot for each fold collect. */
-static int make_list_slots(struct block_planning *w)
+/* Marks, with list_slot 0, each node whose values need a list slot: a
+ * node collected into a list, and an output inside a block; counts them
+ * in *n_lists, and the fold collects' reads, which each get an
+ * accumulator slot, in *n_folds. */
+static int mark_list_slots(struct block_planning *bp, uint32_t *n_lists, uint32_t *n_folds)
 {
-	hamr_plan *p = w->p;
-	const hamr_graph *g = w->g;
-	uint32_t n = w->n;
-	uint32_t n_lists = 0, n_folds = 0;
-	w->tolerant = calloc(w->nn, 1);
-	if (!w->tolerant)
-		return HAMR_ENOMEM;
+	hamr_plan *p = bp->p;
+	const hamr_graph *g = bp->g;
+	uint32_t n = bp->n;
 	for (uint32_t i = 0; i < n; i++) {
 		const hamr__pnode *pn = &p->nodes[i];
 		const hamr__gnode *gn = g->nodes[pn->graph_index];
@@ -286,14 +285,14 @@ static int make_list_slots(struct block_planning *w)
 			if (s < 0 || !(gn->deps[k].flags & HAMR_DEP_COLLECT))
 				continue;
 			if (gn->has_fold) {
-				n_folds++;
+				(*n_folds)++;
 				continue;
 			}
 			if (gn->deps[k].flags & HAMR_DEP_TOLERANT)
-				w->tolerant[s] = 1;
+				bp->tolerant[s] = 1;
 			if (p->list_slot[s] < 0) {
 				p->list_slot[s] = 0; /* numbered below */
-				n_lists++;
+				(*n_lists)++;
 			}
 		}
 	}
@@ -307,29 +306,21 @@ static int make_list_slots(struct block_planning *w)
 			                       p->out_names[o]);
 		if (p->list_slot[s] < 0) {
 			p->list_slot[s] = 0;
-			n_lists++;
+			(*n_lists)++;
 		}
 	}
-	if (grow_slots(p, n_lists + n_folds))
-		return HAMR_ENOMEM;
-	w->list_of = malloc(((size_t)p->n_slots + n_lists + n_folds) * sizeof *w->list_of);
-	if (!w->list_of)
-		return HAMR_ENOMEM;
-	int32_t *list_of = w->list_of;
-	for (uint32_t i = 0; i < n; i++) {
-		if (p->list_slot[i] < 0)
-			continue;
-		uint32_t s = p->n_slots++;
-		p->list_slot[i] = (int32_t)s;
-		list_of[s] = (int32_t)i;
-		p->slot_kind[s] = HAMR__SLOT_LIST;
-		p->slot_pinned[s] = 0;
-		p->slot_name[s] = p->nodes[i].name;
-		p->slot_type[s] = HAMR_LIST;
-	}
-	for (uint32_t i = 0; i < n; i++) {
+	return 0;
+}
+
+/* Points each collected argument at the list slot of the node it
+ * collects, or for a fold collect at a new accumulator slot. */
+static void point_collects_at_slots(struct block_planning *bp)
+{
+	hamr_plan *p = bp->p;
+	int32_t *list_of = bp->list_of;
+	for (uint32_t i = 0; i < bp->n; i++) {
 		hamr__pnode *pn = &p->nodes[i];
-		const hamr__gnode *gn = g->nodes[pn->graph_index];
+		const hamr__gnode *gn = bp->g->nodes[pn->graph_index];
 		for (uint32_t k = 0; k < pn->n_args; k++) {
 			int32_t *a = &p->args[pn->arg_start + k];
 			if (*a < 0 || !(gn->deps[k].flags & HAMR_DEP_COLLECT))
@@ -349,6 +340,39 @@ static int make_list_slots(struct block_planning *w)
 			*a = (int32_t)s;
 		}
 	}
+}
+
+/* 1. List slots: for collected nodes, and outputs inside a block (an
+ * output there is read from its list); an accumulator slot for each fold
+ * collect. */
+static int make_list_slots(struct block_planning *bp)
+{
+	hamr_plan *p = bp->p;
+	uint32_t n = bp->n;
+	uint32_t n_lists = 0, n_folds = 0;
+	int rc;
+	bp->tolerant = calloc(bp->nn, 1);
+	if (!bp->tolerant)
+		return HAMR_ENOMEM;
+	if ((rc = mark_list_slots(bp, &n_lists, &n_folds)))
+		return rc;
+	if (grow_slots(p, n_lists + n_folds))
+		return HAMR_ENOMEM;
+	bp->list_of = malloc(((size_t)p->n_slots + n_lists + n_folds) * sizeof *bp->list_of);
+	if (!bp->list_of)
+		return HAMR_ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		if (p->list_slot[i] < 0)
+			continue;
+		uint32_t s = p->n_slots++;
+		p->list_slot[i] = (int32_t)s;
+		bp->list_of[s] = (int32_t)i;
+		p->slot_kind[s] = HAMR__SLOT_LIST;
+		p->slot_pinned[s] = 0;
+		p->slot_name[s] = p->nodes[i].name;
+		p->slot_type[s] = HAMR_LIST;
+	}
+	point_collects_at_slots(bp);
 	for (uint32_t o = 0; o < p->n_outputs; o++) {
 		uint32_t s = p->out_slots[o];
 		if (s < n && value_scope(p, s) != 0) {
@@ -361,14 +385,14 @@ static int make_list_slots(struct block_planning *w)
 }
 
 /* What each block hands on per item: a value into a list or a fold. */
-static int plan_gathers(struct block_planning *w)
+static int plan_gathers(struct block_planning *bp)
 {
-	hamr_plan *p = w->p;
-	const hamr_graph *g = w->g;
-	uint32_t n = w->n;
-	size_t nsc = w->nsc;
-	const int32_t *list_of = w->list_of;
-	p->gathered = calloc(w->nn, 1);
+	hamr_plan *p = bp->p;
+	const hamr_graph *g = bp->g;
+	uint32_t n = bp->n;
+	size_t nsc = bp->nsc;
+	const int32_t *list_of = bp->list_of;
+	p->gathered = calloc(bp->nn, 1);
 	p->gather_start = calloc(nsc + 1, sizeof *p->gather_start);
 	if (!p->gathered || !p->gather_start)
 		return HAMR_ENOMEM;
@@ -414,7 +438,7 @@ static int plan_gathers(struct block_planning *w)
 		ge->src = (uint32_t)list_of[s];
 		ge->dst = s;
 		ge->node = ge->src;
-		ge->tolerant = w->tolerant[ge->src];
+		ge->tolerant = bp->tolerant[ge->src];
 		p->gathered[ge->src] = 1;
 	}
 	free(fill);
@@ -422,28 +446,28 @@ static int plan_gathers(struct block_planning *w)
 }
 
 /* How each block's items run, from its owner's tags and the environment. */
-static int choose_block_runs(struct block_planning *w)
+static int choose_block_runs(struct block_planning *bp)
 {
-	hamr_plan *p = w->p;
-	p->scope_grouping = calloc(w->nsc, 1);
-	p->scope_remote = calloc(w->nsc, 1);
+	hamr_plan *p = bp->p;
+	p->scope_grouping = calloc(bp->nsc, 1);
+	p->scope_remote = calloc(bp->nsc, 1);
 	if (!p->scope_grouping || !p->scope_remote)
 		return HAMR_ENOMEM;
-	return block_settings(p, w->g);
+	return block_settings(p, bp->g);
 }
 
 /* 2. Who releases what: direct readers count per item; outer slots are
  * charged to the block's owner, released when the block is done. */
-static int assign_releases(struct block_planning *w)
+static int assign_releases(struct block_planning *bp)
 {
-	hamr_plan *p = w->p;
-	const hamr_graph *g = w->g;
-	uint32_t n = w->n;
+	hamr_plan *p = bp->p;
+	const hamr_graph *g = bp->g;
+	uint32_t n = bp->n;
 	memset(p->consumers, 0, p->n_slots * sizeof *p->consumers);
-	w->dcount = calloc(w->nn, sizeof *w->dcount);
-	if (!w->dcount)
+	bp->per_node = calloc(bp->nn, sizeof *bp->per_node);
+	if (!bp->per_node)
 		return HAMR_ENOMEM;
-	uint32_t *dcount = w->dcount;
+	uint32_t *n_deferred = bp->per_node;
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = 0; i < n; i++) {
 			const hamr__pnode *pn = &p->nodes[i];
@@ -451,34 +475,35 @@ static int assign_releases(struct block_planning *w)
 				int32_t a = p->args[pn->arg_start + k];
 				if (a < 0)
 					continue;
-				int32_t ss = slot_scope(p, g, (uint32_t)a, w->list_of);
-				if (ss < 0) { /* a default: a constant, kept */
+				int32_t read_scope = slot_scope(p, g, (uint32_t)a, bp->list_of);
+				if (read_scope < 0) { /* a default: a constant, kept */
 					p->slot_pinned[a] = 1;
 					continue;
 				}
-				int32_t x = p->node_scope[i];
-				if (ss == x) {
+				int32_t scope = p->node_scope[i];
+				if (read_scope == scope) {
 					if (pass == 0) {
 						p->arg_direct[pn->arg_start + k] = 1;
 						p->consumers[a]++;
 					}
 					continue;
 				}
-				while (g->scope_parent[x] != ss)
-					x = g->scope_parent[x];
-				int32_t holder = p->scope_owner[x];
+				while (g->scope_parent[scope] != read_scope)
+					scope = g->scope_parent[scope];
+				int32_t holder = p->scope_owner[scope];
 				if (pass == 0) {
-					dcount[holder]++;
+					n_deferred[holder]++;
 					p->consumers[a]++;
 				} else {
-					p->defer[p->defer_start[holder] + dcount[holder]++] = (uint32_t)a;
+					uint32_t at = p->defer_start[holder] + n_deferred[holder]++;
+					p->defer[at] = (uint32_t)a;
 				}
 			}
 		}
 		if (pass == 0) {
 			for (uint32_t i = 0; i < n; i++) {
-				p->defer_start[i + 1] = p->defer_start[i] + dcount[i];
-				dcount[i] = 0;
+				p->defer_start[i + 1] = p->defer_start[i] + n_deferred[i];
+				n_deferred[i] = 0;
 			}
 			p->defer = malloc((p->defer_start[n] ? p->defer_start[n] : 1) *
 			                  sizeof *p->defer);
@@ -490,12 +515,12 @@ static int assign_releases(struct block_planning *w)
 }
 
 /* 3. Slots to reset and clear per item, by scope. */
-static int list_item_clears(struct block_planning *w)
+static int list_item_clears(struct block_planning *bp)
 {
-	hamr_plan *p = w->p;
-	size_t nsc = w->nsc;
+	hamr_plan *p = bp->p;
+	size_t nsc = bp->nsc;
 	for (uint32_t s = 0; s < p->n_slots; s++) {
-		int32_t sc = slot_scope(p, w->g, s, w->list_of);
+		int32_t sc = slot_scope(p, bp->g, s, bp->list_of);
 		if (sc > 0)
 			p->clear_start[sc + 1]++;
 	}
@@ -509,7 +534,7 @@ static int list_item_clears(struct block_planning *w)
 	if (!fill)
 		return HAMR_ENOMEM;
 	for (uint32_t s = 0; s < p->n_slots; s++) {
-		int32_t sc = slot_scope(p, w->g, s, w->list_of);
+		int32_t sc = slot_scope(p, bp->g, s, bp->list_of);
 		if (sc > 0)
 			p->clear[p->clear_start[sc] + fill[sc]++] = s;
 	}
@@ -520,38 +545,38 @@ static int list_item_clears(struct block_planning *w)
 /* The edges between units of one scope, as lists per producer (estart,
  * edges), and each unit's count of producers (indeg). A unit reads its
  * arguments and the outer slots it holds for its block. */
-static int link_units(struct block_planning *w)
+static int link_units(struct block_planning *bp)
 {
-	const hamr_plan *p = w->p;
-	uint32_t n = w->n;
-	uint32_t *dcount = w->dcount, *indeg = w->indeg, *estart = w->estart;
+	const hamr_plan *p = bp->p;
+	uint32_t n = bp->n;
+	uint32_t *n_placed = bp->per_node, *indeg = bp->indeg, *estart = bp->estart;
 	for (int pass = 0; pass < 2; pass++) {
-		memset(dcount, 0, w->nn * sizeof *dcount);
+		memset(n_placed, 0, bp->nn * sizeof *n_placed);
 		for (uint32_t i = 0; i < n; i++) {
 			const hamr__pnode *pn = &p->nodes[i];
 			int32_t in = p->node_scope[i];
-			uint32_t nd = pn->n_args + p->defer_start[i + 1] - p->defer_start[i];
-			for (uint32_t k = 0; k < nd; k++) {
+			uint32_t n_reads = pn->n_args + p->defer_start[i + 1] - p->defer_start[i];
+			for (uint32_t k = 0; k < n_reads; k++) {
 				int32_t a = k < pn->n_args ? p->args[pn->arg_start + k] :
 				                             (int32_t)p->defer[p->defer_start[i] + k - pn->n_args];
 				if (a < 0)
 					continue;
-				int32_t u = producer(p, w->g, (uint32_t)a, in, w->list_of);
+				int32_t u = producer(p, bp->g, (uint32_t)a, in, bp->list_of);
 				if (u < 0 || (uint32_t)u == i)
 					continue;
 				if (pass == 0) {
 					estart[u + 1]++;
 					indeg[i]++;
 				} else {
-					w->edges[estart[u] + dcount[u]++] = i;
+					bp->edges[estart[u] + n_placed[u]++] = i;
 				}
 			}
 		}
 		if (pass == 0) {
 			for (uint32_t i = 0; i < n; i++)
 				estart[i + 1] += estart[i];
-			w->edges = malloc((estart[n] ? estart[n] : 1) * sizeof *w->edges);
-			if (!w->edges)
+			bp->edges = malloc((estart[n] ? estart[n] : 1) * sizeof *bp->edges);
+			if (!bp->edges)
 				return HAMR_ENOMEM;
 		}
 	}
@@ -560,11 +585,11 @@ static int link_units(struct block_planning *w)
 
 /* Units left over by the ordering wait for each other: names a block that
  * reads a value computed from its own collect, where there is one. */
-static int report_waiting_units(const struct block_planning *w)
+static int report_waiting_units(const struct block_planning *bp)
 {
-	const hamr_plan *p = w->p;
-	uint32_t n = w->n;
-	const uint32_t *indeg = w->indeg, *estart = w->estart, *edges = w->edges;
+	const hamr_plan *p = bp->p;
+	uint32_t n = bp->n;
+	const uint32_t *indeg = bp->indeg, *estart = bp->estart, *edges = bp->edges;
 	for (uint32_t u = 0; u < n; u++) {
 		if (!indeg[u] || !p->node_block[u])
 			continue;
@@ -580,31 +605,20 @@ static int report_waiting_units(const struct block_planning *w)
 
 /* 4. Running order of units, per scope (Kahn, ties in plan order): the
  * order is left in queue, n_ordered long. */
-static int order_units(struct block_planning *w)
+static int order_units(struct block_planning *bp)
 {
-	uint32_t n = w->n;
+	uint32_t n = bp->n;
 	int rc;
-	w->indeg = calloc(w->nn, sizeof *w->indeg);
-	w->estart = calloc(w->nn + 1, sizeof *w->estart);
-	w->queue = malloc(w->nn * sizeof *w->queue);
-	if (!w->indeg || !w->estart || !w->queue)
+	bp->indeg = calloc(bp->nn, sizeof *bp->indeg);
+	bp->estart = calloc(bp->nn + 1, sizeof *bp->estart);
+	bp->queue = malloc(bp->nn * sizeof *bp->queue);
+	if (!bp->indeg || !bp->estart || !bp->queue)
 		return HAMR_ENOMEM;
-	if ((rc = link_units(w)))
+	if ((rc = link_units(bp)))
 		return rc;
-	uint32_t *indeg = w->indeg, *estart = w->estart, *edges = w->edges, *queue = w->queue;
-	uint32_t head = 0, tail = 0;
-	for (uint32_t i = 0; i < n; i++)
-		if (!indeg[i])
-			queue[tail++] = i;
-	while (head < tail) {
-		uint32_t u = queue[head++];
-		for (uint32_t e = estart[u]; e < estart[u + 1]; e++)
-			if (--indeg[edges[e]] == 0)
-				queue[tail++] = edges[e];
-	}
-	w->n_ordered = tail;
-	if (tail < n)
-		return report_waiting_units(w);
+	bp->n_ordered = hamr__graph_topo_order(n, bp->estart, bp->edges, bp->indeg, bp->queue);
+	if (bp->n_ordered < n)
+		return report_waiting_units(bp);
 	return 0;
 }
 
@@ -613,22 +627,22 @@ static int order_units(struct block_planning *w)
  * unit of its scope it reads), so that the units of one level, which
  * never read each other, sit together: per-node grouping runs each
  * level's units at once. */
-static int sort_units_by_level(struct block_planning *w)
+static int sort_units_by_level(struct block_planning *bp)
 {
-	hamr_plan *p = w->p;
-	uint32_t n = w->n;
-	size_t nn = w->nn, nsc = w->nsc;
-	const uint32_t *estart = w->estart, *edges = w->edges, *queue = w->queue;
-	uint32_t *dcount = w->dcount, tail = w->n_ordered;
+	hamr_plan *p = bp->p;
+	uint32_t n = bp->n;
+	size_t nn = bp->nn, nsc = bp->nsc;
+	const uint32_t *estart = bp->estart, *edges = bp->edges, *queue = bp->queue;
+	uint32_t *level = bp->per_node, tail = bp->n_ordered;
 	p->unit_level = malloc(nn * sizeof *p->unit_level);
 	if (!p->unit_level)
 		return HAMR_ENOMEM;
-	memset(dcount, 0, nn * sizeof *dcount); /* level per node */
+	memset(level, 0, nn * sizeof *level);
 	for (uint32_t k = 0; k < tail; k++) {
 		uint32_t u = queue[k];
 		for (uint32_t e = estart[u]; e < estart[u + 1]; e++)
-			if (dcount[edges[e]] < dcount[u] + 1)
-				dcount[edges[e]] = dcount[u] + 1;
+			if (level[edges[e]] < level[u] + 1)
+				level[edges[e]] = level[u] + 1;
 	}
 	for (uint32_t i = 0; i < n; i++)
 		p->unit_start[p->node_scope[i] + 1]++;
@@ -644,8 +658,8 @@ static int sort_units_by_level(struct block_planning *w)
 	for (uint32_t k = 0; k < tail; k++) {
 		uint32_t i = queue[k];
 		int32_t sc = p->node_scope[i];
-		uint64_t lv = sc > 0 ? dcount[i] : 0;
-		key[p->unit_start[sc] + fill[sc]++] = lv << 32 | k;
+		uint64_t key_level = sc > 0 ? level[i] : 0; /* scope 0: not sorted */
+		key[p->unit_start[sc] + fill[sc]++] = key_level << 32 | k;
 	}
 	for (uint32_t sc = 1; sc < nsc; sc++)
 		qsort(key + p->unit_start[sc], p->unit_start[sc + 1] - p->unit_start[sc],
@@ -661,11 +675,11 @@ static int sort_units_by_level(struct block_planning *w)
 
 /* 5. The threads executor schedules the units of scope 0: their
  * dependents and pending counts become the unit edges. */
-static int schedule_top_units(struct block_planning *w)
+static int schedule_top_units(struct block_planning *bp)
 {
-	hamr_plan *p = w->p;
-	uint32_t n = w->n;
-	const uint32_t *estart = w->estart, *edges = w->edges;
+	hamr_plan *p = bp->p;
+	uint32_t n = bp->n;
+	const uint32_t *estart = bp->estart, *edges = bp->edges;
 	uint32_t n_edges = 0;
 	for (uint32_t i = 0; i < n; i++)
 		if (p->node_scope[i] == 0)
@@ -708,28 +722,28 @@ int hamr__plan_blocks(hamr_plan *p, const hamr_graph *g)
 		assign_releases, list_item_clears, order_units, sort_units_by_level,
 		schedule_top_units,
 	};
-	uint32_t n = p->n_nodes, np = 0;
+	uint32_t n = p->n_nodes, n_parallel = 0;
 	int rc;
 	p->n_scopes = 1;
 	for (uint32_t i = 0; i < n; i++)
-		np += p->nodes[i].kind == HAMR_NODE_PARALLELIZABLE;
+		n_parallel += p->nodes[i].kind == HAMR_NODE_PARALLELIZABLE;
 	if ((rc = refuse_given_block_values(p, g)))
 		return rc;
-	if (!np)
+	if (!n_parallel)
 		return 0;
 
-	struct block_planning w = {.p = p, .g = g, .n = n, .nn = n ? n : 1, .nsc = g->n_scopes};
+	struct block_planning bp = {.p = p, .g = g, .n = n, .nn = n ? n : 1, .nsc = g->n_scopes};
 	rc = 0;
 	for (size_t i = 0; !rc && i < sizeof phases / sizeof *phases; i++)
-		rc = phases[i](&w);
+		rc = phases[i](&bp);
 	if (rc == HAMR_ENOMEM && !strstr(hamr_errmsg(), "out of memory"))
 		hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
-	free(w.list_of);
-	free(w.tolerant);
-	free(w.indeg);
-	free(w.estart);
-	free(w.edges);
-	free(w.queue);
-	free(w.dcount);
+	free(bp.list_of);
+	free(bp.tolerant);
+	free(bp.indeg);
+	free(bp.estart);
+	free(bp.edges);
+	free(bp.queue);
+	free(bp.per_node);
 	return rc;
 }
