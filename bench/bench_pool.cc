@@ -23,9 +23,9 @@
 //                          benchmark's thread: wake_ns is the time from just
 //                          before the call to the task's first instruction
 //                          (CLOCK_MONOTONIC on both sides), roundtrip_ns to
-//                          the call's return. spin = 0: spin_us = 0 and
-//                          every call waits until a worker has parked (its
-//                          park count moved, then 50 us more), so it
+//                          the call's return. spin = 0: spin_us = HAMR_OFF
+//                          and every call waits until a worker has parked
+//                          (its park count moved, then 50 us more), so it
 //                          measures the futex wake-up; spin = 1: the
 //                          default spin, calls back to back, so a worker is
 //                          still searching when the call comes. Counters:
@@ -63,6 +63,7 @@ int64_t now_ns()
 	std::exit(1);
 }
 
+// spin_us: 0 for HAMR_SPIN or the default, HAMR_OFF for no spinning
 hamr_pool *make_pool(int workers, int spin_us)
 {
 	hamr_pool_opts o = HAMR_POOL_OPTS_INIT;
@@ -99,7 +100,7 @@ void pair_batch(void *arg)
 
 void BM_spawn_sync_pair(benchmark::State &state)
 {
-	hamr_pool *p = make_pool((int)state.range(0), -1);
+	hamr_pool *p = make_pool((int)state.range(0), 0);
 	int64_t total = 0;
 	for (auto _ : state) {
 		Timed t;
@@ -145,7 +146,7 @@ void BM_steal(benchmark::State &state)
 {
 	const int workers = (int)state.range(0);
 	const size_t n = (size_t)state.range(1);
-	hamr_pool *p = make_pool(workers, -1);
+	hamr_pool *p = make_pool(workers, 0);
 	StealRun s;
 	s.kids.resize(n);
 	hamr_pool_call(p, spawn_children, &s); // the deque grows once, untimed
@@ -203,7 +204,7 @@ void fib_root(void *arg)
 
 void BM_fib(benchmark::State &state)
 {
-	hamr_pool *p = make_pool((int)state.range(0), -1);
+	hamr_pool *p = make_pool((int)state.range(0), 0);
 	int64_t total = 0;
 	for (auto _ : state) {
 		FibRun f{{kFibN, 0}, 0};
@@ -263,7 +264,7 @@ void BM_wake(benchmark::State &state)
 {
 	const int workers = (int)state.range(0);
 	const bool spin = state.range(1) != 0;
-	hamr_pool *p = make_pool(workers, spin ? -1 : 0);
+	hamr_pool *p = make_pool(workers, spin ? 0 : HAMR_OFF);
 	std::vector<int64_t> wake, round;
 	wake.reserve(4096);
 	round.reserve(4096);

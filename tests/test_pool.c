@@ -291,7 +291,7 @@ static void test_knobs_api_wins_and_bad_values_fail(void)
 
 	hamr_pool_opts o = HAMR_POOL_OPTS_INIT;
 	o.workers = 2;
-	o.spin_us = 0;
+	o.spin_us = HAMR_OFF; /* an explicit zero wins over HAMR_SPIN */
 	CHECK_OK(hamr_pool_create(&p, &o));
 	hamr_pool_settings(p, &got);
 	CHECK_EQ_INT(got.workers, 2); /* the API wins over HAMR_WORKERS */
@@ -325,6 +325,41 @@ static void test_knobs_api_wins_and_bad_values_fail(void)
 	CHECK(hamr_cpu_count() >= 1);
 }
 
+/* A designated initializer leaves every other knob unset, so spin_us and
+ * pin still come from the environment; HAMR_OFF is the explicit zero. */
+static void test_zero_knobs_take_the_environment_and_off_wins(void)
+{
+	hamr_pool *p = NULL;
+	hamr_pool_opts got;
+	setenv("HAMR_SPIN", "7", 1);
+	setenv("HAMR_PIN", "1", 1);
+	hamr_pool_opts o = {.workers = 2};
+	CHECK_OK(hamr_pool_create(&p, &o));
+	hamr_pool_settings(p, &got);
+	CHECK_EQ_INT(got.workers, 2);
+	CHECK_EQ_INT(got.spin_us, 7);
+	CHECK_EQ_INT(got.pin, 1);
+	hamr_pool_destroy(p);
+
+	o = (hamr_pool_opts){.workers = 2, .spin_us = HAMR_OFF, .pin = HAMR_OFF};
+	CHECK_OK(hamr_pool_create(&p, &o));
+	hamr_pool_settings(p, &got);
+	CHECK_EQ_INT(got.spin_us, 0);
+	CHECK_EQ_INT(got.pin, 0);
+	hamr_pool_destroy(p);
+	unsetenv("HAMR_SPIN");
+	unsetenv("HAMR_PIN");
+
+	p = NULL;
+	o = (hamr_pool_opts){.spin_us = -2};
+	CHECK_RC(hamr_pool_create(&p, &o), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "spin_us = -2");
+	o = (hamr_pool_opts){.pin = -2};
+	CHECK_RC(hamr_pool_create(&p, &o), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "pin = -2");
+	CHECK(p == NULL);
+}
+
 static void test_pinned_pool_runs(void)
 {
 	hamr_pool_opts o = HAMR_POOL_OPTS_INIT;
@@ -348,6 +383,7 @@ int main(void)
 	RUN_TEST(test_calls_from_many_threads);
 	RUN_TEST(test_idle_pool_uses_no_cpu);
 	RUN_TEST(test_knobs_api_wins_and_bad_values_fail);
+	RUN_TEST(test_zero_knobs_take_the_environment_and_off_wins);
 	RUN_TEST(test_pinned_pool_runs);
 	TEST_EXIT();
 }

@@ -203,8 +203,7 @@ typedef struct hamr_module {
 typedef const hamr_module *(*hamr_module_entry_fn)(void);
 #define HAMR_MODULE_ENTRY_SYMBOL "hamr_module_entry"
 #define HAMR_MODULE_EXPORT(mod)                                              \
-	__attribute__((visibility("default"))) const hamr_module *           \
-	hamr_module_entry(void);                                             \
+	HAMR_MODULE_API const hamr_module *hamr_module_entry(void);          \
 	const hamr_module *hamr_module_entry(void) { return &(mod); }
 
 /* ---- graphs ---------------------------------------------------------- */

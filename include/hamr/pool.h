@@ -36,16 +36,18 @@ extern "C" {
 
 typedef struct hamr_pool hamr_pool;
 
-/* Pool settings. Each field left at its INIT value takes the environment
- * variable named beside it when set, else the default; an explicit value
- * wins over the environment. */
+/* Pool settings. A field left at 0 takes the environment variable named
+ * beside it when set, else the default; an explicit value wins over the
+ * environment. For an explicit zero/off, spin_us and pin take HAMR_OFF
+ * (hamr/export.h), so `{.workers = 4}` never switches another knob off. */
 typedef struct hamr_pool_opts {
 	int workers;          /* 0: HAMR_WORKERS, else the usable CPUs (affinity
 	                       * mask and cgroup CPU quota) */
-	int spin_us;          /* -1: HAMR_SPIN, else 50: microseconds an idle
-	                       * worker spins before it parks */
-	int pin;              /* -1: HAMR_PIN, else 0: 1 pins worker i to the
-	                       * i-th usable CPU */
+	int spin_us;          /* 0: HAMR_SPIN, else 50: microseconds an idle
+	                       * worker spins before it parks; HAMR_OFF: no
+	                       * spinning, it parks at once */
+	int pin;              /* 0: HAMR_PIN, else not pinned: 1 pins worker i
+	                       * to the i-th usable CPU; HAMR_OFF: not pinned */
 	int blocking_workers; /* 0: HAMR_BLOCKING_WORKERS, else 64 */
 	size_t grain;         /* 0: HAMR_GRAIN, else lazy splitting: items per
 	                       * parallel_for task when fixed */
@@ -56,7 +58,7 @@ typedef struct hamr_pool_opts {
 	                       * K, M or G suffix (HAMR_STACK=256M). */
 } hamr_pool_opts;
 
-#define HAMR_POOL_OPTS_INIT {0, -1, -1, 0, 0, 0}
+#define HAMR_POOL_OPTS_INIT {0, 0, 0, 0, 0, 0}
 
 /* Starts a pool, owned by the caller. HAMR_EINVAL with a message naming the
  * variable when an environment value is malformed ("HAMR_WORKERS=abc:
@@ -83,7 +85,9 @@ HAMR_API void hamr_pool_destroy(hamr_pool *p);
  * hamr_errmsg) when it cannot start, e.g. a malformed HAMR_* value. */
 HAMR_API hamr_pool *hamr_pool_default(void);
 
-/* The settings the pool runs with, after environment and defaults. */
+/* The settings the pool runs with, after environment and defaults: the
+ * values in effect, where spin_us 0 is no spinning and pin 0 is not
+ * pinned (and grain 0 is lazy splitting). */
 HAMR_API void hamr_pool_settings(const hamr_pool *p, hamr_pool_opts *out);
 
 /* The number of usable CPUs: the affinity mask, capped by a cgroup quota. */
@@ -94,12 +98,15 @@ HAMR_API int hamr_cpu_count(void);
 typedef void (*hamr_task_fn)(void *arg);
 
 /* A spawned task: lives in the spawner's frame until hamr_sync returns.
- * Its fields are private. */
+ * Storage only: declare one (on the stack, in a struct) and hand its
+ * address to hamr_spawn and hamr_sync; never read or write its contents. */
 typedef struct hamr_task {
-	hamr_task_fn fn_;
-	void *arg_;
-	int done_;
-	int detached_;
+	/* private: hamr's own layout (the size and alignment of two pointers
+	 * and two ints) */
+	struct {
+		void *p[2];
+		int i[2];
+	} private_;
 } hamr_task;
 
 /* Runs fn(arg) on a worker of p and returns when it has returned. From a

@@ -425,13 +425,13 @@ static void offer(stream *s, ctx *c)
 	                    atomic_load_explicit(&hamr__worker_pool(w)->n_idle, memory_order_relaxed) <= 0)))
 		return;
 	/* a record of an offer that has run is free again (acquire: pairs
-	 * with the release of done_ after the task returned); a record still
+	 * with the release of its done flag after the task returned); a record still
 	 * waiting must not move, since the deque points at it */
 	kid *k = NULL;
 	if (c->nk < MAX_KIDS)
 		k = &c->kids[c->nk++];
 	for (int j = 0; !k && j < c->nk; j++)
-		if (__atomic_load_n(&c->kids[j].t.done_, __ATOMIC_ACQUIRE))
+		if (hamr__task_done(&c->kids[j].t))
 			k = &c->kids[j];
 	if (!k)
 		return;

@@ -41,8 +41,7 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d)
 	hamr__node_task *t = &r->tasks[d];
 	t->r = r;
 	t->i = d;
-	t->t.fn_ = node_task;
-	t->t.arg_ = t;
+	hamr__task_set_fn(&t->t, node_task, t);
 	hamr__worker_push(w, &t->t);
 }
 

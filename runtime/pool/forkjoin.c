@@ -3,10 +3,10 @@
  *
  * A spawned task lives in its spawner's frame; spawning is a push onto the
  * calling worker's deque and, when a worker sleeps, a wake. A task's
- * `done_` flag is set (release) after its function returns, wherever it
- * ran. hamr_sync pops and runs its own tasks until the one it waits for is
- * done; if that one was stolen, it steals other work while the thief
- * finishes, so a waiting worker never blocks.
+ * `done` flag is set (release) after its function returns, wherever it
+ * ran (task_internal.h). hamr_sync pops and runs its own tasks until the
+ * one it waits for is done; if that one was stolen, it steals other work
+ * while the thief finishes, so a waiting worker never blocks.
  *
  * parallel_for splits lazily. It runs its range in chunks that double up
  * to PFOR_MAX_CHUNK items (so the hunger check costs nothing per item),
@@ -48,21 +48,17 @@ static inline void push_and_wake(hamr__worker *w, hamr_task *t)
 
 void hamr__worker_push(hamr__worker *w, hamr_task *t)
 {
-	t->done_ = 0;
-	t->detached_ = 1;
+	hamr__task_detach(t);
 	push_and_wake(w, t);
 }
 
 void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
 {
-	t->fn_ = fn;
-	t->arg_ = arg;
-	t->done_ = 0;
-	t->detached_ = 0;
+	hamr__task_init(t, fn, arg);
 	hamr__worker *w = hamr__tls_worker;
 	if (!w) {
 		fn(arg);
-		t->done_ = 1;
+		hamr__task_mark_done_here(t);
 		return;
 	}
 	push_and_wake(w, t);
@@ -71,8 +67,9 @@ void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
 void hamr_sync(hamr_task *t)
 {
 	hamr__worker *w = hamr__tls_worker;
-	/* acquire: pairs with the release store in hamr__worker_run */
-	while (!__atomic_load_n(&t->done_, __ATOMIC_ACQUIRE)) {
+	/* acquire (in hamr__task_done): pairs with the release store in
+	 * hamr__worker_run */
+	while (!hamr__task_done(t)) {
 		if (!w)
 			return; /* spawned outside a worker: it ran already */
 		void *x = hamr__deque_pop(&w->q);

@@ -122,14 +122,15 @@ static void park(hamr__worker *w)
 void hamr__worker_run(hamr__worker *w, hamr_task *t)
 {
 	hamr__count(&w->tasks);
-	if (t->detached_) {
-		t->fn_(t->arg_); /* nobody syncs on it; t may be gone after */
+	if (hamr__task_is_detached(t)) {
+		hamr__task_call(t); /* nobody syncs on it; t may be gone after */
 		return;
 	}
-	t->fn_(t->arg_);
-	/* release: pairs with the acquire load in hamr_sync; what the task
-	 * wrote is visible to the syncing worker. t may be gone right after. */
-	__atomic_store_n(&t->done_, 1, __ATOMIC_RELEASE);
+	hamr__task_call(t);
+	/* release (in hamr__task_mark_done): pairs with the acquire load in
+	 * hamr_sync; what the task wrote is visible to the syncing worker.
+	 * t may be gone right after. */
+	hamr__task_mark_done(t);
 }
 
 static int run_external(hamr_pool *p, hamr__worker *w)
@@ -390,6 +391,7 @@ hamr_pool *hamr__pool_blocking(hamr_pool *p)
 	pthread_mutex_lock(&p->blocking_lock);
 	b = atomic_load_explicit(&p->blocking, memory_order_relaxed);
 	if (!b) {
+		/* resolved settings, as pool_start takes them: 0 is none */
 		hamr_pool_opts o = p->opts;
 		o.workers = p->opts.blocking_workers;
 		o.spin_us = 0;  /* waiting on I/O: no point spinning */

@@ -13,6 +13,7 @@
 
 #include "hamr/pool.h"
 #include "runtime/pool/deque_internal.h"
+#include "runtime/pool/task_internal.h"
 
 typedef struct hamr__worker hamr__worker;
 
@@ -30,11 +31,12 @@ hamr__worker *hamr__worker_self(void);
 /* The worker's pool. */
 hamr_pool *hamr__worker_pool(const hamr__worker *w);
 
-/* Pushes task t (fn_ and arg_ set) onto worker w's deque, which must be
- * the caller's own, and wakes a parked worker if any. The task is detached:
- * nobody syncs on it, and the pool never touches t once its function has
- * started, so t may be freed by the function itself or by whatever it
- * finishes. When the deque cannot grow, runs t at once instead. */
+/* Pushes task t (its function set with hamr__task_set_fn) onto worker w's
+ * deque, which must be the caller's own, and wakes a parked worker if any.
+ * The task is detached: nobody syncs on it, and the pool never touches t
+ * once its function has started, so t may be freed by the function itself
+ * or by whatever it finishes. When the deque cannot grow, runs t at once
+ * instead. */
 void hamr__worker_push(hamr__worker *w, hamr_task *t);
 
 /* Runs t (a task popped or stolen) on worker w, counting it. */

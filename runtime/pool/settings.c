@@ -2,8 +2,10 @@
 /* Pool settings: how many CPUs the process may use, and every knob's value
  * from the API, the environment (HAMR_WORKERS, HAMR_SPIN, HAMR_PIN,
  * HAMR_BLOCKING_WORKERS, HAMR_GRAIN, HAMR_STACK) or the default, in that
- * order of precedence. A malformed environment value is an error naming
- * it.
+ * order of precedence. A field at 0 is unset (environment, else default);
+ * spin_us and pin take HAMR_OFF for an explicit zero, which is what the
+ * resolved settings then hold (0: no spinning, not pinned). A malformed
+ * environment value is an error naming it.
  *
  * The CPU count is what the scheduler will really give: the affinity mask,
  * capped by a cgroup CPU quota (v2 cpu.max, or v1 cfs quota/period) rounded
@@ -76,6 +78,16 @@ static size_t default_stack(void)
 	return sz;
 }
 
+/* An int option that takes HAMR_OFF, as hamr__knob_resolve wants it: 0
+ * (unset) becomes KNOB_UNSET, HAMR_OFF the explicit zero that wins over
+ * the environment, any other value itself. */
+#define KNOB_UNSET LONG_MIN
+
+static long off_knob(int v)
+{
+	return v == 0 ? KNOB_UNSET : v == HAMR_OFF ? 0 : v;
+}
+
 int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 {
 	hamr_pool_opts def = HAMR_POOL_OPTS_INIT;
@@ -83,11 +95,13 @@ int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 	if (o->workers < 0 || o->workers > HAMR__MAX_WORKERS)
 		return hamr__error_set(HAMR_EINVAL, "workers = %d: expected 1 to %d (0: default)",
 		                       o->workers, HAMR__MAX_WORKERS);
-	if (o->spin_us < -1)
-		return hamr__error_set(HAMR_EINVAL, "spin_us = %d: expected 0 or more (-1: default)",
+	if (o->spin_us < 0 && o->spin_us != HAMR_OFF)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "spin_us = %d: expected 1 or more, or HAMR_OFF (0: default)",
 		                       o->spin_us);
-	if (o->pin < -1 || o->pin > 1)
-		return hamr__error_set(HAMR_EINVAL, "pin = %d: expected 0 or 1 (-1: default)", o->pin);
+	if (o->pin != 0 && o->pin != 1 && o->pin != HAMR_OFF)
+		return hamr__error_set(HAMR_EINVAL, "pin = %d: expected 1 or HAMR_OFF (0: default)",
+		                       o->pin);
 	if (o->blocking_workers < 0 || o->blocking_workers > HAMR__MAX_BLOCKING)
 		return hamr__error_set(HAMR_EINVAL,
 		                       "blocking_workers = %d: expected 1 to %d (0: default)",
@@ -102,9 +116,10 @@ int hamr__pool_resolve_opts(const hamr_pool_opts *in, hamr_pool_opts *o)
 	int rc;
 	if ((rc = hamr__knob_resolve(o->workers, 0, k[0].name, 1, HAMR__MAX_WORKERS, hamr_cpu_count(),
 	                  &k[0].value, &k[0].source)) ||
-	    (rc = hamr__knob_resolve(o->spin_us, -1, k[1].name, 0, 10000000, HAMR__DEFAULT_SPIN_US,
-	                  &k[1].value, &k[1].source)) ||
-	    (rc = hamr__knob_resolve(o->pin, -1, k[2].name, 0, 1, 0, &k[2].value, &k[2].source)) ||
+	    (rc = hamr__knob_resolve(off_knob(o->spin_us), KNOB_UNSET, k[1].name, 0, 10000000,
+	                  HAMR__DEFAULT_SPIN_US, &k[1].value, &k[1].source)) ||
+	    (rc = hamr__knob_resolve(off_knob(o->pin), KNOB_UNSET, k[2].name, 0, 1, 0, &k[2].value,
+	                  &k[2].source)) ||
 	    (rc = hamr__knob_resolve(o->blocking_workers, 0, k[3].name, 1, HAMR__MAX_BLOCKING,
 	                  HAMR__DEFAULT_BLOCKING, &k[3].value, &k[3].source)) ||
 	    (rc = hamr__knob_resolve(o->grain > LONG_MAX ? LONG_MAX : (long)o->grain, 0, k[4].name, 1,
