@@ -13,5 +13,6 @@
 #include "hamr/runtime.h"
 #include "hamr/hooks.h"
 #include "hamr/process.h"
+#include "hamr/backend.h"
 
 #endif /* HAMR_H */

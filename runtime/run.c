@@ -17,18 +17,22 @@
 #include <unistd.h>
 
 #include "runtime/pool/env_internal.h"
+#include "hamr/backend.h"
 #include "runtime/procs/procexec_internal.h"
 #include "runtime/procs/procs_internal.h"
 #include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 
-static const char *const executor_names[] = {"sequential", "threads", "processes"};
+static const char *const executor_names[] = {"default", "sequential", "threads", "processes",
+                                             "backend"};
 #define N_EXECUTORS (sizeof executor_names / sizeof executor_names[0])
 
 int hamr_executor_parse(const char *name, hamr_executor_kind *out)
 {
-	for (size_t i = 0; name && out && i < N_EXECUTORS; i++) {
+	/* the executors a name alone picks: not the default (no choice) nor
+	 * a backend (which needs hamr_run_opts.backend) */
+	for (size_t i = HAMR_EXEC_SEQUENTIAL; name && out && i <= HAMR_EXEC_PROCESSES; i++) {
 		if (!strcmp(name, executor_names[i])) {
 			*out = (hamr_executor_kind)i;
 			return 0;
@@ -42,6 +46,27 @@ int hamr_executor_parse(const char *name, hamr_executor_kind *out)
 const char *hamr_executor_name(hamr_executor_kind k)
 {
 	return (size_t)k < N_EXECUTORS ? executor_names[k] : "?";
+}
+
+/* A run's own backend (hamr/backend.h): given when asked for, and of a
+ * version this hamr knows. */
+static int backend_usable(const hamr_run_opts *o)
+{
+	const hamr_backend *be = o->backend;
+	if (!be && (o->executor == HAMR_EXEC_BACKEND || o->remote == HAMR_REMOTE_BACKEND))
+		return hamr__error_set(HAMR_EINVAL, "the %s executor is the backend in hamr_run_opts.backend, which is NULL",
+		                       o->executor == HAMR_EXEC_BACKEND ? "local" : "remote");
+	if (!be)
+		return 0;
+	const char *name = be->name ? be->name : "(unnamed)";
+	if (be->abi != HAMR_BACKEND_ABI || be->size < sizeof(hamr_backend))
+		return hamr__error_set(HAMR_ENOTSUP,
+		                       "backend \"%s\" was built for backend interface %u (%u bytes); this hamr has %d (%zu bytes)",
+		                       name, be->abi, be->size, HAMR_BACKEND_ABI, sizeof(hamr_backend));
+	if (!be->open || !be->send || !be->next || !be->inflight || !be->cancel || !be->close)
+		return hamr__error_set(HAMR_EINVAL, "backend \"%s\" leaves an operation NULL (only check may be)",
+		                       name);
+	return 0;
 }
 
 /* A count knob: the API's *v when set, else k's variable, else k's value
@@ -107,8 +132,8 @@ static int resolve_run_knobs(hamr_run_opts *o, hamr__knob_value k[RUN_KNOBS])
 static void display_run_knobs(hamr_executor_kind e, const hamr__knob_value *k, size_t n)
 {
 	static const char *const what[N_EXECUTORS] = {
-		"the first run of the sequential executor", "the first run of the threads executor",
-		"the first run of the processes executor"};
+		NULL, "the first run of the sequential executor", "the first run of the threads executor",
+		"the first run of the processes executor", "the first run of a backend"};
 	static atomic_bool shown[N_EXECUTORS];
 	/* relaxed: the flag orders nothing; the exchange alone makes one run
 	 * of each executor the one that prints */
@@ -142,33 +167,60 @@ static int fill_slots(hamr_run *r, const hamr_values *given)
 	return 0;
 }
 
-/* The process executor's part of a run: whether it uses processes at all
- * (nodes outside blocks, or a block), its pool and knobs, and the check
- * that every value crossing has a codec. The knobs are resolved, into k
- * (with *n_k set to PROC_KNOBS), for a run that uses processes or runs on
- * the process executor. */
-static int procs_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t *n_k)
+/* Whether backend be (the remote kind `what` names it in messages) can
+ * run the nodes given: its check, with the run's slots as they are now. */
+static int backend_check(hamr_run *r, const hamr_backend *be, void *self, const uint32_t *nodes,
+                         uint32_t n_nodes, int32_t item_slot, const uint32_t *outs,
+                         uint32_t n_outs)
+{
+	if (!be->check)
+		return 0;
+	hamr_backend_program prog = {r->plan, nodes, n_nodes, item_slot, r->slots, r->plan->n_slots,
+	                             outs, n_outs};
+	return be->check(self, &prog);
+}
+
+/* The backends' part of a run: which backend nodes outside blocks and
+ * each block's items go to, each one's check that it can run them, and
+ * for worker processes, the pool and knobs. The process knobs are
+ * resolved, into k (with *n_k set to PROC_KNOBS), for a run that uses
+ * processes or runs on the process executor. */
+static int backends_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t *n_k)
 {
 	const hamr_plan *p = r->plan;
 	int used = 0, rc;
-	r->proc_local = r->opts.executor == HAMR_EXEC_PROCESSES;
-	r->node_elsewhere = r->proc_local ? hamr__proc_node : NULL;
-	for (uint32_t i = 0; r->proc_local && i < p->n_nodes; i++) {
+	hamr_executor_kind e = r->opts.executor;
+	const hamr_backend *node_be = e == HAMR_EXEC_PROCESSES ? &hamr__procs_backend :
+	                              e == HAMR_EXEC_BACKEND   ? r->opts.backend :
+	                                                         NULL;
+	void *node_self = e == HAMR_EXEC_BACKEND ? r->opts.backend_self : r->opts.procpool;
+	for (uint32_t i = 0; node_be && i < p->n_nodes; i++) {
 		if ((p->node_scope && p->node_scope[i] != 0) || !hamr__node_procable(p, i))
 			continue;
-		used = 1;
-		if ((rc = hamr__proc_check(p, &i, 1)))
+		used |= node_be == &hamr__procs_backend;
+		if ((rc = backend_check(r, node_be, node_self, &i, 1, -1, &i, 1)))
 			return rc;
 	}
+	r->procs_backend = &hamr__procs_backend; /* for the checks below */
+	r->procs_self = r->opts.procpool;
 	for (int32_t sc = 1; sc < (int32_t)p->n_scopes; sc++) {
-		if (hamr__block_remote(r, sc) != HAMR_REMOTE_PROCESSES || !hamr__block_procable(p, sc))
+		int remote = hamr__block_remote(r, sc);
+		void *self;
+		const hamr_backend *be = hamr__block_backend(r, remote, &self);
+		if (!be || !hamr__block_procable(p, sc))
 			continue;
-		used = 1;
-		if ((rc = hamr__proc_check(p, p->units + p->unit_start[sc],
-		                           p->unit_start[sc + 1] - p->unit_start[sc])))
+		used |= be == &hamr__procs_backend;
+		uint32_t outs[HAMR__MAX_OUT];
+		uint32_t n_outs = hamr__block_outs(p, sc, outs, HAMR__MAX_OUT);
+		if ((rc = backend_check(r, be, self, p->units + p->unit_start[sc],
+		                        p->unit_start[sc + 1] - p->unit_start[sc], p->scope_owner[sc],
+		                        outs, n_outs)))
 			return rc;
 	}
-	if (!used && !r->proc_local)
+	r->procs_backend = NULL;
+	r->node_backend = node_be;
+	r->node_backend_self = node_self;
+	if (!used && e != HAMR_EXEC_PROCESSES)
 		return 0;
 	const hamr__knob_value init[PROC_KNOBS] = {{"HAMR_TASK_TIMEOUT", 0, NULL, HAMR__FROM_DEFAULT},
 	                                           {"HAMR_RETRIES", 0, NULL, HAMR__FROM_DEFAULT}};
@@ -176,12 +228,13 @@ static int procs_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t *n_
 	if (r->opts.task_timeout_ms < 0)
 		return hamr__error_set(HAMR_EINVAL, "task_timeout_ms = %ld: expected 0 or more",
 		                       r->opts.task_timeout_ms);
-	if (r->opts.retries < -1 || r->opts.retries > 1000)
-		return hamr__error_set(HAMR_EINVAL, "retries = %d: expected -1 to 1000", r->opts.retries);
+	if (r->opts.retries < HAMR_OFF || r->opts.retries > 1000)
+		return hamr__error_set(HAMR_EINVAL, "retries = %d: expected 1 to 1000, 0 (unset) or HAMR_OFF",
+		                       r->opts.retries);
 	if ((rc = hamr__knob_resolve(r->opts.task_timeout_ms, 0, k[0].name, 1, LONG_MAX / 1000000, 0,
 	                             &k[0].value, &k[0].source)) ||
-	    (rc = hamr__knob_resolve(r->opts.retries, -1, k[1].name, 0, 1000, 0, &k[1].value,
-	                             &k[1].source)))
+	    (rc = hamr__knob_resolve(r->opts.retries == HAMR_OFF ? 0 : r->opts.retries ? r->opts.retries : -1,
+	                             -1, k[1].name, 0, 1000, 0, &k[1].value, &k[1].source)))
 		return rc;
 	r->proc_timeout_ms = k[0].value;
 	r->proc_retries = k[1].value;
@@ -192,7 +245,13 @@ static int procs_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t *n_
 		return 0;
 	if (!(r->procpool = r->opts.procpool) && !(r->procpool = hamr__procpool_default(&rc)))
 		return rc;
-	return hamr__procpool_usable(r->procpool); /* one inherited through fork() */
+	if ((rc = hamr__procpool_usable(r->procpool))) /* one inherited through fork() */
+		return rc;
+	r->procs_backend = &hamr__procs_backend;
+	r->procs_self = r->procpool;
+	if (e == HAMR_EXEC_PROCESSES)
+		r->node_backend_self = r->procpool;
+	return 0;
 }
 
 int hamr_run_process_stats(const hamr_run *r, hamr_process_stats *out)
@@ -222,8 +281,12 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		o = *opts;
 	if ((size_t)o.executor >= N_EXECUTORS)
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
-	if ((unsigned)o.remote > HAMR_REMOTE_PROCESSES)
+	if ((unsigned)o.remote > HAMR_REMOTE_BACKEND)
 		return hamr__error_set(HAMR_EINVAL, "unknown remote executor %d", (int)o.remote);
+	if (o.executor == HAMR_EXEC_DEFAULT)
+		o.executor = HAMR_EXEC_SEQUENTIAL;
+	if ((rc = backend_usable(&o)))
+		return rc;
 	if ((unsigned)o.grouping > HAMR_GROUPING_NODE)
 		return hamr__error_set(HAMR_EINVAL, "unknown grouping %d", (int)o.grouping);
 	if ((unsigned)o.policy > HAMR_KEEP_GOING)
@@ -289,8 +352,8 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		rc = fill_slots(r, given);
 	size_t n_proc = 0;
 	if (!rc)
-		rc = procs_prepare(r, knobs + RUN_KNOBS, &n_proc);
-	r->rare = r->observe | r->proc_local;
+		rc = backends_prepare(r, knobs + RUN_KNOBS, &n_proc);
+	r->slow_path = r->observe | (r->node_backend != NULL);
 	if (!rc && o.executor != HAMR_EXEC_SEQUENTIAL)
 		rc = hamr__threads_prepare(r);
 	if (rc) {

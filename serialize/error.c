@@ -30,6 +30,11 @@ const char *hamr_strerror(int code)
 	}
 }
 
+int hamr__is_code(int rc)
+{
+	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
+}
+
 const char *hamr_err_name(int code)
 {
 	switch (code) {

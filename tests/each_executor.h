@@ -15,6 +15,7 @@ static const hamr_run_opts *g_opts;
 static void on_each_executor(void (*all)(void), int workers)
 {
 	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, threads = HAMR_RUN_OPTS_INIT;
+	seq.executor = HAMR_EXEC_SEQUENTIAL;
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 	po.workers = workers;
 	CHECK_OK(hamr_pool_create(&threads.pool, &po));

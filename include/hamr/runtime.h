@@ -26,9 +26,11 @@ extern "C" {
 typedef struct hamr_run hamr_run;
 
 typedef enum hamr_executor_kind {
+	/* unset: the default executor, today the sequential one */
+	HAMR_EXEC_DEFAULT = 0,
 	/* every node in plan order, on the thread that waits (Hamilton's
 	 * default executor) */
-	HAMR_EXEC_SEQUENTIAL = 0,
+	HAMR_EXEC_SEQUENTIAL,
 	/* the work-stealing pool: a node runs as soon as its inputs are
 	 * ready; a finished node's ready dependents go on its worker's own
 	 * deque, and one of them runs next on the same worker */
@@ -37,10 +39,14 @@ typedef enum hamr_executor_kind {
 	 * in a worker process, and blocks' items too unless a block picks
 	 * otherwise; the rest of the graph (parallelizable nodes, collects)
 	 * runs on the pool, as with threads */
-	HAMR_EXEC_PROCESSES
+	HAMR_EXEC_PROCESSES,
+	/* the backend in hamr_run_opts.backend (hamr/backend.h), as
+	 * processes uses worker processes */
+	HAMR_EXEC_BACKEND
 } hamr_executor_kind;
 
 struct hamr_pool;
+struct hamr_backend;
 
 /* How the items of a map block become tasks (hamr_run_opts.grouping, the
  * HAMR_GROUPING variable, or a parallelizable node's tag grouping=...). */
@@ -70,14 +76,18 @@ typedef enum hamr_policy {
 
 /* Which executor runs the items of map blocks (Hamilton's "remote"). */
 typedef enum hamr_remote_kind {
-	HAMR_REMOTE_LOCAL = 0,  /* the local executor */
+	/* unset: the block's tag executor=..., else the local executor */
+	HAMR_REMOTE_DEFAULT = 0,
+	HAMR_REMOTE_LOCAL = HAMR_REMOTE_DEFAULT, /* the same, by its old name */
 	HAMR_REMOTE_SEQUENTIAL, /* in item order, on the thread of the block */
 	HAMR_REMOTE_THREADS,    /* on the pool */
 	/* in worker processes: each item's nodes run in one worker, the
 	 * items spread over the pool's workers. A block whose nodes cannot
 	 * all run there (a nested block, a concurrency group) runs on the
 	 * pool instead */
-	HAMR_REMOTE_PROCESSES
+	HAMR_REMOTE_PROCESSES,
+	/* the backend in hamr_run_opts.backend, with the same limits */
+	HAMR_REMOTE_BACKEND
 } hamr_remote_kind;
 
 typedef struct hamr_run_opts {
@@ -125,13 +135,21 @@ typedef struct hamr_run_opts {
 	 * killed and fails (HAMR_ETIMEDOUT). 0: HAMR_TASK_TIMEOUT, else none */
 	long task_timeout_ms;
 	/* processes: times a task whose worker died or timed out runs again
-	 * (not one that returned an error). -1: HAMR_RETRIES, else 0 */
+	 * (not one that returned an error). 0: HAMR_RETRIES, else none;
+	 * HAMR_OFF: none, whatever HAMR_RETRIES says */
 	int retries;
+	/* HAMR_EXEC_BACKEND, HAMR_REMOTE_BACKEND: the backend that runs
+	 * nodes and items elsewhere (borrowed: it must outlive the run), and
+	 * the instance its operations get as `self` */
+	const struct hamr_backend *backend;
+	void *backend_self;
 } hamr_run_opts;
 
+/* Every field unset: defaults and the environment. `hamr_run_opts o =
+ * {0};` and designated initializers mean the same. */
 #define HAMR_RUN_OPTS_INIT                                                   \
-	{HAMR_EXEC_SEQUENTIAL, NULL, HAMR_REMOTE_LOCAL, HAMR_GROUPING_DEFAULT,    \
-	 0, 0, HAMR_FAIL_FAST, 0, 0, NULL, 0, 0, NULL, 0, -1}
+	{HAMR_EXEC_DEFAULT, NULL, HAMR_REMOTE_DEFAULT, HAMR_GROUPING_DEFAULT,     \
+	 0, 0, HAMR_FAIL_FAST, 0, 0, NULL, 0, 0, NULL, 0, 0, NULL, NULL}
 
 /* Parses a grouping name ("auto", "block", "node") into *out; HAMR_EINVAL
  * otherwise. */
@@ -142,7 +160,8 @@ HAMR_API int hamr_grouping_parse(const char *name, hamr_grouping *out);
 HAMR_API const char *hamr_grouping_name(hamr_grouping g);
 
 /* Parses an executor name ("sequential", "threads", "processes") into
- * *out; HAMR_EINVAL otherwise. */
+ * *out; HAMR_EINVAL otherwise. hamr_executor_name also names
+ * HAMR_EXEC_DEFAULT ("default") and HAMR_EXEC_BACKEND ("backend"). */
 HAMR_API int hamr_executor_parse(const char *name, hamr_executor_kind *out);
 HAMR_API const char *hamr_executor_name(hamr_executor_kind k);
 
@@ -168,9 +187,9 @@ HAMR_API int hamr_run_create(hamr_run **out, const hamr_plan *plan,
                              const hamr_run_opts *opts);
 
 /* Starts the run. The sequential executor does the work in hamr_run_wait,
- * on the waiting thread; the threads and processes executors start at
- * once on the run's pool and return (the processes executor sends nodes
- * from there to worker processes). HAMR_ESTATE if already started. */
+ * on the waiting thread; the threads, processes and backend executors
+ * start at once on the run's pool and return (the processes and backend
+ * executors send nodes from there to worker processes, or the backend). HAMR_ESTATE if already started. */
 HAMR_API int hamr_run_start(hamr_run *r);
 
 /* Waits until the run ends; returns 0 or its error (also in

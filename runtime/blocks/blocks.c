@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Running map blocks, for both executors: streams of items.
  *
- * graph/blocks.c laid a plan with blocks out by scope: each scope's units
+ * graph/plan_blocks.c laid a plan with blocks out by scope: each scope's units
  * in running order (a parallelizable node with its whole block is one
  * unit), what each block hands on per item (a value into a list, or into a
  * fold), the slots to reset and clear per item, and the outer values each
@@ -66,19 +66,27 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/procs/procexec_internal.h"
+#include "hamr/backend.h"
 #include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 
-/* Where block blk's items run in run r: in worker processes only when the
- * run has a process pool and the block can run there, else on the pool
- * in its place. */
-static int items_remote(const hamr_run *r, int32_t blk)
+/* Where block blk's items run in run r: through a backend (worker
+ * processes, or the run's own) only when the run has one for its remote
+ * executor and the block can go there, else on the pool in its place;
+ * *be and *self are that backend (NULL: none). */
+static int items_remote(const hamr_run *r, int32_t blk, const hamr_backend **be, void **self)
 {
 	int remote = hamr__block_remote(r, blk);
-	if (remote == HAMR_REMOTE_PROCESSES && !(r->procpool && hamr__block_procable(r->plan, blk)))
-		remote = HAMR_REMOTE_THREADS;
+	*be = NULL;
+	*self = NULL;
+	if (remote == HAMR_REMOTE_PROCESSES || remote == HAMR_REMOTE_BACKEND) {
+		*be = hamr__block_backend(r, remote, self);
+		if (!*be || !hamr__block_procable(r->plan, blk)) {
+			*be = NULL;
+			remote = HAMR_REMOTE_THREADS;
+		}
+	}
 	return remote;
 }
 
@@ -88,7 +96,7 @@ static int threads_asked(const hamr_run *r, int32_t blk)
 {
 	int tag = r->plan->scope_remote[blk];
 	return tag == HAMR_REMOTE_THREADS ||
-	       (tag == HAMR_REMOTE_LOCAL && r->opts.remote == HAMR_REMOTE_THREADS);
+	       (tag == HAMR_REMOTE_DEFAULT && r->opts.remote == HAMR_REMOTE_THREADS);
 }
 
 #define SEG_BITS 8
@@ -98,7 +106,7 @@ static int threads_asked(const hamr_run *r, int32_t blk)
 #define PAGE ((size_t)1 << PAGE_BITS)
 #define MAX_PAGES 16384
 #define MAX_ITEMS (((size_t)DIRECT + (size_t)MAX_PAGES * PAGE) * SEG)
-#define MAX_KIDS 64
+#define MAX_OFFERS 64
 
 typedef struct seg {
 	atomic_size_t done; /* items finished (or dropped) */
@@ -108,11 +116,12 @@ typedef struct seg {
 typedef struct hamr__stream stream;
 typedef struct gate gate;
 
-/* A consumer: a task that claims and runs items until none is left. */
-typedef struct kid {
+/* An offer: a consumer task, spawned for a hungry worker to steal, that
+ * claims and runs items until none is left. */
+typedef struct offer_rec {
 	hamr_task t;
 	stream *s;
-} kid;
+} offer_rec;
 
 /* Where one consumer runs its items. */
 typedef struct ctx {
@@ -120,8 +129,8 @@ typedef struct ctx {
 	int own;          /* f is its own (freed at the end) */
 	hamr_value *part; /* per gather entry: partial folds, or NULL */
 	size_t folded;    /* values folded into the partials */
-	kid kids[MAX_KIDS];
-	int nk;
+	offer_rec offers[MAX_OFFERS];
+	int n_offers;
 } ctx;
 
 struct hamr__stream {
@@ -179,10 +188,14 @@ struct hamr__stream {
 	gate *gate;              /* where they enter (they may start late) */
 	atomic_uint bwaiting;    /* the emitting thread sleeps on bdone */
 	atomic_llong n_batches;  /* batches formed, for hooks */
-	hamr__pjob *pj;          /* items in worker processes, or NULL */
-	uint32_t pouts[HAMR__MAX_OUT]; /* what each item hands back */
-	uint32_t n_pouts;
-	int procs;               /* items run in worker processes */
+	/* items through a backend: the table and its instance (NULL: the
+	 * items stay), the open job, what each item hands back */
+	const hamr_backend *be;
+	void *be_self;
+	hamr_backend_job *job;
+	int job_cancelled;       /* the backend's cancel was called */
+	uint32_t outs[HAMR__MAX_OUT];
+	uint32_t n_outs;
 	atomic_int rc;           /* fail fast: the first error */
 	pthread_mutex_t lock;    /* folds without merge; merging partials */
 	hamr_value *acc;         /* per gather entry: a fold's accumulator */
@@ -270,8 +283,8 @@ static void block_event(const stream *s, hamr_event_kind kind, hamr_event *e)
 static int ctx_init(stream *s, ctx *c)
 {
 	const hamr_plan *p = s->p;
-	memset(c, 0, offsetof(ctx, kids));
-	c->nk = 0;
+	memset(c, 0, offsetof(ctx, offers));
+	c->n_offers = 0;
 	if (!s->concurrent) {
 		c->f = *s->outer;
 		c->f.shared = 0; /* the block's slots: this thread's alone */
@@ -325,8 +338,8 @@ static ctx *ctx_new(stream *s)
 
 static void ctx_end(stream *s, ctx *c)
 {
-	while (c->nk > 0)
-		hamr_sync(&c->kids[--c->nk].t);
+	while (c->n_offers > 0)
+		hamr_sync(&c->offers[--c->n_offers].t);
 	if (c->part && !c->folded) {
 		/* partials of no item: nothing to merge */
 		for (uint32_t g = 0; g < s->n_ga; g++)
@@ -399,7 +412,7 @@ static int claim(stream *s, size_t *lo, size_t *hi)
 	}
 }
 
-static void kid_run(void *arg);
+static void offer_run(void *arg);
 
 /* Offers a consumer to a hungry worker: only when one is idle, this
  * worker's previous offer was taken, and something is left to claim. */
@@ -427,12 +440,12 @@ static void offer(stream *s, ctx *c)
 	/* a record of an offer that has run is free again (acquire: pairs
 	 * with the release of its done flag after the task returned); a record still
 	 * waiting must not move, since the deque points at it */
-	kid *k = NULL;
-	if (c->nk < MAX_KIDS)
-		k = &c->kids[c->nk++];
-	for (int j = 0; !k && j < c->nk; j++)
-		if (hamr__task_done(&c->kids[j].t))
-			k = &c->kids[j];
+	offer_rec *k = NULL;
+	if (c->n_offers < MAX_OFFERS)
+		k = &c->offers[c->n_offers++];
+	for (int j = 0; !k && j < c->n_offers; j++)
+		if (hamr__task_done(&c->offers[j].t))
+			k = &c->offers[j];
 	if (!k)
 		return;
 	k->s = s;
@@ -441,7 +454,7 @@ static void offer(stream *s, ctx *c)
 	atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
 	if (s->r->observe)
 		block_event(s, HAMR_EV_TASK_SUBMIT, NULL);
-	hamr_spawn(&k->t, kid_run, k);
+	hamr_spawn(&k->t, offer_run, k);
 }
 
 /* The units of block scope sc for one item, in order: the cancel and stop
@@ -688,19 +701,19 @@ static void mark_done(stream *s, size_t lo, size_t hi)
 
 enum { TAKE_AVAILABLE, TAKE_TO_BOUND, TAKE_ALL };
 
-/* ---- items in worker processes -------------------------------------------
- * The thread of the block (the emitting one) drives the workers: each
- * published item is sent at once, and each finished one is handed on here
- * as it comes back, in the order items finish. */
+/* ---- items through a backend (worker processes, or another) --------------
+ * The thread of the block (the emitting one) drives the backend's job:
+ * each published item is sent at once, and each finished one is handed on
+ * here as it comes back, in the order items finish. */
 
-/* An item that ran in a worker is a task of one item, timed there: its
- * events carry the worker's times and pid. */
-static void proc_events(stream *s, const hamr__pres *res)
+/* An item that ran elsewhere is a task of one item, timed there: its
+ * events carry the backend's times and who ran it (the pid field). */
+static void backend_events(stream *s, const hamr_backend_done *res)
 {
 	hamr_event e = {.kind = HAMR_EV_TASK_START, .node = s->p->nodes[s->owner].name,
 	                .node_index = (int)s->owner, .item = hamr__current_item,
 	                .task = res->item, .first = res->item, .count = 1, .t_ns = res->t0,
-	                .worker = -1, .pid = res->pid};
+	                .worker = -1, .pid = res->where};
 	/* relaxed: hints for progress, as in block_event */
 	e.block_items = (int64_t)atomic_load_explicit(&s->published, memory_order_relaxed);
 	e.block_final = atomic_load_explicit(&s->closed, memory_order_relaxed);
@@ -716,11 +729,11 @@ static void proc_events(stream *s, const hamr__pres *res)
 	}
 }
 
-static void proc_finish(stream *s, ctx *c, hamr__pres *res)
+static void backend_finish(stream *s, ctx *c, hamr_backend_done *res)
 {
 	size_t it = (size_t)res->item;
-	if (s->r->observe && res->pid && res->t1)
-		proc_events(s, res);
+	if (s->r->observe && res->where && res->t1)
+		backend_events(s, res);
 	if (res->dropped) {
 		/* relaxed: read after the block's end */
 		atomic_fetch_add_explicit(&s->unrun, 1, memory_order_relaxed);
@@ -729,8 +742,8 @@ static void proc_finish(stream *s, ctx *c, hamr__pres *res)
 	} else {
 		hamr_value *slots = c->f.slots;
 		seg *sg = *seg_ref(s, it >> SEG_BITS);
-		for (uint32_t k = 0; k < s->n_pouts; k++)
-			slots[s->pouts[k]] = res->out[k];
+		for (uint32_t k = 0; k < s->n_outs; k++)
+			slots[s->outs[k]] = res->out[k];
 		slots[s->owner] = hamr__value_share(&sg->v[it & (SEG - 1)]);
 		int64_t saved = hamr__current_item;
 		hamr__current_item = (int64_t)it;
@@ -740,7 +753,7 @@ static void proc_finish(stream *s, ctx *c, hamr__pres *res)
 	mark_done(s, it, it + 1);
 }
 
-static void consume_procs(stream *s, ctx *c, int mode)
+static void consume_backend(stream *s, ctx *c, int mode)
 {
 	for (;;) {
 		size_t lo = atomic_load_explicit(&s->claimed, memory_order_relaxed);
@@ -751,20 +764,25 @@ static void consume_procs(stream *s, ctx *c, int mode)
 			for (size_t it = lo; it < hi; it++) {
 				seg *sg = *seg_ref(s, it >> SEG_BITS);
 				int rc = stopped(s) ? HAMR_ECANCELED :
-				         hamr__pjob_send(s->pj, (int64_t)it, &sg->v[it & (SEG - 1)]);
+				         s->be->send(s->job, (int64_t)it, &sg->v[it & (SEG - 1)]);
 				if (rc) { /* not sent: dropped, skipped or failed */
-					hamr__pres res = {.item = (int64_t)it, .rc = rc,
+					hamr_backend_done res = {.item = (int64_t)it, .rc = rc,
 					                  .dropped = rc == HAMR_ECANCELED};
-					proc_finish(s, c, &res);
+					backend_finish(s, c, &res);
 				}
 			}
 		}
 		int wait = mode == TAKE_ALL ||
 		           (mode == TAKE_TO_BOUND &&
 		            s->n - atomic_load_explicit(&s->finished, memory_order_relaxed) >= s->max_inflight);
-		hamr__pres res;
-		if (hamr__pjob_next(s->pj, &res, wait)) {
-			proc_finish(s, c, &res);
+		hamr_backend_done res;
+		if (!s->job_cancelled && atomic_load_explicit(&s->r->cancel, memory_order_relaxed)) {
+			/* relaxed: a hint, as in stopped() */
+			s->be->cancel(s->job);
+			s->job_cancelled = 1;
+		}
+		if (s->be->next(s->job, &res, wait)) {
+			backend_finish(s, c, &res);
 			continue;
 		}
 		return; /* nothing finished (not waiting), or nothing left */
@@ -773,8 +791,8 @@ static void consume_procs(stream *s, ctx *c, int mode)
 
 static void consume(stream *s, ctx *c, int mode)
 {
-	if (s->pj) {
-		consume_procs(s, c, mode);
+	if (s->job) {
+		consume_backend(s, c, mode);
 		return;
 	}
 	for (;;) {
@@ -810,9 +828,9 @@ static void consume(stream *s, ctx *c, int mode)
 	}
 }
 
-static void kid_run(void *arg)
+static void offer_run(void *arg)
 {
-	kid *k = arg;
+	offer_rec *k = arg;
 	stream *s = k->s;
 	ctx *c = ctx_new(s);
 	if (c) {
@@ -1136,8 +1154,9 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	/* the execution manager: the block's tag, else the run's remote
 	 * executor, else its local one. A block for processes whose nodes
 	 * cannot all run there runs on the pool. */
-	int remote = items_remote(r, s->blk);
-	int procs = remote == HAMR_REMOTE_PROCESSES;
+	const hamr_backend *be;
+	void *be_self;
+	int remote = items_remote(r, s->blk, &be, &be_self);
 	hamr__worker *w = hamr__worker_self();
 	s->concurrent = remote == HAMR_REMOTE_THREADS && w;
 	s->grouping = r->opts.grouping;
@@ -1167,11 +1186,12 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		s->grouping = HAMR_GROUPING_BLOCK;
 	s->workers = w ? hamr__worker_pool(w)->opts.workers : 1;
 	s->grain = r->opts.grain ? r->opts.grain : w ? hamr__worker_pool(w)->opts.grain : 0;
-	if (!s->concurrent && !procs)
+	if (!s->concurrent && !be)
 		s->max_inflight = 1; /* each item as it comes */
-	s->procs = procs;
-	if (procs)
-		s->n_pouts = hamr__block_outs(p, s->blk, s->pouts, HAMR__MAX_OUT);
+	s->be = be;
+	s->be_self = be_self;
+	if (be)
+		s->n_outs = hamr__block_outs(p, s->blk, s->outs, HAMR__MAX_OUT);
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
 	s->moved = calloc(s->n_ga ? s->n_ga : 1, 1);
 	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);
@@ -1212,7 +1232,8 @@ static void stream_destroy(stream *s)
 		gate_close(s->gate);
 		gate_drop(s->gate);
 	}
-	hamr__pjob_close(s->pj);
+	if (s->job)
+		s->be->close(s->job);
 	for (size_t j = 0; j < DIRECT; j++)
 		if (s->direct[j])
 			seg_free(s, s->direct[j]);
@@ -1256,11 +1277,12 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 		stream_destroy(s);
 		return hamr__run_fail(r, rc, p->nodes[owner].name, NULL);
 	}
-	if (s->procs) { /* the block's nodes in worker processes */
+	if (s->be) { /* the block's nodes through a backend */
 		int32_t b = s->blk;
-		rc = hamr__pjob_open(&s->pj, r, r->procpool, p->units + p->unit_start[b],
-		                     p->unit_start[b + 1] - p->unit_start[b], (int32_t)owner, f->slots,
-		                     s->pouts, s->n_pouts);
+		hamr_backend_program prog = {p, p->units + p->unit_start[b],
+		                             p->unit_start[b + 1] - p->unit_start[b], (int32_t)owner,
+		                             f->slots, p->n_slots, s->outs, s->n_outs};
+		rc = s->be->open(s->be_self, r, &prog, &s->job);
 		if (rc) {
 			char *msg = rc == HAMR_ENOMEM ? NULL : strdup(hamr_errmsg());
 			stream_destroy(s);
@@ -1279,9 +1301,9 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 	ctx_end(s, &s->prod);
 	if (s->gate) /* blocking consumers: those inside end their items */
 		gate_close(s->gate);
-	if (s->pj) { /* its running tasks end (their results unused) */
-		hamr__pjob_close(s->pj);
-		s->pj = NULL;
+	if (s->job) { /* its running tasks end (their results unused) */
+		s->be->close(s->job);
+		s->job = NULL;
 	}
 	/* every consumer is done: the items are finished or dropped */
 	if (!rc && !r->keep_going)
@@ -1357,7 +1379,10 @@ static int unit_pool(hamr_run *r, uint32_t i, hamr_pool **to)
 			*to = r->pool;
 		return 0;
 	}
-	if (!r->pool || items_remote(r, blk) != HAMR_REMOTE_THREADS || (!w && !threads_asked(r, blk)))
+	const hamr_backend *be;
+	void *be_self;
+	if (!r->pool || items_remote(r, blk, &be, &be_self) != HAMR_REMOTE_THREADS ||
+	    (!w && !threads_asked(r, blk)))
 		return 0;
 	hamr_pool *b = hamr__pool_blocking(r->pool);
 	if (!b) {

@@ -268,11 +268,6 @@ hamr_run *hamr_call_run(const hamr_call *c)
 
 /* ---- running one node ------------------------------------------------------ */
 
-static int is_hamr_code(int rc)
-{
-	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
-}
-
 static inline void call_init(hamr_call *c, hamr_run *r, uint32_t i,
                              hamr_value *slots, struct hamr__stream *stream)
 {
@@ -295,9 +290,9 @@ void hamr__call_init(hamr_call *c, hamr_run *r, uint32_t i, hamr_value *slots,
 int hamr__node_failed(hamr_run *r, const hamr__pnode *pn, int rc, char *msg)
 {
 	if (!msg && asprintf(&msg, "returned %d (%s)", rc,
-	                     is_hamr_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
+	                     hamr__is_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
 		msg = NULL;
-	return hamr__run_fail(r, is_hamr_code(rc) ? rc : HAMR_EFAIL, pn->name, msg);
+	return hamr__run_fail(r, hamr__is_code(rc) ? rc : HAMR_EFAIL, pn->name, msg);
 }
 
 int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots)
@@ -412,14 +407,14 @@ static int run_node_limited(hamr_run *r, uint32_t i, hamr_value *slots, hamr_cal
 	return rc;
 }
 
-/* The rarer cases: a node for a worker process, in a concurrency group,
+/* The rarer cases: a node for a backend, in a concurrency group,
  * or observed. */
 static int run_node_slow(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *c)
 {
 	const hamr_plan *p = r->plan;
-	if (r->node_elsewhere && (!p->node_scope || p->node_scope[i] == 0) &&
+	if (r->node_backend && (!p->node_scope || p->node_scope[i] == 0) &&
 	    hamr__node_procable(p, i))
-		return r->node_elsewhere(r, i, slots);
+		return hamr__backend_node(r, i, slots);
 	return c->node->flags & HAMR__PNODE_LIMITED ? run_node_limited(r, i, slots, c) :
 	                                               run_node_hooked(r, i, slots, c);
 }
@@ -431,7 +426,7 @@ int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 		return HAMR__SKIPPED;
 	call_init(&c, r, i, slots, NULL);
 	/* one test on the hot path for the rarer cases */
-	if (__builtin_expect(r->rare | (int)(c.node->flags & HAMR__PNODE_LIMITED), 0))
+	if (__builtin_expect(r->slow_path | (int)(c.node->flags & HAMR__PNODE_LIMITED), 0))
 		return run_node_slow(r, i, slots, &c);
 	return node_done(r, i, slots, &c, call_node(r, i, &c));
 }

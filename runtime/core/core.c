@@ -4,8 +4,8 @@
  * calling thread runs, the concurrency groups, and the execution
  * manager's choice of where a block's items or a node run. The executors
  * (sequential.c, threads.c), the node call (call.c), map blocks
- * (blocks.c) and the process executor's program side (procexec.c) write
- * into a run through these; run.c, the public handle on top, reads what
+ * (blocks.c) and the backends (procexec.c's, and hamr/backend.h's run
+ * services in backend.c) write into a run through these; run.c, the public handle on top, reads what
  * they wrote. Nothing here calls an executor. */
 #include <pthread.h>
 #include <sched.h>
@@ -151,12 +151,13 @@ int hamr__block_procable(const hamr_plan *p, int32_t blk)
 int hamr__block_remote(const hamr_run *r, int32_t blk)
 {
 	int remote = r->plan->scope_remote[blk];
-	if (remote == HAMR_REMOTE_LOCAL)
+	if (remote == HAMR_REMOTE_DEFAULT)
 		remote = r->opts.remote;
-	if (remote == HAMR_REMOTE_LOCAL)
+	if (remote == HAMR_REMOTE_DEFAULT)
 		remote = r->opts.executor == HAMR_EXEC_THREADS ? HAMR_REMOTE_THREADS :
 		         r->opts.executor == HAMR_EXEC_PROCESSES ? HAMR_REMOTE_PROCESSES :
-		                                                   HAMR_REMOTE_SEQUENTIAL;
+		         r->opts.executor == HAMR_EXEC_BACKEND ? HAMR_REMOTE_BACKEND :
+		                                                 HAMR_REMOTE_SEQUENTIAL;
 	return remote;
 }
 
@@ -207,4 +208,18 @@ void hamr__group_leave(hamr_run *r, hamr__held *h)
 	if (h->took)
 		/* release: the node's work is done before its place is free */
 		atomic_fetch_sub_explicit(&r->group_used[h->group], 1, memory_order_release);
+}
+
+const struct hamr_backend *hamr__block_backend(const hamr_run *r, int remote, void **self)
+{
+	if (remote == HAMR_REMOTE_PROCESSES) {
+		*self = r->procs_self;
+		return r->procs_backend;
+	}
+	if (remote == HAMR_REMOTE_BACKEND) {
+		*self = r->opts.backend_self;
+		return r->opts.backend;
+	}
+	*self = NULL;
+	return NULL;
 }

@@ -65,16 +65,19 @@ struct hamr_run {
 	size_t n_hooks;
 	struct hamr__stats *stats; /* statistics, when counted; else NULL */
 	int observe;            /* hooks or stats: events are made */
-	int rare;               /* observe or proc_local: the node call's
+	int slow_path;          /* observe or node_backend: the node call's
 	                         * one test for both (set at creation) */
 	int pid;                /* getpid(), for events */
 	int64_t start_ns;       /* when hamr_run_start was called */
+	/* backends (hamr/backend.h), chosen by run.c: the one nodes outside
+	 * blocks go to (NULL: they stay), and the one of each remote kind
+	 * that sends a block's items elsewhere */
+	const struct hamr_backend *node_backend;
+	void *node_backend_self;
+	const struct hamr_backend *procs_backend; /* worker processes */
+	void *procs_self;
 	/* the process executor */
 	struct hamr_procpool *procpool; /* when the run uses processes */
-	int proc_local;         /* nodes outside blocks run in processes */
-	/* set by run.c when they do: how the node call sends one there, so
-	 * that it knows no executor (runtime/procexec.c's hamr__proc_node) */
-	int (*node_elsewhere)(struct hamr_run *r, uint32_t i, hamr_value *slots);
 	long proc_timeout_ms;   /* 0: none */
 	long proc_retries;
 	struct {
@@ -219,13 +222,30 @@ extern HAMR__TLS int hamr__proc_attempt;
 extern void *(*hamr__ret_alloc_hook)(hamr_call *c, size_t n);
 
 /* The block scope blk's remote executor in run r: its tag, else the
- * run's, else its local executor's (HAMR_REMOTE_SEQUENTIAL, THREADS or
- * PROCESSES). */
+ * run's, else its local executor's (HAMR_REMOTE_SEQUENTIAL, THREADS,
+ * PROCESSES or BACKEND). */
 int hamr__block_remote(const hamr_run *r, int32_t blk);
 
-/* Values one item (one task) sent to worker processes hands back, at
- * most: what the process protocol carries (runtime/procs/), and so what
- * decides whether a block can go there. */
+/* The backend that runs the items of a block whose remote executor is
+ * `remote` (and *self, its instance), NULL: they stay in this process. */
+const struct hamr_backend *hamr__block_backend(const hamr_run *r, int remote, void **self);
+
+/* Runs plan node i of r (outside blocks) through r->node_backend; its
+ * result goes to slots[i]. 0 or the failure, recorded
+ * (runtime/core/backend.c). */
+int hamr__backend_node(hamr_run *r, uint32_t i, hamr_value *slots);
+
+/* The serving side's node call (hamr_backend_serve, and worker
+ * processes): node pn, its argument slots args, on slots, with stand_in
+ * as the call's run. 0 with its result in *out, or the failure's code (a
+ * code not hamr's becomes HAMR_EFAIL) and *msg (malloc'd, or NULL);
+ * *oom (when oom is not NULL): an allocation failed during the call. */
+int hamr__serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *args,
+                     hamr_value *slots, hamr_value *out, char **msg, int *oom);
+
+/* Values one item (one task) sent to a backend hands back, at most
+ * (HAMR_BACKEND_MAX_OUT): what the process protocol carries
+ * (runtime/procs/), and so what decides whether a block can go there. */
 #define HAMR__MAX_OUT 8
 
 /* Whether block scope blk can run in worker processes: only plain nodes

@@ -89,19 +89,19 @@ static uint32_t str_put(builder *t, const char *s)
 
 static hamr__wcode code_ref(builder *st, const void *addr)
 {
-	hamr__wcode pc = {0, 0, 0};
+	hamr__wcode pc = {HAMR__WC_NULL, 0, 0};
 	if (!addr)
 		return pc;
 	const char *name;
 	uintptr_t base;
 	if (!hamr__wire_locate(addr, &name, &base)) {
 		/* no address the worker maps: a number in a pointer (heap and
-		 * stack pointers were refused by hamr__proc_check) */
-		pc.where = 2;
+		 * stack pointers were refused by proc_check) */
+		pc.where = HAMR__WC_ADDRESS;
 		pc.off = (uint64_t)(uintptr_t)addr;
 		return pc;
 	}
-	pc.where = 1;
+	pc.where = HAMR__WC_OBJECT;
 	char full[PATH_MAX];
 	/* a relative name is the program's working directory's, which the
 	 * workers need not share */
@@ -134,30 +134,34 @@ static int32_t type_code(tlist *tl, hamr_type t)
 
 /* What the program made in the arena to send a value: a string or bytes
  * value of its own, or an encoding. */
-typedef struct powned {
+typedef struct arena_owned {
 	hamr_value v;
 	uint64_t off;
-} powned;
+} arena_owned;
 
-typedef struct pslot {
+typedef struct queued_task {
 	int64_t item;
 	uint32_t attempt;
 	hamr__wval in;
-	powned own;   /* what the item's value took in the arena */
+	arena_owned own;   /* what the item's value took in the arena */
 	uint64_t seq;
-} pslot;
+} queued_task;
 
-typedef struct pwork {
+typedef struct held_worker {
 	int w;
 	uint64_t seq;  /* tasks sent to this incarnation */
 	uint64_t acked;
-	pslot q[HAMR__RING];
+	queued_task q[HAMR__RING];
 	uint64_t timed_out; /* the task killed for its timeout, 0: none */
 	int respawn;        /* gone before: replace it before any task */
 	int cancelled;      /* killed for the run's cancel */
-} pwork;
+} held_worker;
 
-struct hamr__pjob {
+/* A program running on a pool of worker processes for one run: a map
+ * block's nodes per item, or one node (a hamr_backend_job). */
+typedef struct procjob procjob;
+
+struct procjob {
 	hamr_run *r;
 	hamr_procpool *pp;
 	const hamr_plan *p;
@@ -165,11 +169,11 @@ struct hamr__pjob {
 	uint32_t *nodes;     /* the program's plan nodes */
 	uint32_t n_nodes;
 	uint32_t n_out;
-	powned *outer_own;   /* what the outer values took in the arena */
+	arena_owned *outer_own;   /* what the outer values took in the arena */
 	uint32_t n_outer_own;
-	pslot *pend;         /* queued, not yet sent (a ring) */
+	queued_task *pend;         /* queued, not yet sent (a ring) */
 	size_t pend_head, pend_len, pend_cap;
-	pwork **held;
+	held_worker **held;
 	int n_held;
 	size_t inflight;
 	int depth;
@@ -179,7 +183,10 @@ struct hamr__pjob {
 	int skip_all;        /* keep_going: an outer value it reads is
 	                      * missing, so every item is skipped */
 	const char *orphaned; /* why no worker is left to run its tasks */
+	int cancel_asked;    /* the backend's cancel was called */
 };
+
+static void job_close(procjob *j);
 
 /* The program holds what it allocated at off (under alloc_lock): a span
  * of its own is held by that alone. */
@@ -218,7 +225,7 @@ static int program_value(void *ctx, hamr_type t, size_t n, void **data, hamr_val
 /* The program's conversion of a value: what it makes in the arena for it
  * goes to *own, for the caller to release (owned_release) once no task
  * reads it. */
-static int program_wval(hamr__pjob *j, const hamr_value *v, hamr__wval *out, powned *own)
+static int program_wval(procjob *j, const hamr_value *v, hamr__wval *out, arena_owned *own)
 {
 	hamr_procpool *pp = j->pp;
 	hamr__wire_sink sink = {&pp->arena, program_alloc, program_value, pp, 0, 0};
@@ -235,7 +242,7 @@ static void program_drop(hamr_procpool *pp, uint64_t off)
 		hamr__arena_drop(&pp->arena, off);
 }
 
-static void owned_release(hamr_procpool *pp, powned *o)
+static void owned_release(hamr_procpool *pp, arena_owned *o)
 {
 	hamr_value_clear(&o->v);
 	program_drop(pp, o->off);
@@ -270,7 +277,7 @@ static int userdata_ok(const void *ud)
 	return mincore((void *)((uintptr_t)ud & ~(uintptr_t)(page - 1)), 1, &v) != 0;
 }
 
-int hamr__proc_check(const hamr_plan *p, const uint32_t *nodes, uint32_t n_nodes)
+static int proc_check(const hamr_plan *p, const uint32_t *nodes, uint32_t n_nodes)
 {
 	for (uint32_t k = 0; k < n_nodes; k++) {
 		uint32_t i = nodes[k];
@@ -298,21 +305,175 @@ static uint64_t next_gen(void)
 	return atomic_fetch_add_explicit(&gen, 1, memory_order_relaxed) + 1;
 }
 
-int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint32_t *nodes,
-                    uint32_t n_nodes, int32_t item_slot, const hamr_value *slots,
-                    const uint32_t *out_slots, uint32_t n_out)
+/* A program as job_open builds it, step by step: each plan slot's local
+ * number (-1: not read), the image and its strings, the user types it
+ * names, and the arrays that go into the image. */
+typedef struct progbuild {
+	procjob *j;
+	hamr_run *r;
+	const hamr_plan *p;
+	const uint32_t *nodes;
+	uint32_t n_nodes;
+	int32_t *local;
+	uint32_t n_locals;
+	int32_t item_local;  /* -1: no item */
+	builder img, strs;
+	tlist types;
+	int32_t *args;        /* per argument of each node, its local */
+	uint32_t n_args;
+	hamr__wouter *outer;  /* the outer values the nodes read */
+	uint32_t n_outer;
+	hamr__wnode *wnodes;
+	hamr__wtype *wtypes;
+} progbuild;
+
+/* Locals: the item, the nodes' results; the outer slots come next, as the
+ * arguments find them. */
+static int number_locals(progbuild *pb, int32_t item_slot)
+{
+	const hamr_plan *p = pb->p;
+	if (!(pb->local = malloc((p->n_slots ? p->n_slots : 1) * sizeof *pb->local)))
+		return HAMR_ENOMEM;
+	for (uint32_t s = 0; s < p->n_slots; s++)
+		pb->local[s] = -1;
+	pb->item_local = -1;
+	if (item_slot >= 0)
+		pb->local[item_slot] = pb->item_local = (int32_t)pb->n_locals++;
+	for (uint32_t k = 0; k < pb->n_nodes; k++)
+		pb->local[pb->nodes[k]] = (int32_t)pb->n_locals++;
+	return 0;
+}
+
+/* Each node's arguments as locals; an outer slot read for the first time
+ * gets a local and its value goes on the wire (into the arena, once). */
+static int put_args(progbuild *pb, const hamr_value *slots)
+{
+	const hamr_plan *p = pb->p;
+	procjob *j = pb->j;
+	uint32_t n_args = 0, at = 0;
+	for (uint32_t k = 0; k < pb->n_nodes; k++)
+		n_args += p->nodes[pb->nodes[k]].n_args;
+	pb->n_args = n_args;
+	pb->args = malloc((n_args ? n_args : 1) * sizeof *pb->args);
+	pb->outer = malloc((n_args ? n_args : 1) * sizeof *pb->outer);
+	if (!pb->args || !pb->outer)
+		return HAMR_ENOMEM;
+	for (uint32_t k = 0; k < pb->n_nodes; k++) {
+		const hamr__pnode *pn = &p->nodes[pb->nodes[k]];
+		for (uint32_t a = 0; a < pn->n_args; a++) {
+			int32_t s = p->args[pn->arg_start + a];
+			if (s >= 0 && pb->local[s] < 0) {
+				/* under keep_going, a value an upstream failure left
+				 * out: the items would not run (as on the pool) */
+				if (pb->r->keep_going && !slots[s].type && p->slot_kind[s] != HAMR__SLOT_DEFAULT)
+					j->skip_all = 1;
+				pb->local[s] = (int32_t)pb->n_locals++;
+				hamr__wouter *o = &pb->outer[pb->n_outer++];
+				o->local = (uint32_t)pb->local[s];
+				o->pad = 0;
+				arena_owned *own = &j->outer_own[j->n_outer_own];
+				int rc = program_wval(j, &slots[s], &o->v, own);
+				if (own->v.type || own->off)
+					j->n_outer_own++;
+				if (rc == HAMR_ECODEC)
+					return hamr__error_set(HAMR_ECODEC,
+					                       "node \"%s\": its argument \"%s\" (type %s) would cross to a worker process, and the type has no codec (encode and decode)",
+					                       pn->name, p->slot_name[s], hamr_type_name(slots[s].type));
+				if (rc)
+					return rc;
+			}
+			pb->args[at++] = s >= 0 ? pb->local[s] : -1;
+		}
+	}
+	return 0;
+}
+
+/* The nodes: functions and user data named by object and offset, their
+ * argument ranges, result locals and types (the user types collected). */
+static int put_nodes(progbuild *pb)
+{
+	const hamr_plan *p = pb->p;
+	if (!(pb->wnodes = calloc(pb->n_nodes ? pb->n_nodes : 1, sizeof *pb->wnodes)))
+		return HAMR_ENOMEM;
+	for (uint32_t k = 0, a0 = 0; k < pb->n_nodes; k++) {
+		const hamr__pnode *pn = &p->nodes[pb->nodes[k]];
+		hamr__wnode *w = &pb->wnodes[k];
+		w->fn = code_ref(&pb->strs, (const void *)(uintptr_t)pn->fn);
+		w->ud = code_ref(&pb->strs, pn->userdata);
+		w->name = str_put(&pb->strs, pn->name);
+		w->n_args = pn->n_args;
+		w->arg_start = a0;
+		w->result = (uint32_t)pb->local[pb->nodes[k]];
+		w->type = type_code(&pb->types, pn->type);
+		for (uint32_t a = 0; a < pn->n_args; a++) {
+			int32_t s = p->args[pn->arg_start + a];
+			if (s >= 0)
+				type_code(&pb->types, p->slot_type[s]);
+		}
+		a0 += pn->n_args;
+	}
+	if (pb->types.n == HAMR__WT_MAX_USER)
+		return hamr__error_set(HAMR_ENOTSUP, "a process block names more than %d user types",
+		                       HAMR__WT_MAX_USER - 1);
+	return 0;
+}
+
+/* The user types: names and codec functions, so a worker finds or
+ * registers each one. */
+static int put_types(progbuild *pb)
+{
+	if (!(pb->wtypes = calloc(pb->types.n ? pb->types.n : 1, sizeof *pb->wtypes)))
+		return HAMR_ENOMEM;
+	for (uint32_t t = 0; t < pb->types.n; t++) {
+		hamr_type ty = pb->types.t[t];
+		hamr__wtype *w = &pb->wtypes[t];
+		w->name = str_put(&pb->strs, ty->name);
+		w->size = ty->size;
+		w->enc = code_ref(&pb->strs, (const void *)(uintptr_t)ty->encode);
+		w->dec = code_ref(&pb->strs, (const void *)(uintptr_t)ty->decode);
+		w->free_ = code_ref(&pb->strs, (const void *)(uintptr_t)ty->free);
+		w->eq = code_ref(&pb->strs, (const void *)(uintptr_t)ty->equal);
+	}
+	return 0;
+}
+
+/* The image: the header, then each array at its offset, copied into the
+ * arena as one allocation the job holds (j->prog). */
+static int put_image(progbuild *pb, const uint32_t *out_slots, uint32_t n_out)
+{
+	uint32_t outs[HAMR__MAX_OUT];
+	for (uint32_t k = 0; k < n_out; k++)
+		outs[k] = (uint32_t)pb->local[out_slots[k]];
+	hamr__wprog hdr = {.gen = next_gen(), .n_nodes = pb->n_nodes, .n_locals = pb->n_locals,
+	                   .n_outer = pb->n_outer, .n_out = n_out, .n_types = pb->types.n,
+	                   .item_local = pb->item_local};
+	builder *b = &pb->img;
+	b_put(b, &hdr, sizeof hdr);
+	hdr.nodes = b_put(b, pb->wnodes, pb->n_nodes * sizeof *pb->wnodes);
+	hdr.args = b_put(b, pb->args, pb->n_args * sizeof *pb->args);
+	hdr.outer = b_put(b, pb->outer, pb->n_outer * sizeof *pb->outer);
+	hdr.outs = b_put(b, outs, n_out * sizeof *outs);
+	hdr.types = b_put(b, pb->wtypes, pb->types.n * sizeof *pb->wtypes);
+	hdr.strings = b_put(b, pb->strs.buf, pb->strs.len);
+	if (b->failed || pb->strs.failed)
+		return HAMR_ENOMEM;
+	memcpy(b->buf, &hdr, sizeof hdr);
+	procjob *j = pb->j;
+	if (!(j->prog = program_alloc(j->pp, b->len)))
+		return hamr__error_set(HAMR_ENOMEM,
+		                       "the arena is full: no room for a %zu-byte program (HAMR_ARENA_SIZE)",
+		                       b->len);
+	memcpy(j->pp->arena.base + j->prog, b->buf, b->len);
+	return 0;
+}
+
+/* A job of run r on pool pp, its program not yet built. */
+static int job_new(procjob **out, hamr_run *r, hamr_procpool *pp, const uint32_t *nodes,
+                   uint32_t n_nodes, uint32_t n_out)
 {
 	const hamr_plan *p = r->plan;
-	*out = NULL;
-	int rc = hamr__procpool_usable(pp);
-	if (rc)
-		return rc; /* a forked copy's: nothing of it is touched */
-	if (n_out > HAMR__MAX_OUT)
-		return hamr__error_set(HAMR_ENOTSUP, "a process task hands back %u values, more than %d",
-		                       n_out, HAMR__MAX_OUT);
-	hamr__pjob *j = calloc(1, sizeof *j);
-	int32_t *local = malloc(p->n_slots * sizeof *local);
-	if (!j || !local || !(j->nodes = malloc(n_nodes * sizeof *j->nodes)) ||
+	procjob *j = calloc(1, sizeof *j);
+	if (!j || !(j->nodes = malloc((n_nodes ? n_nodes : 1) * sizeof *j->nodes)) ||
 	    !(j->held = calloc((size_t)pp->n, sizeof *j->held)) ||
 	    !(j->outer_own = calloc(p->n_slots ? p->n_slots : 1, sizeof *j->outer_own))) {
 		if (j) {
@@ -320,7 +481,6 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 			free(j->held);
 		}
 		free(j);
-		free(local);
 		return HAMR_ENOMEM;
 	}
 	j->r = r;
@@ -332,142 +492,52 @@ int hamr__pjob_open(hamr__pjob **out, hamr_run *r, hamr_procpool *pp, const uint
 	j->depth = 4;
 	j->timeout_ns = r->proc_timeout_ms * 1000000;
 	j->retries = r->proc_retries;
-	/* locals: the item, the nodes' results, then each outer slot read */
-	for (uint32_t s = 0; s < p->n_slots; s++)
-		local[s] = -1;
-	uint32_t nl = 0;
-	if (item_slot >= 0)
-		local[item_slot] = (int32_t)nl++;
-	for (uint32_t k = 0; k < n_nodes; k++)
-		local[nodes[k]] = (int32_t)nl++;
-	builder b = {0}, st = {0};
-	tlist tl = {.n = 0};
-	hamr__wprog hdr = {0};
-	hdr.gen = next_gen();
-	hdr.n_nodes = n_nodes;
-	hdr.item_local = item_slot >= 0 ? 0 : -1;
-	b_put(&b, &hdr, sizeof hdr);
-	/* args, and the outer slots they read */
-	uint32_t n_args = 0;
-	for (uint32_t k = 0; k < n_nodes; k++)
-		n_args += p->nodes[nodes[k]].n_args;
-	int32_t *args = malloc((n_args ? n_args : 1) * sizeof *args);
-	hamr__wouter *outer = malloc((n_args ? n_args : 1) * sizeof *outer);
-	uint32_t n_outer = 0, at = 0;
-	rc = !args || !outer ? HAMR_ENOMEM : 0;
-	for (uint32_t k = 0; !rc && k < n_nodes; k++) {
-		const hamr__pnode *pn = &p->nodes[nodes[k]];
-		for (uint32_t a = 0; a < pn->n_args && !rc; a++) {
-			int32_t s = p->args[pn->arg_start + a];
-			if (s >= 0 && local[s] < 0) {
-				/* under keep_going, a value an upstream failure left
-				 * out: the items would not run (as on the pool) */
-				if (r->keep_going && !slots[s].type && p->slot_kind[s] != HAMR__SLOT_DEFAULT)
-					j->skip_all = 1;
-				local[s] = (int32_t)nl++;
-				outer[n_outer].local = (uint32_t)local[s];
-				outer[n_outer].pad = 0;
-				rc = program_wval(j, &slots[s], &outer[n_outer].v, &j->outer_own[j->n_outer_own]);
-				if (rc == HAMR_ECODEC)
-					rc = hamr__error_set(HAMR_ECODEC,
-					                     "node \"%s\": its argument \"%s\" (type %s) would cross to a worker process, and the type has no codec (encode and decode)",
-					                     pn->name, p->slot_name[s], hamr_type_name(slots[s].type));
-				if (j->outer_own[j->n_outer_own].v.type || j->outer_own[j->n_outer_own].off)
-					j->n_outer_own++;
-				n_outer++;
-			}
-			args[at++] = s >= 0 ? local[s] : -1;
-		}
-	}
-	hamr__wnode *pns = calloc(n_nodes ? n_nodes : 1, sizeof *pns);
-	if (!rc && !pns)
-		rc = HAMR_ENOMEM;
-	for (uint32_t k = 0, a0 = 0; !rc && k < n_nodes; k++) {
-		const hamr__pnode *pn = &p->nodes[nodes[k]];
-		pns[k].fn = code_ref(&st, (const void *)(uintptr_t)pn->fn);
-		pns[k].ud = code_ref(&st, pn->userdata);
-		pns[k].name = str_put(&st, pn->name);
-		pns[k].n_args = pn->n_args;
-		pns[k].arg_start = a0;
-		pns[k].result = (uint32_t)local[nodes[k]];
-		pns[k].type = type_code(&tl, pn->type);
-		for (uint32_t a = 0; a < pn->n_args; a++) {
-			int32_t s = p->args[pn->arg_start + a];
-			if (s >= 0)
-				type_code(&tl, p->slot_type[s]);
-		}
-		a0 += pn->n_args;
-	}
-	hamr__wtype *pts = calloc(tl.n ? tl.n : 1, sizeof *pts);
-	if (!rc && !pts)
-		rc = HAMR_ENOMEM;
-	for (uint32_t t = 0; !rc && t < tl.n; t++) {
-		hamr_type ty = tl.t[t];
-		pts[t].name = str_put(&st, ty->name);
-		pts[t].size = ty->size;
-		pts[t].enc = code_ref(&st, (const void *)(uintptr_t)ty->encode);
-		pts[t].dec = code_ref(&st, (const void *)(uintptr_t)ty->decode);
-		pts[t].free_ = code_ref(&st, (const void *)(uintptr_t)ty->free);
-		pts[t].eq = code_ref(&st, (const void *)(uintptr_t)ty->equal);
-	}
-	uint32_t outs[HAMR__MAX_OUT];
-	for (uint32_t k = 0; k < n_out; k++)
-		outs[k] = (uint32_t)local[out_slots[k]];
-	if (!rc) {
-		hamr__wprog *h;
-		uint64_t o_nodes = b_put(&b, pns, n_nodes * sizeof *pns);
-		uint64_t o_args = b_put(&b, args, n_args * sizeof *args);
-		uint64_t o_outer = b_put(&b, outer, n_outer * sizeof *outer);
-		uint64_t o_outs = b_put(&b, outs, n_out * sizeof *outs);
-		uint64_t o_types = b_put(&b, pts, tl.n * sizeof *pts);
-		uint64_t o_str = b_put(&b, st.buf, st.len);
-		if (b.failed || st.failed || tl.n == HAMR__WT_MAX_USER) {
-			rc = tl.n == HAMR__WT_MAX_USER ?
-			     hamr__error_set(HAMR_ENOTSUP, "a process block names more than %d user types",
-			                     HAMR__WT_MAX_USER - 1) :
-			                  HAMR_ENOMEM;
-		} else {
-			h = (hamr__wprog *)b.buf;
-			h->n_locals = nl;
-			h->n_outer = n_outer;
-			h->n_out = n_out;
-			h->n_types = tl.n;
-			h->nodes = o_nodes;
-			h->args = o_args;
-			h->outer = o_outer;
-			h->outs = o_outs;
-			h->types = o_types;
-			h->strings = o_str;
-			j->prog = program_alloc(pp, b.len);
-			if (!j->prog)
-				rc = hamr__error_set(HAMR_ENOMEM,
-				                     "the arena is full: no room for a %zu-byte program (HAMR_ARENA_SIZE)",
-				                     b.len);
-			else
-				memcpy(pp->arena.base + j->prog, b.buf, b.len);
-		}
-	}
-	free(pts);
-	free(pns);
-	free(args);
-	free(outer);
-	free(local);
-	free(b.buf);
-	free(st.buf);
-	if (rc) {
-		hamr__pjob_close(j);
-		return rc;
-	}
 	*out = j;
 	return 0;
 }
 
+/* Opens a job running plan nodes `nodes` (in that order) per task: the
+ * item's value goes to slot item_slot (-1: no item), the other slots they
+ * read come from `slots` (written into the arena now, once), and each task
+ * hands back slots out_slots. HAMR_ECODEC (message naming node and type)
+ * when a value cannot cross; HAMR_ENOMEM when the arena is full. */
+static int job_open(procjob **out, hamr_run *r, hamr_procpool *pp, const uint32_t *nodes,
+                    uint32_t n_nodes, int32_t item_slot, const hamr_value *slots,
+                    const uint32_t *out_slots, uint32_t n_out)
+{
+	*out = NULL;
+	int rc = hamr__procpool_usable(pp);
+	if (rc)
+		return rc; /* a forked copy's: nothing of it is touched */
+	if (n_out > HAMR__MAX_OUT)
+		return hamr__error_set(HAMR_ENOTSUP, "a process task hands back %u values, more than %d",
+		                       n_out, HAMR__MAX_OUT);
+	progbuild pb = {.r = r, .p = r->plan, .nodes = nodes, .n_nodes = n_nodes};
+	if ((rc = job_new(&pb.j, r, pp, nodes, n_nodes, n_out)))
+		return rc;
+	if (!(rc = number_locals(&pb, item_slot)) && !(rc = put_args(&pb, slots)) &&
+	    !(rc = put_nodes(&pb)) && !(rc = put_types(&pb)))
+		rc = put_image(&pb, out_slots, n_out);
+	free(pb.wtypes);
+	free(pb.wnodes);
+	free(pb.args);
+	free(pb.outer);
+	free(pb.local);
+	free(pb.img.buf);
+	free(pb.strs.buf);
+	if (rc) {
+		job_close(pb.j);
+		return rc;
+	}
+	*out = pb.j;
+	return 0;
+}
 /* ---- the program's side: workers ----------------------------------------------- */
 
-static void worker_release(hamr__pjob *j, int h)
+static void worker_release(procjob *j, int h)
 {
 	hamr_procpool *pp = j->pp;
-	pwork *pw = j->held[h];
+	held_worker *pw = j->held[h];
 	pthread_mutex_lock(&pp->lock);
 	pp->busy[pw->w] = 0;
 	pthread_cond_signal(&pp->idle);
@@ -481,7 +551,7 @@ static void worker_release(hamr__pjob *j, int h)
  * GIVE_UP failures in a row in every slot, jobs stop waiting for one. */
 #define GIVE_UP 3
 
-static int worker_replace(hamr__pjob *j, int w)
+static int worker_replace(procjob *j, int w)
 {
 	hamr_procpool *pp = j->pp;
 	hamr__arena_reclaim(&pp->arena, (uint32_t)w + 1);
@@ -502,7 +572,7 @@ static int worker_replace(hamr__pjob *j, int w)
 /* Takes idle workers, up to `want`; waits for one when `block` and none
  * is idle (or only gone ones, until their retry is due). The number
  * taken; a dead one (or a gone one tried again) is replaced first. */
-static int worker_take(hamr__pjob *j, int want, int block)
+static int worker_take(procjob *j, int want, int block)
 {
 	hamr_procpool *pp = j->pp;
 	int got = 0;
@@ -520,7 +590,7 @@ static int worker_take(hamr__pjob *j, int want, int block)
 		for (int w = 0; w < pp->n && got < want; w++) {
 			if (pp->busy[w] || (pp->gone[w] && now - pp->gone_ns[w] <= 1000000000))
 				continue;
-			pwork *pw = calloc(1, sizeof *pw);
+			held_worker *pw = calloc(1, sizeof *pw);
 			if (!pw)
 				break;
 			if (pp->gone[w]) { /* its retry is due: a fresh respawn */
@@ -556,7 +626,7 @@ static int worker_take(hamr__pjob *j, int want, int block)
 	 * server's death record, status before state), and so is one tried
 	 * again, whatever its control block says */
 	for (int h = j->n_held - got; h < j->n_held; h++) {
-		pwork *pw = j->held[h];
+		held_worker *pw = j->held[h];
 		hamr__wctl *c = hamr__wctl_of(pp, pw->w);
 		if (pw->respawn || atomic_load_explicit(&c->state, memory_order_acquire) == HAMR__W_DEAD) {
 			pw->respawn = 0;
@@ -573,13 +643,13 @@ static int worker_take(hamr__pjob *j, int want, int block)
 
 /* Queues a task. The queue always has room for every task queued or
  * running, so that putting back a dead worker's tasks never fails. */
-static int queue_push(hamr__pjob *j, const pslot *s)
+static int queue_push(procjob *j, const queued_task *s)
 {
 	if (j->pend_len + j->inflight >= j->pend_cap) {
 		size_t cap = j->pend_cap ? 2 * j->pend_cap : 64;
 		while (cap <= j->pend_len + j->inflight)
 			cap *= 2;
-		pslot *g = malloc(cap * sizeof *g);
+		queued_task *g = malloc(cap * sizeof *g);
 		if (!g)
 			return HAMR_ENOMEM;
 		for (size_t k = 0; k < j->pend_len; k++)
@@ -594,7 +664,7 @@ static int queue_push(hamr__pjob *j, const pslot *s)
 }
 
 /* Takes the next queued task off the queue, into *s. */
-static void queue_pop(hamr__pjob *j, pslot *s)
+static void queue_pop(procjob *j, queued_task *s)
 {
 	*s = j->pend[j->pend_head];
 	j->pend_head = (j->pend_head + 1) % j->pend_cap;
@@ -602,7 +672,7 @@ static void queue_pop(hamr__pjob *j, pslot *s)
 }
 
 /* Sends queued tasks to the workers held, up to `depth` ahead of each. */
-static void pump(hamr__pjob *j)
+static void pump(procjob *j)
 {
 	hamr_procpool *pp = j->pp;
 	if (j->pend_len && j->n_held < pp->n) {
@@ -610,15 +680,15 @@ static void pump(hamr__pjob *j)
 		worker_take(j, want, j->n_held == 0);
 	}
 	for (int h = 0; h < j->n_held && j->pend_len; h++) {
-		pwork *pw = j->held[h];
+		held_worker *pw = j->held[h];
 		hamr__wctl *c = hamr__wctl_of(pp, pw->w);
 		int sent = 0;
 		while (j->pend_len && pw->seq - pw->acked < (uint64_t)j->depth) {
-			pslot s;
+			queued_task s;
 			queue_pop(j, &s);
 			s.seq = ++pw->seq;
 			pw->q[s.seq % HAMR__RING] = s;
-			hamr__ptask *t = &c->tasks[(s.seq - 1) % HAMR__RING];
+			hamr__proc_task *t = &c->tasks[(s.seq - 1) % HAMR__RING];
 			t->seq = s.seq;
 			t->prog = j->prog;
 			t->item = s.item;
@@ -644,13 +714,13 @@ static const char *sig_name(int sig)
 }
 
 /* Records a failed task, with the worker's pid, signal and attempt. */
-static int task_fail(hamr__pjob *j, const pslot *s, int node, int code, int pid, int sig, char *msg)
+static int task_fail(procjob *j, const queued_task *s, int node, int code, int pid, int sig, char *msg)
 {
 	const char *name = j->p->nodes[j->nodes[node >= 0 ? node : 0]].name;
 	return hamr__run_fail_at(j->r, code, name, msg, s->item, pid, sig, (int)s->attempt);
 }
 
-static void node_events(hamr__pjob *j, const hamr__pdone *d, const pslot *s, int pid)
+static void node_events(procjob *j, const hamr__proc_done *d, const queued_task *s, int pid)
 {
 	hamr_run *r = j->r;
 	for (uint32_t k = 0; k < d->n_timed && k < j->n_nodes; k++) {
@@ -670,12 +740,12 @@ static void node_events(hamr__pjob *j, const hamr__pdone *d, const pslot *s, int
 }
 
 /* A completion of held worker h: its result in *res. */
-static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
+static void take_done(procjob *j, held_worker *pw, hamr_backend_done *res)
 {
 	hamr_procpool *pp = j->pp;
 	hamr__wctl *c = hamr__wctl_of(pp, pw->w);
-	const hamr__pdone *d = &c->done[pw->acked % HAMR__RING];
-	pslot *s = &pw->q[d->seq % HAMR__RING];
+	const hamr__proc_done *d = &c->done[pw->acked % HAMR__RING];
+	queued_task *s = &pw->q[d->seq % HAMR__RING];
 	/* relaxed: written before the worker ran its first task, which the
 	 * completion's acquire orders */
 	int pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
@@ -683,7 +753,7 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 	res->rc = 0;
 	res->dropped = 0;
 	res->n_out = 0;
-	res->pid = pid;
+	res->where = pid;
 	res->t0 = d->n_timed ? d->t[0] : 0;
 	res->t1 = d->n_timed ? d->t[2 * d->n_timed - 1] : 0;
 	if (j->r->observe)
@@ -748,10 +818,10 @@ static void take_done(hamr__pjob *j, pwork *pw, hamr__pres *res)
 /* Worker h died: what it posted is read already. The task it ran fails
  * (or is retried), the others go back to the queue; the worker is
  * replaced. A failed task's result goes to *res (1), else 0. */
-static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
+static int worker_died(procjob *j, int h, hamr_backend_done *res)
 {
 	hamr_procpool *pp = j->pp;
-	pwork *pw = j->held[h];
+	held_worker *pw = j->held[h];
 	hamr__wctl *c = hamr__wctl_of(pp, pw->w);
 	/* relaxed: the caller acquired the death record (state), which the
 	 * server wrote after the status, and the worker wrote the rest
@@ -767,7 +837,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 	int got = 0;
 	/* requeue in order: the unfinished tasks after the one that ran */
 	for (uint64_t q = pw->acked + 1; q <= pw->seq; q++) {
-		pslot s = pw->q[q % HAMR__RING];
+		queued_task s = pw->q[q % HAMR__RING];
 		j->inflight--;
 		/* a kill for a timeout that landed on the next task blames
 		 * neither */
@@ -779,7 +849,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 			res->item = s.item;
 			res->dropped = 1;
 			res->n_out = 0;
-			res->pid = 0;
+			res->where = 0;
 			res->t0 = res->t1 = 0;
 			res->rc = HAMR_ECANCELED;
 			owned_release(pp, &s.own);
@@ -819,7 +889,7 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 		res->item = s.item;
 		res->dropped = 0;
 		res->n_out = 0;
-		res->pid = 0;
+		res->where = 0;
 		res->t0 = res->t1 = 0;
 		res->rc = task_fail(j, &s, 0, code, pid, sig, msg);
 		owned_release(pp, &s.own);
@@ -834,9 +904,9 @@ static int worker_died(hamr__pjob *j, int h, hamr__pres *res)
 	return got;
 }
 
-int hamr__pjob_send(hamr__pjob *j, int64_t item, const hamr_value *v)
+static int job_send(procjob *j, int64_t item, const hamr_value *v)
 {
-	pslot s = {item, 1, {0, 0, 0, 0}, {HAMR_VALUE_EMPTY, 0}, 0};
+	queued_task s = {item, 1, {0, 0, 0, 0}, {HAMR_VALUE_EMPTY, 0}, 0};
 	if (j->skip_all)
 		return HAMR__SKIPPED;
 	int rc = program_wval(j, v, &s.in, &s.own);
@@ -855,18 +925,18 @@ int hamr__pjob_send(hamr__pjob *j, int64_t item, const hamr_value *v)
 	return 0;
 }
 
-size_t hamr__pjob_inflight(const hamr__pjob *j)
+static size_t job_inflight(const procjob *j)
 {
 	return j->inflight + j->pend_len;
 }
 
 /* A look at every held worker: a completion (1, in *res), a death (1
  * when it failed a task), timeouts to enforce. */
-static int poll_once(hamr__pjob *j, hamr__pres *res)
+static int poll_once(procjob *j, hamr_backend_done *res)
 {
 	hamr_procpool *pp = j->pp;
 	for (int h = 0; h < j->n_held; h++) {
-		pwork *pw = j->held[h];
+		held_worker *pw = j->held[h];
 		hamr__wctl *c = hamr__wctl_of(pp, pw->w);
 		/* acquire: the completion's record */
 		if (atomic_load_explicit(&c->done_head, memory_order_acquire) > pw->acked) {
@@ -908,11 +978,11 @@ static int poll_once(hamr__pjob *j, hamr__pres *res)
 /* The fork server died, and every worker with it (PR_SET_PDEATHSIG), with
  * no one left to say so: what they ran goes back to the queue, to fail
  * from there, and the pool is empty for good. */
-static void server_died(hamr__pjob *j)
+static void server_died(procjob *j)
 {
 	hamr_procpool *pp = j->pp;
 	while (j->n_held) {
-		pwork *pw = j->held[j->n_held - 1];
+		held_worker *pw = j->held[j->n_held - 1];
 		for (uint64_t q = pw->acked + 1; q <= pw->seq; q++) {
 			j->inflight--;
 			queue_push(j, &pw->q[q % HAMR__RING]);
@@ -933,10 +1003,10 @@ static void server_died(hamr__pjob *j)
 
 /* The run's cancel: the running tasks stop too, their workers killed (and
  * replaced), the tasks ending unrun. */
-static void kill_running(hamr__pjob *j)
+static void kill_running(procjob *j)
 {
 	for (int h = 0; h < j->n_held; h++) {
-		pwork *pw = j->held[h];
+		held_worker *pw = j->held[h];
 		hamr__wctl *c = hamr__wctl_of(j->pp, pw->w);
 		if (!pw->cancelled && pw->seq > pw->acked &&
 		    atomic_load_explicit(&c->state, memory_order_acquire) != HAMR__W_DEAD) {
@@ -946,21 +1016,22 @@ static void kill_running(hamr__pjob *j)
 	}
 }
 
-int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
+static int job_next(procjob *j, hamr_backend_done *res, int wait)
 {
 	hamr_procpool *pp = j->pp;
 	int slept = 0; /* a wait of this call ended with nothing to show */
 	for (;;) {
 		/* relaxed: hints, looked at on every round */
-		int cancel = atomic_load_explicit(&j->r->cancel, memory_order_relaxed);
-		int stop = cancel || (!j->r->keep_going && atomic_load_explicit(&j->r->stop, memory_order_relaxed));
-		pslot s;
+		int stopped = hamr_backend_stopped(j->r);
+		int cancel = j->cancel_asked || stopped == HAMR_BACKEND_CANCEL;
+		int stop = cancel || stopped == HAMR_BACKEND_STOP;
+		queued_task s;
 		if (stop && j->pend_len) {
 			/* queued tasks are dropped, one per call; under fail_fast
 			 * running ones end, a cancel stops them */
 			queue_pop(j, &s);
 			owned_release(pp, &s.own);
-			*res = (hamr__pres){.item = s.item, .rc = HAMR_ECANCELED, .dropped = 1};
+			*res = (hamr_backend_done){.item = s.item, .rc = HAMR_ECANCELED, .dropped = 1};
 			return 1;
 		}
 		if (cancel)
@@ -978,7 +1049,7 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 			/* no worker is left to run what is queued */
 			queue_pop(j, &s);
 			owned_release(pp, &s.own);
-			*res = (hamr__pres){.item = s.item};
+			*res = (hamr_backend_done){.item = s.item};
 			res->rc = task_fail(j, &s, 0, HAMR_EIO, (int)getpid(), 0, strdup(j->orphaned));
 			return 1;
 		}
@@ -1009,22 +1080,22 @@ int hamr__pjob_next(hamr__pjob *j, hamr__pres *res, int wait)
 	}
 }
 
-static void drop_queued(hamr__pjob *j)
+static void drop_queued(procjob *j)
 {
-	pslot s;
+	queued_task s;
 	while (j->pend_len) {
 		queue_pop(j, &s);
 		owned_release(j->pp, &s.own);
 	}
 }
 
-void hamr__pjob_close(hamr__pjob *j)
+static void job_close(procjob *j)
 {
 	if (!j)
 		return;
-	hamr__pres res;
+	hamr_backend_done res;
 	/* running tasks end first: their workers read the program */
-	while (j->inflight && hamr__pjob_next(j, &res, 1))
+	while (j->inflight && job_next(j, &res, 1))
 		for (uint32_t k = 0; k < res.n_out; k++)
 			hamr_value_clear(&res.out[k]);
 	drop_queued(j);
@@ -1040,30 +1111,49 @@ void hamr__pjob_close(hamr__pjob *j)
 	free(j);
 }
 
-/* ---- a node outside blocks ------------------------------------------------------ */
 
-int hamr__proc_node(hamr_run *r, uint32_t i, hamr_value *slots)
+/* ---- the backend table -------------------------------------------------------- */
+
+static int procs_check(void *self, const hamr_backend_program *prog)
 {
-	hamr__pjob *j;
-	int rc = hamr__pjob_open(&j, r, r->procpool, &i, 1, -1, slots, &i, 1);
-	if (rc)
-		return hamr__run_fail(r, rc, r->plan->nodes[i].name,
-		                      rc == HAMR_ENOMEM ? NULL : strdup(hamr_errmsg()));
-	if ((rc = hamr__pjob_send(j, -1, NULL))) {
-		hamr__pjob_close(j);
-		return rc;
-	}
-	hamr__pres res;
-	rc = HAMR_ECANCELED;
-	while (hamr__pjob_next(j, &res, 1)) {
-		rc = res.rc;
-		if (!rc) {
-			slots[i] = res.out[0];
-			hamr__value_seal(&slots[i]);
-		}
-	}
-	hamr__pjob_close(j);
-	if (rc == HAMR_ECANCELED)
-		return hamr__run_fail(r, rc, NULL, NULL);
-	return rc;
+	(void)self;
+	return proc_check(prog->plan, prog->nodes, prog->n_nodes);
 }
+
+static int procs_open(void *self, hamr_run *r, const hamr_backend_program *prog,
+                      hamr_backend_job **out)
+{
+	return job_open((procjob **)out, r, self, prog->nodes, prog->n_nodes, prog->item_slot,
+	                prog->slots, prog->outs, prog->n_outs);
+}
+
+static int procs_send(hamr_backend_job *j, int64_t item, const hamr_value *v)
+{
+	return job_send((procjob *)j, item, v);
+}
+
+static int procs_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
+{
+	return job_next((procjob *)j, d, wait);
+}
+
+static size_t procs_inflight(const hamr_backend_job *j)
+{
+	return job_inflight((const procjob *)j);
+}
+
+/* The running tasks' workers are killed in the next call of job_next,
+ * which drops the queued ones too. */
+static void procs_cancel(hamr_backend_job *j)
+{
+	((procjob *)j)->cancel_asked = 1;
+}
+
+static void procs_close(hamr_backend_job *j)
+{
+	job_close((procjob *)j);
+}
+
+const hamr_backend hamr__procs_backend = {
+	HAMR_BACKEND_ABI, sizeof(hamr_backend), "processes", procs_check, procs_open, procs_send,
+	procs_next, procs_inflight, procs_cancel, procs_close};

@@ -225,7 +225,7 @@ static pid_t fork_worker(server_pool *sp, int w)
 	atomic_store(&c->pid, getpid());
 	/* release: its pid before it counts as alive */
 	atomic_store_explicit(&c->state, HAMR__W_ALIVE, memory_order_release);
-	hamr__worker_loop(&sp->view, w);
+	hamr__procworker_main(&sp->view, w);
 }
 
 /* Receives the pool's memfd with the request, and maps it. */

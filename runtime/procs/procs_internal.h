@@ -48,17 +48,17 @@ typedef struct hamr__wval {
 } hamr__wval;
 
 /* One task: run program `prog` for item `item`. */
-typedef struct hamr__ptask {
+typedef struct hamr__proc_task {
 	uint64_t seq;     /* 1, 2, ... per worker incarnation */
 	uint64_t prog;    /* offset of the program (runtime/procexec.c) */
 	int64_t item;     /* -1: a node outside blocks */
 	uint32_t attempt; /* 1 for the first */
 	uint32_t pad;
 	hamr__wval in;    /* the item's value */
-} hamr__ptask;
+} hamr__proc_task;
 
 /* One completion. */
-typedef struct hamr__pdone {
+typedef struct hamr__proc_done {
 	uint64_t seq;
 	int32_t rc;         /* 0, or the failing node's code */
 	int32_t node;       /* the program's failing node, -1 */
@@ -68,7 +68,7 @@ typedef struct hamr__pdone {
 	uint64_t copied;    /* bytes the worker copied or encoded */
 	int64_t t[2 * HAMR__MAX_TIMED]; /* start and end of each node */
 	hamr__wval out[HAMR__MAX_OUT];
-} hamr__pdone;
+} hamr__proc_done;
 
 enum { HAMR__W_STARTING = 0, HAMR__W_ALIVE, HAMR__W_DEAD };
 
@@ -88,8 +88,8 @@ typedef struct hamr__wctl {
 	_Alignas(64) atomic_int state; /* HAMR__W_* */
 	atomic_int pid;
 	atomic_int status;       /* waitpid's status once dead */
-	hamr__ptask tasks[HAMR__RING];
-	hamr__pdone done[HAMR__RING];
+	hamr__proc_task tasks[HAMR__RING];
+	hamr__proc_done done[HAMR__RING];
 } hamr__wctl;
 
 typedef struct hamr__shm {
@@ -165,7 +165,7 @@ void hamr__futex_wake(atomic_uint *addr, int n);
 void hamr__bell_ring(hamr__shm *shm);
 
 /* The worker's loop, in a worker process (runtime/procworker.c). */
-_Noreturn void hamr__worker_loop(hamr_procpool *p, int w);
+_Noreturn void hamr__procworker_main(hamr_procpool *p, int w);
 
 /* Loads, in the fork server too, a module the program loaded after the
  * server started, so that every worker forked later has it. */

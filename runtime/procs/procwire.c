@@ -58,11 +58,6 @@ int hamr__wire_is_builtin(hamr_type t)
 	return t && t->kind != HAMR_KIND_USER;
 }
 
-int hamr__wire_is_code(int rc)
-{
-	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
-}
-
 int hamr__wire_get(const hamr__arena *a, const hamr__wval *w, hamr_value *out, int *taken)
 {
 	*out = (hamr_value)HAMR_VALUE_EMPTY;
@@ -94,11 +89,11 @@ int hamr__wire_get(const hamr__arena *a, const hamr__wval *w, hamr_value *out, i
 	}
 }
 
-int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, hamr_value *made,
+int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, hamr_value *copy,
                    uint64_t *raw)
 {
 	memset(out, 0, sizeof *out);
-	*made = (hamr_value)HAMR_VALUE_EMPTY;
+	*copy = (hamr_value)HAMR_VALUE_EMPTY;
 	*raw = 0;
 	if (!v || !v->type)
 		return 0;
@@ -131,10 +126,10 @@ int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, ham
 			return 0;
 		}
 		void *dst;
-		if (s->value(s->ctx, v->type, n, &dst, made))
+		if (s->value(s->ctx, v->type, n, &dst, copy))
 			return HAMR_ENOMEM;
 		memcpy(dst, data, n);
-		out->a = (uint64_t)((char *)made->u.box - s->a->base);
+		out->a = (uint64_t)((char *)copy->u.box - s->a->base);
 		s->copied += n;
 		return 0;
 	}

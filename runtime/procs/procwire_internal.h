@@ -23,8 +23,14 @@
 /* A function or datum named by the loaded object holding it: the object's
  * name (in the program's strings; "" is the program itself) and the
  * offset from the object's base. */
+enum {
+	HAMR__WC_NULL = 0,  /* NULL */
+	HAMR__WC_OBJECT,    /* in a loaded object: name and offset */
+	HAMR__WC_ADDRESS    /* not in any object: an address as it is */
+};
+
 typedef struct hamr__wcode {
-	uint32_t where; /* 0: NULL; 1: in an object; 2: an address as it is */
+	uint32_t where; /* HAMR__WC_* */
 	uint32_t name;  /* the object's name, in the program's strings */
 	uint64_t off;
 } hamr__wcode;
@@ -72,9 +78,6 @@ int hamr__wire_locate(const void *addr, const char **name, uintptr_t *base);
 hamr_type hamr__wire_builtin(int32_t k);
 int hamr__wire_is_builtin(hamr_type t);
 
-/* Whether rc is one of hamr's codes. */
-int hamr__wire_is_code(int rc);
-
 /* Where a value's bytes go when it is put on the wire: `alloc` gives raw
  * arena bytes for an encoding, `value` makes a string or bytes value in
  * the arena for a copy; `copied` and `shared` count the value bytes
@@ -89,15 +92,15 @@ typedef struct hamr__wire_sink {
 
 /* Puts v on the wire into *out: scalars inline, a string or bytes value
  * that lives in the arena as its offset, another one copied into a new
- * arena value (*made, the caller's), anything else encoded into raw arena
+ * arena value (*copy, the caller's), anything else encoded into raw arena
  * bytes (*raw, their offset). 0, HAMR_ECODEC (a user type without a
  * codec) or HAMR_ENOMEM (the arena is full). */
-int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, hamr_value *made,
+int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, hamr_value *copy,
                    uint64_t *raw);
 
 /* Takes a value off the wire into *out: scalars as they are, a string or
  * bytes value as its box in the arena (hamr__arena_value_at: *taken is 1
- * when the program took over a box a worker made, whose chunk the caller
+ * when the program took over a box a worker copy, whose chunk the caller
  * then holds), an encoding decoded into a new value the caller owns.
  * 0, or hamr_value_decode's error. */
 int hamr__wire_get(const hamr__arena *a, const hamr__wval *w, hamr_value *out, int *taken);

@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "runtime/pool/env_internal.h"
-#include "runtime/procs/procexec_internal.h"
 #include "runtime/procs/procwire_internal.h"
 #include "runtime/core/run_internal.h"
 #include "serialize/error_internal.h"
@@ -132,9 +131,9 @@ static void *ret_alloc(hamr_call *c, size_t n)
 
 static void *resolve(const hamr__wprog *pg, const hamr__wcode *pc)
 {
-	if (pc->where == 0)
+	if (pc->where == HAMR__WC_NULL)
 		return NULL;
-	if (pc->where == 2)
+	if (pc->where == HAMR__WC_ADDRESS)
 		return (void *)(uintptr_t)pc->off;
 	const char *name = (const char *)pg + pg->strings + pc->name;
 	/* the object by name: loaded already (the program had it when the
@@ -270,7 +269,7 @@ static rprog *rprog_make(uint64_t off)
 		q->n_args = n->n_args;
 		if (!q->fn && !rp->err &&
 		    asprintf(&rp->err, "the worker cannot find the node's function (in \"%s\")",
-		             n->fn.where == 1 ? strs + n->fn.name : "?") < 0)
+		             n->fn.where == HAMR__WC_OBJECT ? strs + n->fn.name : "?") < 0)
 			rp->err = NULL;
 	}
 	const hamr__wouter *outer = (const hamr__wouter *)((const char *)pg + pg->outer);
@@ -309,7 +308,7 @@ static uint64_t put_msg(const char *msg)
 	return off;
 }
 
-static int fail_done(hamr__pdone *d, int rc, int node, const char *msg)
+static int fail_done(hamr__proc_done *d, int rc, int node, const char *msg)
 {
 	d->rc = rc;
 	d->node = node;
@@ -318,10 +317,39 @@ static int fail_done(hamr__pdone *d, int rc, int node, const char *msg)
 }
 
 
-/* Runs one task's program into completion d. */
-static void run_task(const hamr__ptask *t, hamr__pdone *d)
+/* What a task hands back, put on the wire into completion d: 0, or the
+ * failure, in d. */
+static int put_outputs(const hamr__wprog *pg, const hamr_value *slots, hamr__proc_done *d)
 {
-	memset(d, 0, offsetof(hamr__pdone, t));
+	const uint32_t *outs = (const uint32_t *)((const char *)pg + pg->outs);
+	hamr__wire_sink sink = {&me.p->arena, worker_alloc, worker_value, NULL, 0, 0};
+	for (uint32_t k = 0; k < pg->n_out; k++) {
+		hamr_value copy; /* a view in the arena: nothing to release */
+		uint64_t raw;
+		const hamr_value *v = &slots[outs[k]];
+		int rc = hamr__wire_put(&sink, v, &d->out[k], &copy, &raw);
+		if (rc == HAMR_ENOMEM) {
+			/* relaxed: read after the completion or the death */
+			atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
+			return fail_done(d, rc, -1,
+			                 "the arena is full: no room for the task's results (HAMR_ARENA_SIZE)");
+		}
+		if (rc) {
+			char m[256];
+			snprintf(m, sizeof m, "its result of type %s cannot cross to the program: the type has no codec (encode and decode)",
+			         hamr_type_name(v->type));
+			return fail_done(d, rc, -1, m);
+		}
+	}
+	me.copied += sink.copied;
+	d->n_out = pg->n_out;
+	return 0;
+}
+
+/* Runs one task's program into completion d. */
+static void run_task(const hamr__proc_task *t, hamr__proc_done *d)
+{
+	memset(d, 0, offsetof(hamr__proc_done, t));
 	d->seq = t->seq;
 	d->node = -1;
 	me.copied = 0;
@@ -353,37 +381,18 @@ static void run_task(const hamr__ptask *t, hamr__pdone *d)
 	for (uint32_t k = 0; k < pg->n_nodes; k++) {
 		const hamr__pnode *pn = &rp->pn[k];
 		const hamr__wnode *src = (const hamr__wnode *)((const char *)pg + pg->nodes) + k;
-		hamr_call c = {&rp->run, pn, rp->args + pn->arg_start, slots,
-		               HAMR_VALUE_EMPTY, NULL, NULL};
 		int64_t t0 = hamr__now_ns();
-		errno = 0;
-		int rc = pn->fn(&c);
-		int oom = errno == ENOMEM; /* an allocation failed in it */
+		char *m;
+		int oom;
+		int rc = hamr__serve_node(&rp->run, pn, rp->args + pn->arg_start, slots,
+		                          &slots[src->result], &m, &oom);
 		int64_t t1 = hamr__now_ns();
 		if (k < HAMR__MAX_TIMED) {
 			d->t[2 * k] = t0;
 			d->t[2 * k + 1] = t1;
 			d->n_timed = k + 1;
 		}
-		if (rc == 0 && !c.result.type) {
-			if (pn->type && pn->type != HAMR_NONE) {
-				char *m = NULL;
-				if (asprintf(&m, "returned no value, but the node is declared %s",
-				             hamr_type_name(pn->type)) < 0)
-					m = NULL;
-				fail_done(d, HAMR_ETYPE, (int)k, m);
-				free(m);
-				free(c.fail_msg);
-				goto out;
-			}
-			c.result = hamr_value_none();
-		}
 		if (rc) {
-			hamr_value_clear(&c.result);
-			char *m = c.fail_msg;
-			if (!m && asprintf(&m, "returned %d (%s)", rc,
-			                   hamr__wire_is_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
-				m = NULL;
 			char *capped = NULL;
 			if (oom && me.p->child_memory > 0 &&
 			    asprintf(&capped, "%s (out of memory: HAMR_CHILD_MEMORY caps the worker at %ld bytes more than it started with)",
@@ -391,37 +400,12 @@ static void run_task(const hamr__ptask *t, hamr__pdone *d)
 				free(m);
 				m = capped;
 			}
-			fail_done(d, hamr__wire_is_code(rc) ? rc : HAMR_EFAIL, (int)k, m);
+			fail_done(d, rc, (int)k, m);
 			free(m);
 			goto out;
 		}
-		free(c.fail_msg);
-		slots[src->result] = c.result;
 	}
-	/* what goes back */
-	const uint32_t *outs = (const uint32_t *)((const char *)pg + pg->outs);
-	hamr__wire_sink sink = {&me.p->arena, worker_alloc, worker_value, NULL, 0, 0};
-	for (uint32_t k = 0; k < pg->n_out; k++) {
-		hamr_value made; /* a view in the arena: nothing to release */
-		uint64_t raw;
-		const hamr_value *v = &slots[outs[k]];
-		int rc = hamr__wire_put(&sink, v, &d->out[k], &made, &raw);
-		if (rc == HAMR_ENOMEM) {
-			/* relaxed: read after the completion or the death */
-		atomic_store_explicit(&me.c->oom, 1, memory_order_relaxed);
-			fail_done(d, rc, -1, "the arena is full: no room for the task's results (HAMR_ARENA_SIZE)");
-			goto out;
-		}
-		if (rc) {
-			char m[256];
-			snprintf(m, sizeof m, "its result of type %s cannot cross to the program: the type has no codec (encode and decode)",
-			         hamr_type_name(v->type));
-			fail_done(d, rc, -1, m);
-			goto out;
-		}
-	}
-	me.copied += sink.copied;
-	d->n_out = pg->n_out;
+	put_outputs(pg, slots, d);
 out:
 	d->copied = me.copied;
 	/* the task's values die here: the worker's own ones are freed, views
@@ -439,7 +423,7 @@ out:
 	hamr__current_item = -1;
 }
 
-_Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
+_Noreturn void hamr__procworker_main(hamr_procpool *p, int w)
 {
 	hamr__arena_worker = 1;
 	hamr__ret_alloc_hook = ret_alloc;
@@ -460,7 +444,7 @@ _Noreturn void hamr__worker_loop(hamr_procpool *p, int w)
 		/* acquire: the task's record, written before the head moved */
 		uint64_t head = atomic_load_explicit(&c->task_head, memory_order_acquire);
 		if (tail < head) {
-			const hamr__ptask *t = &c->tasks[tail % HAMR__RING];
+			const hamr__proc_task *t = &c->tasks[tail % HAMR__RING];
 			/* relaxed: the program reads oom and the start after an
 			 * acquire of cur_seq, a completion or the death record */
 			atomic_store_explicit(&c->oom, 0, memory_order_relaxed);

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/* The executor backend interface's hamr side (hamr/backend.h): the
+ * services a backend calls on a run, the plan as it reads it, the serving
+ * side, and a node outside blocks sent through a run's backend. Blocks
+ * send their items through the table themselves (runtime/blocks/). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hamr/backend.h"
+#include "runtime/core/run_internal.h"
+#include "runtime/pool/env_internal.h"
+#include "serialize/error_internal.h"
+
+_Static_assert(HAMR__MAX_OUT == HAMR_BACKEND_MAX_OUT, "one bound on the values a task hands back");
+
+/* ---- run services ----------------------------------------------------------- */
+
+int hamr_backend_fail(hamr_run *r, const hamr_backend_failure *f)
+{
+	if (!r || !f || f->code >= 0)
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_fail: bad arguments");
+	const char *name = f->node >= 0 && (uint32_t)f->node < r->plan->n_nodes ?
+	                   r->plan->nodes[f->node].name : NULL;
+	char *msg = f->message ? strdup(f->message) : NULL;
+	return hamr__run_fail_at(r, f->code, name, msg, f->item, f->where, f->signal, f->attempt);
+}
+
+int hamr_backend_stopped(const hamr_run *r)
+{
+	/* relaxed: a hint, looked at again on every round of a wait */
+	if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+		return HAMR_BACKEND_CANCEL;
+	if (!r->keep_going && atomic_load_explicit(&r->stop, memory_order_relaxed))
+		return HAMR_BACKEND_STOP;
+	return HAMR_BACKEND_RUNNING;
+}
+
+void hamr_backend_node_ran(hamr_run *r, uint32_t node, int64_t item, int64_t t0, int64_t t1,
+                           int rc, int where)
+{
+	if (!r->observe || node >= r->plan->n_nodes)
+		return;
+	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[node].name,
+	                .node_index = (int)node, .item = item, .task = -1,
+	                .t_ns = t0, .pid = where, .worker = -1};
+	hamr__event_at(r, &e);
+	e.kind = HAMR_EV_NODE_END;
+	e.start_ns = t0;
+	e.t_ns = t1;
+	e.rc = rc;
+	hamr__event_at(r, &e);
+	if (r->stats)
+		hamr__stats_node(r, &e);
+}
+
+int hamr_backend_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	code = hamr__error_vset(code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int64_t hamr_backend_now_ns(void)
+{
+	return hamr__now_ns();
+}
+
+/* ---- the plan ---------------------------------------------------------------- */
+
+int hamr_backend_node_info(const hamr_plan *p, uint32_t i, hamr_backend_node *out)
+{
+	if (!p || !out || i >= p->n_nodes)
+		return hamr__error_set(HAMR_ERANGE, "hamr_backend_node_info: no node %u", i);
+	const hamr__pnode *pn = &p->nodes[i];
+	*out = (hamr_backend_node){pn->name, pn->fn, pn->userdata, pn->type, pn->n_args,
+	                           p->args + pn->arg_start};
+	return 0;
+}
+
+int hamr_backend_slot_info(const hamr_plan *p, uint32_t s, const char **name, hamr_type *type)
+{
+	if (!p || s >= p->n_slots)
+		return hamr__error_set(HAMR_ERANGE, "hamr_backend_slot_info: no slot %u", s);
+	if (name)
+		*name = p->slot_name[s];
+	if (type)
+		*type = p->slot_type[s];
+	return 0;
+}
+
+/* ---- the serving side -------------------------------------------------------- */
+
+int hamr__serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *args,
+                     hamr_value *slots, hamr_value *out, char **msg, int *oom)
+{
+	hamr_call c = {stand_in, pn, args, slots, HAMR_VALUE_EMPTY, NULL, NULL};
+	*msg = NULL;
+	errno = 0;
+	int rc = pn->fn(&c);
+	if (oom)
+		*oom = errno == ENOMEM; /* an allocation failed in it */
+	if (rc) {
+		hamr_value_clear(&c.result);
+		*msg = c.fail_msg;
+		if (!*msg && asprintf(msg, "returned %d (%s)", rc,
+		                      hamr__is_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
+			*msg = NULL;
+		return hamr__is_code(rc) ? rc : HAMR_EFAIL;
+	}
+	free(c.fail_msg);
+	if (!c.result.type) {
+		if (pn->type && pn->type != HAMR_NONE) {
+			if (asprintf(msg, "returned no value, but the node is declared %s",
+			             hamr_type_name(pn->type)) < 0)
+				*msg = NULL;
+			return HAMR_ETYPE;
+		}
+		c.result = hamr_value_none();
+	}
+	*out = c.result;
+	return 0;
+}
+
+int hamr_backend_serve(const hamr_backend_program *prog, int64_t item, const hamr_value *v,
+                       int attempt, hamr_value *out, hamr_backend_failure *f)
+{
+	if (!prog || !prog->plan || !prog->slots || prog->n_slots != prog->plan->n_slots ||
+	    (!prog->nodes && prog->n_nodes) || !out || !f ||
+	    prog->n_outs > HAMR_BACKEND_MAX_OUT || (prog->item_slot >= 0 && !v) ||
+	    (prog->item_slot >= 0 && (uint32_t)prog->item_slot >= prog->plan->n_slots))
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_serve: bad arguments");
+	const hamr_plan *p = prog->plan;
+	for (uint32_t k = 0; k < prog->n_nodes; k++)
+		if (prog->nodes[k] >= p->n_nodes || !p->nodes[prog->nodes[k]].fn)
+			return hamr__error_set(HAMR_EINVAL, "hamr_backend_serve: node %u cannot be served",
+			                       prog->nodes[k]);
+	for (uint32_t k = 0; k < prog->n_outs; k++)
+		if (prog->outs[k] >= p->n_slots)
+			return hamr__error_set(HAMR_EINVAL, "hamr_backend_serve: no slot %u", prog->outs[k]);
+	size_t n = p->n_slots ? p->n_slots : 1;
+	hamr_value local[64], *slots = n <= 64 ? local : malloc(n * sizeof *slots);
+	if (!slots)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory serving a task");
+	/* borrowed: the program's values, and the item's */
+	memcpy(slots, prog->slots, p->n_slots * sizeof *slots);
+	if (prog->item_slot >= 0)
+		slots[prog->item_slot] = *v;
+	/* the node call's stand-in run: its plan is what the call's accessors
+	 * read */
+	hamr_run *stand_in = calloc(1, sizeof *stand_in);
+	if (!stand_in) {
+		if (slots != local)
+			free(slots);
+		return hamr__error_set(HAMR_ENOMEM, "out of memory serving a task");
+	}
+	stand_in->plan = p;
+	int64_t saved_item = hamr__current_item;
+	int saved_attempt = hamr__proc_attempt;
+	hamr__current_item = item;
+	hamr__proc_attempt = attempt > 0 ? attempt : 1;
+	int rc = 0;
+	uint32_t ran = 0;
+	for (; ran < prog->n_nodes; ran++) {
+		uint32_t i = prog->nodes[ran];
+		const hamr__pnode *pn = &p->nodes[i];
+		char *msg;
+		rc = hamr__serve_node(stand_in, pn, p->args + pn->arg_start, slots, &slots[i], &msg, NULL);
+		if (rc) {
+			*f = (hamr_backend_failure){rc, (int32_t)i, item, 0, 0, hamr__proc_attempt, msg};
+			break;
+		}
+	}
+	for (uint32_t k = 0; !rc && k < prog->n_outs; k++)
+		out[k] = hamr_value_ref(&slots[prog->outs[k]]);
+	/* the task's own values die here; borrowed ones stay */
+	for (uint32_t k = 0; k < ran; k++)
+		hamr_value_clear(&slots[prog->nodes[k]]);
+	hamr__current_item = saved_item;
+	hamr__proc_attempt = saved_attempt;
+	free(stand_in);
+	if (slots != local)
+		free(slots);
+	return rc;
+}
+
+/* ---- a node outside blocks ---------------------------------------------------- */
+
+int hamr__backend_node(hamr_run *r, uint32_t i, hamr_value *slots)
+{
+	const hamr_backend *be = r->node_backend;
+	hamr_backend_program prog = {r->plan, &i, 1, -1, slots, r->plan->n_slots, &i, 1};
+	hamr_backend_job *j;
+	int rc = be->open(r->node_backend_self, r, &prog, &j);
+	if (rc)
+		return hamr__run_fail(r, rc, r->plan->nodes[i].name,
+		                      rc == HAMR_ENOMEM ? NULL : strdup(hamr_errmsg()));
+	if ((rc = be->send(j, -1, NULL))) {
+		be->close(j);
+		return rc;
+	}
+	hamr_backend_done d;
+	rc = HAMR_ECANCELED;
+	while (be->next(j, &d, 1)) {
+		rc = d.rc;
+		if (!rc) {
+			slots[i] = d.out[0];
+			hamr__value_seal(&slots[i]);
+		}
+	}
+	be->close(j);
+	if (rc == HAMR_ECANCELED)
+		return hamr__run_fail(r, rc, NULL, NULL);
+	return rc;
+}
