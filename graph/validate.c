@@ -710,8 +710,8 @@ static int assign_scopes(hamr_graph *g)
 	g->scope_depth[0] = 0;
 	for (uint32_t i = 0; i < n_ordered; i++) {
 		hamr__gnode *v = g->nodes[order[i]];
-		const hamr__gnode *deepest_input;
-		int32_t scope;
+		const hamr__gnode *deepest_input = NULL;
+		int32_t scope = 0;
 		if ((rc = deepest_input_scope(g, v, &scope, &deepest_input)))
 			break;
 		v->scope = scope;
