@@ -63,7 +63,7 @@ static int backend_usable(const hamr_run_opts *o)
 		return hamr__error_set(HAMR_ENOTSUP,
 		                       "backend \"%s\" was built for backend interface %u (%u bytes); this hamr has %d (%zu bytes)",
 		                       name, be->abi, be->size, HAMR_BACKEND_ABI, sizeof(hamr_backend));
-	if (!be->open || !be->send || !be->next || !be->inflight || !be->cancel || !be->close)
+	if (!be->open || !be->send || !be->next || !be->cancel || !be->close)
 		return hamr__error_set(HAMR_EINVAL, "backend \"%s\" leaves an operation NULL (only check may be)",
 		                       name);
 	return 0;
@@ -201,12 +201,12 @@ static int backends_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t 
 		if ((rc = backend_check(r, node_be, node_self, &i, 1, -1, &i, 1)))
 			return rc;
 	}
-	r->procs_backend = &hamr__procs_backend; /* for the checks below */
-	r->procs_self = r->opts.procpool;
 	for (int32_t sc = 1; sc < (int32_t)p->n_scopes; sc++) {
 		int remote = hamr__block_remote(r, sc);
-		void *self;
-		const hamr_backend *be = hamr__block_backend(r, remote, &self);
+		const hamr_backend *be = remote == HAMR_REMOTE_PROCESSES ? &hamr__procs_backend :
+		                         remote == HAMR_REMOTE_BACKEND   ? r->opts.backend :
+		                                                           NULL;
+		void *self = remote == HAMR_REMOTE_BACKEND ? r->opts.backend_self : r->opts.procpool;
 		if (!be || !hamr__block_procable(p, sc))
 			continue;
 		used |= be == &hamr__procs_backend;
@@ -217,7 +217,6 @@ static int backends_prepare(hamr_run *r, hamr__knob_value k[PROC_KNOBS], size_t 
 		                        outs, n_outs)))
 			return rc;
 	}
-	r->procs_backend = NULL;
 	r->node_backend = node_be;
 	r->node_backend_self = node_self;
 	if (!used && e != HAMR_EXEC_PROCESSES)

@@ -30,7 +30,7 @@ const char *hamr_strerror(int code)
 	}
 }
 
-int hamr__is_code(int rc)
+int hamr__error_is_code(int rc)
 {
 	return rc < 0 && strcmp(hamr_err_name(rc), "HAMR_E?") != 0;
 }

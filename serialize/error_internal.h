@@ -19,6 +19,6 @@ int hamr__error_vset(int code, const char *fmt, va_list ap);
 int hamr__error_append(int code, const char *fmt, ...) HAMR_PRINTF(2, 3);
 
 /* Whether rc is one of hamr's HAMR_E* codes. */
-int hamr__is_code(int rc);
+int hamr__error_is_code(int rc);
 
 #endif

@@ -25,6 +25,7 @@ typedef struct tb {
 	int cancel;           /* cancels the run after serving cancel_after */
 	int64_t cancel_after;
 	int discarded;        /* still queued when the job closed */
+	int short_outs;       /* hands back one value too few */
 	int nodes_ran;        /* hamr_backend_node_ran calls */
 } tb;
 
@@ -136,15 +137,12 @@ static int tb_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 		free(f.message);
 	} else {
 		d->n_out = j->prog.n_outs;
+		if (j->t->short_outs && d->n_out)
+			hamr_value_clear(&d->out[--d->n_out]);
 	}
 	if (j->t->cancel && item == j->t->cancel_after)
 		hamr_run_cancel(j->r);
 	return 1;
-}
-
-static size_t tb_inflight(const hamr_backend_job *j)
-{
-	return j->len;
 }
 
 static void tb_cancel(hamr_backend_job *j)
@@ -174,7 +172,7 @@ static void tb_close(hamr_backend_job *j)
 
 static const hamr_backend test_backend = {
 	HAMR_BACKEND_ABI, sizeof(hamr_backend), "test", tb_check, tb_open, tb_send,
-	tb_next, tb_inflight, tb_cancel, tb_close};
+	tb_next, tb_cancel, tb_close};
 
 /* ---- graphs ------------------------------------------------------------------ */
 
@@ -373,6 +371,22 @@ static void test_cancel(void)
 	CHECK_EQ_INT(t.closed, 1);
 }
 
+/* A completion that hands back fewer values than the program's is refused,
+ * naming the backend and the item; nothing leaks (ASan). */
+static void test_bad_completion(void)
+{
+	tb t = {.short_outs = 1};
+	hamr_run_opts o = {.remote = HAMR_REMOTE_BACKEND, .backend = &test_backend,
+	                   .backend_self = &t};
+	char node[64], msg[256];
+	result res = run_graph(5, &o, NULL, node, msg);
+	CHECK_RC(res.rc, HAMR_EINVAL);
+	CHECK_EQ_STR(node, "items");
+	CHECK_EQ_INT(res.err.item, 0);
+	CHECK(strstr(msg, "backend \"test\" gave back another count of values") != NULL);
+	CHECK_EQ_INT(t.closed, t.opened);
+}
+
 /* check refuses: the run is not made, with the backend's message. */
 static void test_check_refuses(void)
 {
@@ -477,9 +491,21 @@ static void test_serve(void)
 	CHECK_EQ_INT(f.attempt, 2);
 	CHECK(f.message && strstr(f.message, "item 7 refused"));
 	free(f.message);
-	/* a program that does not match its plan */
+	/* a program that does not match its plan: refused, with a failure
+	 * that names no node */
 	prog.n_slots = n_slots + 1;
 	CHECK_RC(hamr_backend_serve(&prog, 4, &item, 1, got, &f), HAMR_EINVAL);
+	CHECK_EQ_INT(f.code, HAMR_EINVAL);
+	CHECK_EQ_INT(f.node, -1);
+	CHECK(f.message && strstr(f.message, "hamr_backend_serve"));
+	free(f.message);
+	prog.n_slots = n_slots;
+	uint32_t twice[] = {square, square};
+	prog.nodes = twice;
+	CHECK_RC(hamr_backend_serve(&prog, 4, &item, 1, got, &f), HAMR_EINVAL);
+	CHECK(f.message && strstr(f.message, "node \"square\" is listed twice"));
+	free(f.message);
+	CHECK_RC(hamr_backend_node_info(NULL, 0, &bn), HAMR_EINVAL);
 	free(slots);
 	hamr_values_destroy(in);
 	hamr_plan_destroy(p);
@@ -517,6 +543,7 @@ int main(void)
 	RUN_TEST(test_exec_backend);
 	RUN_TEST(test_failure);
 	RUN_TEST(test_cancel);
+	RUN_TEST(test_bad_completion);
 	RUN_TEST(test_check_refuses);
 	RUN_TEST(test_refused_tables);
 	RUN_TEST(test_serve);

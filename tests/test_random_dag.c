@@ -220,6 +220,7 @@ static void one_case(int n, int seed)
 	/* the sequential executor, then the threads executor with one run,
 	 * then three runs of the plan at once */
 	hamr_run_opts opts[2] = {HAMR_RUN_OPTS_INIT, HAMR_RUN_OPTS_INIT};
+	opts[0].executor = HAMR_EXEC_SEQUENTIAL;
 	opts[1].executor = HAMR_EXEC_THREADS;
 	opts[1].pool = test_pool;
 	for (int e = 0; e < 3; e++) {

@@ -89,37 +89,47 @@ typedef struct hamr_backend {
 
 	/* Whether the backend can run this program: 0, or an error whose
 	 * message (hamr_backend_error) names the node and the reason (a type
-	 * without a codec: HAMR_ECODEC). Called while the run is made, for
-	 * every block and node it would get, before anything runs. May be
-	 * NULL: everything can run. */
+	 * without a codec: HAMR_ECODEC). Called by hamr_run_create, for every
+	 * block and node the run would send, before anything runs; prog and
+	 * its arrays are borrowed for the call, and its slots hold only the
+	 * given inputs and defaults so far (no node has run). May be NULL:
+	 * everything can run. */
 	int (*check)(void *self, const hamr_backend_program *prog);
 
-	/* Opens a job for prog on run r. 0 with *out set, or an error (its
-	 * message set with hamr_backend_error), which fails the block or node.
-	 * Called on the thread that runs the block. */
+	/* Opens a job for prog on run r, which stays valid until `close`
+	 * returns; prog and its arrays and values are borrowed for the call.
+	 * 0 with *out set, or an error (its message set with
+	 * hamr_backend_error), which fails the block or node (*out is then
+	 * ignored). Called on the thread that runs the block, or the node
+	 * outside blocks: a pool worker, or the thread that waits. */
 	int (*open)(void *self, hamr_run *r, const hamr_backend_program *prog,
 	            hamr_backend_job **out);
 
 	/* Queues a task for item (its value *v is borrowed until send
-	 * returns; NULL when item_slot is -1). 0, or the failure, recorded
-	 * with hamr_backend_fail: the item then never runs and `next` gives
-	 * nothing for it. */
+	 * returns; NULL when item_slot is -1). 0; HAMR_BACKEND_SKIPPED when,
+	 * under keep_going, a value the program reads is missing (the item is
+	 * skipped, not failed); or the failure, recorded with
+	 * hamr_backend_fail. For the last two, the item never runs and `next`
+	 * gives nothing for it. */
 	int (*send)(hamr_backend_job *j, int64_t item, const hamr_value *v);
 
 	/* Gives one finished task in *d: 1. 0 when none is finished; with
 	 * `wait`, it blocks until one is, and gives 0 only when nothing is
-	 * queued or running. While it waits it watches hamr_backend_stopped:
-	 * on HAMR_BACKEND_STOP queued tasks come back dropped, one per call;
-	 * on HAMR_BACKEND_CANCEL running ones stop too. */
+	 * queued or running. Each task sent comes back once, with its item
+	 * as sent and, when rc is 0, exactly prog->n_outs values; hamr
+	 * refuses any other completion (HAMR_EINVAL naming the backend).
+	 * While it waits it watches hamr_backend_stopped: on
+	 * HAMR_BACKEND_STOP queued tasks come back dropped, one per call; on
+	 * HAMR_BACKEND_CANCEL running ones stop too. */
 	int (*next)(hamr_backend_job *j, hamr_backend_done *d, int wait);
-
-	/* Tasks sent and not yet given back by `next`. */
-	size_t (*inflight)(const hamr_backend_job *j);
 
 	/* The run was cancelled: drop what is queued and stop what runs, as
 	 * soon as possible; their completions still come through `next`
-	 * (dropped, or failed). Called once at most, by the job's thread,
-	 * outside `next`. */
+	 * (dropped, or failed). A prompt, not the only way a backend learns
+	 * of a cancel: hamr calls it at most once per job, by the job's
+	 * thread, outside `next`, when it sees the cancel between calls, and
+	 * may not see it before `close` (or, for a node's job, at all), so
+	 * `next` and `close` watch hamr_backend_stopped too. */
 	void (*cancel)(hamr_backend_job *j);
 
 	/* Waits for running tasks (their results are dropped), drops queued
@@ -143,8 +153,12 @@ typedef struct hamr_backend_failure {
 } hamr_backend_failure;
 
 /* Records f in r's error record (hamr_run_error_at) and stops the run
- * under fail fast. Returns f->code. Any thread. */
+ * under fail fast. Returns f->code. Any thread, while a job of r is
+ * open. */
 HAMR_API int hamr_backend_fail(hamr_run *r, const hamr_backend_failure *f);
+
+/* send's answer for an item skipped under keep_going. */
+#define HAMR_BACKEND_SKIPPED 1
 
 enum {
 	HAMR_BACKEND_RUNNING = 0,
@@ -153,13 +167,13 @@ enum {
 };
 
 /* Where r stands: one of the three above. A load, cheap enough to call
- * on every round of a wait. Any thread. */
+ * on every round of a wait. Any thread, while a job of r is open. */
 HAMR_API int hamr_backend_stopped(const hamr_run *r);
 
 /* Node `node` ran for item from t0 to t1 (hamr_backend_now_ns) where
  * `where` says, and ended with rc: hooks and statistics hear of it as of
  * a node on the pool. Nothing happens when r is not observed. Any
- * thread. */
+ * thread, while a job of r is open. */
 HAMR_API void hamr_backend_node_ran(hamr_run *r, uint32_t node, int64_t item, int64_t t0,
                                     int64_t t1, int rc, int where);
 
@@ -182,10 +196,11 @@ typedef struct hamr_backend_node {
 	                        * one left out */
 } hamr_backend_node;
 
-/* Plan node i: 0, or HAMR_ERANGE. */
+/* Plan node i: 0, HAMR_ERANGE past the last node, HAMR_EINVAL for NULL. */
 HAMR_API int hamr_backend_node_info(const hamr_plan *p, uint32_t i, hamr_backend_node *out);
 
-/* Slot s: its name and type (NULL: any). 0, or HAMR_ERANGE. */
+/* Slot s: its name and type (NULL: any). 0, HAMR_ERANGE past the last
+ * slot, HAMR_EINVAL for a NULL plan. */
 HAMR_API int hamr_backend_slot_info(const hamr_plan *p, uint32_t s, const char **name,
                                     hamr_type *type);
 
@@ -198,10 +213,11 @@ HAMR_API int hamr_backend_slot_info(const hamr_plan *p, uint32_t s, const char *
  * run's hooks, statistics or error record are involved: in the nodes it
  * calls, hamr_item_index and hamr_attempt say item and attempt, and
  * hamr_call_run gives a stand-in that only the call's own accessors use
- * (as in a worker process). 0, or the failing
- * node's code with *f filled (f->message malloc'd, the caller's to free;
- * f->node the plan node). Any thread; concurrent calls on one program are
- * fine. */
+ * (as in a worker process). 0, or the failure's code with *f filled
+ * (f->message malloc'd or NULL, the caller's to free; f->node the failing
+ * plan node, -1 when the program itself was refused: HAMR_EINVAL).
+ * Allocates nothing for programs of up to 64 slots. Any thread;
+ * concurrent calls on one program are fine. */
 HAMR_API int hamr_backend_serve(const hamr_backend_program *prog, int64_t item,
                                 const hamr_value *v, int attempt, hamr_value *out,
                                 hamr_backend_failure *f);

@@ -729,8 +729,28 @@ static void backend_events(stream *s, const hamr_backend_done *res)
 	}
 }
 
+/* A completion hamr cannot take (`what`): its values dropped, recorded as
+ * the backend's error (HAMR_EINVAL). */
+static int backend_refused(stream *s, hamr_backend_done *res, const char *what)
+{
+	for (uint32_t k = 0; k < res->n_out && k < HAMR_BACKEND_MAX_OUT; k++)
+		hamr_value_clear(&res->out[k]);
+	res->n_out = 0;
+	char msg[160];
+	snprintf(msg, sizeof msg, "%s for item %lld", what, (long long)res->item);
+	return hamr__backend_refuse(s->r, s->be, s->p->nodes[s->owner].name, res->item, msg);
+}
+
 static void backend_finish(stream *s, ctx *c, hamr_backend_done *res)
 {
+	/* relaxed: this thread published them */
+	if (res->item < 0 ||
+	    (size_t)res->item >= atomic_load_explicit(&s->published, memory_order_relaxed)) {
+		stream_fail(s, backend_refused(s, res, "a completion of an item never sent"));
+		return;
+	}
+	if (!res->rc && !res->dropped && res->n_out != s->n_outs)
+		res->rc = backend_refused(s, res, "another count of values than its program hands back");
 	size_t it = (size_t)res->item;
 	if (s->r->observe && res->where && res->t1)
 		backend_events(s, res);
@@ -759,7 +779,7 @@ static void consume_backend(stream *s, ctx *c, int mode)
 		size_t lo = atomic_load_explicit(&s->claimed, memory_order_relaxed);
 		size_t hi = atomic_load_explicit(&s->published, memory_order_relaxed);
 		if (hi > lo) {
-			/* relaxed: this thread alone claims a process block */
+			/* relaxed: this thread alone claims a backend's block */
 			atomic_store_explicit(&s->claimed, hi, memory_order_relaxed);
 			for (size_t it = lo; it < hi; it++) {
 				seg *sg = *seg_ref(s, it >> SEG_BITS);
@@ -1152,7 +1172,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->max_items = r->opts.max_items;
 	s->unit_tasks = 1;
 	/* the execution manager: the block's tag, else the run's remote
-	 * executor, else its local one. A block for processes whose nodes
+	 * executor, else its local one. A block for a backend whose nodes
 	 * cannot all run there runs on the pool. */
 	const hamr_backend *be;
 	void *be_self;
@@ -1282,7 +1302,10 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 		hamr_backend_program prog = {p, p->units + p->unit_start[b],
 		                             p->unit_start[b + 1] - p->unit_start[b], (int32_t)owner,
 		                             f->slots, p->n_slots, s->outs, s->n_outs};
-		rc = s->be->open(s->be_self, r, &prog, &s->job);
+		hamr_backend_job *job = NULL;
+		rc = s->be->open(s->be_self, r, &prog, &job);
+		if (!rc)
+			s->job = job;
 		if (rc) {
 			char *msg = rc == HAMR_ENOMEM ? NULL : strdup(hamr_errmsg());
 			stream_destroy(s);
@@ -1302,6 +1325,9 @@ static int run_block(hamr_run *r, uint32_t owner, const hamr__frame *f)
 	if (s->gate) /* blocking consumers: those inside end their items */
 		gate_close(s->gate);
 	if (s->job) { /* its running tasks end (their results unused) */
+		/* relaxed: a hint, as in stopped() */
+		if (!s->job_cancelled && atomic_load_explicit(&r->cancel, memory_order_relaxed))
+			s->be->cancel(s->job);
 		s->be->close(s->job);
 		s->job = NULL;
 	}

@@ -15,6 +15,7 @@
 #include "serialize/error_internal.h"
 
 _Static_assert(HAMR__MAX_OUT == HAMR_BACKEND_MAX_OUT, "one bound on the values a task hands back");
+_Static_assert(HAMR__SKIPPED == HAMR_BACKEND_SKIPPED, "one answer for a skipped item");
 
 /* ---- run services ----------------------------------------------------------- */
 
@@ -74,7 +75,9 @@ int64_t hamr_backend_now_ns(void)
 
 int hamr_backend_node_info(const hamr_plan *p, uint32_t i, hamr_backend_node *out)
 {
-	if (!p || !out || i >= p->n_nodes)
+	if (!p || !out)
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_node_info: bad arguments");
+	if (i >= p->n_nodes)
 		return hamr__error_set(HAMR_ERANGE, "hamr_backend_node_info: no node %u", i);
 	const hamr__pnode *pn = &p->nodes[i];
 	*out = (hamr_backend_node){pn->name, pn->fn, pn->userdata, pn->type, pn->n_args,
@@ -84,7 +87,9 @@ int hamr_backend_node_info(const hamr_plan *p, uint32_t i, hamr_backend_node *ou
 
 int hamr_backend_slot_info(const hamr_plan *p, uint32_t s, const char **name, hamr_type *type)
 {
-	if (!p || s >= p->n_slots)
+	if (!p)
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_slot_info: bad arguments");
+	if (s >= p->n_slots)
 		return hamr__error_set(HAMR_ERANGE, "hamr_backend_slot_info: no slot %u", s);
 	if (name)
 		*name = p->slot_name[s];
@@ -95,7 +100,7 @@ int hamr_backend_slot_info(const hamr_plan *p, uint32_t s, const char **name, ha
 
 /* ---- the serving side -------------------------------------------------------- */
 
-int hamr__serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *args,
+int hamr__backend_serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *args,
                      hamr_value *slots, hamr_value *out, char **msg, int *oom)
 {
 	hamr_call c = {stand_in, pn, args, slots, HAMR_VALUE_EMPTY, NULL, NULL};
@@ -108,9 +113,9 @@ int hamr__serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *a
 		hamr_value_clear(&c.result);
 		*msg = c.fail_msg;
 		if (!*msg && asprintf(msg, "returned %d (%s)", rc,
-		                      hamr__is_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
+		                      hamr__error_is_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
 			*msg = NULL;
-		return hamr__is_code(rc) ? rc : HAMR_EFAIL;
+		return hamr__error_is_code(rc) ? rc : HAMR_EFAIL;
 	}
 	free(c.fail_msg);
 	if (!c.result.type) {
@@ -126,52 +131,75 @@ int hamr__serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *a
 	return 0;
 }
 
-int hamr_backend_serve(const hamr_backend_program *prog, int64_t item, const hamr_value *v,
-                       int attempt, hamr_value *out, hamr_backend_failure *f)
+/* Whether prog can be served: 0, or HAMR_EINVAL with the reason. */
+static int serve_check(const hamr_backend_program *prog, const hamr_value *v, const hamr_value *out)
 {
 	if (!prog || !prog->plan || !prog->slots || prog->n_slots != prog->plan->n_slots ||
-	    (!prog->nodes && prog->n_nodes) || !out || !f ||
+	    (!prog->nodes && prog->n_nodes) || (!prog->outs && prog->n_outs) || !out ||
 	    prog->n_outs > HAMR_BACKEND_MAX_OUT || (prog->item_slot >= 0 && !v) ||
 	    (prog->item_slot >= 0 && (uint32_t)prog->item_slot >= prog->plan->n_slots))
 		return hamr__error_set(HAMR_EINVAL, "hamr_backend_serve: bad arguments");
 	const hamr_plan *p = prog->plan;
-	for (uint32_t k = 0; k < prog->n_nodes; k++)
-		if (prog->nodes[k] >= p->n_nodes || !p->nodes[prog->nodes[k]].fn)
-			return hamr__error_set(HAMR_EINVAL, "hamr_backend_serve: node %u cannot be served",
-			                       prog->nodes[k]);
+	for (uint32_t k = 0; k < prog->n_nodes; k++) {
+		uint32_t i = prog->nodes[k];
+		if (i >= p->n_nodes || !p->nodes[i].fn)
+			return hamr__error_set(HAMR_EINVAL, "hamr_backend_serve: node %u cannot be served", i);
+		for (uint32_t e = 0; e < k; e++)
+			if (prog->nodes[e] == i)
+				return hamr__error_set(HAMR_EINVAL,
+				                       "hamr_backend_serve: node \"%s\" is listed twice",
+				                       p->nodes[i].name);
+	}
 	for (uint32_t k = 0; k < prog->n_outs; k++)
 		if (prog->outs[k] >= p->n_slots)
 			return hamr__error_set(HAMR_EINVAL, "hamr_backend_serve: no slot %u", prog->outs[k]);
+	return 0;
+}
+
+int hamr_backend_serve(const hamr_backend_program *prog, int64_t item, const hamr_value *v,
+                       int attempt, hamr_value *out, hamr_backend_failure *f)
+{
+	if (!f)
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_serve: bad arguments");
+	attempt = attempt > 0 ? attempt : 1;
+	*f = (hamr_backend_failure){0, -1, item, 0, 0, attempt, NULL};
+	int rc = serve_check(prog, v, out);
+	if (rc) {
+		f->code = rc;
+		f->message = strdup(hamr_errmsg());
+		return rc;
+	}
+	const hamr_plan *p = prog->plan;
 	size_t n = p->n_slots ? p->n_slots : 1;
 	hamr_value local[64], *slots = n <= 64 ? local : malloc(n * sizeof *slots);
-	if (!slots)
-		return hamr__error_set(HAMR_ENOMEM, "out of memory serving a task");
+	if (!slots) {
+		f->code = hamr__error_set(HAMR_ENOMEM, "out of memory serving a task");
+		return f->code;
+	}
 	/* borrowed: the program's values, and the item's */
 	memcpy(slots, prog->slots, p->n_slots * sizeof *slots);
 	if (prog->item_slot >= 0)
 		slots[prog->item_slot] = *v;
 	/* the node call's stand-in run: its plan is what the call's accessors
 	 * read */
-	hamr_run *stand_in = calloc(1, sizeof *stand_in);
-	if (!stand_in) {
-		if (slots != local)
-			free(slots);
-		return hamr__error_set(HAMR_ENOMEM, "out of memory serving a task");
-	}
-	stand_in->plan = p;
+	hamr_run stand_in;
+	memset(&stand_in, 0, sizeof stand_in);
+	stand_in.plan = p;
 	int64_t saved_item = hamr__current_item;
 	int saved_attempt = hamr__proc_attempt;
 	hamr__current_item = item;
-	hamr__proc_attempt = attempt > 0 ? attempt : 1;
-	int rc = 0;
+	hamr__proc_attempt = attempt;
 	uint32_t ran = 0;
 	for (; ran < prog->n_nodes; ran++) {
 		uint32_t i = prog->nodes[ran];
 		const hamr__pnode *pn = &p->nodes[i];
 		char *msg;
-		rc = hamr__serve_node(stand_in, pn, p->args + pn->arg_start, slots, &slots[i], &msg, NULL);
+		rc = hamr__backend_serve_node(&stand_in, pn, p->args + pn->arg_start, slots, &slots[i],
+		                              &msg, NULL);
 		if (rc) {
-			*f = (hamr_backend_failure){rc, (int32_t)i, item, 0, 0, hamr__proc_attempt, msg};
+			f->code = rc;
+			f->node = (int32_t)i;
+			f->message = msg;
 			break;
 		}
 	}
@@ -182,7 +210,6 @@ int hamr_backend_serve(const hamr_backend_program *prog, int64_t item, const ham
 		hamr_value_clear(&slots[prog->nodes[k]]);
 	hamr__current_item = saved_item;
 	hamr__proc_attempt = saved_attempt;
-	free(stand_in);
 	if (slots != local)
 		free(slots);
 	return rc;
@@ -190,15 +217,24 @@ int hamr_backend_serve(const hamr_backend_program *prog, int64_t item, const ham
 
 /* ---- a node outside blocks ---------------------------------------------------- */
 
-int hamr__backend_node(hamr_run *r, uint32_t i, hamr_value *slots)
+int hamr__backend_refuse(hamr_run *r, const hamr_backend *be, const char *node, int64_t item,
+                         const char *what)
+{
+	char *msg = NULL;
+	if (asprintf(&msg, "backend \"%s\" gave back %s", be->name ? be->name : "(unnamed)", what) < 0)
+		msg = NULL;
+	return hamr__run_fail_at(r, HAMR_EINVAL, node, msg, item, 0, 0, 1);
+}
+
+int hamr__backend_run_node(hamr_run *r, uint32_t i, hamr_value *slots)
 {
 	const hamr_backend *be = r->node_backend;
+	const char *name = r->plan->nodes[i].name;
 	hamr_backend_program prog = {r->plan, &i, 1, -1, slots, r->plan->n_slots, &i, 1};
-	hamr_backend_job *j;
+	hamr_backend_job *j = NULL;
 	int rc = be->open(r->node_backend_self, r, &prog, &j);
 	if (rc)
-		return hamr__run_fail(r, rc, r->plan->nodes[i].name,
-		                      rc == HAMR_ENOMEM ? NULL : strdup(hamr_errmsg()));
+		return hamr__run_fail(r, rc, name, rc == HAMR_ENOMEM ? NULL : strdup(hamr_errmsg()));
 	if ((rc = be->send(j, -1, NULL))) {
 		be->close(j);
 		return rc;
@@ -206,6 +242,13 @@ int hamr__backend_node(hamr_run *r, uint32_t i, hamr_value *slots)
 	hamr_backend_done d;
 	rc = HAMR_ECANCELED;
 	while (be->next(j, &d, 1)) {
+		if (!d.rc && !d.dropped && (d.n_out != 1 || d.item != -1 || slots[i].type)) {
+			for (uint32_t k = 0; k < d.n_out && k < HAMR_BACKEND_MAX_OUT; k++)
+				hamr_value_clear(&d.out[k]);
+			rc = hamr__backend_refuse(r, be, name, -1,
+			                          "a completion that is not the node's one task with its one value");
+			continue;
+		}
 		rc = d.rc;
 		if (!rc) {
 			slots[i] = d.out[0];

@@ -290,9 +290,9 @@ void hamr__call_init(hamr_call *c, hamr_run *r, uint32_t i, hamr_value *slots,
 int hamr__node_failed(hamr_run *r, const hamr__pnode *pn, int rc, char *msg)
 {
 	if (!msg && asprintf(&msg, "returned %d (%s)", rc,
-	                     hamr__is_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
+	                     hamr__error_is_code(rc) ? hamr_err_name(rc) : "not a HAMR_E* code") < 0)
 		msg = NULL;
-	return hamr__run_fail(r, hamr__is_code(rc) ? rc : HAMR_EFAIL, pn->name, msg);
+	return hamr__run_fail(r, hamr__error_is_code(rc) ? rc : HAMR_EFAIL, pn->name, msg);
 }
 
 int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots)
@@ -414,7 +414,7 @@ static int run_node_slow(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *
 	const hamr_plan *p = r->plan;
 	if (r->node_backend && (!p->node_scope || p->node_scope[i] == 0) &&
 	    hamr__node_procable(p, i))
-		return hamr__backend_node(r, i, slots);
+		return hamr__backend_run_node(r, i, slots);
 	return c->node->flags & HAMR__PNODE_LIMITED ? run_node_limited(r, i, slots, c) :
 	                                               run_node_hooked(r, i, slots, c);
 }

@@ -233,26 +233,32 @@ const struct hamr_backend *hamr__block_backend(const hamr_run *r, int remote, vo
 /* Runs plan node i of r (outside blocks) through r->node_backend; its
  * result goes to slots[i]. 0 or the failure, recorded
  * (runtime/core/backend.c). */
-int hamr__backend_node(hamr_run *r, uint32_t i, hamr_value *slots);
+int hamr__backend_run_node(hamr_run *r, uint32_t i, hamr_value *slots);
+
+/* Records that backend be gave back a completion hamr cannot take (`what`
+ * says which), as HAMR_EINVAL for node `node` and item `item`. Returns
+ * HAMR_EINVAL. */
+int hamr__backend_refuse(hamr_run *r, const struct hamr_backend *be, const char *node,
+                         int64_t item, const char *what);
 
 /* The serving side's node call (hamr_backend_serve, and worker
  * processes): node pn, its argument slots args, on slots, with stand_in
  * as the call's run. 0 with its result in *out, or the failure's code (a
  * code not hamr's becomes HAMR_EFAIL) and *msg (malloc'd, or NULL);
  * *oom (when oom is not NULL): an allocation failed during the call. */
-int hamr__serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *args,
-                     hamr_value *slots, hamr_value *out, char **msg, int *oom);
+int hamr__backend_serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *args,
+                             hamr_value *slots, hamr_value *out, char **msg, int *oom);
 
 /* Values one item (one task) sent to a backend hands back, at most
  * (HAMR_BACKEND_MAX_OUT): what the process protocol carries
  * (runtime/procs/), and so what decides whether a block can go there. */
 #define HAMR__MAX_OUT 8
 
-/* Whether block scope blk can run in worker processes: only plain nodes
- * with functions, in no concurrency group, handing back at most 8
- * values. */
+/* Whether block scope blk can run through a backend (worker processes,
+ * or another): only plain nodes with functions, in no concurrency group,
+ * handing back at most 8 values. */
 int hamr__block_procable(const struct hamr_plan *p, int32_t blk);
-/* Whether plan node i can run in a worker process: a plain node with a
+/* Whether plan node i can run through a backend: a plain node with a
  * function, neither a collect nor in a concurrency group. */
 int hamr__node_procable(const struct hamr_plan *p, uint32_t i);
 

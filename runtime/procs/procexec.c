@@ -925,11 +925,6 @@ static int job_send(procjob *j, int64_t item, const hamr_value *v)
 	return 0;
 }
 
-static size_t job_inflight(const procjob *j)
-{
-	return j->inflight + j->pend_len;
-}
-
 /* A look at every held worker: a completion (1, in *res), a death (1
  * when it failed a task), timeouts to enforce. */
 static int poll_once(procjob *j, hamr_backend_done *res)
@@ -1137,11 +1132,6 @@ static int procs_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 	return job_next((procjob *)j, d, wait);
 }
 
-static size_t procs_inflight(const hamr_backend_job *j)
-{
-	return job_inflight((const procjob *)j);
-}
-
 /* The running tasks' workers are killed in the next call of job_next,
  * which drops the queued ones too. */
 static void procs_cancel(hamr_backend_job *j)
@@ -1156,4 +1146,4 @@ static void procs_close(hamr_backend_job *j)
 
 const hamr_backend hamr__procs_backend = {
 	HAMR_BACKEND_ABI, sizeof(hamr_backend), "processes", procs_check, procs_open, procs_send,
-	procs_next, procs_inflight, procs_cancel, procs_close};
+	procs_next, procs_cancel, procs_close};

@@ -384,8 +384,8 @@ static void run_task(const hamr__proc_task *t, hamr__proc_done *d)
 		int64_t t0 = hamr__now_ns();
 		char *m;
 		int oom;
-		int rc = hamr__serve_node(&rp->run, pn, rp->args + pn->arg_start, slots,
-		                          &slots[src->result], &m, &oom);
+		int rc = hamr__backend_serve_node(&rp->run, pn, rp->args + pn->arg_start, slots,
+		                                  &slots[src->result], &m, &oom);
 		int64_t t1 = hamr__now_ns();
 		if (k < HAMR__MAX_TIMED) {
 			d->t[2 * k] = t0;
