@@ -13,8 +13,11 @@
  * exists depends on the config, which may be set after them. The build
  * (graph/validate.c) settles all of that at once. */
 #include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "graph/graph_internal.h"
 #include "serialize/error_internal.h"
@@ -417,9 +420,18 @@ int hamr_graph_load_module(hamr_graph *g, const char *path)
 		return hamr__error_set(HAMR_EINVAL, "hamr_graph_load_module: no path");
 	if (grow((void **)&g->dl, &g->cap_dl, g->n_dl + 1, sizeof *g->dl))
 		return hamr__error_set(HAMR_ENOMEM, "out of memory");
+	/* a path without a slash names a file in the working directory, to
+	 * the caller as to any program, but dlopen would search the library
+	 * path for it: when that file exists it is loaded as "./name" (also
+	 * by the fork server, which resolves it against the same directory) */
+	char here[PATH_MAX];
+	const char *file = path;
+	if (!strchr(path, '/') && !access(path, F_OK) &&
+	    snprintf(here, sizeof here, "./%s", path) < (int)sizeof here)
+		file = here;
 	/* RTLD_NODELETE: types a module registers are process-wide, and their
 	 * names and callbacks live in the module, so it is never unmapped */
-	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	void *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!handle)
 		return hamr__error_set(HAMR_EMODULE, "cannot load module %s: %s",
 		                       path, dlerror());
@@ -443,7 +455,7 @@ int hamr_graph_load_module(hamr_graph *g, const char *path)
 	}
 	g->dl[g->n_dl++] = handle; /* closed with the graph, also on error below */
 	if (hamr__module_loaded)
-		hamr__module_loaded(path);
+		hamr__module_loaded(file);
 	return hamr_graph_add_module(g, m);
 }
 
@@ -538,4 +550,39 @@ const char *hamr_graph_tag_value(const hamr_graph *g, size_t i, const char *key)
 		if (!strcmp(n->tags[t].key, key))
 			return n->tags[t].value;
 	return NULL;
+}
+
+/* Whether node `n` has every tag of `filter` (a NULL value: any value). */
+static bool has_tags(const hamr__gnode *n, const hamr_tag *filter)
+{
+	for (const hamr_tag *f = filter; f && f->key; f++) {
+		bool found = false;
+		for (uint32_t t = 0; t < n->n_tags && !found; t++)
+			found = !strcmp(n->tags[t].key, f->key) &&
+			        (!f->value || !strcmp(n->tags[t].value, f->value));
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+int hamr_graph_nodes_tagged(const hamr_graph *g, const hamr_tag *filter,
+                            const char **names, size_t cap, size_t *n)
+{
+	if (n)
+		*n = 0;
+	if (!g || !n || !g->built)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_nodes_tagged: graph not built");
+	if (cap && !names)
+		return hamr__error_set(HAMR_EINVAL, "hamr_graph_nodes_tagged: no array for %zu names", cap);
+	size_t found = 0;
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		if (!has_tags(g->nodes[i], filter))
+			continue;
+		if (found < cap)
+			names[found] = g->nodes[i]->name;
+		found++;
+	}
+	*n = found;
+	return 0;
 }

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: MIT
 # Proves that hamr-run, the command-line driver, does what tools/README.md
 # says: runs the example module and prints the exact `name = value` lines;
-# -i inputs and overrides and -c config change what it computes; --list and
-# --dot show the graph and the plan; and every kind of error ends with the
+# -i inputs and overrides and -c config change what it computes (lists too:
+# [1, 2.5], ["a", "b"], @FILE as a JSON array or one value per line); a
+# module named without a slash is the file in the working directory; --list
+# (filtered by --tag) and --dot show the graph and the plan; -o tag:K=V asks
+# for every node with that tag; and every kind of error ends with the
 # documented exit code (1: the run failed, 2: usage, module or graph error)
 # and a message on stderr, starting with "hamr-run: ", that names the nodes.
 # Exit 2 covers everything found before a node runs (misspelt -c keys and
@@ -42,15 +45,23 @@ set(checks 0)
 # `err` in the caller, and fails the test unless the exit code is the one
 # expected, every line on stderr starts with "hamr-run: " and no sanitizer
 # spoke. When the caller's `run_env` is set (VAR=VALUE ...), hamr-run runs
-# with those variables added to its environment.
+# with those variables added to its environment; when `run_dir` is set, it
+# runs in that folder.
 function(hamr_run expect)
   set(prefix)
   if(run_env)
     set(prefix ${CMAKE_COMMAND} -E env ${run_env})
   endif()
+  set(wd)
+  if(run_dir)
+    set(wd WORKING_DIRECTORY ${run_dir})
+  endif()
   execute_process(COMMAND ${prefix} ${tool} ${ARGN} RESULT_VARIABLE rc
-    OUTPUT_VARIABLE o ERROR_VARIABLE e)
+    OUTPUT_VARIABLE o ERROR_VARIABLE e ${wd})
   string(REPLACE ";" " " cmd "${run_env} hamr-run ${ARGN}")
+  if(run_dir)
+    set(cmd "(in ${run_dir}) ${cmd}")
+  endif()
   set(what "\n  ${cmd}\n--- exit ${rc}, stdout:\n${o}--- stderr:\n${e}---")
   if(NOT rc STREQUAL "${expect}")
     message(FATAL_ERROR "hamr_run test: expected exit ${expect}${what}")
@@ -231,7 +242,100 @@ expect_has("-i bogus=1" "${err}" "given value \"bogus\" names no node or input")
 hamr_run(0 ${example} -o spend_mean -i bogus=1 -i weks=3 --allow-extra)
 expect_eq("-i bogus=1 --allow-extra" "${out}" "spend_mean = 1301.9166666666667\n")
 hamr_run(2 ${example} -o report -i spend=3)
-expect_has("-i for a list node" "${err}" "\"spend\"" "list")
+expect_has("-i for a list node" "${err}" "\"spend\"" "list" "@FILE")
+
+# ---- -i lists: [..] and @FILE ----------------------------------------------
+# whole numbers give a list of i64; one number that is not whole, a list of
+# f64; quoted strings a list of str; a mix keeps each item's own type
+hamr_run(0 ${modules}/hr_inputs.so -o items_types,items -i items=[1,-2,30])
+expect_eq("a list of whole numbers" "${out}"
+  "items_types = \"i64[3] i64:1 i64:-2 i64:30\"\nitems = [1, -2, 30]\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i items=[1,2,3.5])
+expect_eq("a list with a decimal" "${out}"
+  "items_types = \"f64[3] f64:1 f64:2 f64:3.5\"\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types,items
+  "-i" "items=[\"a\", \"b c\",\"q\\\"t\\u00e9\"]")
+expect_eq("a list of strings" "${out}"
+  "items_types = \"str[3] str:\\\"a\\\" str:\\\"b c\\\" str:\\\"q\\\\\\\"té\\\"\"\nitems = [\"a\", \"b c\", \"q\\\"té\"]\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i "items=[ ]")
+expect_eq("an empty list" "${out}" "items_types = \"any[0]\"\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i "items=[1, \"x\", true, 0.5]")
+expect_eq("a mixed list" "${out}"
+  "items_types = \"any[4] i64:1 str:\\\"x\\\" bool:true f64:0.5\"\n")
+# an untyped input takes the bracket form as a list too
+hamr_run(0 ${modules}/hr_inputs.so -o anything -i anything=[7,8])
+expect_eq("a list for an untyped input" "${out}" "anything = [7, 8]\n")
+# a list overrides the example's spend: the mean of 1200, 1350 and 1300
+# is 3850 / 3
+hamr_run(0 ${example} -o spend,spend_mean -i spend=[1200,1350,1300])
+expect_eq("-i spend=[...]" "${out}"
+  "spend = [1200, 1350, 1300]\nspend_mean = 1283.3333333333333\n")
+
+# @FILE: one value per line (trimmed, blank lines skipped), or a JSON array
+file(WRITE ${work}/ints.txt "3\n 4 \n\n5\r\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i items=@${work}/ints.txt)
+expect_eq("@FILE of whole numbers" "${out}"
+  "items_types = \"i64[3] i64:3 i64:4 i64:5\"\n")
+file(WRITE ${work}/floats.txt "1\n2.5\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i items=@${work}/floats.txt)
+expect_eq("@FILE of numbers" "${out}" "items_types = \"f64[2] f64:1 f64:2.5\"\n")
+file(WRITE ${work}/words.txt "alpha\nbeta gamma\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i items=@${work}/words.txt)
+expect_eq("@FILE of strings" "${out}"
+  "items_types = \"str[2] str:\\\"alpha\\\" str:\\\"beta gamma\\\"\"\n")
+file(WRITE ${work}/mixed.txt "1\nx\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i items=@${work}/mixed.txt)
+expect_eq("@FILE of numbers and strings" "${out}"
+  "items_types = \"any[2] i64:1 str:\\\"x\\\"\"\n")
+file(WRITE ${work}/empty.txt "")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i items=@${work}/empty.txt)
+expect_eq("an empty @FILE" "${out}" "items_types = \"any[0]\"\n")
+file(WRITE ${work}/spend.json "\n  [1200,\n   1350, 1300]\n")
+hamr_run(0 ${modules}/hr_inputs.so -o items_types -i items=@${work}/spend.json)
+expect_eq("@FILE with a JSON array" "${out}"
+  "items_types = \"i64[3] i64:1200 i64:1350 i64:1300\"\n")
+hamr_run(0 ${example} -o spend_mean -i spend=@${work}/spend.json)
+expect_eq("-i spend=@FILE" "${out}" "spend_mean = 1283.3333333333333\n")
+file(WRITE ${work}/names.json "[\"a\", \"b\"]")
+hamr_run(0 ${modules}/hr_inputs.so -o items -i items=@${work}/names.json)
+expect_eq("@FILE with a JSON array of strings" "${out}" "items = [\"a\", \"b\"]\n")
+
+# malformed lists: exit 2 before any node runs, naming the input, where and
+# what is wrong
+# (an unclosed '[' also keeps CMake from splitting a list after it: it is
+# the last argument, and alone in its check)
+hamr_run(2 ${example} -o spend_mean -i spend=[1,2)
+expect_has("-i spend=[1,2" "${err}" "node \"spend\": malformed list at character 5"
+  "the list is not closed")
+expect_has("-i spend=[1,2 names the option" "${err}" "-i spend=[1,2: ")
+expect_eq("a malformed list prints no output" "${out}" "")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types -i items=[1,,2])
+expect_has("-i items=[1,,2]" "${err}" "input \"items\"" "at character 4"
+  "expected a number or a quoted string, not ','")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types -i items=[1,2,])
+expect_has("-i items=[1,2,]" "${err}" "input \"items\"" "expected an item after ','")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types "-i" "items=[\"a\", \"b]")
+expect_has("an unterminated string" "${err}" "input \"items\"" "at character 7"
+  "unterminated string")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types -i items=[a,b])
+expect_has("a string without quotes" "${err}" "input \"items\"" "\"a\" is no number"
+  "quote strings")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types -i items=[1]x)
+expect_has("text after the list" "${err}" "input \"items\"" "after the closing ']'")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types "-i" "items=[\"\\q\"]")
+expect_has("an unknown escape" "${err}" "input \"items\"" "unknown escape")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types -i items=@${work}/no-such-file)
+expect_has("an unreadable @FILE" "${err}" "input \"items\""
+  "cannot read ${work}/no-such-file" "No such file")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types -i items=@${work})
+expect_has("a folder as @FILE" "${err}" "input \"items\"" "cannot read ${work}")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types -i items=@)
+expect_has("@ without a file" "${err}" "input \"items\"" "no file name")
+file(WRITE ${work}/bad.json "[1,\n 2\n 3]\n")
+hamr_run(2 ${modules}/hr_inputs.so -o items_types -i items=@${work}/bad.json)
+expect_has("a malformed JSON @FILE" "${err}" "input \"items\""
+  "malformed list in ${work}/bad.json at line 3, column 2"
+  "expected ',' or ']' after item 2")
 
 # ---- --list ------------------------------------------------------------------
 hamr_run(0 ${example} --list)
@@ -247,6 +351,50 @@ hamr_run(0 ${example} --list -c scaling=zscore)
 expect_has("--list with scaling=zscore" "${out}"
   "spend_normalized (node, list)\n    Spend as z-scores (scaling=zscore).\n    depends on: spend, spend_mean, spend_std_dev\n")
 expect_lacks("--list with scaling=zscore" "${out}" "Spend as it is" "scaled to [0, 1]")
+# --tag: only the nodes with every tag given; a key alone, any value
+hamr_run(0 ${example} --list --tag stage=features)
+string(REGEX MATCHALL "(^|\n)[a-z_0-9]+ \\(" heads "${out}")
+expect_eq("--list --tag stage=features" "${heads}"
+  "avg_3wk_spend (;\nspend_per_signup (;\nspend_mean (;\nspend_std_dev (;\nspend_normalized (")
+hamr_run(0 ${example} --list --tag stage=input --tag owner=marketing)
+string(REGEX MATCHALL "(^|\n)[a-z_0-9]+ \\(" heads "${out}")
+expect_eq("--list with two tags" "${heads}" "weeks (;\nseed (")
+expect_has("--list --tag keeps the details" "${out}"
+  "weeks (input, i64)\n    Number of weeks to simulate (default 12).\n    tags: owner=marketing, stage=input\n")
+hamr_run(0 ${example} --list --tag stage=input --tag owner=nobody)
+expect_eq("--list with tags no node has" "${out}" "")
+# every node of the example has an owner: the whole list
+hamr_run(0 ${example} --list)
+set(all "${out}")
+hamr_run(0 ${example} --list --tag owner)
+expect_eq("--list --tag owner (any value)" "${out}" "${all}")
+hamr_run(2 ${example} -o report --tag stage=report)
+expect_has("--tag without --list" "${err}" "--tag" "-o tag:")
+hamr_run(2 ${example} --list --tag =x)
+expect_has("--tag =x" "${err}" "KEY=VALUE")
+
+# ---- -o tag:KEY=VALUE: every node with the tag, in node order ----------------
+hamr_run(0 ${example} -o tag:stage=data -i weeks=3 -i seed=1)
+expect_eq("-o tag:stage=data" "${out}" "spend = [1388, 1143, 1291]\nsignups = [49, 33, 32]\n")
+# with other names, each output once, where first requested
+hamr_run(0 ${example} -o spend_mean,tag:stage=features -o report,spend_mean
+  -c scaling=zscore)
+string(REGEX MATCHALL "(^|\n)[a-z_0-9]+ =" heads "${out}")
+expect_eq("-o tag: with other names" "${heads}"
+  "spend_mean =;\navg_3wk_spend =;\nspend_per_signup =;\nspend_std_dev =;\nspend_normalized =;\nreport =")
+expect_has("-o tag: computes the values" "${out}" "spend_mean = 1301.9166666666667\n"
+  "spend_std_dev = 101.93443376935386\n")
+# tag:KEY, any value: every node of the example, inputs too
+hamr_run(0 ${example} -o tag:stage -i weeks=3 -i seed=1)
+string(REGEX MATCHALL "(^|\n)[a-z_0-9]+ =" heads "${out}")
+list(LENGTH heads n_heads)
+expect_eq("-o tag:stage (any value)" "${n_heads}" "10")
+expect_has("-o tag:stage" "${out}" "weeks = 3\nseed = 1\nspend = [1388, 1143, 1291]\n")
+hamr_run(2 ${example} -o tag:stage=nope)
+expect_has("-o tag: that no node has" "${err}" "-o tag:stage=nope: no node has the tag stage=nope")
+expect_eq("-o tag: that no node has prints no output" "${out}" "")
+hamr_run(2 ${example} -o tag:=x)
+expect_has("-o tag:=x" "${err}" "tag:KEY=VALUE")
 
 # ---- --dot ---------------------------------------------------------------------
 set(plan_dot ${work}/plan.dot)
@@ -328,6 +476,13 @@ hamr_run(0 ${modules}/hr_blocks.so -o total -i n=2 --executor threads)
 expect_lacks("no progress off a terminal" "${err}" "items," "hamr stats")
 hamr_run(1 ${modules}/hr_blocks.so -o total -i n=5000 --policy keep_going --progress)
 expect_has("--progress" "${err}" "hamr-run: " "/5000 items, " "/s")
+# the bar's last line once: every redraw starts with a carriage return
+string(REPLACE "\r" "\n" progress_lines "${err}")
+string(REGEX MATCHALL "5000/5000 items" progress_final "${progress_lines}")
+list(LENGTH progress_final n_final)
+if(NOT n_final EQUAL 1)
+  message(FATAL_ERROR "hamr_run test: --progress drew its last line ${n_final} times, not once:\n${err}")
+endif()
 set(after_dot ${work}/after.dot)
 hamr_run(1 ${modules}/hr_blocks.so -o total -i n=50 --policy keep_going --stats
   --dot-after ${after_dot} --no-progress)
@@ -350,6 +505,17 @@ expect_has("--policy maybe" "${err}" "fail_fast or keep_going")
 hamr_run(1 ${example} -o spend_mean,spend_std_dev -i weeks=1)
 expect_has("one week" "${err}" "node \"spend_std_dev\" failed:")
 expect_has("one week still prints spend_mean" "${out}" "spend_mean = ")
+
+# ---- a module named without a slash: the file in the working directory -------
+set(run_dir ${HAMR_BINARY_DIR}/tools)
+hamr_run(0 hamr_example_pipeline.so -o spend_mean)
+expect_eq("a bare module file name" "${out}" "spend_mean = 1301.9166666666667\n")
+# worker processes load it too
+hamr_run(0 hamr_example_pipeline.so -o spend_mean --executor processes)
+expect_eq("a bare module file name, processes" "${out}" "spend_mean = 1301.9166666666667\n")
+hamr_run(2 no-such-module.so -o x)
+expect_has("a bare name that is no file" "${err}" "cannot load module no-such-module.so")
+unset(run_dir)
 
 # ---- modules that cannot be loaded, and bad usage: exit 2 ---------------------
 hamr_run(2 ${work}/no-such-module.so -o x)

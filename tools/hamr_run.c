@@ -5,13 +5,15 @@
  *
  *   hamr-run MODULE.so [MODULE.so ...] -o OUT[,OUT...] [-i NAME=VALUE ...]
  *            [-c KEY=VALUE ...] [--allow-extra] [--executor NAME] [--dot FILE]
- *            [--list]
+ *            [--list [--tag KEY=VALUE ...]]
  *
  * It does what any program that uses hamr does, in the same order and
  * through the public API only, so it doubles as a worked example: make a
  * graph, set its config, load the modules, build it (every graph error shows
  * up here, naming its nodes), parse the given values by the type the graph
- * declares for each name, plan the requested outputs, run the plan, and
+ * declares for each name (lists too: `[1, 2.5]`, `["a", "b"]`, `@FILE`),
+ * turn `-o tag:KEY=VALUE` into the names of the nodes with that tag
+ * (hamr_graph_nodes_tagged), plan the requested outputs, run the plan, and
  * print each output as `name = value`.
  *
  * Exit status: 0 success; 1 the run started and failed (what was computed
@@ -21,7 +23,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,6 +33,8 @@
 
 #include <hamr.h>
 
+#include "cli_values.h"
+
 enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
@@ -40,7 +43,8 @@ static const char usage_text[] =
 	"                [--executor NAME] [--policy NAME] [--grouping NAME]\n"
 	"                [--max-inflight N]\n"
 	"                [--dot FILE] [--dot-after FILE] [--stats]\n"
-	"                [--progress | --no-progress] [--list] [--help] [--version]\n";
+	"                [--progress | --no-progress] [--list [--tag KEY=VALUE ...]]\n"
+	"                [--help] [--version]\n";
 
 static const char help_text[] =
 	"\n"
@@ -48,10 +52,13 @@ static const char help_text[] =
 	"requested outputs and only what they need, and prints each one as\n"
 	"`name = value`, in the order requested.\n"
 	"\n"
-	"  -o, --output A,B    outputs to compute (repeatable)\n"
+	"  -o, --output A,B    outputs to compute (repeatable); tag:KEY=VALUE\n"
+	"                      stands for every node with that tag\n"
 	"  -i, --input N=V     a value for external input N, or an override of\n"
 	"                      node N (repeatable); V is read as N's declared\n"
-	"                      type: i64, f64, bool (true/false/1/0) or str\n"
+	"                      type: i64, f64, bool (true/false/1/0), str, or a\n"
+	"                      list: [1, 2.5], [\"a\", \"b\"], [] or @FILE (a JSON\n"
+	"                      array, or one value per line)\n"
 	"  -c, --config K=V    a config value, read by the nodes' config\n"
 	"                      conditions (repeatable); a key no condition reads\n"
 	"                      is an error\n"
@@ -78,6 +85,8 @@ static const char help_text[] =
 	"                      (the default when stderr is a terminal)\n"
 	"      --no-progress   never draw it\n"
 	"      --list          list the graph's nodes and exit\n"
+	"      --tag K=V       with --list: only the nodes with tag K=V (K alone:\n"
+	"                      any value); repeatable, all must match\n"
 	"  -h, --help          show this help and exit\n"
 	"      --version       show hamr's version and exit\n"
 	"\n"
@@ -99,6 +108,8 @@ typedef struct cli {
 	size_t n_inputs;
 	pair *configs;
 	size_t n_configs;
+	hamr_tag *tags; /* --tag filters, ended by a NULL key */
+	size_t n_tags;
 	const char *executor;
 	const char *policy;
 	const char *grouping;
@@ -159,6 +170,19 @@ static int split_pair(char *arg, const char *opt, pair *out)
 	return 0;
 }
 
+/* Reads "KEY=VALUE" (split in place) or "KEY" (any value) as a tag filter. */
+static int parse_tag(char *arg, const char *opt, hamr_tag *out)
+{
+	char *eq = strchr(arg, '=');
+	if (!*arg || eq == arg)
+		return usage_error("%s wants KEY=VALUE or KEY, not \"%s\"", opt, arg);
+	if (eq)
+		*eq = '\0';
+	out->key = arg;
+	out->value = eq ? eq + 1 : NULL;
+	return 0;
+}
+
 /* Adds the comma-separated names of `arg` to the outputs (split in place),
  * skipping names already requested. */
 static int add_outputs(cli *cl, char *arg)
@@ -195,7 +219,7 @@ static int parse_args(cli *cl, int argc, char **argv)
 {
 	enum { OPT_EXECUTOR = 256, OPT_POLICY, OPT_GROUPING, OPT_INFLIGHT, OPT_DOT, OPT_DOT_AFTER,
 	       OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LIST, OPT_VERSION,
-	       OPT_ALLOW_EXTRA };
+	       OPT_ALLOW_EXTRA, OPT_TAG };
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"input", required_argument, NULL, 'i'},
@@ -211,6 +235,7 @@ static int parse_args(cli *cl, int argc, char **argv)
 		{"progress", no_argument, NULL, OPT_PROGRESS},
 		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
 		{"list", no_argument, NULL, OPT_LIST},
+		{"tag", required_argument, NULL, OPT_TAG},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0}};
@@ -220,7 +245,8 @@ static int parse_args(cli *cl, int argc, char **argv)
 	cl->modules = calloc(n, sizeof *cl->modules);
 	cl->inputs = calloc(n, sizeof *cl->inputs);
 	cl->configs = calloc(n, sizeof *cl->configs);
-	if (!cl->modules || !cl->inputs || !cl->configs) {
+	cl->tags = calloc(n, sizeof *cl->tags);
+	if (!cl->modules || !cl->inputs || !cl->configs || !cl->tags) {
 		fputs("hamr-run: out of memory\n", stderr);
 		return EXIT_USAGE;
 	}
@@ -272,6 +298,10 @@ static int parse_args(cli *cl, int argc, char **argv)
 		case OPT_LIST:
 			cl->list = true;
 			break;
+		case OPT_TAG:
+			if ((rc = parse_tag(optarg, "--tag", &cl->tags[cl->n_tags++])))
+				return rc;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -293,6 +323,9 @@ static int parse_args(cli *cl, int argc, char **argv)
 		return usage_error("no module: name at least one MODULE.so");
 	if (!cl->n_outputs && !cl->list && !cl->dot)
 		return usage_error("nothing to do: give -o OUTPUTS, --list or --dot FILE");
+	if (cl->n_tags && !cl->list)
+		return usage_error("--tag filters --list; to compute the nodes with a tag, "
+		                   "give -o tag:KEY=VALUE");
 	return 0;
 }
 
@@ -302,76 +335,10 @@ static void cli_free(cli *cl)
 	free(cl->outputs);
 	free(cl->inputs);
 	free(cl->configs);
+	free(cl->tags);
 }
 
 /* ---- given values ---------------------------------------------------------- */
-
-static int parse_i64(const char *s, int64_t *out)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (end == s || *end || errno == ERANGE)
-		return -1;
-	*out = (int64_t)x;
-	return 0;
-}
-
-static int parse_f64(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double x = strtod(s, &end);
-	if (end == s || *end || (errno == ERANGE && (x == HUGE_VAL || x == -HUGE_VAL)))
-		return -1;
-	*out = x;
-	return 0;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-	if (!strcmp(s, "true") || !strcmp(s, "1"))
-		*out = true;
-	else if (!strcmp(s, "false") || !strcmp(s, "0"))
-		*out = false;
-	else
-		return -1;
-	return 0;
-}
-
-/* Reads `text` as a value of type `t` into *v: 0, 1 when the text is no
- * such value, or a negative HAMR_E* from making a string. A type that text
- * cannot spell (any, a list, a user type) gets the likeliest reading: an
- * i64, else an f64, else a string. */
-static int parse_value(hamr_type t, const char *text, hamr_value *v)
-{
-	int64_t i;
-	double f;
-	bool b;
-
-	if (t == HAMR_I64 || t == HAMR_F64 || t == HAMR_BOOL) {
-		if (t == HAMR_I64 && !parse_i64(text, &i))
-			*v = hamr_value_from_i64(i);
-		else if (t == HAMR_F64 && !parse_f64(text, &f))
-			*v = hamr_value_from_f64(f);
-		else if (t == HAMR_BOOL && !parse_bool(text, &b))
-			*v = hamr_value_from_bool(b);
-		else
-			return 1;
-		return 0;
-	}
-	if (t != HAMR_STR) {
-		if (!parse_i64(text, &i)) {
-			*v = hamr_value_from_i64(i);
-			return 0;
-		}
-		if (!parse_f64(text, &f)) {
-			*v = hamr_value_from_f64(f);
-			return 0;
-		}
-	}
-	return hamr_value_make_str(v, text);
-}
 
 static const char *type_phrase(hamr_type t)
 {
@@ -379,11 +346,14 @@ static const char *type_phrase(hamr_type t)
 		return "an i64 (a whole number)";
 	if (t == HAMR_F64)
 		return "an f64 (a number)";
+	if (t == HAMR_LIST)
+		return "a list ([1, 2.5], [\"a\", \"b\"], [] or @FILE)";
 	return "a bool (true, false, 1 or 0)";
 }
 
 /* Parses `-i NAME=VALUE` by the declared type of NAME in the built graph,
- * and adds it to `given`. A name the built graph lacks (a definition the
+ * and adds it to `given`. A list is `[...]` or `@FILE` (cli_parse_list); an
+ * untyped name takes `[...]` as a list too. A name the built graph lacks (a definition the
  * config removed, or no name of the graph at all) is read as the likeliest
  * type, and the plan decides: it takes the first, and rejects the second
  * unless --allow-extra. Returns 0 or EXIT_USAGE (message printed). */
@@ -398,12 +368,23 @@ static int set_given(const hamr_graph *g, hamr_values *given, const pair *in)
 		fail(rc, "-i %s=%s", in->key, in->value);
 		return EXIT_USAGE;
 	}
-	rc = parse_value(info.type, in->value, &v);
+	const char *what = info.kind == HAMR_NODE_INPUT ? "input" : "node";
+	bool list = (info.type == HAMR_LIST &&
+	             (in->value[0] == '[' || in->value[0] == '@')) ||
+	            (info.type == HAMR_ANY && in->value[0] == '[');
+	if (list) {
+		char why[512];
+		if (cli_parse_list(in->value, &v, why, sizeof why)) {
+			fprintf(stderr, "hamr-run: -i %s=%s: %s \"%s\": %s\n", in->key,
+			        in->value, what, in->key, why);
+			return EXIT_USAGE;
+		}
+	}
+	rc = list ? 0 : cli_parse_scalar(info.type, in->value, &v);
 	if (rc == 1) {
 		fprintf(stderr,
 		        "hamr-run: -i %s=%s: \"%s\" is not %s, the type of %s \"%s\"\n",
-		        in->key, in->value, in->value, type_phrase(info.type),
-		        info.kind == HAMR_NODE_INPUT ? "input" : "node", in->key);
+		        in->key, in->value, in->value, type_phrase(info.type), what, in->key);
 		return EXIT_USAGE;
 	}
 	if (rc || (rc = hamr_values_set(given, in->key, &v))) {
@@ -430,15 +411,42 @@ static const char *kind_name(hamr_node_kind k)
 	return "?";
 }
 
-/* --list: one header line per node, `name (kind, type)`, then its doc,
- * dependencies, tags and module, indented. */
-static void list_nodes(const hamr_graph *g)
+/* The names of the nodes of `g` that have every tag of `filter` (ended by
+ * a NULL key), in node order, in a new array (the caller frees it; the
+ * names are the graph's); NULL with a message printed when it cannot be
+ * made. */
+static const char **tagged_nodes(const hamr_graph *g, const hamr_tag *filter, size_t *n)
 {
-	size_t n = hamr_graph_node_count(g);
-	for (size_t i = 0; i < n; i++) {
+	size_t cap = hamr_graph_node_count(g);
+	const char **names = malloc((cap ? cap : 1) * sizeof *names);
+	if (!names) {
+		fputs("hamr-run: out of memory\n", stderr);
+		return NULL;
+	}
+	int rc = hamr_graph_nodes_tagged(g, filter, names, cap, n);
+	if (rc) {
+		fail(rc, "cannot find the tagged nodes");
+		free(names);
+		return NULL;
+	}
+	return names;
+}
+
+/* --list: one header line per node with every --tag, `name (kind, type)`,
+ * then its doc, dependencies, tags and module, indented. Returns 0 or
+ * EXIT_USAGE (message printed). */
+static int list_nodes(const hamr_graph *g, const hamr_tag *filter)
+{
+	size_t n = 0;
+	const char **names = tagged_nodes(g, filter, &n);
+	if (!names)
+		return EXIT_USAGE;
+	for (size_t k = 0; k < n; k++) {
 		hamr_node_info info;
-		if (hamr_graph_node_info(g, i, &info))
+		int idx = hamr_graph_find(g, names[k]);
+		if (idx < 0 || hamr_graph_node_info(g, (size_t)idx, &info))
 			continue;
+		size_t i = (size_t)idx;
 		printf("%s (%s, %s)\n", info.name, kind_name(info.kind),
 		       hamr_type_name(info.type));
 		if (info.doc && *info.doc)
@@ -465,6 +473,74 @@ static void list_nodes(const hamr_graph *g)
 		if (info.module && *info.module)
 			printf("    module: %s\n", info.module);
 	}
+	free(names);
+	return 0;
+}
+
+/* The outputs with each `tag:KEY=VALUE` (or `tag:KEY`) replaced by the
+ * names of the nodes with that tag, in node order, and each name kept
+ * once, where first requested. A new array in *out (the caller frees it;
+ * names point into argv or the graph). Returns 0 or EXIT_USAGE (message
+ * printed): also when a tag names no node. */
+static int expand_outputs(const hamr_graph *g, const cli *cl, const char ***out, size_t *n_out)
+{
+	size_t n_nodes = hamr_graph_node_count(g);
+	size_t cap = cl->n_outputs + n_nodes, n = 0;
+	const char **outs = malloc((cap ? cap : 1) * sizeof *outs);
+	bool *chosen = calloc(n_nodes ? n_nodes : 1, sizeof *chosen); /* by node index */
+	if (!outs || !chosen) {
+		fputs("hamr-run: out of memory\n", stderr);
+		free(outs);
+		free(chosen);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < cl->n_outputs; i++) {
+		const char *o = cl->outputs[i];
+		const char **names = &cl->outputs[i];
+		size_t n_names = 1;
+		if (!strncmp(o, "tag:", 4)) {
+			const char *spec = o + 4, *eq = strchr(spec, '=');
+			size_t klen = eq ? (size_t)(eq - spec) : strlen(spec);
+			char key[256];
+			if (!klen || klen >= sizeof key) {
+				free(outs);
+				free(chosen);
+				return usage_error("-o %s: wants tag:KEY=VALUE or tag:KEY", o);
+			}
+			memcpy(key, spec, klen);
+			key[klen] = '\0';
+			hamr_tag filter[2] = {{key, eq ? eq + 1 : NULL}, {NULL, NULL}};
+			if (!(names = tagged_nodes(g, filter, &n_names))) {
+				free(outs);
+				free(chosen);
+				return EXIT_USAGE;
+			}
+			if (!n_names) {
+				fprintf(stderr, "hamr-run: -o %s: no node has the tag %s%s\n", o,
+				        spec, eq ? "" : " (with any value)");
+				free(names);
+				free(outs);
+				free(chosen);
+				return EXIT_USAGE;
+			}
+		}
+		/* the plain names are distinct already (add_outputs); a name
+		 * the graph lacks is left to the plan, which names it */
+		for (size_t k = 0; k < n_names && n < cap; k++) {
+			int idx = hamr_graph_find(g, names[k]);
+			if (idx >= 0 && chosen[idx])
+				continue;
+			if (idx >= 0)
+				chosen[idx] = true;
+			outs[n++] = names[k];
+		}
+		if (names != &cl->outputs[i])
+			free(names);
+	}
+	free(chosen);
+	*out = outs;
+	*n_out = n;
+	return 0;
 }
 
 /* --dot: writes the plan, or the graph when there is no plan. Returns 0 or
@@ -530,6 +606,7 @@ typedef struct progress {
 	bool final[PROGRESS_BLOCKS];
 	int n_blocks;
 	bool drawn;
+	bool stale; /* counts changed since the line was drawn */
 } progress;
 
 static void progress_draw(progress *pr, int64_t now)
@@ -549,6 +626,7 @@ static void progress_draw(progress *pr, int64_t now)
 	else
 		fputs("            ", stderr);
 	pr->drawn = true;
+	pr->stale = false;
 }
 
 static void progress_event(const hamr_event *e, void *userdata)
@@ -565,8 +643,9 @@ static void progress_event(const hamr_event *e, void *userdata)
 	if (e->kind == HAMR_EV_RUN_START) {
 		pr->start_ns = e->t_ns;
 	} else if (e->kind == HAMR_EV_RUN_END) {
-		if (pr->drawn) {
-			progress_draw(pr, e->t_ns);
+		if (pr->drawn) { /* the last line once: redrawn only if it changed */
+			if (pr->stale)
+				progress_draw(pr, e->t_ns);
 			fputc('\n', stderr);
 		}
 	} else {
@@ -582,6 +661,7 @@ static void progress_event(const hamr_event *e, void *userdata)
 		}
 		if (e->kind == HAMR_EV_TASK_END && b < pr->n_blocks)
 			pr->done += e->count;
+		pr->stale = true;
 		if (e->t_ns - pr->last_ns >= 100000000 || e->kind == HAMR_EV_BLOCK_END) {
 			pr->last_ns = e->t_ns;
 			progress_draw(pr, e->t_ns);
@@ -654,6 +734,8 @@ static int run_cli(const cli *cl)
 	hamr_run_opts opts = HAMR_RUN_OPTS_INIT;
 	hamr_graph_opts gopts = HAMR_GRAPH_OPTS_INIT;
 	hamr_plan_opts popts = HAMR_PLAN_OPTS_INIT;
+	const char **outputs = NULL; /* -o, tags expanded */
+	size_t n_outputs = 0;
 	int status = EXIT_USAGE, rc;
 
 	if (cl->executor &&
@@ -710,18 +792,19 @@ static int run_cli(const cli *cl)
 		goto out;
 	}
 	if (cl->list) {
-		list_nodes(g);
-		status = 0;
+		status = list_nodes(g, cl->tags);
 		goto out;
 	}
+	if (cl->n_outputs && expand_outputs(g, cl, &outputs, &n_outputs))
+		goto out;
 	for (size_t i = 0; i < cl->n_inputs; i++)
 		if (set_given(g, given, &cl->inputs[i]))
 			goto out;
-	if (!cl->n_outputs) { /* --dot alone: the whole graph */
+	if (!n_outputs) { /* --dot alone: the whole graph */
 		status = write_dot(cl->dot, g, NULL, NULL);
 		goto out;
 	}
-	if ((rc = hamr_plan_create_with(&plan, g, cl->outputs, cl->n_outputs, given, &popts))) {
+	if ((rc = hamr_plan_create_with(&plan, g, outputs, n_outputs, given, &popts))) {
 		fail(rc, NULL);
 		goto out;
 	}
@@ -752,13 +835,13 @@ static int run_cli(const cli *cl)
 	if (run && cl->dot_after && write_dot(cl->dot_after, NULL, NULL, run) && !status)
 		status = EXIT_USAGE;
 	if (run) { /* after a failure: what was computed before it */
-		for (size_t i = 0; i < cl->n_outputs; i++) {
-			const hamr_value *v = hamr_run_result(run, cl->outputs[i]);
-			if (v && print_output(cl->outputs[i], v))
+		for (size_t i = 0; i < n_outputs; i++) {
+			const hamr_value *v = hamr_run_result(run, outputs[i]);
+			if (v && print_output(outputs[i], v))
 				status = EXIT_RUN;
 			else if (!v)
 				fprintf(stderr, "hamr-run: \"%s\" was not computed\n",
-				        cl->outputs[i]);
+				        outputs[i]);
 		}
 	}
 out:
@@ -766,6 +849,7 @@ out:
 	hamr_plan_destroy(plan);
 	hamr_values_destroy(given);
 	hamr_graph_destroy(g);
+	free(outputs);
 	return status;
 }
 

@@ -258,7 +258,9 @@ HAMR_API int hamr_graph_add_input(hamr_graph *g, const char *name,
                                   hamr_type type);
 
 /* Loads the shared object at `path` with dlopen, and adds the module its
- * hamr_module_entry returns. The object stays loaded for the life of the
+ * hamr_module_entry returns. A path without a slash that names a file in
+ * the working directory loads that file (dlopen alone would search the
+ * library path for it); any other name without a slash is dlopen's to find. The object stays loaded for the life of the
  * process, since the user types it registers are process-wide: loading it
  * again is cheap and gives the same code. HAMR_EMODULE when it cannot be
  * loaded (the message has dlerror's words), has no entry point, or its
@@ -314,6 +316,20 @@ HAMR_API int hamr_graph_node_tag(const hamr_graph *g, size_t i, size_t t,
 /* The value of tag `key` on node `i`, or NULL. */
 HAMR_API const char *hamr_graph_tag_value(const hamr_graph *g, size_t i,
                                           const char *key);
+
+/* Names of the nodes of built graph `g` (inputs included) that carry every
+ * tag of `filter`, in node index order: Hamilton's tag_filter. `filter` is
+ * an array ended by an entry whose key is NULL (NULL or empty: every node
+ * matches); an entry matches a node that has tag `key` with value `value`,
+ * or with any value when `value` is NULL (a tag given without a value has
+ * the value ""). The first `cap` matching names are stored in `names` (NULL
+ * when cap is 0); *n gets the number of matching nodes, which may exceed
+ * cap: call again with an array that large. The names are owned by the
+ * graph and stay valid while it or a plan made from it lives; `filter` is
+ * read during the call only. HAMR_EINVAL before the build or with a NULL
+ * `g` or `n`. */
+HAMR_API int hamr_graph_nodes_tagged(const hamr_graph *g, const hamr_tag *filter,
+                                     const char **names, size_t cap, size_t *n);
 
 /* Writes the built graph in Graphviz DOT: inputs as ellipses, nodes as
  * boxes, parallelizable and collect nodes marked. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* A module of external inputs, one per type that hamr-run parses from
- * `-i NAME=VALUE`: i64, f64, bool, str, and "any" (read as an i64, else an
- * f64, else a string). "describe" shows what arrived. */
+ * `-i NAME=VALUE`: i64, f64, bool, str, "any" (read as an i64, else an
+ * f64, else a string) and a list. "describe" and "items_types" show what
+ * arrived. */
 #include <stdio.h>
 
 #include <hamr.h>
@@ -17,6 +18,22 @@ static int describe(hamr_call *c)
 	return hamr_ret_str(c, line);
 }
 
+/* The list input: its element type and length, then each item's type and
+ * value, e.g. `f64[2] f64:1 f64:2.5`. */
+static int items_types(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	char line[1024];
+	size_t k = (size_t)snprintf(line, sizeof line, "%s[%zu]", hamr_type_name(l.elem), l.len);
+	for (size_t i = 0; i < l.len && k < sizeof line; i++) {
+		char item[128];
+		hamr_value_format(&l.items[i], item, sizeof item);
+		k += (size_t)snprintf(line + k, sizeof line - k, " %s:%s",
+		                      hamr_type_name(l.items[i].type), item);
+	}
+	return hamr_ret_str(c, line);
+}
+
 static const hamr_dep all_inputs[] = {
 	{.name = "count", .type = HAMR_I64}, {.name = "scale", .type = HAMR_F64},
 	{.name = "loud", .type = HAMR_BOOL}, {.name = "label", .type = HAMR_STR},
@@ -29,6 +46,9 @@ static const hamr_node_def nodes[] = {
 	{.name = "label", .kind = HAMR_NODE_INPUT, .type = HAMR_STR},
 	{.name = "anything", .kind = HAMR_NODE_INPUT},
 	{.name = "describe", .fn = describe, .type = HAMR_STR, .deps = all_inputs},
+	{.name = "items", .kind = HAMR_NODE_INPUT, .type = HAMR_LIST},
+	{.name = "items_types", .fn = items_types, .type = HAMR_STR,
+	 .deps = (const hamr_dep[]){HAMR_DEP("items", HAMR_LIST), HAMR_DEPS_END}},
 	{0}};
 
 static const hamr_module mod = {"hr_inputs", nodes};

@@ -53,6 +53,14 @@ static uint64_t rng_init(int64_t seed, uint64_t stream)
 	return s ? s : 1;
 }
 
+/* Item `w` of a list of numbers: the lists made here hold f64, and a list
+ * given from outside (`hamr-run -i spend=[1200, 1350]`) may hold i64. */
+static double week(hamr_list l, size_t w)
+{
+	const hamr_value *v = hamr_list_at(l, w);
+	return hamr_value_type(v) == HAMR_I64 ? (double)hamr_value_i64(v) : hamr_value_f64(v);
+}
+
 /* A node that returns a list of f64 makes it with hamr_value_make_list,
  * appends while rc stays 0, and ends with `return ret_list(c, &list, rc)`:
  * the list becomes the result, or is dropped and the node fails. */
@@ -92,7 +100,7 @@ static int signups(hamr_call *c)
 	int rc = hamr_value_make_list(&out, HAMR_F64, sp.len);
 	for (size_t w = 0; w < sp.len && !rc; w++) /* about 1 per $40 */
 		rc = hamr_list_append_f64(
-			&out, floor(hamr_list_f64(sp, w) / 40) +
+			&out, floor(week(sp, w) / 40) +
 			              (double)(rng_next(&rng) % 20));
 	return ret_list(c, &out, rc);
 }
@@ -109,7 +117,7 @@ static int avg_3wk_spend(hamr_call *c)
 		size_t from = w >= 2 ? w - 2 : 0;
 		double sum = 0;
 		for (size_t k = from; k <= w; k++)
-			sum += hamr_list_f64(sp, k);
+			sum += week(sp, k);
 		rc = hamr_list_append_f64(&out, sum / (double)(w - from + 1));
 	}
 	return ret_list(c, &out, rc);
@@ -125,8 +133,7 @@ static int spend_per_signup(hamr_call *c)
 		                 sp.len, su.len);
 	int rc = hamr_value_make_list(&out, HAMR_F64, sp.len);
 	for (size_t w = 0; w < sp.len && !rc; w++)
-		rc = hamr_list_append_f64(&out, hamr_list_f64(sp, w) /
-		                                        hamr_list_f64(su, w));
+		rc = hamr_list_append_f64(&out, week(sp, w) / week(su, w));
 	return ret_list(c, &out, rc);
 }
 
@@ -138,7 +145,7 @@ static int spend_mean(hamr_call *c)
 	if (sp.len == 0)
 		return hamr_fail(c, "no weeks of spend");
 	for (size_t w = 0; w < sp.len; w++)
-		sum += hamr_list_f64(sp, w);
+		sum += week(sp, w);
 	return hamr_ret_f64(c, sum / (double)sp.len);
 }
 
@@ -151,7 +158,7 @@ static int spend_std_dev(hamr_call *c)
 		return hamr_fail(c, "a sample standard deviation needs 2 weeks, "
 		                    "not %zu", sp.len);
 	for (size_t w = 0; w < sp.len; w++) {
-		double d = hamr_list_f64(sp, w) - mean;
+		double d = week(sp, w) - mean;
 		double d2 = d * d; /* its own statement: never fused into an FMA,
 		                    * so every compiler prints the same digits */
 		ss += d2;
@@ -170,7 +177,7 @@ static int spend_zscore(hamr_call *c)
 		return hamr_fail(c, "spend never varies: no z-score");
 	int rc = hamr_value_make_list(&out, HAMR_F64, sp.len);
 	for (size_t w = 0; w < sp.len && !rc; w++)
-		rc = hamr_list_append_f64(&out, (hamr_list_f64(sp, w) - mean) / sd);
+		rc = hamr_list_append_f64(&out, (week(sp, w) - mean) / sd);
 	return ret_list(c, &out, rc);
 }
 
@@ -182,14 +189,14 @@ static int spend_minmax(hamr_call *c)
 	hamr_value out;
 
 	for (size_t w = 0; w < sp.len; w++) {
-		lo = fmin(lo, hamr_list_f64(sp, w));
-		hi = fmax(hi, hamr_list_f64(sp, w));
+		lo = fmin(lo, week(sp, w));
+		hi = fmax(hi, week(sp, w));
 	}
 	if (!(hi > lo))
 		return hamr_fail(c, "spend never varies: no min-max scaling");
 	int rc = hamr_value_make_list(&out, HAMR_F64, sp.len);
 	for (size_t w = 0; w < sp.len && !rc; w++)
-		rc = hamr_list_append_f64(&out, (hamr_list_f64(sp, w) - lo) / (hi - lo));
+		rc = hamr_list_append_f64(&out, (week(sp, w) - lo) / (hi - lo));
 	return ret_list(c, &out, rc);
 }
 
@@ -210,13 +217,13 @@ static int report(hamr_call *c)
 	char line[256];
 
 	for (size_t w = 1; w < cost.len; w++) /* the cheapest signups */
-		if (hamr_list_f64(cost, w) < hamr_list_f64(cost, best))
+		if (week(cost, w) < week(cost, best))
 			best = w;
 	snprintf(line, sizeof line,
 	         "%zu weeks: mean spend $%.2f, std dev $%.2f; best week %zu at "
 	         "$%.2f per signup (normalized spend %.2f)",
-	         cost.len, mean, sd, best + 1, hamr_list_f64(cost, best),
-	         hamr_list_f64(norm, best));
+	         cost.len, mean, sd, best + 1, week(cost, best),
+	         week(norm, best));
 	return hamr_ret_str(c, line);
 }
 
