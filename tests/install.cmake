@@ -6,10 +6,14 @@
 #   cmake-shared  find_package(hamr CONFIG), hamr::hamr
 #   cmake-static  find_package(hamr CONFIG), hamr::hamr_static
 #   pc-shared     `pkg-config --cflags --libs hamr` and the compiler
-#   pc-static     `pkg-config --static --libs hamr`, libhamr.a linked
-# Nothing may come from the source tree's include/: the consumers see only
-# the prefix. In a sanitizer build the consumers are built with the same
-# -fsanitize flags, as a sanitized libhamr needs.
+#   pc-static     `pkg-config --cflags --libs hamr-static`, libhamr.a linked
+# A shared program must need libhamr.so, a static one must not (readelf -d).
+# Last, it builds the installed example module (share/doc/hamr/examples/)
+# with find_package(hamr) and hamr_add_module() alone, and runs it with the
+# installed hamr-run, which must print the README's numbers.
+# Nothing may come from the source tree's include/: the consumers and the
+# module see only the prefix. In a sanitizer build they are built with the
+# same -fsanitize flags, as a sanitized libhamr needs.
 #
 # Run by ctest as
 #   cmake -DHAMR_SOURCE_DIR=... -DHAMR_BINARY_DIR=... -DHAMR_SANITIZE=...
@@ -43,15 +47,23 @@ endfunction()
 
 # The install layout is what the build configured.
 load_cache(${HAMR_BINARY_DIR} READ_WITH_PREFIX hamr_
-  CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR)
-foreach(d LIBDIR INCLUDEDIR)
+  CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_BINDIR
+  CMAKE_INSTALL_DATAROOTDIR CMAKE_INSTALL_DOCDIR HAMR_BUILD_TOOLS)
+foreach(d LIBDIR INCLUDEDIR BINDIR DATAROOTDIR)
   if(NOT hamr_CMAKE_INSTALL_${d})
     message(FATAL_ERROR "install test: no CMAKE_INSTALL_${d} in "
       "${HAMR_BINARY_DIR}/CMakeCache.txt")
   endif()
 endforeach()
+# GNUInstallDirs leaves DOCDIR empty in the cache unless it is set, and
+# means DATAROOTDIR/doc/<project> then
+if(NOT hamr_CMAKE_INSTALL_DOCDIR)
+  set(hamr_CMAKE_INSTALL_DOCDIR ${hamr_CMAKE_INSTALL_DATAROOTDIR}/doc/hamr)
+endif()
 set(libdir ${prefix}/${hamr_CMAKE_INSTALL_LIBDIR})
 set(incdir ${prefix}/${hamr_CMAKE_INSTALL_INCLUDEDIR})
+set(bindir ${prefix}/${hamr_CMAKE_INSTALL_BINDIR})
+set(exampledir ${prefix}/${hamr_CMAKE_INSTALL_DOCDIR}/examples)
 
 # ---- install -----------------------------------------------------------
 run("cmake --install" out
@@ -63,8 +75,13 @@ set(expected
   ${libdir}/libhamr.so ${libdir}/libhamr.a
   ${libdir}/cmake/hamr/hamrConfig.cmake
   ${libdir}/cmake/hamr/hamrConfigVersion.cmake
-  ${libdir}/pkgconfig/hamr.pc
+  ${libdir}/cmake/hamr/hamrModule.cmake
+  ${libdir}/pkgconfig/hamr.pc ${libdir}/pkgconfig/hamr-static.pc
+  ${exampledir}/pipeline.c ${exampledir}/CMakeLists.txt
   ${incdir}/hamr.h)
+if(hamr_HAMR_BUILD_TOOLS)
+  list(APPEND expected ${bindir}/hamr-run ${bindir}/hamr-speedup)
+endif()
 foreach(h errno.h value.h graph.h runtime.h version.h export.h)
   list(APPEND expected ${incdir}/hamr/${h})
 endforeach()
@@ -144,6 +161,24 @@ endfunction()
 set(shared_env ${CMAKE_COMMAND} -E env LD_LIBRARY_PATH=${libdir})
 set(static_env ${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH)
 
+# check_include_dirs(<what> <build dir>): every include folder of the
+# compile lines in <build dir>'s compile_commands.json, resolved, must
+# differ from the source tree's include/.
+function(check_include_dirs what build)
+  file(READ ${build}/compile_commands.json commands)
+  get_filename_component(source_incdir ${HAMR_SOURCE_DIR}/include REALPATH)
+  string(REGEX MATCHALL "(-I|-isystem |-iquote |-idirafter )[^ \"]+"
+    include_flags "${commands}")
+  foreach(f ${include_flags})
+    string(REGEX REPLACE "^-(I|isystem |iquote |idirafter )" "" d "${f}")
+    get_filename_component(d "${d}" REALPATH)
+    if(d STREQUAL source_incdir)
+      message(FATAL_ERROR "install test: ${what} was compiled "
+        "with the source tree's include/ (${f}):\n${commands}")
+    endif()
+  endforeach()
+endfunction()
+
 # ---- (a) CMake: find_package(hamr CONFIG) ---------------------------------
 set(cbuild ${work}/cmake-consumer)
 run("configuring tests/consumer with CMake" out
@@ -164,20 +199,7 @@ if(NOT found_dir STREQUAL want_dir)
 endif()
 run("building tests/consumer with CMake" out
   ${CMAKE_COMMAND} --build ${cbuild})
-# Every include folder of the CMake consumer's compile lines, resolved,
-# must differ from the source tree's include/.
-file(READ ${cbuild}/compile_commands.json commands)
-get_filename_component(source_incdir ${HAMR_SOURCE_DIR}/include REALPATH)
-string(REGEX MATCHALL "(-I|-isystem |-iquote |-idirafter )[^ \"]+"
-  include_flags "${commands}")
-foreach(f ${include_flags})
-  string(REGEX REPLACE "^-(I|isystem |iquote |idirafter )" "" d "${f}")
-  get_filename_component(d "${d}" REALPATH)
-  if(d STREQUAL source_incdir)
-    message(FATAL_ERROR "install test: the CMake consumer was compiled "
-      "with the source tree's include/ (${f}):\n${commands}")
-  endif()
-endforeach()
+check_include_dirs("the CMake consumer" ${cbuild})
 check_program(cmake-shared shared ${shared_env} ${cbuild}/consumer_shared)
 check_program(cmake-static static ${static_env} ${cbuild}/consumer_static)
 
@@ -212,21 +234,91 @@ run("compiling the consumer with pkg-config's flags" out
   ${HAMR_SOURCE_DIR}/tests/consumer/main.c -o ${work}/pc_shared ${flags})
 check_program(pc-shared shared ${shared_env} ${work}/pc_shared)
 
-run("pkg-config --cflags hamr" cflags ${pc} --cflags hamr)
-run("pkg-config --static --libs hamr" libs ${pc} --static --libs hamr)
-separate_arguments(cflags UNIX_COMMAND "${cflags}")
-separate_arguments(libs UNIX_COMMAND "${libs}")
-list(FIND libs -lhamr at)
-if(at EQUAL -1)
-  message(FATAL_ERROR "install test: no -lhamr in `pkg-config --static "
-    "--libs hamr`: ${libs}")
+# hamr-static.pc: the same prefix, version and headers as hamr.pc, and a
+# link line that names the prefix's libhamr.a (libhamr.so lies beside it,
+# so -lhamr would pick that).
+run("pkg-config --modversion hamr-static" pc_version
+  ${pc} --modversion hamr-static)
+string(STRIP "${pc_version}" pc_version)
+if(NOT pc_version STREQUAL version)
+  message(FATAL_ERROR "install test: pkg-config says hamr-static "
+    "${pc_version}, the headers ${version}")
 endif()
-list(REMOVE_AT libs ${at})
-list(INSERT libs ${at} -Wl,-Bstatic -lhamr -Wl,-Bdynamic)
-run("linking the consumer with libhamr.a and pkg-config --static" out
-  ${CMAKE_C_COMPILER} ${strict} ${san_flags} ${cflags}
-  ${HAMR_SOURCE_DIR}/tests/consumer/main.c -o ${work}/pc_static ${libs})
+run("pkg-config --cflags --libs hamr-static" flags
+  ${pc} --cflags --libs hamr-static)
+separate_arguments(flags UNIX_COMMAND "${flags}")
+set(archive_named FALSE)
+foreach(f ${flags})
+  if(f STREQUAL "-lhamr")
+    message(FATAL_ERROR "install test: `pkg-config --libs hamr-static` "
+      "has -lhamr, which links libhamr.so: ${flags}")
+  endif()
+  if(f MATCHES "/libhamr\\.a$")
+    get_filename_component(f "${f}" REALPATH)
+    get_filename_component(want "${libdir}/libhamr.a" REALPATH)
+    if(NOT f STREQUAL want)
+      message(FATAL_ERROR "install test: hamr-static.pc names ${f}, not "
+        "the prefix's ${libdir}/libhamr.a")
+    endif()
+    set(archive_named TRUE)
+  endif()
+endforeach()
+if(NOT archive_named)
+  message(FATAL_ERROR "install test: `pkg-config --libs hamr-static` "
+    "names no libhamr.a: ${flags}")
+endif()
+run("linking the consumer with pkg-config's hamr-static flags" out
+  ${CMAKE_C_COMPILER} ${strict} ${san_flags}
+  ${HAMR_SOURCE_DIR}/tests/consumer/main.c -o ${work}/pc_static ${flags})
 check_program(pc-static static ${static_env} ${work}/pc_static)
+
+# ---- (c) a module: find_package(hamr) and hamr_add_module() ---------------
+# The installed example, as a user would build it from the docs; the
+# module links nothing, hamr-run gives it hamr.
+set(mbuild ${work}/module)
+run("configuring the installed example module" out
+  ${CMAKE_COMMAND} -S ${exampledir} -B ${mbuild}
+  -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER}
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DCMAKE_PREFIX_PATH=${prefix}
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+  "-DCMAKE_C_FLAGS=${san_flags_string}"
+  "-DCMAKE_MODULE_LINKER_FLAGS=${san_flags_string}")
+run("building the installed example module" out
+  ${CMAKE_COMMAND} --build ${mbuild})
+check_include_dirs("the example module" ${mbuild})
+set(module ${mbuild}/hamr_example_pipeline.so)
+if(NOT EXISTS ${module})
+  message(FATAL_ERROR "install test: hamr_add_module() made no ${module}:\n"
+    "${out}")
+endif()
+if(READELF)
+  run("readelf -d the module" dyn ${READELF} -d ${module})
+  if(dyn MATCHES "NEEDED[^\n]*libhamr")
+    message(FATAL_ERROR "install test: the module links libhamr; it "
+      "should take hamr from the process that loads it:\n${dyn}")
+  endif()
+endif()
+if(hamr_HAMR_BUILD_TOOLS)
+  # the installed hamr-run finds the installed libhamr by its RPATH
+  run("the installed hamr-run on the module" out ${static_env}
+    ${bindir}/hamr-run ${module} -o spend_mean,spend_std_dev,report
+    -c scaling=zscore)
+  set(want "spend_mean = 1301.9166666666667
+spend_std_dev = 101.93443376935386
+report = \"12 weeks: mean spend $1301.92, std dev $101.93; best week 12 at \
+$26.14 per signup (normalized spend 0.05)\"
+")
+  if(NOT out STREQUAL want)
+    message(FATAL_ERROR "install test: hamr-run on the module printed:\n"
+      "${out}\nnot:\n${want}")
+  endif()
+  message(STATUS "module: ok")
+else()
+  message(STATUS "module: built; not run, no hamr-run installed "
+    "(HAMR_BUILD_TOOLS=OFF)")
+endif()
 
 message(STATUS "install test: hamr ${version} installs and is usable "
   "from ${prefix}")

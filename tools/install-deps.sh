@@ -2,13 +2,32 @@
 # SPDX-License-Identifier: MIT
 # Installs the Debian packages hamr needs to build, test and benchmark.
 #
-#   tools/install-deps.sh
+#   tools/install-deps.sh          what hamr needs
+#   tools/install-deps.sh --plot   and gnuplot-nox, for hamr-speedup --plot
 #
 # When every package is already installed it only asks dpkg and exits: no
 # apt-get, no network, no root needed. Otherwise it runs `apt-get update`
 # once and installs what is missing, non-interactively, through sudo when it
 # is not run as root.
 set -eu
+
+usage="usage: tools/install-deps.sh [--plot]"
+plot=0
+for arg in "$@"; do
+	case "$arg" in
+	--plot) plot=1 ;;
+	-h | --help)
+		echo "$usage"
+		echo "  --plot  also install gnuplot-nox, which hamr-speedup --plot draws with"
+		exit 0
+		;;
+	*)
+		echo "install-deps: unknown argument '$arg'" >&2
+		echo "$usage" >&2
+		exit 2
+		;;
+	esac
+done
 
 packages=(
 	# toolchain: gcc is the main compiler, clang the second warning check
@@ -23,6 +42,10 @@ packages=(
 	# dot, to check the DOT that hamr writes
 	graphviz
 )
+# hamr-speedup --plot draws with gnuplot: only when asked for
+if [ "$plot" -eq 1 ]; then
+	packages+=(gnuplot-nox)
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "install-deps: no dpkg-query: this script knows Debian only;" \
