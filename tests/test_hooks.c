@@ -269,7 +269,7 @@ static void test_stats(hamr_pool *pool)
 		CHECK_CONTAINS(buf, "block of \"items\": 1000 items");
 		CHECK_CONTAINS(buf, "worker 0:");
 		if (st.blocks[0].short_tasks)
-			CHECK_CONTAINS(buf, "warning: the tasks of the block of \"items\"");
+			CHECK_CONTAINS(buf, "warning: the batches of the block of \"items\"");
 		free(buf);
 		/* the plan in DOT, with times, shares and counts */
 		buf = NULL;

@@ -116,11 +116,16 @@ typedef struct hamr_run_stats {
 	size_t n_workers;                      /* the pool's workers, then one
 	                                        * slot for all other threads */
 	const hamr_worker_run_stats *workers;
-	size_t live_bytes_peak;                /* hamr_value_bytes_peak over the
-	                                        * run: the run resets that
-	                                        * process-wide peak when it starts,
-	                                        * so runs with stats at the same
-	                                        * time share it */
+	size_t live_bytes_peak;                /* the most value bytes live
+	                                        * during the run: the larger of
+	                                        * hamr_value_bytes_peak (the run
+	                                        * resets that process-wide peak
+	                                        * when it starts, so runs with
+	                                        * stats at the same time share it)
+	                                        * and hamr_value_bytes_live as the
+	                                        * run saw it at each node's and
+	                                        * block's end, which counts the
+	                                        * calling thread's own part too */
 } hamr_run_stats;
 
 /* The statistics of an ended run made with stats on (readable from its
