@@ -14,5 +14,6 @@
 #include "hamr/hooks.h"
 #include "hamr/process.h"
 #include "hamr/backend.h"
+#include "hamr/node.h"
 
 #endif /* HAMR_H */
