@@ -78,6 +78,8 @@ set(expected
   ${libdir}/cmake/hamr/hamrModule.cmake
   ${libdir}/pkgconfig/hamr.pc ${libdir}/pkgconfig/hamr-static.pc
   ${exampledir}/pipeline.c ${exampledir}/CMakeLists.txt
+  ${exampledir}/hello_macro.c ${exampledir}/hello_table.c
+  ${prefix}/${hamr_CMAKE_INSTALL_DOCDIR}/LICENSE
   ${incdir}/hamr.h)
 if(hamr_HAMR_BUILD_TOOLS)
   list(APPEND expected ${bindir}/hamr-run ${bindir}/hamr-speedup)

@@ -4,6 +4,8 @@
 #
 #   tools/install-deps.sh          what hamr needs
 #   tools/install-deps.sh --plot   and gnuplot-nox, for hamr-speedup --plot
+#   tools/install-deps.sh --docs   and doxygen, for the API reference
+#                                  (cmake --build build --target docs)
 #
 # When every package is already installed it only asks dpkg and exits: no
 # apt-get, no network, no root needed. Otherwise it runs `apt-get update`
@@ -11,14 +13,17 @@
 # is not run as root.
 set -eu
 
-usage="usage: tools/install-deps.sh [--plot]"
+usage="usage: tools/install-deps.sh [--plot] [--docs]"
 plot=0
+docs=0
 for arg in "$@"; do
 	case "$arg" in
 	--plot) plot=1 ;;
+	--docs) docs=1 ;;
 	-h | --help)
 		echo "$usage"
 		echo "  --plot  also install gnuplot-nox, which hamr-speedup --plot draws with"
+		echo "  --docs  also install doxygen, which the docs target (the API reference) runs"
 		exit 0
 		;;
 	*)
@@ -45,6 +50,11 @@ packages=(
 # hamr-speedup --plot draws with gnuplot: only when asked for
 if [ "$plot" -eq 1 ]; then
 	packages+=(gnuplot-nox)
+fi
+# the docs target (build/docs/html, from the public headers) runs doxygen:
+# only when asked
+if [ "$docs" -eq 1 ]; then
+	packages+=(doxygen)
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
