@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* The pool: fork-join, parallel_for (lazy and fixed grain, nested, inside a
- * task), calls from many outside threads, an idle pool that stops using
+/* The pool: fork-join, task groups (any number of children, nested,
+ * reused, outside a worker), parallel_for (lazy and fixed grain, nested,
+ * inside a task), calls from many outside threads, an idle pool that stops using
  * CPU, worker names, and the tuning knobs with their errors. */
 #include <dirent.h>
 #include <hamr.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +109,110 @@ static long covered_once(cover *c, size_t n)
 	for (size_t i = 0; i < n; i++)
 		wrong += atomic_load(&c->seen[i]) != 1;
 	return wrong;
+}
+
+/* ---- task groups ---------------------------------------------------------- */
+
+/* A tree: the root spawns `n` children into one group; each child marks
+ * itself and spawns `grand` grandchildren into a group of its own, which it
+ * waits for before it returns. Each node of the tree runs exactly once. */
+typedef struct tree {
+	size_t n, grand;
+	atomic_uchar *ran;      /* per child: how many times it ran */
+	atomic_size_t grand_ran;
+	atomic_size_t sum;
+} tree;
+
+typedef struct child {
+	tree *t;
+	size_t i;
+} child;
+
+static void grandchild_task(void *arg)
+{
+	tree *t = arg;
+	atomic_fetch_add(&t->grand_ran, 1);
+}
+
+static void child_task(void *arg)
+{
+	child *c = arg;
+	atomic_fetch_add(&c->t->ran[c->i], 1);
+	atomic_fetch_add(&c->t->sum, c->i);
+	hamr_task_group g;
+	hamr_task_group_init(&g);
+	for (size_t k = 0; k < c->t->grand; k++)
+		hamr_task_group_spawn(&g, grandchild_task, c->t);
+	hamr_task_group_wait(&g);
+}
+
+typedef struct tree_call {
+	tree *t;
+	child *kids;
+	int rounds;
+	size_t early; /* children not yet run when a wait returned */
+} tree_call;
+
+/* On a worker: the children in one group, waited for, `rounds` times with
+ * the same group (reused after its wait). */
+static void tree_root(void *arg)
+{
+	tree_call *tc = arg;
+	hamr_task_group g = HAMR_TASK_GROUP_INIT;
+	for (int round = 0; round < tc->rounds; round++) {
+		for (size_t i = 0; i < tc->t->n; i++)
+			hamr_task_group_spawn(&g, child_task, &tc->kids[i]);
+		hamr_task_group_wait(&g);
+		for (size_t i = 0; i < tc->t->n; i++)
+			tc->early += atomic_load(&tc->t->ran[i]) != (unsigned char)(round + 1);
+	}
+}
+
+static void test_task_group_runs_every_child_once(void)
+{
+	size_t n = small() ? 2000 : 100000;
+	for (int workers = 1; workers <= 4; workers *= 2) {
+		hamr_pool *p = make_pool(workers);
+		tree t = {.n = n, .grand = 3, .ran = calloc(n, sizeof *t.ran)};
+		child *kids = malloc(n * sizeof *kids);
+		CHECK(t.ran && kids);
+		for (size_t i = 0; i < n; i++)
+			kids[i] = (child){&t, i};
+		tree_call tc = {&t, kids, 2, 0};
+		CHECK_OK(hamr_pool_call(p, tree_root, &tc));
+		CHECK_EQ_INT(tc.early, 0); /* each wait saw its round whole */
+		/* two rounds through one group: every child twice, nothing lost
+		 * or run more often */
+		size_t wrong = 0;
+		for (size_t i = 0; i < n; i++)
+			wrong += atomic_load(&t.ran[i]) != 2;
+		CHECK_EQ_INT(wrong, 0);
+		CHECK_EQ_INT(atomic_load(&t.sum), 2 * (n * (n - 1) / 2));
+		CHECK_EQ_INT(atomic_load(&t.grand_ran), 2 * n * t.grand);
+		free(kids);
+		free(t.ran);
+		hamr_pool_destroy(p);
+	}
+}
+
+static void count_run(void *arg)
+{
+	*(int *)arg += 1;
+}
+
+/* Outside a worker a group runs each function at once, as hamr_spawn
+ * does, and its wait returns. */
+static void test_task_group_outside_a_pool(void)
+{
+	hamr_task_group g;
+	hamr_task_group_init(&g);
+	int runs = 0;
+	for (int i = 0; i < 5; i++) {
+		hamr_task_group_spawn(&g, count_run, &runs);
+		CHECK_EQ_INT(runs, i + 1);
+	}
+	hamr_task_group_wait(&g);
+	CHECK_EQ_INT(runs, 5);
 }
 
 static void test_parallel_for_covers_each_index_once(void)
@@ -377,6 +483,8 @@ int main(void)
 {
 	RUN_TEST(test_spawn_outside_a_pool_runs_inline);
 	RUN_TEST(test_fib_matches_serial);
+	RUN_TEST(test_task_group_runs_every_child_once);
+	RUN_TEST(test_task_group_outside_a_pool);
 	RUN_TEST(test_parallel_for_covers_each_index_once);
 	RUN_TEST(test_parallel_for_fixed_grain);
 	RUN_TEST(test_nested_parallel_for);

@@ -122,6 +122,35 @@ HAMR_API void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg);
  * stolen, else runs other tasks until the thief is done. */
 HAMR_API void hamr_sync(hamr_task *t);
 
+/* A group of tasks: spawn any number into it, then wait once for all of
+ * them, for loops over children whose count is known only at run time (a
+ * tree node with 2,000 children needs no array of hamr_task). Storage only,
+ * like hamr_task: declare one (on the stack, in a struct), set it up with
+ * hamr_task_group_init (or HAMR_TASK_GROUP_INIT), and never read or write
+ * its contents. The group keeps its tasks' records itself, in blocks it
+ * allocates as needed and frees in hamr_task_group_wait. One thread
+ * spawns into a group and waits for it: the worker that owns it. */
+typedef struct hamr_task_group {
+	/* private: hamr's own layout */
+	struct {
+		void *p[4];
+	} private_;
+} hamr_task_group;
+
+#define HAMR_TASK_GROUP_INIT {{{NULL, NULL, NULL, NULL}}}
+
+HAMR_API void hamr_task_group_init(hamr_task_group *g);
+
+/* Makes fn(arg) a task of g that another worker may steal; it runs before
+ * hamr_task_group_wait(g) returns. Outside a worker, and when no record can
+ * be allocated, calls fn(arg) at once. */
+HAMR_API void hamr_task_group_spawn(hamr_task_group *g, hamr_task_fn fn, void *arg);
+
+/* Returns once every task spawned into g has returned: runs this worker's
+ * own tasks (g's among them), and steals while thieves finish the others.
+ * Frees g's records; g is then empty and may take new tasks. */
+HAMR_API void hamr_task_group_wait(hamr_task_group *g);
+
 /* The calling thread's worker index in its pool, or -1 when it is not a
  * pool worker. A node tagged blocking runs on its pool's blocking pool,
  * and gets its index there (0 to blocking_workers - 1). */

@@ -14,7 +14,12 @@
  * when some worker is idle (`n_idle`) and its previous offer was taken (its
  * deque is empty). On a pool with nothing idle, that is a serial loop; with
  * idle workers, ranges halve until every worker has one. HAMR_GRAIN
- * replaces this with a fixed split down to the grain. */
+ * replaces this with a fixed split down to the grain.
+ *
+ * A task group keeps the records of its tasks itself, in blocks, so any
+ * number can be spawned before one wait. */
+#include <stdlib.h>
+
 #include "runtime/pool/pool_internal.h"
 #include "serialize/error_internal.h"
 
@@ -81,6 +86,114 @@ void hamr_sync(hamr_task *t)
 		if (!hamr__worker_steal(w))
 			hamr__cpu_relax();
 	}
+}
+
+/* ---- task groups ------------------------------------------------------------------------ */
+
+/* A group's tasks: records in blocks of GROUP_BLOCK, freed by the wait. A
+ * record is a detached task that, once its function returns, counts its
+ * group's `pending` down (release); the wait's acquire load of zero then
+ * sees everything every task wrote. */
+#define GROUP_BLOCK 64
+
+typedef struct group group;
+
+typedef struct group_rec {
+	hamr_task t;
+	group *g;
+	hamr_task_fn fn;
+	void *arg;
+} group_rec;
+
+typedef struct group_block {
+	struct group_block *next;
+	group_rec recs[GROUP_BLOCK];
+} group_block;
+
+struct group {
+	atomic_size_t pending;    /* spawned, not yet returned */
+	group_block *blocks;      /* newest first */
+	size_t used;              /* records used in the newest block */
+	void *unused;
+};
+
+_Static_assert(sizeof(group) <= sizeof(hamr_task_group),
+               "a task group's view must fit in the public storage");
+_Static_assert(_Alignof(group) <= _Alignof(hamr_task_group),
+               "a task group's view must not need a stricter alignment");
+
+static group *group_view(hamr_task_group *g)
+{
+	return (group *)(void *)g;
+}
+
+void hamr_task_group_init(hamr_task_group *g)
+{
+	group *v = group_view(g);
+	atomic_init(&v->pending, 0);
+	v->blocks = NULL;
+	v->used = 0;
+	v->unused = NULL;
+}
+
+static void group_rec_run(void *arg)
+{
+	group_rec *r = arg;
+	group *g = r->g;
+	r->fn(r->arg);
+	/* release: pairs with the acquire load in hamr_task_group_wait */
+	atomic_fetch_sub_explicit(&g->pending, 1, memory_order_release);
+}
+
+void hamr_task_group_spawn(hamr_task_group *tg, hamr_task_fn fn, void *arg)
+{
+	hamr__worker *w = hamr__tls_worker;
+	group *g = group_view(tg);
+	if (!w) {
+		fn(arg);
+		return;
+	}
+	if (!g->blocks || g->used == GROUP_BLOCK) {
+		group_block *b = malloc(sizeof *b);
+		if (!b) {
+			fn(arg); /* no record: the work is done here instead */
+			return;
+		}
+		b->next = g->blocks;
+		g->blocks = b;
+		g->used = 0;
+	}
+	group_rec *r = &g->blocks->recs[g->used++];
+	r->g = g;
+	r->fn = fn;
+	r->arg = arg;
+	/* relaxed: the push that follows publishes the count with the task */
+	atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);
+	hamr__task_set_fn(&r->t, group_rec_run, r);
+	hamr__worker_push(w, &r->t);
+}
+
+void hamr_task_group_wait(hamr_task_group *tg)
+{
+	hamr__worker *w = hamr__tls_worker;
+	group *g = group_view(tg);
+	/* acquire: pairs with each record's release decrement */
+	while (w && atomic_load_explicit(&g->pending, memory_order_acquire)) {
+		void *x = hamr__deque_pop(&w->q);
+		if (x) {
+			hamr__worker_run(w, x);
+			continue;
+		}
+		/* stolen: work elsewhere while the thieves finish */
+		if (!hamr__worker_steal(w))
+			hamr__cpu_relax();
+	}
+	while (g->blocks) {
+		group_block *next = g->blocks->next;
+		free(g->blocks);
+		g->blocks = next;
+	}
+	g->used = 0;
 }
 
 /* ---- parallel_for --------------------------------------------------------------------- */
