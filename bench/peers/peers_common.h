@@ -6,7 +6,7 @@
  *
  * Each program is run as
  *
- *   peers_X --threads T --reps R [--only fib,map,wavefront,chain,wavefront_work]
+ *   peers_X --threads T --reps R [--only fib,map,wavefront,wide,chain,...]
  *
  * and prints one CSV row per (workload, variant) on stdout, in the columns
  * of PEERS_HEADER (bench/run-peers prints the header once). Every workload
@@ -56,6 +56,15 @@ static const uint64_t NOOP_SIZES[NOOP_COUNT] = {1000, 10000, 100000, 1000000, 10
 /* wavefront: WAVE_N x WAVE_N cells, cell(i,j) after (i-1,j) and (i,j-1):
  * v(i,j) = v(i-1,j) + v(i,j-1) + 1, a missing neighbour being 0. */
 #define WAVE_N 512
+/* wavefront/oneshot also at these sides (the last is WAVE_N): what building
+ * and planning cost on small graphs. */
+#define WAVE_ONESHOT_COUNT 3
+static const int WAVE_ONESHOT_SIZES[WAVE_ONESHOT_COUNT] = {32, 100, WAVE_N};
+/* wide: WIDE_N independent nodes node_k = x + k (x = WIDE_X, an input),
+ * and one node summing them; units = WIDE_N + 1 nodes. bench/graphs.h's
+ * wide shape at 1001 nodes. */
+#define WIDE_N 1000
+#define WIDE_X 1
 /* chain: CHAIN_N nodes in a line, v0 = 1, v(k) = v(k-1) + 1. */
 #define CHAIN_N (1u << 20)
 /* wavefront_work: WORKW_N x WORKW_N cells,
@@ -127,6 +136,12 @@ static inline uint64_t ref_grid(int n, int work)
 static inline uint64_t ref_noop(uint64_t n)
 {
 	return n * (n - 1) / 2;
+}
+
+/* sum of x + k for k < WIDE_N */
+static inline uint64_t ref_wide(void)
+{
+	return (uint64_t)WIDE_N * WIDE_X + (uint64_t)WIDE_N * (WIDE_N - 1) / 2;
 }
 
 static inline uint64_t ref_chain(void)

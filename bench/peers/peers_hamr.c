@@ -16,8 +16,11 @@
  *   map/flat        one task spawns one task per item, FLAT_CHUNK at a time,
  *                   then syncs that chunk; every task has its own record
  *   wavefront       a grid graph of named nodes; oneshot times names +
- *                   add_node + build + plan + run + destroy, rerun times
- *                   run create + start + wait + destroy on a plan made once
+ *                   add_node + build + plan + run + destroy (at sides 32,
+ *                   100 and 512), rerun times run create + start + wait +
+ *                   destroy on a plan made once (512)
+ *   wide            1000 nodes node_k = x + k on an input x, and total,
+ *                   their sum; oneshot and rerun as for wavefront
  *   chain           2^20 nodes in a line, rerun
  *   wavefront_work  256 x 256 grid, ~1 us per node, rerun
  *   mapreduce       a graph: items(n) emits 0 .. n-1, work(x) is a node of
@@ -257,6 +260,56 @@ static int grid_plan(hamr_plan **out, int n, hamr_fn fn, char *sink)
 	return rc;
 }
 
+/* node_k of wide: x + k, k in the userdata */
+static int node_add(hamr_call *c)
+{
+	uint64_t k = (uint64_t)(uintptr_t)hamr_userdata(c);
+	return hamr_ret_i64(c, (int64_t)((uint64_t)hamr_arg_i64(c, 0) + k));
+}
+
+/* wide's total: the sum of its arguments */
+static int node_total(hamr_call *c)
+{
+	uint64_t s = 0;
+	size_t n = hamr_arg_count(c);
+	for (size_t i = 0; i < n; i++)
+		s += (uint64_t)hamr_arg_i64(c, i);
+	return hamr_ret_i64(c, (int64_t)s);
+}
+
+/* An input "x", WIDE_N nodes "node_K" = x + K and "total", their sum, the
+ * sink (its name goes to `sink`); `in` gives x. */
+static int wide_plan(hamr_plan **out, const hamr_values *in, char *sink)
+{
+	static char names[WIDE_N][16];
+	static hamr_dep total_deps[WIDE_N + 1];
+	const hamr_dep d_x[] = {HAMR_DEP("x", HAMR_I64), HAMR_DEPS_END};
+	hamr_graph *g = NULL;
+	int rc = hamr_graph_create(&g);
+	hamr_node_def x = {.name = "x", .type = HAMR_I64, .kind = HAMR_NODE_INPUT};
+	if (!rc)
+		rc = hamr_graph_add_node(g, "wide", &x);
+	for (int k = 0; !rc && k < WIDE_N; k++) {
+		snprintf(names[k], sizeof names[k], "node_%d", k);
+		hamr_node_def d = {.name = names[k], .fn = node_add, .type = HAMR_I64,
+		                   .deps = d_x, .userdata = (void *)(uintptr_t)k};
+		rc = hamr_graph_add_node(g, "wide", &d);
+		total_deps[k].name = names[k];
+		total_deps[k].type = HAMR_I64;
+	}
+	total_deps[WIDE_N] = (hamr_dep)HAMR_DEPS_END;
+	hamr_node_def t = {.name = "total", .fn = node_total, .type = HAMR_I64,
+	                   .deps = total_deps};
+	if (!rc)
+		rc = hamr_graph_add_node(g, "wide", &t);
+	snprintf(sink, 32, "total");
+	const char *outs[1] = {sink};
+	if (!rc)
+		rc = hamr_plan_create(out, g, outs, 1, in);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
 /* CHAIN_N nodes "n0" .. "nK" in a line; the sink is the last. */
 static int chain_plan(hamr_plan **out, char *sink)
 {
@@ -289,6 +342,8 @@ typedef struct graph_ctx {
 	hamr_executor_kind exec;
 	int n;             /* oneshot: grid size */
 	hamr_fn fn;        /* oneshot: node function */
+	int wide;          /* oneshot: wide_plan instead of grid_plan */
+	hamr_values *in;   /* the inputs (wide's x), or NULL */
 } graph_ctx;
 
 static uint64_t run_plan(const graph_ctx *g, hamr_plan *plan)
@@ -296,7 +351,7 @@ static uint64_t run_plan(const graph_ctx *g, hamr_plan *plan)
 	hamr_run_opts o = {.executor = g->exec, .pool = pool};
 	hamr_run *r = NULL;
 	int64_t v = 0;
-	int rc = hamr_run_execute(&r, plan, NULL, &o);
+	int rc = hamr_run_execute(&r, plan, g->in, &o);
 	if (rc)
 		die("hamr_run_execute", rc);
 	if ((rc = hamr_run_result_i64(r, g->sink, &v)))
@@ -319,9 +374,10 @@ static uint64_t oneshot_body(void *ctx, int64_t *ns)
 	graph_ctx *g = ctx;
 	hamr_plan *plan = NULL;
 	int64_t t0 = peers_now_ns();
-	int rc = grid_plan(&plan, g->n, g->fn, g->sink);
+	int rc = g->wide ? wide_plan(&plan, g->in, g->sink)
+	                 : grid_plan(&plan, g->n, g->fn, g->sink);
 	if (rc)
-		die("grid_plan", rc);
+		die(g->wide ? "wide_plan" : "grid_plan", rc);
 	uint64_t v = run_plan(g, plan);
 	hamr_plan_destroy(plan);
 	*ns = peers_now_ns() - t0;
@@ -593,21 +649,49 @@ int main(int argc, char **argv)
 	}
 	if (peers_wanted(&o, "wavefront")) {
 		uint64_t want = ref_grid(WAVE_N, 0), units = (uint64_t)WAVE_N * WAVE_N;
-		graph_ctx g = {.exec = HAMR_EXEC_THREADS, .n = WAVE_N, .fn = node_sum};
-		peers_measure(&o, "wavefront", "hamr", "oneshot", T, WAVE_N, units, want,
-		              oneshot_body, &g);
+		graph_ctx g = {.exec = HAMR_EXEC_THREADS, .fn = node_sum};
+		for (int k = 0; k < WAVE_ONESHOT_COUNT; k++) {
+			g.n = WAVE_ONESHOT_SIZES[k];
+			peers_measure(&o, "wavefront", "hamr", "oneshot", T, g.n,
+			              (uint64_t)g.n * g.n, ref_grid(g.n, 0), oneshot_body, &g);
+		}
 		if ((rc = grid_plan(&g.plan, WAVE_N, node_sum, g.sink)))
 			die("grid_plan", rc);
 		peers_measure(&o, "wavefront", "hamr", "rerun", T, WAVE_N, units, want,
 		              rerun_body, &g);
 		if (seq) {
 			g.exec = HAMR_EXEC_SEQUENTIAL;
-			peers_measure(&o, "wavefront", "hamr_seq", "oneshot", 1, WAVE_N,
-			              units, want, oneshot_body, &g);
+			for (int k = 0; k < WAVE_ONESHOT_COUNT; k++) {
+				g.n = WAVE_ONESHOT_SIZES[k];
+				peers_measure(&o, "wavefront", "hamr_seq", "oneshot", 1, g.n,
+				              (uint64_t)g.n * g.n, ref_grid(g.n, 0), oneshot_body,
+				              &g);
+			}
 			peers_measure(&o, "wavefront", "hamr_seq", "rerun", 1, WAVE_N, units,
 			              want, rerun_body, &g);
 		}
 		hamr_plan_destroy(g.plan);
+	}
+	if (peers_wanted(&o, "wide")) {
+		graph_ctx g = {.exec = HAMR_EXEC_THREADS, .wide = 1};
+		if ((rc = hamr_values_create(&g.in)) ||
+		    (rc = hamr_values_set_i64(g.in, "x", WIDE_X)))
+			die("wide inputs", rc);
+		peers_measure(&o, "wide", "hamr", "oneshot", T, WIDE_N, WIDE_N + 1,
+		              ref_wide(), oneshot_body, &g);
+		if ((rc = wide_plan(&g.plan, g.in, g.sink)))
+			die("wide_plan", rc);
+		peers_measure(&o, "wide", "hamr", "rerun", T, WIDE_N, WIDE_N + 1, ref_wide(),
+		              rerun_body, &g);
+		if (seq) {
+			g.exec = HAMR_EXEC_SEQUENTIAL;
+			peers_measure(&o, "wide", "hamr_seq", "oneshot", 1, WIDE_N, WIDE_N + 1,
+			              ref_wide(), oneshot_body, &g);
+			peers_measure(&o, "wide", "hamr_seq", "rerun", 1, WIDE_N, WIDE_N + 1,
+			              ref_wide(), rerun_body, &g);
+		}
+		hamr_plan_destroy(g.plan);
+		hamr_values_destroy(g.in);
 	}
 	if (peers_wanted(&o, "chain")) {
 		graph_ctx g = {.exec = HAMR_EXEC_THREADS};

@@ -54,6 +54,23 @@ static uint64_t grid_body(void *ctx, int64_t *ns)
 	return v[(size_t)n * n - 1];
 }
 
+static volatile uint64_t wide_x = WIDE_X; /* not a compile-time constant */
+
+/* wide: the WIDE_N values into an array, as the graph keeps them, then
+ * their sum */
+static uint64_t wide_body(void *ctx, int64_t *ns)
+{
+	uint64_t *v = ctx, s = 0;
+	int64_t t0 = peers_now_ns();
+	uint64_t x = wide_x;
+	for (uint64_t k = 0; k < WIDE_N; k++)
+		v[k] = x + k;
+	for (uint64_t k = 0; k < WIDE_N; k++)
+		s += v[k];
+	*ns = peers_now_ns() - t0;
+	return s;
+}
+
 static uint64_t chain_body(void *ctx, int64_t *ns)
 {
 	volatile uint64_t *v = ctx; /* volatile: a real load and store per node */
@@ -102,6 +119,12 @@ int main(int argc, char **argv)
 		peers_measure(&o, "wavefront", "serial", "plain", 1, WAVE_N,
 		              (uint64_t)WAVE_N * WAVE_N, ref_grid(WAVE_N, 0), grid_body, &g);
 		free(g.v);
+	}
+	if (peers_wanted(&o, "wide")) {
+		uint64_t *v = malloc(sizeof *v * WIDE_N);
+		peers_measure(&o, "wide", "serial", "plain", 1, WIDE_N, WIDE_N + 1, ref_wide(),
+		              wide_body, v);
+		free(v);
 	}
 	if (peers_wanted(&o, "chain")) {
 		uint64_t *v = malloc(sizeof *v * CHAIN_N);

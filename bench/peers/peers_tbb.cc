@@ -11,9 +11,13 @@
 //   map/flat             one task_group, run() once per item, then wait
 //   wavefront/oneshot    flow::graph of continue_nodes (one per cell, heap
 //                        allocated, edges from up and left), try_put to the
-//                        corner, wait_for_all, destroyed: all timed
-//   wavefront/rerun      the same graph built once; each rep try_put +
+//                        corner, wait_for_all, destroyed: all timed; at
+//                        sides 32, 100 and 512
+//   wavefront/rerun      the same graph built once (512); each rep try_put +
 //                        wait_for_all
+//   wide/rerun           a broadcast_node feeding 1000 continue_nodes
+//                        (v[k] = x + k), all feeding one continue_node that
+//                        sums them; built once, try_put + wait_for_all
 //   chain/rerun          2^20 continue_nodes in a line, built once
 //   wavefront_work/rerun 256 x 256, ~1 us per node
 //
@@ -150,12 +154,14 @@ uint64_t map_flat_body(void *ctx, int64_t *ns)
 using cnode = flow::continue_node<flow::continue_msg>;
 
 // A grid of continue_nodes over v (n x n), or a chain (n nodes, v[k] from
-// v[k-1]) when chain is set.
+// v[k-1]) when chain is set, or wide's n nodes (v[k] = x + k) and their sum
+// in v[n] when wide is set.
 struct Flow {
 	int n = 0;
-	bool chain = false, work = false;
+	bool chain = false, work = false, wide = false;
 	std::vector<uint64_t> v;
 	std::unique_ptr<flow::graph> g;
+	std::unique_ptr<flow::broadcast_node<flow::continue_msg>> start; // wide
 	std::vector<std::unique_ptr<cnode>> nodes;
 
 	void build()
@@ -163,6 +169,26 @@ struct Flow {
 		g = std::make_unique<flow::graph>();
 		uint64_t *p = v.data();
 		const int m = n;
+		if (wide) {
+			start = std::make_unique<flow::broadcast_node<flow::continue_msg>>(*g);
+			nodes.reserve((size_t)n + 1);
+			const uint64_t x = WIDE_X;
+			for (int k = 0; k < n; k++) {
+				nodes.emplace_back(new cnode(*g, [p, k, x](flow::continue_msg) {
+					p[k] = x + (uint64_t)k;
+				}));
+				flow::make_edge(*start, *nodes[(size_t)k]);
+			}
+			nodes.emplace_back(new cnode(*g, [p, m](flow::continue_msg) {
+				uint64_t s = 0;
+				for (int k = 0; k < m; k++)
+					s += p[k];
+				p[m] = s;
+			}));
+			for (int k = 0; k < n; k++)
+				flow::make_edge(*nodes[(size_t)k], *nodes.back());
+			return;
+		}
 		if (chain) {
 			nodes.reserve((size_t)n);
 			for (int k = 0; k < n; k++) {
@@ -193,7 +219,10 @@ struct Flow {
 
 	uint64_t run()
 	{
-		nodes[0]->try_put(flow::continue_msg());
+		if (start)
+			start->try_put(flow::continue_msg());
+		else
+			nodes[0]->try_put(flow::continue_msg());
 		g->wait_for_all();
 		return v.back();
 	}
@@ -201,6 +230,7 @@ struct Flow {
 	void destroy()
 	{
 		nodes.clear();
+		start.reset();
 		g.reset();
 	}
 };
@@ -264,12 +294,27 @@ int main(int argc, char **argv)
 	if (peers_wanted(&o, "wavefront")) {
 		uint64_t want = ref_grid(WAVE_N, 0), units = (uint64_t)WAVE_N * WAVE_N;
 		Flow f;
+		for (int k = 0; k < WAVE_ONESHOT_COUNT; k++) {
+			f.n = WAVE_ONESHOT_SIZES[k];
+			f.v.assign((size_t)f.n * (size_t)f.n, 0);
+			peers_measure(&o, "wavefront", "tbb", "oneshot", T, f.n,
+			              (uint64_t)f.n * (uint64_t)f.n, ref_grid(f.n, 0),
+			              flow_oneshot_body, &f);
+		}
 		f.n = WAVE_N;
 		f.v.assign(units, 0);
-		peers_measure(&o, "wavefront", "tbb", "oneshot", T, WAVE_N, units, want,
-		              flow_oneshot_body, &f);
 		f.build();
 		peers_measure(&o, "wavefront", "tbb", "rerun", T, WAVE_N, units, want,
+		              flow_rerun_body, &f);
+		f.destroy();
+	}
+	if (peers_wanted(&o, "wide")) {
+		Flow f;
+		f.n = WIDE_N;
+		f.wide = true;
+		f.v.assign(WIDE_N + 1, 0);
+		f.build();
+		peers_measure(&o, "wide", "tbb", "rerun", T, WIDE_N, WIDE_N + 1, ref_wide(),
 		              flow_rerun_body, &f);
 		f.destroy();
 	}

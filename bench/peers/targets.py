@@ -5,72 +5,176 @@
     bench/run-peers > peers.csv
     python3 bench/peers/targets.py < peers.csv
 
-Every ratio divides medians of ns_per_unit from the same CSV (the same run),
-so the machine's state is shared by both sides. "best tbb" is the faster of
-TBB's variants for that row (task_group or invoke for fib). Exits 1 if a
-row the targets need is missing; prints "missed" rows but exits 0 for them.
+Rows are keyed by (bench, impl, variant, threads, n), so one workload's rows
+at several sizes (wavefront oneshot at sides 32, 100, 512; mapreduce_noop at
+1e3 .. 1e7 items) stay apart. Every ratio divides medians of ns_per_unit
+from the same CSV (the same run), so the machine's state is shared by both
+sides. "best tbb" is the faster of TBB's variants for that row (task_group
+or invoke for fib).
+
+A target whose workload has no row at all in the CSV (a run with ONLY=...)
+is listed as skipped. Exits 1 if the CSV is malformed, a row failed its
+check, or a workload that is there lacks a row a target needs; prints
+"missed" targets but exits 0 for them: it is a report.
 """
 import csv
 import sys
 
+COLUMNS = ("bench", "impl", "variant", "threads", "n", "units", "reps", "median_ms",
+           "min_ms", "max_ms", "ns_per_unit_median", "ns_per_unit_min",
+           "ns_per_unit_max", "check")
+NOOP_SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
+WAVE_ONESHOT_SIZES = (32, 100, 512)
+
+
+def fail(msg):
+    sys.exit("targets.py: " + msg)
+
+
+def read_rows(f):
+    reader = csv.DictReader(f)
+    if reader.fieldnames is None or tuple(reader.fieldnames) != COLUMNS:
+        fail("not a run-peers CSV: header %s" % (reader.fieldnames,))
+    rows = {}
+    for line, r in enumerate(reader, start=2):
+        try:
+            if None in r or None in r.values():
+                raise ValueError("not %d columns" % len(COLUMNS))
+            key = (r["bench"], r["impl"], r["variant"], int(r["threads"]), int(r["n"]))
+            value = float(r["ns_per_unit_median"])
+        except (TypeError, ValueError) as e:
+            fail("line %d is malformed (%s): %s" % (line, e, r))
+        if r["check"] != "ok":
+            fail("line %d failed its check: %s/%s/%s at %d threads, n = %d" % ((line,) + key))
+        if key in rows:
+            fail("line %d repeats %s/%s/%s at %d threads, n = %d" % ((line,) + key))
+        rows[key] = value
+    return rows
+
+
+def plural(t):
+    return "%d thread%s" % (t, "s" if t > 1 else "")
+
 
 def main():
-    rows = {}
-    for r in csv.DictReader(sys.stdin):
-        key = (r["bench"], r["impl"], r["variant"], int(r["threads"]))
-        rows[key] = float(r["ns_per_unit_median"])
+    rows = read_rows(sys.stdin)
+    benches = {k[0] for k in rows}
 
-    def get(bench, impl, variant, threads):
-        key = (bench, impl, variant, threads)
-        if key not in rows:
-            sys.exit("targets.py: no row %s/%s/%s at %d threads" % key)
-        return rows[key]
+    def get(bench, impl, variant, threads, n=None):
+        """The row's median ns/unit; n None: the workload's only size."""
+        if n is not None:
+            key = (bench, impl, variant, threads, n)
+            if key not in rows:
+                fail("no row %s/%s/%s at %d threads, n = %d" % key)
+            return rows[key]
+        found = [v for k, v in rows.items() if k[:4] == (bench, impl, variant, threads)]
+        if len(found) != 1:
+            fail("%s row %s/%s/%s at %d threads" %
+                 ("no" if not found else "more than one (give n)", bench, impl, variant,
+                  threads))
+        return found[0]
 
     def best(bench, impl, variants, threads):
         return min(get(bench, impl, v, threads) for v in variants)
 
     out = []
+    skipped = []
 
     def target(name, value, ok, detail):
         out.append("| %s | %s | %s | %s |" % (name, value, "**met**" if ok else "**missed**", detail))
 
-    for t in (1, 2):
-        h = get("fib", "hamr", "spawn", t)
-        b = best("fib", "tbb", ("task_group", "invoke"), t)
-        target("fib: hamr <= 0.25x tbb, %d thread%s" % (t, "s" if t > 1 else ""),
-               "%.3fx" % (h / b), h / b <= 0.25,
-               "hamr %.2f ns/call, tbb %.2f" % (h, b))
-    s = get("map", "serial", "plain", 1)
-    h1 = get("map", "hamr", "untuned", 1)
-    target("map untuned: hamr <= 1.03x serial, 1 thread", "%.3fx" % (h1 / s),
-           h1 / s <= 1.03, "hamr %.1f ns/item, serial %.1f" % (h1, s))
-    h2 = get("map", "hamr", "untuned", 2)
-    target("map untuned: hamr >= 1.9x faster than serial, 2 threads",
-           "%.3fx" % (s / h2), s / h2 >= 1.9,
-           "hamr %.1f ns/item, serial %.1f" % (h2, s))
-    for t in (1, 2):
-        h = get("wavefront", "hamr", "rerun", t)
-        b = get("wavefront", "tbb", "rerun", t)
-        target("wavefront rerun: hamr <= 0.7x tbb, %d thread%s" % (t, "s" if t > 1 else ""),
-               "%.3fx" % (h / b), h / b <= 0.7, "hamr %.1f ns/node, tbb %.1f" % (h, b))
-    w1 = get("wavefront", "hamr", "rerun", 1)
-    w2 = get("wavefront", "hamr", "rerun", 2)
-    target("wavefront rerun: hamr at 2 threads not slower than at 1",
-           "%.3fx the 1-thread time" % (w2 / w1), w2 <= w1,
-           "%.1f ns/node at 2 threads, %.1f at 1" % (w2, w1))
-    for t in (1, 2):
-        h = get("chain", "hamr", "rerun", t)
-        b = get("chain", "tbb", "rerun", t)
-        target("chain rerun: hamr <= 0.6x tbb, %d thread%s" % (t, "s" if t > 1 else ""),
-               "%.3fx" % (h / b), h / b <= 0.6, "hamr %.1f ns/node, tbb %.1f" % (h, b))
-    a = get("wavefront_work", "hamr", "rerun", 1)
-    c = get("wavefront_work", "hamr", "rerun", 2)
-    target("wavefront_work: hamr >= 1.85x from 1 to 2 threads", "%.3fx" % (a / c),
-           a / c >= 1.85, "%.1f ns/node at 1 thread, %.1f at 2" % (a, c))
+    def have(bench):
+        if bench in benches:
+            return True
+        skipped.append(bench)
+        return False
+
+    if have("fib"):
+        for t in (1, 2):
+            h = get("fib", "hamr", "spawn", t)
+            b = best("fib", "tbb", ("task_group", "invoke"), t)
+            target("fib: hamr <= 0.25x tbb, %s" % plural(t), "%.3fx" % (h / b), h / b <= 0.25,
+                   "hamr %.2f ns/call, tbb %.2f" % (h, b))
+    if have("map"):
+        s = get("map", "serial", "plain", 1)
+        h1 = get("map", "hamr", "untuned", 1)
+        target("map untuned: hamr <= 1.03x serial, 1 thread", "%.3fx" % (h1 / s),
+               h1 / s <= 1.03, "hamr %.1f ns/item, serial %.1f" % (h1, s))
+        h2 = get("map", "hamr", "untuned", 2)
+        target("map untuned: hamr >= 1.9x faster than serial, 2 threads",
+               "%.3fx" % (s / h2), s / h2 >= 1.9,
+               "hamr %.1f ns/item, serial %.1f" % (h2, s))
+    # the rerun graphs: against tbb, against hamr's sequential executor, and
+    # 2 threads against 1
+    for bench, n in (("wavefront", 512), ("wide", None)):
+        if not have(bench):
+            continue
+        at = "" if n is None else " n=%d" % n
+        if bench == "wavefront":
+            for t in (1, 2):
+                h = get(bench, "hamr", "rerun", t, n)
+                b = get(bench, "tbb", "rerun", t, n)
+                target("wavefront rerun%s: hamr <= 0.7x tbb, %s" % (at, plural(t)),
+                       "%.3fx" % (h / b), h / b <= 0.7, "hamr %.1f ns/node, tbb %.1f" % (h, b))
+        w1 = get(bench, "hamr", "rerun", 1, n)
+        q = get(bench, "hamr_seq", "rerun", 1, n)
+        target("%s rerun%s: hamr <= 1.15x hamr_seq, 1 thread" % (bench, at),
+               "%.3fx" % (w1 / q), w1 / q <= 1.15,
+               "hamr %.1f ns/node, hamr_seq %.1f" % (w1, q))
+        w2 = get(bench, "hamr", "rerun", 2, n)
+        target("%s rerun%s: hamr at 2 threads not slower than at 1" % (bench, at),
+               "%.3fx the 1-thread time" % (w2 / w1), w2 <= w1,
+               "%.1f ns/node at 2 threads, %.1f at 1" % (w2, w1))
+    if have("wavefront"):
+        for n in WAVE_ONESHOT_SIZES:
+            for t in (1, 2):
+                h = get("wavefront", "hamr", "oneshot", t, n)
+                b = get("wavefront", "tbb", "oneshot", t, n)
+                target("wavefront oneshot n=%d: hamr <= tbb, %s" % (n, plural(t)),
+                       "%.3fx" % (h / b), h <= b, "hamr %.1f ns/node, tbb %.1f" % (h, b))
+    if have("chain"):
+        for t in (1, 2):
+            h = get("chain", "hamr", "rerun", t)
+            b = get("chain", "tbb", "rerun", t)
+            target("chain rerun: hamr <= 0.6x tbb, %s" % plural(t),
+                   "%.3fx" % (h / b), h / b <= 0.6, "hamr %.1f ns/node, tbb %.1f" % (h, b))
+    if have("wavefront_work"):
+        a = get("wavefront_work", "hamr", "rerun", 1)
+        c = get("wavefront_work", "hamr", "rerun", 2)
+        target("wavefront_work: hamr >= 1.85x from 1 to 2 threads", "%.3fx" % (a / c),
+               a / c >= 1.85, "%.1f ns/node at 1 thread, %.1f at 2" % (a, c))
+    if have("mapreduce"):
+        s = get("mapreduce", "serial", "plain", 1)
+        b2 = get("mapreduce", "tbb", "parallel_reduce", 2)
+        for v in ("auto", "auto-fold"):
+            h1 = get("mapreduce", "hamr", v, 1)
+            target("mapreduce %s: hamr <= 1.05x serial, 1 thread" % v, "%.3fx" % (h1 / s),
+                   h1 / s <= 1.05, "hamr %.1f ns/item, serial %.1f" % (h1, s))
+            h2 = get("mapreduce", "hamr", v, 2)
+            target("mapreduce %s: hamr <= 1.0x tbb, 2 threads" % v, "%.3fx" % (h2 / b2),
+                   h2 <= b2, "hamr %.1f ns/item, tbb %.1f" % (h2, b2))
+    if have("mapreduce_noop"):
+        for n in NOOP_SIZES:
+            a1 = get("mapreduce_noop", "hamr", "auto", 1, n)
+            target("mapreduce_noop auto n=%d: <= 30 ns/item, 1 thread" % n,
+                   "%.1f ns/item" % a1, a1 <= 30.0, "limit 30 ns/item")
+            for t in (1, 2):
+                a = get("mapreduce_noop", "hamr", "auto", t, n)
+                f = get("mapreduce_noop", "hamr", "auto-fold", t, n)
+                target("mapreduce_noop auto n=%d: <= 1.25x auto-fold, %s" % (n, plural(t)),
+                       "%.3fx" % (a / f), a / f <= 1.25,
+                       "auto %.1f ns/item, auto-fold %.1f" % (a, f))
+            if n >= 10**5:
+                a2 = get("mapreduce_noop", "hamr", "auto", 2, n)
+                target("mapreduce_noop auto n=%d: 2 threads faster than 1" % n,
+                       "%.3fx the 1-thread time" % (a2 / a1), a2 < a1,
+                       "%.1f ns/item at 2 threads, %.1f at 1" % (a2, a1))
 
     print("| target | ratio (medians, same run) | verdict | numbers |")
     print("|--------|---------------------------|---------|---------|")
     print("\n".join(out))
+    if skipped:
+        print("\nskipped (no rows in this CSV): %s" % ", ".join(sorted(set(skipped))))
 
 
 if __name__ == "__main__":
