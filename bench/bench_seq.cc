@@ -73,16 +73,17 @@ void per_node_counters(benchmark::State &state, int64_t measured_ns,
 	state.counters["cpu_util"] = loop.util();
 }
 
-void BM_seq_execute(benchmark::State &state, hb::Shape shape)
+// A whole run per iteration (hamr_run_execute + hamr_run_destroy) with
+// options o (nullptr: the defaults), timed around both calls.
+void execute_loop(benchmark::State &state, const Fixture &f, const hamr_run_opts *o)
 {
-	const Fixture &f = fixture(shape);
 	int64_t total = 0;
 	hb::LoopClock loop;
 	loop.start();
 	for (auto _ : state) {
 		hamr_run *r = nullptr;
 		int64_t t0 = hb::now_ns();
-		int rc = hamr_run_execute(&r, f.plan, f.given, nullptr);
+		int rc = hamr_run_execute(&r, f.plan, f.given, o);
 		hamr_run_destroy(r);
 		int64_t t1 = hb::now_ns();
 		if (rc) {
@@ -94,6 +95,11 @@ void BM_seq_execute(benchmark::State &state, hb::Shape shape)
 	}
 	loop.stop();
 	per_node_counters(state, total, loop);
+}
+
+void BM_seq_execute(benchmark::State &state, hb::Shape shape)
+{
+	execute_loop(state, fixture(shape), nullptr);
 }
 
 // A pool of `workers`, made once per count and kept until the process ends.
@@ -111,31 +117,13 @@ hamr_pool *pool_of(int workers)
 
 void BM_threads_execute(benchmark::State &state, hb::Shape shape)
 {
-	const Fixture &f = fixture(shape);
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
 	o.executor = HAMR_EXEC_THREADS;
 	if (!(o.pool = pool_of((int)state.range(1)))) {
 		state.SkipWithError(hamr_errmsg());
 		return;
 	}
-	int64_t total = 0;
-	hb::LoopClock loop;
-	loop.start();
-	for (auto _ : state) {
-		hamr_run *r = nullptr;
-		int64_t t0 = hb::now_ns();
-		int rc = hamr_run_execute(&r, f.plan, f.given, &o);
-		hamr_run_destroy(r);
-		int64_t t1 = hb::now_ns();
-		if (rc) {
-			state.SkipWithError(hamr_errmsg());
-			break;
-		}
-		total += t1 - t0;
-		state.SetIterationTime((double)(t1 - t0) * 1e-9);
-	}
-	loop.stop();
-	per_node_counters(state, total, loop);
+	execute_loop(state, fixture(shape), &o);
 }
 
 void BM_seq_phases(benchmark::State &state, hb::Shape shape)

@@ -69,6 +69,18 @@ void hamr_spawn(hamr_task *t, hamr_task_fn fn, void *arg)
 	push_and_wake(w, t);
 }
 
+/* One round of a worker's wait for tasks it spawned: runs its newest own
+ * task, else (they were stolen) steals other work while the thieves
+ * finish, else pauses. */
+static inline void wait_round(hamr__worker *w)
+{
+	void *x = hamr__deque_pop(&w->q);
+	if (x)
+		hamr__worker_run(w, x);
+	else if (!hamr__worker_steal(w))
+		hamr__cpu_relax();
+}
+
 void hamr_sync(hamr_task *t)
 {
 	hamr__worker *w = hamr__tls_worker;
@@ -77,14 +89,7 @@ void hamr_sync(hamr_task *t)
 	while (!hamr__task_done(t)) {
 		if (!w)
 			return; /* spawned outside a worker: it ran already */
-		void *x = hamr__deque_pop(&w->q);
-		if (x) {
-			hamr__worker_run(w, x);
-			continue;
-		}
-		/* stolen: work elsewhere while the thief finishes it */
-		if (!hamr__worker_steal(w))
-			hamr__cpu_relax();
+		wait_round(w);
 	}
 }
 
@@ -178,16 +183,8 @@ void hamr_task_group_wait(hamr_task_group *tg)
 	hamr__worker *w = hamr__tls_worker;
 	group *g = group_view(tg);
 	/* acquire: pairs with each record's release decrement */
-	while (w && atomic_load_explicit(&g->pending, memory_order_acquire)) {
-		void *x = hamr__deque_pop(&w->q);
-		if (x) {
-			hamr__worker_run(w, x);
-			continue;
-		}
-		/* stolen: work elsewhere while the thieves finish */
-		if (!hamr__worker_steal(w))
-			hamr__cpu_relax();
-	}
+	while (w && atomic_load_explicit(&g->pending, memory_order_acquire))
+		wait_round(w);
 	while (g->blocks) {
 		group_block *next = g->blocks->next;
 		free(g->blocks);
