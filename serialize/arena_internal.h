@@ -142,8 +142,8 @@ void hamr__arena_reclaim(hamr__arena *a, uint32_t owner);
 uint32_t hamr__arena_used(hamr__arena *a);
 
 /* ---- values in an arena ------------------------------------------------
- * A string or bytes value can live in an arena: its box and data in one
- * allocation. The value functions of serialize/value.c treat such a box
+ * A string, bytes value or packed list (of i64, f64 or bool) can live in
+ * an arena: its box and data in one allocation. The value functions of serialize/value.c treat such a box
  * as follows: in the program it is reference counted as any box, and the
  * last release drops it from its arena (found by address among the
  * arenas the process maps); in a worker process (hamr__arena_worker set)
@@ -165,24 +165,26 @@ void hamr__arena_unregister(hamr__arena *a);
 /* Set in a worker process, before it runs anything. */
 extern int hamr__arena_worker;
 
-/* Makes, in *out, a value of type t (HAMR_STR or HAMR_BYTES) whose box
- * and n bytes of data (plus the NUL of a string) are allocated in arena a
- * for cur's owner; its data in *data. The box's reference count starts at
- * 1; in the program the value is the program's (its last release drops
- * the allocation, for which the caller holds the chunk). 0, or
- * HAMR_ENOMEM when the arena is full. */
-int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t,
+/* Makes, in *out, a value of type t whose box and data are allocated in
+ * arena a for cur's owner, its data in *data: for HAMR_STR or HAMR_BYTES
+ * (elem NULL) n bytes (plus the NUL of a string); for HAMR_LIST a packed
+ * list of n items of `elem` (HAMR_I64, HAMR_F64 or HAMR_BOOL), sealed. The
+ * box's reference count starts at 1; in the program the value is the
+ * program's (its last release drops the allocation, for which the caller
+ * holds the chunk). 0, or HAMR_ENOMEM when the arena is full. */
+int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t, hamr_type elem,
                       size_t n, void **data, hamr_value *out);
 
-/* The offset of an arena value's box in a, or 0 when v is not a string or
- * bytes value living in a. */
+/* The offset of an arena value's box in a, or 0 when v is not a string,
+ * bytes value or packed list living in a. */
 uint64_t hamr__arena_value_off(const hamr__arena *a, const hamr_value *v);
 
-/* Makes *out refer to the arena box at off. In a worker: a view. In the
- * program: a box the program holds already gains a reference (0); a box
- * a worker made is taken over, its one reference now *out's, and counted
- * live (1: the caller then holds its chunk, hamr__arena_hold). */
-int hamr__arena_value_at(const hamr__arena *a, hamr_type t, uint64_t off,
+/* Makes *out refer to the arena box at off, of type t (a list's items of
+ * type elem). In a worker: a view. In the program: a box the program
+ * holds already gains a reference (0); a box a worker made is taken over,
+ * its one reference now *out's, and counted live (1: the caller then
+ * holds its chunk, hamr__arena_hold). */
+int hamr__arena_value_at(const hamr__arena *a, hamr_type t, hamr_type elem, uint64_t off,
                          hamr_value *out);
 
 /* Called by serialize/value.c for a box in an arena whose count reached

@@ -16,7 +16,9 @@
  *     bool   :  u8                       (0 or 1)
  *     str    :  len:u64 bytes            (without the NUL)
  *     bytes  :  len:u64 bytes
- *     list   :  elem:name count:u64 value*count
+ *     list   :  elem:name count:u64 items
+ *       items:  of elem i64 or f64: u64*count; of bool: u8*count (packed,
+ *               as the list keeps them); of any other elem: value*count
  *     user   :  type:name len:u64 bytes  (the type's encode callback)
  *   name     := len:u32 bytes            (len 0: no type, "any")
  *
@@ -125,6 +127,29 @@ static int encode_user(struct enc *e, const hamr_value *v)
 	return 0;
 }
 
+/* A packed list's items as the codec writes them: 8-byte little-endian
+ * words (i64, f64 bits) or bytes (bool); one copy on a little-endian
+ * host. */
+static void emit_packed(struct enc *e, hamr_list l)
+{
+	if (l.elem == HAMR_BOOL) {
+		const bool *b = l.data;
+		for (size_t i = 0; i < l.len; i++)
+			emit_u8(e, b[i] ? 1 : 0);
+		return;
+	}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	emit(e, l.data, l.len > SIZE_MAX / 8 ? SIZE_MAX : l.len * 8);
+#else
+	const unsigned char *p = l.data;
+	for (size_t i = 0; i < l.len; i++) {
+		uint64_t x;
+		memcpy(&x, p + 8 * i, 8);
+		emit_u64(e, x);
+	}
+#endif
+}
+
 static int encode_value(struct enc *e, const hamr_value *v, int depth)
 {
 	hamr_type t = hamr_value_type(v);
@@ -173,8 +198,12 @@ static int encode_value(struct enc *e, const hamr_value *v, int depth)
 		if (rc)
 			return rc;
 		emit_u64(e, (uint64_t)l.len);
+		if (l.data) {
+			emit_packed(e, l);
+			return 0;
+		}
 		for (size_t i = 0; i < l.len; i++) {
-			rc = encode_value(e, &l.items[i], depth + 1);
+			rc = encode_value(e, &l.values[i], depth + 1);
 			if (rc)
 				return rc;
 		}
@@ -310,6 +339,45 @@ static int read_type(struct dec *d, hamr_type *t, const char *what)
 
 static int decode_value(struct dec *d, hamr_value *out, int depth);
 
+static int decode_packed(struct dec *d, hamr_type elem, size_t count, hamr_value *out)
+{
+	size_t esz = elem == HAMR_BOOL ? 1 : 8;
+	void *data;
+	int rc;
+
+	if (count > SIZE_MAX / esz || !has(d, (uint64_t)count * esz))
+		return truncated(d, "list items");
+	rc = hamr_value_alloc_list(out, elem, count, &data);
+	if (rc)
+		return rc;
+	const unsigned char *p = d->p + d->pos;
+	if (elem == HAMR_BOOL) {
+		bool *b = data;
+		for (size_t i = 0; i < count; i++) {
+			if (p[i] > 1) {
+				d->pos += i;
+				hamr_value_clear(out);
+				return malformed(d, "bool that is neither 0 nor 1");
+			}
+			b[i] = p[i] != 0;
+		}
+	} else {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		memcpy(data, p, count * 8);
+#else
+		unsigned char *q = data;
+		for (size_t i = 0; i < count; i++) {
+			uint64_t x = 0;
+			for (int k = 0; k < 8; k++)
+				x |= (uint64_t)p[8 * i + (size_t)k] << (8 * k);
+			memcpy(q + 8 * i, &x, 8);
+		}
+#endif
+	}
+	d->pos += count * esz;
+	return 0;
+}
+
 static int decode_list(struct dec *d, hamr_value *out, int depth)
 {
 	hamr_type elem;
@@ -327,6 +395,8 @@ static int decode_list(struct dec *d, hamr_value *out, int depth)
 	 * left is a lie, and the list never needs more room than that. */
 	if (!has(d, count))
 		return truncated(d, "list items");
+	if (elem == HAMR_I64 || elem == HAMR_F64 || elem == HAMR_BOOL)
+		return decode_packed(d, elem, (size_t)count, out);
 	rc = hamr_value_make_list(out, elem, (size_t)count);
 	if (rc)
 		return rc;

@@ -16,6 +16,14 @@
  * malloc's memory so bytes can hold any C object. A string carries its NUL
  * in the box, so hamr_value_str is a pointer read.
  *
+ * A list of i64, f64 or bool is packed: its items are a C array of the
+ * scalars (8, 8 and 1 bytes an element), not of 16-byte values, so a list
+ * made from an array is one memcpy and reading it as an array is a view.
+ * The element type decides the form, so two equal lists always have the
+ * same one. A list made at its full size (from an array, by alloc, in an
+ * arena) keeps its items in the box's data, one allocation; a list that
+ * grows keeps them in an array of its own.
+ *
  * Lists are the one box that changes after it is made: a producer appends
  * while it is the only owner. The first hamr_value_ref() (or the runtime's
  * hamr__value_seal() when it takes a result) seals the list for good; a later
@@ -49,14 +57,16 @@ struct hamr_box {
 	size_t len;         /* str: bytes without the NUL; bytes; list items */
 	union {
 		struct {
-			hamr_value *items;
-			size_t cap;
+			void *items; /* hamr_value[], or a packed array;
+			              * NULL: in data[] (see list_mem) */
+			size_t cap;  /* items items has room for */
 			hamr_type elem; /* canonical; NULL: any */
 			int64_t *index; /* item indices (hamr__list_set_index) */
 		} list;
 		void *obj; /* user */
 	} u;
-	_Alignas(max_align_t) unsigned char data[]; /* str, bytes */
+	/* str, bytes; a packed list made at its full size */
+	_Alignas(max_align_t) unsigned char data[];
 };
 
 static const hamr_value empty_value = HAMR_VALUE_EMPTY;
@@ -148,6 +158,32 @@ static struct hamr_box *box_new(size_t extra)
 	return b;
 }
 
+/* Bytes of one item of a packed list of `elem`; 0 when such a list holds
+ * values. */
+static size_t packed_size(hamr_type elem)
+{
+	if (elem == HAMR_I64)
+		return sizeof(int64_t);
+	if (elem == HAMR_F64)
+		return sizeof(double);
+	if (elem == HAMR_BOOL)
+		return sizeof(bool);
+	return 0;
+}
+
+/* Bytes of one item of a list of `elem`, in either form. */
+static size_t item_size(hamr_type elem)
+{
+	size_t n = packed_size(elem);
+	return n ? n : sizeof(hamr_value);
+}
+
+/* Where a list box keeps its items. */
+static void *list_mem(const struct hamr_box *b)
+{
+	return b->u.list.items ? b->u.list.items : (void *)b->data;
+}
+
 static void user_obj_free(hamr_type t, void *obj)
 {
 	if (t && t->free)
@@ -160,8 +196,11 @@ static void box_free(hamr_type t, struct hamr_box *b)
 {
 	switch (t->kind) {
 	case HAMR_KIND_LIST:
-		for (size_t i = 0; i < b->len; i++)
-			hamr_value_clear(&b->u.list.items[i]);
+		if (!packed_size(b->u.list.elem)) {
+			hamr_value *items = list_mem(b);
+			for (size_t i = 0; i < b->len; i++)
+				hamr_value_clear(&items[i]);
+		}
 		free(b->u.list.items);
 		free(b->u.list.index);
 		break;
@@ -321,40 +360,136 @@ int hamr_value_alloc_bytes(hamr_value *out, size_t n, void **data)
 	return rc;
 }
 
+/* The canonical element type for a new list: 0, or the registry's error. */
+static int list_elem(hamr_type elem, hamr_type *e)
+{
+	*e = NULL;
+	return elem ? hamr_type_register(elem, e) : 0;
+}
+
 int hamr_value_make_list(hamr_value *out, hamr_type elem, size_t cap)
 {
+	const char *what = "hamr_value_make_list";
 	struct hamr_box *b;
-	hamr_type e = NULL;
+	hamr_type e;
+	size_t esz;
+	int rc;
 
 	if (!out)
-		return hamr__error_set(HAMR_EINVAL,
-		                       "hamr_value_make_list: NULL out");
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL out", what);
 	*out = empty_value;
-	if (elem) {
-		int rc = hamr_type_register(elem, &e);
-		if (rc)
-			return rc;
-	}
-	if (cap > SIZE_MAX / sizeof(hamr_value))
-		return out_of_memory("hamr_value_make_list", SIZE_MAX);
+	if ((rc = list_elem(elem, &e)))
+		return rc;
+	esz = item_size(e);
+	if (cap > SIZE_MAX / esz)
+		return out_of_memory(what, SIZE_MAX);
 	b = box_new(0);
 	if (!b)
-		return out_of_memory("hamr_value_make_list", sizeof *b);
+		return out_of_memory(what, sizeof *b);
 	if (cap) {
-		b->u.list.items = malloc(cap * sizeof(hamr_value));
+		b->u.list.items = malloc(cap * esz);
 		if (!b->u.list.items) {
 			live_add(-(long long)b->acct);
 			free(b);
-			return out_of_memory("hamr_value_make_list",
-			                     cap * sizeof(hamr_value));
+			return out_of_memory(what, cap * esz);
 		}
 	}
 	b->u.list.cap = cap;
-	box_account(b, (long long)(cap * sizeof(hamr_value)));
+	box_account(b, (long long)(cap * esz));
 	b->u.list.elem = e;
 	out->type = HAMR_LIST;
 	out->u.box = b;
 	return 0;
+}
+
+/* A packed list of n items of `elem` in *out, its items in the box, and
+ * their array in *data: a copy of p, zeroes when p is NULL. */
+static int make_packed(hamr_value *out, hamr_type elem, const void *p, size_t n,
+                       void **data, const char *what)
+{
+	size_t esz = packed_size(elem);
+	struct hamr_box *b;
+
+	if (data)
+		*data = NULL;
+	if (!out)
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL out", what);
+	*out = empty_value;
+	if (!p && n && !data)
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL array of %zu items", what, n);
+	if (n > SIZE_MAX / esz || !(b = box_new(n * esz)))
+		return out_of_memory(what, n);
+	if (p)
+		memcpy(b->data, p, n * esz);
+	else
+		memset(b->data, 0, n * esz);
+	b->len = n;
+	b->u.list.cap = n;
+	b->u.list.elem = elem;
+	out->type = HAMR_LIST;
+	out->u.box = b;
+	if (data)
+		*data = b->data;
+	return 0;
+}
+
+int hamr_value_make_list_i64(hamr_value *out, const int64_t *p, size_t n)
+{
+	return make_packed(out, HAMR_I64, p, n, NULL, "hamr_value_make_list_i64");
+}
+
+int hamr_value_make_list_f64(hamr_value *out, const double *p, size_t n)
+{
+	return make_packed(out, HAMR_F64, p, n, NULL, "hamr_value_make_list_f64");
+}
+
+int hamr_value_make_list_bool(hamr_value *out, const bool *p, size_t n)
+{
+	return make_packed(out, HAMR_BOOL, p, n, NULL, "hamr_value_make_list_bool");
+}
+
+int hamr_value_alloc_list(hamr_value *out, hamr_type elem, size_t n, void **data)
+{
+	const char *what = "hamr_value_alloc_list";
+	hamr_type e;
+	int rc;
+
+	if (data)
+		*data = NULL;
+	if (out)
+		*out = empty_value;
+	if ((rc = list_elem(elem, &e)))
+		return rc;
+	if (!packed_size(e))
+		return hamr__error_set(HAMR_ETYPE,
+		                       "%s: a list of %s is not packed (i64, f64 and bool lists are)",
+		                       what, hamr_type_name(e));
+	void *dummy;
+	return make_packed(out, e, NULL, n, data ? data : &dummy, what);
+}
+
+int hamr_value_make_list_str(hamr_value *out, const char *const *p, size_t n)
+{
+	const char *what = "hamr_value_make_list_str";
+	hamr_value *items;
+	int rc;
+
+	if (out && !p && n) {
+		*out = empty_value;
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL array of %zu items", what, n);
+	}
+	if ((rc = hamr_value_make_list(out, HAMR_STR, n)))
+		return rc;
+	items = out->u.box->u.list.items;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (!p[i])
+			rc = hamr__error_set(HAMR_EINVAL, "%s: item %zu is NULL", what, i);
+		else if ((rc = make_flat(&items[i], HAMR_STR, p[i], strlen(p[i]), 1, what)) == 0)
+			out->u.box->len = i + 1;
+	}
+	if (rc)
+		hamr_value_clear(out);
+	return rc;
 }
 
 /* Resolves a user type for make_user/alloc_user: 0 and the canonical type
@@ -444,49 +579,39 @@ int hamr_value_alloc_user(hamr_value *out, hamr_type type, void **obj)
 
 /* ---- lists ------------------------------------------------------------ */
 
-static int list_grow(struct hamr_box *b)
-{
-	size_t cap = b->u.list.cap ? 2 * b->u.list.cap : 4;
-	hamr_value *items;
-
-	if (cap < b->u.list.cap || cap > SIZE_MAX / sizeof *items)
-		return HAMR_ENOMEM;
-	items = realloc(b->u.list.items, cap * sizeof *items);
-	if (!items)
-		return HAMR_ENOMEM;
-	box_account(b, (long long)((cap - b->u.list.cap) * sizeof *items));
-	b->u.list.items = items;
-	b->u.list.cap = cap;
-	return 0;
-}
-
-/* Grows b's array to hold at least n items. 0 or HAMR_ENOMEM. */
+/* Gives b's items room for at least n: an array of their own, grown by
+ * realloc, or made and copied when they were in the box. 0 or
+ * HAMR_ENOMEM. */
 static int list_reserve(struct hamr_box *b, size_t n)
 {
-	if (n <= b->u.list.cap)
+	size_t esz = item_size(b->u.list.elem), cap = b->u.list.cap;
+	void *items;
+
+	if (n <= cap)
 		return 0;
-	if (n > SIZE_MAX / sizeof(hamr_value))
+	if (n > SIZE_MAX / esz)
 		return HAMR_ENOMEM;
-	hamr_value *items = realloc(b->u.list.items, n * sizeof *items);
+	if (b->u.list.items) {
+		items = realloc(b->u.list.items, n * esz);
+	} else {
+		/* in the box until now: the box's bytes stay counted, unused */
+		items = malloc(n * esz);
+		if (items && b->len)
+			memcpy(items, b->data, b->len * esz);
+		cap = 0;
+	}
 	if (!items)
 		return HAMR_ENOMEM;
-	box_account(b, (long long)((n - b->u.list.cap) * sizeof *items));
+	box_account(b, (long long)((n - cap) * esz));
 	b->u.list.items = items;
 	b->u.list.cap = n;
 	return 0;
 }
 
-int hamr__list_resize(hamr_value *list, size_t n)
+static int list_grow(struct hamr_box *b)
 {
-	struct hamr_box *b = list->u.box;
-	if (list_reserve(b, n))
-		return HAMR_ENOMEM;
-	for (size_t i = b->len; i < n; i++)
-		b->u.list.items[i] = empty_value;
-	for (size_t i = n; i < b->len; i++)
-		hamr_value_clear(&b->u.list.items[i]);
-	b->len = n;
-	return 0;
+	size_t cap = b->u.list.cap ? 2 * b->u.list.cap : 4;
+	return cap < b->u.list.cap ? HAMR_ENOMEM : list_reserve(b, cap);
 }
 
 void hamr__list_set_index(hamr_value *list, int64_t *index)
@@ -501,21 +626,13 @@ const int64_t *hamr__list_index(const hamr_value *list)
 	return list->type == HAMR_LIST ? list->u.box->u.list.index : NULL;
 }
 
-hamr_value *hamr__list_fill(hamr_value *list, size_t n)
+void *hamr__list_fill(hamr_value *list, size_t n)
 {
 	struct hamr_box *b = list->u.box;
 	if (b->len || list_reserve(b, n))
 		return NULL;
 	b->len = n;
-	return b->u.list.items;
-}
-
-void hamr__list_put(hamr_value *list, size_t i, hamr_value *item)
-{
-	hamr_value *slot = &list->u.box->u.list.items[i];
-	hamr_value_clear(slot);
-	*slot = *item;
-	*item = empty_value;
+	return list_mem(b);
 }
 
 int hamr_list_append(hamr_value *list, hamr_value *item)
@@ -565,7 +682,16 @@ int hamr_list_append(hamr_value *list, hamr_value *item)
 		                       "%s: cannot grow a list of %zu items",
 		                       what, b->len);
 	}
-	b->u.list.items[b->len++] = it;
+	void *mem = list_mem(b);
+	size_t i = b->len++;
+	if (t == HAMR_I64 && b->u.list.elem == t)
+		((int64_t *)mem)[i] = it.u.i64;
+	else if (t == HAMR_F64 && b->u.list.elem == t)
+		((double *)mem)[i] = it.u.f64;
+	else if (t == HAMR_BOOL && b->u.list.elem == t)
+		((bool *)mem)[i] = it.u.b;
+	else
+		((hamr_value *)mem)[i] = it;
 	return 0;
 }
 
@@ -631,11 +757,15 @@ const void *hamr_value_bytes(const hamr_value *v, size_t *len)
 
 hamr_list hamr_value_list(const hamr_value *v)
 {
-	hamr_list l = {NULL, 0, NULL};
+	hamr_list l = {NULL, 0, NULL, NULL};
 	if (v && v->type == HAMR_LIST) {
-		l.items = v->u.box->u.list.items;
-		l.len = v->u.box->len;
-		l.elem = v->u.box->u.list.elem;
+		const struct hamr_box *b = v->u.box;
+		l.len = b->len;
+		l.elem = b->u.list.elem;
+		if (packed_size(l.elem))
+			l.data = list_mem(b);
+		else
+			l.values = list_mem(b);
 	}
 	return l;
 }
@@ -700,11 +830,14 @@ bool hamr_value_equal(const hamr_value *a, const hamr_value *b)
 		       memcmp(a->u.box->data, b->u.box->data, a->u.box->len) == 0;
 	case HAMR_KIND_LIST: {
 		const struct hamr_box *x = a->u.box, *y = b->u.box;
+		size_t esz = packed_size(x->u.list.elem);
 		if (x->len != y->len || x->u.list.elem != y->u.list.elem)
 			return false;
+		if (esz) /* f64 by bit pattern, as for scalars */
+			return memcmp(list_mem(x), list_mem(y), x->len * esz) == 0;
+		const hamr_value *xs = list_mem(x), *ys = list_mem(y);
 		for (size_t i = 0; i < x->len; i++)
-			if (!hamr_value_equal(&x->u.list.items[i],
-			                      &y->u.list.items[i]))
+			if (!hamr_value_equal(&xs[i], &ys[i]))
 				return false;
 		return true;
 	}
@@ -854,15 +987,18 @@ static void format(struct sink *s, const hamr_value *v)
 	case HAMR_KIND_BYTES:
 		putf(s, "<%zu bytes>", v->u.box->len);
 		return;
-	case HAMR_KIND_LIST:
+	case HAMR_KIND_LIST: {
+		hamr_list l = hamr_value_list(v);
 		put(s, "[", 1);
-		for (size_t i = 0; i < v->u.box->len; i++) {
+		for (size_t i = 0; i < l.len; i++) {
+			hamr_value it = hamr_list_get(l, i);
 			if (i)
 				put(s, ", ", 2);
-			format(s, &v->u.box->u.list.items[i]);
+			format(s, &it);
 		}
 		put(s, "]", 1);
 		return;
+	}
 	case HAMR_KIND_USER:
 		put(s, "<", 1);
 		puts_(s, hamr_type_name(t));
@@ -882,34 +1018,73 @@ size_t hamr_value_format(const hamr_value *v, char *buf, size_t cap)
 	return s.len;
 }
 
+/* ---- flat values ------------------------------------------------------- */
+
+const void *hamr__value_flat(const hamr_value *v, size_t *n, hamr_type *elem)
+{
+	*n = 0;
+	*elem = NULL;
+	if (!v || !v->type)
+		return NULL;
+	switch (v->type->kind) {
+	case HAMR_KIND_STR:
+	case HAMR_KIND_BYTES:
+		*n = v->u.box->len;
+		return v->u.box->data;
+	case HAMR_KIND_LIST: {
+		size_t esz = packed_size(v->u.box->u.list.elem);
+		if (!esz)
+			return NULL;
+		*elem = v->u.box->u.list.elem;
+		*n = v->u.box->len * esz;
+		return list_mem(v->u.box);
+	}
+	default:
+		return NULL;
+	}
+}
+
 /* ---- values in a process pool's arena ---------------------------------- */
 
-int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t,
+/* Bytes of an arena box's data: a string's with its NUL, a packed list's
+ * items. */
+static size_t arena_data_size(hamr_type t, hamr_type elem, size_t len)
+{
+	return t == HAMR_LIST ? len * packed_size(elem) : len + (t == HAMR_STR);
+}
+
+int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t, hamr_type elem,
                       size_t n, void **data, hamr_value *out)
 {
 	struct hamr_box *b;
-	size_t extra = t == HAMR_STR ? 1 : 0;
+	size_t esz = t == HAMR_LIST ? packed_size(elem) : 1;
 	*out = empty_value;
-	if (n > SIZE_MAX - sizeof *b - extra)
+	if (!esz || n > (SIZE_MAX - sizeof *b - 1) / esz)
 		return HAMR_ENOMEM;
-	uint64_t off = hamr__arena_alloc(a, cur, sizeof *b + n + extra);
+	size_t size = arena_data_size(t, elem, n);
+	uint64_t off = hamr__arena_alloc(a, cur, sizeof *b + size);
 	if (!off)
 		return HAMR_ENOMEM;
 	b = (struct hamr_box *)(a->base + off);
 	atomic_init(&b->refs, 1);
-	atomic_init(&b->sealed, false);
+	/* a list in the arena never grows: its items are in the box */
+	atomic_init(&b->sealed, t == HAMR_LIST);
 	b->arena = 1;
 	b->acct = 0;
 	if (!hamr__arena_worker) {
 		/* the program's own: counted live, which also marks it as
 		 * the program's (hamr__arena_value_at) */
-		b->acct = sizeof *b + n + extra;
+		b->acct = sizeof *b + size;
 		live_add((long long)b->acct);
 	}
 	b->len = n;
 	memset(&b->u, 0, sizeof b->u);
-	if (extra)
+	if (t == HAMR_LIST) {
+		b->u.list.cap = n;
+		b->u.list.elem = elem;
+	} else if (t == HAMR_STR) {
 		b->data[n] = 0;
+	}
 	*data = b->data;
 	out->type = t;
 	out->u.box = b;
@@ -918,7 +1093,9 @@ int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t,
 
 uint64_t hamr__arena_value_off(const hamr__arena *a, const hamr_value *v)
 {
-	if (!v->type || (v->type->kind != HAMR_KIND_STR && v->type->kind != HAMR_KIND_BYTES))
+	size_t n;
+	hamr_type elem;
+	if (!hamr__value_flat(v, &n, &elem))
 		return 0;
 	struct hamr_box *b = v->u.box;
 	char *p = (char *)b;
@@ -927,7 +1104,8 @@ uint64_t hamr__arena_value_off(const hamr__arena *a, const hamr_value *v)
 	return (uint64_t)(p - a->base);
 }
 
-int hamr__arena_value_at(const hamr__arena *a, hamr_type t, uint64_t off, hamr_value *out)
+int hamr__arena_value_at(const hamr__arena *a, hamr_type t, hamr_type elem, uint64_t off,
+                         hamr_value *out)
 {
 	struct hamr_box *b = (struct hamr_box *)(a->base + off);
 	out->type = t;
@@ -941,8 +1119,11 @@ int hamr__arena_value_at(const hamr__arena *a, hamr_type t, uint64_t off, hamr_v
 		return 0;
 	}
 	/* the program now holds what a worker made: counted live, which
-	 * also marks it as the program's */
-	b->acct = sizeof *b + b->len + (t == HAMR_STR);
+	 * also marks it as the program's. A list's element type is the
+	 * program's own descriptor, whatever the worker wrote. */
+	if (t == HAMR_LIST)
+		b->u.list.elem = elem;
+	b->acct = sizeof *b + arena_data_size(t, elem, b->len);
 	live_add((long long)b->acct);
 	return 1;
 }

@@ -9,7 +9,7 @@
 
 /* First byte of every encoding made by hamr_value_encode; decode rejects any
  * other. Bump it when the layout in serialize/codec.c changes. */
-#define HAMR__CODEC_VERSION 1
+#define HAMR__CODEC_VERSION 2
 
 /* Lists nested deeper than this are rejected by hamr_value_decode, so that
  * hostile input cannot exhaust the stack. */
@@ -25,15 +25,12 @@
  * consumers read. No-op for other values. The caller must own `v`. */
 void hamr__value_seal(const hamr_value *v);
 
-/* Makes `list` (a list value the caller owns and has not shared) hold n
- * empty items, to be filled by hamr__list_put. 0 or HAMR_ENOMEM. */
-int hamr__list_resize(hamr_value *list, size_t n);
-
 /* Makes `list` (empty, owned by the caller and not shared) n items long
- * and returns its array, whose n entries the caller must all set before
- * the list is read or freed; NULL when out of memory. For filling a list
- * in bulk. */
-hamr_value *hamr__list_fill(hamr_value *list, size_t n);
+ * and returns its items, whose n entries the caller must all set before
+ * the list is read or freed: an array of hamr_value, or of the packed
+ * scalars for a list of i64, f64 or bool (hamr_value_list's `data`). NULL
+ * when out of memory. For filling a list in bulk. */
+void *hamr__list_fill(hamr_value *list, size_t n);
 
 /* Gives `list` (owned by the caller, not yet shared) the item index of
  * each of its elements, `index` (malloc'd, one per element, taken over):
@@ -42,10 +39,10 @@ void hamr__list_set_index(hamr_value *list, int64_t *index);
 /* That index, or NULL for a list without one (element k is item k). */
 const int64_t *hamr__list_index(const hamr_value *list);
 
-/* Moves *item into position i (< the list's length) of `list`, releasing
- * what was there. Threads may put at distinct positions at once; the list
- * must be published to readers only after every put (a run's end does). */
-void hamr__list_put(hamr_value *list, size_t i, hamr_value *item);
+/* The bytes a string, bytes value or packed list keeps in one piece:
+ * returns them, their size in *n and a list's element type in *elem (NULL
+ * for a string or bytes); NULL for any other value. */
+const void *hamr__value_flat(const hamr_value *v, size_t *n, hamr_type *elem);
 
 /* hamr_value_alloc_bytes without zeroing: the caller writes all n bytes
  * (hamr_ret_alloc). */

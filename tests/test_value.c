@@ -173,8 +173,8 @@ static void test_getters_on_another_type_return_zero_values(void)
 	CHECK(hamr_value_user(&s) == NULL);
 	CHECK(hamr_value_user(&i) == NULL);
 	hamr_list l = hamr_value_list(&s);
-	CHECK(l.items == NULL && l.len == 0 && l.elem == NULL);
-	CHECK(hamr_list_at(l, 0) == NULL);
+	CHECK(l.values == NULL && l.data == NULL && l.len == 0 && l.elem == NULL);
+	CHECK(hamr_list_get(l, 0).type == NULL);
 	CHECK(hamr_list_str(l, 0) == NULL);
 
 	/* NULL and empty values read as nothing. */
@@ -285,8 +285,14 @@ static void test_typed_list_takes_items_of_its_type_only(void)
 	CHECK(v.elem == HAMR_I64);
 	CHECK_EQ_INT(hamr_list_i64(v, 999), 2997);
 	CHECK_EQ_INT(hamr_list_i64(v, 1000), 0);
-	CHECK(hamr_list_at(v, 1000) == NULL);
-	CHECK_EQ_INT(hamr_value_i64(hamr_list_at(v, 5)), 15);
+	CHECK(hamr_list_get(v, 1000).type == NULL);
+	CHECK_EQ_INT(hamr_list_get(v, 5).u.i64, 15);
+	CHECK(hamr_list_get(v, 5).type == HAMR_I64);
+	/* packed: the items are an array of int64_t, and only that */
+	CHECK(v.values == NULL && v.data != NULL);
+	CHECK(hamr_list_i64_array(v) == v.data);
+	CHECK_EQ_INT(hamr_list_i64_array(v)[999], 2997);
+	CHECK(hamr_list_f64_array(v) == NULL && hamr_list_bool_array(v) == NULL);
 
 	/* A str item is refused, and moved (left empty) all the same. */
 	CHECK_OK(hamr_value_make_str(&s, "nope"));
@@ -333,12 +339,121 @@ static void test_any_list_holds_mixed_items_and_nested_lists(void)
 	CHECK(hamr_list_f64(v, 1) == 0.5);
 	CHECK(hamr_list_f64(v, 0) == 0.0); /* typed helper, other type */
 	CHECK_EQ_STR(hamr_list_str(v, 2), "two");
-	hamr_list in = hamr_value_list(hamr_list_at(v, 3));
+	CHECK(v.data == NULL && v.values != NULL);
+	CHECK(hamr_list_i64_array(v) == NULL);
+	hamr_value third = hamr_list_get(v, 3);
+	hamr_list in = hamr_value_list(&third);
 	CHECK_EQ_INT(in.len, 2);
 	CHECK(in.elem == HAMR_STR);
 	CHECK_EQ_STR(hamr_list_str(in, 1), "b");
 	CHECK_EQ_STR(fmt(&l), "[1, 0.5, \"two\", [\"a\", \"b\"]]");
 	hamr_value_clear(&l);
+}
+
+static void check_round_trip(const hamr_value *v);
+
+static void test_lists_from_c_arrays_and_back(void)
+{
+	static const int64_t ints[] = {5, -1, INT64_MAX, INT64_MIN, 0};
+	static const double fs[] = {0.5, -0.0, 1e300, NAN};
+	static const bool bs[] = {true, false, false, true};
+	static const char *const strs[] = {"a", "", "h\xc3\xa9llo"};
+	hamr_value li, lf, lb, ls, built;
+
+	CHECK_OK(hamr_value_make_list_i64(&li, ints, 5));
+	CHECK_OK(hamr_value_make_list_f64(&lf, fs, 4));
+	CHECK_OK(hamr_value_make_list_bool(&lb, bs, 4));
+	CHECK_OK(hamr_value_make_list_str(&ls, strs, 3));
+
+	/* each packed list is a copy of its array, read back as an array */
+	hamr_list v = hamr_value_list(&li);
+	CHECK(v.elem == HAMR_I64 && v.len == 5 && v.values == NULL);
+	CHECK(hamr_list_i64_array(v) != ints);
+	CHECK(memcmp(hamr_list_i64_array(v), ints, sizeof ints) == 0);
+	CHECK_EQ_INT(hamr_list_i64(v, 3), INT64_MIN);
+	v = hamr_value_list(&lf);
+	CHECK(v.elem == HAMR_F64 && v.len == 4);
+	CHECK(memcmp(hamr_list_f64_array(v), fs, sizeof fs) == 0); /* -0.0, NaN bits */
+	CHECK(hamr_list_num(v, 0) == 0.5);
+	v = hamr_value_list(&lb);
+	CHECK(v.elem == HAMR_BOOL && v.len == 4);
+	CHECK(memcmp(hamr_list_bool_array(v), bs, sizeof bs) == 0);
+	CHECK(hamr_list_bool(v, 0) && !hamr_list_bool(v, 1));
+	v = hamr_value_list(&ls);
+	CHECK(v.elem == HAMR_STR && v.len == 3 && v.data == NULL);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_EQ_STR(hamr_list_str(v, i), strs[i]);
+	CHECK_EQ_STR(fmt(&lb), "[true, false, false, true]");
+	CHECK_EQ_STR(fmt(&li), "[5, -1, 9223372036854775807, -9223372036854775808, 0]");
+
+	/* the same items appended one by one make an equal list */
+	CHECK_OK(hamr_value_make_list(&built, HAMR_I64, 0));
+	for (size_t i = 0; i < 5; i++)
+		CHECK_OK(hamr_list_append_i64(&built, ints[i]));
+	CHECK(hamr_value_equal(&built, &li));
+	hamr_value_clear(&built);
+	CHECK_OK(hamr_value_make_list(&built, HAMR_STR, 0));
+	for (size_t i = 0; i < 3; i++)
+		CHECK_OK(hamr_list_append_str(&built, strs[i]));
+	CHECK(hamr_value_equal(&built, &ls));
+	hamr_value_clear(&built);
+
+	/* a list made from an array still grows while unshared, keeping
+	 * its items */
+	for (int64_t k = 0; k < 100; k++)
+		CHECK_OK(hamr_list_append_i64(&li, k));
+	v = hamr_value_list(&li);
+	CHECK_EQ_INT(v.len, 105);
+	CHECK(memcmp(hamr_list_i64_array(v), ints, sizeof ints) == 0);
+	CHECK_EQ_INT(hamr_list_i64_array(v)[104], 99);
+
+	/* alloc: a zeroed array to fill in place */
+	double *out = NULL;
+	CHECK_OK(hamr_value_alloc_list(&built, HAMR_F64, 1000, (void **)&out));
+	CHECK(out != NULL);
+	CHECK(out == hamr_list_f64_array(hamr_value_list(&built)));
+	CHECK(out[0] == 0.0 && out[999] == 0.0);
+	for (size_t i = 0; i < 1000; i++)
+		out[i] = (double)i / 4;
+	CHECK(hamr_list_f64(hamr_value_list(&built), 999) == 249.75);
+	hamr_value_clear(&built);
+
+	/* empty lists, and mistakes */
+	CHECK_OK(hamr_value_make_list_f64(&built, NULL, 0));
+	CHECK_EQ_INT(hamr_value_list(&built).len, 0);
+	CHECK(hamr_value_list(&built).elem == HAMR_F64);
+	hamr_value_clear(&built);
+	CHECK_RC(hamr_value_make_list_i64(&built, NULL, 3), HAMR_EINVAL);
+	CHECK(built.type == NULL);
+	CHECK_RC(hamr_value_make_list_i64(NULL, ints, 3), HAMR_EINVAL);
+	static const char *const holes[] = {"x", NULL};
+	CHECK_RC(hamr_value_make_list_str(&built, holes, 2), HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "item 1");
+	CHECK(built.type == NULL);
+	void *p = &p;
+	CHECK_RC(hamr_value_alloc_list(&built, HAMR_STR, 3, &p), HAMR_ETYPE);
+	CHECK(p == NULL && built.type == NULL);
+	CHECK_CONTAINS(hamr_errmsg(), "str");
+
+	/* the codec writes a packed list as its items' bytes: 8 an item */
+	size_t need1 = 0, need2 = 0;
+	hamr_value one, two;
+	CHECK_OK(hamr_value_make_list_f64(&one, fs, 1));
+	CHECK_OK(hamr_value_make_list_f64(&two, fs, 2));
+	CHECK_OK(hamr_value_encode(&one, NULL, 0, &need1));
+	CHECK_OK(hamr_value_encode(&two, NULL, 0, &need2));
+	CHECK_EQ_INT(need2 - need1, 8);
+	hamr_value_clear(&one);
+	hamr_value_clear(&two);
+	check_round_trip(&li);
+	check_round_trip(&lf);
+	check_round_trip(&lb);
+	check_round_trip(&ls);
+
+	hamr_value_clear(&li);
+	hamr_value_clear(&lf);
+	hamr_value_clear(&lb);
+	hamr_value_clear(&ls);
 }
 
 static void test_list_refuses_appends_once_shared(void)
@@ -746,6 +861,12 @@ static hamr_value make_everything(void)
 	x = make_point(1, 2);
 	CHECK_OK(hamr_list_append(&deep, &x));
 	CHECK_OK(hamr_list_append(&inner, &deep));
+	static const bool flags[] = {true, false, true};
+	CHECK_OK(hamr_value_make_list_bool(&deep, flags, 3));
+	CHECK_OK(hamr_list_append(&inner, &deep));
+	static const int64_t ints[] = {INT64_MIN, 0, INT64_MAX};
+	CHECK_OK(hamr_value_make_list_i64(&deep, ints, 3));
+	CHECK_OK(hamr_list_append(&inner, &deep));
 	CHECK_OK(hamr_list_append(&all, &inner));
 	return all;
 }
@@ -933,30 +1054,40 @@ static void test_decode_survives_corrupted_bytes(void)
 static void test_decode_rejects_malformed_input(void)
 {
 	hamr_value out;
-	/* Version 1, then: */
+	/* The encoding's version (HAMR__CODEC_VERSION), then: */
+	enum { V = 2 };
 	const unsigned char bad_version[] = {9, 2, 0, 0, 0, 0, 0, 0, 0, 0};
-	const unsigned char bad_kind[] = {1, 99};
-	const unsigned char bad_bool[] = {1, HAMR_KIND_BOOL, 2};
-	const unsigned char huge_str[] = {1, HAMR_KIND_STR, 0xff, 0xff, 0xff,
+	const unsigned char bad_kind[] = {V, 99};
+	const unsigned char bad_bool[] = {V, HAMR_KIND_BOOL, 2};
+	const unsigned char huge_str[] = {V, HAMR_KIND_STR, 0xff, 0xff, 0xff,
 	                                  0xff, 0xff, 0xff, 0xff, 0xff, 'a'};
 	/* a list claiming 2^64-1 items of any type, with none following */
-	const unsigned char huge_list[] = {1, HAMR_KIND_LIST, 0, 0, 0, 0,
+	const unsigned char huge_list[] = {V, HAMR_KIND_LIST, 0, 0, 0, 0,
 	                                   0xff, 0xff, 0xff, 0xff, 0xff,
 	                                   0xff, 0xff, 0xff};
-	/* a list of i64 holding a bool */
-	const unsigned char wrong_item[] = {1, HAMR_KIND_LIST, 3, 0, 0, 0,
-	                                    'i', '6', '4', 1, 0, 0, 0, 0, 0,
+	/* a list of str holding a bool */
+	const unsigned char wrong_item[] = {V, HAMR_KIND_LIST, 3, 0, 0, 0,
+	                                    's', 't', 'r', 1, 0, 0, 0, 0, 0,
 	                                    0, 0, HAMR_KIND_BOOL, 1};
-	const unsigned char unknown_type[] = {1, HAMR_KIND_USER, 3, 0, 0, 0,
+	/* a packed list of bool holding a 2 */
+	const unsigned char packed_bool[] = {V, HAMR_KIND_LIST, 4, 0, 0, 0,
+	                                     'b', 'o', 'o', 'l', 2, 0, 0, 0,
+	                                     0, 0, 0, 0, 1, 2};
+	/* a packed list of two f64 with the bytes of one and a half */
+	const unsigned char short_f64s[] = {V, HAMR_KIND_LIST, 3, 0, 0, 0,
+	                                    'f', '6', '4', 2, 0, 0, 0, 0, 0,
+	                                    0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+	                                    10, 11, 12};
+	const unsigned char unknown_type[] = {V, HAMR_KIND_USER, 3, 0, 0, 0,
 	                                      'z', 'z', 'z', 0, 0, 0, 0, 0,
 	                                      0, 0, 0};
 	/* a user value naming a built-in type */
-	const unsigned char builtin_user[] = {1, HAMR_KIND_USER, 3, 0, 0, 0,
+	const unsigned char builtin_user[] = {V, HAMR_KIND_USER, 3, 0, 0, 0,
 	                                      'i', '6', '4', 0, 0, 0, 0, 0,
 	                                      0, 0, 0};
 	/* a point with 7 bytes: its decode callback refuses */
 	const unsigned char short_point[] = {
-		1, HAMR_KIND_USER, 10, 0, 0, 0, 't', 'e', 's', 't', '.', 'p',
+		V, HAMR_KIND_USER, 10, 0, 0, 0, 't', 'e', 's', 't', '.', 'p',
 		'o', 'i', 'n', 't', 7, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7};
 	const struct {
 		const unsigned char *p;
@@ -969,6 +1100,8 @@ static void test_decode_rejects_malformed_input(void)
 		{huge_str, sizeof huge_str, "truncated"},
 		{huge_list, sizeof huge_list, "truncated"},
 		{wrong_item, sizeof wrong_item, "bool"},
+		{packed_bool, sizeof packed_bool, "bool"},
+		{short_f64s, sizeof short_f64s, "truncated"},
 		{unknown_type, sizeof unknown_type, "zzz"},
 		{builtin_user, sizeof builtin_user, "built-in"},
 		{short_point, sizeof short_point, "test.point"},
@@ -985,7 +1118,7 @@ static void test_decode_rejects_malformed_input(void)
 	enum { DEPTH = 1000 };
 	static unsigned char deep[2 + DEPTH * 13];
 	size_t n = 0;
-	deep[n++] = 1;
+	deep[n++] = V;
 	for (int d = 0; d < DEPTH; d++) {
 		const unsigned char list1[13] = {HAMR_KIND_LIST, 0, 0, 0, 0,
 		                                 d + 1 < DEPTH ? 1 : 0};
@@ -1046,6 +1179,7 @@ int main(void)
 	RUN_TEST(test_shared_str_survives_clearing_one_ref);
 	RUN_TEST(test_typed_list_takes_items_of_its_type_only);
 	RUN_TEST(test_any_list_holds_mixed_items_and_nested_lists);
+	RUN_TEST(test_lists_from_c_arrays_and_back);
 	RUN_TEST(test_list_refuses_appends_once_shared);
 	RUN_TEST(test_builtin_types_are_canonical_and_found_by_name);
 	RUN_TEST(test_registering_a_type_twice_gives_one_canonical_type);

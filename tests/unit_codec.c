@@ -74,8 +74,27 @@ static void test_encoding_layout_is_little_endian_and_tagged(void)
 	const unsigned char list[] = {
 		HAMR__CODEC_VERSION, HAMR_KIND_LIST, 3, 0, 0, 0, 'i', '6', '4',
 		1, 0, 0, 0, 0, 0, 0, 0,
-		HAMR_KIND_I64, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}; /* packed: no kinds */
 	check_bytes(buf, n, list, sizeof list);
+	hamr_value_clear(&v);
+
+	static const bool flags[] = {false, true};
+	CHECK_OK(hamr_value_make_list_bool(&v, flags, 2));
+	n = encode_into(&v, buf, sizeof buf);
+	const unsigned char bools[] = {
+		HAMR__CODEC_VERSION, HAMR_KIND_LIST, 4, 0, 0, 0, 'b', 'o', 'o', 'l',
+		2, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	check_bytes(buf, n, bools, sizeof bools);
+	hamr_value_clear(&v);
+
+	CHECK_OK(hamr_value_make_list(&v, HAMR_STR, 0));
+	CHECK_OK(hamr_list_append_str(&v, "a"));
+	n = encode_into(&v, buf, sizeof buf);
+	const unsigned char strs[] = {
+		HAMR__CODEC_VERSION, HAMR_KIND_LIST, 3, 0, 0, 0, 's', 't', 'r',
+		1, 0, 0, 0, 0, 0, 0, 0,
+		HAMR_KIND_STR, 1, 0, 0, 0, 0, 0, 0, 0, 'a'}; /* values: each tagged */
+	check_bytes(buf, n, strs, sizeof strs);
 	hamr_value_clear(&v);
 
 	/* A list of any type names no type. */

@@ -121,11 +121,22 @@ typedef struct hamr_value {
 
 #define HAMR_VALUE_EMPTY {0, {0}}
 
-/* A read-only view of a list value's items, borrowed from the value. */
+/* A read-only view of a list value's items, borrowed from the value.
+ *
+ * A list keeps its items in one of two forms, fixed by its element type:
+ *   - packed, when the element type is HAMR_I64, HAMR_F64 or HAMR_BOOL:
+ *     `data` is a C array of int64_t, double or bool (8, 8 and 1 bytes an
+ *     element) and `values` is NULL;
+ *   - values otherwise (strings, bytes, nested lists, user types, or any
+ *     type, elem NULL): `values` is an array of hamr_value and `data` is
+ *     NULL.
+ * hamr_list_get() and the typed getters below read either form; the
+ * hamr_list_*_array() views return the packed array itself, no copy. */
 typedef struct hamr_list {
-	const hamr_value *items;
+	const hamr_value *values; /* the items of a list of values; NULL when packed */
 	size_t len;
 	hamr_type elem; /* element type; NULL when items may differ */
+	const void *data; /* the items of a packed list; NULL for a list of values */
 } hamr_list;
 
 /* ---- making values ---------------------------------------------------- */
@@ -179,6 +190,18 @@ HAMR_API int hamr_value_alloc_bytes(hamr_value *out, size_t n, void **data);
 /* Makes an empty list whose items must be of type `elem` (NULL: any),
  * with room for `cap` items before it grows. */
 HAMR_API int hamr_value_make_list(hamr_value *out, hamr_type elem, size_t cap);
+/* Makes a list of n items copied from a C array: a packed list of i64, f64
+ * or bool (one memcpy), or a list of strings, each copied (NULL entries
+ * are HAMR_EINVAL naming the index). p may be NULL when n is 0. */
+HAMR_API int hamr_value_make_list_i64(hamr_value *out, const int64_t *p, size_t n);
+HAMR_API int hamr_value_make_list_f64(hamr_value *out, const double *p, size_t n);
+HAMR_API int hamr_value_make_list_bool(hamr_value *out, const bool *p, size_t n);
+HAMR_API int hamr_value_make_list_str(hamr_value *out, const char *const *p, size_t n);
+/* Makes a packed list of n items of type `elem` (HAMR_I64, HAMR_F64 or
+ * HAMR_BOOL; else HAMR_ETYPE), zeroed, and stores its array (int64_t,
+ * double or bool) in *data: the caller fills it before handing the value
+ * on, never after. */
+HAMR_API int hamr_value_alloc_list(hamr_value *out, hamr_type elem, size_t n, void **data);
 /* Wraps `obj`, an object of user type `type`; the value owns obj from now
  * on and frees it with the type's free callback, also when this call fails. */
 HAMR_API int hamr_value_make_user(hamr_value *out, hamr_type type, void *obj);
@@ -221,25 +244,75 @@ HAMR_API hamr_list hamr_value_list(const hamr_value *v);
 /* The object of a user-typed value. */
 HAMR_API const void *hamr_value_user(const hamr_value *v);
 
-static inline const hamr_value *hamr_list_at(hamr_list l, size_t i)
+/* Item i of the list as a value, or an empty value when i is out of range.
+ * Borrowed like the view: a scalar is a copy, a string, bytes, list or
+ * user value refers to the list's own box (hamr_value_ref() it to keep
+ * it beyond the list). */
+static inline hamr_value hamr_list_get(hamr_list l, size_t i)
 {
-	return i < l.len ? &l.items[i] : (const hamr_value *)0;
+	hamr_value v = HAMR_VALUE_EMPTY;
+	if (i >= l.len)
+		return v;
+	if (l.values)
+		return l.values[i];
+	if (l.elem == HAMR_I64)
+		v = hamr_value_from_i64(((const int64_t *)l.data)[i]);
+	else if (l.elem == HAMR_F64)
+		v = hamr_value_from_f64(((const double *)l.data)[i]);
+	else if (l.elem == HAMR_BOOL)
+		v = hamr_value_from_bool(((const bool *)l.data)[i]);
+	return v;
 }
 
+/* Item i as a C scalar: 0, false or NULL when i is out of range or the
+ * item has another type. */
 static inline int64_t hamr_list_i64(hamr_list l, size_t i)
 {
-	return i < l.len && l.items[i].type == HAMR_I64 ? l.items[i].u.i64 : 0;
+	hamr_value v = hamr_list_get(l, i);
+	return v.type == HAMR_I64 ? v.u.i64 : 0;
 }
 
 static inline double hamr_list_f64(hamr_list l, size_t i)
 {
-	return i < l.len && l.items[i].type == HAMR_F64 ? l.items[i].u.f64 : 0.0;
+	hamr_value v = hamr_list_get(l, i);
+	return v.type == HAMR_F64 ? v.u.f64 : 0.0;
+}
+
+static inline bool hamr_list_bool(hamr_list l, size_t i)
+{
+	hamr_value v = hamr_list_get(l, i);
+	return v.type == HAMR_BOOL ? v.u.b : false;
+}
+
+/* Item i as a double when it is an i64 or an f64 (lists of numbers read
+ * from a command line or a file mix them), else 0. */
+static inline double hamr_list_num(hamr_list l, size_t i)
+{
+	hamr_value v = hamr_list_get(l, i);
+	return v.type == HAMR_F64 ? v.u.f64 : v.type == HAMR_I64 ? (double)v.u.i64 : 0.0;
 }
 
 static inline const char *hamr_list_str(hamr_list l, size_t i)
 {
-	return i < l.len ? hamr_value_str(&l.items[i], (size_t *)0)
-	                 : (const char *)0;
+	return i < l.len && l.values ? hamr_value_str(&l.values[i], (size_t *)0)
+	                             : (const char *)0;
+}
+
+/* A packed list's items as a C array of l.len elements, borrowed (no
+ * copy); NULL when the list's element type is another. */
+static inline const int64_t *hamr_list_i64_array(hamr_list l)
+{
+	return l.elem == HAMR_I64 ? (const int64_t *)l.data : (const int64_t *)0;
+}
+
+static inline const double *hamr_list_f64_array(hamr_list l)
+{
+	return l.elem == HAMR_F64 ? (const double *)l.data : (const double *)0;
+}
+
+static inline const bool *hamr_list_bool_array(hamr_list l)
+{
+	return l.elem == HAMR_BOOL ? (const bool *)l.data : (const bool *)0;
 }
 
 /* hamr's own count of live value bytes, process-wide: the heap that values

@@ -209,13 +209,14 @@ static uint64_t program_alloc(void *ctx, size_t n)
 	return off;
 }
 
-/* A string or bytes value of the program's in the arena: its last
- * release frees it (hamr__arena_value). */
-static int program_value(void *ctx, hamr_type t, size_t n, void **data, hamr_value *out)
+/* A string, bytes value or packed list of the program's in the arena: its
+ * last release frees it (hamr__arena_value). */
+static int program_value(void *ctx, hamr_type t, hamr_type elem, size_t n, void **data,
+                         hamr_value *out)
 {
 	hamr_procpool *pp = ctx;
 	pthread_mutex_lock(&pp->alloc_lock);
-	int rc = hamr__arena_value(&pp->arena, &pp->cur, t, n, data, out);
+	int rc = hamr__arena_value(&pp->arena, &pp->cur, t, elem, n, data, out);
 	if (!rc)
 		program_took(pp, (uint64_t)((char *)out->u.box - pp->arena.base));
 	pthread_mutex_unlock(&pp->alloc_lock);
@@ -787,15 +788,11 @@ static void take_done(procjob *j, held_worker *pw, hamr_backend_done *res)
 			 * gained a reference */
 			if (taken)
 				hamr__arena_hold(&pp->arena, w->a);
-			if (w->kind == HAMR__WV_STR || w->kind == HAMR__WV_BYTES) {
-				size_t n;
-				if (w->kind == HAMR__WV_STR)
-					hamr_value_str(v, &n);
-				else
-					hamr_value_bytes(v, &n);
+			size_t n;
+			hamr_type elem;
+			if (!rc && hamr__value_flat(v, &n, &elem))
 				/* relaxed: a count */
 				atomic_fetch_add_explicit(&j->r->proc.shared, n, memory_order_relaxed);
-			}
 			if (rc && !res->rc) {
 				char *m = NULL;
 				if (asprintf(&m, "its result cannot be decoded: %s", hamr_errmsg()) < 0)

@@ -27,9 +27,9 @@
 #define HAMR__RING 256
 #define HAMR__MAX_TIMED 8 /* nodes of one task timed for the hooks */
 
-/* A value crossing the boundary: scalars inline, strings and bytes as the
- * offset of their box in the arena, anything else as the offset and
- * length of its encoding (hamr_value_encode) in the arena. */
+/* A value crossing the boundary: scalars inline, strings, bytes and packed
+ * lists as the offset of their box in the arena, anything else as the
+ * offset and length of its encoding (hamr_value_encode) in the arena. */
 enum {
 	HAMR__WV_EMPTY = 0,
 	HAMR__WV_NONE,
@@ -38,7 +38,8 @@ enum {
 	HAMR__WV_BOOL,
 	HAMR__WV_STR,   /* a: box offset */
 	HAMR__WV_BYTES, /* a: box offset */
-	HAMR__WV_ENC    /* a: offset, b: length of the encoding */
+	HAMR__WV_ENC,   /* a: offset, b: length of the encoding */
+	HAMR__WV_LIST   /* a: box offset, b: the items' hamr_kind (packed) */
 };
 
 typedef struct hamr__wval {

@@ -7,6 +7,7 @@
 
 #include "runtime/procs/procwire_internal.h"
 #include "serialize/error_internal.h"
+#include "serialize/value_internal.h"
 
 typedef struct locate_ctx {
 	uintptr_t addr;
@@ -80,8 +81,17 @@ int hamr__wire_get(const hamr__arena *a, const hamr__wval *w, hamr_value *out, i
 		return 0;
 	case HAMR__WV_STR:
 	case HAMR__WV_BYTES:
-		*taken = hamr__arena_value_at(a, w->kind == HAMR__WV_STR ? HAMR_STR : HAMR_BYTES, w->a, out);
+		*taken = hamr__arena_value_at(a, w->kind == HAMR__WV_STR ? HAMR_STR : HAMR_BYTES, NULL,
+		                              w->a, out);
 		return 0;
+	case HAMR__WV_LIST: {
+		hamr_type elem = hamr__wire_builtin((int32_t)w->b);
+		if (elem != HAMR_I64 && elem != HAMR_F64 && elem != HAMR_BOOL)
+			return hamr__error_set(HAMR_ECODEC, "a packed list of kind %llu on the wire",
+			                       (unsigned long long)w->b);
+		*taken = hamr__arena_value_at(a, HAMR_LIST, elem, w->a, out);
+		return 0;
+	}
 	case HAMR__WV_ENC:
 		return hamr_value_decode(a->base + w->a, w->b, out);
 	default: /* HAMR__WV_EMPTY */
@@ -113,12 +123,16 @@ int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, ham
 		out->kind = HAMR__WV_BOOL;
 		out->a = v->u.b;
 		return 0;
-	case HAMR_KIND_STR:
-	case HAMR_KIND_BYTES: {
-		out->kind = v->type->kind == HAMR_KIND_STR ? HAMR__WV_STR : HAMR__WV_BYTES;
-		size_t n;
-		const void *data = v->type->kind == HAMR_KIND_STR ? (const void *)hamr_value_str(v, &n) :
-		                                                     hamr_value_bytes(v, &n);
+	default:
+		break;
+	}
+	size_t n;
+	hamr_type elem;
+	const void *data = hamr__value_flat(v, &n, &elem);
+	if (data) { /* a string, bytes or a packed list: its box crosses */
+		out->kind = v->type == HAMR_STR ? HAMR__WV_STR : v->type == HAMR_BYTES ? HAMR__WV_BYTES :
+		                                                                      HAMR__WV_LIST;
+		out->b = elem ? (uint64_t)elem->kind : 0;
 		uint64_t off = hamr__arena_value_off(s->a, v);
 		if (off) { /* in the arena already: it crosses in place */
 			out->a = off;
@@ -126,29 +140,26 @@ int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, ham
 			return 0;
 		}
 		void *dst;
-		if (s->value(s->ctx, v->type, n, &dst, copy))
+		if (s->value(s->ctx, v->type, elem, elem ? hamr_value_list(v).len : n, &dst, copy))
 			return HAMR_ENOMEM;
 		memcpy(dst, data, n);
 		out->a = (uint64_t)((char *)copy->u.box - s->a->base);
 		s->copied += n;
 		return 0;
 	}
-	default: {
-		size_t need = 0;
-		int rc = hamr_value_encode(v, NULL, 0, &need);
-		if (rc)
-			return rc; /* HAMR_ECODEC: a user type without a codec */
-		uint64_t off = s->alloc(s->ctx, need);
-		if (!off)
-			return HAMR_ENOMEM;
-		if ((rc = hamr_value_encode(v, s->a->base + off, need, &need)))
-			return rc;
-		out->kind = HAMR__WV_ENC;
-		out->a = off;
-		out->b = need;
-		*raw = off;
-		s->copied += need;
-		return 0;
-	}
-	}
+	size_t need = 0;
+	int rc = hamr_value_encode(v, NULL, 0, &need);
+	if (rc)
+		return rc; /* HAMR_ECODEC: a user type without a codec */
+	uint64_t off = s->alloc(s->ctx, need);
+	if (!off)
+		return HAMR_ENOMEM;
+	if ((rc = hamr_value_encode(v, s->a->base + off, need, &need)))
+		return rc;
+	out->kind = HAMR__WV_ENC;
+	out->a = off;
+	out->b = need;
+	*raw = off;
+	s->copied += need;
+	return 0;
 }

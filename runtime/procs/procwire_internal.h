@@ -79,27 +79,28 @@ hamr_type hamr__wire_builtin(int32_t k);
 int hamr__wire_is_builtin(hamr_type t);
 
 /* Where a value's bytes go when it is put on the wire: `alloc` gives raw
- * arena bytes for an encoding, `value` makes a string or bytes value in
- * the arena for a copy; `copied` and `shared` count the value bytes
+ * arena bytes for an encoding, `value` makes a string, bytes value or
+ * packed list in the arena for a copy (hamr__arena_value); `copied` and `shared` count the value bytes
  * copied and those that crossed in place. */
 typedef struct hamr__wire_sink {
 	hamr__arena *a;
 	uint64_t (*alloc)(void *ctx, size_t n);
-	int (*value)(void *ctx, hamr_type t, size_t n, void **data, hamr_value *out);
+	int (*value)(void *ctx, hamr_type t, hamr_type elem, size_t n, void **data,
+	             hamr_value *out);
 	void *ctx;
 	uint64_t copied, shared;
 } hamr__wire_sink;
 
-/* Puts v on the wire into *out: scalars inline, a string or bytes value
- * that lives in the arena as its offset, another one copied into a new
+/* Puts v on the wire into *out: scalars inline, a string, bytes value or
+ * packed list that lives in the arena as its offset, another one copied into a new
  * arena value (*copy, the caller's), anything else encoded into raw arena
  * bytes (*raw, their offset). 0, HAMR_ECODEC (a user type without a
  * codec) or HAMR_ENOMEM (the arena is full). */
 int hamr__wire_put(hamr__wire_sink *s, const hamr_value *v, hamr__wval *out, hamr_value *copy,
                    uint64_t *raw);
 
-/* Takes a value off the wire into *out: scalars as they are, a string or
- * bytes value as its box in the arena (hamr__arena_value_at: *taken is 1
+/* Takes a value off the wire into *out: scalars as they are, a string,
+ * bytes value or packed list as its box in the arena (hamr__arena_value_at: *taken is 1
  * when the program took over a box a worker copy, whose chunk the caller
  * then holds), an encoding decoded into a new value the caller owns.
  * 0, or hamr_value_decode's error. */

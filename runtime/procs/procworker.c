@@ -105,10 +105,11 @@ static uint64_t worker_alloc(void *ctx, size_t n)
 	return worker_took(hamr__arena_alloc(&me.p->arena, &me.cur, n));
 }
 
-static int worker_value(void *ctx, hamr_type t, size_t n, void **data, hamr_value *out)
+static int worker_value(void *ctx, hamr_type t, hamr_type elem, size_t n, void **data,
+                        hamr_value *out)
 {
 	(void)ctx;
-	int rc = hamr__arena_value(&me.p->arena, &me.cur, t, n, data, out);
+	int rc = hamr__arena_value(&me.p->arena, &me.cur, t, elem, n, data, out);
 	worker_took(rc ? 0 : (uint64_t)((char *)out->u.box - me.p->arena.base));
 	return rc;
 }
@@ -119,7 +120,7 @@ static void *ret_alloc(hamr_call *c, size_t n)
 {
 	hamr_value v;
 	void *data = NULL;
-	if (worker_value(NULL, HAMR_BYTES, n, &data, &v)) {
+	if (worker_value(NULL, HAMR_BYTES, NULL, n, &data, &v)) {
 		hamr_fail(c, "the arena is full: cannot allocate a %zu-byte result (HAMR_ARENA_SIZE is %zu bytes)",
 		          n, (size_t)me.p->arena.h->n_chunks * HAMR__CHUNK);
 		return NULL;
@@ -181,8 +182,8 @@ static void rprog_free(rprog *rp)
 	free(rp);
 }
 
-/* An input off the wire: a string or bytes value is a view into the
- * arena; an encoded one is decoded into a value of the worker's own (*own). */
+/* An input off the wire: a string, bytes value or packed list is a view
+ * into the arena; an encoded one is decoded into a value of the worker's own (*own). */
 static int from_wval_worker(const hamr__wval *w, hamr_value *out, int *own)
 {
 	int taken; /* never, in a worker */

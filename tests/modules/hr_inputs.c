@@ -27,9 +27,10 @@ static int items_types(hamr_call *c)
 	size_t k = (size_t)snprintf(line, sizeof line, "%s[%zu]", hamr_type_name(l.elem), l.len);
 	for (size_t i = 0; i < l.len && k < sizeof line; i++) {
 		char item[128];
-		hamr_value_format(&l.items[i], item, sizeof item);
+		hamr_value v = hamr_list_get(l, i);
+		hamr_value_format(&v, item, sizeof item);
 		k += (size_t)snprintf(line + k, sizeof line - k, " %s:%s",
-		                      hamr_type_name(l.items[i].type), item);
+		                      hamr_type_name(v.type), item);
 	}
 	return hamr_ret_str(c, line);
 }

@@ -12,18 +12,16 @@ HAMR_MODULE(hello)
 HAMR_INPUT(hamr_list, spend)
 HAMR_INPUT(hamr_list, signups)
 
-static double num(hamr_list l, size_t k) /* given lists hold i64 or f64 */
-{ return l.items[k].type == HAMR_I64 ? (double)hamr_list_i64(l, k) : hamr_list_f64(l, k); }
+static double num(hamr_list l, size_t k) { return hamr_list_num(l, k); } /* i64 or f64 */
 
 /* The list of f(a, b, k, x) for each k of a; an empty value when out of
  * memory, which fails the node that returns it. */
 static hamr_value map(double (*f)(hamr_list, hamr_list, size_t, double), hamr_list a,
                       hamr_list b, double x)
 {
-	hamr_value out;
-	int rc = hamr_value_make_list(&out, HAMR_F64, a.len);
-	for (size_t k = 0; k < a.len && !rc; k++) rc = hamr_list_append_f64(&out, f(a, b, k, x));
-	if (rc) hamr_value_clear(&out);
+	hamr_value out; double *y;
+	if (!hamr_value_alloc_list(&out, HAMR_F64, a.len, (void **)&y))
+		for (size_t k = 0; k < a.len; k++) y[k] = f(a, b, k, x);
 	return out;
 }
 static double mean3(hamr_list a, hamr_list b, size_t k, double x) /* NaN before week 3 */
@@ -86,10 +84,8 @@ int main(void)
 	                      "spend_zero_mean_unit_variance", "total"};
 	hamr_graph *g = NULL; hamr_values *given = NULL; hamr_plan *plan = NULL; hamr_run *run = NULL;
 	hamr_value sp = HAMR_VALUE_EMPTY, su = HAMR_VALUE_EMPTY; char buf[512];
-	int rc = hamr_value_make_list(&sp, HAMR_F64, 6);
-	if (!rc) rc = hamr_value_make_list(&su, HAMR_F64, 6);
-	for (size_t k = 0; k < 6 && !rc; k++)
-		if (!(rc = hamr_list_append_f64(&sp, spend[k]))) rc = hamr_list_append_f64(&su, signups[k]);
+	int rc = hamr_value_make_list_f64(&sp, spend, 6);
+	if (!rc) rc = hamr_value_make_list_f64(&su, signups, 6);
 	if (!rc) rc = hamr_graph_create(&g);
 	if (!rc) rc = hamr_graph_add_module(g, HAMR_MODULE_REF(hello));
 	if (!rc) rc = hamr_values_create(&given);

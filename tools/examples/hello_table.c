@@ -8,9 +8,9 @@
 
 #include <hamr.h>
 
-static double num(hamr_list l, size_t k) /* given lists hold i64 or f64 */
+static double num(hamr_list l, size_t k) /* i64 or f64 */
 {
-	return l.items[k].type == HAMR_I64 ? (double)hamr_list_i64(l, k) : hamr_list_f64(l, k);
+	return hamr_list_num(l, k);
 }
 
 /* Sets the list of f(a, b, k, x) for each k of a as the node's result. */
@@ -132,10 +132,8 @@ int main(void)
 	                      "spend_zero_mean_unit_variance", "total"};
 	hamr_graph *g = NULL; hamr_values *given = NULL; hamr_plan *plan = NULL; hamr_run *run = NULL;
 	hamr_value sp = HAMR_VALUE_EMPTY, su = HAMR_VALUE_EMPTY; char buf[512];
-	int rc = hamr_value_make_list(&sp, HAMR_F64, 6);
-	if (!rc) rc = hamr_value_make_list(&su, HAMR_F64, 6);
-	for (size_t k = 0; k < 6 && !rc; k++)
-		if (!(rc = hamr_list_append_f64(&sp, spend[k]))) rc = hamr_list_append_f64(&su, signups[k]);
+	int rc = hamr_value_make_list_f64(&sp, spend, 6);
+	if (!rc) rc = hamr_value_make_list_f64(&su, signups, 6);
 	if (!rc) rc = hamr_graph_create(&g);
 	if (!rc) rc = hamr_graph_add_module(g, &hello);
 	if (!rc) rc = hamr_values_create(&given);

@@ -57,8 +57,7 @@ static uint64_t rng_init(int64_t seed, uint64_t stream)
  * given from outside (`hamr-run -i spend=[1200, 1350]`) may hold i64. */
 static double week(hamr_list l, size_t w)
 {
-	const hamr_value *v = hamr_list_at(l, w);
-	return hamr_value_type(v) == HAMR_I64 ? (double)hamr_value_i64(v) : hamr_value_f64(v);
+	return hamr_list_num(l, w);
 }
 
 /* A node that returns a list of f64 makes it with hamr_value_make_list,
