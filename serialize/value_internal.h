@@ -48,27 +48,27 @@ const void *hamr__value_flat(const hamr_value *v, size_t *n, hamr_type *elem);
  * (hamr_ret_alloc). */
 int hamr__value_alloc_bytes_uninit(hamr_value *out, size_t n, void **data);
 
+/* Whether a value of type t holds a box: a string, bytes, list or user
+ * value. False for the scalars and for NULL (an empty value). */
+static inline int hamr__type_boxed(hamr_type t)
+{
+	return t && (t->kind == HAMR_KIND_USER || t->kind == HAMR_KIND_STR ||
+	             t->kind == HAMR_KIND_BYTES || t->kind == HAMR_KIND_LIST);
+}
+
 /* hamr_value_clear, with scalars (the common case on executors' hot paths)
  * handled inline. */
 static inline void hamr__value_drop(hamr_value *v)
 {
-	hamr_type t = v->type;
-	if (t && t->kind != HAMR_KIND_USER && t->kind != HAMR_KIND_STR &&
-	    t->kind != HAMR_KIND_BYTES && t->kind != HAMR_KIND_LIST) {
-		v->type = NULL;
-		return;
-	}
-	hamr_value_clear(v);
+	if (hamr__type_boxed(v->type))
+		hamr_value_clear(v);
+	v->type = NULL;
 }
 
 /* hamr_value_ref, with scalars handled inline. */
 static inline hamr_value hamr__value_share(const hamr_value *v)
 {
-	hamr_type t = v->type;
-	if (!t || (t->kind != HAMR_KIND_USER && t->kind != HAMR_KIND_STR &&
-	           t->kind != HAMR_KIND_BYTES && t->kind != HAMR_KIND_LIST))
-		return *v;
-	return hamr_value_ref(v);
+	return hamr__type_boxed(v->type) ? hamr_value_ref(v) : *v;
 }
 
 #endif

@@ -26,6 +26,7 @@ typedef struct tb {
 	int64_t cancel_after;
 	int discarded;        /* still queued when the job closed */
 	int short_outs;       /* hands back one value too few */
+	int wrong_type;       /* hands back a string for its first value */
 	int nodes_ran;        /* hamr_backend_node_ran calls */
 } tb;
 
@@ -139,6 +140,10 @@ static int tb_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 		d->n_out = j->prog.n_outs;
 		if (j->t->short_outs && d->n_out)
 			hamr_value_clear(&d->out[--d->n_out]);
+		if (j->t->wrong_type && d->n_out) {
+			hamr_value_clear(&d->out[0]);
+			CHECK_OK(hamr_value_make_str(&d->out[0], "not a number"));
+		}
 	}
 	if (j->t->cancel && item == j->t->cancel_after)
 		hamr_run_cancel(j->r);
@@ -371,8 +376,9 @@ static void test_cancel(void)
 	CHECK_EQ_INT(t.closed, 1);
 }
 
-/* A completion that hands back fewer values than the program's is refused,
- * naming the backend and the item; nothing leaks (ASan). */
+/* A completion that hands back fewer values than the program's, or a value
+ * of another type than its node's, is refused, naming the backend and the
+ * item; nothing leaks (ASan). */
 static void test_bad_completion(void)
 {
 	tb t = {.short_outs = 1};
@@ -385,6 +391,17 @@ static void test_bad_completion(void)
 	CHECK_EQ_INT(res.err.item, 0);
 	CHECK(strstr(msg, "backend \"test\" gave back another count of values") != NULL);
 	CHECK_EQ_INT(t.closed, t.opened);
+
+	/* a value of another type than its node's is refused too, naming
+	 * the node and both types; the string is released (ASan) */
+	tb w = {.wrong_type = 1};
+	o.backend_self = &w;
+	res = run_graph(5, &o, NULL, node, msg);
+	CHECK_RC(res.rc, HAMR_EINVAL);
+	CHECK_EQ_STR(node, "items");
+	CHECK(strstr(msg, "a value of type str for node") != NULL);
+	CHECK(strstr(msg, "declared i64") != NULL);
+	CHECK_EQ_INT(w.closed, w.opened);
 }
 
 /* check refuses: the run is not made, with the backend's message. */

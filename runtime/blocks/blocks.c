@@ -143,7 +143,9 @@ struct hamr__stream {
 	uint32_t n_ga;
 	uint32_t n_lists;   /* segment lists: gathers of block values */
 	uint32_t *list_of;  /* per gather entry: its segment list, or -1 */
-	uint8_t *moved;     /* per segment list: moved into its list */
+	uint8_t items_boxed; /* the items' type may hold boxes (any, or boxed) */
+	uint8_t *drop;      /* per segment list: its values may hold boxes
+	                     * (by type) and were not moved into a list */
 	uint32_t *counted;  /* the block's slots with several readers: their
 	                     * counts are reset per item (one reader drops) */
 	uint32_t n_counted;
@@ -210,12 +212,15 @@ static seg **seg_ref(stream *s, size_t j)
 	return &s->pages[j >> PAGE_BITS][j & (PAGE - 1)];
 }
 
+/* Frees a segment, releasing the boxes its values hold: none when their
+ * types are scalars, nor once a list took them. */
 static void seg_free(stream *s, seg *sg)
 {
-	for (size_t k = 0; k < SEG; k++)
-		hamr__value_drop(&sg->v[k]);
+	if (s->items_boxed)
+		for (size_t k = 0; k < SEG; k++)
+			hamr__value_drop(&sg->v[k]);
 	for (uint32_t l = 0; l < s->n_lists; l++)
-		if (!s->moved[l]) /* else the values are a list's now */
+		if (s->drop[l])
 			for (size_t k = 0; k < SEG; k++)
 				hamr__value_drop(&sg->v[SEG * (1 + l) + k]);
 	free(sg);
@@ -751,6 +756,16 @@ static void backend_finish(stream *s, ctx *c, hamr_backend_done *res)
 	}
 	if (!res->rc && !res->dropped && res->n_out != s->n_outs)
 		res->rc = backend_refused(s, res, "another count of values than its program hands back");
+	for (uint32_t k = 0; !res->rc && !res->dropped && k < s->n_outs; k++) {
+		const hamr__pnode *pn = &s->p->nodes[s->outs[k]];
+		hamr_type got = res->out[k].type;
+		if (pn->type && got != pn->type && !(pn->type == HAMR_NONE && !got)) {
+			char what[200];
+			snprintf(what, sizeof what, "a value of type %s for node \"%s\", declared %s",
+			         hamr_type_name(got), pn->name, hamr_type_name(pn->type));
+			res->rc = backend_refused(s, res, what);
+		}
+	}
 	size_t it = (size_t)res->item;
 	if (s->r->observe && res->where && res->t1)
 		backend_events(s, res);
@@ -1159,7 +1174,7 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 			}
 		}
 		if (!rc && !own)
-			s->moved[s->list_of[g]] = 1;
+			s->drop[s->list_of[g]] = 0; /* the list's now */
 	}
 	size_t m = 0;
 	for (size_t it = 0; it < n && !rc && failed && !own; it++) {
@@ -1187,6 +1202,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->r = r;
 	s->p = p;
 	s->owner = owner;
+	s->items_boxed = !p->nodes[owner].type || hamr__type_boxed(p->nodes[owner].type);
 	s->blk = p->node_block[owner];
 	s->outer = f;
 	s->ga = p->gather + p->gather_start[s->blk];
@@ -1236,7 +1252,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	if (be)
 		s->n_outs = hamr__block_outs(p, s->blk, s->outs, HAMR__MAX_OUT);
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
-	s->moved = calloc(s->n_ga ? s->n_ga : 1, 1);
+	s->drop = calloc(s->n_ga ? s->n_ga : 1, 1);
 	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);
 	if (!s->broken)
 		return HAMR_ENOMEM;
@@ -1248,7 +1264,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		if (p->consumers[p->clear[k]] > 1)
 			s->counted[s->n_counted++] = p->clear[k];
 	s->acc = calloc(s->n_ga ? s->n_ga : 1, sizeof *s->acc);
-	if (!s->list_of || !s->moved || !s->acc)
+	if (!s->list_of || !s->drop || !s->acc)
 		return HAMR_ENOMEM;
 	s->merge = 1;
 	int folds = 0;
@@ -1261,8 +1277,11 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 			s->acc[g] = hamr_value_ref(&ge->init);
 		} else {
 			s->keep = 1;
-			if (ge->src != owner)
+			if (ge->src != owner) {
+				const hamr_type t = p->nodes[ge->src].type;
+				s->drop[s->n_lists] = !t || hamr__type_boxed(t);
 				s->list_of[g] = s->n_lists++;
+			}
 		}
 	}
 	s->merge &= folds && s->concurrent;
@@ -1293,7 +1312,7 @@ static void stream_destroy(stream *s)
 		hamr_value_clear(&s->acc[g]);
 	free(s->acc);
 	free(s->list_of);
-	free(s->moved);
+	free(s->drop);
 	free(s->broken);
 	free(s->counted);
 	pthread_mutex_destroy(&s->lock);
