@@ -20,6 +20,9 @@
 //                   wait_ns (the executor loop and the node functions),
 //                   destroy_ns; ns_per_node is their sum. The three clock
 //                   reads between the calls add about 0.07 ns per node.
+//   BM_threads_execute  BM_seq_execute on the threads executor, on a pool
+//                   of 1 or 2 workers (the second argument), made once:
+//                   what parallel costs against sequential on tiny nodes.
 //   BM_baseline     the same 1000 nodes as a plain C loop: an array of
 //                   function pointers, each node called indirectly with its
 //                   argument indices into an array of uint64_t values and
@@ -80,6 +83,48 @@ void BM_seq_execute(benchmark::State &state, hb::Shape shape)
 		hamr_run *r = nullptr;
 		int64_t t0 = hb::now_ns();
 		int rc = hamr_run_execute(&r, f.plan, f.given, nullptr);
+		hamr_run_destroy(r);
+		int64_t t1 = hb::now_ns();
+		if (rc) {
+			state.SkipWithError(hamr_errmsg());
+			break;
+		}
+		total += t1 - t0;
+		state.SetIterationTime((double)(t1 - t0) * 1e-9);
+	}
+	loop.stop();
+	per_node_counters(state, total, loop);
+}
+
+// A pool of `workers`, made once per count and kept until the process ends.
+hamr_pool *pool_of(int workers)
+{
+	static hamr_pool *pools[3];
+	if (!pools[workers]) {
+		hamr_pool_opts o = HAMR_POOL_OPTS_INIT;
+		o.workers = workers;
+		if (hamr_pool_create(&pools[workers], &o))
+			return nullptr;
+	}
+	return pools[workers];
+}
+
+void BM_threads_execute(benchmark::State &state, hb::Shape shape)
+{
+	const Fixture &f = fixture(shape);
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_THREADS;
+	if (!(o.pool = pool_of((int)state.range(1)))) {
+		state.SkipWithError(hamr_errmsg());
+		return;
+	}
+	int64_t total = 0;
+	hb::LoopClock loop;
+	loop.start();
+	for (auto _ : state) {
+		hamr_run *r = nullptr;
+		int64_t t0 = hb::now_ns();
+		int rc = hamr_run_execute(&r, f.plan, f.given, &o);
 		hamr_run_destroy(r);
 		int64_t t1 = hb::now_ns();
 		if (rc) {
@@ -218,6 +263,13 @@ void BM_baseline(benchmark::State &state, hb::Shape shape)
 
 BENCHMARK_CAPTURE(BM_seq_execute, wide, hb::Shape::wide)->SEQ_OPTS;
 BENCHMARK_CAPTURE(BM_seq_execute, chain, hb::Shape::chain)->SEQ_OPTS;
+BENCHMARK_CAPTURE(BM_threads_execute, wide, hb::Shape::wide)
+    ->ArgsProduct({{kNodes}, {1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_threads_execute, chain, hb::Shape::chain)
+    ->ArgsProduct({{kNodes}, {1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_threads_execute, random, hb::Shape::random)
+    ->ArgsProduct({{kNodes}, {1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_seq_execute, random, hb::Shape::random)->SEQ_OPTS;
 BENCHMARK_CAPTURE(BM_seq_phases, wide, hb::Shape::wide)->SEQ_OPTS;
 BENCHMARK_CAPTURE(BM_seq_phases, chain, hb::Shape::chain)->SEQ_OPTS;
 BENCHMARK_CAPTURE(BM_baseline, wide, hb::Shape::wide)->SEQ_OPTS;
