@@ -76,7 +76,7 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
 typedef struct lazy {
 	hamr_run *r;
 	hamr__worker *w;
-	uint32_t next;          /* runs next, UINT32_MAX: none */
+	int same_pool;          /* w is a worker of r->pool */
 	uint32_t kept[KEPT];    /* a ring: the oldest at head */
 	uint32_t head, n_kept;
 	uint32_t dep, dep_n;    /* pending[dep] -= dep_n, deferred */
@@ -84,7 +84,6 @@ typedef struct lazy {
 	uint32_t slot_n;
 	int shared;             /* r->shared_counts, as this worker knows it */
 	int64_t offer_at;       /* offers nothing before this time */
-	uint32_t until_clock;   /* nodes until the clock is read again */
 } lazy;
 
 /* Work of the run is about to leave this worker (a push, a queue): from
@@ -115,22 +114,20 @@ static inline int count_down(const lazy *z, atomic_uint *c, uint32_t n)
 	return atomic_fetch_sub_explicit(c, n, memory_order_acq_rel) == n;
 }
 
-/* Node d is ready: it runs next here if this worker's pool is the one for
- * it and nothing is next yet, is kept here if the pool is right, or goes
- * into the queue of the pool it belongs to: the blocking pool for nodes
- * tagged blocking and blocks that run one, the compute pool for the
- * others. */
-static void make_ready(lazy *z, uint32_t d)
+/* Node d is ready and does not run next here: it is kept here if this
+ * worker's pool is the one for it, or goes into the queue of the pool it
+ * belongs to: the blocking pool for nodes tagged blocking and blocks that
+ * run one, the compute pool for the others. Blocking nodes always go
+ * through the queue, whose seq_cst wake never misses a parked worker:
+ * they gain nothing from locality, and each waiting one should have a
+ * worker of its own at once. A task record is written only when a node
+ * leaves this worker. */
+static void keep_or_send(lazy *z, uint32_t d)
 {
 	hamr_run *r = z->r;
 	int blocking = (r->plan->nodes[d].flags &
 	                (HAMR__PNODE_BLOCKING | HAMR__PNODE_BLOCKING_ITEMS)) != 0;
-	hamr_pool *target = blocking ? r->blocking : r->pool;
-	/* blocking nodes always go through the queue, whose seq_cst wake
-	 * never misses a parked worker: they gain nothing from locality, and
-	 * each waiting one should have a worker of its own at once. A task
-	 * record is written only when a node leaves this worker. */
-	if (blocking || hamr__worker_pool(z->w) != target) {
+	if (blocking || !z->same_pool) {
 		share_counts(z);
 		hamr__node_task *t = &r->tasks[d];
 		t->r = r;
@@ -138,15 +135,24 @@ static void make_ready(lazy *z, uint32_t d)
 		t->roots_end = 0;
 		t->job.fn = node_task;
 		t->job.arg = t;
-		hamr__pool_submit(target, &t->job);
-	} else if (z->next == UINT32_MAX) {
-		z->next = d;
+		hamr__pool_submit(blocking ? r->blocking : r->pool, &t->job);
 	} else if (z->n_kept < KEPT) {
 		z->kept[(z->head + z->n_kept++) % KEPT] = d;
 	} else {
 		share_counts(z);
 		push_task(r, z->w, d, d, 0);
 	}
+}
+
+/* Node d is ready: it runs next here (*next) when nothing is next yet and
+ * it belongs to this worker's pool, else keep_or_send. */
+static inline void make_ready(lazy *z, uint32_t d, uint32_t *next)
+{
+	if (*next == UINT32_MAX && z->same_pool &&
+	    !(z->r->plan->nodes[d].flags & (HAMR__PNODE_BLOCKING | HAMR__PNODE_BLOCKING_ITEMS)))
+		*next = d;
+	else
+		keep_or_send(z, d);
 }
 
 /* The deferred decrement of pending[dep], if any: the dependent is ready
@@ -156,7 +162,7 @@ static void make_ready(lazy *z, uint32_t d)
 static void flush_dep(lazy *z)
 {
 	if (z->dep_n && count_down(z, &z->r->pending[z->dep], z->dep_n))
-		make_ready(z, z->dep);
+		keep_or_send(z, z->dep);
 	z->dep_n = 0;
 }
 
@@ -170,9 +176,11 @@ static void flush_slot(lazy *z)
 }
 
 /* Node i finished: its arguments' readers and its dependents' pending
- * inputs count down. */
-static void node_done(lazy *z, uint32_t i)
+ * inputs count down. The first dependent made ready that can run here is
+ * returned, to run next; UINT32_MAX: none. */
+static inline uint32_t node_done(lazy *z, uint32_t i)
 {
+	uint32_t next = UINT32_MAX;
 	hamr_run *r = z->r;
 	const hamr_plan *p = r->plan;
 	const hamr__pnode *pn = &p->nodes[i];
@@ -200,10 +208,10 @@ static void node_done(lazy *z, uint32_t i)
 		 * few inputs counts at once, since waiting would hold it back
 		 * for no saving (acq_rel, as in flush_dep) */
 		if (p->pending_init[d] == 1) {
-			make_ready(z, d);
+			make_ready(z, d, &next);
 		} else if (p->pending_init[d] <= FEW_INPUTS) {
 			if (count_down(z, &r->pending[d], 1))
-				make_ready(z, d);
+				make_ready(z, d, &next);
 		} else if (z->dep_n && z->dep == d) {
 			z->dep_n++;
 		} else {
@@ -212,15 +220,13 @@ static void node_done(lazy *z, uint32_t i)
 			z->dep_n = 1;
 		}
 	}
+	return next;
 }
 
 /* Offers work to an idle worker: the oldest node kept, else half of what
  * is left of a range of roots [*lo, *hi). */
 static void offer(lazy *z, uint32_t *lo, uint32_t *hi)
 {
-	if (--z->until_clock)
-		return;
-	z->until_clock = CLOCK_EVERY;
 	if (!hamr__worker_should_offer(z->w))
 		return;
 	int64_t now = hamr__now_ns();
@@ -242,21 +248,19 @@ static void offer(lazy *z, uint32_t *lo, uint32_t *hi)
 	}
 }
 
-/* What runs next: the node made ready last, the newest kept one, the next
- * root of the range; once none is left, the deferred decrements, which may
- * make one ready. UINT32_MAX: nothing is left. */
+/* What runs next when no dependent of the node just run can: the newest
+ * kept node, the next root of the range; once none is left, the deferred
+ * decrements, which may make one ready. UINT32_MAX: nothing is left. */
 static uint32_t take_next(lazy *z, uint32_t *lo, uint32_t hi)
 {
 	for (;;) {
-		uint32_t i = z->next;
-		if (i != UINT32_MAX) {
-			z->next = UINT32_MAX;
-			return i;
-		}
 		if (z->n_kept)
 			return z->kept[(z->head + --z->n_kept) % KEPT];
 		if (*lo < hi) {
-			make_ready(z, z->r->plan->roots[(*lo)++]);
+			uint32_t next = UINT32_MAX;
+			make_ready(z, z->r->plan->roots[(*lo)++], &next);
+			if (next != UINT32_MAX)
+				return next;
 			continue;
 		}
 		if (!z->dep_n && !z->slot_n)
@@ -281,25 +285,27 @@ static void node_task(void *arg)
 	const hamr_plan *p = r->plan;
 	/* relaxed: a task that came here through a push or a queue was
 	 * published after the flag was set (share_counts) */
-	lazy z = {.r = r, .w = hamr__worker_self(), .next = UINT32_MAX,
-	          .shared = atomic_load_explicit(&r->shared_counts, memory_order_relaxed),
-	          .until_clock = 1};
+	hamr__worker *w = hamr__worker_self();
+	lazy z = {.r = r, .w = w, .same_pool = hamr__worker_pool(w) == r->pool,
+	          .shared = atomic_load_explicit(&r->shared_counts, memory_order_relaxed)};
 	/* the run's first worker waits before it offers anything; a worker
 	 * given work by another may offer at once */
 	if (!z.shared)
 		z.offer_at = hamr__now_ns() + FIRST_OFFER_NS;
-	uint32_t lo = 0, hi = 0, ran = 0;
+	uint32_t lo = 0, hi = 0, ran = 0, until_clock = 1, i = UINT32_MAX;
 	if (nt->roots_end) {
 		lo = nt->i;
 		hi = nt->roots_end;
 	} else {
-		z.next = nt->i;
+		i = nt->i;
 	}
 	/* this task may run inside an item of a block on this worker
 	 * (stolen while it waits); it belongs to no item itself */
 	int64_t item = hamr__current_item;
 	hamr__current_item = -1;
-	for (uint32_t i; (i = take_next(&z, &lo, hi)) != UINT32_MAX;) {
+	for (;;) {
+		if (i == UINT32_MAX && (i = take_next(&z, &lo, hi)) == UINT32_MAX)
+			break;
 		/* relaxed: a late view of stop or cancel runs one more node,
 		 * which fail-fast allows (running nodes complete) */
 		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
@@ -316,9 +322,13 @@ static void node_task(void *arg)
 			if (rc < 0 && !r->keep_going)
 				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
 		}
-		node_done(&z, i);
+		uint32_t next = node_done(&z, i);
 		ran++;
-		offer(&z, &lo, &hi);
+		if (__builtin_expect(!--until_clock, 0)) {
+			until_clock = CLOCK_EVERY;
+			offer(&z, &lo, &hi);
+		}
+		i = next;
 	}
 	hamr__current_item = item;
 	/* one count for every node this task ran (a shared line touched
