@@ -30,7 +30,10 @@ typedef struct hamr__node_task {
 	hamr_task t;   /* for a worker's deque */
 	hamr__job job; /* for another pool's queue */
 	struct hamr_run *r;
-	uint32_t i;
+	uint32_t i;    /* the node; for a range of roots, its first index in
+	                * plan->roots */
+	uint32_t roots_end; /* 0: a node; else a range of roots [i, roots_end),
+	                     * in the record of its first root */
 } hamr__node_task;
 
 struct hamr_run {
@@ -46,6 +49,10 @@ struct hamr_run {
 	atomic_uint *pending;   /* per node: computed inputs not yet done */
 	struct hamr__node_task *tasks; /* per node */
 	atomic_uint left;       /* nodes not yet finished or skipped */
+	/* some of the run's work left its first worker: counts of pending
+	 * inputs and readers take atomic read-modify-writes from then on
+	 * (runtime/exec/threads.c) */
+	atomic_bool shared_counts;
 	atomic_bool stop;       /* fail fast: no node starts after a failure */
 	hamr__job job;          /* the submission that starts the run */
 	atomic_int state;       /* RUN_* */
