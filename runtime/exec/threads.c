@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: MIT
 /* The threads executor: a plan on the work-stealing pool.
  *
- * Each plan node is a task whose record lives in the run (no allocation per
- * node), with a counter of the computed inputs it still waits for. A node
- * whose counter is zero at the start is a root; the run starts with one
- * job, submitted from the caller's thread, that pushes every root onto the
- * worker's deque. When a node finishes, it decrements each dependent's
- * counter; the dependents that reach zero are ready: all but one go on this
- * worker's own deque, for it or thieves to take, and the first runs next
- * right here, without a trip through the deque. A chain of nodes thus runs
- * as a loop on one worker, and a wide layer spreads over every worker.
+ * A run starts with one job, submitted from the caller's thread. For a
+ * plain plan (no map blocks, no blocking nodes) that job first runs the
+ * nodes in the plan's order, as the sequential executor does, with plain
+ * counts and no scheduling at all (in_order below), and turns lazy only
+ * once another worker is idle and the run has gone on for a while.
+ *
+ * Lazy: each plan node has a task record in the run (no allocation per
+ * node) and a counter of the computed inputs it still waits for. A worker
+ * that finishes a node counts down its dependents; the first one made
+ * ready runs next right there, the others it keeps (a ring) and runs
+ * newest first. It makes one available to others, or half of its range
+ * of roots, only when a worker is idle (hamr__worker_should_offer), as
+ * parallel_for splits its range. Counts stay plain loads and stores until
+ * work of the run first leaves its worker (shared_counts), and become
+ * atomic read-modify-writes from then on. Decrements of a counter with
+ * many contributors are gathered while the same counter repeats.
  * Nodes tagged blocking=true (I/O) run on the pool's blocking pool, sized
  * for concurrency rather than cores, so waiting never occupies a compute
  * worker; readiness crosses between the two pools through their queues.
@@ -19,13 +26,13 @@
  * scope: a parallelizable node and its whole block is one unit, whose
  * items stream to consumers on the pool (runtime/blocks.c).
  *
- * Values are released as in the sequential executor, with atomic counters:
- * the reader that takes a slot's count to zero frees it. A failure stops
- * the run fast: nodes not yet started are skipped (their counters still
- * move, so the run always finishes), running ones complete, and the first
- * error is the run's. Under keep_going nothing stops: a node whose input
- * failed is skipped when its turn comes. The last node to finish ends the
- * run. */
+ * Values are released as in the sequential executor, by counters of their
+ * readers: the reader that takes a slot's count to zero frees it. A
+ * failure stops the run fast: nodes not yet started are skipped (their
+ * counters still move, so the run always finishes), running ones
+ * complete, and the first error is the run's. Under keep_going nothing
+ * stops: a node whose input failed is skipped when its turn comes. The
+ * last node to finish ends the run. */
 #include <stdlib.h>
 
 #include "runtime/core/run_internal.h"
@@ -278,33 +285,16 @@ static void end_run(hamr_run *r)
 	hamr__pool_run_end(pool);
 }
 
-static void node_task(void *arg)
+/* Runs what z's worker has: node i first (UINT32_MAX: none), then what
+ * it makes ready and keeps, the roots of the range [lo, hi), until
+ * nothing is left here. Returns the number of nodes it ran. */
+static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 {
-	hamr__node_task *nt = arg;
-	hamr_run *r = nt->r;
+	hamr_run *r = z->r;
 	const hamr_plan *p = r->plan;
-	/* relaxed: a task that came here through a push or a queue was
-	 * published after the flag was set (share_counts) */
-	hamr__worker *w = hamr__worker_self();
-	lazy z = {.r = r, .w = w, .same_pool = hamr__worker_pool(w) == r->pool,
-	          .shared = atomic_load_explicit(&r->shared_counts, memory_order_relaxed)};
-	/* the run's first worker waits before it offers anything; a worker
-	 * given work by another may offer at once */
-	if (!z.shared)
-		z.offer_at = hamr__now_ns() + FIRST_OFFER_NS;
-	uint32_t lo = 0, hi = 0, ran = 0, until_clock = 1, i = UINT32_MAX;
-	if (nt->roots_end) {
-		lo = nt->i;
-		hi = nt->roots_end;
-	} else {
-		i = nt->i;
-	}
-	/* this task may run inside an item of a block on this worker
-	 * (stolen while it waits); it belongs to no item itself */
-	int64_t item = hamr__current_item;
-	hamr__current_item = -1;
+	uint32_t ran = 0, until_clock = 1;
 	for (;;) {
-		if (i == UINT32_MAX && (i = take_next(&z, &lo, hi)) == UINT32_MAX)
+		if (i == UINT32_MAX && (i = take_next(z, &lo, hi)) == UINT32_MAX)
 			break;
 		/* relaxed: a late view of stop or cancel runs one more node,
 		 * which fail-fast allows (running nodes complete) */
@@ -322,20 +312,110 @@ static void node_task(void *arg)
 			if (rc < 0 && !r->keep_going)
 				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
 		}
-		uint32_t next = node_done(&z, i);
+		uint32_t next = node_done(z, i);
 		ran++;
 		if (__builtin_expect(!--until_clock, 0)) {
 			until_clock = CLOCK_EVERY;
-			offer(&z, &lo, &hi);
+			offer(z, &lo, &hi);
 		}
 		i = next;
 	}
-	hamr__current_item = item;
-	/* one count for every node this task ran (a shared line touched
-	 * once, not once per node). acq_rel: the last to finish sees every
-	 * other node's work before it ends the run */
+	return ran;
+}
+
+/* One count for every node a task ran (a shared line touched once, not
+ * once per node). acq_rel: the last to finish sees every other node's
+ * work before it ends the run. */
+static void count_ran(hamr_run *r, uint32_t ran)
+{
 	if (ran && atomic_fetch_sub_explicit(&r->left, ran, memory_order_acq_rel) == ran)
 		end_run(r);
+}
+
+static void node_task(void *arg)
+{
+	hamr__node_task *nt = arg;
+	hamr_run *r = nt->r;
+	/* relaxed: a task that came here through a push or a queue was
+	 * published after the flag was set (share_counts) */
+	hamr__worker *w = hamr__worker_self();
+	lazy z = {.r = r, .w = w, .same_pool = hamr__worker_pool(w) == r->pool,
+	          .shared = atomic_load_explicit(&r->shared_counts, memory_order_relaxed)};
+	/* the run's first worker waits before it offers anything; a worker
+	 * given work by another may offer at once */
+	if (!z.shared)
+		z.offer_at = hamr__now_ns() + FIRST_OFFER_NS;
+	/* this task may run inside an item of a block on this worker
+	 * (stolen while it waits); it belongs to no item itself */
+	int64_t item = hamr__current_item;
+	hamr__current_item = -1;
+	uint32_t ran = nt->roots_end ? run_lazy(&z, nt->i, nt->roots_end, UINT32_MAX) :
+	                               run_lazy(&z, 0, 0, nt->i);
+	hamr__current_item = item;
+	count_ran(r, ran);
+}
+
+/* ---- in order ----------------------------------------------------------
+ * A run of a plain plan (no map blocks, no blocking nodes) starts as the
+ * sequential executor does: node after node in the plan's order on the
+ * first worker, each argument released by a plain count, no count of
+ * pending inputs and no ready set. Every CLOCK_EVERY nodes it looks for
+ * an idle worker; once one is idle and FIRST_OFFER_NS have passed, it
+ * turns lazy at node t: the pending counts of the nodes from t on are
+ * set, less the inputs that nodes before t gave them (what each would
+ * have counted as it finished), which makes ready the nodes they alone
+ * waited for; the roots from t on become the range. So a graph of tiny
+ * nodes costs what the sequential executor costs while one worker is
+ * all there is, and spreads once another is free. */
+uint32_t hamr__threads_switch_at = UINT32_MAX;
+
+static int starts_in_order(const hamr_plan *p)
+{
+	return p->n_scopes == 1 && !p->n_blocking;
+}
+
+static uint32_t in_order(hamr_run *r, hamr__worker *w)
+{
+	const hamr_plan *p = r->plan;
+	int64_t offer_at = hamr__now_ns() + FIRST_OFFER_NS;
+	uint32_t switch_at = hamr__threads_switch_at, t = 0;
+	uint32_t until_clock = switch_at != UINT32_MAX ? switch_at + 1 : CLOCK_EVERY;
+	for (; t < p->n_nodes; t++) {
+		if (__builtin_expect(!--until_clock, 0)) {
+			until_clock = CLOCK_EVERY;
+			if (t == switch_at || (hamr__worker_should_offer(w) && hamr__now_ns() >= offer_at))
+				break;
+		}
+		/* relaxed: as in run_lazy */
+		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+			int rc = atomic_load_explicit(&r->cancel, memory_order_relaxed) ?
+			                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
+			                 hamr__run_node(r, t);
+			if (rc < 0 && !r->keep_going)
+				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
+		}
+		/* nothing of the run has left this worker */
+		hamr__release_args_alone(p, r, t);
+	}
+	if (t == p->n_nodes)
+		return t;
+	/* lazy from node t on */
+	lazy z = {.r = r, .w = w, .same_pool = 1};
+	for (uint32_t d = t; d < p->n_nodes; d++)
+		atomic_init(&r->pending[d], p->pending_init[d]);
+	uint32_t next = UINT32_MAX;
+	for (uint32_t j = 0; j < t; j++) {
+		const hamr__pnode *pn = &p->nodes[j];
+		for (uint32_t k = 0; k < pn->n_dependents; k++) {
+			uint32_t d = p->dependents[pn->dep_start + k];
+			if (d >= t && count_down(&z, &r->pending[d], 1))
+				make_ready(&z, d, &next);
+		}
+	}
+	uint32_t lo = 0;
+	while (lo < p->n_roots && p->roots[lo] < t)
+		lo++;
+	return t + run_lazy(&z, lo, p->n_roots, next);
 }
 
 /* The run's first job: the roots as one range, run here and split lazily
@@ -345,7 +425,13 @@ static void start_roots(void *arg)
 {
 	hamr_run *r = arg;
 	const hamr_plan *p = r->plan;
-	if (p->n_roots) {
+	hamr__worker *w = hamr__worker_self();
+	if (starts_in_order(p)) { /* on a worker of r->pool: it was submitted there */
+		int64_t item = hamr__current_item;
+		hamr__current_item = -1;
+		count_ran(r, in_order(r, w));
+		hamr__current_item = item;
+	} else if (p->n_roots) {
 		hamr__node_task *t = &r->tasks[p->roots[0]];
 		t->r = r;
 		t->i = 0;
@@ -361,8 +447,10 @@ int hamr__threads_prepare(hamr_run *r)
 	const hamr_plan *p = r->plan;
 	if (p->n_blocking && !(r->blocking = hamr__pool_blocking(r->pool)))
 		return HAMR_ENOMEM; /* the message says why */
-	for (uint32_t i = 0; i < p->n_nodes; i++)
-		atomic_init(&r->pending[i], p->pending_init[i]);
+	/* a plain plan's pending counts are set when it turns lazy */
+	if (!starts_in_order(p))
+		for (uint32_t i = 0; i < p->n_nodes; i++)
+			atomic_init(&r->pending[i], p->pending_init[i]);
 	atomic_init(&r->shared_counts, false);
 	return 0;
 }

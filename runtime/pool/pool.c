@@ -603,8 +603,16 @@ int hamr__pool_all_parked(hamr_pool *p)
 
 int hamr__pool_await_briefly(hamr_pool *p, atomic_int *state, int value)
 {
-	if (hamr__pool_all_parked(p) || p->fills_cpus || !p->opts.spin_us)
+	if (hamr__pool_all_parked(p) || !p->opts.spin_us)
 		return atomic_load_explicit(state, memory_order_acquire) == value;
+	if (p->fills_cpus) {
+		for (int k = 0; k < 1000; k++) {
+			if (atomic_load_explicit(state, memory_order_acquire) == value)
+				return 1;
+			hamr__cpu_relax();
+		}
+		return atomic_load_explicit(state, memory_order_acquire) == value;
+	}
 	/* four times as long as an idle worker spins: the waiter holds a CPU
 	 * nobody else of p would use, and a sleep costs a wake-up on both
 	 * sides */
