@@ -741,7 +741,7 @@ static int backend_refused(stream *s, hamr_backend_done *res, const char *what)
 	for (uint32_t k = 0; k < res->n_out && k < HAMR_BACKEND_MAX_OUT; k++)
 		hamr_value_clear(&res->out[k]);
 	res->n_out = 0;
-	char msg[160];
+	char msg[256]; /* what: at most 200 with its NUL */
 	snprintf(msg, sizeof msg, "%s for item %lld", what, (long long)res->item);
 	return hamr__backend_refuse(s->r, s->be, s->p->nodes[s->owner].name, res->item, msg);
 }
