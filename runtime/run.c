@@ -79,9 +79,38 @@ static int limit_knob(size_t *v, hamr__knob_value *k)
 	return rc;
 }
 
-/* The knobs a run shows under HAMR_DISPLAY_ENV: those below, then the
- * process executor's two. */
-enum { RUN_KNOBS = 6, PROC_KNOBS = 2 };
+/* The executor a run gets when neither its options nor HAMR_EXECUTOR
+ * choose one: the one place that sets the built-in default (README's
+ * "Environment variables" and include/hamr/runtime.h say which it is). */
+static const hamr_executor_kind builtin_executor = HAMR_EXEC_SEQUENTIAL;
+
+/* The local executor: the API's *e when set, else HAMR_EXECUTOR, else
+ * builtin_executor; *e and k get the result (k for HAMR_DISPLAY_ENV).
+ * The variable is read only when the API leaves the choice to it, as
+ * every knob's is. 0 or HAMR_EINVAL (a malformed variable). */
+static int resolve_executor(hamr_executor_kind *e, hamr__knob_value *k)
+{
+	*k = (hamr__knob_value){"HAMR_EXECUTOR", 0, NULL, HAMR__FROM_API};
+	if (*e == HAMR_EXEC_DEFAULT) {
+		hamr__env_check();
+		const char *s = getenv(k->name);
+		*e = builtin_executor;
+		k->source = HAMR__FROM_DEFAULT;
+		if (s && *s) {
+			if (hamr_executor_parse(s, e))
+				return hamr__error_set(HAMR_EINVAL,
+				                       "%s=%s: expected sequential, threads or processes",
+				                       k->name, s);
+			k->source = HAMR__FROM_ENV;
+		}
+	}
+	k->text = hamr_executor_name(*e);
+	return 0;
+}
+
+/* The knobs a run shows under HAMR_DISPLAY_ENV: the executor, those
+ * below, then the process executor's two. */
+enum { EXEC_KNOBS = 1, RUN_KNOBS = 6, PROC_KNOBS = 2 };
 
 /* The knobs every run resolves, whatever its plan, so that a malformed
  * variable is an error whether or not this plan has map blocks:
@@ -282,8 +311,9 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
 	if ((unsigned)o.remote > HAMR_REMOTE_BACKEND)
 		return hamr__error_set(HAMR_EINVAL, "unknown remote executor %d", (int)o.remote);
-	if (o.executor == HAMR_EXEC_DEFAULT)
-		o.executor = HAMR_EXEC_SEQUENTIAL;
+	hamr__knob_value knobs[EXEC_KNOBS + RUN_KNOBS + PROC_KNOBS];
+	if ((rc = resolve_executor(&o.executor, knobs)))
+		return rc;
 	if ((rc = backend_usable(&o)))
 		return rc;
 	if ((unsigned)o.grouping > HAMR_GROUPING_NODE)
@@ -291,8 +321,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	if ((unsigned)o.policy > HAMR_KEEP_GOING)
 		return hamr__error_set(HAMR_EINVAL, "unknown policy %d", (int)o.policy);
 	int pool_needed = o.executor != HAMR_EXEC_SEQUENTIAL;
-	hamr__knob_value knobs[RUN_KNOBS + PROC_KNOBS];
-	if ((rc = resolve_run_knobs(&o, knobs)))
+	if ((rc = resolve_run_knobs(&o, knobs + EXEC_KNOBS)))
 		return rc;
 	if (plan->n_scopes > 1) {
 		pool_needed |= o.remote == HAMR_REMOTE_THREADS;
@@ -350,8 +379,11 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	if (!rc)
 		rc = fill_slots(r, given);
 	size_t n_proc = 0;
-	if (!rc)
-		rc = backends_prepare(r, knobs + RUN_KNOBS, &n_proc);
+	if (!rc && (rc = backends_prepare(r, knobs + EXEC_KNOBS + RUN_KNOBS, &n_proc)) &&
+	    knobs[0].source == HAMR__FROM_ENV && o.executor == HAMR_EXEC_PROCESSES)
+		/* a program that never asked for worker processes learns why
+		 * it needs them (hamr_processes_init, most often) */
+		hamr__error_append(rc, " (the processes executor, from HAMR_EXECUTOR)");
 	r->slow_path = r->observe | (r->node_backend != NULL);
 	if (!rc && o.executor != HAMR_EXEC_SEQUENTIAL)
 		rc = hamr__threads_prepare(r);
@@ -359,7 +391,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		hamr_run_destroy(r);
 		return rc;
 	}
-	display_run_knobs(o.executor, knobs, RUN_KNOBS + n_proc);
+	display_run_knobs(o.executor, knobs, EXEC_KNOBS + RUN_KNOBS + n_proc);
 	*out = r;
 	return 0;
 }

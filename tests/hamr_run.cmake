@@ -536,7 +536,7 @@ hamr_run(2 ${example} -o spend_mean --executor threads)
 expect_has("HAMR_WORKERS=abc" "${err}" "cannot run the plan" "HAMR_WORKERS=abc")
 expect_eq("HAMR_WORKERS=abc prints no output" "${out}" "")
 # the sequential executor makes no pool: the variable is not read
-hamr_run(0 ${example} -o spend_mean)
+hamr_run(0 ${example} -o spend_mean --executor sequential)
 # the process pool's knobs, for the processes executor
 set(run_env HAMR_PROCESSES=many)
 hamr_run(2 ${example} -o spend_mean --executor processes)
@@ -551,13 +551,58 @@ expect_has("HAMR_TASK_TIMEOUT=soon" "${err}" "HAMR_TASK_TIMEOUT=soon")
 unset(run_env)
 
 # ---- HAMR_DISPLAY_ENV: a sequential run shows its knobs too ------------------
-execute_process(COMMAND ${CMAKE_COMMAND} -E env HAMR_DISPLAY_ENV=1
-  ${tool} ${example} -o spend_mean RESULT_VARIABLE rc OUTPUT_VARIABLE o ERROR_VARIABLE e)
-set(last "\n  HAMR_DISPLAY_ENV=1 hamr-run ${example} -o spend_mean\n--- exit ${rc}\n${e}")
-expect_eq("HAMR_DISPLAY_ENV=1: exit" "${rc}" "0")
-expect_has("HAMR_DISPLAY_ENV=1, sequential" "${e}"
+# hamr_run_display(<VAR=VALUE>... ARGS <args>...): hamr-run with the variables
+# and HAMR_DISPLAY_ENV=1 (whose lines do not start with "hamr-run: "), and
+# without the caller's HAMR_EXECUTOR; it must succeed. Sets `out` and `err`.
+function(hamr_run_display)
+  cmake_parse_arguments(PARSE_ARGV 0 d "" "" "ARGS")
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=HAMR_EXECUTOR HAMR_DISPLAY_ENV=1
+    ${d_UNPARSED_ARGUMENTS}
+    ${tool} ${d_ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE o ERROR_VARIABLE e)
+  string(REPLACE ";" " " cmd "HAMR_DISPLAY_ENV=1 ${d_UNPARSED_ARGUMENTS} hamr-run ${d_ARGS}")
+  set(last "\n  ${cmd}\n--- exit ${rc}\n${e}")
+  set(last "${last}" PARENT_SCOPE)
+  expect_eq("${cmd}: exit" "${rc}" "0")
+  set(checks ${checks} PARENT_SCOPE)
+  set(out "${o}" PARENT_SCOPE)
+  set(err "${e}" PARENT_SCOPE)
+endfunction()
+hamr_run_display(ARGS ${example} -o spend_mean --executor sequential)
+expect_has("HAMR_DISPLAY_ENV=1, sequential" "${err}"
   "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the sequential executor)"
+  "  HAMR_EXECUTOR = 'sequential' (API)"
   "  HAMR_MAX_ITEMS = 'none' (default)")
+
+# ---- HAMR_EXECUTOR: the executor when --executor names none -------------------
+# the built-in default (README's "Environment variables"), when neither names one
+hamr_run_display(ARGS ${example} -o spend_mean)
+expect_has("no --executor, no HAMR_EXECUTOR" "${err}"
+  "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the sequential executor)"
+  "  HAMR_EXECUTOR = 'sequential' (default)")
+expect_eq("no --executor, no HAMR_EXECUTOR: stdout" "${out}" "spend_mean = 1301.9166666666667\n")
+foreach(executor threads processes)
+  hamr_run_display(HAMR_EXECUTOR=${executor} ARGS ${example} -o spend_mean)
+  expect_has("HAMR_EXECUTOR=${executor}" "${err}"
+    "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the ${executor} executor)"
+    "  HAMR_EXECUTOR = '${executor}' (environment)")
+  expect_eq("HAMR_EXECUTOR=${executor}: stdout" "${out}" "spend_mean = 1301.9166666666667\n")
+endforeach()
+# --executor wins over the variable
+hamr_run_display(HAMR_EXECUTOR=processes ARGS ${example} -o spend_mean --executor threads)
+expect_has("--executor threads, HAMR_EXECUTOR=processes" "${err}"
+  "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the threads executor)"
+  "  HAMR_EXECUTOR = 'threads' (API)")
+expect_lacks("--executor threads, HAMR_EXECUTOR=processes" "${err}" "processes executor")
+# a value that names no executor: exit 2, naming the variable, unless
+# --executor makes the choice and the variable is not read
+set(run_env HAMR_EXECUTOR=Threads)
+hamr_run(2 ${example} -o spend_mean)
+expect_has("HAMR_EXECUTOR=Threads" "${err}"
+  "hamr-run: cannot run the plan: HAMR_EXECUTOR=Threads: expected sequential, threads or processes")
+expect_eq("HAMR_EXECUTOR=Threads prints no output" "${out}" "")
+hamr_run(0 ${example} -o spend_mean --executor sequential)
+expect_eq("--executor sequential, HAMR_EXECUTOR=Threads" "${out}" "spend_mean = 1301.9166666666667\n")
+unset(run_env)
 hamr_run(2)
 expect_has("no arguments" "${err}" "hamr-run: ")
 hamr_run(2 -o report)
@@ -588,6 +633,6 @@ report = "12 weeks: mean spend $1301.92, std dev $101.93; best week 12 at $26.14
 hamr_run(1 ${modules}/hr_fail.so -o ratio --executor threads)
 expect_has("a failure on threads" "${err}" "node \"ratio\" failed: division by zero (10 / 0)")
 hamr_run(0 --help)
-expect_has("--help" "${out}" "usage: hamr-run" "Exit status")
+expect_has("--help" "${out}" "usage: hamr-run" "Exit status" "the one\n                      HAMR_EXECUTOR names")
 
 message(STATUS "hamr_run test: ${checks} checks passed")

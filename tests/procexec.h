@@ -114,9 +114,13 @@ static inline void done(fixture *f)
 	hamr_values_destroy(f->in);
 }
 
+/* Blocks' items in worker processes of `pp`, every other node on the
+ * sequential executor (on the waiting thread: no thread pool starts for
+ * them). A test that wants other nodes elsewhere sets o.executor. */
 static inline hamr_run_opts on_processes(void)
 {
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_SEQUENTIAL;
 	o.remote = HAMR_REMOTE_PROCESSES;
 	o.procpool = pp;
 	return o;

@@ -344,8 +344,8 @@ static void test_failure(void)
 {
 	static int fail = 1;
 	tb t = {0};
-	hamr_run_opts o = {.remote = HAMR_REMOTE_BACKEND, .backend = &test_backend,
-	                   .backend_self = &t};
+	hamr_run_opts o = {.executor = HAMR_EXEC_SEQUENTIAL, .remote = HAMR_REMOTE_BACKEND,
+	                   .backend = &test_backend, .backend_self = &t};
 	char node[64], msg[256];
 	result res = run_graph(30, &o, &fail, node, msg);
 	CHECK_RC(res.rc, HAMR_EFAIL);
@@ -366,8 +366,8 @@ static void test_failure(void)
 static void test_cancel(void)
 {
 	tb t = {.cancel = 1, .cancel_after = 5};
-	hamr_run_opts o = {.remote = HAMR_REMOTE_BACKEND, .backend = &test_backend,
-	                   .backend_self = &t};
+	hamr_run_opts o = {.executor = HAMR_EXEC_SEQUENTIAL, .remote = HAMR_REMOTE_BACKEND,
+	                   .backend = &test_backend, .backend_self = &t};
 	result res = run_graph(40, &o, NULL, NULL, NULL);
 	CHECK_RC(res.rc, HAMR_ECANCELED);
 	CHECK_EQ_INT(t.cancels, 1);
@@ -382,8 +382,8 @@ static void test_cancel(void)
 static void test_bad_completion(void)
 {
 	tb t = {.short_outs = 1};
-	hamr_run_opts o = {.remote = HAMR_REMOTE_BACKEND, .backend = &test_backend,
-	                   .backend_self = &t};
+	hamr_run_opts o = {.executor = HAMR_EXEC_SEQUENTIAL, .remote = HAMR_REMOTE_BACKEND,
+	                   .backend = &test_backend, .backend_self = &t};
 	char node[64], msg[256];
 	result res = run_graph(5, &o, NULL, node, msg);
 	CHECK_RC(res.rc, HAMR_EINVAL);
@@ -408,8 +408,8 @@ static void test_bad_completion(void)
 static void test_check_refuses(void)
 {
 	tb t = {.refuse = 1};
-	hamr_run_opts o = {.remote = HAMR_REMOTE_BACKEND, .backend = &test_backend,
-	                   .backend_self = &t};
+	hamr_run_opts o = {.executor = HAMR_EXEC_SEQUENTIAL, .remote = HAMR_REMOTE_BACKEND,
+	                   .backend = &test_backend, .backend_self = &t};
 	char msg[256];
 	result res = run_graph(5, &o, NULL, NULL, msg);
 	CHECK_RC(res.rc, HAMR_ECODEC);
@@ -529,8 +529,9 @@ static void test_serve(void)
 	hamr_graph_destroy(g);
 }
 
-/* Zero-initialised options are the defaults: the default executor runs
- * the plan sequentially; retries takes HAMR_OFF, not another negative
+/* Zero-initialised options are the defaults: the default executor
+ * (HAMR_EXECUTOR's, else the built-in one) gives the sequential
+ * executor's results; retries takes HAMR_OFF, not another negative
  * number. */
 static void test_zero_options(void)
 {

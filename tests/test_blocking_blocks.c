@@ -37,10 +37,12 @@ static hamr_run_opts on_pool(hamr_pool *p, int threads)
 {
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
 	o.pool = p;
-	if (threads)
+	if (threads) {
 		o.executor = HAMR_EXEC_THREADS;
-	else
+	} else {
+		o.executor = HAMR_EXEC_SEQUENTIAL;
 		o.remote = HAMR_REMOTE_THREADS;
+	}
 	return o;
 }
 
@@ -126,6 +128,7 @@ static void test_64_waiting_items_overlap_on_two_compute_workers(void)
 	}
 	/* the sequential executor, the block on the pool by its tag */
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_SEQUENTIAL;
 	o.pool = pool2;
 	check_meet(meet_defs_tagged, &o, "executor=threads tag");
 }
@@ -269,7 +272,7 @@ static void test_results_equal_the_sequential_executor(void)
 {
 	const int64_t n = 300;
 	const char *outs[N_MIXED] = {"weighed", "nested", "folded", "biggest", "offset"};
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT;
+	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
 	fixture ref = run_with(mixed_defs, outs, N_MIXED, n, &seq);
 	CHECK_OK(ref.run_rc);
 	hamr_pool *pools[] = {pool2, pool2b4};
@@ -542,7 +545,7 @@ static void test_items_in_item_order_stay_in_order(void)
 {
 	const char *out = "in_order";
 	/* sequential: on the calling thread */
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT;
+	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
 	atomic_store(&item_next, 0);
 	atomic_store(&out_of_order, 0);
 	fixture f = run_with(turn_defs, &out, 1, 64, &seq);

@@ -21,6 +21,15 @@ static void sleep_us(long us)
 	nanosleep(&ts, NULL);
 }
 
+/* The sequential executor: the reference the others are compared with,
+ * and the one whose order the tests check */
+static hamr_run_opts sequential(void)
+{
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_SEQUENTIAL;
+	return o;
+}
+
 static hamr_run_opts threads_on(hamr_pool *p)
 {
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
@@ -74,7 +83,7 @@ static const hamr_node_def streaming_defs[] = {
 static void test_items_run_while_the_node_emits(void)
 {
 	const char *outs[] = {"total"};
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool2), bound1 = threads_on(pool2);
+	hamr_run_opts seq = sequential(), thr = threads_on(pool2), bound1 = threads_on(pool2);
 	bound1.max_inflight = 1;
 	const hamr_run_opts *each[] = {&seq, &thr, &bound1};
 	for (int k = 0; k < 3; k++) {
@@ -202,7 +211,7 @@ static void test_fold_collects(void)
 {
 	const char *outs[] = {"by_list", "by_fold", "locked", "mean"};
 	int64_t n = 1000, sq = (n - 1) * n * (2 * n - 1) / 6;
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool4);
+	hamr_run_opts seq = sequential(), thr = threads_on(pool4);
 	const hamr_run_opts *each[] = {&seq, &thr};
 	for (int k = 0; k < 2; k++) {
 		fixture f = run_with(fold_defs, outs, 4, n, each[k]);
@@ -288,7 +297,7 @@ static void test_fold_memory_does_not_grow_with_items(void)
 #else
 	int64_t small = 100000, big = 10000000;
 #endif
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool2);
+	hamr_run_opts seq = sequential(), thr = threads_on(pool2);
 	thr.max_inflight = 4096;
 	/* the count sees what a list keeps: every item's 200 bytes */
 	const char *outs[] = {"blobs"};
@@ -451,7 +460,7 @@ static void test_execution_manager(void)
 	CHECK(in_order_on_one_thread(64));
 	done(&f);
 	/* sequential local, threads remote: the items run on the pool */
-	hamr_run_opts s = HAMR_RUN_OPTS_INIT;
+	hamr_run_opts s = sequential();
 	s.remote = HAMR_REMOTE_THREADS;
 	s.pool = pool4;
 	atomic_store(&off_pool, 0);
@@ -586,7 +595,7 @@ static const hamr_node_def policy_defs[] = {
 static void test_error_policies(void)
 {
 	const char *outs[] = {"strict", "after_strict", "tolerant", "folded", "after_boom", "other"};
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool4);
+	hamr_run_opts seq = sequential(), thr = threads_on(pool4);
 	const hamr_run_opts *each[] = {&seq, &thr};
 	for (int k = 0; k < 2; k++) {
 		for (int gr = HAMR_GROUPING_AUTO; gr <= HAMR_GROUPING_NODE; gr++) {
@@ -686,7 +695,7 @@ static const hamr_node_def review_defs[] = {
 
 static void test_review_regressions(void)
 {
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = threads_on(pool4);
+	hamr_run_opts seq = sequential(), thr = threads_on(pool4);
 	const hamr_run_opts *each[] = {&seq, &thr};
 	for (int k = 0; k < 2; k++) {
 		/* a cancel inside a block: the run says so, and no list has holes */

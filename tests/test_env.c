@@ -3,7 +3,9 @@
  * pool and the first run of each executor resolved each knob to, and from
  * where (default, environment, API); an unknown HAMR_* variable gets a
  * warning naming the nearest known one; HAMR_MAX_ITEMS and max_items fail
- * the emit past the limit, naming the node and the limit.
+ * the emit past the limit, naming the node and the limit; HAMR_EXECUTOR
+ * asking for worker processes in a program without a fork server fails
+ * the run, saying so.
  *
  * Everything hamr prints goes to stderr, which the test points at a file
  * for the first part; the environment is set before hamr's first call,
@@ -13,6 +15,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "tests/capture.h"
 #include "tests/check.h"
 #include "tests/nodes.h"
 
@@ -93,24 +96,10 @@ static int run_plan(const hamr_node_def *d, int64_t n, const hamr_run_opts *o, i
 	return rc;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	static char buf[16384];
-	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-	buf[n] = '\0';
-	if (f)
-		fclose(f);
-	return buf;
-}
-
 static void test_display_env_and_unknown_variables(void)
 {
-	char path[] = "/tmp/hamr-test-env-XXXXXX";
-	int fd = mkstemp(path), saved = dup(2);
-	CHECK(fd >= 0 && saved >= 0);
-	fflush(stderr);
-	dup2(fd, 2);
+	capture cap;
+	capture_begin(&cap);
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 	po.workers = 3;
 	int rc = hamr_pool_create(&pool, &po);
@@ -120,17 +109,13 @@ static void test_display_env_and_unknown_variables(void)
 	o.max_inflight = 5;
 	int64_t count = 0;
 	int rr = run_plan(defs, 4, &o, &count, "more than 10 items");
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
+	const char *err = capture_end(&cap);
 	CHECK_OK(rc);
 	CHECK_OK(rr);
 	CHECK_EQ_INT(count, 4);
-	const char *err = slurp(path);
-	unlink(path);
 	CHECK_CONTAINS(err, "hamr: warning: unknown variable HAMR_WORKRES; did you mean HAMR_WORKERS?");
 	CHECK_CONTAINS(err, "unknown variable HAMR_ZZZZZZZZZZZZ (hamr reads none of that name)");
+	CHECK_CONTAINS(err, "unknown variable HAMR_EXECUTER; did you mean HAMR_EXECUTOR?");
 	CHECK(strstr(err, "HAMR_TEST_LONG") == NULL); /* known, if set */
 	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT BEGIN (pool)");
 	CHECK_CONTAINS(err, "  HAMR_WORKERS = '3' (API)\n");
@@ -138,6 +123,7 @@ static void test_display_env_and_unknown_variables(void)
 	CHECK_CONTAINS(err, "  HAMR_PIN = '0' (default)\n");
 	CHECK_CONTAINS(err, "  HAMR_GRAIN = 'lazy' (default)\n");
 	CHECK_CONTAINS(err, "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the threads executor)");
+	CHECK_CONTAINS(err, "  HAMR_EXECUTOR = 'threads' (API)\n");
 	CHECK_CONTAINS(err, "  HAMR_MAX_INFLIGHT = '5' (API)\n");
 	CHECK_CONTAINS(err, "  HAMR_MAX_ITEMS = 'none' (default)\n");
 	CHECK_CONTAINS(err, "  HAMR_GROUPING = 'node' (environment)\n");
@@ -155,19 +141,10 @@ static const hamr_node_def plain_defs[] = {
  * code in *rc. */
 static const char *plain_run_stderr(const hamr_run_opts *o, int *rc)
 {
-	char path[] = "/tmp/hamr-test-env-XXXXXX";
-	int fd = mkstemp(path), saved = dup(2);
-	CHECK(fd >= 0 && saved >= 0);
-	fflush(stderr);
-	dup2(fd, 2);
+	capture cap;
+	capture_begin(&cap);
 	*rc = run_plan(plain_defs, 3, o, NULL, NULL);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
-	const char *err = slurp(path);
-	unlink(path);
-	return err;
+	return capture_end(&cap);
 }
 
 static int count_of(const char *hay, const char *needle)
@@ -184,6 +161,7 @@ static void test_display_env_once_per_executor(void)
 {
 	setenv("HAMR_DISPLAY_ENV", "1", 1);
 	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = HAMR_RUN_OPTS_INIT;
+	seq.executor = HAMR_EXEC_SEQUENTIAL;
 	seq.max_items = 7;
 	thr.executor = HAMR_EXEC_THREADS;
 	thr.pool = pool;
@@ -192,6 +170,7 @@ static void test_display_env_once_per_executor(void)
 	snprintf(first, sizeof first, "%s", plain_run_stderr(&seq, &rc));
 	CHECK_OK(rc);
 	CHECK_CONTAINS(first, "HAMR DISPLAY ENVIRONMENT BEGIN (the first run of the sequential executor)\n");
+	CHECK_CONTAINS(first, "  HAMR_EXECUTOR = 'sequential' (API)\n");
 	CHECK_CONTAINS(first, "  HAMR_MAX_ITEMS = '7' (API)\n");
 	CHECK_CONTAINS(first, "  HAMR_MAX_INFLIGHT = '65536' (default)\n");
 	CHECK_CONTAINS(first, "  HAMR_STATS = '0' (default)\n");
@@ -209,12 +188,37 @@ static void test_display_env_once_per_executor(void)
  * without map blocks too, naming the variable. */
 static void test_run_knobs_strict_without_blocks(void)
 {
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT;
+	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
 	setenv("HAMR_MAX_ITEMS", "ten", 1);
 	CHECK_EQ_INT(run_plan(plain_defs, 3, &seq, NULL, NULL), HAMR_EINVAL);
 	CHECK_CONTAINS(hamr_errmsg(), "HAMR_MAX_ITEMS=ten");
 	unsetenv("HAMR_MAX_ITEMS");
 	CHECK_OK(run_plan(plain_defs, 3, &seq, NULL, NULL));
+}
+
+/* HAMR_EXECUTOR=processes in a program that never started the fork
+ * server fails the run as opts.executor = HAMR_EXEC_PROCESSES does,
+ * saying where the choice came from; an executor in the options is not
+ * taken from the variable. (tests/test_env_executor.c runs each executor
+ * from the variable, with a fork server.) */
+static void test_processes_from_environment_without_fork_server(void)
+{
+	setenv("HAMR_EXECUTOR", "processes", 1);
+	atomic_store(&ran, 0);
+	hamr_run_opts dflt = HAMR_RUN_OPTS_INIT, seq = {.executor = HAMR_EXEC_SEQUENTIAL};
+	CHECK_EQ_INT(run_plan(plain_defs, 3, &dflt, NULL, NULL), HAMR_ESTATE);
+	CHECK_CONTAINS(hamr_errmsg(), "call hamr_processes_init()");
+	CHECK_CONTAINS(hamr_errmsg(), "(the processes executor, from HAMR_EXECUTOR)");
+	CHECK_EQ_INT(run_plan(plain_defs, 3, NULL, NULL, NULL), HAMR_ESTATE);
+	CHECK_EQ_INT(atomic_load(&ran), 0);
+	CHECK_OK(run_plan(plain_defs, 3, &seq, NULL, NULL));
+	CHECK_EQ_INT(atomic_load(&ran), 1);
+	unsetenv("HAMR_EXECUTOR");
+	/* the same executor from the options: the message of old */
+	hamr_run_opts procs = {.executor = HAMR_EXEC_PROCESSES};
+	CHECK_EQ_INT(run_plan(plain_defs, 3, &procs, NULL, NULL), HAMR_ESTATE);
+	CHECK_CONTAINS(hamr_errmsg(), "call hamr_processes_init()");
+	CHECK(strstr(hamr_errmsg(), "HAMR_EXECUTOR") == NULL);
 }
 
 static void test_max_tasks(void)
@@ -268,6 +272,7 @@ static void test_max_items(void)
 {
 	unsetenv("HAMR_DISPLAY_ENV");
 	hamr_run_opts seq = HAMR_RUN_OPTS_INIT, thr = HAMR_RUN_OPTS_INIT;
+	seq.executor = HAMR_EXEC_SEQUENTIAL;
 	thr.executor = HAMR_EXEC_THREADS;
 	thr.pool = pool;
 	const hamr_run_opts *each[] = {&seq, &thr};
@@ -296,6 +301,7 @@ int main(void)
 	/* before hamr's first call: the check of the environment runs once */
 	setenv("HAMR_WORKRES", "3", 1);
 	setenv("HAMR_ZZZZZZZZZZZZ", "1", 1);
+	setenv("HAMR_EXECUTER", "threads", 1);
 	setenv("HAMR_SPIN", "20", 1);
 	setenv("HAMR_GROUPING", "node", 1);
 	setenv("HAMR_DISPLAY_ENV", "1", 1);
@@ -304,6 +310,7 @@ int main(void)
 	RUN_TEST(test_display_env_once_per_executor);
 	RUN_TEST(test_run_knobs_strict_without_blocks);
 	RUN_TEST(test_max_items);
+	RUN_TEST(test_processes_from_environment_without_fork_server);
 	RUN_TEST(test_max_tasks);
 	hamr_pool_destroy(pool);
 	TEST_EXIT();

@@ -243,7 +243,8 @@ static void test_fork_join_inside_nodes(void)
 	const char *outs[] = {"sum", "sum2", "fib"};
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, 3, NULL));
-	hamr_run_opts opts[2] = {HAMR_RUN_OPTS_INIT, {.executor = HAMR_EXEC_THREADS, .pool = pool2}};
+	hamr_run_opts opts[2] = {{.executor = HAMR_EXEC_SEQUENTIAL},
+	                         {.executor = HAMR_EXEC_THREADS, .pool = pool2}};
 	for (int e = 0; e < 2; e++) { /* the same node code on both executors */
 		hamr_run *r = NULL;
 		CHECK_OK(hamr_run_execute(&r, p, NULL, &opts[e]));

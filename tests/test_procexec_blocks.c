@@ -42,7 +42,7 @@ static void test_a_block_in_processes(void)
 	CHECK_EQ_INT(st.crashes, 0);
 	done(&f);
 	/* the same on the sequential executor */
-	hamr_run_opts seq = HAMR_RUN_OPTS_INIT;
+	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
 	f = run_with(square_defs, outs, 1, n, &seq);
 	CHECK_OK(hamr_run_result_i64(f.r, "total", &total));
 	CHECK_EQ_INT(total, want);

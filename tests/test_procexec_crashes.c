@@ -476,6 +476,7 @@ __attribute__((unused)) static void test_the_fork_server_dying(void)
 		if (hamr_processes_init() == 0 && hamr_procpool_create(&doomed, &(hamr_procpool_opts){.processes = 2}) == 0) {
 			const char *outs[] = {"total"};
 			hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+			o.executor = HAMR_EXEC_SEQUENTIAL;
 			o.remote = HAMR_REMOTE_PROCESSES;
 			o.procpool = doomed;
 			pid_t w0 = hamr_procpool_pid(doomed, 0), w1 = hamr_procpool_pid(doomed, 1);
@@ -524,6 +525,7 @@ static void test_no_leaks(void)
 		CHECK_OK(hamr_procpool_create(&q, &(hamr_procpool_opts){.processes = 2}));
 		const char *outs[] = {"all"};
 		hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+		o.executor = HAMR_EXEC_SEQUENTIAL;
 		o.remote = HAMR_REMOTE_PROCESSES;
 		o.procpool = q;
 		o.retries = 1;

@@ -89,7 +89,7 @@ typedef struct gen {
 	int n;
 	int scope[MAX_NODES], block[MAX_NODES]; /* block: scope it opens, 0 */
 	int n_scopes, parent[MAX_NODES], depth[MAX_NODES];
-	char name[MAX_NODES][8];
+	char name[MAX_NODES][12]; /* "v" and any int */
 } gen;
 
 static int within(const gen *g, int outer, int inner)
@@ -283,7 +283,7 @@ static void one_graph(int seed)
 	}
 	CHECK_OK(rc);
 	for (int keep = 0; keep < 2; keep++) {
-		hamr_run_opts seq = HAMR_RUN_OPTS_INIT;
+		hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
 		hamr_run_opts thr = {.executor = HAMR_EXEC_THREADS, .pool = pool};
 		seq.policy = thr.policy = keep ? HAMR_KEEP_GOING : HAMR_FAIL_FAST;
 		thr.grouping = (hamr_grouping)(1 + rnd() % 3);

@@ -393,7 +393,7 @@ static void test_cancel(void)
 	if (g_opts && g_opts->executor != HAMR_EXEC_SEQUENTIAL)
 		goto out; /* the threads executor starts at once: no window */
 	/* cancelled before it starts: nothing runs */
-	CHECK_OK(hamr_run_create(&r, p, NULL, NULL));
+	CHECK_OK(hamr_run_create(&r, p, NULL, &(hamr_run_opts){.executor = HAMR_EXEC_SEQUENTIAL}));
 	CHECK_RC(hamr_run_wait(r), HAMR_ESTATE);
 	CHECK_OK(hamr_run_start(r));
 	CHECK_RC(hamr_run_start(r), HAMR_ESTATE);

@@ -65,10 +65,13 @@ static const char help_text[] =
 	"      --allow-extra   accept -c keys no condition reads and -i names no\n"
 	"                      node or input has, and ignore them (for one set of\n"
 	"                      values used with several modules)\n"
-	"      --executor NAME the executor that runs the plan: sequential\n"
-	"                      (the default), threads (the work-stealing pool) or\n"
-	"                      processes (nodes and map blocks in worker\n"
-	"                      processes, HAMR_PROCESSES of them)\n"
+	"      --executor NAME the executor that runs the plan: sequential,\n"
+	"                      threads (the work-stealing pool) or processes\n"
+	"                      (nodes and map blocks in worker processes,\n"
+	"                      HAMR_PROCESSES of them); without it, the one\n"
+	"                      HAMR_EXECUTOR names, else sequential. Unless\n"
+	"                      sequential, node functions must be thread-safe\n"
+	"                      and folds independent of item order\n"
 	"      --policy NAME   what a failure does: fail_fast (the default: no\n"
 	"                      new node or item starts) or keep_going (every\n"
 	"                      other item runs; every failure is reported)\n"
@@ -738,6 +741,8 @@ static int run_cli(const cli *cl)
 	size_t n_outputs = 0;
 	int status = EXIT_USAGE, rc;
 
+	/* without --executor, HAMR_EXEC_DEFAULT: the run takes HAMR_EXECUTOR,
+	 * else the built-in default */
 	if (cl->executor &&
 	    (rc = hamr_executor_parse(cl->executor, &opts.executor))) {
 		fail(rc, "--executor %s", cl->executor);

@@ -26,7 +26,11 @@ extern "C" {
 typedef struct hamr_run hamr_run;
 
 typedef enum hamr_executor_kind {
-	/* unset: the default executor, today the sequential one */
+	/* unset: the executor the variable HAMR_EXECUTOR names (sequential,
+	 * threads or processes), else the built-in default, today the
+	 * sequential one. A HAMR_EXECUTOR that names none of them fails
+	 * hamr_run_create (HAMR_EINVAL); processes needs
+	 * hamr_processes_init(), as HAMR_EXEC_PROCESSES does */
 	HAMR_EXEC_DEFAULT = 0,
 	/* every node in plan order, on the thread that waits (Hamilton's
 	 * default executor) */
@@ -91,7 +95,9 @@ typedef enum hamr_remote_kind {
 } hamr_remote_kind;
 
 typedef struct hamr_run_opts {
-	/* the local executor: nodes outside map blocks */
+	/* the local executor: nodes outside map blocks. DEFAULT (0): see
+	 * HAMR_EXEC_DEFAULT; any other value wins over HAMR_EXECUTOR, which
+	 * is then not read */
 	hamr_executor_kind executor;
 	/* threads: the pool to run on (borrowed: it must outlive the run);
 	 * NULL: hamr_pool_default() */
@@ -180,8 +186,10 @@ typedef struct hamr_error_info {
 /* Makes a run of `plan` with `given` values for its inputs and overrides
  * (copied by reference: the run takes its own references, so `given` may be
  * destroyed at once). HAMR_EINPUT names an input the plan needs that
- * `given` lacks, HAMR_ETYPE a value of the wrong type. The plan must outlive
- * the run. `opts` may be NULL. */
+ * `given` lacks, HAMR_ETYPE a value of the wrong type, HAMR_EINVAL a
+ * malformed HAMR_* variable that the run reads (HAMR_EXECUTOR,
+ * HAMR_MAX_ITEMS, ...), naming it. The plan must outlive the run. `opts`
+ * may be NULL: every field unset, as HAMR_RUN_OPTS_INIT. */
 HAMR_API int hamr_run_create(hamr_run **out, const hamr_plan *plan,
                              const hamr_values *given,
                              const hamr_run_opts *opts);
