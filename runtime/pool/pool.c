@@ -239,6 +239,13 @@ static void *worker_main(void *arg)
 				park(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
 				backoff = 1;
+			} else if (backoff == 64 && p->fills_cpus) {
+				/* the pool's workers fill every CPU: this one may
+				 * share its CPU with one that works, or with the
+				 * thread that waits for a run, so it lets them run
+				 * between looks (a bare system call when nobody
+				 * waits for the CPU) */
+				sched_yield();
 			} else {
 				/* back off: a thief polling a busy owner's deque
 				 * in a tight loop slows the owner down more than it
@@ -605,24 +612,22 @@ int hamr__pool_await_briefly(hamr_pool *p, atomic_int *state, int value)
 {
 	if (hamr__pool_all_parked(p) || !p->opts.spin_us)
 		return atomic_load_explicit(state, memory_order_acquire) == value;
-	if (p->fills_cpus) {
-		for (int k = 0; k < 1000; k++) {
-			if (atomic_load_explicit(state, memory_order_acquire) == value)
-				return 1;
-			hamr__cpu_relax();
-		}
-		return atomic_load_explicit(state, memory_order_acquire) == value;
-	}
-	/* four times as long as an idle worker spins: the waiter holds a CPU
-	 * nobody else of p would use, and a sleep costs a wake-up on both
-	 * sides */
-	uint64_t deadline = now_us() + 4 * (uint64_t)p->opts.spin_us;
+	/* With a CPU to itself, four times as long as an idle worker spins:
+	 * the waiter holds a CPU nobody else of p would use, and a sleep
+	 * costs a wake-up on both sides. When p's workers fill every CPU, it
+	 * may share one with the worker it waits for: it yields between
+	 * looks, for as long as an idle worker spins. */
+	int yield = p->fills_cpus;
+	uint64_t deadline = now_us() + (yield ? 1 : 4) * (uint64_t)p->opts.spin_us;
 	for (unsigned k = 1;; k++) {
 		if (atomic_load_explicit(state, memory_order_acquire) == value)
 			return 1;
-		if (!(k & 63) && now_us() >= deadline)
+		if ((yield || !(k & 63)) && now_us() >= deadline)
 			return 0;
-		hamr__cpu_relax();
+		if (yield)
+			sched_yield();
+		else
+			hamr__cpu_relax();
 	}
 }
 

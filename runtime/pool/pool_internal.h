@@ -55,14 +55,12 @@ void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
 int hamr__pool_all_parked(hamr_pool *p);
 
 /* Waits a little, from a thread outside p, for *state to hold `value`
- * (acquire) while p's workers finish what it waits for: up to 4 x
- * HAMR_SPIN when a CPU is free for it; when p's workers fill every CPU
- * the process may use, only a thousand pause instructions (a few
- * microseconds), since spinning there takes a CPU from the workers it
- * waits for, but a run that short would pay more for the wake-up.
- * Nothing when every worker sleeps or the pool spins for nothing
- * (HAMR_SPIN=0). 1 when *state holds value, else 0 (the caller then
- * sleeps). */
+ * (acquire) while p's workers finish what it waits for: it spins up to 4 x
+ * HAMR_SPIN when a CPU is free for it; when p's workers fill every CPU the
+ * process may use, it yields between looks for up to HAMR_SPIN, so that a
+ * worker sharing its CPU runs. Nothing when every worker sleeps or the
+ * pool spins for nothing (HAMR_SPIN=0). 1 when *state holds value, else 0
+ * (the caller then sleeps). */
 int hamr__pool_await_briefly(hamr_pool *p, atomic_int *state, int value);
 
 /* 0 when p belongs to this process; HAMR_ESTATE, with a message naming
