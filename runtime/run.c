@@ -457,11 +457,8 @@ static void await_done(hamr_run *r)
 			hamr__worker_help(w, &r->state, RUN_DONE);
 		/* a short run is done before sleeping would pay off, when the
 		 * pool's workers are awake to run it (see hamr_pool_call) */
-		int spin = r->pool && !hamr__pool_all_parked(r->pool) ? 1000 : 0;
-		for (int k = 0; k < spin &&
-		                atomic_load_explicit(&r->state, memory_order_acquire) != RUN_DONE;
-		     k++)
-			hamr__cpu_relax();
+		else if (r->pool)
+			hamr__pool_await_briefly(r->pool, &r->state, RUN_DONE);
 	}
 	/* taking the lock after the finisher's unlock is what makes freeing
 	 * r safe afterwards */

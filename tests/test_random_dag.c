@@ -155,6 +155,11 @@ static void one_case(int n, int seed)
 {
 	static rgraph rg; /* large: keep it off the stack */
 	random_graph(&rg, n);
+#ifdef HAMR_TEST_SWITCH_AT
+	/* unit_threads_switch: the threads runs turn lazy at a node chosen
+	 * per case, whatever the workers do */
+	hamr__threads_switch_at = (uint32_t)(rnd() % (uint64_t)(n + 1));
+#endif
 	hamr_graph *g = make_graph(&rg);
 	hamr_values *given = NULL;
 	CHECK_OK(hamr_values_create(&given));

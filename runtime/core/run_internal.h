@@ -25,12 +25,20 @@ struct hamr_call {
 	char *fail_msg;         /* set by hamr_fail, heap */
 };
 
+/* Tests only: a plain plan on the threads executor turns lazy at this node
+ * of its order, whatever the workers do (runtime/exec/threads.c);
+ * UINT32_MAX, the default: once a worker is idle. */
+extern uint32_t hamr__threads_switch_at;
+
 /* A node's task record, for the threads executor. */
 typedef struct hamr__node_task {
 	hamr_task t;   /* for a worker's deque */
 	hamr__job job; /* for another pool's queue */
 	struct hamr_run *r;
-	uint32_t i;
+	uint32_t i;    /* the node; for a range of roots, its first index in
+	                * plan->roots */
+	uint32_t roots_end; /* 0: a node; else a range of roots [i, roots_end),
+	                     * in the record of its first root */
 } hamr__node_task;
 
 struct hamr_run {
@@ -46,6 +54,10 @@ struct hamr_run {
 	atomic_uint *pending;   /* per node: computed inputs not yet done */
 	struct hamr__node_task *tasks; /* per node */
 	atomic_uint left;       /* nodes not yet finished or skipped */
+	/* some of the run's work left its first worker: counts of pending
+	 * inputs and readers take atomic read-modify-writes from then on
+	 * (runtime/exec/threads.c) */
+	atomic_bool shared_counts;
 	atomic_bool stop;       /* fail fast: no node starts after a failure */
 	hamr__job job;          /* the submission that starts the run */
 	atomic_int state;       /* RUN_* */
@@ -130,6 +142,28 @@ int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots);
 static inline int hamr__run_node(hamr_run *r, uint32_t i)
 {
 	return hamr__run_node_in(r, i, r->slots);
+}
+
+/* Node i of r ran (or was skipped) on the one thread that counts r's
+ * slots: each of its arguments loses a reader by a relaxed load and store,
+ * no read-modify-write, and a value whose last reader it was is dropped
+ * unless pinned. The sequential executor's release, and the threads
+ * executor's while a run stays on its first worker. The same as
+ * hamr__slot_release for a frame no other thread counts, written out:
+ * that one also reads consumers[], which costs this loop a nanosecond or
+ * two per node (bench/RESULTS.md). */
+static inline void hamr__release_args_alone(const hamr_plan *p, hamr_run *r, uint32_t i)
+{
+	const hamr__pnode *pn = &p->nodes[i];
+	for (uint32_t k = 0; k < pn->n_args; k++) {
+		int32_t s = p->args[pn->arg_start + k];
+		if (s < 0)
+			continue;
+		unsigned left = atomic_load_explicit(&r->remaining[s], memory_order_relaxed) - 1;
+		atomic_store_explicit(&r->remaining[s], left, memory_order_relaxed);
+		if (left == 0 && !p->slot_pinned[s])
+			hamr__value_drop(&r->slots[s]);
+	}
 }
 
 /* What running a node, unit or item returns besides 0 and a negative

@@ -24,11 +24,6 @@ int hamr__exec_sequential(hamr_run *r)
 		int rc = hamr__run_scope(r, 0, &f);
 		return rc == HAMR__SKIPPED ? 0 : rc;
 	}
-	const int32_t *args = p->args;
-	const uint8_t *pinned = p->slot_pinned;
-	atomic_uint *remaining = r->remaining;
-	hamr_value *slots = r->slots;
-
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		/* relaxed: a stale read delays the stop by at most one node;
 		 * a cancel from a node of this run is in program order */
@@ -37,22 +32,7 @@ int hamr__exec_sequential(hamr_run *r)
 		int rc = hamr__run_node(r, i);
 		if (rc && !r->keep_going)
 			return rc;
-		const hamr__pnode *pn = &p->nodes[i];
-		for (uint32_t k = 0; k < pn->n_args; k++) {
-			int32_t s = args[pn->arg_start + k];
-			if (s < 0)
-				continue;
-			/* relaxed, load and store: only this thread counts. The
-			 * same as hamr__slot_release for a frame no other thread
-			 * counts, written out: that one also reads consumers[],
-			 * which costs this loop a nanosecond or two per node
-			 * (bench/RESULTS.md) */
-			unsigned left = atomic_load_explicit(&remaining[s],
-			                                     memory_order_relaxed) - 1;
-			atomic_store_explicit(&remaining[s], left, memory_order_relaxed);
-			if (left == 0 && !pinned[s])
-				hamr__value_drop(&slots[s]);
-		}
+		hamr__release_args_alone(p, r, i);
 	}
 	return 0;
 }

@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: MIT
 /* The threads executor: a plan on the work-stealing pool.
  *
- * Each plan node is a task whose record lives in the run (no allocation per
- * node), with a counter of the computed inputs it still waits for. A node
- * whose counter is zero at the start is a root; the run starts with one
- * job, submitted from the caller's thread, that pushes every root onto the
- * worker's deque. When a node finishes, it decrements each dependent's
- * counter; the dependents that reach zero are ready: all but one go on this
- * worker's own deque, for it or thieves to take, and the first runs next
- * right here, without a trip through the deque. A chain of nodes thus runs
- * as a loop on one worker, and a wide layer spreads over every worker.
+ * A run starts with one job, submitted from the caller's thread. For a
+ * plain plan (no map blocks, no blocking nodes) that job first runs the
+ * nodes in the plan's order, as the sequential executor does, with plain
+ * counts and no scheduling at all (in_order below), and turns lazy only
+ * once another worker is idle and the run has gone on for a while.
+ *
+ * Lazy: each plan node has a task record in the run (no allocation per
+ * node) and a counter of the computed inputs it still waits for. A worker
+ * that finishes a node counts down its dependents; the first one made
+ * ready runs next right there, the others it keeps (a ring) and runs
+ * newest first. It makes one available to others, or half of its range
+ * of roots, only when a worker is idle (hamr__worker_should_offer), as
+ * parallel_for splits its range. Counts stay plain loads and stores until
+ * work of the run first leaves its worker (shared_counts), and become
+ * atomic read-modify-writes from then on. Decrements of a counter with
+ * many contributors are gathered while the same counter repeats.
  * Nodes tagged blocking=true (I/O) run on the pool's blocking pool, sized
  * for concurrency rather than cores, so waiting never occupies a compute
  * worker; readiness crosses between the two pools through their queues.
@@ -19,71 +26,254 @@
  * scope: a parallelizable node and its whole block is one unit, whose
  * items stream to consumers on the pool (runtime/blocks.c).
  *
- * Values are released as in the sequential executor, with atomic counters:
- * the reader that takes a slot's count to zero frees it. A failure stops
- * the run fast: nodes not yet started are skipped (their counters still
- * move, so the run always finishes), running ones complete, and the first
- * error is the run's. Under keep_going nothing stops: a node whose input
- * failed is skipped when its turn comes. The last node to finish ends the
- * run. */
+ * Values are released as in the sequential executor, by counters of their
+ * readers: the reader that takes a slot's count to zero frees it. A
+ * failure stops the run fast: nodes not yet started are skipped (their
+ * counters still move, so the run always finishes), running ones
+ * complete, and the first error is the run's. Under keep_going nothing
+ * stops: a node whose input failed is skipped when its turn comes. The
+ * last node to finish ends the run. */
 #include <stdlib.h>
 
 #include "runtime/core/run_internal.h"
+#include "runtime/pool/env_internal.h"
 #include "serialize/value_internal.h"
 #include "serialize/error_internal.h"
 
 
 static void node_task(void *arg);
 
-/* Node d's task record, filled for this worker's deque and pushed there. */
-static void push_task(hamr_run *r, hamr__worker *w, uint32_t d)
+/* Node d's task record (or, with roots_end, a range of roots in the record
+ * of its first root), filled for this worker's deque and pushed there. */
+static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint32_t roots_end)
 {
+	/* the caller's lazy state has shared the counts already */
 	hamr__node_task *t = &r->tasks[d];
 	t->r = r;
-	t->i = d;
+	t->i = i;
+	t->roots_end = roots_end;
 	hamr__task_set_fn(&t->t, node_task, t);
 	hamr__worker_push(w, &t->t);
 }
 
-/* Node d is ready: it runs next here (*next) if this worker's pool is the
- * one for it and nothing is next yet, goes on this worker's deque if the
- * pool is right, or into the queue of the pool it belongs to: the blocking
- * pool for nodes tagged blocking and blocks that run one, the compute pool
- * for the others. */
+/* Ready nodes a worker keeps to itself: it runs them, newest first, and
+ * offers the oldest to others only when one is idle and its last offer
+ * was taken (hamr__worker_should_offer), as parallel_for splits its
+ * range. A graph of tiny nodes thus runs as a loop on one worker, at about
+ * the sequential executor's price, and fans out as soon as a worker is
+ * free. Decrements of a shared count (the inputs still pending of a
+ * dependent with many, the readers still to come of a slot with many) wait in
+ * `dep`/`slot` while the same counter comes again: 999 roots feeding one
+ * sum touch its counter once per run of them, not once each. */
+#define KEPT 64
+#define FEW_INPUTS 8 /* a dependent with more inputs, a slot with more
+                      * readers, has its decrements gathered */
+/* Offering costs the run more than a push: once work has left its first
+ * worker, every count takes an atomic read-modify-write, and the nodes'
+ * results cross between caches. So a run's first worker offers nothing
+ * for its first FIRST_OFFER_NS (a run shorter than that stays on it, at
+ * about the sequential executor's price), and any worker offers at most
+ * once per OFFER_NS of its own running, looking at the clock every
+ * CLOCK_EVERY nodes. A node of a microsecond thus fans out at once; a
+ * thousand nodes of 20 ns stay on one worker. */
+#define FIRST_OFFER_NS 20000
+#define OFFER_NS 2000
+#define CLOCK_EVERY 16
 
-static void make_ready(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t *next)
+typedef struct lazy {
+	hamr_run *r;
+	hamr__worker *w;
+	int same_pool;          /* w is a worker of r->pool */
+	uint32_t kept[KEPT];    /* a ring: the oldest at head */
+	uint32_t head, n_kept;
+	uint32_t dep, dep_n;    /* pending[dep] -= dep_n, deferred */
+	int32_t slot;           /* remaining[slot] -= slot_n, deferred */
+	uint32_t slot_n;
+	int shared;             /* r->shared_counts, as this worker knows it */
+	int64_t offer_at;       /* offers nothing before this time */
+} lazy;
+
+/* Work of the run is about to leave this worker (a push, a queue): from
+ * now on every count is shared. The store is ordered before the push
+ * that publishes the work (its release), so whoever runs that work sees
+ * it, and sees the counts as this worker left them. */
+static void share_counts(lazy *z)
 {
-	int blocking = (r->plan->nodes[d].flags &
-	                (HAMR__PNODE_BLOCKING | HAMR__PNODE_BLOCKING_ITEMS)) != 0;
-	hamr_pool *target = blocking ? r->blocking : r->pool;
-	hamr__node_task *t = &r->tasks[d];
-	/* blocking nodes always go through the queue, whose seq_cst wake
-	 * never misses a parked worker: they gain nothing from locality, and
-	 * each waiting one should have a worker of its own at once. A task
-	 * record is written only here, when it is needed: a chain of nodes
-	 * that run next on one worker never touches one. */
-	if (blocking || hamr__worker_pool(w) != target) {
-		t->r = r;
-		t->i = d;
-		t->job.fn = node_task;
-		t->job.arg = t;
-		hamr__pool_submit(target, &t->job);
-	} else if (*next == UINT32_MAX) {
-		*next = d;
-	} else {
-		push_task(r, w, d);
+	if (!z->shared) {
+		/* relaxed: the push or submission that follows releases it */
+		atomic_store_explicit(&z->r->shared_counts, true, memory_order_relaxed);
+		z->shared = 1;
 	}
 }
 
-static void release_args(hamr_run *r, const hamr__pnode *pn)
+/* Takes n from count *c; whether that reached zero. While the run's work
+ * has never left this worker, nobody else touches its counts, and a plain
+ * load and store do (as the sequential executor's releases); else acq_rel:
+ * the release publishes what this worker did before, the decrement that
+ * reaches zero acquires everyone's. */
+static inline int count_down(const lazy *z, atomic_uint *c, uint32_t n)
 {
+	if (!z->shared) {
+		unsigned left = atomic_load_explicit(c, memory_order_relaxed) - n;
+		atomic_store_explicit(c, left, memory_order_relaxed);
+		return left == 0;
+	}
+	return atomic_fetch_sub_explicit(c, n, memory_order_acq_rel) == n;
+}
+
+/* Node d is ready and does not run next here: it is kept here if this
+ * worker's pool is the one for it, or goes into the queue of the pool it
+ * belongs to: the blocking pool for nodes tagged blocking and blocks that
+ * run one, the compute pool for the others. Blocking nodes always go
+ * through the queue, whose seq_cst wake never misses a parked worker:
+ * they gain nothing from locality, and each waiting one should have a
+ * worker of its own at once. A task record is written only when a node
+ * leaves this worker. */
+static void keep_or_send(lazy *z, uint32_t d)
+{
+	hamr_run *r = z->r;
+	int blocking = (r->plan->nodes[d].flags &
+	                (HAMR__PNODE_BLOCKING | HAMR__PNODE_BLOCKING_ITEMS)) != 0;
+	if (blocking || !z->same_pool) {
+		share_counts(z);
+		hamr__node_task *t = &r->tasks[d];
+		t->r = r;
+		t->i = d;
+		t->roots_end = 0;
+		t->job.fn = node_task;
+		t->job.arg = t;
+		hamr__pool_submit(blocking ? r->blocking : r->pool, &t->job);
+	} else if (z->n_kept < KEPT) {
+		z->kept[(z->head + z->n_kept++) % KEPT] = d;
+	} else {
+		share_counts(z);
+		push_task(r, z->w, d, d, 0);
+	}
+}
+
+/* Node d is ready: it runs next here (*next) when nothing is next yet and
+ * it belongs to this worker's pool, else keep_or_send. */
+static inline void make_ready(lazy *z, uint32_t d, uint32_t *next)
+{
+	if (*next == UINT32_MAX && z->same_pool &&
+	    !(z->r->plan->nodes[d].flags & (HAMR__PNODE_BLOCKING | HAMR__PNODE_BLOCKING_ITEMS)))
+		*next = d;
+	else
+		keep_or_send(z, d);
+}
+
+/* The deferred decrement of pending[dep], if any: the dependent is ready
+ * when it reaches zero. acq_rel: the release publishes the results of the
+ * nodes counted, the decrement that reaches zero acquires every input's
+ * before the dependent reads. */
+static void flush_dep(lazy *z)
+{
+	if (z->dep_n && count_down(z, &z->r->pending[z->dep], z->dep_n))
+		keep_or_send(z, z->dep);
+	z->dep_n = 0;
+}
+
+/* The deferred release of a slot's readers: its value is dropped by the
+ * decrement that reaches zero (acq_rel, as hamr__slot_release's). */
+static void flush_slot(lazy *z)
+{
+	if (z->slot_n && count_down(z, &z->r->remaining[z->slot], z->slot_n))
+		hamr__value_drop(&z->r->slots[z->slot]);
+	z->slot_n = 0;
+}
+
+/* Node i finished: its arguments' readers and its dependents' pending
+ * inputs count down. The first dependent made ready that can run here is
+ * returned, to run next; UINT32_MAX: none. */
+static inline uint32_t node_done(lazy *z, uint32_t i)
+{
+	uint32_t next = UINT32_MAX;
+	hamr_run *r = z->r;
 	const hamr_plan *p = r->plan;
-	const hamr__frame f = {r->slots, r->remaining, 1}; /* workers share it */
+	const hamr__pnode *pn = &p->nodes[i];
 	for (uint32_t k = 0; k < pn->n_args; k++) {
 		int32_t s = p->args[pn->arg_start + k];
 		/* with map blocks: a block's outer reads are its unit's */
-		if (s >= 0 && (!p->arg_direct || p->arg_direct[pn->arg_start + k]))
-			hamr__slot_release(p, &f, s);
+		if (s < 0 || p->slot_pinned[s] || (p->arg_direct && !p->arg_direct[pn->arg_start + k]))
+			continue;
+		if (p->consumers[s] == 1) {
+			hamr__value_drop(&r->slots[s]);
+		} else if (p->consumers[s] <= FEW_INPUTS) {
+			if (count_down(z, &r->remaining[s], 1))
+				hamr__value_drop(&r->slots[s]);
+		} else if (z->slot_n && z->slot == s) {
+			z->slot_n++;
+		} else {
+			flush_slot(z);
+			z->slot = s;
+			z->slot_n = 1;
+		}
+	}
+	for (uint32_t k = 0; k < pn->n_dependents; k++) {
+		uint32_t d = p->dependents[pn->dep_start + k];
+		/* a dependent waiting for this node alone is ready; one with
+		 * few inputs counts at once, since waiting would hold it back
+		 * for no saving (acq_rel, as in flush_dep) */
+		if (p->pending_init[d] == 1) {
+			make_ready(z, d, &next);
+		} else if (p->pending_init[d] <= FEW_INPUTS) {
+			if (count_down(z, &r->pending[d], 1))
+				make_ready(z, d, &next);
+		} else if (z->dep_n && z->dep == d) {
+			z->dep_n++;
+		} else {
+			flush_dep(z);
+			z->dep = d;
+			z->dep_n = 1;
+		}
+	}
+	return next;
+}
+
+/* Offers work to an idle worker: the oldest node kept, else half of what
+ * is left of a range of roots [*lo, *hi). */
+static void offer(lazy *z, uint32_t *lo, uint32_t *hi)
+{
+	if (!hamr__worker_should_offer(z->w))
+		return;
+	int64_t now = hamr__now_ns();
+	if (now < z->offer_at)
+		return;
+	z->offer_at = now + OFFER_NS;
+	hamr_run *r = z->r;
+	if (z->n_kept) {
+		uint32_t d = z->kept[z->head];
+		z->head = (z->head + 1) % KEPT;
+		z->n_kept--;
+		share_counts(z);
+		push_task(r, z->w, d, d, 0);
+	} else if (*hi - *lo >= 2) {
+		uint32_t mid = *lo + (*hi - *lo) / 2;
+		share_counts(z);
+		push_task(r, z->w, r->plan->roots[mid], mid, *hi);
+		*hi = mid;
+	}
+}
+
+/* What runs next when no dependent of the node just run can: the newest
+ * kept node, the next root of the range; once none is left, the deferred
+ * decrements, which may make one ready. UINT32_MAX: nothing is left. */
+static uint32_t take_next(lazy *z, uint32_t *lo, uint32_t hi)
+{
+	for (;;) {
+		if (z->n_kept)
+			return z->kept[(z->head + --z->n_kept) % KEPT];
+		if (*lo < hi) {
+			uint32_t next = UINT32_MAX;
+			make_ready(z, z->r->plan->roots[(*lo)++], &next);
+			if (next != UINT32_MAX)
+				return next;
+			continue;
+		}
+		if (!z->dep_n && !z->slot_n)
+			return UINT32_MAX;
+		flush_slot(z);
+		flush_dep(z);
 	}
 }
 
@@ -95,18 +285,17 @@ static void end_run(hamr_run *r)
 	hamr__pool_run_end(pool);
 }
 
-static void node_task(void *arg)
+/* Runs what z's worker has: node i first (UINT32_MAX: none), then what
+ * it makes ready and keeps, the roots of the range [lo, hi), until
+ * nothing is left here. Returns the number of nodes it ran. */
+static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 {
-	hamr__node_task *nt = arg;
-	hamr_run *r = nt->r;
+	hamr_run *r = z->r;
 	const hamr_plan *p = r->plan;
-	hamr__worker *w = hamr__worker_self();
-	uint32_t i = nt->i, ran = 0;
-	/* this task may run inside an item of a block on this worker
-	 * (stolen while it waits); it belongs to no item itself */
-	int64_t item = hamr__current_item;
-	hamr__current_item = -1;
+	uint32_t ran = 0, until_clock = 1;
 	for (;;) {
+		if (i == UINT32_MAX && (i = take_next(z, &lo, hi)) == UINT32_MAX)
+			break;
 		/* relaxed: a late view of stop or cancel runs one more node,
 		 * which fail-fast allows (running nodes complete) */
 		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
@@ -123,46 +312,131 @@ static void node_task(void *arg)
 			if (rc < 0 && !r->keep_going)
 				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
 		}
-		const hamr__pnode *pn = &p->nodes[i];
-		release_args(r, pn);
-		uint32_t next = UINT32_MAX;
-		for (uint32_t k = 0; k < pn->n_dependents; k++) {
-			uint32_t d = p->dependents[pn->dep_start + k];
-			/* a dependent waiting for this node alone is ready;
-			 * else acq_rel: the release publishes this node's
-			 * result slot, and the decrement that reaches zero
-			 * acquires every input's before the dependent reads */
-			if (p->pending_init[d] == 1 ||
-			    atomic_fetch_sub_explicit(&r->pending[d], 1,
-			                              memory_order_acq_rel) == 1)
-				make_ready(r, w, d, &next);
-		}
+		uint32_t next = node_done(z, i);
 		ran++;
-		if (next == UINT32_MAX)
-			break;
+		if (__builtin_expect(!--until_clock, 0)) {
+			until_clock = CLOCK_EVERY;
+			offer(z, &lo, &hi);
+		}
 		i = next;
 	}
-	hamr__current_item = item;
-	/* one count for the whole chain this task ran (a shared line touched
-	 * once, not once per node). acq_rel: the last to finish sees every
-	 * other node's work before it ends the run */
-	if (atomic_fetch_sub_explicit(&r->left, ran, memory_order_acq_rel) == ran)
+	return ran;
+}
+
+/* One count for every node a task ran (a shared line touched once, not
+ * once per node). acq_rel: the last to finish sees every other node's
+ * work before it ends the run. */
+static void count_ran(hamr_run *r, uint32_t ran)
+{
+	if (ran && atomic_fetch_sub_explicit(&r->left, ran, memory_order_acq_rel) == ran)
 		end_run(r);
 }
 
+static void node_task(void *arg)
+{
+	hamr__node_task *nt = arg;
+	hamr_run *r = nt->r;
+	/* relaxed: a task that came here through a push or a queue was
+	 * published after the flag was set (share_counts) */
+	hamr__worker *w = hamr__worker_self();
+	lazy z = {.r = r, .w = w, .same_pool = hamr__worker_pool(w) == r->pool,
+	          .shared = atomic_load_explicit(&r->shared_counts, memory_order_relaxed)};
+	/* the run's first worker waits before it offers anything; a worker
+	 * given work by another may offer at once */
+	if (!z.shared)
+		z.offer_at = hamr__now_ns() + FIRST_OFFER_NS;
+	/* this task may run inside an item of a block on this worker
+	 * (stolen while it waits); it belongs to no item itself */
+	int64_t item = hamr__current_item;
+	hamr__current_item = -1;
+	uint32_t ran = nt->roots_end ? run_lazy(&z, nt->i, nt->roots_end, UINT32_MAX) :
+	                               run_lazy(&z, 0, 0, nt->i);
+	hamr__current_item = item;
+	count_ran(r, ran);
+}
+
+/* ---- in order ----------------------------------------------------------
+ * A run of a plain plan (no map blocks, no blocking nodes) starts as the
+ * sequential executor does: node after node in the plan's order on the
+ * first worker, each argument released by a plain count, no count of
+ * pending inputs and no ready set. Every CLOCK_EVERY nodes it looks for
+ * an idle worker; once one is idle and FIRST_OFFER_NS have passed, it
+ * turns lazy at node t: the pending counts of the nodes from t on are
+ * set, less the inputs that nodes before t gave them (what each would
+ * have counted as it finished), which makes ready the nodes they alone
+ * waited for; the roots from t on become the range. So a graph of tiny
+ * nodes costs what the sequential executor costs while one worker is
+ * all there is, and spreads once another is free. */
+uint32_t hamr__threads_switch_at = UINT32_MAX;
+
+static int starts_in_order(const hamr_plan *p)
+{
+	return p->n_scopes == 1 && !p->n_blocking;
+}
+
+static uint32_t in_order(hamr_run *r, hamr__worker *w)
+{
+	const hamr_plan *p = r->plan;
+	int64_t offer_at = hamr__now_ns() + FIRST_OFFER_NS;
+	uint32_t switch_at = hamr__threads_switch_at, t = 0;
+	uint32_t until_clock = switch_at != UINT32_MAX ? switch_at + 1 : CLOCK_EVERY;
+	for (; t < p->n_nodes; t++) {
+		if (__builtin_expect(!--until_clock, 0)) {
+			until_clock = CLOCK_EVERY;
+			if (t == switch_at || (hamr__worker_should_offer(w) && hamr__now_ns() >= offer_at))
+				break;
+		}
+		/* relaxed: as in run_lazy */
+		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+			int rc = atomic_load_explicit(&r->cancel, memory_order_relaxed) ?
+			                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
+			                 hamr__run_node(r, t);
+			if (rc < 0 && !r->keep_going)
+				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
+		}
+		/* nothing of the run has left this worker */
+		hamr__release_args_alone(p, r, t);
+	}
+	if (t == p->n_nodes)
+		return t;
+	/* lazy from node t on */
+	lazy z = {.r = r, .w = w, .same_pool = 1};
+	for (uint32_t d = t; d < p->n_nodes; d++)
+		atomic_init(&r->pending[d], p->pending_init[d]);
+	uint32_t next = UINT32_MAX;
+	for (uint32_t j = 0; j < t; j++) {
+		const hamr__pnode *pn = &p->nodes[j];
+		for (uint32_t k = 0; k < pn->n_dependents; k++) {
+			uint32_t d = p->dependents[pn->dep_start + k];
+			if (d >= t && count_down(&z, &r->pending[d], 1))
+				make_ready(&z, d, &next);
+		}
+	}
+	uint32_t lo = 0;
+	while (lo < p->n_roots && p->roots[lo] < t)
+		lo++;
+	return t + run_lazy(&z, lo, p->n_roots, next);
+}
+
+/* The run's first job: the roots as one range, run here and split lazily
+ * as workers turn idle. `left` counts this job too, so the run cannot end
+ * (and be freed) before it returns. */
 static void start_roots(void *arg)
 {
 	hamr_run *r = arg;
 	const hamr_plan *p = r->plan;
 	hamr__worker *w = hamr__worker_self();
-	/* push every root; this worker pops the last one first. The roots
-	 * may finish every node before this loop ends, so `left` counts this
-	 * job too: the run cannot end (and be freed) under the loop. */
-	for (uint32_t k = 0; k < p->n_roots; k++) {
-		uint32_t next = UINT32_MAX;
-		make_ready(r, w, p->roots[k], &next);
-		if (next != UINT32_MAX)
-			push_task(r, w, next);
+	if (starts_in_order(p)) { /* on a worker of r->pool: it was submitted there */
+		int64_t item = hamr__current_item;
+		hamr__current_item = -1;
+		count_ran(r, in_order(r, w));
+		hamr__current_item = item;
+	} else if (p->n_roots) {
+		hamr__node_task *t = &r->tasks[p->roots[0]];
+		t->r = r;
+		t->i = 0;
+		t->roots_end = p->n_roots;
+		node_task(t);
 	}
 	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1)
 		end_run(r);
@@ -173,8 +447,11 @@ int hamr__threads_prepare(hamr_run *r)
 	const hamr_plan *p = r->plan;
 	if (p->n_blocking && !(r->blocking = hamr__pool_blocking(r->pool)))
 		return HAMR_ENOMEM; /* the message says why */
-	for (uint32_t i = 0; i < p->n_nodes; i++)
-		atomic_init(&r->pending[i], p->pending_init[i]);
+	/* a plain plan's pending counts are set when it turns lazy */
+	if (!starts_in_order(p))
+		for (uint32_t i = 0; i < p->n_nodes; i++)
+			atomic_init(&r->pending[i], p->pending_init[i]);
+	atomic_init(&r->shared_counts, false);
 	return 0;
 }
 

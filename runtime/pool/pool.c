@@ -133,6 +133,18 @@ void hamr__worker_run(hamr__worker *w, hamr_task *t)
 	hamr__task_mark_done(t);
 }
 
+/* Worker w found work: it no longer counts as idle while it runs it, so
+ * that what it runs (a parallel_for, a graph's nodes) offers work only to
+ * workers that really are idle. */
+static void found_work(hamr__worker *w)
+{
+	if (w->idle) {
+		w->idle = 0;
+		/* relaxed: n_idle is a hint */
+		atomic_fetch_sub_explicit(&w->pool->n_idle, 1, memory_order_relaxed);
+	}
+}
+
 static int run_external(hamr_pool *p, hamr__worker *w)
 {
 	/* relaxed: a hint that skips the queue's lock when it is empty; a
@@ -148,6 +160,7 @@ static int run_external(hamr_pool *p, hamr__worker *w)
 	hamr__job *job = caa_container_of(node, hamr__job, node);
 	tsan_acquire(job);
 	hamr__count(&w->tasks);
+	found_work(w);
 	job->fn(job->arg); /* the job may be gone once fn starts finishing */
 	return 1;
 }
@@ -182,6 +195,7 @@ int hamr__worker_steal(hamr__worker *w)
 			continue;
 		}
 		hamr__count(&w->steals);
+		found_work(w);
 		hamr__worker_run(w, x);
 		return 1;
 	}
@@ -208,6 +222,7 @@ static void *worker_main(void *arg)
 		/* idle: search, spin, park, until there is work or we stop */
 		/* relaxed: n_idle is a hint for parallel_for's splitting */
 		atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
+		w->idle = 1;
 		uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
 		int found = 0;
 		unsigned backoff = 1;
@@ -224,6 +239,13 @@ static void *worker_main(void *arg)
 				park(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
 				backoff = 1;
+			} else if (backoff == 64 && p->fills_cpus) {
+				/* the pool's workers fill every CPU: this one may
+				 * share its CPU with one that works, or with the
+				 * thread that waits for a run, so it lets them run
+				 * between looks (a bare system call when nobody
+				 * waits for the CPU) */
+				sched_yield();
 			} else {
 				/* back off: a thief polling a busy owner's deque
 				 * in a tight loop slows the owner down more than it
@@ -235,7 +257,7 @@ static void *worker_main(void *arg)
 					backoff *= 2;
 			}
 		}
-		atomic_fetch_sub_explicit(&p->n_idle, 1, memory_order_relaxed);
+		found_work(w);
 		if (!found)
 			break; /* stopping, and nothing is left */
 	}
@@ -418,6 +440,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 	}
 	memset(w, 0, sizeof *w * (size_t)o.workers);
 	p->n = o.workers;
+	p->fills_cpus = p->n >= hamr_cpu_count();
 	p->w = w;
 	p->opts = o;
 	p->prefix = prefix;
@@ -583,6 +606,29 @@ int hamr__pool_all_parked(hamr_pool *p)
 {
 	/* relaxed: a hint for whether to spin before sleeping */
 	return atomic_load_explicit(&p->n_sleeping, memory_order_relaxed) >= p->n;
+}
+
+int hamr__pool_await_briefly(hamr_pool *p, atomic_int *state, int value)
+{
+	if (hamr__pool_all_parked(p) || !p->opts.spin_us)
+		return atomic_load_explicit(state, memory_order_acquire) == value;
+	/* With a CPU to itself, four times as long as an idle worker spins:
+	 * the waiter holds a CPU nobody else of p would use, and a sleep
+	 * costs a wake-up on both sides. When p's workers fill every CPU, it
+	 * may share one with the worker it waits for: it yields between
+	 * looks, for as long as an idle worker spins. */
+	int yield = p->fills_cpus;
+	uint64_t deadline = now_us() + (yield ? 1 : 4) * (uint64_t)p->opts.spin_us;
+	for (unsigned k = 1;; k++) {
+		if (atomic_load_explicit(state, memory_order_acquire) == value)
+			return 1;
+		if ((yield || !(k & 63)) && now_us() >= deadline)
+			return 0;
+		if (yield)
+			sched_yield();
+		else
+			hamr__cpu_relax();
+	}
 }
 
 void hamr__pool_run_begin(hamr_pool *p)

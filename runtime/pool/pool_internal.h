@@ -54,6 +54,15 @@ void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
  * p then sleeps at once instead of spinning. */
 int hamr__pool_all_parked(hamr_pool *p);
 
+/* Waits a little, from a thread outside p, for *state to hold `value`
+ * (acquire) while p's workers finish what it waits for: it spins up to 4 x
+ * HAMR_SPIN when a CPU is free for it; when p's workers fill every CPU the
+ * process may use, it yields between looks for up to HAMR_SPIN, so that a
+ * worker sharing its CPU runs. Nothing when every worker sleeps or the
+ * pool spins for nothing (HAMR_SPIN=0). 1 when *state holds value, else 0
+ * (the caller then sleeps). */
+int hamr__pool_await_briefly(hamr_pool *p, atomic_int *state, int value);
+
 /* 0 when p belongs to this process; HAMR_ESTATE, with a message naming
  * the process it belongs to, when this process inherited it through
  * fork() (its workers are threads of the parent, not of this process). */
@@ -97,6 +106,7 @@ struct hamr__worker {
 	hamr__deque q;
 	hamr_pool *pool;
 	int index;
+	int idle;      /* counted in the pool's n_idle (this worker's own) */
 	uint64_t rng;
 	pthread_t thread;
 	/* counters: written by this worker only, with relaxed load + store
@@ -111,6 +121,7 @@ struct hamr_pool {
 	atomic_int stop;
 	atomic_int n_idle;
 	atomic_int n_sleeping;
+	int fills_cpus;         /* n >= the CPUs the process may use */
 	atomic_uint epoch;
 	atomic_long n_external; /* queued jobs not yet taken */
 	struct cds_wfcq_head qhead;
@@ -140,6 +151,17 @@ static inline void hamr__cpu_relax(void)
 
 /* A counter only its worker writes: relaxed load and store, no
  * read-modify-write on the hot path. */
+/* Whether worker w should offer work to others: some worker of its pool
+ * is idle and w's previous offer was taken (its deque is empty). A hint,
+ * as parallel_for's splitting uses it: a stale answer offers one task
+ * late or early. */
+static inline int hamr__worker_should_offer(hamr__worker *w)
+{
+	/* relaxed: hints */
+	return atomic_load_explicit(&w->pool->n_idle, memory_order_relaxed) > 0 &&
+	       hamr__deque_size(&w->q) == 0;
+}
+
 static inline void hamr__count(atomic_ullong *c)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
