@@ -6,7 +6,8 @@
  * added by code, such as the cells of a generated grid. Each definition is
  * copied into the graph's bump allocator at once, so callers may pass
  * temporary strings and arrays, and a graph of a quarter million generated
- * nodes costs a few large allocations rather than a million small ones.
+ * nodes costs a few hundred allocations of about 100 KiB rather than a
+ * million small ones.
  *
  * Nothing is resolved while definitions arrive: two definitions of one name
  * may be legal (their config conditions exclude each other), and which one
@@ -53,12 +54,19 @@ static void clear_dep_defaults(hamr__gnode *n, uint32_t count)
 
 static void graph_free(hamr_graph *g)
 {
-	for (uint32_t i = 0; i < g->n_defs; i++)
-		clear_dep_defaults(&g->defs[i], g->defs[i].n_deps);
-	free(g->defs);
+	for (uint32_t i = 0; i < g->n_defs; i++) {
+		hamr__gnode *n = hamr__graph_def(g, i);
+		clear_dep_defaults(n, n->n_deps);
+	}
+	for (uint32_t b = 0; b < g->n_def_blocks; b++)
+		free(g->def_blocks[b]);
+	free(g->def_blocks);
 	free(g->cfg_keys);
 	free(g->cfg_vals);
 	free(g->nodes);
+	free(g->dep_start);
+	free(g->dep_node);
+	free(g->node_bits);
 	free(g->scope_parent);
 	free(g->scope_owner);
 	free(g->scope_depth);
@@ -261,7 +269,12 @@ static int copy_fields(hamr_graph *g, hamr__gnode *n, const char *module,
                        const hamr_node_def *def)
 {
 	n->name = hamr__bump_strdup(&g->mem, def->name);
-	n->module = hamr__bump_strdup(&g->mem, module ? module : "");
+	/* nodes come a module at a time: one copy of its name serves all */
+	if (!module)
+		module = "";
+	if (!g->last_module || strcmp(g->last_module, module))
+		g->last_module = hamr__bump_strdup(&g->mem, module);
+	n->module = g->last_module;
 	n->doc = def->doc ? hamr__bump_strdup(&g->mem, def->doc) : NULL;
 	n->fn = def->fn;
 	n->userdata = def->userdata;
@@ -274,12 +287,14 @@ static int copy_fields(hamr_graph *g, hamr__gnode *n, const char *module,
 			return hamr__error_set(HAMR_ETYPE,
 			                       "fold collect \"%s\": its initial value is a %s; it can be i64, f64, bool, str or none",
 			                       def->name, hamr_type_name(init_type));
-		n->has_fold = 1;
-		n->fold = *def->fold;
-		if (n->fold.init.type == HAMR_STR) {
-			n->fold.init.str = hamr__bump_strdup(&g->mem,
-			                                     n->fold.init.str ? n->fold.init.str : "");
-			if (!n->fold.init.str)
+		n->fold = hamr__bump_alloc(&g->mem, sizeof *n->fold);
+		if (!n->fold)
+			return out_of_memory_adding(def);
+		*n->fold = *def->fold;
+		if (n->fold->init.type == HAMR_STR) {
+			n->fold->init.str = hamr__bump_strdup(&g->mem,
+			                                      n->fold->init.str ? n->fold->init.str : "");
+			if (!n->fold->init.str)
 				return out_of_memory_adding(def);
 		}
 	}
@@ -358,6 +373,42 @@ static int copy_tags(hamr_graph *g, hamr__gnode *n, const hamr_tag *tags)
 	return 0;
 }
 
+/* Room for one more definition: the first block doubles, from 16
+ * definitions up to HAMR__DEF_BLOCK; later blocks come whole. */
+static int def_room(hamr_graph *g)
+{
+	if (g->n_defs < g->def_cap)
+		return 0;
+	if (g->n_defs >= UINT32_MAX - HAMR__DEF_BLOCK)
+		return HAMR_ENOMEM;
+	if (g->def_cap < HAMR__DEF_BLOCK) {
+		uint32_t cap = g->def_cap ? 2 * g->def_cap : 16;
+		if (cap > HAMR__DEF_BLOCK)
+			cap = HAMR__DEF_BLOCK;
+		if (!g->def_blocks) {
+			if (!(g->def_blocks = calloc(1, sizeof *g->def_blocks)))
+				return HAMR_ENOMEM;
+			g->n_def_blocks = 1;
+		}
+		hamr__gnode *first = realloc(g->def_blocks[0], cap * sizeof *first);
+		if (!first)
+			return HAMR_ENOMEM;
+		g->def_blocks[0] = first;
+		g->def_cap = cap;
+		return 0;
+	}
+	hamr__gnode **blocks = realloc(g->def_blocks,
+	                               (g->n_def_blocks + 1) * sizeof *blocks);
+	if (!blocks)
+		return HAMR_ENOMEM;
+	g->def_blocks = blocks;
+	if (!(blocks[g->n_def_blocks] = malloc(HAMR__DEF_BLOCK * sizeof **blocks)))
+		return HAMR_ENOMEM;
+	g->n_def_blocks++;
+	g->def_cap += HAMR__DEF_BLOCK;
+	return 0;
+}
+
 int hamr_graph_add_node(hamr_graph *g, const char *module,
                         const hamr_node_def *def)
 {
@@ -366,10 +417,10 @@ int hamr_graph_add_node(hamr_graph *g, const char *module,
 		return rc;
 	if ((rc = check_def(module, def)))
 		return rc;
-	if (grow((void **)&g->defs, &g->cap_defs, g->n_defs + 1, sizeof *g->defs))
+	if (def_room(g))
 		return out_of_memory_adding(def);
 
-	hamr__gnode *n = &g->defs[g->n_defs];
+	hamr__gnode *n = hamr__graph_def(g, g->n_defs);
 	memset(n, 0, sizeof *n);
 	if ((rc = copy_fields(g, n, module, def)) || (rc = copy_deps(g, n, def)))
 		return rc;
@@ -393,8 +444,10 @@ int hamr_graph_add_module(hamr_graph *g, const hamr_module *m)
 		rc = hamr_graph_add_node(g, m->name, d);
 		if (rc) {
 			/* all of the module or none of it */
-			for (uint32_t i = before; i < g->n_defs; i++)
-				clear_dep_defaults(&g->defs[i], g->defs[i].n_deps);
+			for (uint32_t i = before; i < g->n_defs; i++) {
+				hamr__gnode *n = hamr__graph_def(g, i);
+				clear_dep_defaults(n, n->n_deps);
+			}
 			g->n_defs = before;
 			return rc;
 		}
@@ -481,7 +534,7 @@ void hamr__graph_hint(const hamr_graph *g, const char *name)
 int hamr__graph_defines(const hamr_graph *g, const char *name)
 {
 	for (uint32_t i = 0; i < g->n_defs; i++)
-		if (!strcmp(g->defs[i].name, name))
+		if (!strcmp(hamr__graph_def(g, i)->name, name))
 			return 1;
 	return 0;
 }

@@ -17,8 +17,8 @@ typedef struct hamr__gdep {
 	const char *name;
 	hamr_type type;
 	unsigned flags;
-	hamr_value dflt; /* scalar or string default; empty when none */
 	int32_t target;  /* after build: node index, -1 when absent */
+	hamr_value dflt; /* scalar or string default; empty when none */
 } hamr__gdep;
 
 typedef struct hamr__gcond {
@@ -28,21 +28,24 @@ typedef struct hamr__gcond {
 	uint32_t n_values;
 } hamr__gcond;
 
+/* A definition. The fields every pass of a build and a plan reads come
+ * first, in 64 bytes, so that a pass over a big graph's definitions
+ * reads one cache line of each, or two; the rest follows. */
 typedef struct hamr__gnode {
 	const char *name;
-	const char *module;
-	const char *doc;
+	hamr__gdep *deps;
+	hamr_type type;
 	hamr_fn fn;
 	void *userdata;
-	hamr_type type;
 	hamr_node_kind kind;
 	uint32_t n_deps, n_tags, n_conds;
-	hamr__gdep *deps;
+	int bad_cond; /* a condition that could not be copied as given */
+	const char *module;
+	const char *doc;
 	hamr_tag *tags;
 	hamr__gcond *conds;
-	int bad_cond; /* a condition that could not be copied as given */
-	int has_fold; /* a fold collect: `fold` holds its functions */
-	hamr_fold fold;
+	hamr_fold *fold; /* a fold collect's functions, in the graph's
+	                  * memory; NULL for every other node */
 	/* after the build: the map block the node runs in (0: none, run
 	 * once), and for a parallelizable node the block it opens */
 	int32_t scope;
@@ -61,9 +64,14 @@ struct hamr_graph {
 	int build_rc;    /* result of the build, replayed on later calls */
 	char *build_msg; /* its message */
 	hamr__bump mem;  /* names, dependency arrays, tags, conditions */
-	/* every definition, in the order added */
-	hamr__gnode *defs;
-	uint32_t n_defs, cap_defs;
+	const char *last_module; /* the copy of the module name added last */
+	/* every definition, in the order added (hamr__graph_def), in blocks
+	 * of HAMR__DEF_BLOCK: adding to a big graph copies no block, and no
+	 * block is big enough for malloc to map it apart (fresh pages,
+	 * faulted in one by one, for every graph). The first block grows
+	 * to that size, so a small graph stays small. */
+	hamr__gnode **def_blocks;
+	uint32_t n_defs, def_cap, n_def_blocks;
 	/* config, key -> value */
 	const char **cfg_keys, **cfg_vals;
 	uint32_t n_cfg, cap_cfg;
@@ -74,6 +82,16 @@ struct hamr_graph {
 	hamr__gnode **nodes;
 	uint32_t n_nodes;
 	hamr__names index;
+	/* after the build, what plans read of every node, packed so that a
+	 * walk over a big graph touches a few small arrays and not each
+	 * node's record: node v's dependencies are dep_node[dep_start[v] ..
+	 * dep_start[v + 1]), each the node it names when it is plain
+	 * (required, and names a node), else -1 (its hamr__gdep says what it
+	 * is); node_bits[v] is v's hamr_node_kind, with HAMR__NODE_PLAIN when
+	 * all its dependencies are plain and it has no tags */
+	uint32_t *dep_start;
+	int32_t *dep_node;
+	uint8_t *node_bits;
 	/* map blocks: scope 0 is the graph itself; scope k > 0 is the block
 	 * opened by parallelizable node owner[k], nested in parent[k] */
 	uint32_t n_scopes;
@@ -81,6 +99,22 @@ struct hamr_graph {
 	int32_t *scope_owner;
 	uint32_t *scope_depth;
 };
+
+enum {
+	HAMR__NODE_KIND = 0x7,   /* node_bits: the hamr_node_kind */
+	HAMR__NODE_PLAIN = 0x8   /* node_bits: plain dependencies, no tags */
+};
+
+/* Definitions per block of hamr_graph.def_blocks: 1024 x 112 bytes, under
+ * glibc's smallest mmap threshold (128 KiB). */
+#define HAMR__DEF_SHIFT 10u
+#define HAMR__DEF_BLOCK (1u << HAMR__DEF_SHIFT)
+
+/* Definition i of g, i < n_defs. */
+static inline hamr__gnode *hamr__graph_def(const hamr_graph *g, uint32_t i)
+{
+	return &g->def_blocks[i >> HAMR__DEF_SHIFT][i & (HAMR__DEF_BLOCK - 1)];
+}
 
 /* Takes a hold on g (a plan does, for its lifetime). */
 void hamr__graph_retain(hamr_graph *g);

@@ -6,7 +6,11 @@
  * pass is what plan compilation spends most of its time on for big graphs
  * (a 512 x 512 grid has a quarter million nodes), so the map is a flat
  * open-addressing table with linear probing and the full hash kept in each
- * slot, so that a probe compares strings only on a hash match.
+ * slot, so that a probe compares strings only on a hash match. A table
+ * that big outgrows the caches, and a probe's slot and key are then two
+ * misses: the build looks names up in bulk, hashing each some look-ups
+ * early and prefetching its slot and key (hamr__names_prefetch*), so that
+ * the misses of many look-ups overlap.
  *
  * The bump allocator holds everything a graph copies from its definitions
  * (names, dependency arrays, tags): a graph frees it all at once. */
@@ -91,7 +95,7 @@ struct hamr__names_slot {
 
 /* FNV-1a: short keys, few instructions per byte, good enough spread with
  * linear probing at a load factor under 1/2. */
-static uint32_t hash_name(const char *s)
+uint32_t hamr__names_hash(const char *s)
 {
 	uint32_t h = 2166136261u;
 	for (; *s; s++) {
@@ -148,7 +152,7 @@ int hamr__names_reserve(hamr__names *m, size_t n)
 
 int hamr__names_put(hamr__names *m, const char *key, int32_t val)
 {
-	uint32_t h = hash_name(key);
+	uint32_t h = hamr__names_hash(key);
 	if (m->cap) {
 		uint32_t i = h & (m->cap - 1);
 		for (; m->slots[i].key; i = (i + 1) & (m->cap - 1)) {
@@ -170,14 +174,54 @@ int hamr__names_put(hamr__names *m, const char *key, int32_t val)
 	return 0;
 }
 
-int32_t hamr__names_get(const hamr__names *m, const char *key)
+int32_t hamr__names_get_hashed(const hamr__names *m, const char *key, uint32_t h)
 {
 	if (!m->cap)
 		return -1;
-	uint32_t h = hash_name(key);
 	uint32_t i = h & (m->cap - 1);
 	for (; m->slots[i].key; i = (i + 1) & (m->cap - 1))
 		if (m->slots[i].hash == h && !strcmp(m->slots[i].key, key))
 			return m->slots[i].val;
 	return -1;
+}
+
+int32_t hamr__names_get(const hamr__names *m, const char *key)
+{
+	return m->cap ? hamr__names_get_hashed(m, key, hamr__names_hash(key)) : -1;
+}
+
+int32_t hamr__names_get_or_put_hashed(hamr__names *m, const char *key, uint32_t h,
+                                      int32_t val)
+{
+	uint32_t i = h & (m->cap - 1);
+	for (; m->slots[i].key; i = (i + 1) & (m->cap - 1))
+		if (m->slots[i].hash == h && !strcmp(m->slots[i].key, key))
+			return m->slots[i].val;
+	m->slots[i].key = key;
+	m->slots[i].hash = h;
+	m->slots[i].val = val;
+	m->len++;
+	return -1;
+}
+
+void hamr__names_map_values(hamr__names *m, const int32_t *to)
+{
+	for (uint32_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key)
+			m->slots[i].val = to[m->slots[i].val];
+}
+
+void hamr__names_prefetch(const hamr__names *m, uint32_t h)
+{
+	if (m->cap)
+		__builtin_prefetch(&m->slots[h & (m->cap - 1)]);
+}
+
+void hamr__names_prefetch_key(const hamr__names *m, uint32_t h)
+{
+	if (!m->cap)
+		return;
+	const struct hamr__names_slot *s = &m->slots[h & (m->cap - 1)];
+	if (s->key && s->hash == h)
+		__builtin_prefetch(s->key);
 }

@@ -38,5 +38,23 @@ int hamr__names_reserve(hamr__names *m, size_t n);
 int hamr__names_put(hamr__names *m, const char *key, int32_t val);
 /* The value of key, or -1. */
 int32_t hamr__names_get(const hamr__names *m, const char *key);
+/* Replaces every value v by to[v]; a value of -1 reads as absent after. */
+void hamr__names_map_values(hamr__names *m, const int32_t *to);
+
+/* Look-ups in bulk: a big map's slots and keys are cache misses, so a
+ * caller with many names to look up hashes each name some way ahead of
+ * looking it up, and hints the map to fetch its slot (prefetch), then,
+ * closer, the key stored there (prefetch_key), so that the look-up itself
+ * (get_hashed or get_or_put_hashed, given the hash) finds both in
+ * cache. */
+uint32_t hamr__names_hash(const char *key);
+void hamr__names_prefetch(const hamr__names *m, uint32_t hash);
+void hamr__names_prefetch_key(const hamr__names *m, uint32_t hash);
+int32_t hamr__names_get_hashed(const hamr__names *m, const char *key, uint32_t hash);
+/* The value of key (whose hash is `hash`), when the map has it; else maps
+ * key to val and gives -1. The map must have room (hamr__names_reserve)
+ * for one more key. */
+int32_t hamr__names_get_or_put_hashed(hamr__names *m, const char *key, uint32_t hash,
+                                      int32_t val);
 
 #endif

@@ -60,21 +60,24 @@ int hamr__given_wrong_type(const hamr__gnode *n, hamr_type got)
 	                       hamr_type_name(got), hamr_type_name(n->type));
 }
 
-/* Classifies graph node v reached from `consumer` (NULL: an output). */
-static int reach(walk *w, uint32_t v, const char *consumer)
+/* Classifies graph node v reached from graph node `consumer` (UINT32_MAX:
+ * an output). Reads v's record only when a value is given for it. */
+static int reach(walk *w, uint32_t v, uint32_t consumer)
 {
-	const hamr__gnode *n = w->g->nodes[v];
+	const hamr_graph *g = w->g;
 	const hamr_value *gv = w->given[v];
 	if (gv) {
+		const hamr__gnode *n = g->nodes[v];
 		if (n->type && gv->type != n->type)
 			return hamr__given_wrong_type(n, gv->type);
 		w->role[v] = ROLE_GIVEN;
 		w->n_given++;
 		return 0;
 	}
-	if (n->kind == HAMR_NODE_INPUT) {
+	if ((g->node_bits[v] & HAMR__NODE_KIND) == HAMR_NODE_INPUT) {
 		w->role[v] = ROLE_MISSING;
-		return missing_input(w, n->name, consumer);
+		return missing_input(w, g->nodes[v]->name,
+		                     consumer == UINT32_MAX ? NULL : g->nodes[consumer]->name);
 	}
 	w->role[v] = ROLE_COMPUTE;
 	return 1; /* to expand */
@@ -87,44 +90,52 @@ static int dep_defaults(const walk *w, const hamr__gdep *d)
 		return 1;
 	if (!(d->flags & HAMR_DEP_OPTIONAL))
 		return 0;
-	const hamr__gnode *t = w->g->nodes[d->target];
-	return t->kind == HAMR_NODE_INPUT && !w->given[d->target];
+	return (w->g->node_bits[d->target] & HAMR__NODE_KIND) == HAMR_NODE_INPUT &&
+	       !w->given[d->target];
 }
 
+/* Depth-first from root over the packed dependencies (g->dep_node);
+ * edge[] holds each stacked node's next dependency, as a position in
+ * g->dep_node. A dependency that is not plain is read from its record. */
 static int walk_from(walk *w, uint32_t root, uint32_t *stack, uint32_t *edge)
 {
-	int rc = reach(w, root, NULL);
+	const hamr_graph *g = w->g;
+	int rc = reach(w, root, UINT32_MAX);
 	if (rc <= 0)
 		return rc;
 	uint32_t sp = 0;
 	stack[sp] = root;
-	edge[sp++] = 0;
+	edge[sp++] = g->dep_start[root];
 	while (sp) {
 		uint32_t v = stack[sp - 1];
-		const hamr__gnode *n = w->g->nodes[v];
-		if (edge[sp - 1] == n->n_deps) {
+		uint32_t e = edge[sp - 1];
+		if (e == g->dep_start[v + 1]) {
 			w->order[w->n_order++] = v;
 			sp--;
 			continue;
 		}
-		const hamr__gdep *d = &n->deps[edge[sp - 1]++];
-		if (dep_defaults(w, d)) {
-			w->n_defaults += d->dflt.type != NULL;
-			continue;
+		edge[sp - 1] = e + 1;
+		int32_t t = g->dep_node[e];
+		if (t < 0) {
+			const hamr__gdep *d = &g->nodes[v]->deps[e - g->dep_start[v]];
+			if (dep_defaults(w, d)) {
+				w->n_defaults += d->dflt.type != NULL;
+				continue;
+			}
+			t = d->target;
 		}
-		uint32_t t = (uint32_t)d->target;
 		if (w->role[t] == ROLE_MISSING) {
-			missing_input(w, w->g->nodes[t]->name, n->name);
+			missing_input(w, g->nodes[t]->name, g->nodes[v]->name);
 			continue;
 		}
 		if (w->role[t] != ROLE_NONE)
 			continue;
-		rc = reach(w, t, n->name);
+		rc = reach(w, (uint32_t)t, v);
 		if (rc < 0)
 			return rc;
 		if (rc > 0) {
-			stack[sp] = t;
-			edge[sp++] = 0;
+			stack[sp] = (uint32_t)t;
+			edge[sp++] = g->dep_start[t];
 		}
 	}
 	return 0;
@@ -241,8 +252,9 @@ static int add_to_group(hamr_plan *p, uint32_t i, const char *node, const char *
 }
 
 /* Node i of the first n_order reads computed node t, counted once per
- * pair: the dependents' first pass counts, the second fills them in
- * (ndep: then each producer's next free place). */
+ * pair: the dependents' first pass counts (in ndep, which then gives each
+ * producer's n_dependents), the second fills them in (ndep: then each
+ * producer's next free place). */
 typedef void (*dependent_fn)(hamr_plan *p, uint32_t t, uint32_t i, uint32_t *ndep);
 
 static void count_dependent(hamr_plan *p, uint32_t t, uint32_t i, uint32_t *ndep)
@@ -254,7 +266,6 @@ static void count_dependent(hamr_plan *p, uint32_t t, uint32_t i, uint32_t *ndep
 static void add_dependent(hamr_plan *p, uint32_t t, uint32_t i, uint32_t *ndep)
 {
 	p->dependents[ndep[t]++] = i;
-	p->nodes[t].n_dependents++;
 }
 
 /* Calls visit once for each computed node t that node i reads, for every
@@ -282,7 +293,7 @@ static int alloc_plan_tables(hamr_plan *p, const walk *w)
 {
 	uint32_t n_args = 0;
 	for (uint32_t i = 0; i < w->n_order; i++)
-		n_args += w->g->nodes[w->order[i]]->n_deps;
+		n_args += w->g->dep_start[w->order[i] + 1] - w->g->dep_start[w->order[i]];
 
 	p->n_nodes = w->n_order;
 	p->n_given = w->n_given;
@@ -307,19 +318,19 @@ static int alloc_plan_tables(hamr_plan *p, const walk *w)
 
 /* Numbers the slots of the computed nodes, in walk order, then of the
  * given values, in graph order, into slot_of (per graph node). Returns the
- * first slot after them, where the defaults begin. */
+ * first slot after them, where the defaults begin. The computed nodes'
+ * names and types are filled in by lay_out_nodes. */
 static uint32_t number_value_slots(hamr_plan *p, const walk *w, uint32_t *slot_of)
 {
 	const hamr_graph *g = w->g;
 	for (uint32_t i = 0; i < w->n_order; i++) {
-		const hamr__gnode *n = g->nodes[w->order[i]];
-		slot_of[w->order[i]] = i;
+		uint32_t v = w->order[i];
+		uint32_t kind = g->node_bits[v] & HAMR__NODE_KIND;
+		slot_of[v] = i;
 		p->slot_kind[i] = HAMR__SLOT_NODE;
-		p->slot_name[i] = n->name;
-		p->slot_type[i] = n->type;
-		if (!p->block_node && (n->kind == HAMR_NODE_PARALLELIZABLE ||
-		                       n->kind == HAMR_NODE_COLLECT))
-			p->block_node = n->name;
+		if (!p->block_node && (kind == HAMR_NODE_PARALLELIZABLE ||
+		                       kind == HAMR_NODE_COLLECT))
+			p->block_node = g->nodes[v]->name;
 	}
 	uint32_t s = w->n_order;
 	for (uint32_t v = 0; v < g->n_nodes; v++) {
@@ -407,21 +418,57 @@ static void assign_arg_slots(hamr_plan *p, const walk *w, uint32_t i, const hamr
 	}
 }
 
-/* Every plan node, in walk order: copied from its graph node, tagged, and
- * its arguments laid out; defaults get slots from first_default on. */
+/* The slots that plain node v's arguments read (plan node i, graph node
+ * v: its dependencies are all in g->dep_node), counted in p->consumers. */
+static void assign_plain_arg_slots(hamr_plan *p, const hamr_graph *g, uint32_t i,
+                                   uint32_t v, const uint32_t *slot_of)
+{
+	uint32_t a = p->nodes[i].arg_start;
+	for (uint32_t e = g->dep_start[v]; e < g->dep_start[v + 1]; e++, a++) {
+		uint32_t t = slot_of[g->dep_node[e]];
+		p->args[a] = (int32_t)t;
+		p->consumers[t]++;
+	}
+}
+
+/* Every plan node: copied from its graph node, tagged, and its arguments
+ * laid out, in walk order, where defaults get slots from first_default
+ * on, and tags (a concurrency group is numbered where first met) and
+ * their errors are met in the order the nodes run. A plain node (no
+ * tags, no default) does not depend on that order: plain nodes are laid
+ * out in a second pass in graph order, which reads the graph's records
+ * one after another where walk order, on a big graph, jumps between them
+ * (a cache miss each). */
 static int lay_out_nodes(hamr_plan *p, const walk *w, const uint32_t *slot_of,
                          uint32_t first_default)
 {
+	const hamr_graph *g = w->g;
 	default_cursor next = {.slot = first_default, .value = 0};
 	uint32_t arg_start = 0;
 	for (uint32_t i = 0; i < w->n_order; i++) {
-		const hamr__gnode *n = w->g->nodes[w->order[i]];
-		copy_node(p, i, n, w->order[i], arg_start);
+		uint32_t v = w->order[i];
+		p->nodes[i].arg_start = arg_start;
+		arg_start += g->dep_start[v + 1] - g->dep_start[v];
+		if (g->node_bits[v] & HAMR__NODE_PLAIN)
+			continue;
+		const hamr__gnode *n = g->nodes[v];
+		copy_node(p, i, n, v, p->nodes[i].arg_start);
 		int rc = apply_node_tags(p, i, n);
 		if (rc)
 			return rc;
 		assign_arg_slots(p, w, i, n, slot_of, &next);
-		arg_start += n->n_deps;
+	}
+	for (uint32_t v = 0; v < g->n_nodes; v++) {
+		if (w->role[v] != ROLE_COMPUTE)
+			continue;
+		const hamr__gnode *n = g->nodes[v];
+		uint32_t i = slot_of[v];
+		p->slot_name[i] = n->name;
+		p->slot_type[i] = n->type;
+		if (!(g->node_bits[v] & HAMR__NODE_PLAIN))
+			continue;
+		copy_node(p, i, n, v, p->nodes[i].arg_start);
+		assign_plain_arg_slots(p, g, i, v, slot_of);
 	}
 	return 0;
 }
@@ -462,6 +509,7 @@ static int link_dependents(hamr_plan *p)
 	uint32_t off = 0;
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		p->nodes[i].dep_start = off;
+		p->nodes[i].n_dependents = ndep[i];
 		off += ndep[i];
 		ndep[i] = p->nodes[i].dep_start; /* now: next free position */
 	}
@@ -502,7 +550,7 @@ static const char *nearest_def(const hamr_graph *g, const char *name)
 	hamr__nearest near;
 	hamr__nearest_init(&near, name);
 	for (uint32_t i = 0; i < g->n_defs && near.best_d; i++)
-		hamr__nearest_try(&near, g->defs[i].name);
+		hamr__nearest_try(&near, hamr__graph_def(g, i)->name);
 	return near.best;
 }
 

@@ -177,11 +177,17 @@ static int grow_slots(hamr_plan *p, uint32_t extra)
 }
 
 /* A value given for a node inside a block, or for the node that opens one,
- * leaves a block without its items: refuse it. */
+ * leaves a block without its items: refuse it. Only a collect node has
+ * collected dependencies, and only a graph with a parallelizable node has
+ * blocks, so most plans skip both passes (each a look at every node's
+ * graph record, in plan order). */
 static int refuse_given_block_values(const hamr_plan *p, const hamr_graph *g)
 {
 	uint32_t n = p->n_nodes;
-	for (uint32_t i = 0; i < n; i++) {
+	uint32_t n_collects = 0;
+	for (uint32_t i = 0; i < n; i++)
+		n_collects += p->nodes[i].kind == HAMR_NODE_COLLECT;
+	for (uint32_t i = 0; i < n && n_collects; i++) {
 		const hamr__gnode *gn = g->nodes[p->nodes[i].graph_index];
 		for (uint32_t k = 0; k < p->nodes[i].n_args; k++) {
 			int32_t a = p->args[p->nodes[i].arg_start + k];
@@ -192,7 +198,7 @@ static int refuse_given_block_values(const hamr_plan *p, const hamr_graph *g)
 		}
 	}
 	uint8_t *computed = NULL;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n && g->n_scopes > 1; i++) {
 		const hamr__gnode *gn = g->nodes[p->nodes[i].graph_index];
 		if (gn->scope <= 0)
 			continue;
@@ -284,7 +290,7 @@ static int mark_list_slots(struct block_planning *bp, uint32_t *n_lists, uint32_
 			int32_t s = p->args[pn->arg_start + k];
 			if (s < 0 || !(gn->deps[k].flags & HAMR_DEP_COLLECT))
 				continue;
-			if (gn->has_fold) {
+			if (gn->fold) {
 				(*n_folds)++;
 				continue;
 			}
@@ -327,7 +333,7 @@ static void point_collects_at_slots(struct block_planning *bp)
 				continue;
 			pn->flags |= HAMR__PNODE_COLLECTS;
 			p->arg_tolerant[pn->arg_start + k] = (gn->deps[k].flags & HAMR_DEP_TOLERANT) != 0;
-			if (!gn->has_fold) {
+			if (!gn->fold) {
 				*a = p->list_slot[*a];
 				continue;
 			}
@@ -421,10 +427,10 @@ static int plan_gathers(struct block_planning *bp)
 			ge->dst = (uint32_t)a;
 			ge->node = i;
 			ge->tolerant = (gn->deps[k].flags & HAMR_DEP_TOLERANT) != 0;
-			ge->fold = &gn->fold;
+			ge->fold = gn->fold;
 			ge->userdata = gn->userdata;
 			p->gathered[ge->src] = 1;
-			if (hamr__default_value(&gn->fold.init, &ge->init)) {
+			if (hamr__default_value(&gn->fold->init, &ge->init)) {
 				free(fill);
 				return HAMR_ENOMEM;
 			}

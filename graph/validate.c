@@ -28,6 +28,7 @@
  * chain of a million nodes is as safe as a wide graph. hamr_graph_build
  * itself is here too, at the end: it runs the build once and replays its
  * result, and graph.c, which collects the definitions, never calls in. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,8 +82,8 @@ static int check_conds(const hamr__gnode *n)
 static int key_read(const hamr_graph *g, const char *key)
 {
 	for (uint32_t i = 0; i < g->n_defs; i++)
-		for (uint32_t c = 0; c < g->defs[i].n_conds; c++)
-			if (!strcmp(g->defs[i].conds[c].key, key))
+		for (uint32_t c = 0; c < hamr__graph_def(g, i)->n_conds; c++)
+			if (!strcmp(hamr__graph_def(g, i)->conds[c].key, key))
 				return 1;
 	return 0;
 }
@@ -92,8 +93,8 @@ static const char *nearest_key(const hamr_graph *g, const char *key)
 	hamr__nearest near;
 	hamr__nearest_init(&near, key);
 	for (uint32_t i = 0; i < g->n_defs; i++)
-		for (uint32_t c = 0; c < g->defs[i].n_conds; c++)
-			hamr__nearest_try(&near, g->defs[i].conds[c].key);
+		for (uint32_t c = 0; c < hamr__graph_def(g, i)->n_conds; c++)
+			hamr__nearest_try(&near, hamr__graph_def(g, i)->conds[c].key);
 	return near.best;
 }
 
@@ -110,7 +111,7 @@ static int check_config_keys(const hamr_graph *g)
 		return 0;
 	int has_conds = 0;
 	for (uint32_t i = 0; i < g->n_defs && !has_conds; i++)
-		has_conds = g->defs[i].n_conds != 0;
+		has_conds = hamr__graph_def(g, i)->n_conds != 0;
 	if (n_unread == 1) {
 		const char *key = g->cfg_keys[first], *near = nearest_key(g, key);
 		hamr__error_set(HAMR_ECONFIG, "config key \"%s\" is read by no config condition of the graph",
@@ -262,7 +263,7 @@ static int keep_one(const hamr_graph *g, int32_t first, const int32_t *next,
 {
 	hamr__gnode *node = NULL, *input = NULL;
 	for (int32_t j = first; j >= 0; j = next[j]) {
-		hamr__gnode *d = &g->defs[j];
+		hamr__gnode *d = hamr__graph_def(g, (uint32_t)j);
 		if (!node_active(g, d))
 			continue;
 		if (d->kind != HAMR_NODE_INPUT) {
@@ -284,32 +285,52 @@ static int keep_one(const hamr_graph *g, int32_t first, const int32_t *next,
 	return 0;
 }
 
-/* Steps 2 and 3. Definitions of one name are chained through `next`. */
-static int select_defs(hamr_graph *g)
+/* How many look-ups ahead a name's slot in g->index is fetched; in
+ * resolve_targets, its slot's key is fetched half as far ahead. */
+#define RESOLVE_AHEAD 16u
+
+/* Steps 2 and 3. Definitions of one name are chained through `next`;
+ * *n_def_deps counts the dependencies of all definitions.
+ * One map serves both steps: while definitions are grouped it maps each
+ * distinct name to its number k, and once the config has picked, its
+ * values are renumbered to node indices (-1, read as absent, for a name
+ * the config removes), so it becomes g->index without a second table. */
+static int select_defs(hamr_graph *g, size_t *n_def_deps)
 {
 	int rc = 0;
 	int32_t *first = NULL, *next = NULL;
-	hamr__names byname;
-	hamr__names_init(&byname);
-	if (hamr__names_reserve(&byname, g->n_defs))
+	uint32_t *hash = NULL;
+	uint8_t *bare = NULL; /* per definition: it has no condition */
+	uint32_t n_defs = g->n_defs;
+	if (hamr__names_reserve(&g->index, n_defs))
 		goto nomem;
-	if (hamr__names_reserve(&g->index, g->n_defs))
-		goto nomem;
-	next = malloc((g->n_defs + 1) * sizeof *next);
-	first = malloc((g->n_defs + 1) * sizeof *first);
-	g->nodes = malloc((g->n_defs + 1) * sizeof *g->nodes);
-	if (!next || !first || !g->nodes)
+	next = malloc((n_defs + 1) * sizeof *next);
+	first = malloc((n_defs + 1) * sizeof *first);
+	hash = malloc((n_defs + 1) * sizeof *hash);
+	bare = malloc(n_defs + 1);
+	g->nodes = malloc((n_defs + 1) * sizeof *g->nodes);
+	if (!next || !first || !hash || !bare || !g->nodes)
 		goto nomem;
 
-	/* group: first[k] is the k-th distinct name's first definition */
+	/* group: first[k] is the k-th distinct name's first definition;
+	 * each name is hashed, and its slot fetched, RESOLVE_AHEAD names
+	 * early (see resolve_targets) */
 	uint32_t n_names = 0;
-	for (uint32_t i = 0; i < g->n_defs; i++) {
-		hamr__gnode *d = &g->defs[i];
-		int32_t k = hamr__names_get(&byname, d->name);
+	*n_def_deps = 0;
+	for (uint32_t i = 0; i < n_defs && i < RESOLVE_AHEAD; i++)
+		hash[i] = hamr__names_hash(hamr__graph_def(g, i)->name);
+	for (uint32_t i = 0; i < n_defs; i++) {
+		hamr__gnode *d = hamr__graph_def(g, i);
+		if (i + RESOLVE_AHEAD < n_defs) {
+			hash[i + RESOLVE_AHEAD] = hamr__names_hash(hamr__graph_def(g, i + RESOLVE_AHEAD)->name);
+			hamr__names_prefetch(&g->index, hash[i + RESOLVE_AHEAD]);
+		}
+		*n_def_deps += d->n_deps;
+		bare[i] = !d->n_conds;
+		int32_t k = hamr__names_get_or_put_hashed(&g->index, d->name, hash[i],
+		                                          (int32_t)n_names);
 		next[i] = -1;
 		if (k < 0) {
-			if (hamr__names_put(&byname, d->name, (int32_t)n_names))
-				goto nomem;
 			first[n_names++] = (int32_t)i;
 			continue;
 		}
@@ -317,7 +338,7 @@ static int select_defs(hamr_graph *g)
 		 * inputs are settled under the config, in step 3 */
 		int32_t j = first[k], last = -1;
 		for (; j >= 0; last = j, j = next[j]) {
-			const hamr__gnode *earlier = &g->defs[j];
+			const hamr__gnode *earlier = hamr__graph_def(g, (uint32_t)j);
 			if (earlier->kind == HAMR_NODE_INPUT || d->kind == HAMR_NODE_INPUT)
 				continue;
 			if (!defs_exclusive(earlier, d)) {
@@ -328,36 +349,48 @@ static int select_defs(hamr_graph *g)
 		next[last] = (int32_t)i;
 	}
 
-	/* pick the definition the config keeps, in order of first definition */
+	/* pick the definition the config keeps, in order of first
+	 * definition (the only one, without conditions, needs no look);
+	 * first[k] becomes name k's node index, or -1 */
 	g->n_nodes = 0;
 	for (uint32_t k = 0; k < n_names; k++) {
 		hamr__gnode *keep = NULL;
-		if ((rc = keep_one(g, first[k], next, &keep)))
+		if (next[first[k]] < 0 && bare[first[k]])
+			keep = hamr__graph_def(g, (uint32_t)first[k]);
+		else if ((rc = keep_one(g, first[k], next, &keep)))
 			goto out;
-		if (!keep)
-			continue;
-		if (hamr__names_put(&g->index, keep->name, (int32_t)g->n_nodes))
-			goto nomem;
-		g->nodes[g->n_nodes++] = keep;
+		first[k] = keep ? (int32_t)g->n_nodes : -1;
+		if (keep)
+			g->nodes[g->n_nodes++] = keep;
 	}
+	hamr__names_map_values(&g->index, first);
 	goto out;
 nomem:
 	rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
 out:
-	hamr__names_free(&byname);
 	free(first);
 	free(next);
+	free(hash);
+	free(bare);
 	return rc;
 }
 
-/* Steps 4 and 5. */
-static int resolve(hamr_graph *g)
+/* Step 4's and 5's checks of each node's dependencies, whose targets are
+ * resolved; the first error met, in node order, is reported. types[t] is
+ * node t's result type: a dependency on a node of any type, or that
+ * expects none, needs no look at the producer's record. Fills in
+ * g->node_bits, and *earlier: whether every node depends only on nodes
+ * before it. */
+static int check_deps(hamr_graph *g, const hamr_type *types, int *earlier)
 {
+	*earlier = 1;
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
-		hamr__gnode *n = g->nodes[i];
+		const hamr__gnode *n = g->nodes[i];
+		int plain = !n->n_tags;
 		for (uint32_t k = 0; k < n->n_deps; k++) {
-			hamr__gdep *d = &n->deps[k];
-			d->target = hamr__graph_lookup(g, d->name);
+			const hamr__gdep *d = &n->deps[k];
+			plain &= d->target >= 0 && !(d->flags & HAMR_DEP_OPTIONAL);
+			*earlier &= d->target < (int32_t)i;
 			if (d->target < 0) {
 				if (d->flags & HAMR_DEP_OPTIONAL)
 					continue;
@@ -379,6 +412,10 @@ static int resolve(hamr_graph *g)
 				return hamr__error_set(HAMR_ECOLLECT,
 				                       "node \"%s\" collects \"%s\" but is not a collect node",
 				                       n->name, d->name);
+			hamr_type made = types[d->target];
+			if (!made || ((!d->type || d->type == made) &&
+			              (!d->dflt.type || d->dflt.type == made)))
+				continue;
 			const hamr__gnode *producer = g->nodes[d->target];
 			if (d->type && producer->type && d->type != producer->type)
 				return hamr__error_set(HAMR_ETYPE,
@@ -401,13 +438,78 @@ static int resolve(hamr_graph *g)
 				return hamr__error_set(HAMR_ECOLLECT,
 				                       "collect node \"%s\" has no dependency marked HAMR_DEP_COLLECT",
 				                       n->name);
-			if (n->has_fold && nc > 1)
+			if (n->fold && nc > 1)
 				return hamr__error_set(HAMR_ECOLLECT,
 				                       "fold collect \"%s\" collects %u dependencies; a fold consumes one",
 				                       n->name, nc);
 		}
+		g->node_bits[i] = (uint8_t)(n->kind | (plain ? HAMR__NODE_PLAIN : 0));
 	}
 	return 0;
+}
+
+/* Step 4's look-ups: every dependency's target, -1 when no kept node or
+ * input has its name; g->dep_start and g->dep_node; types[i], node i's
+ * result type. A big graph's names are spread over a table bigger than
+ * the caches, and a dependency can name any of them, so every name is
+ * hashed first (deps[e], hash[e]: each dependency in node order, its
+ * name's hash), and the look-ups then fetch the slot and the key of the
+ * look-ups ahead of them: the misses of many look-ups overlap instead of
+ * being waited for one after another. */
+static void resolve_targets(hamr_graph *g, hamr__gdep **deps, uint32_t *hash,
+                            hamr_type *types)
+{
+	const hamr__names *m = &g->index;
+	uint32_t n_edges = 0;
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		const hamr__gnode *n = g->nodes[i];
+		types[i] = n->type;
+		g->dep_start[i] = n_edges;
+		for (uint32_t k = 0; k < n->n_deps; k++) {
+			deps[n_edges] = &n->deps[k];
+			hash[n_edges++] = hamr__names_hash(n->deps[k].name);
+		}
+	}
+	g->dep_start[g->n_nodes] = n_edges;
+	for (uint32_t e = 0; e < n_edges; e++) {
+		if (e + RESOLVE_AHEAD < n_edges)
+			hamr__names_prefetch(m, hash[e + RESOLVE_AHEAD]);
+		if (e + RESOLVE_AHEAD / 2 < n_edges)
+			hamr__names_prefetch_key(m, hash[e + RESOLVE_AHEAD / 2]);
+		hamr__gdep *d = deps[e];
+		d->target = hamr__names_get_hashed(m, d->name, hash[e]);
+		g->dep_node[e] = d->flags & HAMR_DEP_OPTIONAL ? -1 : d->target;
+	}
+}
+
+/* Steps 4 and 5, for the kept nodes, whose definitions have n_def_deps
+ * dependencies in all (kept or not); *earlier as check_deps says. */
+static int resolve(hamr_graph *g, size_t n_def_deps, int *earlier)
+{
+	size_t nn = g->n_nodes ? g->n_nodes : 1, ne = n_def_deps ? n_def_deps : 1;
+	hamr_type *types = NULL;
+	hamr__gdep **deps = NULL;
+	uint32_t *hash = NULL;
+	int rc;
+	if (n_def_deps < UINT32_MAX) {
+		types = malloc(nn * sizeof *types);
+		deps = malloc(ne * sizeof *deps);
+		hash = malloc(ne * sizeof *hash);
+		g->dep_start = malloc((nn + 1) * sizeof *g->dep_start);
+		g->dep_node = malloc(ne * sizeof *g->dep_node);
+		g->node_bits = malloc(nn);
+	}
+	if (!types || !deps || !hash || !g->dep_start || !g->dep_node || !g->node_bits) {
+		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
+		goto out;
+	}
+	resolve_targets(g, deps, hash, types);
+	rc = check_deps(g, types, earlier);
+out:
+	free(types);
+	free(deps);
+	free(hash);
+	return rc;
 }
 
 /* Step 6: iterative depth-first search; a dependency on a node still on
@@ -477,9 +579,9 @@ static int check_collects(const hamr_graph *g)
 	uint32_t mark = 0;
 	int rc = 0;
 	for (uint32_t i = 0; i < n && !rc; i++) {
-		const hamr__gnode *collect = g->nodes[i];
-		if (collect->kind != HAMR_NODE_COLLECT)
+		if ((g->node_bits[i] & HAMR__NODE_KIND) != HAMR_NODE_COLLECT)
 			continue;
+		const hamr__gnode *collect = g->nodes[i];
 		if (!seen) {
 			seen = calloc(n, sizeof *seen);
 			queue = malloc(n * sizeof *queue);
@@ -689,26 +791,64 @@ static void open_block(hamr_graph *g, uint32_t owner, int32_t outer)
 	g->nodes[owner]->block = (int32_t)block;
 }
 
-static int assign_scopes(hamr_graph *g)
+static uint32_t count_parallel(const hamr_graph *g)
+{
+	uint32_t n_parallel = 0;
+	for (uint32_t i = 0; i < g->n_nodes; i++)
+		n_parallel += (g->node_bits[i] & HAMR__NODE_KIND) == HAMR_NODE_PARALLELIZABLE;
+	return n_parallel;
+}
+
+/* Step 6: g's nodes in a topological order, producers first, into
+ * *order (the caller frees it); HAMR_ECYCLE when there is none, with the
+ * path of a cycle found by find_cycle. Kahn's order needs no look at a
+ * node's record beyond its own dependencies, read in node order, where a
+ * depth-first search jumps from record to record; so the search runs only
+ * to name a cycle that Kahn's order has shown to exist. Step 8 needs the
+ * order only when the graph has blocks: without them, a graph whose
+ * nodes each read only nodes added before them (`earlier`: every graph
+ * built in dependency order, a generated grid say) is known to have no
+ * cycle without computing one, and *order stays NULL. */
+static int order_nodes(const hamr_graph *g, int earlier, uint32_t **order)
 {
 	uint32_t n = g->n_nodes, n_ordered = 0;
-	int rc = 0;
-	uint32_t *order = malloc((n + 1) * sizeof *order);
-	g->scope_parent = malloc((n + 1) * sizeof *g->scope_parent);
-	g->scope_owner = malloc((n + 1) * sizeof *g->scope_owner);
-	g->scope_depth = malloc((n + 1) * sizeof *g->scope_depth);
-	if (!order || !g->scope_parent || !g->scope_owner || !g->scope_depth) {
-		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
-		goto done;
-	}
-	if ((rc = topological_order(g, order, &n_ordered)))
-		goto done;
+	int rc;
+	*order = NULL;
+	if (earlier && !count_parallel(g))
+		return 0;
+	*order = malloc((n + 1) * sizeof **order);
+	if (!*order)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
+	if ((rc = topological_order(g, *order, &n_ordered)))
+		return rc;
+	if (n_ordered == n)
+		return 0;
+	rc = find_cycle(g);
+	assert(rc); /* some nodes wait for each other: a cycle */
+	return rc;
+}
 
+/* Step 8, in the topological order of step 6 (NULL only for a graph
+ * without a parallelizable node). A graph without one has no block: each
+ * node's scope and block stay 0, as hamr_graph_add_node left them, and
+ * step 7 has refused every collected dependency, so no node need be
+ * looked at again. */
+static int assign_scopes(hamr_graph *g, const uint32_t *order)
+{
+	uint32_t n = g->n_nodes, n_parallel = count_parallel(g);
+	int rc = 0;
+	g->scope_parent = malloc((n_parallel + 1) * sizeof *g->scope_parent);
+	g->scope_owner = malloc((n_parallel + 1) * sizeof *g->scope_owner);
+	g->scope_depth = malloc((n_parallel + 1) * sizeof *g->scope_depth);
+	if (!g->scope_parent || !g->scope_owner || !g->scope_depth)
+		return hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
 	g->n_scopes = 1;
 	g->scope_parent[0] = -1;
 	g->scope_owner[0] = -1;
 	g->scope_depth[0] = 0;
-	for (uint32_t i = 0; i < n_ordered; i++) {
+	if (!n_parallel)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
 		hamr__gnode *v = g->nodes[order[i]];
 		const hamr__gnode *deepest_input = NULL;
 		int32_t scope = 0;
@@ -722,15 +862,13 @@ static int assign_scopes(hamr_graph *g)
 		if (v->kind == HAMR_NODE_PARALLELIZABLE)
 			open_block(g, order[i], v->scope);
 	}
-done:
-	free(order);
 	return rc;
 }
 
 static int canonical_types(hamr_graph *g)
 {
 	for (uint32_t i = 0; i < g->n_defs; i++) {
-		hamr__gnode *n = &g->defs[i];
+		hamr__gnode *n = hamr__graph_def(g, i);
 		if (n->type && !(n->type = hamr_type_canonical(n->type)))
 			return hamr__error_append(HAMR_ETYPE, " (result of node \"%s\")",
 			                          n->name);
@@ -749,21 +887,23 @@ static int validate(hamr_graph *g)
 {
 	int rc;
 	for (uint32_t i = 0; i < g->n_defs; i++)
-		if ((rc = check_conds(&g->defs[i])))
+		if ((rc = check_conds(hamr__graph_def(g, i))))
 			return rc;
 	if ((rc = check_config_keys(g)))
 		return rc;
 	if ((rc = canonical_types(g)))
 		return rc;
-	if ((rc = select_defs(g)))
+	size_t n_def_deps = 0;
+	if ((rc = select_defs(g, &n_def_deps)))
 		return rc;
-	if ((rc = resolve(g)))
+	int earlier = 0;
+	if ((rc = resolve(g, n_def_deps, &earlier)))
 		return rc;
-	if ((rc = find_cycle(g)))
-		return rc;
-	if ((rc = check_collects(g)))
-		return rc;
-	return assign_scopes(g);
+	uint32_t *order = NULL;
+	if (!(rc = order_nodes(g, earlier, &order)) && !(rc = check_collects(g)))
+		rc = assign_scopes(g, order);
+	free(order);
+	return rc;
 }
 
 int hamr_graph_build(hamr_graph *g)
@@ -781,6 +921,7 @@ int hamr_graph_build(hamr_graph *g)
 	if (rc) {
 		g->build_msg = strdup(hamr_errmsg());
 		g->n_nodes = 0; /* a failed graph shows no nodes */
+		hamr__names_free(&g->index); /* and finds none */
 	}
 	return rc;
 }

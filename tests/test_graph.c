@@ -541,6 +541,38 @@ static void test_generated_grid(void)
 	hamr_graph_destroy(g);
 }
 
+/* Nodes added in any order build the same graph: a reader may come before
+ * the node it reads (the build then orders them itself), and a graph
+ * whose build fails shows no nodes and finds none. */
+static void test_nodes_in_any_order(void)
+{
+	hamr_dep on_b[] = {{.name = "b", .type = HAMR_I64}, HAMR_DEPS_END};
+	hamr_dep on_x[] = {{.name = "x", .type = HAMR_I64}, HAMR_DEPS_END};
+	hamr_node_def defs[] = {
+		{.name = "a", .fn = f_sum, .type = HAMR_I64, .deps = on_b},
+		{.name = "b", .fn = f_sum, .type = HAMR_I64, .deps = on_x},
+		{.name = "x", .fn = f_const, .userdata = (void *)(intptr_t)7, .type = HAMR_I64},
+		{0},
+	};
+	hamr_module m = {.name = "m", .nodes = defs};
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_EQ_INT(run_i64(g, "a"), 7);
+	CHECK_EQ_INT(hamr_graph_find(g, "x"), 2);
+	hamr_graph_destroy(g);
+
+	/* x reads a: a cycle */
+	hamr_dep on_a[] = {{.name = "a", .type = HAMR_I64}, HAMR_DEPS_END};
+	defs[2].deps = on_a;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_RC(hamr_graph_build(g), HAMR_ECYCLE);
+	CHECK_EQ_INT(hamr_graph_node_count(g), 0);
+	CHECK_RC(hamr_graph_find(g, "a"), HAMR_ENOENT);
+	hamr_graph_destroy(g);
+}
+
 static char *dot_of(hamr_graph *g, hamr_plan *p)
 {
 	char *buf = NULL;
@@ -631,6 +663,7 @@ int main(void)
 	RUN_TEST(test_module_file_name_without_slash);
 	RUN_TEST(test_nodes_tagged);
 	RUN_TEST(test_generated_grid);
+	RUN_TEST(test_nodes_in_any_order);
 	RUN_TEST(test_dot_export);
 	TEST_EXIT();
 }
