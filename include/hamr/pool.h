@@ -44,8 +44,10 @@ typedef struct hamr_pool_opts {
 	int workers;          /* 0: HAMR_WORKERS, else the usable CPUs (affinity
 	                       * mask and cgroup CPU quota) */
 	int spin_us;          /* 0: HAMR_SPIN, else 50: microseconds an idle
-	                       * worker spins before it parks; HAMR_OFF: no
-	                       * spinning, it parks at once */
+	                       * worker looks for work before it parks (yielding
+	                       * the CPU between looks when the workers fill
+	                       * every CPU); HAMR_OFF: no spinning, it parks
+	                       * at once */
 	int pin;              /* 0: HAMR_PIN, else not pinned: 1 pins worker i
 	                       * to the i-th usable CPU; HAMR_OFF: not pinned */
 	int blocking_workers; /* 0: HAMR_BLOCKING_WORKERS, else 64 */
