@@ -4,8 +4,11 @@
 # that CI checks, each in its own build folder, and stops at the first step
 # that fails.
 #
-#   tools/check.sh                 all four configurations, in this order:
+#   tools/check.sh                 all five configurations, in this order:
 #     plain   build/        gcc, -Werror, tests and benchmarks built, ctest
+#     threads build/ again: ctest with HAMR_EXECUTOR=threads, so that runs
+#                           whose options leave the executor unset run on
+#                           the pool (what the planned default will be)
 #     clang   build-clang/  clang, -Werror, everything built, no tests run:
 #                           the build is known warning-free under both
 #     asan    build-asan/   gcc, AddressSanitizer + UBSan, ctest
@@ -91,6 +94,12 @@ phase() {
 		build build
 		run_tests build
 		;;
+	threads)
+		header "threads: build/, ctest with HAMR_EXECUTOR=threads"
+		configure build gcc g++
+		build build
+		run_tests build env HAMR_EXECUTOR=threads
+		;;
 	clang)
 		header "clang: build-clang/ (build with -Werror, no tests run)"
 		configure build-clang clang clang++ -DHAMR_WERROR=ON \
@@ -116,7 +125,7 @@ phase() {
 		run_tests build-tsan "${sanitized_runner[@]}"
 		;;
 	*)
-		echo "check.sh: unknown configuration '$name' (plain, clang, asan, tsan)" >&2
+		echo "check.sh: unknown configuration '$name' (plain, threads, clang, asan, tsan)" >&2
 		exit 2
 		;;
 	esac
@@ -126,7 +135,7 @@ phase() {
 }
 
 if [ $# -eq 0 ]; then
-	set -- plain clang asan tsan
+	set -- plain threads clang asan tsan
 fi
 for name in "$@"; do
 	phase "$name"
@@ -134,7 +143,7 @@ done
 
 header "all passed"
 for i in "${!phase_names[@]}"; do
-	printf '   %-6s %4ss\n' "${phase_names[$i]}" "${phase_times[$i]}"
+	printf '   %-7s %4ss\n' "${phase_names[$i]}" "${phase_times[$i]}"
 done
-printf '   %-6s %4ss\n' total "$SECONDS"
+printf '   %-7s %4ss\n' total "$SECONDS"
 echo "check: $tests_run passed, 0 failed"
