@@ -138,7 +138,7 @@ static void emit_packed(struct enc *e, hamr_list l)
 			emit_u8(e, b[i] ? 1 : 0);
 		return;
 	}
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	emit(e, l.data, l.len > SIZE_MAX / 8 ? SIZE_MAX : l.len * 8);
 #else
 	const unsigned char *p = l.data;
@@ -362,7 +362,7 @@ static int decode_packed(struct dec *d, hamr_type elem, size_t count, hamr_value
 			b[i] = p[i] != 0;
 		}
 	} else {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		memcpy(data, p, count * 8);
 #else
 		unsigned char *q = data;

@@ -418,7 +418,7 @@ static int make_packed(hamr_value *out, hamr_type elem, const void *p, size_t n,
 	if (!p && n && !data)
 		return hamr__error_set(HAMR_EINVAL, "%s: NULL array of %zu items", what, n);
 	if (n > SIZE_MAX / esz || !(b = box_new(n * esz)))
-		return out_of_memory(what, n);
+		return out_of_memory(what, n > SIZE_MAX / esz ? SIZE_MAX : n * esz);
 	if (p)
 		memcpy(b->data, p, n * esz);
 	else
@@ -474,7 +474,9 @@ int hamr_value_make_list_str(hamr_value *out, const char *const *p, size_t n)
 	hamr_value *items;
 	int rc;
 
-	if (out && !p && n) {
+	if (!out)
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL out", what);
+	if (!p && n) {
 		*out = empty_value;
 		return hamr__error_set(HAMR_EINVAL, "%s: NULL array of %zu items", what, n);
 	}

@@ -420,7 +420,10 @@ static int f_shout(hamr_call *c)
 	if (l.len != 3)
 		return hamr_fail(c, "names has %zu items, not 3", l.len);
 	for (size_t i = 0; i < 3; i++) {
-		snprintf(buf[i], sizeof buf[i], "%s!", hamr_list_str(l, i));
+		const char *name = hamr_list_str(l, i);
+		if (!name)
+			return hamr_fail(c, "item %zu of names is not a string", i);
+		snprintf(buf[i], sizeof buf[i], "%s!", name);
 		p[i] = buf[i];
 	}
 	int rc = hamr_value_make_list_str(&v, p, 3);

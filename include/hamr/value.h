@@ -200,7 +200,8 @@ HAMR_API int hamr_value_make_list_str(hamr_value *out, const char *const *p, siz
 /* Makes a packed list of n items of type `elem` (HAMR_I64, HAMR_F64 or
  * HAMR_BOOL; else HAMR_ETYPE), zeroed, and stores its array (int64_t,
  * double or bool) in *data: the caller fills it before handing the value
- * on, never after. */
+ * on, never after. *data is valid until the list is appended to (an
+ * append may move the items). */
 HAMR_API int hamr_value_alloc_list(hamr_value *out, hamr_type elem, size_t n, void **data);
 /* Wraps `obj`, an object of user type `type`; the value owns obj from now
  * on and frees it with the type's free callback, also when this call fails. */

@@ -27,7 +27,8 @@ struct hamr_call {
 
 /* Tests only: a plain plan on the threads executor turns lazy at this node
  * of its order, whatever the workers do (runtime/exec/threads.c);
- * UINT32_MAX, the default: once a worker is idle. */
+ * UINT32_MAX, the default: once a worker is idle. Read by every plain
+ * run, unsynchronized: set it only while no run exists. */
 extern uint32_t hamr__threads_switch_at;
 
 /* A node's task record, for the threads executor. */

@@ -72,11 +72,17 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
  * worker, every count takes an atomic read-modify-write, and the nodes'
  * results cross between caches. So a run's first worker offers nothing
  * for its first FIRST_OFFER_NS (a run shorter than that stays on it, at
- * about the sequential executor's price), and any worker offers at most
- * once per OFFER_NS of its own running, looking at the clock every
- * CLOCK_EVERY nodes. A node of a microsecond thus fans out at once; a
- * thousand nodes of 20 ns stay on one worker. */
+ * about the sequential executor's price), unless its plan is small, and
+ * any worker offers at most once per OFFER_NS of its own running, a
+ * piece to each idle worker. It looks before each of a task's first
+ * CLOCK_EVERY nodes, then every CLOCK_EVERY nodes, and reads the clock
+ * only when a worker is idle. A node of a microsecond thus fans out at
+ * once, a few long ones spread after the first, and a thousand nodes of
+ * 20 ns stay on one worker. */
 #define FIRST_OFFER_NS 20000
+#define SMALL_PLAN 64 /* nodes: a plan this small spreads at once when a
+                       * worker is idle, since running it lazily costs a
+                       * few microseconds at most */
 #define OFFER_NS 2000
 #define CLOCK_EVERY 16
 
@@ -230,9 +236,11 @@ static inline uint32_t node_done(lazy *z, uint32_t i)
 	return next;
 }
 
-/* Offers work to an idle worker: the oldest node kept, else half of what
- * is left of a range of roots [*lo, *hi). */
-static void offer(lazy *z, uint32_t *lo, uint32_t *hi)
+/* Offers work to the idle workers, a piece for each: the oldest nodes
+ * kept, then equal parts of what is left of a range of roots [*lo, *hi),
+ * this worker keeping the first part unless it holds a node to run
+ * (`holding`). */
+static void offer(lazy *z, uint32_t *lo, uint32_t *hi, int holding)
 {
 	if (!hamr__worker_should_offer(z->w))
 		return;
@@ -241,17 +249,25 @@ static void offer(lazy *z, uint32_t *lo, uint32_t *hi)
 		return;
 	z->offer_at = now + OFFER_NS;
 	hamr_run *r = z->r;
-	if (z->n_kept) {
+	uint32_t idle = (uint32_t)hamr__worker_idle_others(z->w);
+	for (; idle && z->n_kept; idle--) {
 		uint32_t d = z->kept[z->head];
 		z->head = (z->head + 1) % KEPT;
 		z->n_kept--;
 		share_counts(z);
 		push_task(r, z->w, d, d, 0);
-	} else if (*hi - *lo >= 2) {
-		uint32_t mid = *lo + (*hi - *lo) / 2;
+	}
+	uint32_t len = *hi - *lo, keep = holding ? 0 : 1;
+	if (idle && len > keep) {
+		/* parts of the range: `keep` of them stays here */
+		uint32_t given = idle < len - keep ? idle : len - keep, parts = given + keep;
 		share_counts(z);
-		push_task(r, z->w, r->plan->roots[mid], mid, *hi);
-		*hi = mid;
+		for (uint32_t k = parts; k-- > keep;) {
+			uint32_t a = *lo + (uint32_t)((uint64_t)len * k / parts);
+			uint32_t b = *lo + (uint32_t)((uint64_t)len * (k + 1) / parts);
+			push_task(r, z->w, r->plan->roots[a], a, b);
+		}
+		*hi = *lo + (uint32_t)((uint64_t)len * keep / parts);
 	}
 }
 
@@ -296,6 +312,13 @@ static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 	for (;;) {
 		if (i == UINT32_MAX && (i = take_next(z, &lo, hi)) == UINT32_MAX)
 			break;
+		/* before each of the task's first CLOCK_EVERY nodes, then every
+		 * CLOCK_EVERY: a few long nodes spread at once, a long run of
+		 * tiny ones looks at the clock now and then */
+		if (__builtin_expect(!--until_clock, 0)) {
+			until_clock = ran < CLOCK_EVERY ? 1 : CLOCK_EVERY;
+			offer(z, &lo, &hi, 1);
+		}
 		/* relaxed: a late view of stop or cancel runs one more node,
 		 * which fail-fast allows (running nodes complete) */
 		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
@@ -314,10 +337,6 @@ static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 		}
 		uint32_t next = node_done(z, i);
 		ran++;
-		if (__builtin_expect(!--until_clock, 0)) {
-			until_clock = CLOCK_EVERY;
-			offer(z, &lo, &hi);
-		}
 		i = next;
 	}
 	return ran;
@@ -378,12 +397,16 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 {
 	const hamr_plan *p = r->plan;
 	int64_t offer_at = hamr__now_ns() + FIRST_OFFER_NS;
-	uint32_t switch_at = hamr__threads_switch_at, t = 0;
-	uint32_t until_clock = switch_at != UINT32_MAX ? switch_at + 1 : CLOCK_EVERY;
+	uint32_t switch_at = hamr__threads_switch_at, t = 0, until_clock = 1;
+	int small = p->n_nodes <= SMALL_PLAN;
 	for (; t < p->n_nodes; t++) {
+		/* before each of the first CLOCK_EVERY nodes, then every
+		 * CLOCK_EVERY: a first node that runs long lets the others
+		 * spread after it, a small plan spreads at once */
 		if (__builtin_expect(!--until_clock, 0)) {
-			until_clock = CLOCK_EVERY;
-			if (t == switch_at || (hamr__worker_should_offer(w) && hamr__now_ns() >= offer_at))
+			until_clock = t < CLOCK_EVERY || switch_at != UINT32_MAX ? 1 : CLOCK_EVERY;
+			if (switch_at != UINT32_MAX ? t == switch_at :
+			    hamr__worker_should_offer(w) && (small || hamr__now_ns() >= offer_at))
 				break;
 		}
 		/* relaxed: as in run_lazy */

@@ -149,8 +149,12 @@ static inline void hamr__cpu_relax(void)
 #endif
 }
 
-/* A counter only its worker writes: relaxed load and store, no
- * read-modify-write on the hot path. */
+/* Workers of w's pool that are idle now (a hint: relaxed). */
+static inline int hamr__worker_idle_others(hamr__worker *w)
+{
+	return atomic_load_explicit(&w->pool->n_idle, memory_order_relaxed);
+}
+
 /* Whether worker w should offer work to others: some worker of its pool
  * is idle and w's previous offer was taken (its deque is empty). A hint,
  * as parallel_for's splitting uses it: a stale answer offers one task
@@ -158,10 +162,11 @@ static inline void hamr__cpu_relax(void)
 static inline int hamr__worker_should_offer(hamr__worker *w)
 {
 	/* relaxed: hints */
-	return atomic_load_explicit(&w->pool->n_idle, memory_order_relaxed) > 0 &&
-	       hamr__deque_size(&w->q) == 0;
+	return hamr__worker_idle_others(w) > 0 && hamr__deque_size(&w->q) == 0;
 }
 
+/* A counter only its worker writes: relaxed load and store, no
+ * read-modify-write on the hot path. */
 static inline void hamr__count(atomic_ullong *c)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
