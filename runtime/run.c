@@ -513,8 +513,8 @@ void hamr_run_destroy(hamr_run *r)
 	 * workers wrote over to this thread's cache, some microseconds on
 	 * a plan of a thousand nodes. */
 	const hamr_plan *p = r->plan;
-	int clean = p->n_scopes == 1 && state == RUN_DONE && !r->err.code && !r->n_errs &&
-	            !atomic_load_explicit(&r->cancel, memory_order_relaxed);
+	int clean = p->n_scopes == 1 && state == RUN_DONE && !r->rc && !r->err.code &&
+	            !r->n_errs_seen && !atomic_load_explicit(&r->cancel, memory_order_relaxed);
 	for (uint32_t s = 0; s < p->n_slots; s++)
 		if (!clean || p->slot_pinned[s] || !p->consumers[s])
 			hamr__value_drop(&r->slots[s]);
