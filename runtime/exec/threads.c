@@ -249,6 +249,9 @@ static void offer(lazy *z, uint32_t *lo, uint32_t *hi, int holding)
 		return;
 	z->offer_at = now + OFFER_NS;
 	hamr_run *r = z->r;
+	/* a gathered decrement may be all a dependent waits for: made
+	 * ready, it can go to an idle worker now */
+	flush_dep(z);
 	uint32_t idle = (uint32_t)hamr__worker_idle_others(z->w);
 	for (; idle && z->n_kept; idle--) {
 		uint32_t d = z->kept[z->head];
