@@ -84,6 +84,7 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
                        * worker is idle, since running it lazily costs a
                        * few microseconds at most */
 #define OFFER_NS 2000
+#define LONG_NS 100000
 #define CLOCK_EVERY 16
 
 typedef struct lazy {
@@ -97,6 +98,7 @@ typedef struct lazy {
 	uint32_t slot_n;
 	int shared;             /* r->shared_counts, as this worker knows it */
 	int64_t offer_at;       /* offers nothing before this time */
+	int64_t last_look;      /* when offer last read the clock; 0: never */
 } lazy;
 
 /* Work of the run is about to leave this worker (a push, a queue): from
@@ -248,18 +250,25 @@ static void offer(lazy *z, uint32_t *lo, uint32_t *hi, int holding)
 	if (now < z->offer_at)
 		return;
 	z->offer_at = now + OFFER_NS;
+	/* long nodes (a look LONG_NS after the last one) gain nothing from
+	 * being kept: all kept ones go on the deque, where idle workers
+	 * take them as they come free */
+	int long_nodes = z->last_look && now - z->last_look >= LONG_NS;
+	z->last_look = now;
 	hamr_run *r = z->r;
 	/* a gathered decrement may be all a dependent waits for: made
 	 * ready, it can go to an idle worker now */
 	flush_dep(z);
 	uint32_t idle = (uint32_t)hamr__worker_idle_others(z->w);
-	for (; idle && z->n_kept; idle--) {
+	uint32_t give = long_nodes || idle > z->n_kept ? z->n_kept : idle;
+	for (uint32_t k = 0; k < give; k++) {
 		uint32_t d = z->kept[z->head];
 		z->head = (z->head + 1) % KEPT;
 		z->n_kept--;
 		share_counts(z);
 		push_task(r, z->w, d, d, 0);
 	}
+	idle = idle > give ? idle - give : 0;
 	uint32_t len = *hi - *lo, keep = holding ? 0 : 1;
 	if (idle && len > keep) {
 		/* parts of the range: `keep` of them stays here */
