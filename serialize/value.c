@@ -402,8 +402,8 @@ int hamr_value_make_list(hamr_value *out, hamr_type elem, size_t cap)
 	return 0;
 }
 
-/* A packed list of n items of `elem` in *out, its items in the box, and
- * their array in *data: a copy of p, zeroes when p is NULL. */
+/* A packed list of n items of `elem` in *out, its items in the box: a
+ * copy of p, zeroes when p is NULL; their array in *data (may be NULL). */
 static int make_packed(hamr_value *out, hamr_type elem, const void *p, size_t n,
                        void **data, const char *what)
 {
@@ -415,8 +415,6 @@ static int make_packed(hamr_value *out, hamr_type elem, const void *p, size_t n,
 	if (!out)
 		return hamr__error_set(HAMR_EINVAL, "%s: NULL out", what);
 	*out = empty_value;
-	if (!p && n && !data)
-		return hamr__error_set(HAMR_EINVAL, "%s: NULL array of %zu items", what, n);
 	if (n > SIZE_MAX / esz || !(b = box_new(n * esz)))
 		return out_of_memory(what, n > SIZE_MAX / esz ? SIZE_MAX : n * esz);
 	if (p)
@@ -433,19 +431,29 @@ static int make_packed(hamr_value *out, hamr_type elem, const void *p, size_t n,
 	return 0;
 }
 
+/* make_packed from a caller's array, which may be NULL only when n is 0. */
+static int packed_from(hamr_value *out, hamr_type elem, const void *p, size_t n, const char *what)
+{
+	if (out && !p && n) {
+		*out = empty_value;
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL array of %zu items", what, n);
+	}
+	return make_packed(out, elem, p, n, NULL, what);
+}
+
 int hamr_value_make_list_i64(hamr_value *out, const int64_t *p, size_t n)
 {
-	return make_packed(out, HAMR_I64, p, n, NULL, "hamr_value_make_list_i64");
+	return packed_from(out, HAMR_I64, p, n, "hamr_value_make_list_i64");
 }
 
 int hamr_value_make_list_f64(hamr_value *out, const double *p, size_t n)
 {
-	return make_packed(out, HAMR_F64, p, n, NULL, "hamr_value_make_list_f64");
+	return packed_from(out, HAMR_F64, p, n, "hamr_value_make_list_f64");
 }
 
 int hamr_value_make_list_bool(hamr_value *out, const bool *p, size_t n)
 {
-	return make_packed(out, HAMR_BOOL, p, n, NULL, "hamr_value_make_list_bool");
+	return packed_from(out, HAMR_BOOL, p, n, "hamr_value_make_list_bool");
 }
 
 int hamr_value_alloc_list(hamr_value *out, hamr_type elem, size_t n, void **data)
@@ -464,8 +472,7 @@ int hamr_value_alloc_list(hamr_value *out, hamr_type elem, size_t n, void **data
 		return hamr__error_set(HAMR_ETYPE,
 		                       "%s: a list of %s is not packed (i64, f64 and bool lists are)",
 		                       what, hamr_type_name(e));
-	void *dummy;
-	return make_packed(out, e, NULL, n, data ? data : &dummy, what);
+	return make_packed(out, e, NULL, n, data, what);
 }
 
 int hamr_value_make_list_str(hamr_value *out, const char *const *p, size_t n)
@@ -686,12 +693,8 @@ int hamr_list_append(hamr_value *list, hamr_value *item)
 	}
 	void *mem = list_mem(b);
 	size_t i = b->len++;
-	if (t == HAMR_I64 && b->u.list.elem == t)
-		((int64_t *)mem)[i] = it.u.i64;
-	else if (t == HAMR_F64 && b->u.list.elem == t)
-		((double *)mem)[i] = it.u.f64;
-	else if (t == HAMR_BOOL && b->u.list.elem == t)
-		((bool *)mem)[i] = it.u.b;
+	if (packed_size(b->u.list.elem)) /* then the item is of that type */
+		hamr__packed_put(mem, t, i, &it, 1);
 	else
 		((hamr_value *)mem)[i] = it;
 	return 0;
@@ -714,6 +717,23 @@ int hamr_list_append_str(hamr_value *list, const char *s)
 	hamr_value v;
 	int rc = hamr_value_make_str(&v, s);
 	return rc ? rc : hamr_list_append(list, &v);
+}
+
+void hamr__packed_put(void *items, hamr_type elem, size_t at, const hamr_value *src, size_t m)
+{
+	if (elem == HAMR_BOOL) {
+		bool *b = (bool *)items + at;
+		for (size_t k = 0; k < m; k++)
+			b[k] = src[k].u.b;
+	} else if (elem == HAMR_F64) {
+		double *x = (double *)items + at;
+		for (size_t k = 0; k < m; k++)
+			x[k] = src[k].u.f64;
+	} else {
+		int64_t *x = (int64_t *)items + at;
+		for (size_t k = 0; k < m; k++)
+			x[k] = src[k].u.i64;
+	}
 }
 
 /* ---- reading values --------------------------------------------------- */

@@ -39,6 +39,11 @@ void hamr__list_set_index(hamr_value *list, int64_t *index);
 /* That index, or NULL for a list without one (element k is item k). */
 const int64_t *hamr__list_index(const hamr_value *list);
 
+/* Stores the scalars of m values of type elem (HAMR_I64, HAMR_F64 or
+ * HAMR_BOOL) as items [at, at + m) of a packed list's array (`data`, or
+ * hamr__list_fill's). */
+void hamr__packed_put(void *items, hamr_type elem, size_t at, const hamr_value *src, size_t m);
+
 /* The bytes a string, bytes value or packed list keeps in one piece:
  * returns them, their size in *n and a list's element type in *elem (NULL
  * for a string or bytes); NULL for any other value. */

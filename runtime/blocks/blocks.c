@@ -1121,25 +1121,6 @@ int hamr__stream_error(const stream *s, size_t *n_items)
 	return s->emit_rc;
 }
 
-/* Copies m scalar values of type elem into a packed list's items, from
- * item `at` on. */
-static void put_packed(void *items, hamr_type elem, size_t at, const hamr_value *src, size_t m)
-{
-	if (elem == HAMR_BOOL) {
-		bool *b = (bool *)items + at;
-		for (size_t k = 0; k < m; k++)
-			b[k] = src[k].u.b;
-	} else if (elem == HAMR_F64) {
-		double *x = (double *)items + at;
-		for (size_t k = 0; k < m; k++)
-			x[k] = src[k].u.f64;
-	} else {
-		int64_t *x = (int64_t *)items + at;
-		for (size_t k = 0; k < m; k++)
-			x[k] = src[k].u.i64;
-	}
-}
-
 /* Builds list entry g from the segments, in item order; after failures a
  * tolerant list keeps only the items that succeeded, and records their
  * indices. */
@@ -1165,7 +1146,7 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 			seg *sg = *seg_ref(s, it >> SEG_BITS);
 			size_t m = n - it < SEG ? n - it : SEG;
 			if (view.data) {
-				put_packed(items, view.elem, it, &sg->v[own ? 0 : base], m);
+				hamr__packed_put(items, view.elem, it, &sg->v[own ? 0 : base], m);
 			} else if (own) {
 				for (size_t k = 0; k < m; k++)
 					dst[it + k] = hamr__value_share(&sg->v[k]);
@@ -1592,9 +1573,10 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 				          r->opts.max_tasks, l.len);
 				rc = HAMR_ERANGE;
 			}
-			for (size_t k = 0; k < l.len && !rc; k++) {
+			/* a list of the declared type holds nothing else */
+			for (size_t k = 0; pn->type && l.elem != pn->type && k < l.len && !rc; k++) {
 				hamr_type t = hamr_list_get(l, k).type;
-				if (pn->type && t != pn->type) {
+				if (t != pn->type) {
 					hamr_fail(&c, "returned an item of type %s, but its items are declared %s",
 					          hamr_type_name(t), hamr_type_name(pn->type));
 					rc = HAMR_ETYPE;
@@ -1602,7 +1584,7 @@ int hamr__run_emit(hamr_run *r, uint32_t i, hamr_value *slots, struct hamr__stre
 			}
 			for (size_t k = 0; k < l.len && !rc; k++) {
 				hamr_value item = hamr_list_get(l, k);
-				hamr_value v = hamr_value_ref(&item);
+				hamr_value v = hamr__value_share(&item);
 				rc = hamr__stream_push(s, &v);
 			}
 		}
