@@ -149,6 +149,10 @@ struct hamr__stream {
 	uint32_t *counted;  /* the block's slots with several readers: their
 	                     * counts are reset per item (one reader drops) */
 	uint32_t n_counted;
+	uint32_t one_node;  /* the block's only node, when it is a plain node
+	                     * of one reader (run_one), else UINT32_MAX */
+	uint8_t scalars;    /* every value an item clears is a scalar by its
+	                     * declared type: clearing it drops no box */
 	int concurrent;     /* items on the pool */
 	int grouping;       /* HAMR_GROUPING_AUTO, BLOCK or NODE */
 	int keep;           /* segments stay until the lists are built */
@@ -246,7 +250,7 @@ static inline void release_args(const hamr_plan *p, const hamr__frame *f, uint32
 	}
 }
 
-static int stopped(const stream *s)
+static inline __attribute__((always_inline)) int stopped(const stream *s)
 {
 	/* relaxed: fail fast and cancel are hints (running items end) */
 	return atomic_load_explicit(&s->abandoned, memory_order_relaxed) ||
@@ -592,8 +596,12 @@ static void item_end(stream *s, ctx *c, seg *sg, size_t it, int rc)
 	uint32_t n_clear = p->clear_start[s->blk + 1] - p->clear_start[s->blk];
 	if (!rc)
 		rc = gather(s, c, sg, it & (SEG - 1), it);
-	for (uint32_t k = 0; k < n_clear; k++)
-		hamr__value_drop(&c->f.slots[clear[k]]);
+	if (s->scalars)
+		for (uint32_t k = 0; k < n_clear; k++)
+			c->f.slots[clear[k]].type = NULL;
+	else
+		for (uint32_t k = 0; k < n_clear; k++)
+			hamr__value_drop(&c->f.slots[clear[k]]);
 	if (rc)
 		stream_fail(s, rc);
 }
@@ -617,6 +625,33 @@ static void run_item(stream *s, ctx *c, size_t it)
 	item_end(s, c, sg, it, rc);
 }
 
+/* Items [lo, hi) of a block of one plain node (one_node): run_item
+ * without what that case needs not. Its only reader is that node, so
+ * releasing its arguments would only clear what item_end clears, and no
+ * slot has several readers to count. Returns where it stopped. */
+static size_t run_one(stream *s, ctx *c, size_t lo, size_t hi)
+{
+	hamr_run *r = s->r;
+	hamr_value *slots = c->f.slots, *x = &slots[s->owner];
+	uint32_t i = s->one_node;
+	seg *sg = *seg_ref(s, lo >> SEG_BITS);
+	size_t it = lo;
+	for (; it < hi && !stopped(s); it++) {
+		size_t off = it & (SEG - 1);
+		if (off == 0 && it != lo)
+			sg = *seg_ref(s, it >> SEG_BITS);
+		if (s->items_boxed) {
+			*x = hamr__value_share(&sg->v[off]);
+		} else { /* field by field, as in hamr__stream_push */
+			x->u = sg->v[off].u;
+			x->type = sg->v[off].type;
+		}
+		hamr__current_item = (int64_t)it;
+		item_end(s, c, sg, it, hamr__run_node_in(r, i, slots));
+	}
+	return it;
+}
+
 static void mark_done(stream *s, size_t lo, size_t hi);
 
 /* Runs claimed items [lo, hi) and marks them done. */
@@ -637,8 +672,11 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 	}
 	int64_t saved = hamr__current_item;
 	size_t it = lo;
-	for (; it < hi && !stopped(s); it++)
-		run_item(s, c, it);
+	if (s->one_node != UINT32_MAX)
+		it = run_one(s, c, lo, hi);
+	else
+		for (; it < hi && !stopped(s); it++)
+			run_item(s, c, it);
 	hamr__current_item = saved;
 	if (it < hi) /* relaxed: read after every consumer has synced */
 		atomic_fetch_add_explicit(&s->unrun, hi - it, memory_order_relaxed);
@@ -1064,11 +1102,18 @@ int hamr__stream_push(stream *s, hamr_value *v)
 			hamr_value_clear(v);
 			return s->emit_rc = HAMR_ENOMEM;
 		}
-		seg *sg = calloc(1, sizeof *sg + (1 + (size_t)s->n_lists) * SEG * sizeof(hamr_value));
+		/* zeroed where a value may be read before it is written: the
+		 * lists' places (a failed item leaves its empty), and boxed
+		 * items (seg_free drops all SEG of them). Scalar items are
+		 * written before they are read: no pass over them. */
+		size_t vals = (1 + (size_t)s->n_lists) * SEG, skip = s->items_boxed ? 0 : SEG;
+		seg *sg = malloc(sizeof *sg + vals * sizeof(hamr_value));
 		if (!sg) {
 			hamr_value_clear(v);
 			return s->emit_rc = HAMR_ENOMEM;
 		}
+		atomic_init(&sg->done, 0);
+		memset(&sg->v[skip], 0, (vals - skip) * sizeof(hamr_value));
 		*seg_ref(s, j) = sg;
 		s->cur = sg;
 	}
@@ -1241,9 +1286,19 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->counted = malloc((c1 - c0 ? c1 - c0 : 1) * sizeof *s->counted);
 	if (!s->counted)
 		return HAMR_ENOMEM;
-	for (uint32_t k = c0; k < c1; k++)
-		if (p->consumers[p->clear[k]] > 1)
-			s->counted[s->n_counted++] = p->clear[k];
+	s->scalars = 1;
+	for (uint32_t k = c0; k < c1; k++) {
+		uint32_t x = p->clear[k];
+		if (p->consumers[x] > 1)
+			s->counted[s->n_counted++] = x;
+		if (x >= p->n_nodes || !p->nodes[x].type || hamr__type_boxed(p->nodes[x].type))
+			s->scalars = 0;
+	}
+	uint32_t u0 = p->unit_start[s->blk];
+	s->one_node = UINT32_MAX;
+	if (p->unit_start[s->blk + 1] - u0 == 1 && !p->node_block[p->units[u0]] &&
+	    !s->n_counted && !(s->grouping == HAMR_GROUPING_NODE && s->concurrent))
+		s->one_node = p->units[u0];
 	s->acc = calloc(s->n_ga ? s->n_ga : 1, sizeof *s->acc);
 	if (!s->list_of || !s->drop || !s->acc)
 		return HAMR_ENOMEM;
