@@ -573,6 +573,35 @@ static int f_boom(hamr_call *c)
 	return hamr_fail(c, "boom");
 }
 
+static int f_half(hamr_call *c) /* fragile's value / 20: item / 2 */
+{
+	return hamr_ret_f64(c, (double)hamr_arg_i64(c, 0) / 20.0);
+}
+
+static int f_even(hamr_call *c)
+{
+	return hamr_ret_bool(c, hamr_arg_i64(c, 0) % 20 == 0);
+}
+
+/* Tolerant lists of f64 and bool (packed lists): each value checked
+ * against its item index, the indices returned as digits. */
+static int f_packed_indices(hamr_call *c)
+{
+	hamr_list h = hamr_arg_list(c, 0), e = hamr_arg_list(c, 1);
+	const double *hv = hamr_list_f64_array(h);
+	const bool *ev = hamr_list_bool_array(e);
+	if (h.len != e.len || !hv || !ev)
+		return hamr_fail(c, "lists of %zu and %zu items, or not packed", h.len, e.len);
+	int64_t s = 0;
+	for (size_t i = 0; i < h.len; i++) {
+		int64_t x = hamr_arg_item_index(c, 0, i);
+		if (hamr_arg_item_index(c, 1, i) != x || hv[i] != (double)x / 2.0 || ev[i] != (x % 2 == 0))
+			return hamr_fail(c, "value %zu is not its item's", i);
+		s = s * 10 + x;
+	}
+	return hamr_ret_i64(c, s);
+}
+
 static const hamr_fold fold_sum_tolerant = {HAMR_DEFAULT_I64(0), sum_step, sum_step};
 
 static const hamr_node_def policy_defs[] = {
@@ -587,6 +616,11 @@ static const hamr_node_def policy_defs[] = {
 	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("fragile", HAMR_I64))},
 	{.name = "folded", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .fold = &fold_sum_tolerant,
 	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("fragile", HAMR_I64))},
+	{.name = "half", .fn = f_half, .type = HAMR_F64, .deps = DEPS(HAMR_DEP("fragile", HAMR_I64))},
+	{.name = "even", .fn = f_even, .type = HAMR_BOOL, .deps = DEPS(HAMR_DEP("fragile", HAMR_I64))},
+	{.name = "packed", .fn = f_packed_indices, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("half", HAMR_F64),
+	              HAMR_DEP_COLLECTED_TOLERANT("even", HAMR_BOOL))},
 	{.name = "boom", .fn = f_boom, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
 	{.name = "after_boom", .fn = f_times3, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("boom", HAMR_I64))},
 	{.name = "other", .fn = f_one, .type = HAMR_I64},
@@ -594,7 +628,8 @@ static const hamr_node_def policy_defs[] = {
 
 static void test_error_policies(void)
 {
-	const char *outs[] = {"strict", "after_strict", "tolerant", "folded", "after_boom", "other"};
+	const char *outs[] = {"strict", "after_strict", "tolerant", "folded", "after_boom", "other",
+	                      "packed"};
 	hamr_run_opts seq = sequential(), thr = threads_on(pool4);
 	const hamr_run_opts *each[] = {&seq, &thr};
 	for (int k = 0; k < 2; k++) {
@@ -602,7 +637,7 @@ static void test_error_policies(void)
 			hamr_run_opts o = *each[k];
 			o.policy = HAMR_KEEP_GOING;
 			o.grouping = (hamr_grouping)gr;
-			fixture f = run_with(policy_defs, outs, 6, 10, &o);
+			fixture f = run_with(policy_defs, outs, 7, 10, &o);
 			CHECK_EQ_INT(f.run_rc, HAMR_EFAIL);
 			/* every failure, each with node and item */
 			CHECK_EQ_INT(hamr_run_error_count(f.r), 3);
@@ -623,6 +658,7 @@ static void test_error_policies(void)
 			/* the tolerant collects got the 8 good items */
 			CHECK_EQ_INT(i64(&f, "tolerant"), 1245689);
 			CHECK_EQ_INT(i64(&f, "folded"), 10 * (45 - 3 - 7));
+			CHECK_EQ_INT(i64(&f, "packed"), 1245689);
 			CHECK_EQ_INT(i64(&f, "other"), 1);
 			/* what needs a failed value did not run */
 			CHECK(hamr_run_result(f.r, "strict") == NULL);

@@ -71,6 +71,35 @@
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 
+#if defined(HAMR_WITH_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+
+/* A stream's segments and chunks: from jemalloc, which keeps freed pages
+ * a while for the next allocation. glibc hands the top of its heap back
+ * to the kernel when a free leaves enough there, and a block's next
+ * segments, or the next run's, then fault their pages in again. */
+static void *mem_alloc(size_t n)
+{
+	return mallocx(n, 0);
+}
+
+static void mem_free(void *p)
+{
+	if (p)
+		dallocx(p, 0);
+}
+#else
+static void *mem_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void mem_free(void *p)
+{
+	free(p);
+}
+#endif
+
 /* Where block blk's items run in run r: through a backend (worker
  * processes, or the run's own) only when the run has one for its remote
  * executor and the block can go there, else on the pool in its place;
@@ -110,7 +139,12 @@ static int threads_asked(const hamr_run *r, int32_t blk)
 
 typedef struct seg {
 	atomic_size_t done; /* items finished (or dropped) */
-	hamr_value v[];     /* SEG items, then SEG values per list */
+	uint64_t *pk;       /* the packed lists' values of its items, SEG a
+	                     * list: raw 8-byte scalars (the value union's
+	                     * bytes), where the lists are built from. They
+	                     * outlive the segment. NULL: no packed list */
+	struct seg *next;   /* on the stream's spare stack */
+	hamr_value v[];     /* SEG items, then SEG values per list of values */
 } seg;
 
 typedef struct hamr__stream stream;
@@ -143,6 +177,17 @@ struct hamr__stream {
 	uint32_t n_ga;
 	uint32_t n_lists;   /* segment lists: gathers of block values */
 	uint32_t *list_of;  /* per gather entry: its segment list, or -1 */
+	uint32_t n_packed;  /* packed lists: gathers of block values of type
+	                     * i64, f64 or bool, kept in chunks */
+	uint32_t *packed_of; /* per gather entry: its packed list, or -1 */
+	uint64_t **chunks;  /* per segment: its pk; the emitting thread alone
+	                     * grows this, consumers reach pk through their
+	                     * segment */
+	size_t chunks_cap;
+	size_t (*gaps)[2];  /* items [lo, hi) that gave the packed lists
+	                     * nothing (failed, or not run), under lock */
+	size_t n_gaps, gaps_cap;
+	int gaps_lost;      /* a gap could not be recorded: no packed list */
 	uint8_t items_boxed; /* the items' type may hold boxes (any, or boxed) */
 	uint8_t *drop;      /* per segment list: its values may hold boxes
 	                     * (by type) and were not moved into a list */
@@ -177,6 +222,9 @@ struct hamr__stream {
 	atomic_size_t published;
 	_Alignas(64) atomic_size_t claimed;
 	_Alignas(64) atomic_size_t finished;
+	_Atomic(seg *) spare;    /* finished segments for the emitting thread
+	                          * to use again: consumers push, it alone
+	                          * pops (so no ABA) */
 	atomic_uint bdone;       /* blocking items: finished, counted again
 	                          * as the word the emitting thread sleeps on */
 	_Alignas(64) atomic_size_t failed; /* items that failed or were skipped */
@@ -216,9 +264,33 @@ static seg **seg_ref(stream *s, size_t j)
 	return &s->pages[j >> PAGE_BITS][j & (PAGE - 1)];
 }
 
-/* Frees a segment, releasing the boxes its values hold: none when their
- * types are scalars, nor once a list took them. */
-static void seg_free(stream *s, seg *sg)
+/* Items [lo, hi) give the packed lists nothing: recorded for
+ * build_packed (failures are rare; items that succeed write no mark). */
+static void stream_gap(stream *s, size_t lo, size_t hi)
+{
+	if (!s->n_packed || lo >= hi)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->n_gaps == s->gaps_cap) {
+		size_t cap = s->gaps_cap ? 2 * s->gaps_cap : 8;
+		size_t(*g)[2] = realloc(s->gaps, cap * sizeof *g);
+		if (g) {
+			s->gaps = g;
+			s->gaps_cap = cap;
+		}
+	}
+	if (s->n_gaps < s->gaps_cap) {
+		s->gaps[s->n_gaps][0] = lo;
+		s->gaps[s->n_gaps++][1] = hi;
+	} else {
+		s->gaps_lost = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Releases the boxes a segment's values hold: none when their types are
+ * scalars, nor once a list took them. */
+static void seg_drop(stream *s, seg *sg)
 {
 	if (s->items_boxed)
 		for (size_t k = 0; k < SEG; k++)
@@ -227,7 +299,41 @@ static void seg_free(stream *s, seg *sg)
 		if (s->drop[l])
 			for (size_t k = 0; k < SEG; k++)
 				hamr__value_drop(&sg->v[SEG * (1 + l) + k]);
-	free(sg);
+}
+
+/* Frees a segment and what its values hold. */
+static void seg_free(stream *s, seg *sg)
+{
+	seg_drop(s, sg);
+	mem_free(sg);
+}
+
+/* A finished segment, its boxes released, onto the spare stack: the
+ * next segment comes from there, warm in cache, instead of a free and a
+ * malloc (whose memory glibc may hand back to the kernel between them, a
+ * page fault for every segment). */
+static void seg_spare(stream *s, seg *sg)
+{
+	seg_drop(s, sg);
+	/* release: the segment's last use before the emitting thread takes
+	 * it (the done count's acq_rel already ordered the other consumers') */
+	seg *top = atomic_load_explicit(&s->spare, memory_order_relaxed);
+	do
+		sg->next = top;
+	while (!atomic_compare_exchange_weak_explicit(&s->spare, &top, sg, memory_order_release,
+	                                              memory_order_relaxed));
+}
+
+/* A spare segment, or NULL (the emitting thread alone pops). */
+static seg *seg_unspare(stream *s)
+{
+	/* acquire: pairs with the release in seg_spare */
+	seg *top = atomic_load_explicit(&s->spare, memory_order_acquire);
+	while (top && !atomic_compare_exchange_weak_explicit(&s->spare, &top, top->next,
+	                                                     memory_order_acquire,
+	                                                     memory_order_acquire))
+		;
+	return top;
 }
 
 /* One reader of slot s in frame f is done with it; gathered values stay
@@ -574,12 +680,20 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 	}
 	for (uint32_t g = 0; g < s->n_ga; g++) {
 		const hamr__gather *ge = &s->ga[g];
+		hamr_value *src = &slots[ge->src];
+		if (s->packed_of[g] != UINT32_MAX) {
+			if (!src->type)
+				return HAMR__SKIPPED;
+			memcpy(&sg->pk[SEG * s->packed_of[g] + off], &src->u, sizeof(uint64_t));
+			src->type = NULL; /* a scalar: moved */
+			continue;
+		}
 		if (s->list_of[g] == UINT32_MAX)
 			continue;
 		hamr_value *dst = &sg->v[SEG * (1 + s->list_of[g]) + off];
-		dst->u = slots[ge->src].u; /* field by field, as in run_node_in */
-		dst->type = slots[ge->src].type;
-		slots[ge->src].type = NULL; /* moved */
+		dst->u = src->u; /* field by field, as in run_node_in */
+		dst->type = src->type;
+		src->type = NULL; /* moved */
 		if (!dst->type)
 			return HAMR__SKIPPED;
 	}
@@ -602,8 +716,10 @@ static void item_end(stream *s, ctx *c, seg *sg, size_t it, int rc)
 	else
 		for (uint32_t k = 0; k < n_clear; k++)
 			hamr__value_drop(&c->f.slots[clear[k]]);
-	if (rc)
+	if (rc) {
+		stream_gap(s, it, it + 1);
 		stream_fail(s, rc);
+	}
 }
 
 static void run_item(stream *s, ctx *c, size_t it)
@@ -678,8 +794,10 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 		for (; it < hi && !stopped(s); it++)
 			run_item(s, c, it);
 	hamr__current_item = saved;
-	if (it < hi) /* relaxed: read after every consumer has synced */
+	if (it < hi) { /* relaxed: read after every consumer has synced */
 		atomic_fetch_add_explicit(&s->unrun, hi - it, memory_order_relaxed);
+		stream_gap(s, it, hi);
+	}
 	if (s->r->observe) {
 		block_event(s, HAMR_EV_TASK_END, &e);
 		if (s->r->stats)
@@ -731,7 +849,7 @@ static void mark_done(stream *s, size_t lo, size_t hi)
 		seg **ref = seg_ref(s, j);
 		if (atomic_fetch_add_explicit(&(*ref)->done, b - a, memory_order_acq_rel) + (b - a) == SEG &&
 		    !s->keep) {
-			seg_free(s, *ref);
+			seg_spare(s, *ref);
 			*ref = NULL;
 		}
 		a = b;
@@ -807,6 +925,8 @@ static void backend_finish(stream *s, ctx *c, hamr_backend_done *res)
 	size_t it = (size_t)res->item;
 	if (s->r->observe && res->where && res->t1)
 		backend_events(s, res);
+	if (res->dropped || res->rc)
+		stream_gap(s, it, it + 1);
 	if (res->dropped) {
 		/* relaxed: read after the block's end */
 		atomic_fetch_add_explicit(&s->unrun, 1, memory_order_relaxed);
@@ -1073,6 +1193,26 @@ static void bstart(stream *s)
 
 /* ---- the emitting side -------------------------------------------------- */
 
+/* The packed lists' values for segment j, made and kept in the stream's
+ * table; NULL when out of memory. Not zeroed: a value is written before
+ * it is read, and the gaps say which items gave none. 2 KiB a list, a
+ * size jemalloc reuses without faulting the pages in again (2,080 did). */
+static uint64_t *seg_chunks(stream *s, size_t j)
+{
+	if (j >= s->chunks_cap) {
+		size_t cap = s->chunks_cap ? 2 * s->chunks_cap : 16;
+		uint64_t **t = realloc(s->chunks, cap * sizeof *t);
+		if (!t)
+			return NULL;
+		s->chunks = t;
+		s->chunks_cap = cap;
+	}
+	uint64_t *pk = mem_alloc((size_t)s->n_packed * SEG * sizeof *pk);
+	if (pk)
+		s->chunks[j] = pk;
+	return pk;
+}
+
 int hamr__stream_push(stream *s, hamr_value *v)
 {
 	if (stopped(s)) {
@@ -1107,12 +1247,17 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		 * items (seg_free drops all SEG of them). Scalar items are
 		 * written before they are read: no pass over them. */
 		size_t vals = (1 + (size_t)s->n_lists) * SEG, skip = s->items_boxed ? 0 : SEG;
-		seg *sg = malloc(sizeof *sg + vals * sizeof(hamr_value));
-		if (!sg) {
+		seg *sg = seg_unspare(s);
+		if (!sg)
+			sg = mem_alloc(sizeof *sg + vals * sizeof(hamr_value));
+		uint64_t *pk = sg && s->n_packed ? seg_chunks(s, j) : NULL;
+		if (!sg || (s->n_packed && !pk)) {
+			mem_free(sg);
 			hamr_value_clear(v);
 			return s->emit_rc = HAMR_ENOMEM;
 		}
 		atomic_init(&sg->done, 0);
+		sg->pk = pk;
 		memset(&sg->v[skip], 0, (vals - skip) * sizeof(hamr_value));
 		*seg_ref(s, j) = sg;
 		s->cur = sg;
@@ -1166,11 +1311,72 @@ int hamr__stream_error(const stream *s, size_t *n_items)
 	return s->emit_rc;
 }
 
+static int gap_cmp(const void *a, const void *b)
+{
+	size_t x = ((const size_t *)a)[0], y = ((const size_t *)b)[0];
+	return x < y ? -1 : x > y;
+}
+
+/* Builds packed list entry g from its chunks, in item order: a copy of
+ * the bits (a byte of each for bool), or, after failures, the items that
+ * succeeded with their indices. */
+static int build_packed(stream *s, uint32_t g, hamr_value *out)
+{
+	const hamr__gather *ge = &s->ga[g];
+	hamr_type elem = s->p->nodes[ge->src].type;
+	uint32_t l = s->packed_of[g];
+	size_t n = s->n, failed = atomic_load(&s->failed) || s->n_gaps;
+	int rc = s->gaps_lost ? HAMR_ENOMEM : hamr_value_make_list(out, elem, 0);
+	if (!rc && !failed && n) {
+		void *items = hamr__list_fill(out, n);
+		if (!items)
+			rc = HAMR_ENOMEM;
+		for (size_t it = 0; it < n && !rc; it += SEG) {
+			const uint64_t *x = s->chunks[it >> SEG_BITS] + SEG * l;
+			size_t m = n - it < SEG ? n - it : SEG;
+			if (elem == HAMR_BOOL) {
+				for (size_t k = 0; k < m; k++) /* u.b: the union's first byte */
+					memcpy((bool *)items + it + k, &x[k], sizeof(bool));
+			} else {
+				memcpy((uint64_t *)items + it, x, m * sizeof *x);
+			}
+		}
+	} else if (!rc && failed) {
+		int64_t *index = malloc((n ? n : 1) * sizeof *index);
+		size_t m = 0, q = 0;
+		if (!index)
+			rc = HAMR_ENOMEM;
+		/* every consumer has synced with this thread: no lock needed */
+		qsort(s->gaps, s->n_gaps, sizeof *s->gaps, gap_cmp);
+		for (size_t it = 0; it < n && !rc; it++) {
+			while (q < s->n_gaps && s->gaps[q][1] <= it)
+				q++;
+			if (q < s->n_gaps && s->gaps[q][0] <= it)
+				continue; /* failed, or not run */
+			hamr_value v = {.type = elem};
+			memcpy(&v.u, &s->chunks[it >> SEG_BITS][SEG * l + (it & (SEG - 1))],
+			       sizeof(uint64_t));
+			index[m++] = (int64_t)it;
+			rc = hamr_list_append(out, &v);
+		}
+		if (!rc) {
+			hamr__list_set_index(out, index); /* the list owns it now */
+			index = NULL;
+		}
+		free(index);
+	}
+	if (rc)
+		hamr_value_clear(out);
+	return rc;
+}
+
 /* Builds list entry g from the segments, in item order; after failures a
  * tolerant list keeps only the items that succeeded, and records their
  * indices. */
 static int build_list(stream *s, uint32_t g, hamr_value *out)
 {
+	if (s->packed_of[g] != UINT32_MAX)
+		return build_packed(s, g, out);
 	const hamr__gather *ge = &s->ga[g];
 	size_t n = s->n, failed = atomic_load(&s->failed);
 	size_t base = ge->src == s->owner ? 0 : SEG * (1 + (size_t)s->list_of[g]);
@@ -1278,6 +1484,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	if (be)
 		s->n_outs = hamr__block_outs(p, s->blk, s->outs, HAMR__MAX_OUT);
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
+	s->packed_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->packed_of);
 	s->drop = calloc(s->n_ga ? s->n_ga : 1, 1);
 	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);
 	if (!s->broken)
@@ -1300,21 +1507,25 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	    !s->n_counted && !(s->grouping == HAMR_GROUPING_NODE && s->concurrent))
 		s->one_node = p->units[u0];
 	s->acc = calloc(s->n_ga ? s->n_ga : 1, sizeof *s->acc);
-	if (!s->list_of || !s->drop || !s->acc)
+	if (!s->list_of || !s->packed_of || !s->drop || !s->acc)
 		return HAMR_ENOMEM;
 	s->merge = 1;
 	int folds = 0;
 	for (uint32_t g = 0; g < s->n_ga; g++) {
 		const hamr__gather *ge = &s->ga[g];
 		s->list_of[g] = UINT32_MAX;
+		s->packed_of[g] = UINT32_MAX;
+		const hamr_type t = p->nodes[ge->src].type;
 		if (ge->fold) {
 			folds = 1;
 			s->merge &= ge->fold->merge != NULL;
 			s->acc[g] = hamr_value_ref(&ge->init);
+		} else if (ge->src != owner && (t == HAMR_I64 || t == HAMR_F64 || t == HAMR_BOOL)) {
+			/* in chunks that outlive their segments */
+			s->packed_of[g] = s->n_packed++;
 		} else {
-			s->keep = 1;
+			s->keep = 1; /* the segments, until the lists are built */
 			if (ge->src != owner) {
-				const hamr_type t = p->nodes[ge->src].type;
 				s->drop[s->n_lists] = !t || hamr__type_boxed(t);
 				s->list_of[g] = s->n_lists++;
 			}
@@ -1344,10 +1555,19 @@ static void stream_destroy(stream *s)
 		free(s->pages[q]);
 	}
 	free(s->pages);
+	for (seg *sg = atomic_load(&s->spare), *nx; sg; sg = nx) {
+		nx = sg->next;
+		mem_free(sg); /* its values were dropped when it was spared */
+	}
 	for (uint32_t g = 0; s->acc && g < s->n_ga; g++)
 		hamr_value_clear(&s->acc[g]);
 	free(s->acc);
 	free(s->list_of);
+	free(s->packed_of);
+	for (size_t j = 0; s->n_packed && j < (s->n + SEG - 1) >> SEG_BITS; j++)
+		mem_free(s->chunks[j]);
+	free(s->chunks);
+	free(s->gaps);
 	free(s->drop);
 	free(s->broken);
 	free(s->counted);
