@@ -1311,6 +1311,20 @@ int hamr__stream_error(const stream *s, size_t *n_items)
 	return s->emit_rc;
 }
 
+/* The end of building a list: the item indices of a tolerant one handed
+ * to it, or, on error rc, the list cleared. Returns rc. */
+static int list_done(hamr_value *out, int64_t *index, int rc)
+{
+	if (!rc && index) {
+		hamr__list_set_index(out, index); /* the list owns it now */
+		index = NULL;
+	}
+	free(index);
+	if (rc)
+		hamr_value_clear(out);
+	return rc;
+}
+
 static int gap_cmp(const void *a, const void *b)
 {
 	size_t x = ((const size_t *)a)[0], y = ((const size_t *)b)[0];
@@ -1326,6 +1340,8 @@ static int build_packed(stream *s, uint32_t g, hamr_value *out)
 	hamr_type elem = s->p->nodes[ge->src].type;
 	uint32_t l = s->packed_of[g];
 	size_t n = s->n, failed = atomic_load(&s->failed) || s->n_gaps;
+	int64_t *index = NULL;
+	*out = (hamr_value)HAMR_VALUE_EMPTY;
 	int rc = s->gaps_lost ? HAMR_ENOMEM : hamr_value_make_list(out, elem, 0);
 	if (!rc && !failed && n) {
 		void *items = hamr__list_fill(out, n);
@@ -1342,12 +1358,13 @@ static int build_packed(stream *s, uint32_t g, hamr_value *out)
 			}
 		}
 	} else if (!rc && failed) {
-		int64_t *index = malloc((n ? n : 1) * sizeof *index);
 		size_t m = 0, q = 0;
+		index = malloc((n ? n : 1) * sizeof *index);
 		if (!index)
 			rc = HAMR_ENOMEM;
 		/* every consumer has synced with this thread: no lock needed */
-		qsort(s->gaps, s->n_gaps, sizeof *s->gaps, gap_cmp);
+		if (s->n_gaps)
+			qsort(s->gaps, s->n_gaps, sizeof *s->gaps, gap_cmp);
 		for (size_t it = 0; it < n && !rc; it++) {
 			while (q < s->n_gaps && s->gaps[q][1] <= it)
 				q++;
@@ -1359,15 +1376,8 @@ static int build_packed(stream *s, uint32_t g, hamr_value *out)
 			index[m++] = (int64_t)it;
 			rc = hamr_list_append(out, &v);
 		}
-		if (!rc) {
-			hamr__list_set_index(out, index); /* the list owns it now */
-			index = NULL;
-		}
-		free(index);
 	}
-	if (rc)
-		hamr_value_clear(out);
-	return rc;
+	return list_done(out, index, rc);
 }
 
 /* Builds list entry g from the segments, in item order; after failures a
@@ -1417,14 +1427,7 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 			rc = hamr_list_append(out, v);
 		}
 	}
-	if (!rc && index) {
-		hamr__list_set_index(out, index); /* the list owns it now */
-		index = NULL;
-	}
-	free(index);
-	if (rc)
-		hamr_value_clear(out);
-	return rc;
+	return list_done(out, index, rc);
 }
 
 static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame *f)
