@@ -194,6 +194,12 @@ struct hamr__stream {
 	uint32_t *counted;  /* the block's slots with several readers: their
 	                     * counts are reset per item (one reader drops) */
 	uint32_t n_counted;
+	const uint32_t *clear; /* the block's slots, cleared per item */
+	uint32_t n_clear;
+	uint32_t *folds;    /* the gather entries that fold, in order */
+	uint32_t n_folds;
+	uint32_t *moves;    /* those that move a block value into a list */
+	uint32_t n_moves;
 	uint32_t one_node;  /* the block's only node, when it is a plain node
 	                     * of one reader (run_one), else UINT32_MAX */
 	uint8_t scalars;    /* every value an item clears is a scalar by its
@@ -643,13 +649,28 @@ static int run_levels(stream *s, const hamr__frame *f, int64_t item)
 
 /* Hands on the values item `it` gathered: folds, then lists (which move
  * the value out of the frame). 0, or the fold's error. */
+/* Fold entry g's step failed with rc on item it: its accumulator is
+ * broken, the failure recorded. Returns the run's error. */
+static __attribute__((noinline)) int fold_failed(stream *s, uint32_t g, size_t it, int rc)
+{
+	char *msg = NULL;
+	if (s->concurrent)
+		pthread_mutex_lock(&s->lock);
+	s->broken[g] = 1; /* its accumulator is not to be trusted */
+	if (s->concurrent)
+		pthread_mutex_unlock(&s->lock);
+	if (asprintf(&msg, "its fold step failed on item %zu with %d (%s)", it, rc,
+	             hamr_err_name(rc)) < 0)
+		msg = NULL;
+	return hamr__run_fail(s->r, rc < 0 ? rc : HAMR_EFAIL, s->p->nodes[s->ga[g].node].name, msg);
+}
+
 static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 {
 	hamr_value *slots = c->f.slots;
-	for (uint32_t g = 0; g < s->n_ga; g++) {
+	for (uint32_t k = 0; k < s->n_folds; k++) {
+		uint32_t g = s->folds[k];
 		const hamr__gather *ge = &s->ga[g];
-		if (!ge->fold)
-			continue;
 		const hamr_value *v = &slots[ge->src];
 		if (!v->type)
 			return HAMR__SKIPPED;
@@ -664,23 +685,12 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 		} else {
 			rc = ge->fold->step(&s->acc[g], v, ge->userdata);
 		}
-		if (rc) {
-			char *msg = NULL;
-			if (s->concurrent)
-				pthread_mutex_lock(&s->lock);
-			s->broken[g] = 1; /* its accumulator is not to be trusted */
-			if (s->concurrent)
-				pthread_mutex_unlock(&s->lock);
-			if (asprintf(&msg, "its fold step failed on item %zu with %d (%s)", it, rc,
-			             hamr_err_name(rc)) < 0)
-				msg = NULL;
-			return hamr__run_fail(s->r, rc < 0 ? rc : HAMR_EFAIL,
-			                      s->p->nodes[ge->node].name, msg);
-		}
+		if (rc)
+			return fold_failed(s, g, it, rc);
 	}
-	for (uint32_t g = 0; g < s->n_ga; g++) {
-		const hamr__gather *ge = &s->ga[g];
-		hamr_value *src = &slots[ge->src];
+	for (uint32_t k = 0; k < s->n_moves; k++) {
+		uint32_t g = s->moves[k];
+		hamr_value *src = &slots[s->ga[g].src];
 		if (s->packed_of[g] != UINT32_MAX) {
 			if (!src->type)
 				return HAMR__SKIPPED;
@@ -688,8 +698,6 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 			src->type = NULL; /* a scalar: moved */
 			continue;
 		}
-		if (s->list_of[g] == UINT32_MAX)
-			continue;
 		hamr_value *dst = &sg->v[SEG * (1 + s->list_of[g]) + off];
 		dst->u = src->u; /* field by field, as in run_node_in */
 		dst->type = src->type;
@@ -705,9 +713,8 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
  * itself among them), a failure counted for the stream. */
 static void item_end(stream *s, ctx *c, seg *sg, size_t it, int rc)
 {
-	const hamr_plan *p = s->p;
-	const uint32_t *clear = p->clear + p->clear_start[s->blk];
-	uint32_t n_clear = p->clear_start[s->blk + 1] - p->clear_start[s->blk];
+	const uint32_t *clear = s->clear;
+	uint32_t n_clear = s->n_clear;
 	if (!rc)
 		rc = gather(s, c, sg, it & (SEG - 1), it);
 	if (s->scalars)
@@ -1488,11 +1495,15 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		s->n_outs = hamr__block_outs(p, s->blk, s->outs, HAMR__MAX_OUT);
 	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
 	s->packed_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->packed_of);
+	s->folds = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->folds);
+	s->moves = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->moves);
 	s->drop = calloc(s->n_ga ? s->n_ga : 1, 1);
 	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);
 	if (!s->broken)
 		return HAMR_ENOMEM;
 	uint32_t c0 = p->clear_start[s->blk], c1 = p->clear_start[s->blk + 1];
+	s->clear = p->clear + c0;
+	s->n_clear = c1 - c0;
 	s->counted = malloc((c1 - c0 ? c1 - c0 : 1) * sizeof *s->counted);
 	if (!s->counted)
 		return HAMR_ENOMEM;
@@ -1510,7 +1521,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	    !s->n_counted && !(s->grouping == HAMR_GROUPING_NODE && s->concurrent))
 		s->one_node = p->units[u0];
 	s->acc = calloc(s->n_ga ? s->n_ga : 1, sizeof *s->acc);
-	if (!s->list_of || !s->packed_of || !s->drop || !s->acc)
+	if (!s->list_of || !s->packed_of || !s->folds || !s->moves || !s->drop || !s->acc)
 		return HAMR_ENOMEM;
 	s->merge = 1;
 	int folds = 0;
@@ -1523,14 +1534,17 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 			folds = 1;
 			s->merge &= ge->fold->merge != NULL;
 			s->acc[g] = hamr_value_ref(&ge->init);
+			s->folds[s->n_folds++] = g;
 		} else if (ge->src != owner && (t == HAMR_I64 || t == HAMR_F64 || t == HAMR_BOOL)) {
 			/* in chunks that outlive their segments */
 			s->packed_of[g] = s->n_packed++;
+			s->moves[s->n_moves++] = g;
 		} else {
 			s->keep = 1; /* the segments, until the lists are built */
 			if (ge->src != owner) {
 				s->drop[s->n_lists] = !t || hamr__type_boxed(t);
 				s->list_of[g] = s->n_lists++;
+				s->moves[s->n_moves++] = g;
 			}
 		}
 	}
@@ -1567,6 +1581,8 @@ static void stream_destroy(stream *s)
 	free(s->acc);
 	free(s->list_of);
 	free(s->packed_of);
+	free(s->folds);
+	free(s->moves);
 	for (size_t j = 0; s->n_packed && j < (s->n + SEG - 1) >> SEG_BITS; j++)
 		mem_free(s->chunks[j]);
 	free(s->chunks);
@@ -1782,15 +1798,22 @@ int hamr_emit(hamr_call *c, hamr_value *v)
 	return hamr__stream_push(c->stream, v); /* its failure: see hamr__run_emit */
 }
 
+/* The scalar emits: straight to the stream when the node's items are
+ * declared of that type (hamr_emit's checks hold then), else through
+ * hamr_emit for its message. */
 int hamr_emit_i64(hamr_call *c, int64_t x)
 {
 	hamr_value v = hamr_value_from_i64(x);
+	if (__builtin_expect(c->stream && c->node->type == HAMR_I64, 1))
+		return hamr__stream_push(c->stream, &v);
 	return hamr_emit(c, &v);
 }
 
 int hamr_emit_f64(hamr_call *c, double x)
 {
 	hamr_value v = hamr_value_from_f64(x);
+	if (__builtin_expect(c->stream && c->node->type == HAMR_F64, 1))
+		return hamr__stream_push(c->stream, &v);
 	return hamr_emit(c, &v);
 }
 
