@@ -680,6 +680,173 @@ static void test_error_policies(void)
 	}
 }
 
+/* ---- packed lists over many segments ------------------------------------------- */
+
+/* Items that fail upstream, spread over the segments (256 items each). */
+static int bad_item(int64_t x)
+{
+	return x % 97 == 3 || x % 89 == 5;
+}
+
+static int64_t items_n; /* the run's n, for the checking collects */
+
+static int f_half_or_fail(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	if (bad_item(x))
+		return hamr_fail(c, "bad item %lld", (long long)x);
+	return hamr_ret_f64(c, (double)x / 2.0);
+}
+
+static int f_even_of(hamr_call *c) /* (half, item) */
+{
+	return hamr_ret_bool(c, hamr_arg_i64(c, 1) % 2 == 0);
+}
+
+static int f_square_of(hamr_call *c) /* (item, half) */
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	return hamr_ret_i64(c, x * x);
+}
+
+static int f_name_of(hamr_call *c) /* (item, half) */
+{
+	char b[32];
+	snprintf(b, sizeof b, "i%lld", (long long)hamr_arg_i64(c, 0));
+	return hamr_ret_str(c, b);
+}
+
+/* A tolerant list, checked item by item against the items that did not
+ * fail: each index in order, and each value as its node computes it from
+ * the index (by userdata: 'h' half, 'e' even, 's' square, 'n' name).
+ * Returns how many it holds. */
+static int f_check_tolerant(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	char what = (char)(uintptr_t)hamr_userdata(c);
+	size_t k = 0;
+	for (int64_t x = 0; x < items_n; x++) {
+		if (bad_item(x))
+			continue;
+		if (k >= l.len || hamr_arg_item_index(c, 0, k) != x)
+			return hamr_fail(c, "place %zu is not item %lld", k, (long long)x);
+		char name[32];
+		snprintf(name, sizeof name, "i%lld", (long long)x);
+		int ok = what == 'h' ? hamr_list_f64(l, k) == (double)x / 2.0 :
+		         what == 'e' ? hamr_list_bool(l, k) == (x % 2 == 0) :
+		         what == 's' ? hamr_list_i64(l, k) == x * x :
+		                       strcmp(hamr_list_str(l, k), name) == 0;
+		if (!ok)
+			return hamr_fail(c, "the value of item %lld is wrong", (long long)x);
+		k++;
+	}
+	if (k != l.len)
+		return hamr_fail(c, "%zu values for %zu good items", l.len, k);
+	return hamr_ret_i64(c, (int64_t)k);
+}
+
+#define CHECK_LIST(name_, of, type_, what)                                            \
+	{.name = name_, .fn = f_check_tolerant, .userdata = (void *)(uintptr_t)what,     \
+	 .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,                                    \
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT(of, type_))}
+
+/* A block of four nodes: packed lists (f64, bool, i64) beside a list of
+ * values (str). */
+static const hamr_node_def packed_many_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "half", .fn = f_half_or_fail, .type = HAMR_F64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "even", .fn = f_even_of, .type = HAMR_BOOL,
+	 .deps = DEPS(HAMR_DEP("half", HAMR_F64), HAMR_DEP("items", HAMR_I64))},
+	{.name = "square", .fn = f_square_of, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("half", HAMR_F64))},
+	{.name = "label", .fn = f_name_of, .type = HAMR_STR,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("half", HAMR_F64))},
+	CHECK_LIST("halves", "half", HAMR_F64, 'h'),
+	CHECK_LIST("evens", "even", HAMR_BOOL, 'e'),
+	CHECK_LIST("squares", "square", HAMR_I64, 's'),
+	CHECK_LIST("labels", "label", HAMR_STR, 'n'),
+	{0}};
+
+/* A block of one node (run_one): a packed list alone. */
+static const hamr_node_def packed_one_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "half", .fn = f_half_or_fail, .type = HAMR_F64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	CHECK_LIST("halves", "half", HAMR_F64, 'h'),
+	{0}};
+
+static int f_labels(hamr_call *c) /* string items: "i0" .. */
+{
+	char b[32];
+	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++) {
+		snprintf(b, sizeof b, "i%lld", (long long)i);
+		if (hamr_emit_str(c, b))
+			return HAMR_ECANCELED;
+	}
+	return 0;
+}
+
+static int f_length(hamr_call *c)
+{
+	return hamr_ret_i64(c, (int64_t)strlen(hamr_arg_str(c, 0)));
+}
+
+/* String items folded: their segments are used again while the node
+ * emits (max_inflight 300), each time with its strings released. */
+static const hamr_node_def string_fold_defs[] = {
+	INPUT_N,
+	{.name = "labels", .fn = f_labels, .type = HAMR_STR, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "length", .fn = f_length, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("labels", HAMR_STR))},
+	{.name = "total", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .fold = &fold_sum_tolerant,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("length", HAMR_I64))},
+	{0}};
+
+/* Tolerant lists of every kind over 1 to 3,000 items (one segment and
+ * several; failures in many of them, claimed by several consumers), on
+ * both executors, under every grouping and in-flight bound, from a block
+ * of several nodes and from one of a single node. */
+static void test_packed_lists_across_segments(void)
+{
+	const int64_t sizes[] = {1, 255, 256, 257, 3000};
+	const size_t bounds[] = {0, 1, 300};
+	const char *many[] = {"halves", "evens", "squares", "labels"}, *one[] = {"halves"};
+	hamr_run_opts seq = sequential(), thr = threads_on(pool4);
+	const hamr_run_opts *each[] = {&seq, &thr};
+	for (size_t ni = 0; ni < sizeof sizes / sizeof *sizes; ni++) {
+		items_n = sizes[ni];
+		int64_t good = 0;
+		for (int64_t x = 0; x < items_n; x++)
+			good += !bad_item(x);
+		for (int k = 0; k < 2; k++)
+			for (int gr = HAMR_GROUPING_AUTO; gr <= HAMR_GROUPING_NODE; gr++)
+				for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
+					hamr_run_opts o = *each[k];
+					o.policy = HAMR_KEEP_GOING;
+					o.grouping = (hamr_grouping)gr;
+					o.max_inflight = bounds[b];
+					for (int shape = 0; shape < 2; shape++) {
+						fixture f = shape ? run_with(packed_one_defs, one, 1, items_n, &o) :
+						                    run_with(packed_many_defs, many, 4, items_n, &o);
+						CHECK_EQ_INT(f.run_rc, good < items_n ? HAMR_EFAIL : 0);
+						for (size_t q = 0; q < (shape ? 1u : 4u); q++)
+							CHECK_EQ_INT(i64(&f, shape ? one[q] : many[q]), good);
+						done(&f);
+					}
+				}
+	}
+	hamr_run_opts o = threads_on(pool4);
+	o.max_inflight = 300;
+	const char *total[] = {"total"};
+	fixture f = run_with(string_fold_defs, total, 1, 3000, &o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "total"), 10 * 2 + 90 * 3 + 900 * 4 + 2000 * 5);
+	done(&f);
+}
+
 /* ---- what a review found --------------------------------------------------------- */
 
 static int f_cancel_at_10(hamr_call *c)
@@ -815,6 +982,7 @@ int main(void)
 	RUN_TEST(test_execution_manager);
 	RUN_TEST(test_concurrency_caps_hold);
 	RUN_TEST(test_error_policies);
+	RUN_TEST(test_packed_lists_across_segments);
 	RUN_TEST(test_review_regressions);
 	hamr_pool_destroy(pool2);
 	hamr_pool_destroy(pool4);

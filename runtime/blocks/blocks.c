@@ -19,7 +19,9 @@
  * is left ever finer and end together. New consumers are offered (a task
  * on the offering worker's deque) when a worker of the pool is idle, or
  * when the stream has no consumer at all, and only once the previous offer
- * was taken, so a busy pool sees at most one offer per stream.
+ * was taken, so a busy pool sees at most one offer per stream. An offered
+ * consumer that finds nothing left leaves, unless it is the last one and
+ * the node still emits: it waits a moment for the next items first.
  * Block grouping claims one item at a time (a task per block instance);
  * node grouping also runs each of the item's nodes as a task of its own,
  * level by level. The emitting node holds back when max_inflight items
@@ -45,18 +47,26 @@
  * copied in (shallow: those stay valid and unchanged until the whole block
  * is done).
  *
+ * A block of one plain node runs its items through a shorter loop
+ * (run_one): that node is their only reader.
+ *
  * At the end of each item its gathered values leave the frame: a list's
- * value moves into the item's place in its segment, a fold's is folded (by
- * the consumer into a partial of its own when the fold can merge, else
- * into the stream's accumulator under a lock). Once every item is done,
- * lists are built in item order from the segments. A segment that no list
- * needs is freed as soon as its items are done, so a block with only folds
- * keeps memory bounded by max_inflight, however many items pass.
+ * value moves into the item's place in its segment, or, for a list of
+ * i64, f64 or bool (a packed list), its 8 raw bytes into the segment's
+ * chunk, which outlives the segment; a fold's is folded (by the consumer
+ * into a partial of its own when the fold can merge, else into the
+ * stream's accumulator under a lock). Once every item is done, lists are
+ * built in item order from the segments and chunks. A segment that no
+ * list of values needs goes, once its items are done, onto a spare stack
+ * for the emitting thread's next segment, so a block with only folds and
+ * packed lists keeps its segments bounded by max_inflight, however many
+ * items pass. Segments and chunks come from jemalloc when hamr has it.
  *
  * Failures: under fail_fast the first failed item stops the stream (no
  * claim starts; the emitting node gets HAMR_ECANCELED from its next emit)
  * and the block gives no lists. Under keep_going every item runs; a failed
- * one leaves its places empty, each collect reading the block then gets
+ * one leaves its places empty (in a chunk, a gap the stream records), each
+ * collect reading the block then gets
  * what it asked for: a tolerant one the items that succeeded (with their
  * indices), any other nothing, so it is skipped. */
 #include <limits.h>
@@ -68,6 +78,7 @@
 
 #include "hamr/backend.h"
 #include "runtime/core/run_internal.h"
+#include "runtime/pool/env_internal.h"
 #include "serialize/error_internal.h"
 #include "serialize/value_internal.h"
 
@@ -77,7 +88,10 @@
 /* A stream's segments and chunks: from jemalloc, which keeps freed pages
  * a while for the next allocation. glibc hands the top of its heap back
  * to the kernel when a free leaves enough there, and a block's next
- * segments, or the next run's, then fault their pages in again. */
+ * segments, or the next run's, then fault their pages in again. The
+ * default arenas, with their thread caches: a segment made by the
+ * emitting thread is freed by whichever thread ends the block, so the
+ * per-worker arenas of the deques (pool.c) would not keep it local. */
 static void *mem_alloc(size_t n)
 {
 	return mallocx(n, 0);
@@ -136,7 +150,8 @@ static int threads_asked(const hamr_run *r, int32_t blk)
 #define MAX_PAGES 16384
 #define MAX_ITEMS (((size_t)DIRECT + (size_t)MAX_PAGES * PAGE) * SEG)
 #define MAX_OFFERS 64
-#define LINGER_LOOKS 64 /* looks for new items before a consumer leaves */
+#define LINGER_NS 2000 /* an idle consumer's wait for new items (linger) */
+#define LINGER_MAX 32  /* and how many such waits in a row */
 
 typedef struct seg {
 	atomic_size_t done; /* items finished (or dropped) */
@@ -218,9 +233,10 @@ struct hamr__stream {
 	                     * grouping; 0 under auto (not limited) */
 	/* items: only the emitting thread writes these; consumers read what
 	 * `published` covers. Each line below is written by one side: the
-	 * emitting thread's, the claims, the finished count, and the rarely
-	 * written rest, so that no write on one side evicts what the other
-	 * reads per item. */
+	 * emitting thread's, the claims, the finished count (with the spare
+	 * stack, which the emitting thread also writes, once a segment), and
+	 * the rarely written rest, so that no write on one side evicts what
+	 * the other reads per item. */
 	seg *direct[DIRECT];
 	seg ***pages;       /* MAX_PAGES pages, made when needed */
 	_Alignas(64) size_t n;
@@ -230,8 +246,7 @@ struct hamr__stream {
 	_Alignas(64) atomic_size_t claimed;
 	_Alignas(64) atomic_size_t finished;
 	_Atomic(seg *) spare;    /* finished segments for the emitting thread
-	                          * to use again: consumers push, it alone
-	                          * pops (so no ABA) */
+	                          * to use again (seg_spare, seg_unspare) */
 	atomic_uint bdone;       /* blocking items: finished, counted again
 	                          * as the word the emitting thread sleeps on */
 	_Alignas(64) atomic_size_t failed; /* items that failed or were skipped */
@@ -273,7 +288,7 @@ static seg **seg_ref(stream *s, size_t j)
 
 /* Items [lo, hi) give the packed lists nothing: recorded for
  * build_packed (failures are rare; items that succeed write no mark). */
-static void stream_gap(stream *s, size_t lo, size_t hi)
+static void stream_add_gap(stream *s, size_t lo, size_t hi)
 {
 	if (!s->n_packed || lo >= hi)
 		return;
@@ -315,7 +330,15 @@ static void seg_free(stream *s, seg *sg)
 	mem_free(sg);
 }
 
-/* A finished segment, its boxes released, onto the spare stack: the
+/* The spare stack, a Treiber stack of finished segments linked by
+ * `next`. Its invariants: a segment is pushed once, by the consumer whose
+ * count filled it (mark_done), and only after its last use; only the
+ * emitting thread pops, so a popped segment cannot be pushed back and
+ * popped again between a pop's read of the top and its compare-and-swap
+ * (no ABA); a popped segment is the emitting thread's alone until it
+ * publishes items in it.
+ *
+ * seg_spare: a finished segment, its boxes released, onto the stack. The
  * next segment comes from there, warm in cache, instead of a free and a
  * malloc (whose memory glibc may hand back to the kernel between them, a
  * page fault for every segment). */
@@ -648,8 +671,6 @@ static int run_levels(stream *s, const hamr__frame *f, int64_t item)
 	return rc;
 }
 
-/* Hands on the values item `it` gathered: folds, then lists (which move
- * the value out of the frame). 0, or the fold's error. */
 /* Fold entry g's step failed with rc on item it: its accumulator is
  * broken, the failure recorded. Returns the run's error. */
 static __attribute__((noinline)) int fold_failed(stream *s, uint32_t g, size_t it, int rc)
@@ -666,6 +687,8 @@ static __attribute__((noinline)) int fold_failed(stream *s, uint32_t g, size_t i
 	return hamr__run_fail(s->r, rc < 0 ? rc : HAMR_EFAIL, s->p->nodes[s->ga[g].node].name, msg);
 }
 
+/* Hands on the values item `it` gathered: folds, then lists (which move
+ * the value out of the frame). 0, or the fold's error. */
 static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 {
 	hamr_value *slots = c->f.slots;
@@ -696,8 +719,7 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 			if (!src->type)
 				return HAMR__SKIPPED;
 			memcpy(&sg->pk[SEG * s->packed_of[g] + off], &src->u, sizeof(uint64_t));
-			src->type = NULL; /* a scalar: moved */
-			continue;
+			continue; /* a scalar: item_end clears it */
 		}
 		hamr_value *dst = &sg->v[SEG * (1 + s->list_of[g]) + off];
 		dst->u = src->u; /* field by field, as in run_node_in */
@@ -725,9 +747,21 @@ static void item_end(stream *s, ctx *c, seg *sg, size_t it, int rc)
 		for (uint32_t k = 0; k < n_clear; k++)
 			hamr__value_drop(&c->f.slots[clear[k]]);
 	if (rc) {
-		stream_gap(s, it, it + 1);
+		stream_add_gap(s, it, it + 1);
 		stream_fail(s, rc);
 	}
+}
+
+/* Item it, at *item in its segment, into its frame's slot *x. */
+static inline void item_start(const stream *s, hamr_value *x, const hamr_value *item, size_t it)
+{
+	if (s->items_boxed) {
+		*x = hamr__value_share(item);
+	} else { /* field by field, as in hamr__stream_push */
+		x->u = item->u;
+		x->type = item->type;
+	}
+	hamr__current_item = (int64_t)it;
 }
 
 static void run_item(stream *s, ctx *c, size_t it)
@@ -742,17 +776,16 @@ static void run_item(stream *s, ctx *c, size_t it)
 	for (uint32_t k = 0; k < s->n_counted; k++)
 		atomic_store_explicit(&f->remaining[s->counted[k]], p->consumers[s->counted[k]],
 		                      memory_order_relaxed);
-	f->slots[s->owner] = hamr__value_share(&sg->v[off]);
-	hamr__current_item = (int64_t)it;
+	item_start(s, &f->slots[s->owner], &sg->v[off], it);
 	int rc = s->grouping == HAMR_GROUPING_NODE && s->concurrent ?
 	         run_levels(s, f, (int64_t)it) : run_units(r, s->blk, f);
 	item_end(s, c, sg, it, rc);
 }
 
-/* Items [lo, hi) of a block of one plain node (one_node): run_item
- * without what that case needs not. Its only reader is that node, so
- * releasing its arguments would only clear what item_end clears, and no
- * slot has several readers to count. Returns where it stopped. */
+/* Items [lo, hi) of a block of one plain node (one_node), with less than
+ * run_item does: the item's only reader is that node, so releasing its
+ * arguments would only clear what item_end clears, and no slot has
+ * several readers to count. Returns where it stopped. */
 static size_t run_one(stream *s, ctx *c, size_t lo, size_t hi)
 {
 	hamr_run *r = s->r;
@@ -764,13 +797,7 @@ static size_t run_one(stream *s, ctx *c, size_t lo, size_t hi)
 		size_t off = it & (SEG - 1);
 		if (off == 0 && it != lo)
 			sg = *seg_ref(s, it >> SEG_BITS);
-		if (s->items_boxed) {
-			*x = hamr__value_share(&sg->v[off]);
-		} else { /* field by field, as in hamr__stream_push */
-			x->u = sg->v[off].u;
-			x->type = sg->v[off].type;
-		}
-		hamr__current_item = (int64_t)it;
+		item_start(s, x, &sg->v[off], it);
 		item_end(s, c, sg, it, hamr__run_node_in(r, i, slots));
 	}
 	return it;
@@ -804,7 +831,7 @@ static void run_range(stream *s, ctx *c, size_t lo, size_t hi)
 	hamr__current_item = saved;
 	if (it < hi) { /* relaxed: read after every consumer has synced */
 		atomic_fetch_add_explicit(&s->unrun, hi - it, memory_order_relaxed);
-		stream_gap(s, it, hi);
+		stream_add_gap(s, it, hi);
 	}
 	if (s->r->observe) {
 		block_event(s, HAMR_EV_TASK_END, &e);
@@ -845,10 +872,11 @@ static void bwait(stream *s)
 	atomic_store_explicit(&s->bwaiting, 0, memory_order_relaxed);
 }
 
-/* Items [lo, hi) are done, run or not: segments are freed by the count. */
+/* Items [lo, hi) are done, run or not: a segment whose count is full
+ * goes onto the spare stack (unless lists of values still need it). */
 static void mark_done(stream *s, size_t lo, size_t hi)
 {
-	/* acq_rel: whoever frees a segment sees every other consumer's last
+	/* acq_rel: whoever spares a segment sees every other consumer's last
 	 * use of it */
 	for (size_t a = lo; a < hi;) {
 		size_t j = a >> SEG_BITS, b = (j + 1) << SEG_BITS;
@@ -934,7 +962,7 @@ static void backend_finish(stream *s, ctx *c, hamr_backend_done *res)
 	if (s->r->observe && res->where && res->t1)
 		backend_events(s, res);
 	if (res->dropped || res->rc)
-		stream_gap(s, it, it + 1);
+		stream_add_gap(s, it, it + 1);
 	if (res->dropped) {
 		/* relaxed: read after the block's end */
 		atomic_fetch_add_explicit(&s->unrun, 1, memory_order_relaxed);
@@ -991,27 +1019,34 @@ static void consume_backend(stream *s, ctx *c, int mode)
 }
 
 /* An offered consumer found nothing to claim: whether to look again
- * rather than leave. The last consumer about waits a moment for the
- * emitting thread's next items while the node still emits. Leaving at
- * once made a consumer faster than the emitting node leave after every
- * few items, and the node offer a new one for the next few (a task, a
- * frame and a merge each): 2 workers then took 45 ns an item where 1
- * took 25. Other consumers still leave at once, so no more than one
- * reads `published` while the node writes it. */
-static int linger(const stream *s)
+ * rather than leave. The last consumer about waits up to LINGER_NS for
+ * the emitting thread's next items while the node still emits. Leaving
+ * at once made a consumer faster than the emitting node leave after
+ * every few items, and the node offer a new one for the next few (a
+ * task, a frame and a merge each): 2 workers then took 45 ns an item
+ * where 1 took 25. Other consumers still leave at once, so no more than
+ * one reads `published` while the node writes it. The wait is short
+ * against what an offer costs, and `lingered` caps the waits in a row,
+ * so that a worker kept busy by a node that emits steadily still goes
+ * back, now and then, to the tasks waiting in the pool (a stealable task
+ * spawned by the emitting node waited up to 62 ms without the cap). */
+static int linger(const stream *s, int *lingered)
 {
+	hamr__worker *w = hamr__worker_self();
 	/* relaxed: hints; a stale value only ends the wait early or late */
-	if (atomic_load_explicit(&s->active, memory_order_relaxed) > 1)
+	if (++*lingered > LINGER_MAX || (w && hamr__deque_size(&w->q) != 0) ||
+	    atomic_load_explicit(&s->active, memory_order_relaxed) > 1)
 		return 0;
 	size_t seen = atomic_load_explicit(&s->claimed, memory_order_relaxed);
-	for (int k = 0; k < LINGER_LOOKS; k++) {
+	int64_t until = hamr__now_ns() + LINGER_NS;
+	do {
 		for (int j = 0; j < 16; j++)
 			hamr__cpu_relax();
 		if (atomic_load_explicit(&s->published, memory_order_relaxed) > seen)
 			return 1;
 		if (atomic_load_explicit(&s->closed, memory_order_relaxed) || stopped(s))
 			return 0;
-	}
+	} while (hamr__now_ns() < until);
 	return 0;
 }
 
@@ -1021,6 +1056,7 @@ static void consume(stream *s, ctx *c, int mode)
 		consume_backend(s, c, mode);
 		return;
 	}
+	int lingered = 0;
 	for (;;) {
 		if (stopped(s))
 			return;
@@ -1044,7 +1080,7 @@ static void consume(stream *s, ctx *c, int mode)
 			}
 			/* nothing to claim: the emitting node offers a consumer
 			 * again when there is, unless this one waits for it */
-			if (mode == TAKE_AVAILABLE && !s->bpool && linger(s))
+			if (mode == TAKE_AVAILABLE && !s->bpool && linger(s, &lingered))
 				continue;
 			return;
 		}
@@ -1231,7 +1267,7 @@ static void bstart(stream *s)
  * table; NULL when out of memory. Not zeroed: a value is written before
  * it is read, and the gaps say which items gave none. 2 KiB a list, a
  * size jemalloc reuses without faulting the pages in again (2,080 did). */
-static uint64_t *seg_chunks(stream *s, size_t j)
+static uint64_t *seg_make_chunks(stream *s, size_t j)
 {
 	if (j >= s->chunks_cap) {
 		size_t cap = s->chunks_cap ? 2 * s->chunks_cap : 16;
@@ -1278,13 +1314,13 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		}
 		/* zeroed where a value may be read before it is written: the
 		 * lists' places (a failed item leaves its empty), and boxed
-		 * items (seg_free drops all SEG of them). Scalar items are
+		 * items (seg_drop drops all SEG of them). Scalar items are
 		 * written before they are read: no pass over them. */
 		size_t vals = (1 + (size_t)s->n_lists) * SEG, skip = s->items_boxed ? 0 : SEG;
 		seg *sg = seg_unspare(s);
 		if (!sg)
 			sg = mem_alloc(sizeof *sg + vals * sizeof(hamr_value));
-		uint64_t *pk = sg && s->n_packed ? seg_chunks(s, j) : NULL;
+		uint64_t *pk = sg && s->n_packed ? seg_make_chunks(s, j) : NULL;
 		if (!sg || (s->n_packed && !pk)) {
 			mem_free(sg);
 			hamr_value_clear(v);
@@ -1365,6 +1401,50 @@ static int gap_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Item it's value for list entry g after failures, or NULL when it gave
+ * none: in its segment for a list of values; for a packed list, in its
+ * chunk unless a gap holds it (*q walks the sorted gaps; *tmp takes the
+ * value). */
+static hamr_value *tolerant_item(stream *s, uint32_t g, size_t it, size_t *q, hamr_value *tmp)
+{
+	uint32_t l = s->packed_of[g];
+	size_t off = it & (SEG - 1);
+	if (l == UINT32_MAX) {
+		hamr_value *v = &(*seg_ref(s, it >> SEG_BITS))->v[SEG * (1 + s->list_of[g]) + off];
+		return v->type ? v : NULL;
+	}
+	while (*q < s->n_gaps && s->gaps[*q][1] <= it)
+		(*q)++;
+	if (*q < s->n_gaps && s->gaps[*q][0] <= it)
+		return NULL; /* failed, or not run */
+	tmp->type = s->p->nodes[s->ga[g].src].type;
+	memcpy(&tmp->u, &s->chunks[it >> SEG_BITS][SEG * l + off], sizeof(uint64_t));
+	return tmp;
+}
+
+/* Appends to list *out the items that succeeded for list entry g, in
+ * item order, and makes *index their indices. 0 or HAMR_ENOMEM. */
+static int append_tolerant(stream *s, uint32_t g, hamr_value *out, int64_t **index)
+{
+	size_t n = s->n, m = 0, q = 0;
+	if (!(*index = malloc((n ? n : 1) * sizeof **index)))
+		return HAMR_ENOMEM;
+	/* every consumer has synced with this thread: no lock needed */
+	if (s->n_gaps)
+		qsort(s->gaps, s->n_gaps, sizeof *s->gaps, gap_cmp);
+	for (size_t it = 0; it < n; it++) {
+		hamr_value tmp;
+		hamr_value *v = tolerant_item(s, g, it, &q, &tmp);
+		if (!v)
+			continue;
+		(*index)[m++] = (int64_t)it;
+		int rc = hamr_list_append(out, v);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* Builds packed list entry g from its chunks, in item order: a copy of
  * the bits (a byte of each for bool), or, after failures, the items that
  * succeeded with their indices. */
@@ -1392,24 +1472,7 @@ static int build_packed(stream *s, uint32_t g, hamr_value *out)
 			}
 		}
 	} else if (!rc && failed) {
-		size_t m = 0, q = 0;
-		index = malloc((n ? n : 1) * sizeof *index);
-		if (!index)
-			rc = HAMR_ENOMEM;
-		/* every consumer has synced with this thread: no lock needed */
-		if (s->n_gaps)
-			qsort(s->gaps, s->n_gaps, sizeof *s->gaps, gap_cmp);
-		for (size_t it = 0; it < n && !rc; it++) {
-			while (q < s->n_gaps && s->gaps[q][1] <= it)
-				q++;
-			if (q < s->n_gaps && s->gaps[q][0] <= it)
-				continue; /* failed, or not run */
-			hamr_value v = {.type = elem};
-			memcpy(&v.u, &s->chunks[it >> SEG_BITS][SEG * l + (it & (SEG - 1))],
-			       sizeof(uint64_t));
-			index[m++] = (int64_t)it;
-			rc = hamr_list_append(out, &v);
-		}
+		rc = append_tolerant(s, g, out, &index);
 	}
 	return list_done(out, index, rc);
 }
@@ -1427,8 +1490,6 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 	int own = ge->src == s->owner;
 	int64_t *index = NULL;
 	int rc = hamr_value_make_list(out, s->p->nodes[ge->src].type, 0);
-	if (!rc && failed && !own && !(index = malloc((n ? n : 1) * sizeof *index)))
-		rc = HAMR_ENOMEM;
 	if (!rc && (own || !failed)) {
 		/* every item: copied (shared) or moved in bulk, a segment at a
 		 * time; scalars into a packed list */
@@ -1452,15 +1513,8 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 		if (!rc && !own)
 			s->drop[s->list_of[g]] = 0; /* the list's now */
 	}
-	size_t m = 0;
-	for (size_t it = 0; it < n && !rc && failed && !own; it++) {
-		seg *sg = *seg_ref(s, it >> SEG_BITS);
-		hamr_value *v = &sg->v[base + (it & (SEG - 1))];
-		if (v->type) {
-			index[m++] = (int64_t)it;
-			rc = hamr_list_append(out, v);
-		}
-	}
+	if (!rc && failed && !own)
+		rc = append_tolerant(s, g, out, &index);
 	return list_done(out, index, rc);
 }
 
@@ -1520,12 +1574,13 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->be_self = be_self;
 	if (be)
 		s->n_outs = hamr__block_outs(p, s->blk, s->outs, HAMR__MAX_OUT);
-	s->list_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->list_of);
-	s->packed_of = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->packed_of);
-	s->folds = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->folds);
-	s->moves = malloc((s->n_ga ? s->n_ga : 1) * sizeof *s->moves);
-	s->drop = calloc(s->n_ga ? s->n_ga : 1, 1);
-	s->broken = calloc(s->n_ga ? s->n_ga : 1, 1);
+	size_t ng = s->n_ga ? s->n_ga : 1; /* per gather entry, never 0 */
+	s->list_of = malloc(ng * sizeof *s->list_of);
+	s->packed_of = malloc(ng * sizeof *s->packed_of);
+	s->folds = malloc(ng * sizeof *s->folds);
+	s->moves = malloc(ng * sizeof *s->moves);
+	s->drop = calloc(ng, 1);
+	s->broken = calloc(ng, 1);
 	if (!s->broken)
 		return HAMR_ENOMEM;
 	uint32_t c0 = p->clear_start[s->blk], c1 = p->clear_start[s->blk + 1];
@@ -1547,7 +1602,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	if (p->unit_start[s->blk + 1] - u0 == 1 && !p->node_block[p->units[u0]] &&
 	    !s->n_counted && !(s->grouping == HAMR_GROUPING_NODE && s->concurrent))
 		s->one_node = p->units[u0];
-	s->acc = calloc(s->n_ga ? s->n_ga : 1, sizeof *s->acc);
+	s->acc = calloc(ng, sizeof *s->acc);
 	if (!s->list_of || !s->packed_of || !s->folds || !s->moves || !s->drop || !s->acc)
 		return HAMR_ENOMEM;
 	s->merge = 1;
@@ -1825,23 +1880,26 @@ int hamr_emit(hamr_call *c, hamr_value *v)
 	return hamr__stream_push(c->stream, v); /* its failure: see hamr__run_emit */
 }
 
-/* The scalar emits: straight to the stream when the node's items are
- * declared of that type (hamr_emit's checks hold then), else through
+/* A scalar emit: straight to the stream when the node's items are
+ * declared of v's type (hamr_emit's checks hold then), else through
  * hamr_emit for its message. */
+static inline int emit_scalar(hamr_call *c, hamr_value *v)
+{
+	if (__builtin_expect(c->stream && c->node->type == v->type, 1))
+		return hamr__stream_push(c->stream, v);
+	return hamr_emit(c, v);
+}
+
 int hamr_emit_i64(hamr_call *c, int64_t x)
 {
 	hamr_value v = hamr_value_from_i64(x);
-	if (__builtin_expect(c->stream && c->node->type == HAMR_I64, 1))
-		return hamr__stream_push(c->stream, &v);
-	return hamr_emit(c, &v);
+	return emit_scalar(c, &v);
 }
 
 int hamr_emit_f64(hamr_call *c, double x)
 {
 	hamr_value v = hamr_value_from_f64(x);
-	if (__builtin_expect(c->stream && c->node->type == HAMR_F64, 1))
-		return hamr__stream_push(c->stream, &v);
-	return hamr_emit(c, &v);
+	return emit_scalar(c, &v);
 }
 
 int hamr_emit_str(hamr_call *c, const char *s)
