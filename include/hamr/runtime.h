@@ -258,6 +258,13 @@ HAMR_API int hamr_run_result_str(const hamr_run *r, const char *name,
  * them stay valid until the function returns. A getter called on an
  * argument of another type returns 0, false, NULL or an empty list. */
 
+/* hamr_arg_count, hamr_arg, hamr_arg_present, the scalar getters and the
+ * scalar hamr_ret_* compile inline into the node function (below, after
+ * the declarations): a call through the library for each would cost a
+ * node of a few instructions more than the node itself. Defining
+ * HAMR_NO_INLINE before including hamr.h calls the library's functions
+ * instead; both behave the same. */
+#if defined(HAMR__BUILDING) || defined(HAMR_NO_INLINE)
 HAMR_API size_t hamr_arg_count(const hamr_call *c);
 /* The argument as a value; NULL for an absent optional dependency or an
  * index past the end. */
@@ -267,6 +274,7 @@ HAMR_API bool hamr_arg_present(const hamr_call *c, size_t i);
 HAMR_API int64_t hamr_arg_i64(const hamr_call *c, size_t i);
 HAMR_API double hamr_arg_f64(const hamr_call *c, size_t i);
 HAMR_API bool hamr_arg_bool(const hamr_call *c, size_t i);
+#endif
 HAMR_API const char *hamr_arg_str(const hamr_call *c, size_t i);
 HAMR_API const void *hamr_arg_bytes(const hamr_call *c, size_t i, size_t *len);
 HAMR_API hamr_list hamr_arg_list(const hamr_call *c, size_t i);
@@ -276,9 +284,11 @@ HAMR_API const void *hamr_arg_user(const hamr_call *c, size_t i);
  * another result type (the message names node and both types), so that
  * `return hamr_ret_i64(c, x);` ends a node. A second call replaces the
  * first result. */
+#if defined(HAMR__BUILDING) || defined(HAMR_NO_INLINE)
 HAMR_API int hamr_ret_i64(hamr_call *c, int64_t x);
 HAMR_API int hamr_ret_f64(hamr_call *c, double x);
 HAMR_API int hamr_ret_bool(hamr_call *c, bool x);
+#endif
 HAMR_API int hamr_ret_str(hamr_call *c, const char *s);            /* copies */
 HAMR_API int hamr_ret_strn(hamr_call *c, const char *s, size_t n); /* copies */
 HAMR_API int hamr_ret_bytes(hamr_call *c, const void *p, size_t n); /* copies */
@@ -337,6 +347,97 @@ HAMR_API int hamr_attempt(const hamr_call *c);
 HAMR_API void *hamr_userdata(const hamr_call *c);
 HAMR_API const char *hamr_node_name(const hamr_call *c);
 HAMR_API hamr_run *hamr_call_run(const hamr_call *c);
+
+/* ---- the node call's accessors, inline ---------------------------------
+ * A hamr_call begins with these fields, and the accessors below read
+ * them in the node function itself; the layout is part of the ABI (a
+ * change to it changes the soname). A program reads a call only through
+ * the accessors. */
+#define HAMR__CALL_HEAD_FIELDS                                                 \
+	const int32_t *args;     /* per argument: its slot, or -1 (absent) */  \
+	const hamr_value *slots; /* the values the slots name */               \
+	hamr_value result;       /* set by hamr_ret_* */                        \
+	hamr_type type;          /* the node's declared type, or NULL */        \
+	uint32_t n_args;
+
+struct hamr__call_head {
+	HAMR__CALL_HEAD_FIELDS
+};
+
+/* hamr_ret_i64, _f64 and _bool's checked store (the declared type, a
+ * result set before), for the inline ones below when the quick case does
+ * not hold. */
+HAMR_API int hamr__ret_scalar(hamr_call *c, hamr_value v);
+
+#if !defined(HAMR__BUILDING) && !defined(HAMR_NO_INLINE)
+static inline const struct hamr__call_head *hamr__head(const hamr_call *c)
+{
+	return (const struct hamr__call_head *)(const void *)c;
+}
+
+static inline size_t hamr_arg_count(const hamr_call *c)
+{
+	return hamr__head(c)->n_args;
+}
+
+static inline const hamr_value *hamr_arg(const hamr_call *c, size_t i)
+{
+	const struct hamr__call_head *h = hamr__head(c);
+	return i < h->n_args && h->args[i] >= 0 ? &h->slots[h->args[i]] : (const hamr_value *)0;
+}
+
+static inline bool hamr_arg_present(const hamr_call *c, size_t i)
+{
+	const hamr_value *v = hamr_arg(c, i);
+	return v && v->type;
+}
+
+static inline int64_t hamr_arg_i64(const hamr_call *c, size_t i)
+{
+	const hamr_value *v = hamr_arg(c, i);
+	return v && v->type == HAMR_I64 ? v->u.i64 : 0;
+}
+
+static inline double hamr_arg_f64(const hamr_call *c, size_t i)
+{
+	const hamr_value *v = hamr_arg(c, i);
+	return v && v->type == HAMR_F64 ? v->u.f64 : 0.0;
+}
+
+static inline bool hamr_arg_bool(const hamr_call *c, size_t i)
+{
+	const hamr_value *v = hamr_arg(c, i);
+	return v && v->type == HAMR_BOOL ? v->u.b : false;
+}
+
+/* The quick case: the type fits the declaration and no result is set;
+ * stored field by field (the executor reads it that way). */
+static inline int hamr__ret_inline(hamr_call *c, hamr_value v)
+{
+	struct hamr__call_head *h = (struct hamr__call_head *)(void *)c;
+	if ((!h->type || h->type == v.type) && !h->result.type) {
+		h->result.u = v.u;
+		h->result.type = v.type;
+		return 0;
+	}
+	return hamr__ret_scalar(c, v);
+}
+
+static inline int hamr_ret_i64(hamr_call *c, int64_t x)
+{
+	return hamr__ret_inline(c, hamr_value_from_i64(x));
+}
+
+static inline int hamr_ret_f64(hamr_call *c, double x)
+{
+	return hamr__ret_inline(c, hamr_value_from_f64(x));
+}
+
+static inline int hamr_ret_bool(hamr_call *c, bool x)
+{
+	return hamr__ret_inline(c, hamr_value_from_bool(x));
+}
+#endif
 
 #ifdef __cplusplus
 }

@@ -103,7 +103,8 @@ int hamr_backend_slot_info(const hamr_plan *p, uint32_t s, const char **name, ha
 int hamr__backend_serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *args,
                      hamr_value *slots, hamr_value *out, char **msg, int *oom)
 {
-	hamr_call c = {stand_in, pn, args, slots, HAMR_VALUE_EMPTY, NULL, NULL};
+	hamr_call c = {.args = args, .slots = slots, .type = pn->type, .n_args = pn->n_args,
+	               .run = stand_in, .node = pn};
 	*msg = NULL;
 	errno = 0;
 	int rc = pn->fn(&c);

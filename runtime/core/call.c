@@ -18,7 +18,7 @@
 
 static inline const hamr_value *arg_at(const hamr_call *c, size_t i)
 {
-	if (i >= c->node->n_args)
+	if (i >= c->n_args)
 		return NULL;
 	int32_t s = c->args[i];
 	return s >= 0 ? &c->slots[s] : NULL;
@@ -26,7 +26,7 @@ static inline const hamr_value *arg_at(const hamr_call *c, size_t i)
 
 size_t hamr_arg_count(const hamr_call *c)
 {
-	return c->node->n_args;
+	return c->n_args;
 }
 
 const hamr_value *hamr_arg(const hamr_call *c, size_t i)
@@ -118,6 +118,20 @@ static inline int set_result(hamr_call *c, hamr_value *v)
 		(c)->result.u.field = (x);                                   \
 		return 0;                                                    \
 	} while (0)
+
+int hamr__ret_scalar(hamr_call *c, hamr_value v)
+{
+	if (v.type != HAMR_I64 && v.type != HAMR_F64 && v.type != HAMR_BOOL)
+		return hamr_fail(c, "hamr__ret_scalar was given %s, not a scalar",
+		                 hamr_type_name(v.type));
+	if (c->node->type && c->node->type != v.type)
+		return wrong_type(c, v.type);
+	if (c->result.type)
+		hamr_value_clear(&c->result);
+	c->result.u = v.u;
+	c->result.type = v.type;
+	return 0;
+}
 
 int hamr_ret_i64(hamr_call *c, int64_t x)
 {
@@ -277,6 +291,8 @@ static inline void call_init(hamr_call *c, hamr_run *r, uint32_t i,
 	c->args = p->args + c->node->arg_start;
 	c->slots = slots;
 	c->result.type = NULL;
+	c->type = c->node->type;
+	c->n_args = c->node->n_args;
 	c->stream = stream;
 	c->fail_msg = NULL;
 }

@@ -15,12 +15,18 @@
 
 enum { RUN_CREATED = 0, RUN_STARTED, RUN_RUNNING, RUN_DONE };
 
+/* A node call. It begins with the public head (include/hamr/runtime.h),
+ * which programs read through the inline accessors: the union makes its
+ * fields this struct's own names (c->args) and the head a view of them. */
 struct hamr_call {
+	union {
+		struct hamr__call_head head;
+		struct {
+			HAMR__CALL_HEAD_FIELDS
+		};
+	};
 	hamr_run *run;
 	const hamr__pnode *node;
-	const int32_t *args;    /* the node's argument slots */
-	const hamr_value *slots;
-	hamr_value result;      /* set by hamr_ret_* */
 	struct hamr__stream *stream; /* a parallelizable node's items, else NULL */
 	char *fail_msg;         /* set by hamr_fail, heap */
 };
