@@ -126,6 +126,28 @@ foreach(h ${installed_headers})
     ${CMAKE_C_COMPILER} ${strict} -I${incdir} -c ${src} -o ${src}.o)
 endforeach()
 
+# ---- <hamr.h> with the node call's accessors inline and without, as C
+# and as C++ (programs in either; the inline accessors are in the header)
+set(src ${work}/hamr_h_both.c)
+file(WRITE ${src} "#include <hamr.h>\n"
+  "int node(hamr_call *c);\n"
+  "int node(hamr_call *c) { return hamr_ret_i64(c, hamr_arg_i64(c, 0) + (int64_t)hamr_arg_count(c)); }\n")
+run("compiling <hamr.h> with the accessors inline" out
+  ${CMAKE_C_COMPILER} ${strict} -I${incdir} -c ${src} -o ${src}.o)
+run("compiling <hamr.h> with HAMR_NO_INLINE" out
+  ${CMAKE_C_COMPILER} ${strict} -DHAMR_NO_INLINE -I${incdir} -c ${src} -o ${src}.o)
+find_program(HAMR_TEST_CXX NAMES g++ c++ clang++)
+if(HAMR_TEST_CXX)
+  configure_file(${src} ${work}/hamr_h_both.cc COPYONLY)
+  foreach(inl "" "-DHAMR_NO_INLINE")
+    run("compiling <hamr.h> as C++ ${inl}" out
+      ${HAMR_TEST_CXX} -std=c++17 -Wall -Wextra -Wpedantic -Werror ${inl} -I${incdir}
+      -c ${work}/hamr_h_both.cc -o ${work}/hamr_h_both.cc.o)
+  endforeach()
+else()
+  message(STATUS "no C++ compiler: <hamr.h> not compiled as C++")
+endif()
+
 # check_program(<name> <linkage> <command...>): runs <command>, whose last
 # word is the consumer program, and checks what it printed. <linkage> is
 # "shared" (the program must need libhamr.so) or "static" (it must not).

@@ -3,6 +3,9 @@
  * runtime.h) against the library's functions of the same names: the
  * nodes of tests/call_nodes.h, compiled both ways, give the same results
  * and the same errors on both executors. */
+#ifdef HAMR_NO_INLINE
+#error "test_call_accessors.c tests the inline accessors: build it without HAMR_NO_INLINE"
+#endif
 #include <hamr.h>
 #include <string.h>
 

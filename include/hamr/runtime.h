@@ -280,11 +280,11 @@ HAMR_API const void *hamr_arg_bytes(const hamr_call *c, size_t i, size_t *len);
 HAMR_API hamr_list hamr_arg_list(const hamr_call *c, size_t i);
 HAMR_API const void *hamr_arg_user(const hamr_call *c, size_t i);
 
+#if defined(HAMR__BUILDING) || defined(HAMR_NO_INLINE)
 /* Setting the result. Each returns 0, or HAMR_ETYPE when the node declared
  * another result type (the message names node and both types), so that
  * `return hamr_ret_i64(c, x);` ends a node. A second call replaces the
  * first result. */
-#if defined(HAMR__BUILDING) || defined(HAMR_NO_INLINE)
 HAMR_API int hamr_ret_i64(hamr_call *c, int64_t x);
 HAMR_API int hamr_ret_f64(hamr_call *c, double x);
 HAMR_API int hamr_ret_bool(hamr_call *c, bool x);

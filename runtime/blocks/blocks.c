@@ -1870,11 +1870,11 @@ int hamr_emit(hamr_call *c, hamr_value *v)
 		hamr_fail(c, "emits items, but is not a parallelizable node");
 		return HAMR_ESTATE;
 	}
-	if (c->node->type && v->type != c->node->type) {
+	if (c->type && v->type != c->type) {
 		hamr_type got = v->type;
 		hamr_value_clear(v);
 		hamr_fail(c, "emitted %s, but its items are declared %s",
-		          hamr_type_name(got), hamr_type_name(c->node->type));
+		          hamr_type_name(got), hamr_type_name(c->type));
 		return HAMR_ETYPE;
 	}
 	return hamr__stream_push(c->stream, v); /* its failure: see hamr__run_emit */
@@ -1885,7 +1885,7 @@ int hamr_emit(hamr_call *c, hamr_value *v)
  * hamr_emit for its message. */
 static inline int emit_scalar(hamr_call *c, hamr_value *v)
 {
-	if (__builtin_expect(c->stream && c->node->type == v->type, 1))
+	if (__builtin_expect(c->stream && c->type == v->type, 1))
 		return hamr__stream_push(c->stream, v);
 	return hamr_emit(c, v);
 }

@@ -83,7 +83,7 @@ const void *hamr_arg_user(const hamr_call *c, size_t i)
 static int wrong_type(hamr_call *c, hamr_type got)
 {
 	hamr_fail(c, "returned %s, but the node is declared %s",
-	          hamr_type_name(got), hamr_type_name(c->node->type));
+	          hamr_type_name(got), hamr_type_name(c->type));
 	return HAMR_ETYPE;
 }
 
@@ -91,7 +91,7 @@ static int wrong_type(hamr_call *c, hamr_type got)
 static inline int set_result(hamr_call *c, hamr_value *v)
 {
 	/* a parallelizable node may return a list of its items */
-	if (c->node->type && v->type != c->node->type &&
+	if (c->type && v->type != c->type &&
 	    !(c->stream && v->type == HAMR_LIST)) {
 		hamr_type got = v->type;
 		hamr_value_clear(v);
@@ -110,7 +110,7 @@ static inline int set_result(hamr_call *c, hamr_value *v)
  * already. */
 #define RET_SCALAR(c, t, field, x)                                           \
 	do {                                                                 \
-		if (__builtin_expect((c)->node->type && (c)->node->type != (t), 0)) \
+		if (__builtin_expect((c)->type && (c)->type != (t), 0))      \
 			return wrong_type((c), (t));                         \
 		if (__builtin_expect((c)->result.type != NULL, 0))           \
 			hamr_value_clear(&(c)->result);                      \
@@ -124,7 +124,7 @@ int hamr__ret_scalar(hamr_call *c, hamr_value v)
 	if (v.type != HAMR_I64 && v.type != HAMR_F64 && v.type != HAMR_BOOL)
 		return hamr_fail(c, "hamr__ret_scalar was given %s, not a scalar",
 		                 hamr_type_name(v.type));
-	if (c->node->type && c->node->type != v.type)
+	if (c->type && c->type != v.type)
 		return wrong_type(c, v.type);
 	if (c->result.type)
 		hamr_value_clear(&c->result);
@@ -145,7 +145,7 @@ int hamr_ret_f64(hamr_call *c, double x)
 
 int hamr_ret_bool(hamr_call *c, bool x)
 {
-	if (__builtin_expect(c->node->type && c->node->type != HAMR_BOOL, 0))
+	if (__builtin_expect(c->type && c->type != HAMR_BOOL, 0))
 		return wrong_type(c, HAMR_BOOL);
 	hamr_value v = hamr_value_from_bool(x); /* zeroes the bytes past it */
 	if (c->result.type)
@@ -183,7 +183,7 @@ void *hamr_ret_alloc(hamr_call *c, size_t n)
 {
 	hamr_value v;
 	void *data = NULL;
-	if (c->node->type && c->node->type != HAMR_BYTES) {
+	if (c->type && c->type != HAMR_BYTES) {
 		wrong_type(c, HAMR_BYTES);
 		return NULL;
 	}
@@ -209,7 +209,7 @@ int hamr_ret_arg(hamr_call *c, size_t i)
 	hamr_type t = a->type;
 	if (t->kind != HAMR_KIND_USER && t->kind != HAMR_KIND_STR &&
 	    t->kind != HAMR_KIND_BYTES && t->kind != HAMR_KIND_LIST &&
-	    (!c->node->type || c->node->type == t) && !c->result.type) {
+	    (!c->type || c->type == t) && !c->result.type) {
 		c->result = *a; /* a scalar: a copy is the value */
 		return 0;
 	}
@@ -220,12 +220,12 @@ int hamr_ret_arg(hamr_call *c, size_t i)
 int hamr_ret_user(hamr_call *c, void *obj)
 {
 	hamr_value v;
-	if (!c->node->type || c->node->type->kind != HAMR_KIND_USER) {
+	if (!c->type || c->type->kind != HAMR_KIND_USER) {
 		hamr_fail(c, "returned a user object, but the node is declared %s",
-		          hamr_type_name(c->node->type));
+		          hamr_type_name(c->type));
 		return HAMR_ETYPE; /* obj stays the caller's */
 	}
-	return made(c, hamr_value_make_user(&v, c->node->type, obj), &v);
+	return made(c, hamr_value_make_user(&v, c->type, obj), &v);
 }
 
 int hamr_fail(hamr_call *c, const char *fmt, ...)
@@ -333,11 +333,11 @@ int hamr__missing_input(const hamr_run *r, uint32_t i, const hamr_value *slots)
  * accumulator. */
 static int fold_result(hamr_call *c)
 {
-	for (uint32_t k = 0; k < c->node->n_args; k++)
+	for (uint32_t k = 0; k < c->n_args; k++)
 		if (c->args[k] >= 0 &&
 		    c->run->plan->slot_kind[c->args[k]] == HAMR__SLOT_FOLD) {
 			const hamr_value *acc = hamr_arg(c, k);
-			if (acc && acc->type == HAMR_NONE && c->node->type && c->node->type != HAMR_NONE)
+			if (acc && acc->type == HAMR_NONE && c->type && c->type != HAMR_NONE)
 				return hamr_fail(c, "folded no items, and its fold has no initial value");
 			return hamr_ret_arg(c, k);
 		}

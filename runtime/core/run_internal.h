@@ -17,7 +17,11 @@ enum { RUN_CREATED = 0, RUN_STARTED, RUN_RUNNING, RUN_DONE };
 
 /* A node call. It begins with the public head (include/hamr/runtime.h),
  * which programs read through the inline accessors: the union makes its
- * fields this struct's own names (c->args) and the head a view of them. */
+ * fields this struct's own names (c->args) and the head a view of them.
+ * Every call is made with all of the head set (call_init,
+ * hamr__call_init, and the serving side's in backend.c): the inline
+ * accessors and the library's read `type` and `n_args` from the head, not
+ * from the plan node. */
 struct hamr_call {
 	union {
 		struct hamr__call_head head;
