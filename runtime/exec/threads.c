@@ -35,6 +35,8 @@
  * last node to finish ends the run. */
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "runtime/core/run_internal.h"
 #include "runtime/pool/env_internal.h"
 #include "serialize/value_internal.h"
@@ -89,8 +91,11 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
 
 typedef struct lazy {
 	hamr_run *r;
+	const hamr_plan *p;     /* r->plan */
 	hamr__worker *w;
 	int same_pool;          /* w is a worker of r->pool */
+	int local;              /* same_pool, and the plan has no blocking
+	                         * node: any ready node may run here */
 	uint32_t kept[KEPT];    /* a ring: the oldest at head */
 	uint32_t head, n_kept;
 	uint32_t dep, dep_n;    /* pending[dep] -= dep_n, deferred */
@@ -163,8 +168,9 @@ static void keep_or_send(lazy *z, uint32_t d)
  * it belongs to this worker's pool, else keep_or_send. */
 static inline void make_ready(lazy *z, uint32_t d, uint32_t *next)
 {
-	if (*next == UINT32_MAX && z->same_pool &&
-	    !(z->r->plan->nodes[d].flags & (HAMR__PNODE_BLOCKING | HAMR__PNODE_BLOCKING_ITEMS)))
+	if (*next == UINT32_MAX &&
+	    (z->local || (z->same_pool && !(z->p->nodes[d].flags &
+	                                    (HAMR__PNODE_BLOCKING | HAMR__PNODE_BLOCKING_ITEMS)))))
 		*next = d;
 	else
 		keep_or_send(z, d);
@@ -197,7 +203,7 @@ static inline uint32_t node_done(lazy *z, uint32_t i)
 {
 	uint32_t next = UINT32_MAX;
 	hamr_run *r = z->r;
-	const hamr_plan *p = r->plan;
+	const hamr_plan *p = z->p;
 	const hamr__pnode *pn = &p->nodes[i];
 	for (uint32_t k = 0; k < pn->n_args; k++) {
 		int32_t s = p->args[pn->arg_start + k];
@@ -319,7 +325,8 @@ static void end_run(hamr_run *r)
 static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 {
 	hamr_run *r = z->r;
-	const hamr_plan *p = r->plan;
+	const hamr_plan *p = z->p;
+	const int units = p->n_scopes > 1, keep_going = r->keep_going;
 	uint32_t ran = 0, until_clock = 1;
 	for (;;) {
 		if (i == UINT32_MAX && (i = take_next(z, &lo, hi)) == UINT32_MAX)
@@ -337,14 +344,14 @@ static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 			int rc;
 			if (atomic_load_explicit(&r->cancel, memory_order_relaxed)) {
 				rc = hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL);
-			} else if (p->n_scopes > 1) {
+			} else if (units) {
 				/* a unit: a node, or a block and its items */
 				hamr__frame f = {r->slots, r->remaining, 1};
 				rc = hamr__run_unit(r, i, &f);
 			} else {
 				rc = hamr__run_node(r, i);
 			}
-			if (rc < 0 && !r->keep_going)
+			if (rc < 0 && !keep_going)
 				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
 		}
 		uint32_t next = node_done(z, i);
@@ -370,8 +377,9 @@ static void node_task(void *arg)
 	/* relaxed: a task that came here through a push or a queue was
 	 * published after the flag was set (share_counts) */
 	hamr__worker *w = hamr__worker_self();
-	lazy z = {.r = r, .w = w, .same_pool = hamr__worker_pool(w) == r->pool,
+	lazy z = {.r = r, .p = r->plan, .w = w, .same_pool = hamr__worker_pool(w) == r->pool,
 	          .shared = atomic_load_explicit(&r->shared_counts, memory_order_relaxed)};
+	z.local = z.same_pool && !z.p->n_blocking;
 	/* the run's first worker waits before it offers anything; a worker
 	 * given work by another may offer at once */
 	if (!z.shared)
@@ -435,9 +443,12 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 	if (t == p->n_nodes)
 		return t;
 	/* lazy from node t on */
-	lazy z = {.r = r, .w = w, .same_pool = 1};
-	for (uint32_t d = t; d < p->n_nodes; d++)
-		atomic_init(&r->pending[d], p->pending_init[d]);
+	lazy z = {.r = r, .p = p, .w = w, .same_pool = 1, .local = !p->n_blocking};
+	/* a copy in bulk: nothing of the run has left this worker, so no
+	 * other thread reads these counts yet (an atomic_uint is an unsigned
+	 * int's bytes on every compiler hamr builds with) */
+	_Static_assert(sizeof(atomic_uint) == sizeof(uint32_t), "pending counts are 32 bits");
+	memcpy((void *)&r->pending[t], &p->pending_init[t], (p->n_nodes - t) * sizeof(uint32_t));
 	uint32_t next = UINT32_MAX;
 	for (uint32_t j = 0; j < t; j++) {
 		const hamr__pnode *pn = &p->nodes[j];
