@@ -1492,7 +1492,8 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 	int rc = hamr_value_make_list(out, s->p->nodes[ge->src].type, 0);
 	if (!rc && (own || !failed)) {
 		/* every item: copied (shared) or moved in bulk, a segment at a
-		 * time; scalars into a packed list */
+		 * time; scalar items into a packed list (a packed list of other
+		 * values is build_packed's) */
 		void *items = n ? hamr__list_fill(out, n) : NULL;
 		hamr_value *dst = items;
 		hamr_list view = hamr_value_list(out);
@@ -1502,7 +1503,7 @@ static int build_list(stream *s, uint32_t g, hamr_value *out)
 			seg *sg = *seg_ref(s, it >> SEG_BITS);
 			size_t m = n - it < SEG ? n - it : SEG;
 			if (view.data) {
-				hamr__packed_put(items, view.elem, it, &sg->v[own ? 0 : base], m);
+				hamr__packed_put(items, view.elem, it, sg->v, m);
 			} else if (own) {
 				for (size_t k = 0; k < m; k++)
 					dst[it + k] = hamr__value_share(&sg->v[k]);

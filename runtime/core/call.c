@@ -105,53 +105,42 @@ static inline int set_result(hamr_call *c, hamr_value *v)
 	return 0;
 }
 
-/* Scalars: the common case of the hot path, stored field by field (no
- * value copy through memory) and with no call unless a result was set
- * already. */
-#define RET_SCALAR(c, t, field, x)                                           \
-	do {                                                                 \
-		if (__builtin_expect((c)->type && (c)->type != (t), 0))      \
-			return wrong_type((c), (t));                         \
-		if (__builtin_expect((c)->result.type != NULL, 0))           \
-			hamr_value_clear(&(c)->result);                      \
-		(c)->result.type = (t);                                      \
-		(c)->result.u.field = (x);                                   \
-		return 0;                                                    \
-	} while (0)
-
-int hamr__ret_scalar(hamr_call *c, hamr_value v)
+/* A scalar result v, checked against the declared type and replacing a
+ * result set before; stored field by field (no value copy through
+ * memory). The library's hamr_ret_i64, _f64 and _bool, and the slow path
+ * of the inline ones (hamr__ret_scalar). */
+static inline int store_scalar(hamr_call *c, hamr_value v)
 {
-	if (v.type != HAMR_I64 && v.type != HAMR_F64 && v.type != HAMR_BOOL)
-		return hamr_fail(c, "hamr__ret_scalar was given %s, not a scalar",
-		                 hamr_type_name(v.type));
-	if (c->type && c->type != v.type)
+	if (__builtin_expect(c->type && c->type != v.type, 0))
 		return wrong_type(c, v.type);
-	if (c->result.type)
+	if (__builtin_expect(c->result.type != NULL, 0))
 		hamr_value_clear(&c->result);
 	c->result.u = v.u;
 	c->result.type = v.type;
 	return 0;
 }
 
+int hamr__ret_scalar(hamr_call *c, hamr_value v)
+{
+	if (v.type != HAMR_I64 && v.type != HAMR_F64 && v.type != HAMR_BOOL)
+		return hamr_fail(c, "hamr__ret_scalar was given %s, not a scalar",
+		                 hamr_type_name(v.type));
+	return store_scalar(c, v);
+}
+
 int hamr_ret_i64(hamr_call *c, int64_t x)
 {
-	RET_SCALAR(c, HAMR_I64, i64, x);
+	return store_scalar(c, hamr_value_from_i64(x));
 }
 
 int hamr_ret_f64(hamr_call *c, double x)
 {
-	RET_SCALAR(c, HAMR_F64, f64, x);
+	return store_scalar(c, hamr_value_from_f64(x));
 }
 
 int hamr_ret_bool(hamr_call *c, bool x)
 {
-	if (__builtin_expect(c->type && c->type != HAMR_BOOL, 0))
-		return wrong_type(c, HAMR_BOOL);
-	hamr_value v = hamr_value_from_bool(x); /* zeroes the bytes past it */
-	if (c->result.type)
-		hamr_value_clear(&c->result);
-	c->result = v;
-	return 0;
+	return store_scalar(c, hamr_value_from_bool(x)); /* zeroes the bytes past it */
 }
 
 static int made(hamr_call *c, int rc, hamr_value *v)
