@@ -84,6 +84,12 @@ set(expected
 if(hamr_HAMR_BUILD_TOOLS)
   list(APPEND expected ${bindir}/hamr-run ${bindir}/hamr-speedup)
 endif()
+if(HAMR_WITH_MPI)
+  list(APPEND expected ${libdir}/libhamr_mpi.so ${libdir}/pkgconfig/hamr_mpi.pc
+    ${libdir}/cmake/hamr/hamrMpiTargets.cmake)
+else()
+  list(REMOVE_ITEM source_headers hamr/mpi.h)
+endif()
 foreach(h errno.h value.h graph.h runtime.h version.h export.h)
   list(APPEND expected ${incdir}/hamr/${h})
 endforeach()
@@ -117,13 +123,23 @@ set(strict -std=c11 -Wall -Wextra -Wpedantic -Werror)
 
 # ---- every public header compiles alone (and twice: include guards) ------
 file(GLOB_RECURSE installed_headers RELATIVE ${incdir} ${incdir}/*.h)
+# (hamr/mpi.h includes MPI's <mpi.h>, from MPI's own folders)
+string(REPLACE "|" ";" mpi_dirs "${HAMR_MPI_INCLUDE_DIRS}")
+set(mpi_flags)
+foreach(d ${mpi_dirs})
+  list(APPEND mpi_flags -isystem ${d})
+endforeach()
 foreach(h ${installed_headers})
   string(MAKE_C_IDENTIFIER ${h} id)
   set(src ${work}/header_${id}.c)
   file(WRITE ${src} "#include <${h}>\n#include <${h}>\n"
     "int main(void) { return 0; }\n")
+  set(extra)
+  if(h STREQUAL "hamr/mpi.h")
+    set(extra ${mpi_flags})
+  endif()
   run("compiling <${h}> alone" out
-    ${CMAKE_C_COMPILER} ${strict} -I${incdir} -c ${src} -o ${src}.o)
+    ${CMAKE_C_COMPILER} ${strict} -I${incdir} ${extra} -c ${src} -o ${src}.o)
 endforeach()
 
 # ---- <hamr.h> with the node call's accessors inline and without, as C

@@ -3,13 +3,7 @@
  * five the process executor, return exactly what the sequential executor
  * (the reference) returns, under every grouping and both error policies.
  *
- * Each graph grows node by node inside a tree of scopes: a node joins a
- * random scope and reads random values visible there (nodes of its scope
- * or of enclosing ones, the item of each enclosing block), a
- * parallelizable node opens a block (nested up to two deep), and a collect
- * in a scope gathers a node of one of that scope's blocks. Values mix
- * their inputs in order, so item order shows in every collect; some
- * collects are tolerant, some fold (a sum, which any order gives alike).
+ * The graphs are tests/random_blocks.h's.
  * Some nodes fail on some values: under fail_fast both executors must
  * fail; under keep_going both must record the same failures (node and
  * item) and give the same outputs, the skipped ones missing in both. */
@@ -17,240 +11,13 @@
 #include <stdatomic.h>
 
 #include "tests/check.h"
-
-#define MAX_NODES 60
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static int64_t mix(int64_t acc, int64_t x)
-{
-	return (int64_t)(((uint64_t)acc * 1000003u) ^ (uint64_t)x);
-}
-
-static int f_plain(hamr_call *c)
-{
-	int64_t acc = (int64_t)(intptr_t)hamr_userdata(c);
-	for (size_t i = 0; i < hamr_arg_count(c); i++)
-		acc = mix(acc, hamr_arg_i64(c, i));
-	if (acc % 211 == 7)
-		return hamr_fail(c, "unlucky value");
-	return hamr_ret_i64(c, acc);
-}
-
-static int f_items(hamr_call *c)
-{
-	int64_t x = hamr_arg_i64(c, 0);
-	int64_t n = (int64_t)(((uint64_t)x >> 7) % 6);
-	for (int64_t k = 0; k < n; k++)
-		if (hamr_emit_i64(c, mix(x, k)))
-			return HAMR_EFAIL;
-	return 0;
-}
-
-static int f_collect(hamr_call *c)
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	int64_t acc = (int64_t)(intptr_t)hamr_userdata(c) + (int64_t)l.len;
-	for (size_t i = 0; i < l.len; i++)
-		acc = mix(mix(acc, hamr_list_i64(l, i)), hamr_arg_item_index(c, 0, i));
-	for (size_t i = 1; i < hamr_arg_count(c); i++)
-		acc = mix(acc, hamr_arg_i64(c, i));
-	return hamr_ret_i64(c, acc);
-}
-
-static int fold_add(hamr_value *acc, const hamr_value *x, void *ud)
-{
-	(void)ud;
-	*acc = hamr_value_from_i64((int64_t)((uint64_t)hamr_value_i64(acc) +
-	                                     (uint64_t)hamr_value_i64(x)));
-	return 0;
-}
-
-static const hamr_fold fold_merging = {HAMR_DEFAULT_I64(0), fold_add, fold_add};
-static const hamr_fold fold_locked = {HAMR_DEFAULT_I64(5), fold_add, NULL};
-
-static int f_fold(hamr_call *c)
-{
-	int64_t acc = (int64_t)(intptr_t)hamr_userdata(c);
-	for (size_t i = 0; i < hamr_arg_count(c); i++)
-		acc = mix(acc, hamr_arg_i64(c, i));
-	return hamr_ret_i64(c, acc);
-}
-
-typedef struct gen {
-	int n;
-	int scope[MAX_NODES], block[MAX_NODES]; /* block: scope it opens, 0 */
-	int n_scopes, parent[MAX_NODES], depth[MAX_NODES];
-	char name[MAX_NODES][12]; /* "v" and any int */
-} gen;
-
-static int within(const gen *g, int outer, int inner)
-{
-	while (g->depth[inner] > g->depth[outer])
-		inner = g->parent[inner];
-	return inner == outer;
-}
-
-/* A random value visible in scope s, or -1 for the input "n". */
-static int visible(const gen *g, int s)
-{
-	int cand[MAX_NODES], nc = 0;
-	for (int v = 0; v < g->n; v++) {
-		int vs = g->block[v] ? g->block[v] : g->scope[v];
-		if (within(g, vs, s))
-			cand[nc++] = v;
-	}
-	return nc && rnd() % 5 ? cand[rnd() % (uint64_t)nc] : -1;
-}
-
-static void build(gen *g, hamr_graph *hg)
-{
-	memset(g, 0, sizeof *g);
-	g->n_scopes = 1;
-	CHECK_OK(hamr_graph_add_input(hg, "n", HAMR_I64));
-	int target = 10 + (int)(rnd() % (MAX_NODES - 10));
-	for (int v = 0; v < target; v++) {
-		int s = (int)(rnd() % (uint64_t)g->n_scopes);
-		snprintf(g->name[v], sizeof g->name[v], "v%d", v);
-		hamr_dep deps[5];
-		int nd = 0;
-		hamr_node_def d = {.name = g->name[v], .type = HAMR_I64,
-		                   .userdata = (void *)(intptr_t)v, .deps = deps};
-		g->scope[v] = s;
-		/* a collect, if scope s has a block with something in it */
-		int blocks[MAX_NODES], nb = 0;
-		for (int u = 0; u < v; u++)
-			if (g->block[u] && g->scope[u] == s)
-				blocks[nb++] = u;
-		uint64_t what = rnd() % 10;
-		int collect_scope = 0;
-		if (what < 3 && nb) {
-			int owner = blocks[rnd() % (uint64_t)nb];
-			int inner[MAX_NODES], ni = 0;
-			inner[ni++] = owner; /* the items themselves */
-			for (int u = 0; u < v; u++)
-				if (g->scope[u] == g->block[owner])
-					inner[ni++] = u;
-			int t = inner[rnd() % (uint64_t)ni];
-			deps[nd++] = (hamr_dep)HAMR_DEP_COLLECTED(g->name[t], HAMR_I64);
-			if (rnd() % 2)
-				deps[nd - 1].flags |= HAMR_DEP_TOLERANT;
-			d.kind = HAMR_NODE_COLLECT;
-			switch (rnd() % 4) {
-			case 0:
-				d.fold = &fold_merging;
-				d.fn = f_fold;
-				break;
-			case 1:
-				d.fold = &fold_locked; /* no function: the sum */
-				break;
-			default:
-				d.fn = f_collect;
-			}
-			/* a collect sits around the block of what it collects */
-			int ts = g->block[t] ? g->block[t] : g->scope[t];
-			collect_scope = g->parent[ts];
-		} else if (what < 5 && g->depth[s] < 2) {
-			d.kind = HAMR_NODE_PARALLELIZABLE;
-			d.fn = f_items;
-		} else {
-			d.fn = f_plain;
-		}
-		int want = d.kind == HAMR_NODE_PARALLELIZABLE ? 1 :
-		           d.fold && !d.fn ? 1 : 1 + (int)(rnd() % 3);
-		/* the scope a node really runs in is the deepest among its
-		 * inputs' (as the build computes it): a collect sits around
-		 * its block, and the rest is what the inputs say */
-		int actual = d.kind == HAMR_NODE_COLLECT ? collect_scope : 0;
-		while (nd < want) {
-			int u = visible(g, s);
-			deps[nd++] = (hamr_dep)HAMR_DEP(u < 0 ? "n" : g->name[u], HAMR_I64);
-			int us = u < 0 ? 0 : g->block[u] ? g->block[u] : g->scope[u];
-			if (g->depth[us] > g->depth[actual])
-				actual = us;
-		}
-		deps[nd] = (hamr_dep)HAMR_DEPS_END;
-		g->scope[v] = actual;
-		if (d.kind == HAMR_NODE_PARALLELIZABLE) {
-			int b = g->n_scopes++;
-			g->parent[b] = actual;
-			g->depth[b] = g->depth[actual] + 1;
-			g->block[v] = b;
-		}
-		CHECK_OK(hamr_graph_add_node(hg, "random", &d));
-		g->n = v + 1;
-	}
-	int rc = hamr_graph_build(hg);
-	if (rc)
-		fprintf(stderr, "generated graph rejected: %s\n", hamr_errmsg());
-	CHECK_OK(rc);
-}
+#include "tests/random_blocks.h"
 
 static hamr_pool *pool;
 static hamr_procpool *procs;
-static int n_ok, n_failed, n_rejected, n_kept_going, n_procs;
+static agreement agreed;
+static int n_rejected, n_procs;
 static uint64_t n_proc_tasks;
-
-static int same_errors(const hamr_run *a, const hamr_run *b)
-{
-	size_t n = hamr_run_error_count(a);
-	if (n != hamr_run_error_count(b))
-		return 0;
-	/* the same (node, item) pairs, in any order */
-	for (size_t i = 0; i < n; i++) {
-		const hamr_error_info *x = hamr_run_error_at(a, i);
-		size_t hits_a = 0, hits_b = 0;
-		for (size_t k = 0; k < n; k++) {
-			const hamr_error_info *y = hamr_run_error_at(a, k), *z = hamr_run_error_at(b, k);
-			hits_a += y->item == x->item && !strcmp(y->node, x->node);
-			hits_b += z->item == x->item && !strcmp(z->node, x->node);
-		}
-		if (hits_a != hits_b)
-			return 0;
-	}
-	return 1;
-}
-
-static void compare_runs(int seed, int keep, const hamr_run *rs, const hamr_run *rt,
-                         int rc_s, int rc_t, const char **outs, int n_out)
-{
-	if ((rc_s == 0) != (rc_t == 0)) {
-		fprintf(stderr, "seed %d (%s): sequential %s, threads %s\n", seed,
-		        keep ? "keep_going" : "fail_fast", hamr_err_name(rc_s), hamr_err_name(rc_t));
-		check_failures++;
-		return;
-	}
-	if (rc_s && !keep) {
-		n_failed++;
-		return;
-	}
-	if (rc_s) {
-		n_kept_going++;
-		if (!same_errors(rs, rt)) {
-			fprintf(stderr, "seed %d: keep_going recorded other failures\n", seed);
-			check_failures++;
-		}
-	} else if (!keep) {
-		n_ok++;
-	}
-	for (int i = 0; i < n_out; i++) {
-		const hamr_value *a = hamr_run_result(rs, outs[i]);
-		const hamr_value *b = hamr_run_result(rt, outs[i]);
-		if ((rc_s == 0 && (!a || !b)) || !a != !b || (a && !hamr_value_equal(a, b))) {
-			fprintf(stderr, "seed %d (%s): output %s differs\n", seed,
-			        keep ? "keep_going" : "fail_fast", outs[i]);
-			check_failures++;
-		}
-	}
-}
 
 static void one_graph(int seed)
 {
@@ -291,7 +58,7 @@ static void one_graph(int seed)
 		hamr_run *rs = NULL, *rt = NULL;
 		int rc_s = hamr_run_execute(&rs, p, in, &seq);
 		int rc_t = hamr_run_execute(&rt, p, in, &thr);
-		compare_runs(seed, keep, rs, rt, rc_s, rc_t, outs, n_out);
+		compare_runs("threads", &agreed, seed, keep, rs, rt, rc_s, rc_t, outs, n_out);
 		hamr_run_destroy(rt);
 		if (procs && seed % 5 == 0) {
 			/* one graph in five with its blocks (and, one time in two,
@@ -301,11 +68,9 @@ static void one_graph(int seed)
 			pr.executor = rnd() % 2 ? HAMR_EXEC_PROCESSES : HAMR_EXEC_THREADS;
 			pr.procpool = procs;
 			int rc_p = hamr_run_execute(&rt, p, in, &pr);
-			int ok = n_ok, failed = n_failed, kept = n_kept_going;
-			compare_runs(seed, keep, rs, rt, rc_s, rc_p, outs, n_out);
-			n_ok = ok; /* the counts are of graphs */
-			n_failed = failed;
-			n_kept_going = kept;
+			agreement graphs = agreed; /* the counts are of graphs */
+			compare_runs("processes", &agreed, seed, keep, rs, rt, rc_s, rc_p, outs, n_out);
+			agreed = graphs;
 			n_procs++;
 			hamr_process_stats st;
 			CHECK_OK(hamr_run_process_stats(rt, &st));
@@ -328,13 +93,13 @@ static void test_threads_equal_sequential_on_random_blocks(void)
 	}
 	printf("%d graphs agreed on every output, %d failed on both executors, "
 	       "%d kept going past failures alike, %d refused (a block reading its own collect)\n",
-	       n_ok, n_failed, n_kept_going, n_rejected);
+	       agreed.same, agreed.both_failed, agreed.kept, n_rejected);
 	printf("%d runs of them in worker processes (%llu tasks there) agreed too\n", n_procs,
 	       (unsigned long long)n_proc_tasks);
 	CHECK(n_proc_tasks > 1000);
-	CHECK(n_ok >= 1000);
-	CHECK(n_failed > 0);
-	CHECK(n_kept_going > 0);
+	CHECK(agreed.same >= 1000);
+	CHECK(agreed.both_failed > 0);
+	CHECK(agreed.kept > 0);
 }
 
 int main(void)

@@ -44,6 +44,9 @@ packages=(
 	liburcu-dev libjemalloc-dev
 	# bench/ (Google Benchmark)
 	libbenchmark-dev
+	# libhamr_mpi, the MPI executor, and its tests (MPICH's mpicc.mpich and
+	# mpiexec.mpich)
+	mpich libmpich-dev
 	# dot, to check the DOT that hamr writes
 	graphviz
 )

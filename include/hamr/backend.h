@@ -204,6 +204,19 @@ HAMR_API int hamr_backend_node_info(const hamr_plan *p, uint32_t i, hamr_backend
 HAMR_API int hamr_backend_slot_info(const hamr_plan *p, uint32_t s, const char **name,
                                     hamr_type *type);
 
+/* A plan made on the serving side, for a far end that did not build the
+ * graph (a rank that only serves): n_nodes nodes, nodes[i]'s result in
+ * slot i, and n_slots slots in all (n_slots >= n_nodes; the item's and the
+ * outside values' slots follow the nodes'). Each node's fn, userdata and
+ * type are taken as they are; its name and argument slots (each below
+ * n_slots, or -1) are copied. Such a plan serves `hamr_backend_serve`,
+ * with programs that list its nodes, and `hamr_backend_node_info` and
+ * `hamr_backend_slot_info` (a node's slot is named after it, the others
+ * ""); nothing else takes it. hamr_plan_destroy frees it. 0; HAMR_EINVAL
+ * naming what is wrong (no fn, an argument past n_slots); HAMR_ENOMEM. */
+HAMR_API int hamr_backend_plan_create(hamr_plan **out, const hamr_backend_node *nodes,
+                                      uint32_t n_nodes, uint32_t n_slots);
+
 /* ---- the serving side ----------------------------------------------------- */
 
 /* Runs prog's nodes once, here on the calling thread, through hamr's node

@@ -98,6 +98,69 @@ int hamr_backend_slot_info(const hamr_plan *p, uint32_t s, const char **name, ha
 	return 0;
 }
 
+/* The plan, its node names and its slot names are one allocation, so that
+ * hamr_plan_destroy's free of the plan frees the names too. */
+int hamr_backend_plan_create(hamr_plan **out, const hamr_backend_node *nodes, uint32_t n_nodes,
+                             uint32_t n_slots)
+{
+	if (!out || (!nodes && n_nodes) || n_slots < n_nodes)
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_plan_create: bad arguments");
+	*out = NULL;
+	size_t n_args = 0, names = 0;
+	for (uint32_t i = 0; i < n_nodes; i++) {
+		const hamr_backend_node *n = &nodes[i];
+		const char *name = n->name ? n->name : "";
+		if (!n->fn)
+			return hamr__error_set(HAMR_EINVAL, "hamr_backend_plan_create: node \"%s\" has no function", name);
+		if (n->n_args && !n->args)
+			return hamr__error_set(HAMR_EINVAL, "hamr_backend_plan_create: node \"%s\" has no argument slots", name);
+		for (uint32_t a = 0; a < n->n_args; a++)
+			if (n->args[a] < -1 || (n->args[a] >= 0 && (uint32_t)n->args[a] >= n_slots))
+				return hamr__error_set(HAMR_EINVAL,
+				                       "hamr_backend_plan_create: node \"%s\", argument %u: no slot %d of %u",
+				                       name, a, n->args[a], n_slots);
+		n_args += n->n_args;
+		names += strlen(name) + 1;
+	}
+	hamr_plan *p = calloc(1, sizeof *p + names + 1);
+	if (!p)
+		return HAMR_ENOMEM;
+	char *text = (char *)(p + 1);
+	text[names] = '\0'; /* the other slots' "" */
+	p->n_nodes = p->n_sched = n_nodes;
+	p->n_slots = n_slots;
+	p->n_scopes = 1;
+	size_t ns = n_slots ? n_slots : 1;
+	p->nodes = calloc(n_nodes ? n_nodes : 1, sizeof *p->nodes);
+	p->args = malloc((n_args ? n_args : 1) * sizeof *p->args);
+	p->slot_kind = calloc(ns, sizeof *p->slot_kind);
+	p->slot_name = malloc(ns * sizeof *p->slot_name);
+	p->slot_type = calloc(ns, sizeof *p->slot_type);
+	if (!p->nodes || !p->args || !p->slot_kind || !p->slot_name || !p->slot_type) {
+		hamr_plan_destroy(p);
+		return HAMR_ENOMEM;
+	}
+	for (uint32_t s = 0; s < n_slots; s++)
+		p->slot_name[s] = text + names;
+	uint32_t at = 0;
+	for (uint32_t i = 0; i < n_nodes; i++) {
+		const hamr_backend_node *n = &nodes[i];
+		size_t len = strlen(n->name ? n->name : "") + 1;
+		memcpy(text, n->name ? n->name : "", len);
+		p->nodes[i] = (hamr__pnode){.fn = n->fn, .userdata = n->userdata, .type = n->type,
+		                            .name = text, .graph_index = i, .arg_start = at,
+		                            .n_args = n->n_args};
+		p->slot_name[i] = text;
+		p->slot_type[i] = n->type;
+		text += len;
+		if (n->n_args)
+			memcpy(p->args + at, n->args, n->n_args * sizeof *p->args);
+		at += n->n_args;
+	}
+	*out = p;
+	return 0;
+}
+
 /* ---- the serving side -------------------------------------------------------- */
 
 int hamr__backend_serve_node(hamr_run *stand_in, const hamr__pnode *pn, const int32_t *args,

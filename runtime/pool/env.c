@@ -29,6 +29,8 @@ static const char *const known[] = {
 	"HAMR_EXECUTOR", "HAMR_GROUPING", "HAMR_MAX_INFLIGHT", "HAMR_MAX_ITEMS", "HAMR_MAX_TASKS",
 	"HAMR_PROCESSES", "HAMR_ARENA_SIZE", "HAMR_TASK_TIMEOUT", "HAMR_RETRIES", "HAMR_CHILD_MEMORY",
 	"HAMR_DISPLAY_ENV", "HAMR_TRACE", "HAMR_STATS",
+	/* read by libhamr_mpi (include/hamr/mpi.h) */
+	"HAMR_MPI_DEPTH", "HAMR_MPI_BATCH",
 	/* read by the tests and tools/check.sh, not by the library */
 	"HAMR_TEST_LONG", "HAMR_CHECK_SETARCH"};
 

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* hamr/mpi.h: map blocks and nodes across the ranks of an MPI job
+ * (libhamr_mpi, CMake target hamr::hamr_mpi, pkg-config hamr_mpi).
+ *
+ * Every rank starts the same program (`mpiexec -n N ./app`). Rank 0 runs
+ * the plan; the other ranks call hamr_mpi_serve() and run what rank 0
+ * sends them until it finalizes. A run sends a block's items to the ranks
+ * with the backend table of this library:
+ *
+ *     hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+ *     o.remote = HAMR_REMOTE_BACKEND;        // or HAMR_EXEC_BACKEND: nodes too
+ *     o.backend = hamr_mpi_backend();
+ *     o.backend_self = m;
+ *
+ * Code crosses by name: a node's function, its userdata and a user type's
+ * descriptor are named by the loaded object that holds them (its path and
+ * ELF build-id) and their offset there, so every rank must run the same
+ * build. Userdata outside every loaded object (heap memory) cannot cross,
+ * and such a node is refused before the run. Values cross through hamr's
+ * codec (hamr_value_encode): a user type without a codec is refused before
+ * the run, naming the node and the type.
+ *
+ * Rank 0 keeps the items and gives each rank at most `depth` batches at
+ * once, a new one when one comes back, so a slow rank gets fewer; it runs
+ * items itself while every rank is busy. A node's failure on a rank is an
+ * ordinary failure of the run: its message starts with the rank and host,
+ * its item is the block's item, its pid the rank's process.
+ *
+ * libhamr itself never links MPI: this header and libhamr_mpi do. */
+#ifndef HAMR_MPI_H
+#define HAMR_MPI_H
+
+#include <mpi.h>
+
+#include "hamr/backend.h"
+#include "hamr/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hamr_mpi hamr_mpi;
+
+typedef struct hamr_mpi_opts {
+	/* batches a rank holds at once; 0: HAMR_MPI_DEPTH, else 2 */
+	int depth;
+	/* items per batch; 0: HAMR_MPI_BATCH, else grown from 1 while a
+	 * batch takes less than about a millisecond on its rank */
+	int batch;
+} hamr_mpi_opts;
+
+#define HAMR_MPI_OPTS_INIT {0, 0}
+
+/* The thread level hamr needs: rank 0 calls MPI from the thread of each
+ * block it sends, one call at a time. */
+#define HAMR_MPI_THREAD_LEVEL MPI_THREAD_SERIALIZED
+
+/* Initialises MPI (MPI_Init_thread, asking for MPI_THREAD_MULTIPLE and
+ * refusing less than HAMR_MPI_THREAD_LEVEL) and hamr's MPI executor on
+ * MPI_COMM_WORLD; a program that runs worker processes calls
+ * hamr_processes_init() first. Collective: every rank calls it. Every
+ * rank reports its host, pid, hamr and codec versions and its loaded
+ * objects with their build-ids; rank 0 refuses a difference, and every
+ * rank returns the same answer: 0 with *out set; HAMR_EMODULE naming the
+ * rank, host and object (or version); HAMR_ENOTSUP for a thread level
+ * below HAMR_MPI_THREAD_LEVEL, or a one-rank job launched by a launcher
+ * that meant more (another MPI's mpiexec); HAMR_EINVAL for bad options.
+ * opts may be NULL. */
+HAMR_API int hamr_mpi_init(hamr_mpi **out, int *argc, char ***argv, const hamr_mpi_opts *opts);
+
+/* The same on a program's own communicator, with MPI already initialised
+ * by the program: hamr works on a duplicate of comm and never finalizes
+ * MPI. */
+HAMR_API int hamr_mpi_init_comm(hamr_mpi **out, MPI_Comm comm, const hamr_mpi_opts *opts);
+
+HAMR_API int hamr_mpi_rank(const hamr_mpi *m);
+HAMR_API int hamr_mpi_size(const hamr_mpi *m);
+
+/* On ranks other than 0: runs what rank 0 sends until rank 0 calls
+ * hamr_mpi_finalize. 0; HAMR_EINVAL on rank 0; HAMR_EIO when MPI
+ * fails. */
+HAMR_API int hamr_mpi_serve(hamr_mpi *m);
+
+/* Collective end: rank 0 tells the serving ranks to stop; every rank
+ * frees m and, where hamr_mpi_init initialised MPI, finalizes it. No run
+ * that uses m may be going on. NULL is accepted. */
+HAMR_API void hamr_mpi_finalize(hamr_mpi *m);
+
+/* The backend table (hamr/backend.h) whose self is a hamr_mpi on rank
+ * 0, named "mpi". */
+HAMR_API const hamr_backend *hamr_mpi_backend(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAMR_MPI_H */

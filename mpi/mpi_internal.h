@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal to libhamr_mpi: the state every rank keeps, the messages
+ * between rank 0 and the others, and the byte buffers and programs that
+ * cross (mpi/wire.c). libhamr_mpi uses hamr's public API only. */
+#ifndef HAMR_MPI_INTERNAL_H
+#define HAMR_MPI_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hamr.h"
+#include "hamr/mpi.h"
+
+/* Message tags. Rank 0 sends PROG, BATCH, CANCEL, CLOSE and STOP; a
+ * serving rank answers a BATCH with a DONE. Every message but STOP starts
+ * with the job's number (u64). */
+enum {
+	MPI_TAG_PROG = 1, /* job, program: a job's program, once per rank */
+	MPI_TAG_BATCH,    /* job, batch, count, (item, attempt, value)... */
+	MPI_TAG_CANCEL,   /* job: drop its batches not yet run */
+	MPI_TAG_CLOSE,    /* job: forget its program */
+	MPI_TAG_STOP,     /* serve returns */
+	MPI_TAG_DONE      /* job, batch, count, per item its outcome */
+};
+
+/* ---- byte buffers ---------------------------------------------------------- */
+
+typedef struct mbuf {
+	char *p;
+	size_t len, cap;
+	int rc; /* the first error writing it (HAMR_ENOMEM, HAMR_ECODEC) */
+} mbuf;
+
+void mbuf_free(mbuf *b);
+void mbuf_put(mbuf *b, const void *p, size_t n);
+void mbuf_u32(mbuf *b, uint32_t x);
+void mbuf_u64(mbuf *b, uint64_t x);
+void mbuf_str(mbuf *b, const char *s);
+/* v through hamr's codec, after its length (0: no value); an error stays
+ * in b->rc and is returned. */
+int mbuf_value(mbuf *b, const hamr_value *v);
+
+typedef struct mread {
+	const char *p;
+	size_t len, at;
+	int bad; /* read past the end, or a malformed part */
+} mread;
+
+uint32_t mread_u32(mread *r);
+uint64_t mread_u64(mread *r);
+/* A string written by mbuf_str, pointing into the buffer. */
+const char *mread_str(mread *r);
+/* A value written by mbuf_value: 0 (empty when its length was 0), or the
+ * codec's error. */
+int mread_value(mread *r, hamr_value *out);
+
+/* ---- loaded objects ---------------------------------------------------------- */
+
+/* The loaded objects of this process: path ("" for the program itself)
+ * and ELF build-id in hex ("" when it has none), for the check at init;
+ * "path\tbuild-id\n" per object. malloc'd; NULL when out of memory. */
+char *mpi_objects_report(void);
+
+/* ---- programs ------------------------------------------------------------------ */
+
+/* Encodes what prog's tasks need into b: the objects its code lives in,
+ * its user types, its nodes numbered from 0 (node k of prog is local k),
+ * the item's local (n_nodes, or -1), the outside values it reads and the
+ * locals each task hands back. 0, or an error naming the node (HAMR_ENOTSUP
+ * for userdata no other rank can find, HAMR_ECODEC for a value without a
+ * codec), with hamr_errmsg set. *skip is set when a value the program
+ * reads is missing (every item is then skipped). */
+int mpi_program_encode(const hamr_backend_program *prog, mbuf *b, int *skip);
+
+/* A program received: its plan and the program that serve its items. */
+typedef struct mpi_program {
+	hamr_plan *plan;
+	hamr_backend_program prog;
+	uint32_t *nodes, *outs;
+	hamr_value *slots; /* the outside values, owned */
+} mpi_program;
+
+/* Decodes a program made by mpi_program_encode, loading objects this
+ * process lacks. 0, or the error (HAMR_EMODULE naming the object) with
+ * hamr_errmsg set. */
+int mpi_program_decode(mread *r, mpi_program *out);
+void mpi_program_free(mpi_program *p);
+
+/* ---- the state of every rank --------------------------------------------------- */
+
+typedef struct mpi_rank {
+	char host[64];
+	int pid;
+	int64_t clock_off; /* its clock minus rank 0's, measured at init */
+	int held;          /* batches it holds now (rank 0's count) */
+} mpi_rank;
+
+struct hamr_backend_job;
+struct pending_send;
+
+struct hamr_mpi {
+	MPI_Comm comm;
+	int rank, size;
+	int owns_mpi;           /* hamr_mpi_init initialised MPI */
+	int depth, batch;       /* the options, resolved */
+	pthread_mutex_t lock;   /* rank 0: every MPI call, and what follows */
+	uint64_t next_job;
+	struct hamr_backend_job *jobs; /* open jobs, for the answers */
+	struct pending_send *sends;    /* rank 0's sends MPI still reads */
+	mpi_rank *ranks;
+};
+
+/* Rank 0: takes every answer that has arrived and hands it to its job.
+ * Under m->lock. 0 or HAMR_EIO. */
+int mpi_progress(hamr_mpi *m);
+
+/* Rank 0: waits until every send of m is done (before finalize). */
+void mpi_flush_sends(hamr_mpi *m);
+
+/* Sleeps a little longer each round, from a few microseconds to a
+ * millisecond: how every MPI wait here polls, so that ranks that share
+ * cores with busy ones do not spin. */
+void mpi_backoff(int *round);
+
+#endif /* HAMR_MPI_INTERNAL_H */
