@@ -127,9 +127,11 @@ static int block_settings(hamr_plan *p, const hamr_graph *g)
 					p->scope_remote[sc] = HAMR_REMOTE_THREADS;
 				else if (!strcmp(v, "processes"))
 					p->scope_remote[sc] = HAMR_REMOTE_PROCESSES;
+				else if (!strcmp(v, "mpi"))
+					p->scope_remote[sc] = HAMR_REMOTE_MPI;
 				else
 					return hamr__error_set(HAMR_EINVAL,
-					                       "node \"%s\": tag executor=\"%s\": expected sequential, threads or processes",
+					                       "node \"%s\": tag executor=\"%s\": expected sequential, threads, processes or mpi",
 					                       gn->name, v);
 			}
 		}

@@ -307,7 +307,11 @@ static int dispatch(hamr_backend_job *j)
 		}
 		if ((rc = send_to(m, best, MPI_TAG_BATCH, &b)))
 			return rc;
-		m->ranks[best].held++;
+		mpi_rank *rk = &m->ranks[best];
+		rk->stats.batches++;
+		rk->stats.items += (int64_t)n;
+		if (++rk->held > rk->stats.held_max)
+			rk->stats.held_max = rk->held;
 		j->held[best]++;
 		j->away += n;
 	}
@@ -480,6 +484,7 @@ static void serve_here(hamr_backend_job *j, queued q)
 		d.n_out = j->local.n_outs;
 	}
 	pthread_mutex_lock(&j->m->lock);
+	j->m->ranks[0].stats.items++;
 	hamr_backend_done *slot = done_push(j);
 	if (slot)
 		*slot = d;
@@ -592,4 +597,26 @@ static const hamr_backend mpi_backend = {HAMR_BACKEND_ABI, sizeof(hamr_backend),
 const hamr_backend *hamr_mpi_backend(void)
 {
 	return &mpi_backend;
+}
+
+int hamr_mpi_stats(hamr_mpi *m, int rank, hamr_mpi_rank_stats *out)
+{
+	if (!m || !out || m->rank != 0)
+		return hamr_backend_error(HAMR_EINVAL, "hamr_mpi_stats: rank 0 keeps the counts");
+	if (rank < 0 || rank >= m->size)
+		return hamr_backend_error(HAMR_ERANGE, "hamr_mpi_stats: no rank %d of %d", rank, m->size);
+	pthread_mutex_lock(&m->lock);
+	*out = m->ranks[rank].stats;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+void hamr_mpi_stats_reset(hamr_mpi *m)
+{
+	if (!m || m->rank != 0)
+		return;
+	pthread_mutex_lock(&m->lock);
+	for (int r = 0; r < m->size; r++)
+		m->ranks[r].stats = (hamr_mpi_rank_stats){0, 0, m->ranks[r].held};
+	pthread_mutex_unlock(&m->lock);
 }

@@ -253,6 +253,35 @@ static int agree(hamr_mpi *m, int rc)
 	return 0;
 }
 
+/* HAMR_DISPLAY_ENV=1: rank 0 prints the MPI executor's knobs, as libhamr
+ * prints a pool's and a run's. */
+static void display(const hamr_mpi *m, const hamr_mpi_opts *o, int provided)
+{
+	const char *d = getenv("HAMR_DISPLAY_ENV");
+	if (!d || (strcmp(d, "1") && strcmp(d, "true")))
+		return;
+	char lib[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+	int len = 0;
+	MPI_Get_library_version(lib, &len);
+	lib[strcspn(lib, "\n")] = '\0';
+	const char *dd = getenv("HAMR_MPI_DEPTH");
+	flockfile(stderr);
+	fprintf(stderr, "HAMR DISPLAY ENVIRONMENT BEGIN (the MPI executor)\n");
+	fprintf(stderr, "  _HAMR_VERSION = '%s'\n", hamr_version());
+	fprintf(stderr, "  _MPI_LIBRARY = '%s'\n", lib);
+	fprintf(stderr, "  _MPI_RANKS = '%d'\n", m->size);
+	fprintf(stderr, "  _MPI_THREAD_LEVEL = '%d'\n", provided);
+	fprintf(stderr, "  HAMR_MPI_DEPTH = '%d' (%s)\n", m->depth,
+	        o->depth ? "API" : dd && *dd ? "environment" : "default");
+	if (m->batch)
+		fprintf(stderr, "  HAMR_MPI_BATCH = '%d' (%s)\n", m->batch,
+		        o->batch ? "API" : "environment");
+	else
+		fprintf(stderr, "  HAMR_MPI_BATCH = 'grown from 1' (default)\n");
+	fprintf(stderr, "HAMR DISPLAY ENVIRONMENT END\n");
+	funlockfile(stderr);
+}
+
 static int init_on(hamr_mpi **out, MPI_Comm comm, int owns, const hamr_mpi_opts *opts)
 {
 	*out = NULL;
@@ -292,6 +321,10 @@ static int init_on(hamr_mpi **out, MPI_Comm comm, int owns, const hamr_mpi_opts 
 		m->owns_mpi = 0; /* the caller decides; MPI stays initialised */
 		mpi_free(m);
 		return rc;
+	}
+	if (m->rank == 0) {
+		display(m, &o, provided);
+		hamr_backend_register("mpi", hamr_mpi_backend(), m);
 	}
 	*out = m;
 	return 0;
@@ -346,6 +379,7 @@ void hamr_mpi_finalize(hamr_mpi *m)
 	if (!m)
 		return;
 	if (m->rank == 0) {
+		hamr_backend_register("mpi", NULL, NULL);
 		mpi_flush_sends(m);
 		/* the serving ranks return from hamr_mpi_serve */
 		for (int r = 1; r < m->size; r++)

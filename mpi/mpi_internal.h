@@ -94,6 +94,7 @@ typedef struct mpi_rank {
 	int pid;
 	int64_t clock_off; /* its clock minus rank 0's, measured at init */
 	int held;          /* batches it holds now (rank 0's count) */
+	hamr_mpi_rank_stats stats;
 } mpi_rank;
 
 struct hamr_backend_job;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -167,11 +168,12 @@ static void build_id(const struct dl_phdr_info *info, char *hex, size_t cap)
 	}
 }
 
-/* Objects that name no file (the vDSO) are left out: every process has
- * its own. */
+/* Objects other than the program that name no file (the vDSO) are left
+ * out: every process has its own. */
 static int named_object(const struct dl_phdr_info *info)
 {
-	return info->dlpi_name && (info->dlpi_name[0] == '\0' || info->dlpi_name[0] == '/');
+	return info->dlpi_name && info->dlpi_name[0] &&
+	       info->dlpi_addr != (ElfW(Addr))getauxval(AT_SYSINFO_EHDR);
 }
 
 typedef struct report_ctx {
@@ -529,7 +531,7 @@ static int find_object(const char *path, const char *hex, uintptr_t *base)
 {
 	find_ctx f = {.path = path, .first = 1};
 	dl_iterate_phdr(find_cb, &f);
-	if (!f.found && path[0] == '/') {
+	if (!f.found && path[0]) {
 		/* loaded for as long as the process runs: code of it may be
 		 * named by any later program */
 		if (!dlopen(path, RTLD_NOW | RTLD_GLOBAL))

@@ -12,6 +12,7 @@
  * sequential one runs in hamr_run_wait, on the waiting thread, which is how
  * Hamilton's default executor runs in the caller's own thread. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,27 +26,80 @@
 #include "serialize/value_internal.h"
 
 static const char *const executor_names[] = {"default", "sequential", "threads", "processes",
-                                             "backend"};
+                                             "backend", "mpi"};
 #define N_EXECUTORS (sizeof executor_names / sizeof executor_names[0])
 
 int hamr_executor_parse(const char *name, hamr_executor_kind *out)
 {
 	/* the executors a name alone picks: not the default (no choice) nor
 	 * a backend (which needs hamr_run_opts.backend) */
-	for (size_t i = HAMR_EXEC_SEQUENTIAL; name && out && i <= HAMR_EXEC_PROCESSES; i++) {
-		if (!strcmp(name, executor_names[i])) {
+	for (size_t i = HAMR_EXEC_SEQUENTIAL; name && out && i < N_EXECUTORS; i++) {
+		if (i != HAMR_EXEC_BACKEND && !strcmp(name, executor_names[i])) {
 			*out = (hamr_executor_kind)i;
 			return 0;
 		}
 	}
 	return hamr__error_set(HAMR_EINVAL,
-	                       "unknown executor \"%s\" (known: sequential, threads, processes)",
+	                       "unknown executor \"%s\" (known: sequential, threads, processes, mpi)",
 	                       name ? name : "(null)");
 }
 
 const char *hamr_executor_name(hamr_executor_kind k)
 {
 	return (size_t)k < N_EXECUTORS ? executor_names[k] : "?";
+}
+
+/* ---- backends by name ---------------------------------------------------- */
+
+/* The backend registered as "mpi", and its instance. */
+static pthread_mutex_t named_lock = PTHREAD_MUTEX_INITIALIZER;
+static const hamr_backend *mpi_be;
+static void *mpi_self;
+
+int hamr_backend_register(const char *name, const hamr_backend *be, void *self)
+{
+	if (!name || strcmp(name, "mpi"))
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_register: no executor is named \"%s\" (known: mpi)",
+		                       name ? name : "(null)");
+	if (be && (be->abi != HAMR_BACKEND_ABI || be->size < sizeof(hamr_backend)))
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_register: backend \"%s\" was built for backend interface %u; this hamr has %d",
+		                       be->name ? be->name : "(unnamed)", be->abi, HAMR_BACKEND_ABI);
+	pthread_mutex_lock(&named_lock);
+	mpi_be = be;
+	mpi_self = be ? self : NULL;
+	pthread_mutex_unlock(&named_lock);
+	return 0;
+}
+
+/* HAMR_EXEC_MPI, HAMR_REMOTE_MPI and blocks tagged executor=mpi are the
+ * backend registered as "mpi": the run's options name it as their
+ * backend (HAMR_EXEC_BACKEND, HAMR_REMOTE_BACKEND; hamr__block_remote
+ * maps the tag). HAMR_ENOTSUP without one, naming the fix. */
+static int mpi_as_backend(hamr_run_opts *o, const hamr_plan *plan)
+{
+	int wanted = o->executor == HAMR_EXEC_MPI || o->remote == HAMR_REMOTE_MPI;
+	for (uint32_t sc = 1; !wanted && sc < plan->n_scopes; sc++)
+		wanted = plan->scope_remote[sc] == HAMR_REMOTE_MPI;
+	if (!wanted)
+		return 0;
+	pthread_mutex_lock(&named_lock);
+	const hamr_backend *be = mpi_be;
+	void *self = mpi_self;
+	pthread_mutex_unlock(&named_lock);
+	if (!be)
+		return hamr__error_set(HAMR_ENOTSUP,
+		                       "the MPI executor is not initialised: link libhamr_mpi and call hamr_mpi_init first (hamr/mpi.h)");
+	if (o->backend && o->backend != be)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "the MPI executor and backend \"%s\" in one run: hamr_run_opts.backend is the MPI executor's",
+		                       o->backend->name ? o->backend->name : "(unnamed)");
+	o->backend = be;
+	o->backend_self = self;
+	if (o->executor == HAMR_EXEC_MPI)
+		o->executor = HAMR_EXEC_BACKEND;
+	if (o->remote == HAMR_REMOTE_MPI)
+		o->remote = HAMR_REMOTE_BACKEND;
+	return 0;
 }
 
 /* A run's own backend (hamr/backend.h): given when asked for, and of a
@@ -99,7 +153,7 @@ static int resolve_executor(hamr_executor_kind *e, hamr__knob_value *k)
 		if (s && *s) {
 			if (hamr_executor_parse(s, e))
 				return hamr__error_set(HAMR_EINVAL,
-				                       "%s=%s: expected sequential, threads or processes",
+				                       "%s=%s: expected sequential, threads, processes or mpi",
 				                       k->name, s);
 			k->source = HAMR__FROM_ENV;
 		}
@@ -162,7 +216,8 @@ static void display_run_knobs(hamr_executor_kind e, const hamr__knob_value *k, s
 {
 	static const char *const what[N_EXECUTORS] = {
 		NULL, "the first run of the sequential executor", "the first run of the threads executor",
-		"the first run of the processes executor", "the first run of a backend"};
+		"the first run of the processes executor", "the first run of a backend",
+		"the first run of the MPI executor"};
 	static atomic_bool shown[N_EXECUTORS];
 	/* relaxed: the flag orders nothing; the exchange alone makes one run
 	 * of each executor the one that prints */
@@ -309,10 +364,13 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		o = *opts;
 	if ((size_t)o.executor >= N_EXECUTORS)
 		return hamr__error_set(HAMR_EINVAL, "unknown executor %d", (int)o.executor);
-	if ((unsigned)o.remote > HAMR_REMOTE_BACKEND)
+	if ((unsigned)o.remote > HAMR_REMOTE_MPI)
 		return hamr__error_set(HAMR_EINVAL, "unknown remote executor %d", (int)o.remote);
 	hamr__knob_value knobs[EXEC_KNOBS + RUN_KNOBS + PROC_KNOBS];
 	if ((rc = resolve_executor(&o.executor, knobs)))
+		return rc;
+	hamr_executor_kind shown = o.executor;
+	if ((rc = mpi_as_backend(&o, plan)))
 		return rc;
 	if ((rc = backend_usable(&o)))
 		return rc;
@@ -391,7 +449,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 		hamr_run_destroy(r);
 		return rc;
 	}
-	display_run_knobs(o.executor, knobs, EXEC_KNOBS + RUN_KNOBS + n_proc);
+	display_run_knobs(shown, knobs, EXEC_KNOBS + RUN_KNOBS + n_proc);
 	*out = r;
 	return 0;
 }

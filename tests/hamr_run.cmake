@@ -598,7 +598,7 @@ expect_lacks("--executor threads, HAMR_EXECUTOR=processes" "${err}" "processes e
 set(run_env HAMR_EXECUTOR=Threads)
 hamr_run(2 ${example} -o spend_mean)
 expect_has("HAMR_EXECUTOR=Threads" "${err}"
-  "hamr-run: cannot run the plan: HAMR_EXECUTOR=Threads: expected sequential, threads or processes")
+  "hamr-run: cannot run the plan: HAMR_EXECUTOR=Threads: expected sequential, threads, processes or mpi")
 expect_eq("HAMR_EXECUTOR=Threads prints no output" "${out}" "")
 hamr_run(0 ${example} -o spend_mean --executor sequential)
 expect_eq("--executor sequential, HAMR_EXECUTOR=Threads" "${out}" "spend_mean = 1301.9166666666667\n")

@@ -239,7 +239,7 @@ static void test_bad_value_fails_naming_the_variable(void)
 		char want[96];
 		snprintf(want, sizeof want, "HAMR_EXECUTOR=%s: ", bad[k]);
 		CHECK_CONTAINS(hamr_errmsg(), want);
-		CHECK_CONTAINS(hamr_errmsg(), "expected sequential, threads or processes");
+		CHECK_CONTAINS(hamr_errmsg(), "expected sequential, threads, processes or mpi");
 		hamr_run_opts init = HAMR_RUN_OPTS_INIT;
 		CHECK_EQ_INT(run(&init).rc, HAMR_EINVAL);
 		hamr_run_opts threads = {.executor = HAMR_EXEC_THREADS};

@@ -32,6 +32,9 @@
 #include <unistd.h>
 
 #include <hamr.h>
+#ifdef HAMR_RUN_MPI
+#include <hamr/mpi.h>
+#endif
 
 #include "cli_values.h"
 
@@ -858,6 +861,16 @@ out:
 	return status;
 }
 
+#ifdef HAMR_RUN_MPI
+/* Whether the run is the MPI executor's: --executor mpi, or none given
+ * and HAMR_EXECUTOR=mpi. */
+static int wants_mpi(const cli *cl)
+{
+	const char *e = cl->executor ? cl->executor : getenv("HAMR_EXECUTOR");
+	return e && !strcmp(e, "mpi");
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	/* first, while no thread exists: worker processes, for runs that use
@@ -866,11 +879,35 @@ int main(int argc, char **argv)
 	cli cl = {0};
 	cl.progress = -1;
 	int status = parse_args(&cl, argc, argv);
+#ifdef HAMR_RUN_MPI
+	/* under mpiexec with the MPI executor: rank 0 runs the plan and
+	 * prints, the other ranks serve it (loading the module when rank 0's
+	 * program names it) */
+	hamr_mpi *mpi = NULL;
+	if (status == 0 && wants_mpi(&cl)) {
+		int rc = hamr_mpi_init(&mpi, &argc, &argv, NULL);
+		if (rc) {
+			fail(rc, "--executor mpi");
+			cli_free(&cl);
+			return EXIT_RUN;
+		}
+		if (hamr_mpi_rank(mpi) != 0) {
+			if ((rc = hamr_mpi_serve(mpi)))
+				fail(rc, "rank %d", hamr_mpi_rank(mpi));
+			hamr_mpi_finalize(mpi);
+			cli_free(&cl);
+			return rc ? EXIT_RUN : 0;
+		}
+	}
+#endif
 
 	if (status == 0)
 		status = run_cli(&cl);
 	else if (status < 0) /* --help, --version */
 		status = 0;
+#ifdef HAMR_RUN_MPI
+	hamr_mpi_finalize(mpi);
+#endif
 	cli_free(&cl);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "hamr-run: cannot write the output: %s\n",

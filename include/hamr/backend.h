@@ -137,6 +137,15 @@ typedef struct hamr_backend {
 	void (*close)(hamr_backend_job *j);
 } hamr_backend;
 
+/* Makes backend be (with its instance self) the one that name stands for,
+ * replacing any earlier one; be NULL forgets it. hamr knows one name:
+ * "mpi", the backend of HAMR_EXEC_MPI, HAMR_REMOTE_MPI and the tag
+ * executor=mpi (libhamr_mpi registers it in hamr_mpi_init and forgets it
+ * in hamr_mpi_finalize). A run takes the backend registered when it is
+ * created. 0; HAMR_EINVAL for a name hamr does not know, or a table of
+ * another version. Thread-safe. */
+HAMR_API int hamr_backend_register(const char *name, const hamr_backend *be, void *self);
+
 /* ---- run services: what a backend calls on the run ------------------------ */
 
 /* What a failed task says: the plan node (-1: none named), the item, who ran it, the signal that

@@ -87,8 +87,25 @@ HAMR_API int hamr_mpi_serve(hamr_mpi *m);
 HAMR_API void hamr_mpi_finalize(hamr_mpi *m);
 
 /* The backend table (hamr/backend.h) whose self is a hamr_mpi on rank
- * 0, named "mpi". */
+ * 0, named "mpi". hamr_mpi_init registers it on rank 0 for
+ * HAMR_EXEC_MPI, HAMR_REMOTE_MPI and the tag executor=mpi
+ * (hamr_backend_register), and hamr_mpi_finalize forgets it; a run may
+ * also name it in hamr_run_opts.backend, with m as backend_self. */
 HAMR_API const hamr_backend *hamr_mpi_backend(void);
+
+/* What rank 0 handed one rank since init (or the last reset): batches and
+ * items sent, the most batches it held at once; for rank 0 itself, the
+ * items it ran while every other rank was busy (batches and held 0). */
+typedef struct hamr_mpi_rank_stats {
+	int64_t batches;
+	int64_t items;
+	int held_max;
+} hamr_mpi_rank_stats;
+
+/* 0 with *out filled; HAMR_ERANGE for a rank outside the job;
+ * HAMR_EINVAL on ranks other than 0, which keep no counts. */
+HAMR_API int hamr_mpi_stats(hamr_mpi *m, int rank, hamr_mpi_rank_stats *out);
+HAMR_API void hamr_mpi_stats_reset(hamr_mpi *m);
 
 #ifdef __cplusplus
 }

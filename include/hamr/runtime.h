@@ -46,7 +46,12 @@ typedef enum hamr_executor_kind {
 	HAMR_EXEC_PROCESSES,
 	/* the backend in hamr_run_opts.backend (hamr/backend.h), as
 	 * processes uses worker processes */
-	HAMR_EXEC_BACKEND
+	HAMR_EXEC_BACKEND,
+	/* the ranks of an MPI job (libhamr_mpi, hamr/mpi.h): nodes outside
+	 * blocks and blocks' items, as processes; the backend registered as
+	 * "mpi" by hamr_mpi_init, without which a run is refused
+	 * (HAMR_ENOTSUP) */
+	HAMR_EXEC_MPI
 } hamr_executor_kind;
 
 struct hamr_pool;
@@ -91,7 +96,10 @@ typedef enum hamr_remote_kind {
 	 * pool instead */
 	HAMR_REMOTE_PROCESSES,
 	/* the backend in hamr_run_opts.backend, with the same limits */
-	HAMR_REMOTE_BACKEND
+	HAMR_REMOTE_BACKEND,
+	/* the ranks of an MPI job (HAMR_EXEC_MPI's backend), with the same
+	 * limits; also a parallelizable node's tag executor=mpi */
+	HAMR_REMOTE_MPI
 } hamr_remote_kind;
 
 typedef struct hamr_run_opts {

@@ -151,6 +151,8 @@ int hamr__block_procable(const hamr_plan *p, int32_t blk)
 int hamr__block_remote(const hamr_run *r, int32_t blk)
 {
 	int remote = r->plan->scope_remote[blk];
+	if (remote == HAMR_REMOTE_MPI) /* the tag executor=mpi: the run's MPI backend */
+		remote = HAMR_REMOTE_BACKEND;
 	if (remote == HAMR_REMOTE_DEFAULT)
 		remote = r->opts.remote;
 	if (remote == HAMR_REMOTE_DEFAULT)

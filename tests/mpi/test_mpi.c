@@ -8,13 +8,17 @@
  * keep_going the other items' results stay; what cannot cross (a type
  * without a codec, userdata on the heap) is refused before the run.
  *
- * `test_mpi --one-rank`, started without mpiexec under a variable that
- * says the launcher meant more ranks, checks that init refuses such a
- * launch. */
+ * `test_mpi --spread` (under HAMR_MPI_BATCH=1 HAMR_MPI_DEPTH=2) checks
+ * that a slow rank gets no more than its two batches while the others
+ * take the rest; `--one-rank` and `--twin` that init refuses a launch by
+ * another MPI's launcher, and a rank that runs another build. */
+#include <fcntl.h>
 #include <hamr.h>
 #include <hamr/mpi.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tests/check.h"
@@ -22,6 +26,11 @@
 #include "tests/random_blocks.h"
 
 static hamr_mpi *mpi;
+
+#ifdef HAMR_TEST_TWIN
+/* the twin's own bytes, so that its build-id differs */
+__attribute__((used)) static const char twin_mark[] = "hamr test_mpi twin";
+#endif
 
 static int world_rank(void)
 {
@@ -552,18 +561,136 @@ static void test_failure_on_rank(void)
 	hamr_graph_destroy(g);
 }
 
-int main(int argc, char **argv)
+/* ---- dynamic distribution ------------------------------------------------------------- */
+
+#define SPREAD_N 40
+
+/* A counter every rank shares (the ranks run on one machine): a file in
+ * /dev/shm, mapped. */
+static _Atomic int64_t *shared_counter(const char *path)
 {
-	int one_rank = argc > 1 && !strcmp(argv[1], "--one-rank");
-	int rc = hamr_mpi_init(&mpi, &argc, &argv, NULL);
-	if (one_rank) {
-		check_current = "one_rank_launch_refused";
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return NULL;
+	void *p = mmap(NULL, sizeof(int64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* On rank 2 an item waits until every item but two has run elsewhere
+ * (at most 20 seconds, then fails saying so); elsewhere it counts itself. */
+static int f_spread(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	_Atomic int64_t *n = shared_counter(hamr_arg_str(c, 1));
+	if (!n)
+		return hamr_fail(c, "cannot map the shared counter");
+	int rc = 0;
+	if (world_rank() != 2) {
+		atomic_fetch_add(n, 1);
+	} else {
+		/* 20,000 waits of a millisecond: a bound for a broken
+		 * distribution (rank 2 holding more than two items), which
+		 * would otherwise wait forever, not a timing of the work */
+		int k = 0;
+		while (atomic_load(n) < SPREAD_N - 2 && k++ < 20000)
+			usleep(1000);
+		if (atomic_load(n) < SPREAD_N - 2)
+			rc = hamr_fail(c, "only %lld items ran elsewhere", (long long)atomic_load(n));
+	}
+	munmap((void *)n, sizeof(int64_t));
+	return rc ? rc : hamr_ret_i64(c, x);
+}
+
+/* Run under HAMR_MPI_BATCH=1 HAMR_MPI_DEPTH=2 (`test_mpi --spread`): rank
+ * 2's items block until every other item has run elsewhere; the run
+ * completes, so rank 0 handed the other items to the other ranks (and
+ * ran some itself) while rank 2 held its two, and rank 2 never held more
+ * than two batches. */
+static void test_spread(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/dev/shm/hamr_test_mpi_%d", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && ftruncate(fd, sizeof(int64_t)) == 0);
+	close(fd);
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "counter", .type = HAMR_STR, .kind = HAMR_NODE_INPUT},
+		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "spread", .fn = f_spread, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("counter", HAMR_STR))},
+		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("spread", HAMR_I64))},
+		{0}};
+	hamr_module m = {"mpi_spread", defs};
+	hamr_graph *g;
+	hamr_plan *p;
+	hamr_values *in;
+	hamr_run *r = NULL;
+	const char *outs[] = {"total"};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", SPREAD_N));
+	CHECK_OK(hamr_values_set_str(in, "counter", path));
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	hamr_mpi_stats_reset(mpi);
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.remote = HAMR_REMOTE_MPI; /* the registered backend, by name */
+	int64_t total = -1;
+	CHECK_OK(hamr_run_execute(&r, p, in, &o));
+	CHECK_OK(hamr_run_result_i64(r, "total", &total));
+	CHECK_EQ_INT(total, SPREAD_N * (SPREAD_N - 1) / 2);
+	int64_t items = 0;
+	for (int k = 0; k < 4; k++) {
+		hamr_mpi_rank_stats st;
+		CHECK_OK(hamr_mpi_stats(mpi, k, &st));
+		items += st.items;
+		if (k == 2) {
+			CHECK(st.items >= 1 && st.items <= 2);
+			CHECK(st.held_max <= 2);
+		}
+		if (k > 0)
+			CHECK_EQ_INT(st.items, st.batches); /* HAMR_MPI_BATCH=1 */
+	}
+	CHECK_EQ_INT(items, SPREAD_N);
+	hamr_run_destroy(r);
+	unlink(path);
+	hamr_values_destroy(in);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
+/* ---- launches refused ----------------------------------------------------------------- */
+
+/* `test_mpi --one-rank`, without mpiexec under a variable that says 4
+ * ranks: refused. `test_mpi --twin` on rank 0 and its twin (the same
+ * source built again, another build-id) on rank 1: refused on both,
+ * naming rank 1 and the program. */
+static int refused_launch(const char *mode, int rc)
+{
+	check_current = mode;
+	if (!strcmp(mode, "--one-rank")) {
 		CHECK_RC(rc, HAMR_ENOTSUP);
 		CHECK_CONTAINS(hamr_errmsg(), "another MPI's mpiexec");
-		printf("%s one_rank_launch_refused\n", check_failures ? "FAIL" : "ok  ");
-		MPI_Finalize();
-		TEST_EXIT();
+	} else {
+		CHECK_RC(rc, HAMR_EMODULE);
+		CHECK_CONTAINS(hamr_errmsg(), "rank 1 (host ");
+		CHECK_CONTAINS(hamr_errmsg(), "the program is another build there");
 	}
+	printf("%s %s refused\n", check_failures ? "FAIL" : "ok  ", mode);
+	MPI_Finalize();
+	TEST_EXIT();
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	int rc = hamr_mpi_init(&mpi, &argc, &argv, NULL);
+	if (!strcmp(mode, "--one-rank") || !strcmp(mode, "--twin"))
+		return refused_launch(mode, rc);
 	if (rc) {
 		fprintf(stderr, "hamr_mpi_init: %s\n", hamr_errmsg());
 		return 1;
@@ -577,6 +704,11 @@ int main(int argc, char **argv)
 	}
 	check_current = "init";
 	CHECK_EQ_INT(hamr_mpi_size(mpi), 4);
+	if (!strcmp(mode, "--spread")) {
+		RUN_TEST(test_spread);
+		hamr_mpi_finalize(mpi);
+		TEST_EXIT();
+	}
 	RUN_TEST(test_fixed_graph);
 	RUN_TEST(test_values);
 	RUN_TEST(test_refused);
