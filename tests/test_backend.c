@@ -555,6 +555,92 @@ static void test_zero_options(void)
 	CHECK(strstr(msg, "retries = -2") != NULL);
 }
 
+static int f_plus_one(hamr_call *c)
+{
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0) + 1);
+}
+
+/* A block tagged executor=mpi, run with default options: its items go to
+ * the backend registered as "mpi". The run's code, and its total. */
+static int run_tagged(int64_t n, int64_t *total, char *msg)
+{
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64)), .tags = TAGS({"executor", "mpi"})},
+		{.name = "next", .fn = f_plus_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("next", HAMR_I64))},
+		{0}};
+	hamr_module m = {"tagged", defs};
+	hamr_graph *g;
+	hamr_plan *p;
+	hamr_values *in;
+	hamr_run *r = NULL;
+	const char *outs[] = {"total"};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", n));
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	int rc = hamr_run_execute(&r, p, in, NULL);
+	snprintf(msg, 256, "%s", r ? hamr_run_error(r)->message : hamr_errmsg());
+	if (!rc)
+		CHECK_OK(hamr_run_result_i64(r, "total", total));
+	hamr_run_destroy(r);
+	hamr_values_destroy(in);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
+/* HAMR_EXEC_MPI, HAMR_REMOTE_MPI and the tag executor=mpi name the
+ * backend registered as "mpi": refused while none is (naming the fix),
+ * that backend once one is, refused again once it is forgotten. */
+static void test_named_backend(void)
+{
+	char msg[256];
+	int64_t total = 0;
+	hamr_executor_kind k;
+	CHECK_OK(hamr_executor_parse("mpi", &k));
+	CHECK_EQ_INT(k, HAMR_EXEC_MPI);
+	CHECK_EQ_STR(hamr_executor_name(HAMR_EXEC_MPI), "mpi");
+	hamr_run_opts e = {.executor = HAMR_EXEC_MPI}, rem = {.remote = HAMR_REMOTE_MPI};
+	CHECK_RC(run_graph(5, &e, NULL, NULL, msg).rc, HAMR_ENOTSUP);
+	CHECK_CONTAINS(msg, "call hamr_mpi_init first");
+	CHECK_RC(run_graph(5, &rem, NULL, NULL, msg).rc, HAMR_ENOTSUP);
+	CHECK_RC(run_tagged(5, &total, msg), HAMR_ENOTSUP);
+	CHECK_CONTAINS(msg, "MPI executor is not initialised");
+
+	tb t = {0};
+	CHECK_RC(hamr_backend_register("ray", &test_backend, &t), HAMR_EINVAL);
+	CHECK_OK(hamr_backend_register("mpi", &test_backend, &t));
+	result ref = reference(20);
+	result res = run_graph(20, &rem, NULL, NULL, NULL);
+	CHECK_OK(res.rc);
+	CHECK_EQ_INT(res.total, ref.total);
+	CHECK_EQ_INT(t.opened, 1);
+	CHECK_EQ_INT(t.sent, 20);
+	res = run_graph(20, &e, NULL, NULL, NULL); /* the node outside blocks too */
+	CHECK_OK(res.rc);
+	CHECK_EQ_INT(res.chars, ref.chars);
+	CHECK_EQ_INT(t.opened, 3);
+	CHECK_OK(run_tagged(10, &total, msg));
+	CHECK_EQ_INT(total, 55);
+	CHECK_EQ_INT(t.opened, 4);
+	CHECK_EQ_INT(t.sent, 20 + 21 + 10);
+	/* another backend beside it in one run: refused, naming it */
+	static const hamr_backend other = {HAMR_BACKEND_ABI, sizeof(hamr_backend), "other",
+	                                   tb_check, tb_open, tb_send, tb_next, tb_cancel, tb_close};
+	hamr_run_opts both = {.remote = HAMR_REMOTE_MPI, .backend = &other, .backend_self = &t};
+	CHECK_RC(run_graph(5, &both, NULL, NULL, msg).rc, HAMR_EINVAL);
+	CHECK_CONTAINS(msg, "backend \"other\" in one run");
+	CHECK_OK(hamr_backend_register("mpi", NULL, NULL));
+	CHECK_RC(run_graph(5, &rem, NULL, NULL, msg).rc, HAMR_ENOTSUP);
+	CHECK_EQ_INT(t.closed, t.opened);
+}
+
 int main(void)
 {
 	RUN_TEST(test_remote_block);
@@ -566,5 +652,6 @@ int main(void)
 	RUN_TEST(test_refused_tables);
 	RUN_TEST(test_serve);
 	RUN_TEST(test_zero_options);
+	RUN_TEST(test_named_backend);
 	TEST_EXIT();
 }
