@@ -191,7 +191,7 @@ static int take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo, 
 			text = NULL;
 		hamr_backend_failure f = {rc, plan_node(j, node), item, d->where, 0,
 		                          attempt > 0 ? attempt : 1, text};
-		d->rc = hamr_backend_fail(j->r, &f);
+		d->rc = hamr_backend_fail_rank(j->r, &f, src, m->ranks[src].host);
 		free(text);
 	} else {
 		for (uint32_t k = 0; k < j->local.n_outs; k++) {
@@ -204,7 +204,7 @@ static int take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo, 
 				             src, m->ranks[src].host, hamr_errmsg()) < 0)
 					text = NULL;
 				hamr_backend_failure f = {vrc, -1, item, d->where, 0, 1, text};
-				d->rc = hamr_backend_fail(j->r, &f);
+				d->rc = hamr_backend_fail_rank(j->r, &f, src, m->ranks[src].host);
 				free(text);
 				return 0;
 			}
@@ -478,7 +478,7 @@ static void serve_here(hamr_backend_job *j, queued q)
 		hamr_backend_node_ran(j->r, j->local.nodes[k], q.item, d.t0, d.t1, rc, d.where);
 	if (rc) {
 		f.where = d.where;
-		d.rc = hamr_backend_fail(j->r, &f);
+		d.rc = hamr_backend_fail_rank(j->r, &f, 0, j->m->ranks[0].host);
 		free(f.message);
 	} else {
 		d.n_out = j->local.n_outs;

@@ -427,6 +427,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	pthread_cond_init(&r->done, NULL);
 	r->err.message = "";
 	r->err.item = -1;
+	r->err.rank = -1;
 	r->keep_going = o.policy == HAMR_KEEP_GOING;
 	rc = 0;
 	if (plan->n_groups &&

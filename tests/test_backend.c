@@ -353,6 +353,7 @@ static void test_failure(void)
 	CHECK_EQ_STR(node, "square");
 	CHECK_EQ_INT(res.err.item, 7);
 	CHECK_EQ_INT(res.err.pid, WHERE);
+	CHECK_EQ_INT(res.err.rank, -1); /* hamr_backend_fail: no MPI rank */
 	CHECK(strstr(msg, "item 7 refused") != NULL);
 	/* what was sent is served, dropped, or discarded at close */
 	CHECK_EQ_INT(t.served, 8);

@@ -706,6 +706,8 @@ static void print_error(const hamr_error_info *e)
 		fprintf(stderr, " on item %" PRId64, e->item);
 	if (e->signal)
 		fprintf(stderr, " (signal %d in pid %d)", e->signal, e->pid);
+	if (e->rank >= 0)
+		fprintf(stderr, " on MPI rank %d (host %s, pid %d)", e->rank, e->host, e->pid);
 	fprintf(stderr, ": %s\n", e->message);
 }
 

@@ -166,6 +166,12 @@ typedef struct hamr_backend_failure {
  * open. */
 HAMR_API int hamr_backend_fail(hamr_run *r, const hamr_backend_failure *f);
 
+/* The same for a task that ran on rank `rank` of an MPI job, on `host`
+ * (copied): the error record names them (hamr_error_info's rank and
+ * host). */
+HAMR_API int hamr_backend_fail_rank(hamr_run *r, const hamr_backend_failure *f, int rank,
+                                    const char *host);
+
 /* send's answer for an item skipped under keep_going. */
 #define HAMR_BACKEND_SKIPPED 1
 

@@ -29,6 +29,18 @@ int hamr_backend_fail(hamr_run *r, const hamr_backend_failure *f)
 	return hamr__run_fail_at(r, f->code, name, msg, f->item, f->where, f->signal, f->attempt);
 }
 
+int hamr_backend_fail_rank(hamr_run *r, const hamr_backend_failure *f, int rank,
+                           const char *host)
+{
+	if (!r || !f || f->code >= 0 || rank < 0)
+		return hamr__error_set(HAMR_EINVAL, "hamr_backend_fail_rank: bad arguments");
+	const char *name = f->node >= 0 && (uint32_t)f->node < r->plan->n_nodes ?
+	                   r->plan->nodes[f->node].name : NULL;
+	char *msg = f->message ? strdup(f->message) : NULL;
+	return hamr__run_fail_rank(r, f->code, name, msg, f->item, f->where, f->signal, f->attempt,
+	                           rank, host);
+}
+
 int hamr_backend_stopped(const hamr_run *r)
 {
 	/* relaxed: a hint, looked at again on every round of a wait */

@@ -29,10 +29,14 @@ void *(*hamr__ret_alloc_hook)(hamr_call *c, size_t n);
  * heap string, is taken over; NULL: the code's description), and where
  * it happened. */
 static void error_record(hamr_error_info *e, int code, const char *node, char *msg,
-                         int64_t item, int pid, int sig, int attempt)
+                         int64_t item, int pid, int sig, int attempt, int rank, const char *host)
 {
-	*e = (hamr_error_info){code, NULL, item, pid, sig, attempt, NULL};
+	*e = (hamr_error_info){code, NULL, item, pid, sig, attempt, NULL, -1, NULL};
 	e->node = node ? strdup(node) : NULL;
+	if (rank >= 0) {
+		e->rank = rank;
+		e->host = strdup(host ? host : "");
+	}
 	e->message = msg ? msg : strdup(hamr_strerror(code));
 	if (!e->message)
 		e->message = hamr_strerror(code); /* static: see error_free */
@@ -41,6 +45,7 @@ static void error_record(hamr_error_info *e, int code, const char *node, char *m
 void hamr__error_info_free(hamr_error_info *e)
 {
 	free((char *)e->node);
+	free((char *)e->host);
 	if (e->message != hamr_strerror(e->code))
 		free((char *)e->message);
 }
@@ -54,8 +59,14 @@ int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg)
 int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_t item,
                       int pid, int sig, int attempt)
 {
+	return hamr__run_fail_rank(r, code, node, msg, item, pid, sig, attempt, -1, NULL);
+}
+
+int hamr__run_fail_rank(hamr_run *r, int code, const char *node, char *msg, int64_t item,
+                        int pid, int sig, int attempt, int rank, const char *host)
+{
 	hamr_error_info e;
-	error_record(&e, code, node, msg, item, pid, sig, attempt);
+	error_record(&e, code, node, msg, item, pid, sig, attempt, rank, host);
 	pthread_mutex_lock(&r->lock);
 	/* a cancel or a stop seen after another failure adds nothing */
 	if (r->err.code && code == HAMR_ECANCELED) {
@@ -69,7 +80,7 @@ int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_
 		 * drop or keep entries as it likes */
 		error_record(&r->err, code, e.node,
 		             e.message == hamr_strerror(code) ? NULL : strdup(e.message), item, pid,
-		             sig, attempt);
+		             sig, attempt, rank, host);
 	}
 	int keep = r->n_errs < HAMR__MAX_ERRORS;
 	if (keep && r->n_errs == r->cap_errs) {

@@ -257,6 +257,10 @@ int hamr__run_fail(hamr_run *r, int code, const char *node, char *msg);
  * pid, the signal that killed it (0: none) and the attempt. */
 int hamr__run_fail_at(hamr_run *r, int code, const char *node, char *msg, int64_t item,
                       int pid, int sig, int attempt);
+/* The same for a task that ran on an MPI rank: the record names the rank
+ * and its host (copied). */
+int hamr__run_fail_rank(hamr_run *r, int code, const char *node, char *msg, int64_t item,
+                        int pid, int sig, int attempt, int rank, const char *host);
 
 /* The attempt the calling thread runs (process workers: the task's). */
 extern HAMR__TLS int hamr__proc_attempt;

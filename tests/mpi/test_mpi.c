@@ -546,6 +546,8 @@ static void test_failure_on_rank(void)
 			         (long long)e->item, e->pid);
 			CHECK_CONTAINS(e->message, want);
 			CHECK(e->pid != getpid());
+			CHECK_EQ_INT(e->rank, 2);
+			CHECK_EQ_STR(e->host, host);
 			failed_sum += e->item;
 		}
 		if (keep) {
