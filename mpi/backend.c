@@ -20,9 +20,10 @@
 
 /* A send in flight: its buffer lives until MPI is done with it. */
 typedef struct pending_send {
-	MPI_Request req;
 	mbuf b;
+	int n_req;
 	struct pending_send *next;
+	MPI_Request *req; /* the message's, then its large values' */
 } pending_send;
 
 typedef struct queued {
@@ -65,15 +66,21 @@ static int send_to(hamr_mpi *m, int r, int tag, mbuf *b)
 		mbuf_free(b);
 		return rc;
 	}
+	size_t n_req = 1 + mbuf_big_messages(b);
 	pending_send *s = calloc(1, sizeof *s);
-	if (!s) {
+	if (!s || !(s->req = calloc(n_req, sizeof *s->req))) {
+		free(s);
 		mbuf_free(b);
 		return HAMR_ENOMEM;
 	}
 	s->b = *b;
-	*b = (mbuf){0};
-	if (MPI_Isend(s->b.p, (int)s->b.len, MPI_BYTE, r, tag, m->comm, &s->req) != MPI_SUCCESS) {
+	s->n_req = (int)n_req;
+	*b = (mbuf){.eager = m->eager};
+	if (MPI_Isend(s->b.p, (int)s->b.len, MPI_BYTE, r, tag, m->comm, &s->req[0]) != MPI_SUCCESS ||
+	    mbuf_send_bigs(&s->b, m->comm, r, &s->req[1])) {
+		/* MPI's default error handler has ended the job before this */
 		mbuf_free(&s->b);
+		free(s->req);
 		free(s);
 		return hamr_backend_error(HAMR_EIO, "MPI_Isend to rank %d failed", r);
 	}
@@ -86,11 +93,15 @@ static int send_to(hamr_mpi *m, int r, int tag, mbuf *b)
 static void reap_sends(hamr_mpi *m, int wait)
 {
 	for (pending_send **p = &m->sends; *p;) {
+		/* one request at a time: a done one is MPI_REQUEST_NULL, which
+		 * tests as done again */
 		int flag = 1;
-		if (wait)
-			MPI_Wait(&(*p)->req, MPI_STATUS_IGNORE);
-		else
-			MPI_Test(&(*p)->req, &flag, MPI_STATUS_IGNORE);
+		for (int k = 0; k < (*p)->n_req && flag; k++) {
+			if (wait)
+				MPI_Wait(&(*p)->req[k], MPI_STATUS_IGNORE);
+			else
+				MPI_Test(&(*p)->req[k], &flag, MPI_STATUS_IGNORE);
+		}
 		if (!flag) {
 			p = &(*p)->next;
 			continue;
@@ -98,6 +109,7 @@ static void reap_sends(hamr_mpi *m, int wait)
 		pending_send *s = *p;
 		*p = s->next;
 		mbuf_free(&s->b);
+		free(s->req);
 		free(s);
 	}
 }
@@ -111,7 +123,7 @@ void mpi_flush_sends(hamr_mpi *m)
 
 static int send_short(hamr_mpi *m, int r, int tag, uint64_t id)
 {
-	mbuf b = {0};
+	mbuf b = {.eager = m->eager};
 	mbuf_u64(&b, id);
 	return send_to(m, r, tag, &b);
 }
@@ -219,7 +231,7 @@ static int take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo, 
 /* A batch's answer from rank src. */
 static int take_answer(hamr_mpi *m, int src, const char *buf, size_t len)
 {
-	mread rd = {buf, len, 0, 0};
+	mread rd = {buf, len, 0, 0, m->comm, src};
 	uint64_t id = mread_u64(&rd);
 	(void)mread_u64(&rd); /* the batch's number */
 	uint32_t n = mread_u32(&rd);
@@ -284,15 +296,15 @@ static int dispatch(hamr_backend_job *j)
 			return 0;
 		int rc;
 		if (!j->has_prog[best]) {
-			mbuf p = {0};
+			mbuf p = {.eager = m->eager};
 			mbuf_u64(&p, j->id);
-			mbuf_put(&p, j->prog.p, j->prog.len);
+			mbuf_cat(&p, &j->prog);
 			if ((rc = send_to(m, best, MPI_TAG_PROG, &p)))
 				return rc;
 			j->has_prog[best] = 1;
 		}
 		size_t n = j->q_len < (size_t)j->batch ? j->q_len : (size_t)j->batch;
-		mbuf b = {0};
+		mbuf b = {.eager = m->eager};
 		mbuf_u64(&b, j->id);
 		mbuf_u64(&b, j->next_batch++);
 		mbuf_u32(&b, (uint32_t)n);
@@ -410,6 +422,7 @@ static int mpi_open(void *self, hamr_run *r, const hamr_backend_program *prog,
 	j->local.nodes = j->nodes;
 	j->local.outs = j->outs;
 	j->local.slots = j->slots;
+	j->prog.eager = m->eager;
 	int rc = m->size > 1 ? mpi_program_encode(prog, &j->prog, &j->skip) : 0;
 	if (rc) {
 		job_free(j);

@@ -273,6 +273,8 @@ static void display(const hamr_mpi *m, const hamr_mpi_opts *o, int provided)
 	fprintf(stderr, "  _MPI_THREAD_LEVEL = '%d'\n", provided);
 	fprintf(stderr, "  HAMR_MPI_DEPTH = '%d' (%s)\n", m->depth,
 	        o->depth ? "API" : dd && *dd ? "environment" : "default");
+	fprintf(stderr, "  HAMR_MPI_EAGER = '%zu' (%s)\n", m->eager,
+	        o->eager ? "API" : getenv("HAMR_MPI_EAGER") && *getenv("HAMR_MPI_EAGER") ? "environment" : "default");
 	if (m->batch)
 		fprintf(stderr, "  HAMR_MPI_BATCH = '%d' (%s)\n", m->batch,
 		        o->batch ? "API" : "environment");
@@ -305,6 +307,10 @@ static int init_on(hamr_mpi **out, MPI_Comm comm, int owns, const hamr_mpi_opts 
 		rc = knob(o.depth, "HAMR_MPI_DEPTH", 1, 64, 2, &m->depth);
 	if (!rc)
 		rc = knob(o.batch, "HAMR_MPI_BATCH", 1, 1 << 20, 0, &m->batch);
+	int eager = 0;
+	if (!rc)
+		rc = knob(o.eager, "HAMR_MPI_EAGER", 1, 1 << 30, 65536, &eager);
+	m->eager = (size_t)eager;
 	int provided = 0;
 	MPI_Query_thread(&provided);
 	if (!rc && provided < HAMR_MPI_THREAD_LEVEL)
@@ -486,7 +492,7 @@ static void serve_range(size_t lo, size_t hi, void *arg)
  * encoded fails the item instead. */
 static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
 {
-	mbuf vals = {0};
+	mbuf vals = {.eager = b->eager};
 	for (uint32_t k = 0; !it->rc && k < n_outs; k++)
 		if (mbuf_value(&vals, &it->out[k])) {
 			it->rc = vals.rc;
@@ -506,7 +512,7 @@ static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
 	if (it->rc)
 		mbuf_str(b, it->msg ? it->msg : "");
 	else
-		mbuf_put(b, vals.p, vals.len);
+		mbuf_cat(b, &vals);
 	mbuf_free(&vals);
 }
 
@@ -534,7 +540,7 @@ static int serve_batch(serving *s, mread *r, uint64_t id)
 	}
 	batch_ctx b = {j, items};
 	hamr_pool_parallel_for(hamr_pool_default(), 0, n, serve_range, &b);
-	mbuf out = {0};
+	mbuf out = {.eager = s->m->eager};
 	mbuf_u64(&out, id);
 	mbuf_u64(&out, batch);
 	mbuf_u32(&out, n);
@@ -549,6 +555,8 @@ static int serve_batch(serving *s, mread *r, uint64_t id)
 	int rc = out.rc;
 	if (!rc && MPI_Send(out.p, (int)out.len, MPI_BYTE, 0, MPI_TAG_DONE, s->m->comm) != MPI_SUCCESS)
 		rc = hamr_backend_error(HAMR_EIO, "MPI_Send of a batch's outcome failed");
+	if (!rc)
+		rc = mbuf_send_bigs(&out, s->m->comm, 0, NULL);
 	mbuf_free(&out);
 	return rc;
 }
@@ -586,7 +594,9 @@ int hamr_mpi_serve(hamr_mpi *m)
 		MPI_Recv(buf, count, MPI_BYTE, 0, st.MPI_TAG, m->comm, MPI_STATUS_IGNORE);
 		if (st.MPI_TAG == MPI_TAG_STOP)
 			break;
-		mread r = {buf, (size_t)count, 0, 0};
+		if (st.MPI_TAG == MPI_TAG_BIG)
+			continue; /* of a message that could not be read whole */
+		mread r = {buf, (size_t)count, 0, 0, m->comm, 0};
 		uint64_t id = mread_u64(&r);
 		served_job *j = job_find(&s, id);
 		switch (st.MPI_TAG) {

@@ -21,18 +21,37 @@ enum {
 	MPI_TAG_CANCEL,   /* job: drop its batches not yet run */
 	MPI_TAG_CLOSE,    /* job: forget its program */
 	MPI_TAG_STOP,     /* serve returns */
-	MPI_TAG_DONE      /* job, batch, count, per item its outcome */
+	MPI_TAG_DONE,     /* job, batch, count, per item its outcome */
+	MPI_TAG_BIG       /* a large string or bytes of the message before it */
 };
+
+/* Strings and bytes longer than a buffer's `eager` bytes cross as
+ * messages of their own (MPI_TAG_BIG), sent from the value's memory and
+ * received into the new value's, in the order the message names them;
+ * one of more than MPI_BIG_CHUNK bytes in several. */
+#define MPI_BIG_CHUNK ((size_t)1 << 30)
 
 /* ---- byte buffers ---------------------------------------------------------- */
 
 typedef struct mbuf {
 	char *p;
 	size_t len, cap;
-	int rc; /* the first error writing it (HAMR_ENOMEM, HAMR_ECODEC) */
+	int rc;        /* the first error writing it (HAMR_ENOMEM, HAMR_ECODEC) */
+	size_t eager;  /* strings and bytes longer than this cross on their
+	                * own (0: none do) */
+	hamr_value *bigs; /* those values, referenced, in the order written */
+	size_t n_bigs, cap_bigs;
 } mbuf;
 
+/* Frees the bytes and drops the references to the large values. */
 void mbuf_free(mbuf *b);
+/* Appends src's bytes and references to its large values. */
+void mbuf_cat(mbuf *dst, const mbuf *src);
+/* The messages of b's large values, after b itself went to dest: with
+ * reqs, started (MPI_Isend, one request per message, as many as
+ * mbuf_big_messages says), else sent (MPI_Send). 0 or HAMR_EIO. */
+size_t mbuf_big_messages(const mbuf *b);
+int mbuf_send_bigs(const mbuf *b, MPI_Comm comm, int dest, MPI_Request *reqs);
 void mbuf_put(mbuf *b, const void *p, size_t n);
 void mbuf_u32(mbuf *b, uint32_t x);
 void mbuf_u64(mbuf *b, uint64_t x);
@@ -44,7 +63,9 @@ int mbuf_value(mbuf *b, const hamr_value *v);
 typedef struct mread {
 	const char *p;
 	size_t len, at;
-	int bad; /* read past the end, or a malformed part */
+	int bad;       /* read past the end, or a malformed part */
+	MPI_Comm comm; /* where the message came from: its large values */
+	int src;
 } mread;
 
 uint32_t mread_u32(mread *r);
@@ -52,7 +73,7 @@ uint64_t mread_u64(mread *r);
 /* A string written by mbuf_str, pointing into the buffer. */
 const char *mread_str(mread *r);
 /* A value written by mbuf_value: 0 (empty when its length was 0), or the
- * codec's error. */
+ * codec's error. A large one is received here, from r->src. */
 int mread_value(mread *r, hamr_value *out);
 
 /* ---- loaded objects ---------------------------------------------------------- */
@@ -105,6 +126,7 @@ struct hamr_mpi {
 	int rank, size;
 	int owns_mpi;           /* hamr_mpi_init initialised MPI */
 	int depth, batch;       /* the options, resolved */
+	size_t eager;
 	pthread_mutex_t lock;   /* rank 0: every MPI call, and what follows */
 	uint64_t next_job;
 	struct hamr_backend_job *jobs; /* open jobs, for the answers */

@@ -20,7 +20,68 @@
 void mbuf_free(mbuf *b)
 {
 	free(b->p);
+	for (size_t k = 0; k < b->n_bigs; k++)
+		hamr_value_clear(&b->bigs[k]);
+	free(b->bigs);
+	size_t eager = b->eager;
 	*b = (mbuf){0};
+	b->eager = eager;
+}
+
+static int mbuf_big(mbuf *b, const hamr_value *v)
+{
+	if (b->n_bigs == b->cap_bigs) {
+		size_t cap = b->cap_bigs ? 2 * b->cap_bigs : 4;
+		hamr_value *bigs = realloc(b->bigs, cap * sizeof *bigs);
+		if (!bigs)
+			return b->rc = HAMR_ENOMEM;
+		b->bigs = bigs;
+		b->cap_bigs = cap;
+	}
+	b->bigs[b->n_bigs++] = hamr_value_ref(v);
+	return 0;
+}
+
+void mbuf_cat(mbuf *dst, const mbuf *src)
+{
+	mbuf_put(dst, src->p, src->len);
+	for (size_t k = 0; k < src->n_bigs && !dst->rc; k++)
+		mbuf_big(dst, &src->bigs[k]);
+	if (src->rc && !dst->rc)
+		dst->rc = src->rc;
+}
+
+/* A large value's bytes: a string's without its NUL. */
+static const char *big_data(const hamr_value *v, size_t *n)
+{
+	return v->type == HAMR_STR ? hamr_value_str(v, n) : hamr_value_bytes(v, n);
+}
+
+size_t mbuf_big_messages(const mbuf *b)
+{
+	size_t count = 0;
+	for (size_t k = 0; k < b->n_bigs; k++) {
+		size_t n;
+		big_data(&b->bigs[k], &n);
+		count += (n + MPI_BIG_CHUNK - 1) / MPI_BIG_CHUNK;
+	}
+	return count;
+}
+
+int mbuf_send_bigs(const mbuf *b, MPI_Comm comm, int dest, MPI_Request *reqs)
+{
+	for (size_t k = 0; k < b->n_bigs; k++) {
+		size_t n;
+		const char *p = big_data(&b->bigs[k], &n);
+		for (size_t at = 0; at < n; at += MPI_BIG_CHUNK) {
+			int part = (int)(n - at < MPI_BIG_CHUNK ? n - at : MPI_BIG_CHUNK);
+			int rc = reqs ? MPI_Isend(p + at, part, MPI_BYTE, dest, MPI_TAG_BIG, comm, reqs++) :
+			                MPI_Send(p + at, part, MPI_BYTE, dest, MPI_TAG_BIG, comm);
+			if (rc != MPI_SUCCESS)
+				return hamr_backend_error(HAMR_EIO, "sending a large value to rank %d failed", dest);
+		}
+	}
+	return 0;
 }
 
 static int mbuf_grow(mbuf *b, size_t n)
@@ -65,17 +126,31 @@ void mbuf_str(mbuf *b, const char *s)
 	mbuf_put(b, s ? s : "", n + 1); /* with its NUL: read in place */
 }
 
+/* A value's length field that says a large value follows on its own:
+ * then its kind (u32) and its length (u64). */
+#define BIG_VALUE UINT32_MAX
+
 int mbuf_value(mbuf *b, const hamr_value *v)
 {
 	if (!v || !v->type) {
 		mbuf_u32(b, 0);
 		return b->rc;
 	}
+	if (b->eager && (v->type == HAMR_STR || v->type == HAMR_BYTES)) {
+		size_t n;
+		big_data(v, &n);
+		if (n > b->eager) {
+			mbuf_u32(b, BIG_VALUE);
+			mbuf_u32(b, (uint32_t)v->type->kind);
+			mbuf_u64(b, n);
+			return mbuf_big(b, v);
+		}
+	}
 	size_t need = 0;
 	int rc = hamr_value_encode(v, NULL, 0, &need);
 	if (rc)
 		return b->rc ? b->rc : (b->rc = rc);
-	if (need > UINT32_MAX)
+	if (need >= BIG_VALUE)
 		return b->rc ? b->rc : (b->rc = HAMR_ERANGE);
 	mbuf_u32(b, (uint32_t)need);
 	if (mbuf_grow(b, need))
@@ -126,10 +201,38 @@ const char *mread_str(mread *r)
 	return s;
 }
 
+/* A large value, received from its own messages into its own memory
+ * (into a scratch buffer when it cannot be made, so that the messages
+ * after it stay in step). */
+static int read_big(mread *r, hamr_value *out)
+{
+	uint32_t kind = mread_u32(r);
+	uint64_t n = mread_u64(r);
+	if (r->bad || (kind != HAMR_KIND_STR && kind != HAMR_KIND_BYTES))
+		return HAMR_ECODEC;
+	char *p = NULL;
+	int rc = kind == HAMR_KIND_STR ? hamr_value_alloc_str(out, (size_t)n, &p) :
+	                                 hamr_value_alloc_bytes(out, (size_t)n, (void **)&p);
+	char *scratch = NULL;
+	if (rc)
+		p = scratch = malloc(MPI_BIG_CHUNK < n ? MPI_BIG_CHUNK : (size_t)n + 1);
+	for (uint64_t at = 0; at < n; at += MPI_BIG_CHUNK) {
+		int part = (int)(n - at < MPI_BIG_CHUNK ? n - at : MPI_BIG_CHUNK);
+		void *dst = scratch ? scratch : p + at;
+		if (!dst || MPI_Recv(dst, part, MPI_BYTE, r->src, MPI_TAG_BIG, r->comm,
+		                     MPI_STATUS_IGNORE) != MPI_SUCCESS)
+			rc = rc ? rc : HAMR_EIO;
+	}
+	free(scratch);
+	return rc;
+}
+
 int mread_value(mread *r, hamr_value *out)
 {
 	*out = (hamr_value)HAMR_VALUE_EMPTY;
 	uint32_t n = mread_u32(r);
+	if (n == BIG_VALUE)
+		return read_big(r, out);
 	if (!n)
 		return r->bad ? HAMR_ECODEC : 0;
 	const void *p = mread_take(r, n);
@@ -445,7 +548,7 @@ static int encode_nodes(progenc *e, const hamr_backend_program *prog, int32_t *l
 int mpi_program_encode(const hamr_backend_program *prog, mbuf *b, int *skip)
 {
 	progenc e = {0};
-	mbuf outer = {0};
+	mbuf outer = {.eager = b->eager};
 	uint32_t n_outer = 0, n_locals = prog->n_nodes;
 	int32_t *local = malloc((prog->n_slots ? prog->n_slots : 1) * sizeof *local);
 	int rc = local ? 0 : HAMR_ENOMEM;
@@ -488,7 +591,7 @@ int mpi_program_encode(const hamr_backend_program *prog, mbuf *b, int *skip)
 		mbuf_u32(b, (uint32_t)item_local);
 		mbuf_put(b, e.body.p, e.body.len);
 		mbuf_u32(b, n_outer);
-		mbuf_put(b, outer.p, outer.len);
+		mbuf_cat(b, &outer);
 		mbuf_u32(b, prog->n_outs);
 		mbuf_put(b, outs, prog->n_outs * sizeof *outs);
 		rc = b->rc ? b->rc : outer.rc;

@@ -360,6 +360,14 @@ int hamr_value_alloc_bytes(hamr_value *out, size_t n, void **data)
 	return rc;
 }
 
+int hamr_value_alloc_str(hamr_value *out, size_t n, char **data)
+{
+	int rc = make_flat(out, HAMR_STR, NULL, n, 1, "hamr_value_alloc_str");
+	if (data)
+		*data = rc ? NULL : (char *)out->u.box->data;
+	return rc;
+}
+
 /* The canonical element type for a new list: 0, or the registry's error. */
 static int list_elem(hamr_type elem, hamr_type *e)
 {

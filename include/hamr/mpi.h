@@ -47,9 +47,14 @@ typedef struct hamr_mpi_opts {
 	/* items per batch; 0: HAMR_MPI_BATCH, else grown from 1 while a
 	 * batch takes less than about a millisecond on its rank */
 	int batch;
+	/* strings and bytes longer than this many bytes cross as messages of
+	 * their own, sent from the value's memory and received into the new
+	 * value's; shorter ones are packed into their batch. 0:
+	 * HAMR_MPI_EAGER, else 65536 */
+	int eager;
 } hamr_mpi_opts;
 
-#define HAMR_MPI_OPTS_INIT {0, 0}
+#define HAMR_MPI_OPTS_INIT {0, 0, 0}
 
 /* The thread level hamr needs: rank 0 calls MPI from the thread of each
  * block it sends, one call at a time. */

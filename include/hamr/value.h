@@ -187,6 +187,9 @@ HAMR_API int hamr_value_make_bytes(hamr_value *out, const void *p, size_t n);
 /* Makes a bytes value of `n` bytes, zeroed, and stores a pointer to them in
  * *data: the caller fills them before handing the value on, never after. */
 HAMR_API int hamr_value_alloc_bytes(hamr_value *out, size_t n, void **data);
+/* The same for a string of `n` bytes, zeroed, with its NUL after them
+ * (hamr's): the caller fills data[0 .. n). */
+HAMR_API int hamr_value_alloc_str(hamr_value *out, size_t n, char **data);
 /* Makes an empty list whose items must be of type `elem` (NULL: any),
  * with room for `cap` items before it grows. */
 HAMR_API int hamr_value_make_list(hamr_value *out, hamr_type elem, size_t cap);

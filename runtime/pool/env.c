@@ -30,7 +30,7 @@ static const char *const known[] = {
 	"HAMR_PROCESSES", "HAMR_ARENA_SIZE", "HAMR_TASK_TIMEOUT", "HAMR_RETRIES", "HAMR_CHILD_MEMORY",
 	"HAMR_DISPLAY_ENV", "HAMR_TRACE", "HAMR_STATS",
 	/* read by libhamr_mpi (include/hamr/mpi.h) */
-	"HAMR_MPI_DEPTH", "HAMR_MPI_BATCH",
+	"HAMR_MPI_DEPTH", "HAMR_MPI_BATCH", "HAMR_MPI_EAGER",
 	/* read by the tests and tools/check.sh, not by the library */
 	"HAMR_TEST_LONG", "HAMR_CHECK_SETARCH"};
 

@@ -418,6 +418,66 @@ static void test_values(void)
 	hamr_graph_destroy(g);
 }
 
+/* Emits strings of 0, 70,000 and 1 MiB bytes (item k of the pattern of
+ * item k), twice over: items that cross to the ranks on their own. */
+static int f_big_items(hamr_call *c)
+{
+	static const size_t lens[] = {0, 70000, 1 << 20};
+	for (int64_t k = 0; k < 6; k++) {
+		size_t n = lens[k % 3];
+		hamr_value v;
+		char *p;
+		int rc = hamr_value_alloc_str(&v, n, &p);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < n; i++)
+			p[i] = pattern(i, k);
+		if ((rc = hamr_emit(c, &v)))
+			return rc;
+	}
+	return 0;
+}
+
+/* The length of an item's string, when every byte is its item's. */
+static int f_checked_len(hamr_call *c)
+{
+	const char *s = hamr_arg_str(c, 0);
+	int64_t k = hamr_item_index(c);
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != pattern(i, k))
+			return hamr_fail(c, "item %lld: byte %zu differs", (long long)k, i);
+	return hamr_ret_i64(c, (int64_t)n);
+}
+
+/* Large items cross from rank 0 to the ranks whole. */
+static void test_big_items(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "strings", .fn = f_big_items, .type = HAMR_STR, .kind = HAMR_NODE_PARALLELIZABLE},
+		{.name = "len", .fn = f_checked_len, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("strings", HAMR_STR))},
+		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("len", HAMR_I64))},
+		{0}};
+	hamr_module m = {"mpi_big_items", defs};
+	hamr_graph *g;
+	hamr_plan *p;
+	hamr_run *r = NULL;
+	const char *outs[] = {"total"};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, NULL));
+	hamr_run_opts o = mpi_opts(HAMR_EXEC_SEQUENTIAL);
+	int64_t total = 0;
+	CHECK_OK(hamr_run_execute(&r, p, NULL, &o));
+	CHECK_OK(hamr_run_result_i64(r, "total", &total));
+	CHECK_EQ_INT(total, 2 * (70000 + (1 << 20)));
+	hamr_run_destroy(r);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
 /* ---- refused before the run ------------------------------------------------------------- */
 
 static int f_opaque(hamr_call *c)
@@ -713,6 +773,7 @@ int main(int argc, char **argv)
 	}
 	RUN_TEST(test_fixed_graph);
 	RUN_TEST(test_values);
+	RUN_TEST(test_big_items);
 	RUN_TEST(test_refused);
 	RUN_TEST(test_failure_on_rank);
 	RUN_TEST(test_random_graphs);
