@@ -178,13 +178,14 @@ static int take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo, 
 	int attempt = (int)mread_u32(rd);
 	int rc = (int)mread_u32(rd), dropped = (int)mread_u32(rd);
 	int32_t node = (int32_t)mread_u32(rd);
+	int pid = (int)mread_u32(rd), sig = (int)mread_u32(rd);
 	int64_t off = m->ranks[src].clock_off;
 	int64_t t0 = (int64_t)mread_u64(rd) - off, t1 = (int64_t)mread_u64(rd) - off;
 	hamr_backend_done *d = done_push(j);
 	if (!d || rd->bad)
 		return rd->bad ? HAMR_EIO : HAMR_ENOMEM;
 	d->item = item;
-	d->where = m->ranks[src].pid;
+	d->where = pid ? pid : m->ranks[src].pid; /* a worker process of the rank's */
 	d->t0 = t0;
 	d->t1 = t1;
 	if (dropped) {
@@ -201,7 +202,7 @@ static int take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo, 
 		char *text = NULL;
 		if (asprintf(&text, "rank %d (host %s): %s", src, m->ranks[src].host, msg) < 0)
 			text = NULL;
-		hamr_backend_failure f = {rc, plan_node(j, node), item, d->where, 0,
+		hamr_backend_failure f = {rc, plan_node(j, node), item, d->where, sig,
 		                          attempt > 0 ? attempt : 1, text};
 		d->rc = hamr_backend_fail_rank(j->r, &f, src, m->ranks[src].host);
 		free(text);

@@ -54,6 +54,33 @@ static int knob(int opt, const char *env, int min, int max, int dflt, int *out)
 
 /* ---- init ---------------------------------------------------------------------- */
 
+/* Where a serving rank runs items: its worker processes (made here) or
+ * its pool's threads. The option, else HAMR_MPI_RANK_EXEC, else
+ * processes. Rank 0 runs the items it takes on its block's thread. */
+static int rank_exec(hamr_mpi *m, hamr_mpi_opts *o)
+{
+	if ((unsigned)o->rank_exec > HAMR_MPI_RANK_THREADS)
+		return hamr_backend_error(HAMR_EINVAL, "hamr_mpi_opts: rank_exec %d is none of hamr_mpi_rank_exec",
+		                          (int)o->rank_exec);
+	if (o->rank_exec == HAMR_MPI_RANK_DEFAULT) {
+		const char *s = getenv("HAMR_MPI_RANK_EXEC");
+		if (!s || !*s || !strcmp(s, "processes"))
+			o->rank_exec = HAMR_MPI_RANK_PROCESSES;
+		else if (!strcmp(s, "threads"))
+			o->rank_exec = HAMR_MPI_RANK_THREADS;
+		else
+			return hamr_backend_error(HAMR_EINVAL, "HAMR_MPI_RANK_EXEC=%s: expected processes or threads",
+			                          s);
+	}
+	if (m->rank == 0 || o->rank_exec != HAMR_MPI_RANK_PROCESSES)
+		return 0;
+	int rc = hamr_procpool_create(&m->procs, NULL);
+	if (rc)
+		return hamr_backend_error(rc, "rank %d: its worker processes (HAMR_MPI_RANK_EXEC=processes, the default): %s; or HAMR_MPI_RANK_EXEC=threads",
+		                          m->rank, hamr_errmsg());
+	return 0;
+}
+
 static void mpi_free(hamr_mpi *m);
 
 /* The size another launcher meant, when this process is a one-rank job
@@ -311,6 +338,8 @@ static int init_on(hamr_mpi **out, MPI_Comm comm, int owns, const hamr_mpi_opts 
 	if (!rc)
 		rc = knob(o.eager, "HAMR_MPI_EAGER", 1, 1 << 30, 65536, &eager);
 	m->eager = (size_t)eager;
+	if (!rc)
+		rc = rank_exec(m, &o);
 	int provided = 0;
 	MPI_Query_thread(&provided);
 	if (!rc && provided < HAMR_MPI_THREAD_LEVEL)
@@ -371,6 +400,7 @@ int hamr_mpi_size(const hamr_mpi *m)
 /* Frees m, and finalizes MPI where m initialised it. */
 static void mpi_free(hamr_mpi *m)
 {
+	hamr_procpool_destroy(m->procs);
 	MPI_Comm_free(&m->comm);
 	pthread_mutex_destroy(&m->lock);
 	int owns = m->owns_mpi;
@@ -398,7 +428,9 @@ void hamr_mpi_finalize(hamr_mpi *m)
 
 typedef struct served_job {
 	uint64_t id;
-	mpi_program p;
+	mpi_program *p;  /* its own allocation: the rank plan points at it */
+	rank_plan *rp;   /* in worker processes: the program as a graph, made
+	                  * with the first batch */
 	int rc;          /* the program could not be made here: every item
 	                  * fails with this */
 	char *why;
@@ -421,7 +453,10 @@ static served_job *job_find(serving *s, uint64_t id)
 
 static void job_forget(serving *s, served_job *j)
 {
-	mpi_program_free(&j->p);
+	mpi_rank_plan_free(j->rp);
+	if (j->p)
+		mpi_program_free(j->p);
+	free(j->p);
 	free(j->why);
 	*j = s->jobs[--s->n_jobs];
 }
@@ -438,22 +473,15 @@ static int take_program(serving *s, mread *r, uint64_t id)
 	}
 	served_job *j = &s->jobs[s->n_jobs++];
 	*j = (served_job){.id = id};
-	if ((j->rc = mpi_program_decode(r, &j->p)))
+	if (!(j->p = calloc(1, sizeof *j->p)))
+		j->rc = HAMR_ENOMEM;
+	else if ((j->rc = mpi_program_decode(r, j->p)))
+		j->why = strdup(hamr_errmsg());
+	else if (s->m->procs && (j->rc = mpi_rank_plan_make(j->p, &j->rp)))
 		j->why = strdup(hamr_errmsg());
 	return 0;
 }
 
-/* One item of a batch: what it read, and what came of it. */
-typedef struct served_item {
-	int64_t item;
-	uint32_t attempt;
-	hamr_value v;
-	int rc, dropped;
-	int32_t node;
-	int64_t t0, t1;
-	char *msg;
-	hamr_value out[HAMR_BACKEND_MAX_OUT];
-} served_item;
 
 typedef struct batch_ctx {
 	served_job *j;
@@ -477,7 +505,7 @@ static void serve_range(size_t lo, size_t hi, void *arg)
 		}
 		hamr_backend_failure f;
 		it->t0 = hamr_backend_now_ns();
-		it->rc = hamr_backend_serve(&b->j->p.prog, it->item, it->v.type ? &it->v : NULL,
+		it->rc = hamr_backend_serve(&b->j->p->prog, it->item, it->v.type ? &it->v : NULL,
 		                            (int)it->attempt, it->out, &f);
 		it->t1 = hamr_backend_now_ns();
 		if (it->rc) {
@@ -487,7 +515,8 @@ static void serve_range(size_t lo, size_t hi, void *arg)
 	}
 }
 
-/* An item's outcome on the wire: item, rc, dropped, node, t0, t1, the
+/* An item's outcome on the wire: item, attempt, rc, dropped, node, pid,
+ * signal, t0, t1, the
  * message (rc != 0) or the values it hands back. A value that cannot be
  * encoded fails the item instead. */
 static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
@@ -507,6 +536,8 @@ static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
 	mbuf_u32(b, (uint32_t)it->rc);
 	mbuf_u32(b, (uint32_t)it->dropped);
 	mbuf_u32(b, (uint32_t)it->node);
+	mbuf_u32(b, (uint32_t)it->pid);
+	mbuf_u32(b, (uint32_t)it->signal);
 	mbuf_u64(b, (uint64_t)it->t0);
 	mbuf_u64(b, (uint64_t)it->t1);
 	if (it->rc)
@@ -539,13 +570,16 @@ static int serve_batch(serving *s, mread *r, uint64_t id)
 		}
 	}
 	batch_ctx b = {j, items};
-	hamr_pool_parallel_for(hamr_pool_default(), 0, n, serve_range, &b);
+	if (j->rp && !j->rc && !j->cancelled)
+		mpi_rank_plan_run(j->rp, s->m->procs, items, n);
+	else
+		hamr_pool_parallel_for(hamr_pool_default(), 0, n, serve_range, &b);
 	mbuf out = {.eager = s->m->eager};
 	mbuf_u64(&out, id);
 	mbuf_u64(&out, batch);
 	mbuf_u32(&out, n);
 	for (uint32_t k = 0; k < n; k++) {
-		put_outcome(&out, &items[k], j->p.prog.n_outs);
+		put_outcome(&out, &items[k], j->p ? j->p->prog.n_outs : 0);
 		hamr_value_clear(&items[k].v);
 		for (uint32_t o = 0; o < HAMR_BACKEND_MAX_OUT; o++)
 			hamr_value_clear(&items[k].out[o]);

@@ -108,6 +108,30 @@ typedef struct mpi_program {
 int mpi_program_decode(mread *r, mpi_program *out);
 void mpi_program_free(mpi_program *p);
 
+/* ---- a serving rank's items ------------------------------------------------------ */
+
+/* One item of a batch: what it read, and what came of it. */
+typedef struct served_item {
+	int64_t item;
+	uint32_t attempt;
+	hamr_value v;
+	int rc, dropped;
+	int32_t node;    /* the program node that failed, -1: none */
+	int pid, signal; /* the worker process that ran it (0: this one), the
+	                  * signal that ended it */
+	int64_t t0, t1;
+	char *msg;
+	hamr_value out[HAMR_BACKEND_MAX_OUT];
+} served_item;
+
+/* A program as a graph of this rank's, run in its worker processes
+ * (mpi/rankexec.c). */
+typedef struct rank_plan rank_plan;
+int mpi_rank_plan_make(const mpi_program *p, rank_plan **out);
+void mpi_rank_plan_free(rank_plan *rp);
+/* Runs the n items in pp's worker processes, filling each one's outcome. */
+void mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *items, uint32_t n);
+
 /* ---- the state of every rank --------------------------------------------------- */
 
 typedef struct mpi_rank {
@@ -127,6 +151,8 @@ struct hamr_mpi {
 	int owns_mpi;           /* hamr_mpi_init initialised MPI */
 	int depth, batch;       /* the options, resolved */
 	size_t eager;
+	hamr_procpool *procs;   /* a serving rank's worker processes; NULL:
+	                         * its pool's threads run the items */
 	pthread_mutex_t lock;   /* rank 0: every MPI call, and what follows */
 	uint64_t next_job;
 	struct hamr_backend_job *jobs; /* open jobs, for the answers */

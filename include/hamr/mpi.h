@@ -41,6 +41,17 @@ extern "C" {
 
 typedef struct hamr_mpi hamr_mpi;
 
+/* Where a serving rank runs the items it receives. */
+typedef enum hamr_mpi_rank_exec {
+	HAMR_MPI_RANK_DEFAULT = 0, /* HAMR_MPI_RANK_EXEC, else processes */
+	/* in the rank's worker processes (hamr/process.h; the program calls
+	 * hamr_processes_init() first in main, before hamr_mpi_init): a
+	 * crash, a timeout (HAMR_TASK_TIMEOUT) or running out of memory fails
+	 * the item alone, and HAMR_RETRIES applies */
+	HAMR_MPI_RANK_PROCESSES,
+	HAMR_MPI_RANK_THREADS /* on the rank's pool: a crash ends the job */
+} hamr_mpi_rank_exec;
+
 typedef struct hamr_mpi_opts {
 	/* batches a rank holds at once; 0: HAMR_MPI_DEPTH, else 2 */
 	int depth;
@@ -52,9 +63,10 @@ typedef struct hamr_mpi_opts {
 	 * value's; shorter ones are packed into their batch. 0:
 	 * HAMR_MPI_EAGER, else 65536 */
 	int eager;
+	hamr_mpi_rank_exec rank_exec;
 } hamr_mpi_opts;
 
-#define HAMR_MPI_OPTS_INIT {0, 0, 0}
+#define HAMR_MPI_OPTS_INIT {0, 0, 0, HAMR_MPI_RANK_DEFAULT}
 
 /* The thread level hamr needs: rank 0 calls MPI from the thread of each
  * block it sends, one call at a time. */

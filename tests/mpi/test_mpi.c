@@ -14,6 +14,7 @@
  * another MPI's launcher, and a rank that runs another build. */
 #include <fcntl.h>
 #include <hamr.h>
+#include <signal.h>
 #include <hamr/mpi.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,11 +33,13 @@ static hamr_mpi *mpi;
 __attribute__((used)) static const char twin_mark[] = "hamr test_mpi twin";
 #endif
 
+/* The rank of the process that runs a node: from the launcher's
+ * environment, which a rank's worker processes inherit (they have no MPI
+ * of their own); 0 alone. */
 static int world_rank(void)
 {
-	int r = -1;
-	MPI_Comm_rank(MPI_COMM_WORLD, &r);
-	return r;
+	const char *s = getenv("PMI_RANK");
+	return s ? atoi(s) : 0;
 }
 
 static hamr_run_opts mpi_opts(hamr_executor_kind e)
@@ -438,12 +441,13 @@ static int f_big_items(hamr_call *c)
 	return 0;
 }
 
-/* The length of an item's string, when every byte is its item's. */
+/* The length of an item's string, when every byte is its item's (which
+ * its first byte says). */
 static int f_checked_len(hamr_call *c)
 {
 	const char *s = hamr_arg_str(c, 0);
-	int64_t k = hamr_item_index(c);
 	size_t n = strlen(s);
+	int64_t k = n ? s[0] - 'a' : 0;
 	for (size_t i = 0; i < n; i++)
 		if (s[i] != pattern(i, k))
 			return hamr_fail(c, "item %lld: byte %zu differs", (long long)k, i);
@@ -747,9 +751,83 @@ static int refused_launch(const char *mode, int rc)
 	TEST_EXIT();
 }
 
+/* Crashes on rank 2, in the worker process that runs it. */
+static int f_crashes_on_2(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	if (world_rank() == 2)
+		raise(SIGSEGV);
+	return hamr_ret_i64(c, x);
+}
+
+/* Items whose node crashes its worker process on rank 2 fail alone
+ * (HAMR_ECRASH), each naming the rank, its host, the item, the worker's
+ * pid and the signal; every other item's value is kept (keep_going), and
+ * the rank goes on serving: a run after it succeeds. */
+static void test_crash_on_rank(void)
+{
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "fragile", .fn = f_crashes_on_2, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+		{.name = "kept", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("fragile", HAMR_I64))},
+		{0}};
+	hamr_module m = {"mpi_crash", defs};
+	hamr_graph *g;
+	hamr_plan *p;
+	hamr_values *in;
+	const char *outs[] = {"kept"};
+	char host[64] = "";
+	gethostname(host, sizeof host - 1);
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", 60));
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	hamr_run_opts o = mpi_opts(HAMR_EXEC_SEQUENTIAL);
+	o.policy = HAMR_KEEP_GOING;
+	hamr_run *r = NULL;
+	CHECK_RC(hamr_run_execute(&r, p, in, &o), HAMR_ECRASH);
+	size_t n_err = hamr_run_error_count(r);
+	int64_t failed_sum = 0;
+	for (size_t k = 0; k < n_err; k++) {
+		const hamr_error_info *e = hamr_run_error_at(r, k);
+		CHECK_EQ_INT(e->code, HAMR_ECRASH);
+		CHECK_EQ_STR(e->node, "fragile");
+		CHECK_EQ_INT(e->rank, 2);
+		CHECK_EQ_STR(e->host, host);
+		CHECK_EQ_INT(e->signal, SIGSEGV);
+		CHECK(e->pid > 0 && e->pid != getpid());
+		CHECK_CONTAINS(e->message, "rank 2 (host ");
+		CHECK_CONTAINS(e->message, "signal 11");
+		failed_sum += e->item;
+	}
+	CHECK(n_err >= 1);
+	int64_t kept = -1;
+	CHECK_OK(hamr_run_result_i64(r, "kept", &kept));
+	CHECK_EQ_INT(kept + failed_sum, 59 * 60 / 2);
+	hamr_run_destroy(r);
+	/* rank 2 serves on */
+	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
+	fixed_result ref = run_fixed(40, &seq);
+	hamr_run_opts again = mpi_opts(HAMR_EXEC_THREADS);
+	fixed_result res = run_fixed(40, &again);
+	CHECK_OK(res.rc);
+	CHECK_EQ_INT(res.total, ref.total);
+	CHECK_EQ_INT(res.ranks & 0xe, 0xe);
+	hamr_values_destroy(in);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
+	/* first: each rank's worker processes come from its fork server */
+	hamr_processes_init();
 	int rc = hamr_mpi_init(&mpi, &argc, &argv, NULL);
 	if (!strcmp(mode, "--one-rank") || !strcmp(mode, "--twin"))
 		return refused_launch(mode, rc);
@@ -776,6 +854,8 @@ int main(int argc, char **argv)
 	RUN_TEST(test_big_items);
 	RUN_TEST(test_refused);
 	RUN_TEST(test_failure_on_rank);
+	if (strcmp(mode, "--threads")) /* on threads a crash ends the job */
+		RUN_TEST(test_crash_on_rank);
 	RUN_TEST(test_random_graphs);
 	hamr_mpi_finalize(mpi);
 	TEST_EXIT();
