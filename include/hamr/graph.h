@@ -174,8 +174,10 @@ typedef struct hamr_fold {
  *                       on parallelizable nodes, one group per node
  *   executor=E          on a parallelizable node: how its block's items
  *                       run, "sequential" (in item order), "threads" (on
- *                       the pool) or "processes" (in worker processes;
+ *                       the pool), "processes" (in worker processes;
  *                       a block that cannot run there runs on the pool)
+ *                       or "mpi" (on the ranks of an MPI job, hamr/mpi.h,
+ *                       with the same limits)
  *   grouping=S          on a parallelizable node: how its block's items
  *                       become tasks, "auto", "block" or "node" (see
  *                       hamr_grouping in hamr/runtime.h) */
