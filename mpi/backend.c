@@ -526,6 +526,13 @@ static int mpi_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 			drop_queued(j);
 		if (stopped == HAMR_BACKEND_CANCEL)
 			send_cancel(j);
+		/* answers first, so that the ranks that gave them get new
+		 * batches at once, before this thread hands a completion on or
+		 * runs an item itself. A failed MPI call ends the job under
+		 * MPI's default error handler; out of memory is tried again
+		 * next round. */
+		mpi_progress(m);
+		dispatch(j);
 		if (j->d_len) {
 			*d = j->done[j->d_head];
 			j->d_head = (j->d_head + 1) % j->d_cap;
@@ -533,12 +540,6 @@ static int mpi_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 			pthread_mutex_unlock(&m->lock);
 			return 1;
 		}
-		/* A failed MPI call ends the job under MPI's default error
-		 * handler; out of memory is tried again next round. */
-		if (!dispatch(j))
-			mpi_progress(m);
-		if (j->d_len)
-			continue;
 		if (!j->q_len && !j->away) {
 			pthread_mutex_unlock(&m->lock);
 			return 0;
@@ -547,7 +548,7 @@ static int mpi_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 			pthread_mutex_unlock(&m->lock);
 			return 0;
 		}
-		if (j->q_len) {
+		if (j->q_len && (m->root_items || m->size == 1)) {
 			/* every rank is busy: run one here */
 			queued q = j->q[j->q_head];
 			j->q_head = (j->q_head + 1) % j->q_cap;

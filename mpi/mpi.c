@@ -14,7 +14,10 @@
 
 void mpi_backoff(int *round)
 {
-	/* a few rounds of yielding, then sleeps doubling from 2 us to 1 ms */
+	/* a few rounds of yielding, then sleeps doubling from 2 us to 1 ms
+	 * (longer yielding, or a timer slack of 1 us instead of Linux's 50,
+	 * made an item's round trip slower on 2 cores, not faster:
+	 * bench/RESULTS.md) */
 	int k = (*round)++;
 	if (k < 4) {
 		sched_yield();
@@ -215,8 +218,9 @@ static int check_reports(hamr_mpi *m, const char *all, const int *off)
 }
 
 /* Every rank's report to rank 0, and rank 0's verdict to every rank: the
- * same code and message everywhere. rc is this rank's own answer so
- * far; the worst of them wins. */
+ * same code and message everywhere. rc is this rank's own answer so far:
+ * a rank that failed sends its message instead of its report, and the
+ * first failure (by rank) is the verdict. */
 static int agree(hamr_mpi *m, int rc)
 {
 	MPI_Barrier(m->comm);
@@ -224,8 +228,11 @@ static int agree(hamr_mpi *m, int rc)
 	if (!rc && !rep)
 		rc = HAMR_ENOMEM;
 	char own[512] = "";
-	if (rc)
+	if (rc) {
 		snprintf(own, sizeof own, "rank %d: %s", m->rank, hamr_errmsg());
+		free(rep);
+		rep = strdup(own);
+	}
 	int len = rep ? (int)strlen(rep) + 1 : 1;
 	int *lens = NULL, *off = NULL;
 	char *all = NULL;
@@ -252,21 +259,15 @@ static int agree(hamr_mpi *m, int rc)
 			worst = HAMR_ENOMEM;
 		} else {
 			for (int r = 0; r < m->size && !worst; r++)
-				if (codes[r])
-					worst = codes[r];
-			if (!worst)
-				worst = check_reports(m, all, off);
-		}
-		if (worst)
-			snprintf(verdict, sizeof verdict, "%s", rc ? own : hamr_errmsg());
-		if (worst && !rc)
-			for (int r = 1; r < m->size && codes && lens; r++)
 				if (codes[r]) {
-					snprintf(verdict, sizeof verdict,
-					         "rank %d failed its part of hamr_mpi_init (%s)", r,
-					         hamr_err_name(codes[r]));
-					break;
+					worst = codes[r];
+					snprintf(verdict, sizeof verdict, "%s", all + off[r]);
 				}
+			if (!worst && (worst = check_reports(m, all, off)))
+				snprintf(verdict, sizeof verdict, "%s", hamr_errmsg());
+		}
+		if (worst && !verdict[0])
+			snprintf(verdict, sizeof verdict, "%s", hamr_strerror(worst));
 	}
 	MPI_Bcast(&worst, 1, MPI_INT, 0, m->comm);
 	MPI_Bcast(verdict, sizeof verdict, MPI_CHAR, 0, m->comm);
@@ -302,6 +303,7 @@ static void display(const hamr_mpi *m, const hamr_mpi_opts *o, int provided)
 	        o->depth ? "API" : dd && *dd ? "environment" : "default");
 	fprintf(stderr, "  HAMR_MPI_EAGER = '%zu' (%s)\n", m->eager,
 	        o->eager ? "API" : getenv("HAMR_MPI_EAGER") && *getenv("HAMR_MPI_EAGER") ? "environment" : "default");
+	fprintf(stderr, "  HAMR_MPI_ROOT_ITEMS = '%d'\n", m->root_items);
 	if (m->batch)
 		fprintf(stderr, "  HAMR_MPI_BATCH = '%d' (%s)\n", m->batch,
 		        o->batch ? "API" : "environment");
@@ -338,6 +340,11 @@ static int init_on(hamr_mpi **out, MPI_Comm comm, int owns, const hamr_mpi_opts 
 	if (!rc)
 		rc = knob(o.eager, "HAMR_MPI_EAGER", 1, 1 << 30, 65536, &eager);
 	m->eager = (size_t)eager;
+	if (!rc)
+		rc = knob(o.root_items == HAMR_OFF ? 0 : o.root_items ? 1 : 0, "HAMR_MPI_ROOT_ITEMS", 0,
+		          1, 1, &m->root_items);
+	if (o.root_items == HAMR_OFF)
+		m->root_items = 0;
 	if (!rc)
 		rc = rank_exec(m, &o);
 	int provided = 0;

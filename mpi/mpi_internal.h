@@ -150,6 +150,7 @@ struct hamr_mpi {
 	int rank, size;
 	int owns_mpi;           /* hamr_mpi_init initialised MPI */
 	int depth, batch;       /* the options, resolved */
+	int root_items;         /* rank 0 runs items while the ranks are busy */
 	size_t eager;
 	hamr_procpool *procs;   /* a serving rank's worker processes; NULL:
 	                         * its pool's threads run the items */

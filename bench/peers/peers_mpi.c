@@ -7,9 +7,11 @@
  *                 block on the ranks: the cost of an item that crosses;
  *                 variant batched (batches grown while under a
  *                 millisecond) or unbatched (--batch 1: an item a batch,
- *                 its round trip)
+ *                 its round trip; 2,000 items)
  *   mpi_cpu       64 items of about 10 ms of work each (proc_cpu's), one
- *                 item at a time on each rank (run under HAMR_WORKERS=1)
+ *                 item at a time on each rank (run under HAMR_WORKERS=1
+ *                 and HAMR_PROCESSES=1: rank 0 runs items while the other
+ *                 ranks' one worker process each runs theirs)
  *   mpi_result    one item whose node returns a 64 MiB bytes value, made on
  *                 rank 1 and handed back to rank 0; units = bytes
  *   mpi_pingpong  64 MiB sent from rank 0 to rank 1 and back with
@@ -149,6 +151,20 @@ static uint64_t run_body(void *ctx, int64_t *ns)
 	return (uint64_t)v;
 }
 
+/* On stderr: what each rank ran of the row's runs (hamr_mpi_stats). */
+static void spread(const char *bench, int ranks)
+{
+	fprintf(stderr, "peers_mpi: %s, %d rank(s): items run per rank", bench, ranks);
+	for (int r = 0; r < ranks; r++) {
+		hamr_mpi_rank_stats st;
+		if (!hamr_mpi_stats(mpi, r, &st))
+			fprintf(stderr, " %lld (%lld batches, at most %d held)", (long long)st.items,
+			        (long long)st.batches, st.held_max);
+	}
+	fprintf(stderr, "\n");
+	hamr_mpi_stats_reset(mpi);
+}
+
 static void drop(job *j)
 {
 	hamr_plan_destroy(j->plan);
@@ -198,6 +214,8 @@ int main(int argc, char **argv)
 		argc -= 2;
 	}
 	peers_opts o;
+	/* first: the ranks' worker processes come from the fork server */
+	hamr_processes_init();
 	hamr_mpi_opts mo = HAMR_MPI_OPTS_INIT;
 	mo.batch = batch;
 	int rc = hamr_mpi_init(&mpi, &argc, &argv, &mo);
@@ -214,9 +232,11 @@ int main(int argc, char **argv)
 	}
 	const char *variant = batch == 1 ? "unbatched" : "batched";
 	if (peers_wanted(&o, "mpi_noop")) {
-		uint64_t n = 100000;
+		/* an item a batch is a round trip each: fewer of them */
+		uint64_t n = batch == 1 ? 2000 : 100000;
 		job j = make(f_noop, HAMR_I64, NULL, (int64_t)n);
 		peers_measure(&o, "mpi_noop", "hamr", variant, ranks, n, n, ref_noop(n), run_body, &j);
+		spread("mpi_noop", ranks);
 		drop(&j);
 	}
 	if (peers_wanted(&o, "mpi_cpu")) {
@@ -225,6 +245,7 @@ int main(int argc, char **argv)
 			want += peers_mix(i, CPU_ROUNDS);
 		job j = make(f_cpu, HAMR_I64, NULL, (int64_t)n);
 		peers_measure(&o, "mpi_cpu", "hamr", variant, ranks, n, n, want, run_body, &j);
+		spread("mpi_cpu", ranks);
 		drop(&j);
 	}
 	if (ranks >= 2 && peers_wanted(&o, "mpi_result")) {
@@ -234,6 +255,7 @@ int main(int argc, char **argv)
 		job j = make(f_big, HAMR_BYTES, f_bytes_sum, 1);
 		peers_measure(&o, "mpi_result", "hamr", variant, ranks, RESULT_BYTES, RESULT_BYTES, want,
 		              run_body, &j);
+		spread("mpi_result", ranks);
 		drop(&j);
 	}
 	hamr_mpi_finalize(mpi);

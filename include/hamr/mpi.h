@@ -64,9 +64,13 @@ typedef struct hamr_mpi_opts {
 	 * HAMR_MPI_EAGER, else 65536 */
 	int eager;
 	hamr_mpi_rank_exec rank_exec;
+	/* whether rank 0 runs items itself while every other rank holds its
+	 * `depth` batches: 0: HAMR_MPI_ROOT_ITEMS, else yes; HAMR_OFF: it
+	 * only hands them out (a job of one rank runs them all the same) */
+	int root_items;
 } hamr_mpi_opts;
 
-#define HAMR_MPI_OPTS_INIT {0, 0, 0, HAMR_MPI_RANK_DEFAULT}
+#define HAMR_MPI_OPTS_INIT {0, 0, 0, HAMR_MPI_RANK_DEFAULT, 0}
 
 /* The thread level hamr needs: rank 0 calls MPI from the thread of each
  * block it sends, one call at a time. */

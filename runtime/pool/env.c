@@ -31,7 +31,7 @@ static const char *const known[] = {
 	"HAMR_DISPLAY_ENV", "HAMR_TRACE", "HAMR_STATS",
 	/* read by libhamr_mpi (include/hamr/mpi.h) */
 	"HAMR_MPI_DEPTH", "HAMR_MPI_BATCH", "HAMR_MPI_EAGER",
-	"HAMR_MPI_RANK_EXEC",
+	"HAMR_MPI_RANK_EXEC", "HAMR_MPI_ROOT_ITEMS",
 	/* read by the tests and tools/check.sh, not by the library */
 	"HAMR_TEST_LONG", "HAMR_CHECK_SETARCH"};
 
