@@ -823,6 +823,84 @@ static void test_crash_on_rank(void)
 	hamr_graph_destroy(g);
 }
 
+/* ---- cancel, and the ranks' events ------------------------------------------------------ */
+
+typedef struct seen {
+	_Atomic int ends;     /* node ends of "picky" seen */
+	_Atomic int far;      /* of them, run in another process than this */
+	int cancel_at;        /* cancels the run at this end; 0: never */
+} seen;
+
+static void on_event(const hamr_event *e, void *ud)
+{
+	seen *s = ud;
+	if (e->kind != HAMR_EV_NODE_END || !e->node || strcmp(e->node, "picky"))
+		return;
+	int n = atomic_fetch_add(&s->ends, 1) + 1;
+	if (e->pid != getpid())
+		atomic_fetch_add(&s->far, 1);
+	if (n == s->cancel_at)
+		hamr_run_cancel((hamr_run *)e->run);
+}
+
+/* Hooks hear of every item a rank ran, with the pid that ran it; a run
+ * cancelled from a hook at its first item's end returns HAMR_ECANCELED
+ * without running the rest (dropped on rank 0 and on the ranks), and the
+ * ranks serve the next run. */
+static void test_cancel_and_events(void)
+{
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "picky", .fn = f_double, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("picky", HAMR_I64))},
+		{0}};
+	hamr_module m = {"mpi_cancel", defs};
+	hamr_graph *g;
+	hamr_plan *p;
+	hamr_values *in;
+	const char *outs[] = {"total"};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "n", 3000));
+	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
+	for (int cancel = 0; cancel < 2; cancel++) {
+		seen s = {.cancel_at = cancel};
+		hamr_hook hook = {on_event, &s};
+		hamr_run_opts o = mpi_opts(HAMR_EXEC_THREADS);
+		o.hooks = &hook;
+		o.n_hooks = 1;
+		hamr_run *r = NULL;
+		int rc = hamr_run_execute(&r, p, in, &o);
+		if (cancel) {
+			CHECK_RC(rc, HAMR_ECANCELED);
+			CHECK(atomic_load(&s.ends) < 3000);
+		} else {
+			int64_t total = 0;
+			CHECK_OK(rc);
+			CHECK_OK(hamr_run_result_i64(r, "total", &total));
+			CHECK_EQ_INT(total, 3000 * 2999);
+			CHECK_EQ_INT(atomic_load(&s.ends), 3000);
+			CHECK(atomic_load(&s.far) > 0);
+		}
+		hamr_run_destroy(r);
+	}
+	/* the ranks serve on */
+	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
+	fixed_result ref = run_fixed(100, &seq);
+	hamr_run_opts again = mpi_opts(HAMR_EXEC_THREADS);
+	fixed_result res = run_fixed(100, &again);
+	CHECK_OK(res.rc);
+	CHECK_EQ_INT(res.total, ref.total);
+	hamr_values_destroy(in);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -856,6 +934,7 @@ int main(int argc, char **argv)
 	RUN_TEST(test_failure_on_rank);
 	if (strcmp(mode, "--threads")) /* on threads a crash ends the job */
 		RUN_TEST(test_crash_on_rank);
+	RUN_TEST(test_cancel_and_events);
 	RUN_TEST(test_random_graphs);
 	hamr_mpi_finalize(mpi);
 	TEST_EXIT();
