@@ -9,7 +9,7 @@
  * The graph: an input per outside value, the batch's items as an input
  * list that a parallelizable node emits, the program's nodes reading
  * those by name, and per value handed back a tolerant collect that gives
- * [item index, value] pairs. A node outside blocks (a program without an
+ * the values and their item indices. A node outside blocks (a program without an
  * item) is a plain node of the graph, its result read as it is. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,27 +45,30 @@ static int f_each(hamr_call *c)
 	return 0;
 }
 
-/* A collected list as [item index, value] pairs: the items that failed
- * are missing from it. */
-static int f_pairs(hamr_call *c)
+/* A collected list and its items' indices: [indices, values], the items
+ * that failed missing from both. The values are the collected list
+ * itself, referenced, so that an item costs an index here. */
+static int f_indexed(hamr_call *c)
 {
 	hamr_list l = hamr_arg_list(c, 0);
-	hamr_value out;
-	int rc = hamr_value_make_list(&out, NULL, l.len);
-	for (size_t i = 0; !rc && i < l.len; i++) {
-		hamr_value pair, x = hamr_list_get(l, i);
-		x = hamr_value_ref(&x);
-		if ((rc = hamr_value_make_list(&pair, NULL, 2))) {
-			hamr_value_clear(&x);
-			break;
-		}
-		if (!(rc = hamr_list_append_i64(&pair, hamr_arg_item_index(c, 0, i))))
-			rc = hamr_list_append(&pair, &x);
-		hamr_value_clear(&x);
-		if (!rc)
-			rc = hamr_list_append(&out, &pair);
-		hamr_value_clear(&pair);
+	hamr_value out, index, values = hamr_value_ref(hamr_arg(c, 0));
+	int64_t *at;
+	int rc = hamr_value_alloc_list(&index, HAMR_I64, l.len, (void **)&at);
+	if (rc) {
+		hamr_value_clear(&values);
+		return rc;
 	}
+	for (size_t i = 0; i < l.len; i++)
+		at[i] = hamr_arg_item_index(c, 0, i);
+	if ((rc = hamr_value_make_list(&out, NULL, 2))) {
+		hamr_value_clear(&index);
+		hamr_value_clear(&values);
+		return rc;
+	}
+	if (!(rc = hamr_list_append(&out, &index)))
+		rc = hamr_list_append(&out, &values);
+	hamr_value_clear(&index);
+	hamr_value_clear(&values);
 	if (rc) {
 		hamr_value_clear(&out);
 		return rc;
@@ -126,7 +129,7 @@ static int add_nodes(rank_plan *rp, hamr_graph *g, int with_items)
 			continue;
 		hamr_dep d[] = {HAMR_DEP_COLLECTED_TOLERANT(rp->names[prog->outs[k]], NULL),
 		                HAMR_DEPS_END};
-		hamr_node_def col = {.name = rp->outs[k], .fn = f_pairs, .kind = HAMR_NODE_COLLECT,
+		hamr_node_def col = {.name = rp->outs[k], .fn = f_indexed, .kind = HAMR_NODE_COLLECT,
 		                     .deps = d};
 		rc = hamr_graph_add_node(g, "mpi", &col);
 	}
@@ -236,7 +239,7 @@ static void item_failed(served_item *it, int code, int32_t node, const char *msg
 		hamr_value_clear(&it->out[o]);
 }
 
-/* What the run gave: each item's values from the pairs, each failure on
+/* What the run gave: each item's values by their indices, each failure on
  * its item, and items with neither failed. */
 static void take_results(const rank_plan *rp, const hamr_run *r, served_item *items, uint32_t n)
 {
@@ -267,14 +270,14 @@ static void take_results(const rank_plan *rp, const hamr_run *r, served_item *it
 			has[k] = 1;
 			continue;
 		}
-		hamr_list pairs = hamr_value_list(res);
-		for (size_t j = 0; j < pairs.len; j++) {
-			hamr_value pv = hamr_list_get(pairs, j);
-			hamr_list pair = hamr_value_list(&pv);
-			int64_t i = hamr_list_i64(pair, 0);
-			if (pair.len != 2 || i < 0 || (uint64_t)i >= n || items[i].rc)
+		hamr_list both = hamr_value_list(res);
+		hamr_value iv = hamr_list_get(both, 0), vv = hamr_list_get(both, 1);
+		hamr_list index = hamr_value_list(&iv), values = hamr_value_list(&vv);
+		for (size_t j = 0; both.len == 2 && j < index.len && j < values.len; j++) {
+			int64_t i = hamr_list_i64(index, j);
+			if (i < 0 || (uint64_t)i >= n || items[i].rc)
 				continue;
-			hamr_value x = hamr_list_get(pair, 1);
+			hamr_value x = hamr_list_get(values, j);
 			items[i].out[k] = hamr_value_ref(&x);
 			has[(size_t)i * prog->n_outs + k] = 1;
 		}
