@@ -11,6 +11,7 @@
  * batch. While every rank is busy, the thread waiting on a job runs its
  * queued items itself. Every MPI call and every job's queues are under
  * m->lock: the thread of any job takes the answers of all of them. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +27,26 @@ typedef struct pending_send {
 	MPI_Request *req; /* the message's, then its large values' */
 } pending_send;
 
+/* A batch stops growing past this many bytes of items (and a rank's
+ * answer is sent in parts of about this size): MPI counts in int. */
+#define BATCH_BYTES ((size_t)64 << 20)
+
 typedef struct queued {
 	int64_t item;
 	hamr_value v;
 } queued;
+
+/* A completion, and what the job's own thread reports when it hands it
+ * on, outside the lock (hooks may call anything, and are the run's, not
+ * the thread's that took the answer): the failure to record, and how many
+ * of the program's nodes ran (the last of them failed when f.code is
+ * set). */
+typedef struct pending {
+	hamr_backend_done d;
+	hamr_backend_failure f; /* f.code 0: none; f.message malloc'd */
+	int rank;               /* where it ran, for the error record */
+	uint32_t n_ran;
+} pending;
 
 struct hamr_backend_job {
 	hamr_mpi *m;
@@ -46,7 +63,7 @@ struct hamr_backend_job {
 	queued *q;
 	size_t q_head, q_len, q_cap;
 	/* completions not taken yet */
-	hamr_backend_done *done;
+	pending *done;
 	size_t d_head, d_len, d_cap;
 	unsigned char *has_prog; /* per rank */
 	int *held;               /* per rank: this job's batches there */
@@ -63,29 +80,34 @@ static int send_to(hamr_mpi *m, int r, int tag, mbuf *b)
 {
 	if (b->rc) {
 		int rc = b->rc;
-		mbuf_free(b);
+		hamr__mbuf_free(b);
 		return rc;
 	}
-	size_t n_req = 1 + mbuf_big_messages(b);
+	size_t n_req = 1 + hamr__mbuf_big_messages(b);
 	pending_send *s = calloc(1, sizeof *s);
 	if (!s || !(s->req = calloc(n_req, sizeof *s->req))) {
 		free(s);
-		mbuf_free(b);
+		hamr__mbuf_free(b);
 		return HAMR_ENOMEM;
 	}
 	s->b = *b;
 	s->n_req = (int)n_req;
 	*b = (mbuf){.eager = m->eager};
-	if (MPI_Isend(s->b.p, (int)s->b.len, MPI_BYTE, r, tag, m->comm, &s->req[0]) != MPI_SUCCESS ||
-	    mbuf_send_bigs(&s->b, m->comm, r, &s->req[1])) {
-		/* MPI's default error handler has ended the job before this */
-		mbuf_free(&s->b);
+	for (size_t k = 0; k < n_req; k++)
+		s->req[k] = MPI_REQUEST_NULL;
+	if (s->b.len > INT_MAX ||
+	    MPI_Isend(s->b.p, (int)s->b.len, MPI_BYTE, r, tag, m->comm, &s->req[0]) != MPI_SUCCESS) {
+		hamr__mbuf_free(&s->b);
 		free(s->req);
 		free(s);
-		return hamr_backend_error(HAMR_EIO, "MPI_Isend to rank %d failed", r);
+		return hamr_backend_error(HAMR_EIO, "a message to rank %d could not be sent", r);
 	}
+	/* from here MPI may read the buffer: it stays until every request
+	 * that started is done */
 	s->next = m->sends;
 	m->sends = s;
+	if (hamr__mbuf_send_bigs(&s->b, m->comm, r, &s->req[1]))
+		return hamr_backend_error(HAMR_EIO, "a large value to rank %d could not be sent", r);
 	return 0;
 }
 
@@ -108,13 +130,13 @@ static void reap_sends(hamr_mpi *m, int wait)
 		}
 		pending_send *s = *p;
 		*p = s->next;
-		mbuf_free(&s->b);
+		hamr__mbuf_free(&s->b);
 		free(s->req);
 		free(s);
 	}
 }
 
-void mpi_flush_sends(hamr_mpi *m)
+void hamr__mpi_flush_sends(hamr_mpi *m)
 {
 	pthread_mutex_lock(&m->lock);
 	reap_sends(m, 1);
@@ -124,17 +146,17 @@ void mpi_flush_sends(hamr_mpi *m)
 static int send_short(hamr_mpi *m, int r, int tag, uint64_t id)
 {
 	mbuf b = {.eager = m->eager};
-	mbuf_u64(&b, id);
+	hamr__mbuf_u64(&b, id);
 	return send_to(m, r, tag, &b);
 }
 
 /* ---- completions ------------------------------------------------------------------ */
 
-static hamr_backend_done *done_push(hamr_backend_job *j)
+static pending *done_push(hamr_backend_job *j)
 {
 	if (j->d_len == j->d_cap) {
 		size_t cap = j->d_cap ? 2 * j->d_cap : 16;
-		hamr_backend_done *d = malloc(cap * sizeof *d);
+		pending *d = malloc(cap * sizeof *d);
 		if (!d)
 			return NULL;
 		for (size_t k = 0; k < j->d_len; k++)
@@ -144,9 +166,25 @@ static hamr_backend_done *done_push(hamr_backend_job *j)
 		j->d_head = 0;
 		j->d_cap = cap;
 	}
-	hamr_backend_done *d = &j->done[(j->d_head + j->d_len++) % j->d_cap];
-	memset(d, 0, sizeof *d);
-	return d;
+	pending *p = &j->done[(j->d_head + j->d_len++) % j->d_cap];
+	memset(p, 0, sizeof *p);
+	p->rank = -1;
+	return p;
+}
+
+/* A completion of item that failed before it ran anywhere, with the
+ * block's first node named. */
+static void push_failure(hamr_backend_job *j, int64_t item, int code, char *msg)
+{
+	pending *p = done_push(j);
+	if (!p) {
+		free(msg);
+		return;
+	}
+	p->d.item = item;
+	p->d.where = (int)getpid();
+	p->f = (hamr_backend_failure){code, j->local.n_nodes ? (int32_t)j->local.nodes[0] : -1,
+	                              item, p->d.where, 0, 1, msg};
 }
 
 /* Queued items come back dropped: the run stopped. */
@@ -154,11 +192,11 @@ static void drop_queued(hamr_backend_job *j)
 {
 	for (; j->q_len; j->q_len--, j->q_head = (j->q_head + 1) % j->q_cap) {
 		queued *q = &j->q[j->q_head];
-		hamr_backend_done *d = done_push(j);
-		if (d) {
-			d->item = q->item;
-			d->rc = HAMR_ECANCELED;
-			d->dropped = 1;
+		pending *p = done_push(j);
+		if (p) {
+			p->d.item = q->item;
+			p->d.rc = HAMR_ECANCELED;
+			p->d.dropped = 1;
 		}
 		hamr_value_clear(&q->v);
 	}
@@ -170,116 +208,134 @@ static int32_t plan_node(const hamr_backend_job *j, int32_t k)
 	return k >= 0 && (uint32_t)k < j->local.n_nodes ? (int32_t)j->local.nodes[k] : -1;
 }
 
-/* One item's outcome from rank src, into a completion. */
-static int take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo, int64_t *t_hi)
+/* One item's outcome from rank src, read whole (every large value it
+ * names received, so that the rank's next messages stay in step) into a
+ * completion of j; of no job's when j is NULL (a closed one's). */
+static void take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo, int64_t *t_hi)
 {
-	hamr_mpi *m = j->m;
-	int64_t item = (int64_t)mread_u64(rd);
-	int attempt = (int)mread_u32(rd);
-	int rc = (int)mread_u32(rd), dropped = (int)mread_u32(rd);
-	int32_t node = (int32_t)mread_u32(rd);
-	int pid = (int)mread_u32(rd), sig = (int)mread_u32(rd);
-	int64_t off = m->ranks[src].clock_off;
-	int64_t t0 = (int64_t)mread_u64(rd) - off, t1 = (int64_t)mread_u64(rd) - off;
-	hamr_backend_done *d = done_push(j);
-	if (!d || rd->bad)
-		return rd->bad ? HAMR_EIO : HAMR_ENOMEM;
-	d->item = item;
-	d->where = pid ? pid : m->ranks[src].pid; /* a worker process of the rank's */
-	d->t0 = t0;
-	d->t1 = t1;
-	if (dropped) {
-		d->rc = HAMR_ECANCELED;
-		d->dropped = 1;
-		return 0;
-	}
-	if (t0 < *t_lo)
-		*t_lo = t0;
-	if (t1 > *t_hi)
-		*t_hi = t1;
-	if (rc) {
-		const char *msg = mread_str(rd);
-		char *text = NULL;
-		if (asprintf(&text, "rank %d (host %s): %s", src, m->ranks[src].host, msg) < 0)
-			text = NULL;
-		hamr_backend_failure f = {rc, plan_node(j, node), item, d->where, sig,
-		                          attempt > 0 ? attempt : 1, text};
-		d->rc = hamr_backend_fail_rank(j->r, &f, src, m->ranks[src].host);
-		free(text);
-	} else {
-		for (uint32_t k = 0; k < j->local.n_outs; k++) {
-			int vrc = mread_value(rd, &d->out[k]);
-			if (vrc) {
-				for (uint32_t e = 0; e < k; e++)
-					hamr_value_clear(&d->out[e]);
-				char *text = NULL;
-				if (asprintf(&text, "rank %d (host %s): a value it handed back could not be decoded: %s",
-				             src, m->ranks[src].host, hamr_errmsg()) < 0)
-					text = NULL;
-				hamr_backend_failure f = {vrc, -1, item, d->where, 0, 1, text};
-				d->rc = hamr_backend_fail_rank(j->r, &f, src, m->ranks[src].host);
-				free(text);
-				return 0;
-			}
+	hamr_mpi *m = j ? j->m : NULL;
+	int64_t item = (int64_t)hamr__mread_u64(rd);
+	int attempt = (int)hamr__mread_u32(rd);
+	int rc = (int)hamr__mread_u32(rd), dropped = (int)hamr__mread_u32(rd);
+	int32_t node = (int32_t)hamr__mread_u32(rd);
+	int pid = (int)hamr__mread_u32(rd), sig = (int)hamr__mread_u32(rd);
+	int64_t t0 = (int64_t)hamr__mread_u64(rd), t1 = (int64_t)hamr__mread_u64(rd);
+	uint32_t n_vals = hamr__mread_u32(rd);
+	const char *msg = rc && !dropped ? hamr__mread_str(rd) : "";
+	hamr_value out[HAMR_BACKEND_MAX_OUT] = {HAMR_VALUE_EMPTY};
+	int vrc = 0;
+	char why[256] = "";
+	for (uint32_t k = 0; k < n_vals && !rd->bad; k++) {
+		hamr_value v;
+		int e = hamr__mread_value(rd, &v);
+		if (e && !vrc) {
+			vrc = e;
+			snprintf(why, sizeof why, "a value it handed back could not be decoded: %s",
+			         hamr_errmsg());
 		}
-		d->n_out = j->local.n_outs;
+		if (!e && k < HAMR_BACKEND_MAX_OUT)
+			out[k] = v;
+		else
+			hamr_value_clear(&v);
 	}
-	for (uint32_t k = 0; k < j->local.n_nodes; k++)
-		hamr_backend_node_ran(j->r, j->local.nodes[k], item, t0, t1, rc, d->where);
-	return 0;
+	pending *p = j && !rd->bad ? done_push(j) : NULL;
+	if (!p) { /* a closed job's, a malformed answer, or no memory */
+		for (uint32_t k = 0; k < HAMR_BACKEND_MAX_OUT; k++)
+			hamr_value_clear(&out[k]);
+		return;
+	}
+	int64_t off = m->ranks[src].clock_off;
+	p->d.item = item;
+	p->d.where = pid ? pid : m->ranks[src].pid; /* a worker process of the rank's */
+	p->d.t0 = t0 - off;
+	p->d.t1 = t1 - off;
+	p->rank = src;
+	if (dropped) {
+		p->d.rc = HAMR_ECANCELED;
+		p->d.dropped = 1;
+		return;
+	}
+	if (p->d.t0 < *t_lo)
+		*t_lo = p->d.t0;
+	if (p->d.t1 > *t_hi)
+		*t_hi = p->d.t1;
+	if (!rc && !vrc && n_vals != j->local.n_outs) {
+		vrc = HAMR_EIO;
+		snprintf(why, sizeof why, "it handed back %u values, not %u", n_vals, j->local.n_outs);
+	}
+	if (!rc && !vrc) {
+		memcpy(p->d.out, out, sizeof out);
+		p->d.n_out = n_vals;
+		p->n_ran = j->local.n_nodes;
+		return;
+	}
+	for (uint32_t k = 0; k < HAMR_BACKEND_MAX_OUT; k++)
+		hamr_value_clear(&out[k]);
+	int32_t failed = plan_node(j, node);
+	char *text = NULL;
+	if (asprintf(&text, "rank %d (host %s): %s", src, m->ranks[src].host, rc ? msg : why) < 0)
+		text = NULL;
+	p->f = (hamr_backend_failure){rc ? rc : vrc, failed, item, p->d.where, sig,
+	                              attempt > 0 ? attempt : 1, text};
+	p->n_ran = rc && node >= 0 ? (uint32_t)node + 1 : 0;
 }
 
-/* A batch's answer from rank src. */
-static int take_answer(hamr_mpi *m, int src, const char *buf, size_t len)
+/* An answer from rank src: outcomes of a batch, the batch's last part
+ * when `last` says so (a rank splits a big one). */
+static void take_answer(hamr_mpi *m, int src, const char *buf, size_t len)
 {
 	mread rd = {buf, len, 0, 0, m->comm, src};
-	uint64_t id = mread_u64(&rd);
-	(void)mread_u64(&rd); /* the batch's number */
-	uint32_t n = mread_u32(&rd);
+	uint64_t id = hamr__mread_u64(&rd);
+	(void)hamr__mread_u64(&rd); /* the batch's number */
+	uint32_t n = hamr__mread_u32(&rd), last = hamr__mread_u32(&rd);
 	hamr_backend_job *j = m->jobs;
 	while (j && j->id != id)
 		j = j->next;
-	if (src > 0 && src < m->size && m->ranks[src].held > 0)
+	if (last && src > 0 && src < m->size && m->ranks[src].held > 0)
 		m->ranks[src].held--;
-	if (!j)
-		return 0; /* a closed job's: nobody waits for it */
-	if (j->held[src] > 0)
+	if (j && last && j->held[src] > 0)
 		j->held[src]--;
 	int64_t lo = INT64_MAX, hi = INT64_MIN;
-	int rc = 0;
-	for (uint32_t k = 0; k < n && !rc; k++)
-		rc = take_outcome(j, &rd, src, &lo, &hi);
+	for (uint32_t k = 0; k < n && !rd.bad; k++)
+		take_outcome(j, &rd, src, &lo, &hi);
+	if (!j)
+		return; /* a closed job's: read, so its large values are too */
 	j->away -= n <= j->away ? n : j->away;
 	/* the next batches grow while one takes under a millisecond there,
 	 * and shrink past four */
-	if (!m->batch && hi > lo) {
+	if (last && !m->batch && hi > lo) {
 		if (hi - lo < 1000000 && j->batch < (1 << 16))
 			j->batch *= 2;
 		else if (hi - lo > 4000000 && j->batch > 1)
 			j->batch /= 2;
 	}
-	return rc;
 }
 
-int mpi_progress(hamr_mpi *m)
+int hamr__mpi_progress(hamr_mpi *m)
 {
 	reap_sends(m, 0);
 	for (;;) {
 		int flag = 0, count = 0;
 		MPI_Status st;
-		if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_TAG_DONE, m->comm, &flag, &st) != MPI_SUCCESS)
+		if (MPI_Iprobe(MPI_ANY_SOURCE, TAG_DONE, m->comm, &flag, &st) != MPI_SUCCESS)
 			return hamr_backend_error(HAMR_EIO, "MPI_Iprobe failed");
 		if (!flag)
 			return 0;
 		MPI_Get_count(&st, MPI_BYTE, &count);
+		if (count < 0)
+			return hamr_backend_error(HAMR_EIO, "an answer from rank %d of no byte count",
+			                          st.MPI_SOURCE);
 		char *buf = malloc(count ? (size_t)count : 1);
 		if (!buf)
-			return HAMR_ENOMEM;
-		MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, MPI_TAG_DONE, m->comm, MPI_STATUS_IGNORE);
-		int rc = take_answer(m, st.MPI_SOURCE, buf, (size_t)count);
+			return HAMR_ENOMEM; /* tried again next round */
+		if (MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, TAG_DONE, m->comm,
+		             MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+			free(buf);
+			return hamr_backend_error(HAMR_EIO, "MPI_Recv of an answer from rank %d failed",
+			                          st.MPI_SOURCE);
+		}
+		take_answer(m, st.MPI_SOURCE, buf, (size_t)count);
 		free(buf);
-		if (rc)
-			return rc;
 	}
 }
 
@@ -298,27 +354,47 @@ static int dispatch(hamr_backend_job *j)
 		int rc;
 		if (!j->has_prog[best]) {
 			mbuf p = {.eager = m->eager};
-			mbuf_u64(&p, j->id);
-			mbuf_cat(&p, &j->prog);
-			if ((rc = send_to(m, best, MPI_TAG_PROG, &p)))
+			hamr__mbuf_u64(&p, j->id);
+			hamr__mbuf_cat(&p, &j->prog);
+			if ((rc = send_to(m, best, TAG_PROG, &p)))
 				return rc;
 			j->has_prog[best] = 1;
 		}
-		size_t n = j->q_len < (size_t)j->batch ? j->q_len : (size_t)j->batch;
-		mbuf b = {.eager = m->eager};
-		mbuf_u64(&b, j->id);
-		mbuf_u64(&b, j->next_batch++);
-		mbuf_u32(&b, (uint32_t)n);
-		for (size_t k = 0; k < n; k++) {
+		/* each item encoded on its own: one that cannot be fails alone,
+		 * through next; a batch stops growing at BATCH_BYTES */
+		size_t want = j->q_len < (size_t)j->batch ? j->q_len : (size_t)j->batch, n = 0;
+		mbuf items = {.eager = m->eager}, one = {.eager = m->eager};
+		for (size_t k = 0; k < want && items.len < BATCH_BYTES && !items.rc; k++) {
 			queued *q = &j->q[j->q_head];
-			mbuf_u64(&b, (uint64_t)q->item);
-			mbuf_u32(&b, 1);
-			mbuf_value(&b, &q->v); /* its codec was checked at send */
+			hamr__mbuf_u64(&one, (uint64_t)q->item);
+			hamr__mbuf_u32(&one, 1);
+			int vrc = hamr__mbuf_value(&one, &q->v);
+			if (vrc) {
+				char *msg = NULL;
+				if (asprintf(&msg, "its item (type %s) cannot cross to another rank: %s",
+				             hamr_type_name(q->v.type), hamr_errmsg()) < 0)
+					msg = NULL;
+				push_failure(j, q->item, vrc, msg);
+			} else {
+				hamr__mbuf_cat(&items, &one);
+				n++;
+			}
+			hamr__mbuf_free(&one);
 			hamr_value_clear(&q->v);
 			j->q_head = (j->q_head + 1) % j->q_cap;
 			j->q_len--;
 		}
-		if ((rc = send_to(m, best, MPI_TAG_BATCH, &b)))
+		if (!n) {
+			hamr__mbuf_free(&items);
+			continue;
+		}
+		mbuf b = {.eager = m->eager};
+		hamr__mbuf_u64(&b, j->id);
+		hamr__mbuf_u64(&b, j->next_batch++);
+		hamr__mbuf_u32(&b, (uint32_t)n);
+		hamr__mbuf_cat(&b, &items);
+		hamr__mbuf_free(&items);
+		if ((rc = send_to(m, best, TAG_BATCH, &b)))
 			return rc;
 		mpi_rank *rk = &m->ranks[best];
 		rk->stats.batches++;
@@ -332,6 +408,23 @@ static int dispatch(hamr_backend_job *j)
 }
 
 /* ---- the table ------------------------------------------------------------------------ */
+
+/* Hands completion p on as *d, from the job's own thread with the lock
+ * released: the failure recorded, the nodes that ran told to hooks and
+ * statistics. */
+static void hand_on(hamr_backend_job *j, pending *p, hamr_backend_done *d)
+{
+	hamr_mpi *m = j->m;
+	if (p->f.code) {
+		p->d.rc = p->rank >= 0 ? hamr_backend_fail_rank(j->r, &p->f, p->rank, m->ranks[p->rank].host) :
+		                         hamr_backend_fail(j->r, &p->f);
+		free(p->f.message);
+	}
+	for (uint32_t k = 0; !p->d.dropped && k < p->n_ran; k++)
+		hamr_backend_node_ran(j->r, j->local.nodes[k], p->d.item, p->d.t0, p->d.t1,
+		                      k + 1 == p->n_ran ? p->d.rc : 0, p->d.where);
+	*d = p->d;
+}
 
 /* A user type that would cross without a codec: refused before the run. */
 static int no_codec(hamr_type t)
@@ -363,8 +456,8 @@ static int mpi_check(void *self, const hamr_backend_program *prog)
 	/* code that no other rank can find, and outside values known so far */
 	mbuf b = {0};
 	int skip;
-	int rc = mpi_program_encode(prog, &b, &skip);
-	mbuf_free(&b);
+	int rc = hamr__mpi_program_encode(prog, &b, &skip);
+	hamr__mbuf_free(&b);
 	return rc;
 }
 
@@ -373,14 +466,15 @@ static void job_free(hamr_backend_job *j)
 	for (; j->q_len; j->q_len--, j->q_head = (j->q_head + 1) % j->q_cap)
 		hamr_value_clear(&j->q[j->q_head].v);
 	for (; j->d_len; j->d_len--, j->d_head = (j->d_head + 1) % j->d_cap) {
-		hamr_backend_done *d = &j->done[j->d_head];
-		for (uint32_t k = 0; k < d->n_out; k++)
-			hamr_value_clear(&d->out[k]);
+		pending *p = &j->done[j->d_head];
+		for (uint32_t k = 0; k < p->d.n_out; k++)
+			hamr_value_clear(&p->d.out[k]);
+		free(p->f.message);
 	}
 	if (j->slots)
 		for (uint32_t s = 0; s < j->local.n_slots; s++)
 			hamr_value_clear(&j->slots[s]);
-	mbuf_free(&j->prog);
+	hamr__mbuf_free(&j->prog);
 	free(j->q);
 	free(j->done);
 	free(j->has_prog);
@@ -424,7 +518,7 @@ static int mpi_open(void *self, hamr_run *r, const hamr_backend_program *prog,
 	j->local.outs = j->outs;
 	j->local.slots = j->slots;
 	j->prog.eager = m->eager;
-	int rc = m->size > 1 ? mpi_program_encode(prog, &j->prog, &j->skip) : 0;
+	int rc = m->size > 1 ? hamr__mpi_program_encode(prog, &j->prog, &j->skip) : 0;
 	if (rc) {
 		job_free(j);
 		return rc;
@@ -447,7 +541,8 @@ static int mpi_send(hamr_backend_job *j, int64_t item, const hamr_value *v)
 		if (asprintf(&msg, "its item (type %s) would cross to another rank, and the type has no codec (encode and decode)",
 		             hamr_type_name(v->type)) < 0)
 			msg = NULL;
-		hamr_backend_failure f = {HAMR_ECODEC, -1, item, getpid(), 0, 1, msg};
+		hamr_backend_failure f = {HAMR_ECODEC, j->local.n_nodes ? (int32_t)j->local.nodes[0] : -1,
+		                          item, getpid(), 0, 1, msg};
 		int rc = hamr_backend_fail(j->r, &f);
 		free(msg);
 		return rc;
@@ -471,38 +566,47 @@ static int mpi_send(hamr_backend_job *j, int64_t item, const hamr_value *v)
 	queued *q = &j->q[(j->q_head + j->q_len++) % j->q_cap];
 	q->item = item;
 	q->v = v ? hamr_value_ref(v) : (hamr_value)HAMR_VALUE_EMPTY;
-	int rc = dispatch(j);
+	/* queued: it comes back through next, whatever dispatch meets (a
+	 * failed MPI call ends the job under MPI's default error handler) */
+	dispatch(j);
 	pthread_mutex_unlock(&m->lock);
-	return rc;
+	return 0;
 }
 
 /* Runs one queued item here, outside the lock, into a completion. */
 static void serve_here(hamr_backend_job *j, queued q)
 {
-	hamr_backend_done d;
-	memset(&d, 0, sizeof d);
-	d.item = q.item;
-	d.where = (int)getpid();
-	hamr_backend_failure f;
-	d.t0 = hamr_backend_now_ns();
-	int rc = hamr_backend_serve(&j->local, q.item, q.v.type ? &q.v : NULL, 1, d.out, &f);
-	d.t1 = hamr_backend_now_ns();
+	pending p;
+	memset(&p, 0, sizeof p);
+	p.d.item = q.item;
+	p.d.where = (int)getpid();
+	p.rank = 0;
+	p.d.t0 = hamr_backend_now_ns();
+	int rc = hamr_backend_serve(&j->local, q.item, q.v.type ? &q.v : NULL, 1, p.d.out, &p.f);
+	p.d.t1 = hamr_backend_now_ns();
 	hamr_value_clear(&q.v);
-	for (uint32_t k = 0; k < j->local.n_nodes; k++)
-		hamr_backend_node_ran(j->r, j->local.nodes[k], q.item, d.t0, d.t1, rc, d.where);
 	if (rc) {
-		f.where = d.where;
-		d.rc = hamr_backend_fail_rank(j->r, &f, 0, j->m->ranks[0].host);
-		free(f.message);
+		p.f.where = p.d.where;
+		p.n_ran = 0; /* the nodes up to the failed one ran */
+		for (uint32_t k = 0; k < j->local.n_nodes; k++)
+			if ((int32_t)j->local.nodes[k] == p.f.node)
+				p.n_ran = k + 1;
 	} else {
-		d.n_out = j->local.n_outs;
+		p.f.code = 0;
+		p.d.n_out = j->local.n_outs;
+		p.n_ran = j->local.n_nodes;
 	}
 	pthread_mutex_lock(&j->m->lock);
 	j->m->ranks[0].stats.items++;
-	hamr_backend_done *slot = done_push(j);
+	pending *slot = done_push(j);
 	if (slot)
-		*slot = d;
+		*slot = p;
 	pthread_mutex_unlock(&j->m->lock);
+	if (!slot) { /* no memory for it: its values go, the failure is lost */
+		for (uint32_t k = 0; k < p.d.n_out; k++)
+			hamr_value_clear(&p.d.out[k]);
+		free(p.f.message);
+	}
 }
 
 static void send_cancel(hamr_backend_job *j)
@@ -512,7 +616,7 @@ static void send_cancel(hamr_backend_job *j)
 	j->cancel_sent = 1;
 	for (int r = 1; r < j->m->size; r++)
 		if (j->held[r])
-			send_short(j->m, r, MPI_TAG_CANCEL, j->id);
+			send_short(j->m, r, TAG_CANCEL, j->id);
 }
 
 static int mpi_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
@@ -531,13 +635,14 @@ static int mpi_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 		 * runs an item itself. A failed MPI call ends the job under
 		 * MPI's default error handler; out of memory is tried again
 		 * next round. */
-		mpi_progress(m);
+		hamr__mpi_progress(m);
 		dispatch(j);
 		if (j->d_len) {
-			*d = j->done[j->d_head];
+			pending p = j->done[j->d_head];
 			j->d_head = (j->d_head + 1) % j->d_cap;
 			j->d_len--;
 			pthread_mutex_unlock(&m->lock);
+			hand_on(j, &p, d);
 			return 1;
 		}
 		if (!j->q_len && !j->away) {
@@ -560,7 +665,7 @@ static int mpi_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 			continue;
 		}
 		pthread_mutex_unlock(&m->lock);
-		mpi_backoff(&round);
+		hamr__mpi_backoff(&round);
 		pthread_mutex_lock(&m->lock);
 	}
 }
@@ -586,15 +691,15 @@ static void mpi_close(hamr_backend_job *j)
 		send_cancel(j);
 	/* what the ranks still hold comes back; its values are dropped */
 	while (j->away) {
-		if (mpi_progress(m))
+		if (hamr__mpi_progress(m))
 			break;
 		pthread_mutex_unlock(&m->lock);
-		mpi_backoff(&round);
+		hamr__mpi_backoff(&round);
 		pthread_mutex_lock(&m->lock);
 	}
 	for (int r = 1; r < m->size; r++)
 		if (j->has_prog[r])
-			send_short(m, r, MPI_TAG_CLOSE, j->id);
+			send_short(m, r, TAG_CLOSE, j->id);
 	for (hamr_backend_job **p = &m->jobs; *p; p = &(*p)->next)
 		if (*p == j) {
 			*p = j->next;

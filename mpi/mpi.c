@@ -4,6 +4,7 @@
  * loop of the ranks other than 0, and finalize. Rank 0's side of a run is
  * the backend table (mpi/backend.c). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 
 #include "mpi/mpi_internal.h"
 
-void mpi_backoff(int *round)
+void hamr__mpi_backoff(int *round)
 {
 	/* a few rounds of yielding, then sleeps doubling from 2 us to 1 ms
 	 * (longer yielding, or a timer slack of 1 us instead of Linux's 50,
@@ -119,7 +120,7 @@ static char *make_report(int64_t clock)
 {
 	char host[64] = "";
 	gethostname(host, sizeof host - 1);
-	char *objs = mpi_objects_report();
+	char *objs = hamr__mpi_objects_report();
 	if (!objs)
 		return NULL;
 	char *s = NULL;
@@ -423,15 +424,18 @@ void hamr_mpi_finalize(hamr_mpi *m)
 		return;
 	if (m->rank == 0) {
 		hamr_backend_register("mpi", NULL, NULL);
-		mpi_flush_sends(m);
+		hamr__mpi_flush_sends(m);
 		/* the serving ranks return from hamr_mpi_serve */
 		for (int r = 1; r < m->size; r++)
-			MPI_Send(NULL, 0, MPI_BYTE, r, MPI_TAG_STOP, m->comm);
+			MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, m->comm);
 	}
 	mpi_free(m);
 }
 
 /* ---- serving ------------------------------------------------------------------- */
+
+/* An answer is sent in parts past this many bytes. */
+#define ANSWER_BYTES ((size_t)64 << 20)
 
 typedef struct served_job {
 	uint64_t id;
@@ -460,9 +464,9 @@ static served_job *job_find(serving *s, uint64_t id)
 
 static void job_forget(serving *s, served_job *j)
 {
-	mpi_rank_plan_free(j->rp);
+	hamr__mpi_rank_plan_free(j->rp);
 	if (j->p)
-		mpi_program_free(j->p);
+		hamr__mpi_program_free(j->p);
 	free(j->p);
 	free(j->why);
 	*j = s->jobs[--s->n_jobs];
@@ -482,9 +486,9 @@ static int take_program(serving *s, mread *r, uint64_t id)
 	*j = (served_job){.id = id};
 	if (!(j->p = calloc(1, sizeof *j->p)))
 		j->rc = HAMR_ENOMEM;
-	else if ((j->rc = mpi_program_decode(r, j->p)))
+	else if ((j->rc = hamr__mpi_program_decode(r, j->p)))
 		j->why = strdup(hamr_errmsg());
-	else if (s->m->procs && (j->rc = mpi_rank_plan_make(j->p, &j->rp)))
+	else if (s->m->procs && (j->rc = hamr__mpi_rank_plan_make(j->p, &j->rp)))
 		j->why = strdup(hamr_errmsg());
 	return 0;
 }
@@ -500,6 +504,8 @@ static void serve_range(size_t lo, size_t hi, void *arg)
 	batch_ctx *b = arg;
 	for (size_t k = lo; k < hi; k++) {
 		served_item *it = &b->items[k];
+		if (it->rc) /* its item could not be decoded */
+			continue;
 		if (b->j->cancelled) {
 			it->dropped = 1;
 			it->rc = HAMR_ECANCELED;
@@ -530,7 +536,7 @@ static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
 {
 	mbuf vals = {.eager = b->eager};
 	for (uint32_t k = 0; !it->rc && k < n_outs; k++)
-		if (mbuf_value(&vals, &it->out[k])) {
+		if (hamr__mbuf_value(&vals, &it->out[k])) {
 			it->rc = vals.rc;
 			it->node = -1;
 			free(it->msg);
@@ -538,26 +544,86 @@ static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
 			             hamr_type_name(it->out[k].type), hamr_errmsg()) < 0)
 				it->msg = NULL;
 		}
-	mbuf_u64(b, (uint64_t)it->item);
-	mbuf_u32(b, it->attempt);
-	mbuf_u32(b, (uint32_t)it->rc);
-	mbuf_u32(b, (uint32_t)it->dropped);
-	mbuf_u32(b, (uint32_t)it->node);
-	mbuf_u32(b, (uint32_t)it->pid);
-	mbuf_u32(b, (uint32_t)it->signal);
-	mbuf_u64(b, (uint64_t)it->t0);
-	mbuf_u64(b, (uint64_t)it->t1);
-	if (it->rc)
-		mbuf_str(b, it->msg ? it->msg : "");
-	else
-		mbuf_cat(b, &vals);
-	mbuf_free(&vals);
+	hamr__mbuf_u64(b, (uint64_t)it->item);
+	hamr__mbuf_u32(b, it->attempt);
+	hamr__mbuf_u32(b, (uint32_t)it->rc);
+	hamr__mbuf_u32(b, (uint32_t)it->dropped);
+	hamr__mbuf_u32(b, (uint32_t)it->node);
+	hamr__mbuf_u32(b, (uint32_t)it->pid);
+	hamr__mbuf_u32(b, (uint32_t)it->signal);
+	hamr__mbuf_u64(b, (uint64_t)it->t0);
+	hamr__mbuf_u64(b, (uint64_t)it->t1);
+	hamr__mbuf_u32(b, it->rc ? 0 : n_outs);
+	if (it->rc && !it->dropped)
+		hamr__mbuf_str(b, it->msg ? it->msg : "");
+	else if (!it->rc)
+		hamr__mbuf_cat(b, &vals);
+	hamr__mbuf_free(&vals);
+}
+
+/* An answer to rank 0, then the large values it names. 0 or HAMR_EIO. */
+static int send_answer(serving *s, mbuf *out)
+{
+	int rc = out->rc;
+	if (!rc && out->len > INT_MAX)
+		rc = hamr_backend_error(HAMR_EIO, "an answer of %zu bytes", out->len);
+	if (!rc && MPI_Send(out->p, (int)out->len, MPI_BYTE, 0, TAG_DONE, s->m->comm) != MPI_SUCCESS)
+		rc = hamr_backend_error(HAMR_EIO, "rank %d: MPI_Send of an answer failed", s->m->rank);
+	if (!rc)
+		rc = hamr__mbuf_send_bigs(out, s->m->comm, 0, NULL);
+	hamr__mbuf_free(out);
+	return rc;
+}
+
+/* The head of an answer: job, batch, the count of outcomes in it (written
+ * when it is sent) and whether it is the batch's last part. */
+static void answer_head(mbuf *out, uint64_t id, uint64_t batch)
+{
+	hamr__mbuf_u64(out, id);
+	hamr__mbuf_u64(out, batch);
+	hamr__mbuf_u32(out, 0);
+	hamr__mbuf_u32(out, 0);
+}
+
+static void answer_seal(mbuf *out, uint32_t n, int last)
+{
+	uint32_t l = (uint32_t)last;
+	if (out->len >= 24) {
+		memcpy(out->p + 16, &n, sizeof n);
+		memcpy(out->p + 20, &l, sizeof l);
+	}
+}
+
+/* Takes the cancels that have arrived (MPI lets a cancel pass the
+ * batches sent before it, as a probe for its tag alone finds it), and says
+ * whether the job is cancelled. */
+typedef struct stop_ctx {
+	serving *s;
+	served_job *j;
+} stop_ctx;
+
+static int job_stopped(void *arg)
+{
+	stop_ctx *c = arg;
+	hamr_mpi *m = c->s->m;
+	for (;;) {
+		int flag = 0;
+		MPI_Status st;
+		if (MPI_Iprobe(0, TAG_CANCEL, m->comm, &flag, &st) != MPI_SUCCESS || !flag)
+			break;
+		uint64_t id = 0;
+		MPI_Recv(&id, (int)sizeof id, MPI_BYTE, 0, TAG_CANCEL, m->comm, MPI_STATUS_IGNORE);
+		served_job *j = job_find(c->s, id);
+		if (j)
+			j->cancelled = 1;
+	}
+	return c->j->cancelled;
 }
 
 static int serve_batch(serving *s, mread *r, uint64_t id)
 {
-	uint64_t batch = mread_u64(r);
-	uint32_t n = mread_u32(r);
+	uint64_t batch = hamr__mread_u64(r);
+	uint32_t n = hamr__mread_u32(r);
 	served_job *j = job_find(s, id);
 	if (r->bad || !j || n > r->len)
 		return hamr_backend_error(HAMR_EIO, "a malformed batch from rank 0");
@@ -565,10 +631,10 @@ static int serve_batch(serving *s, mread *r, uint64_t id)
 	if (!items)
 		return HAMR_ENOMEM;
 	for (uint32_t k = 0; k < n; k++) {
-		items[k].item = (int64_t)mread_u64(r);
-		items[k].attempt = mread_u32(r);
+		items[k].item = (int64_t)hamr__mread_u64(r);
+		items[k].attempt = hamr__mread_u32(r);
 		items[k].node = -1;
-		int rc = mread_value(r, &items[k].v);
+		int rc = hamr__mread_value(r, &items[k].v);
 		if (rc) {
 			items[k].rc = rc;
 			if (asprintf(&items[k].msg, "its item could not be decoded here: %s",
@@ -577,29 +643,41 @@ static int serve_batch(serving *s, mread *r, uint64_t id)
 		}
 	}
 	batch_ctx b = {j, items};
-	if (j->rp && !j->rc && !j->cancelled)
-		mpi_rank_plan_run(j->rp, s->m->procs, items, n);
-	else
-		hamr_pool_parallel_for(hamr_pool_default(), 0, n, serve_range, &b);
+	stop_ctx stop = {s, j};
+	if (j->rp && !j->rc && !j->cancelled) {
+		hamr__mpi_rank_plan_run(j->rp, s->m->procs, items, n, job_stopped, &stop);
+	} else {
+		/* in parts, looking for a cancel between them */
+		uint32_t part = n / 16 + 1;
+		for (uint32_t lo = 0; lo < n; lo += part) {
+			hamr_pool_parallel_for(hamr_pool_default(), lo, lo + part < n ? lo + part : n,
+			                       serve_range, &b);
+			job_stopped(&stop);
+		}
+	}
+	/* the answer, in parts of about ANSWER_BYTES: MPI counts in int */
 	mbuf out = {.eager = s->m->eager};
-	mbuf_u64(&out, id);
-	mbuf_u64(&out, batch);
-	mbuf_u32(&out, n);
+	answer_head(&out, id, batch);
+	uint32_t in_part = 0;
+	int rc = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		put_outcome(&out, &items[k], j->p ? j->p->prog.n_outs : 0);
+		in_part++;
 		hamr_value_clear(&items[k].v);
 		for (uint32_t o = 0; o < HAMR_BACKEND_MAX_OUT; o++)
 			hamr_value_clear(&items[k].out[o]);
 		free(items[k].msg);
+		if (!rc && out.len > ANSWER_BYTES && k + 1 < n) {
+			answer_seal(&out, in_part, 0);
+			rc = send_answer(s, &out);
+			out = (mbuf){.eager = s->m->eager};
+			answer_head(&out, id, batch);
+			in_part = 0;
+		}
 	}
 	free(items);
-	int rc = out.rc;
-	if (!rc && MPI_Send(out.p, (int)out.len, MPI_BYTE, 0, MPI_TAG_DONE, s->m->comm) != MPI_SUCCESS)
-		rc = hamr_backend_error(HAMR_EIO, "MPI_Send of a batch's outcome failed");
-	if (!rc)
-		rc = mbuf_send_bigs(&out, s->m->comm, 0, NULL);
-	mbuf_free(&out);
-	return rc;
+	answer_seal(&out, in_part, 1);
+	return rc ? (hamr__mbuf_free(&out), rc) : send_answer(s, &out);
 }
 
 int hamr_mpi_serve(hamr_mpi *m)
@@ -618,7 +696,7 @@ int hamr_mpi_serve(hamr_mpi *m)
 			break;
 		}
 		if (!flag) {
-			mpi_backoff(&round);
+			hamr__mpi_backoff(&round);
 			continue;
 		}
 		round = 0;
@@ -633,25 +711,25 @@ int hamr_mpi_serve(hamr_mpi *m)
 			cap = (size_t)count;
 		}
 		MPI_Recv(buf, count, MPI_BYTE, 0, st.MPI_TAG, m->comm, MPI_STATUS_IGNORE);
-		if (st.MPI_TAG == MPI_TAG_STOP)
+		if (st.MPI_TAG == TAG_STOP)
 			break;
-		if (st.MPI_TAG == MPI_TAG_BIG)
+		if (st.MPI_TAG == TAG_BIG)
 			continue; /* of a message that could not be read whole */
 		mread r = {buf, (size_t)count, 0, 0, m->comm, 0};
-		uint64_t id = mread_u64(&r);
+		uint64_t id = hamr__mread_u64(&r);
 		served_job *j = job_find(&s, id);
 		switch (st.MPI_TAG) {
-		case MPI_TAG_PROG:
+		case TAG_PROG:
 			rc = j ? 0 : take_program(&s, &r, id);
 			break;
-		case MPI_TAG_BATCH:
+		case TAG_BATCH:
 			rc = serve_batch(&s, &r, id);
 			break;
-		case MPI_TAG_CANCEL:
+		case TAG_CANCEL:
 			if (j)
 				j->cancelled = 1;
 			break;
-		case MPI_TAG_CLOSE:
+		case TAG_CLOSE:
 			if (j)
 				job_forget(&s, j);
 			break;

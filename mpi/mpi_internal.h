@@ -16,20 +16,20 @@
  * serving rank answers a BATCH with a DONE. Every message but STOP starts
  * with the job's number (u64). */
 enum {
-	MPI_TAG_PROG = 1, /* job, program: a job's program, once per rank */
-	MPI_TAG_BATCH,    /* job, batch, count, (item, attempt, value)... */
-	MPI_TAG_CANCEL,   /* job: drop its batches not yet run */
-	MPI_TAG_CLOSE,    /* job: forget its program */
-	MPI_TAG_STOP,     /* serve returns */
-	MPI_TAG_DONE,     /* job, batch, count, per item its outcome */
-	MPI_TAG_BIG       /* a large string or bytes of the message before it */
+	TAG_PROG = 1, /* job, program: a job's program, once per rank */
+	TAG_BATCH,    /* job, batch, count, (item, attempt, value)... */
+	TAG_CANCEL,   /* job: drop its batches not yet run */
+	TAG_CLOSE,    /* job: forget its program */
+	TAG_STOP,     /* serve returns */
+	TAG_DONE,     /* job, batch, count, per item its outcome */
+	TAG_BIG       /* a large string or bytes of the message before it */
 };
 
 /* Strings and bytes longer than a buffer's `eager` bytes cross as
- * messages of their own (MPI_TAG_BIG), sent from the value's memory and
+ * messages of their own (TAG_BIG), sent from the value's memory and
  * received into the new value's, in the order the message names them;
- * one of more than MPI_BIG_CHUNK bytes in several. */
-#define MPI_BIG_CHUNK ((size_t)1 << 30)
+ * one of more than BIG_CHUNK bytes in several. */
+#define BIG_CHUNK ((size_t)1 << 30)
 
 /* ---- byte buffers ---------------------------------------------------------- */
 
@@ -44,21 +44,21 @@ typedef struct mbuf {
 } mbuf;
 
 /* Frees the bytes and drops the references to the large values. */
-void mbuf_free(mbuf *b);
+void hamr__mbuf_free(mbuf *b);
 /* Appends src's bytes and references to its large values. */
-void mbuf_cat(mbuf *dst, const mbuf *src);
+void hamr__mbuf_cat(mbuf *dst, const mbuf *src);
 /* The messages of b's large values, after b itself went to dest: with
  * reqs, started (MPI_Isend, one request per message, as many as
- * mbuf_big_messages says), else sent (MPI_Send). 0 or HAMR_EIO. */
-size_t mbuf_big_messages(const mbuf *b);
-int mbuf_send_bigs(const mbuf *b, MPI_Comm comm, int dest, MPI_Request *reqs);
-void mbuf_put(mbuf *b, const void *p, size_t n);
-void mbuf_u32(mbuf *b, uint32_t x);
-void mbuf_u64(mbuf *b, uint64_t x);
-void mbuf_str(mbuf *b, const char *s);
+ * hamr__mbuf_big_messages says), else sent (MPI_Send). 0 or HAMR_EIO. */
+size_t hamr__mbuf_big_messages(const mbuf *b);
+int hamr__mbuf_send_bigs(const mbuf *b, MPI_Comm comm, int dest, MPI_Request *reqs);
+void hamr__mbuf_put(mbuf *b, const void *p, size_t n);
+void hamr__mbuf_u32(mbuf *b, uint32_t x);
+void hamr__mbuf_u64(mbuf *b, uint64_t x);
+void hamr__mbuf_str(mbuf *b, const char *s);
 /* v through hamr's codec, after its length (0: no value); an error stays
  * in b->rc and is returned. */
-int mbuf_value(mbuf *b, const hamr_value *v);
+int hamr__mbuf_value(mbuf *b, const hamr_value *v);
 
 typedef struct mread {
 	const char *p;
@@ -68,20 +68,20 @@ typedef struct mread {
 	int src;
 } mread;
 
-uint32_t mread_u32(mread *r);
-uint64_t mread_u64(mread *r);
-/* A string written by mbuf_str, pointing into the buffer. */
-const char *mread_str(mread *r);
-/* A value written by mbuf_value: 0 (empty when its length was 0), or the
+uint32_t hamr__mread_u32(mread *r);
+uint64_t hamr__mread_u64(mread *r);
+/* A string written by hamr__mbuf_str, pointing into the buffer. */
+const char *hamr__mread_str(mread *r);
+/* A value written by hamr__mbuf_value: 0 (empty when its length was 0), or the
  * codec's error. A large one is received here, from r->src. */
-int mread_value(mread *r, hamr_value *out);
+int hamr__mread_value(mread *r, hamr_value *out);
 
 /* ---- loaded objects ---------------------------------------------------------- */
 
 /* The loaded objects of this process: path ("" for the program itself)
  * and ELF build-id in hex ("" when it has none), for the check at init;
  * "path\tbuild-id\n" per object. malloc'd; NULL when out of memory. */
-char *mpi_objects_report(void);
+char *hamr__mpi_objects_report(void);
 
 /* ---- programs ------------------------------------------------------------------ */
 
@@ -92,7 +92,7 @@ char *mpi_objects_report(void);
  * for userdata no other rank can find, HAMR_ECODEC for a value without a
  * codec), with hamr_errmsg set. *skip is set when a value the program
  * reads is missing (every item is then skipped). */
-int mpi_program_encode(const hamr_backend_program *prog, mbuf *b, int *skip);
+int hamr__mpi_program_encode(const hamr_backend_program *prog, mbuf *b, int *skip);
 
 /* A program received: its plan and the program that serve its items. */
 typedef struct mpi_program {
@@ -102,11 +102,11 @@ typedef struct mpi_program {
 	hamr_value *slots; /* the outside values, owned */
 } mpi_program;
 
-/* Decodes a program made by mpi_program_encode, loading objects this
+/* Decodes a program made by hamr__mpi_program_encode, loading objects this
  * process lacks. 0, or the error (HAMR_EMODULE naming the object) with
  * hamr_errmsg set. */
-int mpi_program_decode(mread *r, mpi_program *out);
-void mpi_program_free(mpi_program *p);
+int hamr__mpi_program_decode(mread *r, mpi_program *out);
+void hamr__mpi_program_free(mpi_program *p);
 
 /* ---- a serving rank's items ------------------------------------------------------ */
 
@@ -127,10 +127,13 @@ typedef struct served_item {
 /* A program as a graph of this rank's, run in its worker processes
  * (mpi/rankexec.c). */
 typedef struct rank_plan rank_plan;
-int mpi_rank_plan_make(const mpi_program *p, rank_plan **out);
-void mpi_rank_plan_free(rank_plan *rp);
-/* Runs the n items in pp's worker processes, filling each one's outcome. */
-void mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *items, uint32_t n);
+int hamr__mpi_rank_plan_make(const mpi_program *p, rank_plan **out);
+void hamr__mpi_rank_plan_free(rank_plan *rp);
+/* Runs the n items in pp's worker processes, filling each one's outcome;
+ * cancels the run when stop(ctx), which it asks while it waits, says
+ * so (the items it stopped come back dropped). */
+void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *items, uint32_t n,
+                       int (*stop)(void *), void *ctx);
 
 /* ---- the state of every rank --------------------------------------------------- */
 
@@ -163,14 +166,14 @@ struct hamr_mpi {
 
 /* Rank 0: takes every answer that has arrived and hands it to its job.
  * Under m->lock. 0 or HAMR_EIO. */
-int mpi_progress(hamr_mpi *m);
+int hamr__mpi_progress(hamr_mpi *m);
 
 /* Rank 0: waits until every send of m is done (before finalize). */
-void mpi_flush_sends(hamr_mpi *m);
+void hamr__mpi_flush_sends(hamr_mpi *m);
 
 /* Sleeps a little longer each round, from a few microseconds to a
  * millisecond: how every MPI wait here polls, so that ranks that share
  * cores with busy ones do not spin. */
-void mpi_backoff(int *round);
+void hamr__mpi_backoff(int *round);
 
 #endif /* HAMR_MPI_INTERNAL_H */

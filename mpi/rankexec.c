@@ -11,6 +11,7 @@
  * those by name, and per value handed back a tolerant collect that gives
  * the values and their item indices. A node outside blocks (a program without an
  * item) is a plain node of the graph, its result read as it is. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,7 @@ static int f_indexed(hamr_call *c)
 	return hamr_ret_value(c, &out);
 }
 
-void mpi_rank_plan_free(rank_plan *rp)
+void hamr__mpi_rank_plan_free(rank_plan *rp)
 {
 	if (!rp)
 		return;
@@ -136,7 +137,7 @@ static int add_nodes(rank_plan *rp, hamr_graph *g, int with_items)
 	return rc;
 }
 
-int mpi_rank_plan_make(const mpi_program *p, rank_plan **out)
+int hamr__mpi_rank_plan_make(const mpi_program *p, rank_plan **out)
 {
 	const hamr_backend_program *prog = &p->prog;
 	int with_items = prog->item_slot >= 0;
@@ -207,7 +208,7 @@ int mpi_rank_plan_make(const mpi_program *p, rank_plan **out)
 	hamr_values_destroy(in);
 	hamr_graph_destroy(g);
 	if (rc) {
-		mpi_rank_plan_free(rp);
+		hamr__mpi_rank_plan_free(rp);
 		return rc;
 	}
 	*out = rp;
@@ -296,7 +297,34 @@ static void take_results(const rank_plan *rp, const hamr_run *r, served_item *it
 	free(has);
 }
 
-void mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *items, uint32_t n)
+/* Each item's span: from its first node's start to its last node's end,
+ * as the rank's run reports them (item events carry the item's place in
+ * the batch). */
+typedef struct spans {
+	served_item *items;
+	uint32_t n;
+	_Atomic int ended; /* the run's end event came */
+} spans;
+
+static void on_node(const hamr_event *e, void *ud)
+{
+	spans *s = ud;
+	if (e->kind == HAMR_EV_RUN_END) {
+		atomic_store(&s->ended, 1);
+		return;
+	}
+	int64_t i = e->item < 0 && s->n == 1 ? 0 : e->item;
+	if (i < 0 || (uint64_t)i >= s->n)
+		return;
+	served_item *it = &s->items[i];
+	if (e->kind == HAMR_EV_NODE_START && (!it->t0 || e->t_ns < it->t0))
+		it->t0 = e->t_ns;
+	else if (e->kind == HAMR_EV_NODE_END && e->t_ns > it->t1)
+		it->t1 = e->t_ns;
+}
+
+void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *items, uint32_t n,
+                       int (*stop)(void *), void *ctx)
 {
 	const mpi_program *p = rp->p;
 	const hamr_backend_program *prog = &p->prog;
@@ -320,22 +348,46 @@ void mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *items, uin
 			hamr_value_clear(&list);
 		}
 	}
+	/* started on the pool, so that this thread can watch for a cancel */
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
-	o.executor = prog->item_slot >= 0 ? HAMR_EXEC_SEQUENTIAL : HAMR_EXEC_PROCESSES;
+	o.executor = prog->item_slot >= 0 ? HAMR_EXEC_THREADS : HAMR_EXEC_PROCESSES;
 	o.remote = HAMR_REMOTE_PROCESSES;
 	o.procpool = pp;
 	o.policy = HAMR_KEEP_GOING;
+	spans sp = {items, n, 0};
+	hamr_hook hook = {on_node, &sp};
+	o.hooks = &hook;
+	o.n_hooks = 1;
 	hamr_run *r = NULL;
+	for (uint32_t i = 0; i < n; i++)
+		items[i].t0 = items[i].t1 = 0;
 	int64_t t0 = hamr_backend_now_ns();
-	if (!rc && rp->plan)
-		rc = hamr_run_execute(&r, rp->plan, in, &o);
-	int64_t t1 = hamr_backend_now_ns();
-	for (uint32_t i = 0; i < n; i++) {
-		items[i].t0 = t0;
-		items[i].t1 = t1;
+	if (!rc && rp->plan && !(rc = hamr_run_create(&r, rp->plan, in, &o)) &&
+	    !(rc = hamr_run_start(r))) {
+		for (int round = 0, cancelled = 0; !atomic_load(&sp.ended);) {
+			if (!cancelled && stop(ctx)) {
+				hamr_run_cancel(r);
+				cancelled = 1;
+			}
+			hamr__mpi_backoff(&round);
+		}
+		rc = hamr_run_wait(r);
 	}
+	int64_t t1 = hamr_backend_now_ns();
+	for (uint32_t i = 0; i < n; i++) /* items no node ran for: the run's span */
+		if (!items[i].t0 || items[i].t1 < items[i].t0) {
+			items[i].t0 = t0;
+			items[i].t1 = t1;
+		}
 	if (!rc && !rp->plan)
 		; /* nothing to run: every item is done */
+	else if (rc == HAMR_ECANCELED)
+		for (uint32_t i = 0; i < n; i++) { /* what the cancel stopped: dropped */
+			items[i].rc = HAMR_ECANCELED;
+			items[i].dropped = 1;
+			for (uint32_t o2 = 0; o2 < HAMR_BACKEND_MAX_OUT; o2++)
+				hamr_value_clear(&items[i].out[o2]);
+		}
 	else if (r)
 		take_results(rp, r, items, n);
 	else

@@ -17,7 +17,7 @@
 
 /* ---- byte buffers ------------------------------------------------------------ */
 
-void mbuf_free(mbuf *b)
+void hamr__mbuf_free(mbuf *b)
 {
 	free(b->p);
 	for (size_t k = 0; k < b->n_bigs; k++)
@@ -42,9 +42,9 @@ static int mbuf_big(mbuf *b, const hamr_value *v)
 	return 0;
 }
 
-void mbuf_cat(mbuf *dst, const mbuf *src)
+void hamr__mbuf_cat(mbuf *dst, const mbuf *src)
 {
-	mbuf_put(dst, src->p, src->len);
+	hamr__mbuf_put(dst, src->p, src->len);
 	for (size_t k = 0; k < src->n_bigs && !dst->rc; k++)
 		mbuf_big(dst, &src->bigs[k]);
 	if (src->rc && !dst->rc)
@@ -57,26 +57,26 @@ static const char *big_data(const hamr_value *v, size_t *n)
 	return v->type == HAMR_STR ? hamr_value_str(v, n) : hamr_value_bytes(v, n);
 }
 
-size_t mbuf_big_messages(const mbuf *b)
+size_t hamr__mbuf_big_messages(const mbuf *b)
 {
 	size_t count = 0;
 	for (size_t k = 0; k < b->n_bigs; k++) {
 		size_t n;
 		big_data(&b->bigs[k], &n);
-		count += (n + MPI_BIG_CHUNK - 1) / MPI_BIG_CHUNK;
+		count += (n + BIG_CHUNK - 1) / BIG_CHUNK;
 	}
 	return count;
 }
 
-int mbuf_send_bigs(const mbuf *b, MPI_Comm comm, int dest, MPI_Request *reqs)
+int hamr__mbuf_send_bigs(const mbuf *b, MPI_Comm comm, int dest, MPI_Request *reqs)
 {
 	for (size_t k = 0; k < b->n_bigs; k++) {
 		size_t n;
 		const char *p = big_data(&b->bigs[k], &n);
-		for (size_t at = 0; at < n; at += MPI_BIG_CHUNK) {
-			int part = (int)(n - at < MPI_BIG_CHUNK ? n - at : MPI_BIG_CHUNK);
-			int rc = reqs ? MPI_Isend(p + at, part, MPI_BYTE, dest, MPI_TAG_BIG, comm, reqs++) :
-			                MPI_Send(p + at, part, MPI_BYTE, dest, MPI_TAG_BIG, comm);
+		for (size_t at = 0; at < n; at += BIG_CHUNK) {
+			int part = (int)(n - at < BIG_CHUNK ? n - at : BIG_CHUNK);
+			int rc = reqs ? MPI_Isend(p + at, part, MPI_BYTE, dest, TAG_BIG, comm, reqs++) :
+			                MPI_Send(p + at, part, MPI_BYTE, dest, TAG_BIG, comm);
 			if (rc != MPI_SUCCESS)
 				return hamr_backend_error(HAMR_EIO, "sending a large value to rank %d failed", dest);
 		}
@@ -101,7 +101,7 @@ static int mbuf_grow(mbuf *b, size_t n)
 	return 0;
 }
 
-void mbuf_put(mbuf *b, const void *p, size_t n)
+void hamr__mbuf_put(mbuf *b, const void *p, size_t n)
 {
 	if (n && !mbuf_grow(b, n)) {
 		memcpy(b->p + b->len, p, n);
@@ -109,40 +109,40 @@ void mbuf_put(mbuf *b, const void *p, size_t n)
 	}
 }
 
-void mbuf_u32(mbuf *b, uint32_t x)
+void hamr__mbuf_u32(mbuf *b, uint32_t x)
 {
-	mbuf_put(b, &x, sizeof x);
+	hamr__mbuf_put(b, &x, sizeof x);
 }
 
-void mbuf_u64(mbuf *b, uint64_t x)
+void hamr__mbuf_u64(mbuf *b, uint64_t x)
 {
-	mbuf_put(b, &x, sizeof x);
+	hamr__mbuf_put(b, &x, sizeof x);
 }
 
-void mbuf_str(mbuf *b, const char *s)
+void hamr__mbuf_str(mbuf *b, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	mbuf_u32(b, (uint32_t)n);
-	mbuf_put(b, s ? s : "", n + 1); /* with its NUL: read in place */
+	hamr__mbuf_u32(b, (uint32_t)n);
+	hamr__mbuf_put(b, s ? s : "", n + 1); /* with its NUL: read in place */
 }
 
 /* A value's length field that says a large value follows on its own:
  * then its kind (u32) and its length (u64). */
 #define BIG_VALUE UINT32_MAX
 
-int mbuf_value(mbuf *b, const hamr_value *v)
+int hamr__mbuf_value(mbuf *b, const hamr_value *v)
 {
 	if (!v || !v->type) {
-		mbuf_u32(b, 0);
+		hamr__mbuf_u32(b, 0);
 		return b->rc;
 	}
 	if (b->eager && (v->type == HAMR_STR || v->type == HAMR_BYTES)) {
 		size_t n;
 		big_data(v, &n);
 		if (n > b->eager) {
-			mbuf_u32(b, BIG_VALUE);
-			mbuf_u32(b, (uint32_t)v->type->kind);
-			mbuf_u64(b, n);
+			hamr__mbuf_u32(b, BIG_VALUE);
+			hamr__mbuf_u32(b, (uint32_t)v->type->kind);
+			hamr__mbuf_u64(b, n);
 			return mbuf_big(b, v);
 		}
 	}
@@ -152,7 +152,7 @@ int mbuf_value(mbuf *b, const hamr_value *v)
 		return b->rc ? b->rc : (b->rc = rc);
 	if (need >= BIG_VALUE)
 		return b->rc ? b->rc : (b->rc = HAMR_ERANGE);
-	mbuf_u32(b, (uint32_t)need);
+	hamr__mbuf_u32(b, (uint32_t)need);
 	if (mbuf_grow(b, need))
 		return b->rc;
 	if ((rc = hamr_value_encode(v, b->p + b->len, need, &need)))
@@ -172,7 +172,7 @@ static const void *mread_take(mread *r, size_t n)
 	return p;
 }
 
-uint32_t mread_u32(mread *r)
+uint32_t hamr__mread_u32(mread *r)
 {
 	uint32_t x = 0;
 	const void *p = mread_take(r, sizeof x);
@@ -181,7 +181,7 @@ uint32_t mread_u32(mread *r)
 	return x;
 }
 
-uint64_t mread_u64(mread *r)
+uint64_t hamr__mread_u64(mread *r)
 {
 	uint64_t x = 0;
 	const void *p = mread_take(r, sizeof x);
@@ -190,9 +190,9 @@ uint64_t mread_u64(mread *r)
 	return x;
 }
 
-const char *mread_str(mread *r)
+const char *hamr__mread_str(mread *r)
 {
-	uint32_t n = mread_u32(r);
+	uint32_t n = hamr__mread_u32(r);
 	const char *s = mread_take(r, (size_t)n + 1);
 	if (!s || s[n] != '\0') {
 		r->bad = 1;
@@ -206,31 +206,34 @@ const char *mread_str(mread *r)
  * after it stay in step). */
 static int read_big(mread *r, hamr_value *out)
 {
-	uint32_t kind = mread_u32(r);
-	uint64_t n = mread_u64(r);
-	if (r->bad || (kind != HAMR_KIND_STR && kind != HAMR_KIND_BYTES))
+	uint32_t kind = hamr__mread_u32(r);
+	uint64_t n = hamr__mread_u64(r);
+	if (r->bad)
 		return HAMR_ECODEC;
 	char *p = NULL;
-	int rc = kind == HAMR_KIND_STR ? hamr_value_alloc_str(out, (size_t)n, &p) :
-	                                 hamr_value_alloc_bytes(out, (size_t)n, (void **)&p);
+	int rc = kind == HAMR_KIND_STR   ? hamr_value_alloc_str(out, (size_t)n, &p) :
+	         kind == HAMR_KIND_BYTES ? hamr_value_alloc_bytes(out, (size_t)n, (void **)&p) :
+	                                   HAMR_ECODEC; /* received all the same, and dropped */
 	char *scratch = NULL;
 	if (rc)
-		p = scratch = malloc(MPI_BIG_CHUNK < n ? MPI_BIG_CHUNK : (size_t)n + 1);
-	for (uint64_t at = 0; at < n; at += MPI_BIG_CHUNK) {
-		int part = (int)(n - at < MPI_BIG_CHUNK ? n - at : MPI_BIG_CHUNK);
+		p = scratch = malloc(BIG_CHUNK < n ? BIG_CHUNK : (size_t)n + 1);
+	for (uint64_t at = 0; at < n; at += BIG_CHUNK) {
+		int part = (int)(n - at < BIG_CHUNK ? n - at : BIG_CHUNK);
 		void *dst = scratch ? scratch : p + at;
-		if (!dst || MPI_Recv(dst, part, MPI_BYTE, r->src, MPI_TAG_BIG, r->comm,
+		if (!dst || MPI_Recv(dst, part, MPI_BYTE, r->src, TAG_BIG, r->comm,
 		                     MPI_STATUS_IGNORE) != MPI_SUCCESS)
 			rc = rc ? rc : HAMR_EIO;
 	}
 	free(scratch);
+	if (rc)
+		hamr_value_clear(out);
 	return rc;
 }
 
-int mread_value(mread *r, hamr_value *out)
+int hamr__mread_value(mread *r, hamr_value *out)
 {
 	*out = (hamr_value)HAMR_VALUE_EMPTY;
-	uint32_t n = mread_u32(r);
+	uint32_t n = hamr__mread_u32(r);
 	if (n == BIG_VALUE)
 		return read_big(r, out);
 	if (!n)
@@ -295,20 +298,20 @@ static int report_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	char hex[129];
 	build_id(info, hex, sizeof hex);
 	const char *path = program ? "" : info->dlpi_name;
-	mbuf_put(&c->b, path, strlen(path));
-	mbuf_put(&c->b, "\t", 1);
-	mbuf_put(&c->b, hex, strlen(hex));
-	mbuf_put(&c->b, "\n", 1);
+	hamr__mbuf_put(&c->b, path, strlen(path));
+	hamr__mbuf_put(&c->b, "\t", 1);
+	hamr__mbuf_put(&c->b, hex, strlen(hex));
+	hamr__mbuf_put(&c->b, "\n", 1);
 	return 0;
 }
 
-char *mpi_objects_report(void)
+char *hamr__mpi_objects_report(void)
 {
 	report_ctx c = {{0}, 1};
 	dl_iterate_phdr(report_cb, &c);
-	mbuf_put(&c.b, "", 1);
+	hamr__mbuf_put(&c.b, "", 1);
 	if (c.b.rc) {
-		mbuf_free(&c.b);
+		hamr__mbuf_free(&c.b);
 		return NULL;
 	}
 	return c.b.p;
@@ -375,8 +378,8 @@ static int enc_object(progenc *e, const char *path, const char *hex, uint32_t *i
 	e->obj_path = paths;
 	if (!(paths[e->n_objs] = strdup(path)))
 		return HAMR_ENOMEM;
-	mbuf_str(&e->objs, path);
-	mbuf_str(&e->objs, hex);
+	hamr__mbuf_str(&e->objs, path);
+	hamr__mbuf_str(&e->objs, hex);
 	*idx = e->n_objs++;
 	return e->objs.rc;
 }
@@ -387,8 +390,8 @@ static int enc_code(progenc *e, mbuf *b, const void *addr, int *rc)
 {
 	*rc = 0;
 	if (!addr) {
-		mbuf_u32(b, CODE_NULL);
-		mbuf_u64(b, 0);
+		hamr__mbuf_u32(b, CODE_NULL);
+		hamr__mbuf_u64(b, 0);
 		return 0;
 	}
 	locate_ctx l = {.addr = (uintptr_t)addr, .first = 1};
@@ -398,8 +401,8 @@ static int enc_code(progenc *e, mbuf *b, const void *addr, int *rc)
 	uint32_t idx;
 	if ((*rc = enc_object(e, l.path, l.hex, &idx)))
 		return 0;
-	mbuf_u32(b, idx);
-	mbuf_u64(b, (uint64_t)((uintptr_t)addr - l.base));
+	hamr__mbuf_u32(b, idx);
+	hamr__mbuf_u64(b, (uint64_t)((uintptr_t)addr - l.base));
 	return 0;
 }
 
@@ -422,8 +425,8 @@ static int enc_userdata(progenc *e, mbuf *b, const void *ud, int *rc)
 		return 0;
 	if (mapped((uintptr_t)ud))
 		return 1;
-	mbuf_u32(b, CODE_NUMBER);
-	mbuf_u64(b, (uint64_t)(uintptr_t)ud);
+	hamr__mbuf_u32(b, CODE_NUMBER);
+	hamr__mbuf_u64(b, (uint64_t)(uintptr_t)ud);
 	return 0;
 }
 
@@ -450,8 +453,8 @@ static int enc_type(progenc *e, hamr_type t, int32_t *out)
 		return HAMR_ENOMEM;
 	e->type = types;
 	types[e->n_types] = t;
-	mbuf_str(&e->types, t->name);
-	mbuf_u64(&e->types, t->size);
+	hamr__mbuf_str(&e->types, t->name);
+	hamr__mbuf_u64(&e->types, t->size);
 	const void *fns[] = {(const void *)t->free, (const void *)t->encode,
 	                     (const void *)t->decode, (const void *)t->equal};
 	for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
@@ -469,9 +472,9 @@ static int enc_type(progenc *e, hamr_type t, int32_t *out)
 
 static void progenc_free(progenc *e)
 {
-	mbuf_free(&e->objs);
-	mbuf_free(&e->types);
-	mbuf_free(&e->body);
+	hamr__mbuf_free(&e->objs);
+	hamr__mbuf_free(&e->types);
+	hamr__mbuf_free(&e->body);
 	for (uint32_t k = 0; k < e->n_objs; k++)
 		free(e->obj_path[k]);
 	free(e->obj_path);
@@ -500,7 +503,7 @@ static int encode_nodes(progenc *e, const hamr_backend_program *prog, int32_t *l
 		if ((rc = enc_type(e, n.type, &type)))
 			return rc;
 		mbuf *b = &e->body;
-		mbuf_str(b, n.name);
+		hamr__mbuf_str(b, n.name);
 		if (enc_code(e, b, (const void *)n.fn, &rc) || rc)
 			return rc ? rc :
 			       hamr_backend_error(HAMR_ENOTSUP,
@@ -511,16 +514,16 @@ static int encode_nodes(progenc *e, const hamr_backend_program *prog, int32_t *l
 			       hamr_backend_error(HAMR_ENOTSUP,
 			                          "node \"%s\": its userdata points at memory outside every loaded object (the heap, a stack), which no other rank has",
 			                          n.name);
-		mbuf_u32(b, (uint32_t)type);
-		mbuf_u32(b, n.n_args);
+		hamr__mbuf_u32(b, (uint32_t)type);
+		hamr__mbuf_u32(b, n.n_args);
 		for (uint32_t a = 0; a < n.n_args; a++) {
 			int32_t s = n.args[a];
 			if (s < 0) {
-				mbuf_u32(b, (uint32_t)-1);
+				hamr__mbuf_u32(b, (uint32_t)-1);
 				continue;
 			}
 			int fresh = local[s] < 0;
-			mbuf_u32(b, (uint32_t)local_of(local, n_locals, (uint32_t)s));
+			hamr__mbuf_u32(b, (uint32_t)local_of(local, n_locals, (uint32_t)s));
 			if (!fresh)
 				continue;
 			/* an outside value: crosses once, with the program */
@@ -530,8 +533,8 @@ static int encode_nodes(progenc *e, const hamr_backend_program *prog, int32_t *l
 			int32_t vt;
 			if ((rc = enc_type(e, v->type, &vt)))
 				return rc;
-			mbuf_u32(outer, (uint32_t)local[s]);
-			if ((rc = mbuf_value(outer, v))) {
+			hamr__mbuf_u32(outer, (uint32_t)local[s]);
+			if ((rc = hamr__mbuf_value(outer, v))) {
 				const char *name = "";
 				hamr_backend_slot_info(p, (uint32_t)s, &name, NULL);
 				return rc != HAMR_ECODEC ? rc :
@@ -545,7 +548,7 @@ static int encode_nodes(progenc *e, const hamr_backend_program *prog, int32_t *l
 	return e->body.rc;
 }
 
-int mpi_program_encode(const hamr_backend_program *prog, mbuf *b, int *skip)
+int hamr__mpi_program_encode(const hamr_backend_program *prog, mbuf *b, int *skip)
 {
 	progenc e = {0};
 	mbuf outer = {.eager = b->eager};
@@ -574,31 +577,31 @@ int mpi_program_encode(const hamr_backend_program *prog, mbuf *b, int *skip)
 		uint32_t s = prog->outs[k];
 		if (local[s] < 0) { /* an outside value handed back as it is */
 			local_of(local, &n_locals, s);
-			mbuf_u32(&outer, (uint32_t)local[s]);
-			rc = mbuf_value(&outer, &prog->slots[s]);
+			hamr__mbuf_u32(&outer, (uint32_t)local[s]);
+			rc = hamr__mbuf_value(&outer, &prog->slots[s]);
 			n_outer++;
 		}
 		outs[k] = (uint32_t)local[s];
 	}
 	if (!rc) {
-		mbuf_u32(b, 0x494d5048u); /* "HPMI" */
-		mbuf_u32(b, e.n_objs);
-		mbuf_put(b, e.objs.p, e.objs.len);
-		mbuf_u32(b, e.n_types);
-		mbuf_put(b, e.types.p, e.types.len);
-		mbuf_u32(b, prog->n_nodes);
-		mbuf_u32(b, n_locals);
-		mbuf_u32(b, (uint32_t)item_local);
-		mbuf_put(b, e.body.p, e.body.len);
-		mbuf_u32(b, n_outer);
-		mbuf_cat(b, &outer);
-		mbuf_u32(b, prog->n_outs);
-		mbuf_put(b, outs, prog->n_outs * sizeof *outs);
+		hamr__mbuf_u32(b, 0x494d5048u); /* "HPMI" */
+		hamr__mbuf_u32(b, e.n_objs);
+		hamr__mbuf_put(b, e.objs.p, e.objs.len);
+		hamr__mbuf_u32(b, e.n_types);
+		hamr__mbuf_put(b, e.types.p, e.types.len);
+		hamr__mbuf_u32(b, prog->n_nodes);
+		hamr__mbuf_u32(b, n_locals);
+		hamr__mbuf_u32(b, (uint32_t)item_local);
+		hamr__mbuf_put(b, e.body.p, e.body.len);
+		hamr__mbuf_u32(b, n_outer);
+		hamr__mbuf_cat(b, &outer);
+		hamr__mbuf_u32(b, prog->n_outs);
+		hamr__mbuf_put(b, outs, prog->n_outs * sizeof *outs);
 		rc = b->rc ? b->rc : outer.rc;
 	}
 	free(outs);
 	free(local);
-	mbuf_free(&outer);
+	hamr__mbuf_free(&outer);
 	progenc_free(&e);
 	return rc;
 }
@@ -656,8 +659,8 @@ static int find_object(const char *path, const char *hex, uintptr_t *base)
 
 static void *dec_code(mread *r, const uintptr_t *base, uint32_t n_objs)
 {
-	uint32_t obj = mread_u32(r);
-	uint64_t off = mread_u64(r);
+	uint32_t obj = hamr__mread_u32(r);
+	uint64_t off = hamr__mread_u64(r);
 	if (obj == CODE_NULL)
 		return NULL;
 	if (obj == CODE_NUMBER)
@@ -677,8 +680,8 @@ static int dec_types(mread *r, const uintptr_t *base, uint32_t n_objs, hamr_type
                      uint32_t n_types)
 {
 	for (uint32_t k = 0; k < n_types; k++) {
-		const char *name = mread_str(r);
-		uint64_t size = mread_u64(r);
+		const char *name = hamr__mread_str(r);
+		uint64_t size = hamr__mread_u64(r);
 		void *fns[4];
 		for (int c = 0; c < 4; c++)
 			fns[c] = dec_code(r, base, n_objs);
@@ -724,7 +727,7 @@ static hamr_type dec_type(int32_t t, const hamr_type *types, uint32_t n_types, m
 	return NULL;
 }
 
-void mpi_program_free(mpi_program *p)
+void hamr__mpi_program_free(mpi_program *p)
 {
 	if (p->slots)
 		for (uint32_t s = 0; s < p->prog.n_slots; s++)
@@ -742,27 +745,27 @@ static int dec_nodes(mread *r, const uintptr_t *base, uint32_t n_objs, const ham
 {
 	for (uint32_t k = 0; k < n_nodes; k++) {
 		hamr_backend_node *n = &nodes[k];
-		n->name = mread_str(r);
+		n->name = hamr__mread_str(r);
 		n->fn = (hamr_fn)dec_code(r, base, n_objs);
 		n->userdata = dec_code(r, base, n_objs);
-		n->type = dec_type((int32_t)mread_u32(r), types, n_types, r);
-		n->n_args = mread_u32(r);
-		if (r->bad || n->n_args > n_slots * 8u + 64u)
+		n->type = dec_type((int32_t)hamr__mread_u32(r), types, n_types, r);
+		n->n_args = hamr__mread_u32(r);
+		if (r->bad || n->n_args > (r->len - r->at) / sizeof(uint32_t))
 			return hamr_backend_error(HAMR_ECODEC, "a malformed program");
 		n->args = args;
 		for (uint32_t a = 0; a < n->n_args; a++)
-			args[a] = (int32_t)mread_u32(r);
+			args[a] = (int32_t)hamr__mread_u32(r);
 		args += n->n_args;
 	}
 	return r->bad ? hamr_backend_error(HAMR_ECODEC, "a malformed program") : 0;
 }
 
-int mpi_program_decode(mread *r, mpi_program *out)
+int hamr__mpi_program_decode(mread *r, mpi_program *out)
 {
 	*out = (mpi_program){0};
-	if (mread_u32(r) != 0x494d5048u)
+	if (hamr__mread_u32(r) != 0x494d5048u)
 		return hamr_backend_error(HAMR_ECODEC, "not a program");
-	uint32_t n_objs = mread_u32(r);
+	uint32_t n_objs = hamr__mread_u32(r);
 	if (r->bad || n_objs > 4096)
 		return hamr_backend_error(HAMR_ECODEC, "a malformed program");
 	uintptr_t *base = calloc(n_objs ? n_objs : 1, sizeof *base);
@@ -771,19 +774,19 @@ int mpi_program_decode(mread *r, mpi_program *out)
 	int32_t *args = NULL;
 	int rc = base ? 0 : HAMR_ENOMEM;
 	for (uint32_t k = 0; !rc && k < n_objs; k++) {
-		const char *path = mread_str(r), *hex = mread_str(r);
+		const char *path = hamr__mread_str(r), *hex = hamr__mread_str(r);
 		rc = r->bad ? hamr_backend_error(HAMR_ECODEC, "a malformed program") :
 		              find_object(path, hex, &base[k]);
 	}
-	uint32_t n_types = rc ? 0 : mread_u32(r);
+	uint32_t n_types = rc ? 0 : hamr__mread_u32(r);
 	if (!rc && (r->bad || n_types > 4096))
 		rc = hamr_backend_error(HAMR_ECODEC, "a malformed program");
 	if (!rc && !(types = calloc(n_types ? n_types : 1, sizeof *types)))
 		rc = HAMR_ENOMEM;
 	if (!rc)
 		rc = dec_types(r, base, n_objs, types, n_types);
-	uint32_t n_nodes = rc ? 0 : mread_u32(r), n_slots = rc ? 0 : mread_u32(r);
-	int32_t item_local = rc ? -1 : (int32_t)mread_u32(r);
+	uint32_t n_nodes = rc ? 0 : hamr__mread_u32(r), n_slots = rc ? 0 : hamr__mread_u32(r);
+	int32_t item_local = rc ? -1 : (int32_t)hamr__mread_u32(r);
 	if (!rc && (r->bad || n_nodes > n_slots || n_slots > (1u << 24) ||
 	            (item_local >= 0 && (uint32_t)item_local >= n_slots)))
 		rc = hamr_backend_error(HAMR_ECODEC, "a malformed program");
@@ -801,21 +804,21 @@ int mpi_program_decode(mread *r, mpi_program *out)
 	            !(out->nodes = malloc((n_nodes ? n_nodes : 1) * sizeof *out->nodes))))
 		rc = HAMR_ENOMEM;
 	out->prog.n_slots = out->slots ? n_slots : 0;
-	uint32_t n_outer = rc ? 0 : mread_u32(r);
+	uint32_t n_outer = rc ? 0 : hamr__mread_u32(r);
 	for (uint32_t k = 0; !rc && k < n_outer; k++) {
-		uint32_t l = mread_u32(r);
+		uint32_t l = hamr__mread_u32(r);
 		if (r->bad || l >= n_slots || out->slots[l].type)
 			rc = hamr_backend_error(HAMR_ECODEC, "a malformed program");
-		else if ((rc = mread_value(r, &out->slots[l])))
+		else if ((rc = hamr__mread_value(r, &out->slots[l])))
 			rc = hamr_backend_error(rc, "an outside value of the program: %s", hamr_errmsg());
 	}
-	uint32_t n_outs = rc ? 0 : mread_u32(r);
+	uint32_t n_outs = rc ? 0 : hamr__mread_u32(r);
 	if (!rc && (r->bad || n_outs > HAMR_BACKEND_MAX_OUT))
 		rc = hamr_backend_error(HAMR_ECODEC, "a malformed program");
 	if (!rc && !(out->outs = malloc((n_outs ? n_outs : 1) * sizeof *out->outs)))
 		rc = HAMR_ENOMEM;
 	for (uint32_t k = 0; !rc && k < n_outs; k++)
-		if ((out->outs[k] = mread_u32(r)) >= n_slots || r->bad)
+		if ((out->outs[k] = hamr__mread_u32(r)) >= n_slots || r->bad)
 			rc = hamr_backend_error(HAMR_ECODEC, "a malformed program");
 	if (!rc) {
 		for (uint32_t k = 0; k < n_nodes; k++)
@@ -828,6 +831,6 @@ int mpi_program_decode(mread *r, mpi_program *out)
 	free(nodes);
 	free(args);
 	if (rc)
-		mpi_program_free(out);
+		hamr__mpi_program_free(out);
 	return rc;
 }

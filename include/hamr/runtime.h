@@ -189,8 +189,8 @@ typedef struct hamr_error_info {
 	int signal;          /* signal that killed it, 0 if none */
 	int attempt;         /* attempt number, 1 for the first */
 	const char *message; /* never NULL */
-	int rank;            /* the MPI rank that ran it, -1 when none did (this
-	                      * process or one of its worker processes) */
+	int rank;            /* the MPI rank that ran it (0 for an item rank 0
+	                      * ran itself), -1 outside the MPI executor */
 	const char *host;    /* that rank's host, NULL when rank is -1 */
 } hamr_error_info;
 
