@@ -428,6 +428,7 @@ int hamr_graph_add_node(hamr_graph *g, const char *module,
 		clear_dep_defaults(n, n->n_deps);
 		return out_of_memory_adding(def);
 	}
+	g->n_conditioned += n->n_conds != 0;
 	g->n_defs++;
 	return 0;
 }

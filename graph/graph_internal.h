@@ -72,6 +72,7 @@ struct hamr_graph {
 	 * to that size, so a small graph stays small. */
 	hamr__gnode **def_blocks;
 	uint32_t n_defs, def_cap, n_def_blocks;
+	uint32_t n_conditioned; /* definitions with config conditions */
 	/* config, key -> value */
 	const char **cfg_keys, **cfg_vals;
 	uint32_t n_cfg, cap_cfg;

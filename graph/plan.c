@@ -21,11 +21,13 @@
 #include "serialize/error_internal.h"
 #include "serialize/spelling_internal.h"
 
-enum { ROLE_NONE = 0, ROLE_COMPUTE, ROLE_GIVEN, ROLE_MISSING };
+/* A graph node's role in the plan; a node a value is given for is
+ * ROLE_OFFERED until the walk reaches it (if it does). */
+enum { ROLE_NONE = 0, ROLE_COMPUTE, ROLE_GIVEN, ROLE_MISSING, ROLE_OFFERED };
 
 typedef struct walk {
 	const hamr_graph *g;
-	const hamr_value **given; /* per graph node: its given value, or NULL */
+	const hamr_values *given;
 	uint8_t *role;      /* per graph node */
 	uint32_t *order;    /* computed graph nodes, post-order */
 	uint32_t n_order;
@@ -60,14 +62,26 @@ int hamr__given_wrong_type(const hamr__gnode *n, hamr_type got)
 	                       hamr_type_name(got), hamr_type_name(n->type));
 }
 
+/* Has the walk yet to reach graph node v? */
+static int unreached(const walk *w, uint32_t v)
+{
+	return w->role[v] == ROLE_NONE || w->role[v] == ROLE_OFFERED;
+}
+
+/* Is a value given for graph node v? */
+static int is_given(const walk *w, uint32_t v)
+{
+	return w->role[v] == ROLE_OFFERED || w->role[v] == ROLE_GIVEN;
+}
+
 /* Classifies graph node v reached from graph node `consumer` (UINT32_MAX:
  * an output). Reads v's record only when a value is given for it. */
 static int reach(walk *w, uint32_t v, uint32_t consumer)
 {
 	const hamr_graph *g = w->g;
-	const hamr_value *gv = w->given[v];
-	if (gv) {
+	if (w->role[v] == ROLE_OFFERED) {
 		const hamr__gnode *n = g->nodes[v];
+		const hamr_value *gv = hamr_values_get(w->given, n->name);
 		if (n->type && gv->type != n->type)
 			return hamr__given_wrong_type(n, gv->type);
 		w->role[v] = ROLE_GIVEN;
@@ -91,7 +105,7 @@ static int dep_defaults(const walk *w, const hamr__gdep *d)
 	if (!(d->flags & HAMR_DEP_OPTIONAL))
 		return 0;
 	return (w->g->node_bits[d->target] & HAMR__NODE_KIND) == HAMR_NODE_INPUT &&
-	       !w->given[d->target];
+	       !is_given(w, (uint32_t)d->target);
 }
 
 /* Depth-first from root over the packed dependencies (g->dep_node);
@@ -128,7 +142,7 @@ static int walk_from(walk *w, uint32_t root, uint32_t *stack, uint32_t *edge)
 			missing_input(w, g->nodes[t]->name, g->nodes[v]->name);
 			continue;
 		}
-		if (w->role[t] != ROLE_NONE)
+		if (!unreached(w, (uint32_t)t))
 			continue;
 		rc = reach(w, (uint32_t)t, v);
 		if (rc < 0)
@@ -316,22 +330,13 @@ static int alloc_plan_tables(hamr_plan *p, const walk *w)
 	return 0;
 }
 
-/* Numbers the slots of the computed nodes, in walk order, then of the
- * given values, in graph order, into slot_of (per graph node). Returns the
- * first slot after them, where the defaults begin. The computed nodes'
- * names and types are filled in by lay_out_nodes. */
-static uint32_t number_value_slots(hamr_plan *p, const walk *w, uint32_t *slot_of)
+/* Numbers the slots of the given values, in graph order, into slot_of
+ * (per graph node), after the computed nodes' (numbered by
+ * lay_out_nodes). Returns the first slot after them, where the defaults
+ * begin. */
+static uint32_t number_given_slots(hamr_plan *p, const walk *w, uint32_t *slot_of)
 {
 	const hamr_graph *g = w->g;
-	for (uint32_t i = 0; i < w->n_order; i++) {
-		uint32_t v = w->order[i];
-		uint32_t kind = g->node_bits[v] & HAMR__NODE_KIND;
-		slot_of[v] = i;
-		p->slot_kind[i] = HAMR__SLOT_NODE;
-		if (!p->block_node && (kind == HAMR_NODE_PARALLELIZABLE ||
-		                       kind == HAMR_NODE_COLLECT))
-			p->block_node = g->nodes[v]->name;
-	}
 	uint32_t s = w->n_order;
 	for (uint32_t v = 0; v < g->n_nodes; v++) {
 		if (w->role[v] != ROLE_GIVEN)
@@ -431,15 +436,17 @@ static void assign_plain_arg_slots(hamr_plan *p, const hamr_graph *g, uint32_t i
 	}
 }
 
-/* Every plan node: copied from its graph node, tagged, and its arguments
- * laid out, in walk order, where defaults get slots from first_default
- * on, and tags (a concurrency group is numbered where first met) and
- * their errors are met in the order the nodes run. A plain node (no
- * tags, no default) does not depend on that order: plain nodes are laid
- * out in a second pass in graph order, which reads the graph's records
- * one after another where walk order, on a big graph, jumps between them
- * (a cache miss each). */
-static int lay_out_nodes(hamr_plan *p, const walk *w, const uint32_t *slot_of,
+/* Every plan node: its slot (plan node i's result is slot i) numbered
+ * into slot_of (per graph node), copied from its graph node, tagged, and
+ * its arguments laid out, in walk order, where defaults get slots from
+ * first_default on, and tags (a concurrency group is numbered where first
+ * met) and their errors are met in the order the nodes run. A node's
+ * producers come before it in walk order, so their slots are numbered
+ * when its arguments read them. A plain node (no tags, no default) does
+ * not depend on that order: plain nodes are laid out in a second pass in
+ * graph order, which reads the graph's records one after another where
+ * walk order, on a big graph, jumps between them (a cache miss each). */
+static int lay_out_nodes(hamr_plan *p, const walk *w, uint32_t *slot_of,
                          uint32_t first_default)
 {
 	const hamr_graph *g = w->g;
@@ -447,9 +454,15 @@ static int lay_out_nodes(hamr_plan *p, const walk *w, const uint32_t *slot_of,
 	uint32_t arg_start = 0;
 	for (uint32_t i = 0; i < w->n_order; i++) {
 		uint32_t v = w->order[i];
+		uint32_t bits = g->node_bits[v], kind = bits & HAMR__NODE_KIND;
+		slot_of[v] = i;
+		p->slot_kind[i] = HAMR__SLOT_NODE;
+		if (!p->block_node && (kind == HAMR_NODE_PARALLELIZABLE ||
+		                       kind == HAMR_NODE_COLLECT))
+			p->block_node = g->nodes[v]->name;
 		p->nodes[i].arg_start = arg_start;
 		arg_start += g->dep_start[v + 1] - g->dep_start[v];
-		if (g->node_bits[v] & HAMR__NODE_PLAIN)
+		if (bits & HAMR__NODE_PLAIN)
 			continue;
 		const hamr__gnode *n = g->nodes[v];
 		copy_node(p, i, n, v, p->nodes[i].arg_start);
@@ -527,7 +540,7 @@ static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
 	int rc = alloc_plan_tables(p, w);
 	if (rc)
 		return rc;
-	uint32_t first_default = number_value_slots(p, w, slot_of);
+	uint32_t first_default = number_given_slots(p, w, slot_of);
 	if ((rc = lay_out_nodes(p, w, slot_of, first_default)))
 		return rc;
 	return link_dependents(p);
@@ -625,14 +638,14 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 	uint32_t nn = g->n_nodes ? g->n_nodes : 1;
 	walk w = {0};
 	w.g = g;
-	w.given = calloc(nn, sizeof *w.given);
+	w.given = given;
 	w.role = calloc(nn, 1);
 	w.order = malloc(nn * sizeof *w.order);
 	uint32_t *stack = malloc(nn * sizeof *stack);
 	uint32_t *edge = malloc(nn * sizeof *edge);
 	uint32_t *out_nodes = malloc((n_outputs ? n_outputs : 1) * sizeof *out_nodes);
 	hamr_plan *p = calloc(1, sizeof *p);
-	if (!w.given || !w.role || !w.order || !stack || !edge || !out_nodes || !p) {
+	if (!w.role || !w.order || !stack || !edge || !out_nodes || !p) {
 		rc = hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 		goto out;
 	}
@@ -643,10 +656,9 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 
 	/* names given: looked up once, not per node reached */
 	for (size_t i = 0; i < hamr_values_count(given); i++) {
-		const hamr_value *gv;
-		int32_t v = hamr__graph_lookup(g, hamr_values_at(given, i, &gv));
+		int32_t v = hamr__graph_lookup(g, hamr_values_at(given, i, NULL));
 		if (v >= 0)
-			w.given[v] = gv;
+			w.role[v] = ROLE_OFFERED;
 	}
 	for (size_t i = 0; i < n_outputs; i++) {
 		const char *name = outputs[i];
@@ -666,7 +678,7 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 			missing_input(&w, g->nodes[out_nodes[i]]->name, NULL);
 			continue;
 		}
-		if (w.role[out_nodes[i]] != ROLE_NONE)
+		if (!unreached(&w, out_nodes[i]))
 			continue;
 		if ((rc = walk_from(&w, out_nodes[i], stack, edge)) < 0)
 			goto out;
@@ -705,7 +717,6 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 	p = NULL;
 out:
 	hamr_plan_destroy(p);
-	free(w.given);
 	free(w.role);
 	free(w.order);
 	free(stack);

@@ -109,9 +109,6 @@ static int check_config_keys(const hamr_graph *g)
 			first = k;
 	if (!n_unread)
 		return 0;
-	int has_conds = 0;
-	for (uint32_t i = 0; i < g->n_defs && !has_conds; i++)
-		has_conds = hamr__graph_def(g, i)->n_conds != 0;
 	if (n_unread == 1) {
 		const char *key = g->cfg_keys[first], *near = nearest_key(g, key);
 		hamr__error_set(HAMR_ECONFIG, "config key \"%s\" is read by no config condition of the graph",
@@ -135,7 +132,7 @@ static int check_config_keys(const hamr_graph *g)
 				hamr__error_append(0, " (did you mean \"%s\"?)", near);
 		}
 	}
-	if (!has_conds)
+	if (!g->n_conditioned)
 		hamr__error_append(0, " (the graph has no config conditions)");
 	return HAMR_ECONFIG;
 }
@@ -285,12 +282,34 @@ static int keep_one(const hamr_graph *g, int32_t first, const int32_t *next,
 	return 0;
 }
 
+/* Definition n's result and dependency types made canonical (so that
+ * types compare as pointers); HAMR_ETYPE, naming the node, for one that
+ * cannot be. */
+static int canonical_def(hamr__gnode *n)
+{
+	if (n->type && !(n->type = hamr_type_canonical(n->type)))
+		return hamr__error_append(HAMR_ETYPE, " (result of node \"%s\")", n->name);
+	for (uint32_t k = 0; k < n->n_deps; k++) {
+		hamr__gdep *d = &n->deps[k];
+		if (d->type && !(d->type = hamr_type_canonical(d->type)))
+			return hamr__error_append(HAMR_ETYPE,
+			                          " (dependency \"%s\" of node \"%s\")",
+			                          d->name, n->name);
+	}
+	return 0;
+}
+
 /* How many look-ups ahead a name's slot in g->index is fetched; in
- * resolve_targets, its slot's key is fetched half as far ahead. */
+ * resolve_deps, its slot's key is fetched half as far ahead. */
 #define RESOLVE_AHEAD 16u
 
-/* Steps 2 and 3. Definitions of one name are chained through `next`;
- * *n_def_deps counts the dependencies of all definitions.
+/* Steps 2 and 3, and every definition's types made canonical first
+ * (canonical_def: a type error is reported before any step 2 error, in
+ * definition order). Definitions of one name are chained through `next`;
+ * *n_def_deps counts the dependencies of all definitions. One pass over
+ * the definitions does both, since a big graph's definitions are read
+ * from memory, not cache: a step 2 error waits until every later
+ * definition's types have been made canonical.
  * One map serves both steps: while definitions are grouped it maps each
  * distinct name to its number k, and once the config has picked, its
  * values are renumbered to node indices (-1, read as absent, for a name
@@ -299,35 +318,41 @@ static int select_defs(hamr_graph *g, size_t *n_def_deps)
 {
 	int rc = 0;
 	int32_t *first = NULL, *next = NULL;
-	uint32_t *hash = NULL;
+	uint32_t hash[2 * RESOLVE_AHEAD]; /* of definitions i to i + RESOLVE_AHEAD */
 	uint8_t *bare = NULL; /* per definition: it has no condition */
 	uint32_t n_defs = g->n_defs;
 	if (hamr__names_reserve(&g->index, n_defs))
 		goto nomem;
 	next = malloc((n_defs + 1) * sizeof *next);
 	first = malloc((n_defs + 1) * sizeof *first);
-	hash = malloc((n_defs + 1) * sizeof *hash);
 	bare = malloc(n_defs + 1);
 	g->nodes = malloc((n_defs + 1) * sizeof *g->nodes);
-	if (!next || !first || !hash || !bare || !g->nodes)
+	if (!next || !first || !bare || !g->nodes)
 		goto nomem;
 
 	/* group: first[k] is the k-th distinct name's first definition;
 	 * each name is hashed, and its slot fetched, RESOLVE_AHEAD names
-	 * early (see resolve_targets) */
+	 * early (see resolve_deps) */
 	uint32_t n_names = 0;
 	*n_def_deps = 0;
 	for (uint32_t i = 0; i < n_defs && i < RESOLVE_AHEAD; i++)
-		hash[i] = hamr__names_hash(hamr__graph_def(g, i)->name);
+		hash[i % (2 * RESOLVE_AHEAD)] = hamr__names_hash(hamr__graph_def(g, i)->name);
+	const hamr__gnode *dup_a = NULL, *dup_b = NULL; /* the first step 2 error */
 	for (uint32_t i = 0; i < n_defs; i++) {
 		hamr__gnode *d = hamr__graph_def(g, i);
+		if ((rc = canonical_def(d)))
+			goto out;
+		if (dup_a)
+			continue;
 		if (i + RESOLVE_AHEAD < n_defs) {
-			hash[i + RESOLVE_AHEAD] = hamr__names_hash(hamr__graph_def(g, i + RESOLVE_AHEAD)->name);
-			hamr__names_prefetch(&g->index, hash[i + RESOLVE_AHEAD]);
+			uint32_t h = hamr__names_hash(hamr__graph_def(g, i + RESOLVE_AHEAD)->name);
+			hash[(i + RESOLVE_AHEAD) % (2 * RESOLVE_AHEAD)] = h;
+			hamr__names_prefetch(&g->index, h);
 		}
 		*n_def_deps += d->n_deps;
 		bare[i] = !d->n_conds;
-		int32_t k = hamr__names_get_or_put_hashed(&g->index, d->name, hash[i],
+		int32_t k = hamr__names_get_or_put_hashed(&g->index, d->name,
+		                                          hash[i % (2 * RESOLVE_AHEAD)],
 		                                          (int32_t)n_names);
 		next[i] = -1;
 		if (k < 0) {
@@ -342,11 +367,17 @@ static int select_defs(hamr_graph *g, size_t *n_def_deps)
 			if (earlier->kind == HAMR_NODE_INPUT || d->kind == HAMR_NODE_INPUT)
 				continue;
 			if (!defs_exclusive(earlier, d)) {
-				rc = dup_error(earlier, d);
-				goto out;
+				dup_a = earlier;
+				dup_b = d;
+				break;
 			}
 		}
-		next[last] = (int32_t)i;
+		if (!dup_a)
+			next[last] = (int32_t)i;
+	}
+	if (dup_a) {
+		rc = dup_error(dup_a, dup_b);
+		goto out;
 	}
 
 	/* pick the definition the config keeps, in order of first
@@ -363,152 +394,186 @@ static int select_defs(hamr_graph *g, size_t *n_def_deps)
 		if (keep)
 			g->nodes[g->n_nodes++] = keep;
 	}
-	hamr__names_map_values(&g->index, first);
+	/* with every name kept, name k is node k: the values stand */
+	if (g->n_nodes < n_names)
+		hamr__names_map_values(&g->index, first);
 	goto out;
 nomem:
 	rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
 out:
 	free(first);
 	free(next);
-	free(hash);
 	free(bare);
 	return rc;
 }
 
-/* Step 4's and 5's checks of each node's dependencies, whose targets are
- * resolved; the first error met, in node order, is reported. types[t] is
- * node t's result type: a dependency on a node of any type, or that
- * expects none, needs no look at the producer's record. Fills in
- * g->node_bits, and *earlier: whether every node depends only on nodes
- * before it. */
-static int check_deps(hamr_graph *g, const hamr_type *types, int *earlier)
+/* Step 4's and 5's checks of dependency d of node n (node i), whose
+ * target is resolved. producer_type is the target's result type: a
+ * dependency on a node of any type, or that expects none, needs no look
+ * at the producer's record. Clears *plain for a dependency that is not
+ * plain (see hamr_graph.dep_node). */
+static int check_dep(const hamr_graph *g, const hamr__gnode *n, const hamr__gdep *d,
+                     hamr_type producer_type, int *plain)
 {
-	*earlier = 1;
-	for (uint32_t i = 0; i < g->n_nodes; i++) {
-		const hamr__gnode *n = g->nodes[i];
-		int plain = !n->n_tags;
-		for (uint32_t k = 0; k < n->n_deps; k++) {
-			const hamr__gdep *d = &n->deps[k];
-			plain &= d->target >= 0 && !(d->flags & HAMR_DEP_OPTIONAL);
-			*earlier &= d->target < (int32_t)i;
-			if (d->target < 0) {
-				if (d->flags & HAMR_DEP_OPTIONAL)
-					continue;
-				if (hamr__graph_defines(g, d->name))
-					return hamr__error_set(HAMR_EDEP,
-					                       "node \"%s\" depends on \"%s\", which the config removes (check its config conditions)",
-					                       n->name, d->name);
-				hamr__error_set(HAMR_EDEP,
-				                "node \"%s\" depends on unknown \"%s\"",
-				                n->name, d->name);
-				hamr__graph_hint(g, d->name);
-				return HAMR_EDEP;
-			}
-			if ((d->flags & HAMR_DEP_TOLERANT) && !(d->flags & HAMR_DEP_COLLECT))
-				return hamr__error_set(HAMR_ECOLLECT,
-				                       "node \"%s\" reads \"%s\" tolerantly, but HAMR_DEP_TOLERANT goes with HAMR_DEP_COLLECT",
-				                       n->name, d->name);
-			if ((d->flags & HAMR_DEP_COLLECT) && n->kind != HAMR_NODE_COLLECT)
-				return hamr__error_set(HAMR_ECOLLECT,
-				                       "node \"%s\" collects \"%s\" but is not a collect node",
-				                       n->name, d->name);
-			hamr_type made = types[d->target];
-			if (!made || ((!d->type || d->type == made) &&
-			              (!d->dflt.type || d->dflt.type == made)))
-				continue;
-			const hamr__gnode *producer = g->nodes[d->target];
-			if (d->type && producer->type && d->type != producer->type)
-				return hamr__error_set(HAMR_ETYPE,
-				                       "node \"%s\" expects \"%s\" to be %s, but %s \"%s\" is %s",
-				                       n->name, d->name, hamr_type_name(d->type),
-				                       kind_word(producer), producer->name,
-				                       hamr_type_name(producer->type));
-			if (d->dflt.type && producer->type && d->dflt.type != producer->type)
-				return hamr__error_set(HAMR_ETYPE,
-				                       "node \"%s\": the default of \"%s\" is %s, but %s \"%s\" is %s",
-				                       n->name, d->name, hamr_type_name(d->dflt.type),
-				                       kind_word(producer), producer->name,
-				                       hamr_type_name(producer->type));
-		}
-		if (n->kind == HAMR_NODE_COLLECT) {
-			uint32_t nc = 0;
-			for (uint32_t k = 0; k < n->n_deps; k++)
-				nc += (n->deps[k].flags & HAMR_DEP_COLLECT) != 0;
-			if (!nc)
-				return hamr__error_set(HAMR_ECOLLECT,
-				                       "collect node \"%s\" has no dependency marked HAMR_DEP_COLLECT",
-				                       n->name);
-			if (n->fold && nc > 1)
-				return hamr__error_set(HAMR_ECOLLECT,
-				                       "fold collect \"%s\" collects %u dependencies; a fold consumes one",
-				                       n->name, nc);
-		}
-		g->node_bits[i] = (uint8_t)(n->kind | (plain ? HAMR__NODE_PLAIN : 0));
+	*plain &= d->target >= 0 && !(d->flags & HAMR_DEP_OPTIONAL);
+	if (d->target < 0) {
+		if (d->flags & HAMR_DEP_OPTIONAL)
+			return 0;
+		if (hamr__graph_defines(g, d->name))
+			return hamr__error_set(HAMR_EDEP,
+			                       "node \"%s\" depends on \"%s\", which the config removes (check its config conditions)",
+			                       n->name, d->name);
+		hamr__error_set(HAMR_EDEP,
+		                "node \"%s\" depends on unknown \"%s\"",
+		                n->name, d->name);
+		hamr__graph_hint(g, d->name);
+		return HAMR_EDEP;
 	}
+	if ((d->flags & HAMR_DEP_TOLERANT) && !(d->flags & HAMR_DEP_COLLECT))
+		return hamr__error_set(HAMR_ECOLLECT,
+		                       "node \"%s\" reads \"%s\" tolerantly, but HAMR_DEP_TOLERANT goes with HAMR_DEP_COLLECT",
+		                       n->name, d->name);
+	if ((d->flags & HAMR_DEP_COLLECT) && n->kind != HAMR_NODE_COLLECT)
+		return hamr__error_set(HAMR_ECOLLECT,
+		                       "node \"%s\" collects \"%s\" but is not a collect node",
+		                       n->name, d->name);
+	hamr_type made = producer_type;
+	if (!made || ((!d->type || d->type == made) &&
+	              (!d->dflt.type || d->dflt.type == made)))
+		return 0;
+	const hamr__gnode *producer = g->nodes[d->target];
+	if (d->type && producer->type && d->type != producer->type)
+		return hamr__error_set(HAMR_ETYPE,
+		                       "node \"%s\" expects \"%s\" to be %s, but %s \"%s\" is %s",
+		                       n->name, d->name, hamr_type_name(d->type),
+		                       kind_word(producer), producer->name,
+		                       hamr_type_name(producer->type));
+	if (d->dflt.type && producer->type && d->dflt.type != producer->type)
+		return hamr__error_set(HAMR_ETYPE,
+		                       "node \"%s\": the default of \"%s\" is %s, but %s \"%s\" is %s",
+		                       n->name, d->name, hamr_type_name(d->dflt.type),
+		                       kind_word(producer), producer->name,
+		                       hamr_type_name(producer->type));
 	return 0;
 }
 
-/* Step 4's look-ups: every dependency's target, -1 when no kept node or
- * input has its name; g->dep_start and g->dep_node; types[i], node i's
- * result type. A big graph's names are spread over a table bigger than
- * the caches, and a dependency can name any of them, so every name is
- * hashed first (deps[e], hash[e]: each dependency in node order, its
- * name's hash), and the look-ups then fetch the slot and the key of the
- * look-ups ahead of them: the misses of many look-ups overlap instead of
- * being waited for one after another. */
-static void resolve_targets(hamr_graph *g, hamr__gdep **deps, uint32_t *hash,
-                            hamr_type *types)
+/* Step 4's checks of a collect node n, once its dependencies are. */
+static int check_collect_deps(const hamr__gnode *n)
+{
+	uint32_t nc = 0;
+	for (uint32_t k = 0; k < n->n_deps; k++)
+		nc += (n->deps[k].flags & HAMR_DEP_COLLECT) != 0;
+	if (!nc)
+		return hamr__error_set(HAMR_ECOLLECT,
+		                       "collect node \"%s\" has no dependency marked HAMR_DEP_COLLECT",
+		                       n->name);
+	if (n->fold && nc > 1)
+		return hamr__error_set(HAMR_ECOLLECT,
+		                       "fold collect \"%s\" collects %u dependencies; a fold consumes one",
+		                       n->name, nc);
+	return 0;
+}
+
+/* The dependencies of the kept nodes, in node order, hashed some way
+ * ahead of their look-ups: the look-up of dependency e runs while
+ * dependency e + RESOLVE_AHEAD is hashed and its slot fetched, and the
+ * key of dependency e + RESOLVE_AHEAD / 2 fetched. Only the hashes of
+ * those in between are kept (hash[], a ring). */
+typedef struct dep_ahead {
+	const hamr_graph *g;
+	uint32_t node;               /* the next node whose dependencies come */
+	const hamr__gdep *dep, *end; /* the next dependency to hash, and the
+	                              * end of its node's */
+	uint32_t n_hashed;
+	uint32_t hash[2 * RESOLVE_AHEAD];
+} dep_ahead;
+
+/* Hashes the next dependency, if any, and fetches its slot. */
+static void hash_next_dep(dep_ahead *a)
+{
+	while (a->dep == a->end) {
+		if (a->node == a->g->n_nodes)
+			return;
+		const hamr__gnode *n = a->g->nodes[a->node++];
+		a->dep = n->deps;
+		a->end = n->deps + n->n_deps;
+	}
+	uint32_t h = hamr__names_hash((a->dep++)->name);
+	a->hash[a->n_hashed++ % (2 * RESOLVE_AHEAD)] = h;
+	hamr__names_prefetch(&a->g->index, h);
+}
+
+/* The hash of dependency e (e < a->n_hashed), after hashing the one
+ * RESOLVE_AHEAD on and fetching the key half as far on. */
+static uint32_t dep_hash(dep_ahead *a, uint32_t e)
+{
+	hash_next_dep(a);
+	if (e + RESOLVE_AHEAD / 2 < a->n_hashed)
+		hamr__names_prefetch_key(&a->g->index,
+		                         a->hash[(e + RESOLVE_AHEAD / 2) % (2 * RESOLVE_AHEAD)]);
+	return a->hash[e % (2 * RESOLVE_AHEAD)];
+}
+
+/* Steps 4 and 5, in one pass over the kept nodes in order: every
+ * dependency's target (-1 when no kept node or input has its name), then
+ * its checks, so the first error met in node order is reported; fills in
+ * g->dep_start, g->dep_node and g->node_bits, and *earlier: whether every
+ * node depends only on nodes before it. A big graph's names are spread
+ * over a table bigger than the caches, and a dependency can name any of
+ * them, so each name is hashed, and its slot and key fetched, some
+ * look-ups ahead (dep_ahead): the misses of many look-ups overlap instead
+ * of being waited for one after another. A dependency's producer's type
+ * comes from types[], filled in node by node: the producer's record is
+ * read only for a node named before it is reached. */
+static int resolve_deps(hamr_graph *g, hamr_type *types, int *earlier)
 {
 	const hamr__names *m = &g->index;
-	uint32_t n_edges = 0;
+	dep_ahead ahead = {.g = g};
+	uint32_t e = 0;
+	*earlier = 1;
+	for (uint32_t k = 0; k < RESOLVE_AHEAD; k++)
+		hash_next_dep(&ahead);
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
 		const hamr__gnode *n = g->nodes[i];
+		int plain = !n->n_tags, rc;
 		types[i] = n->type;
-		g->dep_start[i] = n_edges;
-		for (uint32_t k = 0; k < n->n_deps; k++) {
-			deps[n_edges] = &n->deps[k];
-			hash[n_edges++] = hamr__names_hash(n->deps[k].name);
+		g->dep_start[i] = e;
+		for (uint32_t k = 0; k < n->n_deps; k++, e++) {
+			hamr__gdep *d = &n->deps[k];
+			int32_t t = hamr__names_get_hashed(m, d->name, dep_hash(&ahead, e));
+			d->target = t;
+			g->dep_node[e] = d->flags & HAMR_DEP_OPTIONAL ? -1 : t;
+			*earlier &= t < (int32_t)i;
+			hamr_type made = t < 0 ? NULL : t <= (int32_t)i ? types[t] : g->nodes[t]->type;
+			if ((rc = check_dep(g, n, d, made, &plain)))
+				return rc;
 		}
+		if (n->kind == HAMR_NODE_COLLECT && (rc = check_collect_deps(n)))
+			return rc;
+		g->node_bits[i] = (uint8_t)(n->kind | (plain ? HAMR__NODE_PLAIN : 0));
 	}
-	g->dep_start[g->n_nodes] = n_edges;
-	for (uint32_t e = 0; e < n_edges; e++) {
-		if (e + RESOLVE_AHEAD < n_edges)
-			hamr__names_prefetch(m, hash[e + RESOLVE_AHEAD]);
-		if (e + RESOLVE_AHEAD / 2 < n_edges)
-			hamr__names_prefetch_key(m, hash[e + RESOLVE_AHEAD / 2]);
-		hamr__gdep *d = deps[e];
-		d->target = hamr__names_get_hashed(m, d->name, hash[e]);
-		g->dep_node[e] = d->flags & HAMR_DEP_OPTIONAL ? -1 : d->target;
-	}
+	g->dep_start[g->n_nodes] = e;
+	return 0;
 }
 
 /* Steps 4 and 5, for the kept nodes, whose definitions have n_def_deps
- * dependencies in all (kept or not); *earlier as check_deps says. */
+ * dependencies in all (kept or not); *earlier as resolve_deps says. */
 static int resolve(hamr_graph *g, size_t n_def_deps, int *earlier)
 {
 	size_t nn = g->n_nodes ? g->n_nodes : 1, ne = n_def_deps ? n_def_deps : 1;
 	hamr_type *types = NULL;
-	hamr__gdep **deps = NULL;
-	uint32_t *hash = NULL;
 	int rc;
 	if (n_def_deps < UINT32_MAX) {
 		types = malloc(nn * sizeof *types);
-		deps = malloc(ne * sizeof *deps);
-		hash = malloc(ne * sizeof *hash);
 		g->dep_start = malloc((nn + 1) * sizeof *g->dep_start);
 		g->dep_node = malloc(ne * sizeof *g->dep_node);
 		g->node_bits = malloc(nn);
 	}
-	if (!types || !deps || !hash || !g->dep_start || !g->dep_node || !g->node_bits) {
+	if (!types || !g->dep_start || !g->dep_node || !g->node_bits)
 		rc = hamr__error_set(HAMR_ENOMEM, "out of memory building the graph");
-		goto out;
-	}
-	resolve_targets(g, deps, hash, types);
-	rc = check_deps(g, types, earlier);
-out:
+	else
+		rc = resolve_deps(g, types, earlier);
 	free(types);
-	free(deps);
-	free(hash);
 	return rc;
 }
 
@@ -865,33 +930,14 @@ static int assign_scopes(hamr_graph *g, const uint32_t *order)
 	return rc;
 }
 
-static int canonical_types(hamr_graph *g)
-{
-	for (uint32_t i = 0; i < g->n_defs; i++) {
-		hamr__gnode *n = hamr__graph_def(g, i);
-		if (n->type && !(n->type = hamr_type_canonical(n->type)))
-			return hamr__error_append(HAMR_ETYPE, " (result of node \"%s\")",
-			                          n->name);
-		for (uint32_t k = 0; k < n->n_deps; k++) {
-			hamr__gdep *d = &n->deps[k];
-			if (d->type && !(d->type = hamr_type_canonical(d->type)))
-				return hamr__error_append(HAMR_ETYPE,
-				                          " (dependency \"%s\" of node \"%s\")",
-				                          d->name, n->name);
-		}
-	}
-	return 0;
-}
-
 static int validate(hamr_graph *g)
 {
 	int rc;
-	for (uint32_t i = 0; i < g->n_defs; i++)
+	/* only a definition with conditions can fail step 1 */
+	for (uint32_t i = 0; i < g->n_defs && g->n_conditioned; i++)
 		if ((rc = check_conds(hamr__graph_def(g, i))))
 			return rc;
 	if ((rc = check_config_keys(g)))
-		return rc;
-	if ((rc = canonical_types(g)))
 		return rc;
 	size_t n_def_deps = 0;
 	if ((rc = select_defs(g, &n_def_deps)))
