@@ -340,17 +340,22 @@ int hamr__mpi_progress(hamr_mpi *m)
 }
 
 /* Hands out queued items while some rank holds fewer than `depth`
- * batches: the least busy rank first. */
+ * batches: the least busy rank first, and among equally busy ones the
+ * next after the last one served, so that work spreads over every rank
+ * even when each answers before the next batch forms. */
 static int dispatch(hamr_backend_job *j)
 {
 	hamr_mpi *m = j->m;
 	while (j->q_len) {
 		int best = -1;
-		for (int r = 1; r < m->size; r++)
+		for (int k = 0; k < m->size - 1; k++) {
+			int r = 1 + (m->next_rank - 1 + k) % (m->size - 1);
 			if (m->ranks[r].held < m->depth && (best < 0 || m->ranks[r].held < m->ranks[best].held))
 				best = r;
+		}
 		if (best < 0)
 			return 0;
+		m->next_rank = best % (m->size - 1) + 1;
 		int rc;
 		if (!j->has_prog[best]) {
 			mbuf p = {.eager = m->eager};

@@ -329,6 +329,7 @@ static int init_on(hamr_mpi **out, MPI_Comm comm, int owns, const hamr_mpi_opts 
 	MPI_Comm_size(m->comm, &m->size);
 	pthread_mutex_init(&m->lock, NULL);
 	m->next_job = 1;
+	m->next_rank = 1;
 	int rc = 0;
 	if (!(m->ranks = calloc((size_t)m->size, sizeof *m->ranks)))
 		rc = HAMR_ENOMEM;

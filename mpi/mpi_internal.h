@@ -159,6 +159,7 @@ struct hamr_mpi {
 	                         * its pool's threads run the items */
 	pthread_mutex_t lock;   /* rank 0: every MPI call, and what follows */
 	uint64_t next_job;
+	int next_rank;          /* rank 0: where dispatch looks first */
 	struct hamr_backend_job *jobs; /* open jobs, for the answers */
 	struct pending_send *sends;    /* rank 0's sends MPI still reads */
 	mpi_rank *ranks;

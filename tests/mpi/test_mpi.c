@@ -150,8 +150,8 @@ static fixed_result run_fixed(int64_t n, const hamr_run_opts *o)
 
 /* A block's items go to the ranks: the sequential executor's results, on
  * both local executors and for nodes outside blocks too; with 3 items or
- * more every serving rank runs some (the first batches go to idle
- * ranks). */
+ * more every serving rank runs some (batches go to the least busy rank,
+ * and among equally busy ones to the next in turn). */
 static void test_fixed_graph(void)
 {
 	static const int64_t sizes[] = {0, 1, 3, 7, 300, 5000};
