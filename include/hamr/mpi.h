@@ -5,26 +5,31 @@
  * Every rank starts the same program (`mpiexec -n N ./app`). Rank 0 runs
  * the plan; the other ranks call hamr_mpi_serve() and run what rank 0
  * sends them until it finalizes. A run sends a block's items to the ranks
- * with the backend table of this library:
+ * by name once hamr_mpi_init has registered the executor on rank 0:
  *
  *     hamr_run_opts o = HAMR_RUN_OPTS_INIT;
- *     o.remote = HAMR_REMOTE_BACKEND;        // or HAMR_EXEC_BACKEND: nodes too
- *     o.backend = hamr_mpi_backend();
- *     o.backend_self = m;
+ *     o.remote = HAMR_REMOTE_MPI;            // or HAMR_EXEC_MPI: nodes too
+ *
+ * (or the tag executor=mpi, or HAMR_EXECUTOR=mpi), or with the table
+ * itself: o.backend = hamr_mpi_backend(), o.backend_self = m under
+ * HAMR_REMOTE_BACKEND.
  *
  * Code crosses by name: a node's function, its userdata and a user type's
  * descriptor are named by the loaded object that holds them (its path and
  * ELF build-id) and their offset there, so every rank must run the same
- * build. Userdata outside every loaded object (heap memory) cannot cross,
- * and such a node is refused before the run. Values cross through hamr's
+ * build. Userdata in memory outside every loaded object (the heap) cannot
+ * cross, and such a node is refused before the run; a number in the
+ * userdata crosses as it is. Values cross through hamr's
  * codec (hamr_value_encode): a user type without a codec is refused before
  * the run, naming the node and the type.
  *
  * Rank 0 keeps the items and gives each rank at most `depth` batches at
  * once, a new one when one comes back, so a slow rank gets fewer; it runs
- * items itself while every rank is busy. A node's failure on a rank is an
- * ordinary failure of the run: its message starts with the rank and host,
- * its item is the block's item, its pid the rank's process.
+ * items itself while every rank is busy. A serving rank runs them in its
+ * worker processes (or on its pool: hamr_mpi_rank_exec). A node's failure
+ * on a rank is an ordinary failure of the run: the error record names the
+ * rank and host (its message starts with them too), its item is the
+ * block's item, its pid the process that ran it.
  *
  * libhamr itself never links MPI: this header and libhamr_mpi do. */
 #ifndef HAMR_MPI_H
