@@ -365,40 +365,41 @@ static int dispatch(hamr_backend_job *j)
 				return rc;
 			j->has_prog[best] = 1;
 		}
-		/* each item encoded on its own: one that cannot be fails alone,
-		 * through next; a batch stops growing at BATCH_BYTES */
-		size_t want = j->q_len < (size_t)j->batch ? j->q_len : (size_t)j->batch, n = 0;
-		mbuf items = {.eager = m->eager}, one = {.eager = m->eager};
-		for (size_t k = 0; k < want && items.len < BATCH_BYTES && !items.rc; k++) {
+		/* each item written where the batch is built, and taken back
+		 * when it cannot be encoded: that one fails alone, through next;
+		 * a batch stops growing at BATCH_BYTES */
+		size_t want = j->q_len < (size_t)j->batch ? j->q_len : (size_t)j->batch;
+		uint32_t n = 0;
+		mbuf b = {.eager = m->eager};
+		hamr__mbuf_u64(&b, j->id);
+		hamr__mbuf_u64(&b, j->next_batch);
+		hamr__mbuf_u32(&b, 0); /* the count, once known */
+		for (size_t k = 0; k < want && b.len < BATCH_BYTES && !b.rc; k++) {
 			queued *q = &j->q[j->q_head];
-			hamr__mbuf_u64(&one, (uint64_t)q->item);
-			hamr__mbuf_u32(&one, 1);
-			int vrc = hamr__mbuf_value(&one, &q->v);
+			size_t len = b.len, n_bigs = b.n_bigs;
+			hamr__mbuf_u64(&b, (uint64_t)q->item);
+			hamr__mbuf_u32(&b, 1);
+			int vrc = hamr__mbuf_value(&b, &q->v);
 			if (vrc) {
 				char *msg = NULL;
 				if (asprintf(&msg, "its item (type %s) cannot cross to another rank: %s",
 				             hamr_type_name(q->v.type), hamr_errmsg()) < 0)
 					msg = NULL;
 				push_failure(j, q->item, vrc, msg);
+				hamr__mbuf_rewind(&b, len, n_bigs);
 			} else {
-				hamr__mbuf_cat(&items, &one);
 				n++;
 			}
-			hamr__mbuf_free(&one);
 			hamr_value_clear(&q->v);
 			j->q_head = (j->q_head + 1) % j->q_cap;
 			j->q_len--;
 		}
 		if (!n) {
-			hamr__mbuf_free(&items);
+			hamr__mbuf_free(&b);
 			continue;
 		}
-		mbuf b = {.eager = m->eager};
-		hamr__mbuf_u64(&b, j->id);
-		hamr__mbuf_u64(&b, j->next_batch++);
-		hamr__mbuf_u32(&b, (uint32_t)n);
-		hamr__mbuf_cat(&b, &items);
-		hamr__mbuf_free(&items);
+		j->next_batch++;
+		memcpy(b.p + 16, &n, sizeof n);
 		if ((rc = send_to(m, best, TAG_BATCH, &b)))
 			return rc;
 		mpi_rank *rk = &m->ranks[best];

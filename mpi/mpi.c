@@ -530,21 +530,11 @@ static void serve_range(size_t lo, size_t hi, void *arg)
 }
 
 /* An item's outcome on the wire: item, attempt, rc, dropped, node, pid,
- * signal, t0, t1, the
- * message (rc != 0) or the values it hands back. A value that cannot be
- * encoded fails the item instead. */
-static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
+ * signal, t0, t1, the count of values, then the message (a failure) or
+ * the values it hands back. A value that cannot be encoded fails the item
+ * instead: what was written of it is taken back. */
+static void put_fields(mbuf *b, const served_item *it, uint32_t n_vals)
 {
-	mbuf vals = {.eager = b->eager};
-	for (uint32_t k = 0; !it->rc && k < n_outs; k++)
-		if (hamr__mbuf_value(&vals, &it->out[k])) {
-			it->rc = vals.rc;
-			it->node = -1;
-			free(it->msg);
-			if (asprintf(&it->msg, "the value it hands back (type %s) cannot cross to rank 0: %s",
-			             hamr_type_name(it->out[k].type), hamr_errmsg()) < 0)
-				it->msg = NULL;
-		}
 	hamr__mbuf_u64(b, (uint64_t)it->item);
 	hamr__mbuf_u32(b, it->attempt);
 	hamr__mbuf_u32(b, (uint32_t)it->rc);
@@ -554,12 +544,31 @@ static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
 	hamr__mbuf_u32(b, (uint32_t)it->signal);
 	hamr__mbuf_u64(b, (uint64_t)it->t0);
 	hamr__mbuf_u64(b, (uint64_t)it->t1);
-	hamr__mbuf_u32(b, it->rc ? 0 : n_outs);
-	if (it->rc && !it->dropped)
+	hamr__mbuf_u32(b, n_vals);
+}
+
+static void put_outcome(mbuf *b, served_item *it, uint32_t n_outs)
+{
+	size_t len = b->len, n_bigs = b->n_bigs;
+	if (!it->rc) {
+		put_fields(b, it, n_outs);
+		for (uint32_t k = 0; k < n_outs; k++)
+			if (hamr__mbuf_value(b, &it->out[k])) {
+				it->rc = b->rc;
+				it->node = -1;
+				free(it->msg);
+				if (asprintf(&it->msg, "the value it hands back (type %s) cannot cross to rank 0: %s",
+				             hamr_type_name(it->out[k].type), hamr_errmsg()) < 0)
+					it->msg = NULL;
+				hamr__mbuf_rewind(b, len, n_bigs);
+				break;
+			}
+		if (!it->rc)
+			return;
+	}
+	put_fields(b, it, 0);
+	if (!it->dropped)
 		hamr__mbuf_str(b, it->msg ? it->msg : "");
-	else if (!it->rc)
-		hamr__mbuf_cat(b, &vals);
-	hamr__mbuf_free(&vals);
 }
 
 /* An answer to rank 0, then the large values it names. 0 or HAMR_EIO. */

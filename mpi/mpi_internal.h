@@ -45,6 +45,9 @@ typedef struct mbuf {
 
 /* Frees the bytes and drops the references to the large values. */
 void hamr__mbuf_free(mbuf *b);
+/* Takes back what was written after b's first len bytes and n_bigs
+ * large values (an error met there included). */
+void hamr__mbuf_rewind(mbuf *b, size_t len, size_t n_bigs);
 /* Appends src's bytes and references to its large values. */
 void hamr__mbuf_cat(mbuf *dst, const mbuf *src);
 /* The messages of b's large values, after b itself went to dest: with

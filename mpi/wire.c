@@ -42,6 +42,14 @@ static int mbuf_big(mbuf *b, const hamr_value *v)
 	return 0;
 }
 
+void hamr__mbuf_rewind(mbuf *b, size_t len, size_t n_bigs)
+{
+	while (b->n_bigs > n_bigs)
+		hamr_value_clear(&b->bigs[--b->n_bigs]);
+	b->len = len;
+	b->rc = 0;
+}
+
 void hamr__mbuf_cat(mbuf *dst, const mbuf *src)
 {
 	hamr__mbuf_put(dst, src->p, src->len);
