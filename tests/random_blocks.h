@@ -218,6 +218,44 @@ static inline int same_errors(const hamr_run *a, const hamr_run *b)
 	return 1;
 }
 
+/* A random graph's plan, as the tests that run it make it: the graph in
+ * *hg, its outputs (every node of scope 0, blocks' nodes one deep as
+ * lists) in outs, a random input "n" in *in, the plan in *p. The plan's
+ * code: the generator, which knows less than the planner, can make a
+ * block read its own collect, refused (HAMR_EBLOCK). */
+typedef struct random_plan {
+	gen g;
+	hamr_graph *hg;
+	const char *outs[MAX_NODES];
+	int n_out;
+	hamr_values *in;
+	hamr_plan *p;
+} random_plan;
+
+static inline int random_plan_make(random_plan *rp)
+{
+	rp->hg = NULL;
+	rp->in = NULL;
+	rp->p = NULL;
+	rp->n_out = 0;
+	CHECK_OK(hamr_graph_create(&rp->hg));
+	build(&rp->g, rp->hg);
+	const gen *g = &rp->g;
+	for (int v = 0; v < g->n; v++)
+		if (g->depth[g->block[v] ? g->block[v] : g->scope[v]] <= 1)
+			rp->outs[rp->n_out++] = g->name[v];
+	CHECK_OK(hamr_values_create(&rp->in));
+	CHECK_OK(hamr_values_set_i64(rp->in, "n", (int64_t)(rnd() % 100000)));
+	return hamr_plan_create(&rp->p, rp->hg, rp->outs, (size_t)rp->n_out, rp->in);
+}
+
+static inline void random_plan_free(random_plan *rp)
+{
+	hamr_plan_destroy(rp->p);
+	hamr_values_destroy(rp->in);
+	hamr_graph_destroy(rp->hg);
+}
+
 /* What compare_runs found, over many graphs. */
 typedef struct agreement {
 	int same;        /* both succeeded, every output equal (fail_fast) */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 #include "tests/nodes.h"
 
 #define WHERE 4242 /* what the test backend says ran its tasks */
@@ -574,26 +575,14 @@ static int run_tagged(int64_t n, int64_t *total, char *msg)
 		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("next", HAMR_I64))},
 		{0}};
-	hamr_module m = {"tagged", defs};
-	hamr_graph *g;
-	hamr_plan *p;
-	hamr_values *in;
-	hamr_run *r = NULL;
 	const char *outs[] = {"total"};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", n));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
-	int rc = hamr_run_execute(&r, p, in, NULL);
-	snprintf(msg, 256, "%s", r ? hamr_run_error(r)->message : hamr_errmsg());
-	if (!rc)
-		CHECK_OK(hamr_run_result_i64(r, "total", total));
-	hamr_run_destroy(r);
-	hamr_values_destroy(in);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
-	return rc;
+	fixture f = run_with(defs, outs, 1, n, NULL);
+	CHECK_OK(f.plan_rc);
+	snprintf(msg, 256, "%s", f.r ? hamr_run_error(f.r)->message : hamr_errmsg());
+	if (!f.run_rc)
+		*total = i64(&f, "total");
+	done(&f);
+	return f.run_rc;
 }
 
 /* HAMR_EXEC_MPI, HAMR_REMOTE_MPI and the tag executor=mpi name the

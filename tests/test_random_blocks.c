@@ -21,33 +21,22 @@ static uint64_t n_proc_tasks;
 
 static void one_graph(int seed)
 {
-	gen g;
-	hamr_graph *hg = NULL;
-	CHECK_OK(hamr_graph_create(&hg));
-	build(&g, hg);
-	/* outputs: every node of scope 0, blocks' nodes one deep as lists */
-	const char *outs[MAX_NODES];
-	int n_out = 0;
-	for (int v = 0; v < g.n; v++)
-		if (g.depth[g.block[v] ? g.block[v] : g.scope[v]] <= 1)
-			outs[n_out++] = g.name[v];
-	hamr_values *in = NULL;
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", (int64_t)(rnd() % 100000)));
-	hamr_plan *p = NULL;
-	int rc = hamr_plan_create(&p, hg, outs, (size_t)n_out, in);
+	random_plan rp;
+	int rc = random_plan_make(&rp);
 	if (rc == HAMR_EBLOCK) {
-		/* the generator, which knows less than the planner, can make a
-		 * block read its own collect, or a collect read inside its
-		 * block: refused, with the reason */
+		/* a block that reads its own collect, or a collect read inside
+		 * its block: refused, with the reason */
 		if (!strstr(hamr_errmsg(), "would wait for itself") &&
 		    !strstr(hamr_errmsg(), "mismatched nesting"))
 			CHECK_CONTAINS(hamr_errmsg(), "would wait for itself");
 		n_rejected++;
-		hamr_values_destroy(in);
-		hamr_graph_destroy(hg);
+		random_plan_free(&rp);
 		return;
 	}
+	hamr_plan *p = rp.p;
+	hamr_values *in = rp.in;
+	const char **outs = rp.outs;
+	int n_out = rp.n_out;
 	CHECK_OK(rc);
 	for (int keep = 0; keep < 2; keep++) {
 		hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
@@ -79,9 +68,7 @@ static void one_graph(int seed)
 		}
 		hamr_run_destroy(rs);
 	}
-	hamr_plan_destroy(p);
-	hamr_values_destroy(in);
-	hamr_graph_destroy(hg);
+	random_plan_free(&rp);
 }
 
 static void test_threads_equal_sequential_on_random_blocks(void)

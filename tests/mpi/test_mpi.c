@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 #include "tests/nodes.h"
 #include "tests/sanitizers.h"
 #include "tests/random_blocks.h"
@@ -121,31 +122,32 @@ static fixed_result run_fixed(int64_t n, const hamr_run_opts *o)
 		{.name = "ranks", .fn = f_ranks_seen, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("where", HAMR_I64))},
 		{0}};
-	hamr_module m = {"mpi_fixed", defs};
-	hamr_graph *g;
-	hamr_plan *p;
-	hamr_values *in;
-	hamr_run *r = NULL;
 	const char *outs[] = {"total", "chars", "ranks"};
-	fixed_result res = {0};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", n));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 3, in));
-	res.rc = hamr_run_execute(&r, p, in, o);
+	fixture f = run_with(defs, outs, 3, n, o);
+	CHECK_OK(f.plan_rc);
+	fixed_result res = {f.run_rc, 0, 0, 0};
 	if (!res.rc) {
-		CHECK_OK(hamr_run_result_i64(r, "total", &res.total));
-		CHECK_OK(hamr_run_result_i64(r, "chars", &res.chars));
-		CHECK_OK(hamr_run_result_i64(r, "ranks", &res.ranks));
+		res.total = i64(&f, "total");
+		res.chars = i64(&f, "chars");
+		res.ranks = i64(&f, "ranks");
 	} else {
-		fprintf(stderr, "run: %s\n", r ? hamr_run_error(r)->message : hamr_errmsg());
+		fprintf(stderr, "run: %s\n", f.r ? hamr_run_error(f.r)->message : hamr_errmsg());
 	}
-	hamr_run_destroy(r);
-	hamr_values_destroy(in);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
+	done(&f);
 	return res;
+}
+
+/* After a run that failed or was cancelled, the ranks serve the next one:
+ * the fixed graph of n items gives the sequential executor's results. */
+static void check_ranks_serve_on(int64_t n)
+{
+	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
+	fixed_result ref = run_fixed(n, &seq);
+	hamr_run_opts again = mpi_opts(HAMR_EXEC_THREADS);
+	fixed_result res = run_fixed(n, &again);
+	CHECK_OK(res.rc);
+	CHECK_EQ_INT(res.total, ref.total);
+	CHECK_EQ_INT(res.ranks & 0xe, 0xe);
 }
 
 /* A block's items go to the ranks: the sequential executor's results, on
@@ -179,26 +181,17 @@ static agreement agreed;
 
 static void one_random_graph(int seed)
 {
-	gen g;
-	hamr_graph *hg = NULL;
-	CHECK_OK(hamr_graph_create(&hg));
-	build(&g, hg);
-	const char *outs[MAX_NODES];
-	int n_out = 0;
-	for (int v = 0; v < g.n; v++)
-		if (g.depth[g.block[v] ? g.block[v] : g.scope[v]] <= 1)
-			outs[n_out++] = g.name[v];
-	hamr_values *in = NULL;
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", (int64_t)(rnd() % 100000)));
-	hamr_plan *p = NULL;
-	if (hamr_plan_create(&p, hg, outs, (size_t)n_out, in)) {
+	random_plan rp;
+	if (random_plan_make(&rp)) {
 		/* a block reading its own collect: refused by the planner,
 		 * as test_random_blocks checks */
-		hamr_values_destroy(in);
-		hamr_graph_destroy(hg);
+		random_plan_free(&rp);
 		return;
 	}
+	hamr_plan *p = rp.p;
+	hamr_values *in = rp.in;
+	const char **outs = rp.outs;
+	int n_out = rp.n_out;
 	for (int keep = 0; keep < 2; keep++) {
 		hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
 		hamr_run_opts o = mpi_opts(rnd() % 2 ? HAMR_EXEC_THREADS : HAMR_EXEC_SEQUENTIAL);
@@ -210,9 +203,7 @@ static void one_random_graph(int seed)
 		hamr_run_destroy(rs);
 		hamr_run_destroy(rm);
 	}
-	hamr_plan_destroy(p);
-	hamr_values_destroy(in);
-	hamr_graph_destroy(hg);
+	random_plan_free(&rp);
 }
 
 static void test_random_graphs(void)
@@ -499,8 +490,8 @@ static int f_count(hamr_call *c)
 	return hamr_ret_i64(c, (int64_t)hamr_arg_list(c, 0).len);
 }
 
-/* Creates a run of items -> work (fn, type, userdata) -> count for opts
- * o: its code, and the message in msg. */
+/* Runs items -> work (fn, type, userdata) -> count for 4 items on the
+ * ranks: its code, and the message in msg. */
 static int try_block(hamr_fn fn, hamr_type type, void *ud, char *msg, size_t cap)
 {
 	hamr_node_def defs[] = {
@@ -512,25 +503,15 @@ static int try_block(hamr_fn fn, hamr_type type, void *ud, char *msg, size_t cap
 		{.name = "count", .fn = f_count, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("work", type))},
 		{0}};
-	hamr_module m = {"mpi_refused", defs};
-	hamr_graph *g;
-	hamr_plan *p;
-	hamr_values *in;
-	hamr_run *r = NULL;
 	const char *outs[] = {"count"};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 4));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
 	hamr_run_opts o = mpi_opts(HAMR_EXEC_SEQUENTIAL);
-	int rc = hamr_run_create(&r, p, in, &o);
+	fixture f = run_with(defs, outs, 1, 4, &o);
+	CHECK_OK(f.plan_rc);
 	snprintf(msg, cap, "%s", hamr_errmsg());
-	hamr_run_destroy(r);
-	hamr_values_destroy(in);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
-	return rc;
+	if (!f.run_rc)
+		CHECK_EQ_INT(i64(&f, "count"), 4);
+	done(&f);
+	return f.run_rc;
 }
 
 static int f_ud_number(hamr_call *c)
@@ -582,23 +563,15 @@ static void test_failure_on_rank(void)
 		{.name = "kept", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("picky", HAMR_I64))},
 		{0}};
-	hamr_module m = {"mpi_failure", defs};
-	hamr_graph *g;
-	hamr_plan *p;
-	hamr_values *in;
 	const char *outs[] = {"kept"};
 	char host[64] = "";
 	gethostname(host, sizeof host - 1);
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 200));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
 	for (int keep = 0; keep < 2; keep++) {
 		hamr_run_opts o = mpi_opts(HAMR_EXEC_SEQUENTIAL);
 		o.policy = keep ? HAMR_KEEP_GOING : HAMR_FAIL_FAST;
-		hamr_run *r = NULL;
-		CHECK_RC(hamr_run_execute(&r, p, in, &o), HAMR_EFAIL);
+		fixture f = run_with(defs, outs, 1, 200, &o);
+		const hamr_run *r = f.r;
+		CHECK_RC(f.run_rc, HAMR_EFAIL);
 		size_t n_err = hamr_run_error_count(r);
 		CHECK(n_err >= 1);
 		int64_t failed_sum = 0;
@@ -616,16 +589,11 @@ static void test_failure_on_rank(void)
 			failed_sum += e->item;
 		}
 		if (keep) {
-			int64_t kept = -1;
-			CHECK_OK(hamr_run_result_i64(r, "kept", &kept));
-			CHECK_EQ_INT(kept + failed_sum, 199 * 200 / 2);
+			CHECK_EQ_INT(i64(&f, "kept") + failed_sum, 199 * 200 / 2);
 			CHECK(n_err < 200);
 		}
-		hamr_run_destroy(r);
+		done(&f);
 	}
-	hamr_values_destroy(in);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
 }
 
 /* ---- dynamic distribution ------------------------------------------------------------- */
@@ -777,22 +745,14 @@ static void test_crash_on_rank(void)
 		{.name = "kept", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("fragile", HAMR_I64))},
 		{0}};
-	hamr_module m = {"mpi_crash", defs};
-	hamr_graph *g;
-	hamr_plan *p;
-	hamr_values *in;
 	const char *outs[] = {"kept"};
 	char host[64] = "";
 	gethostname(host, sizeof host - 1);
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 60));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
 	hamr_run_opts o = mpi_opts(HAMR_EXEC_SEQUENTIAL);
 	o.policy = HAMR_KEEP_GOING;
-	hamr_run *r = NULL;
-	CHECK_RC(hamr_run_execute(&r, p, in, &o), HAMR_ECRASH);
+	fixture f = run_with(defs, outs, 1, 60, &o);
+	const hamr_run *r = f.r;
+	CHECK_RC(f.run_rc, HAMR_ECRASH);
 	size_t n_err = hamr_run_error_count(r);
 	int64_t failed_sum = 0;
 	for (size_t k = 0; k < n_err; k++) {
@@ -813,21 +773,9 @@ static void test_crash_on_rank(void)
 		failed_sum += e->item;
 	}
 	CHECK(n_err >= 1);
-	int64_t kept = -1;
-	CHECK_OK(hamr_run_result_i64(r, "kept", &kept));
-	CHECK_EQ_INT(kept + failed_sum, 59 * 60 / 2);
-	hamr_run_destroy(r);
-	/* rank 2 serves on */
-	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
-	fixed_result ref = run_fixed(40, &seq);
-	hamr_run_opts again = mpi_opts(HAMR_EXEC_THREADS);
-	fixed_result res = run_fixed(40, &again);
-	CHECK_OK(res.rc);
-	CHECK_EQ_INT(res.total, ref.total);
-	CHECK_EQ_INT(res.ranks & 0xe, 0xe);
-	hamr_values_destroy(in);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
+	CHECK_EQ_INT(i64(&f, "kept") + failed_sum, 59 * 60 / 2);
+	done(&f);
+	check_ranks_serve_on(40); /* rank 2 too */
 }
 
 /* ---- cancel, and the ranks' events ------------------------------------------------------ */
@@ -865,47 +813,26 @@ static void test_cancel_and_events(void)
 		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("picky", HAMR_I64))},
 		{0}};
-	hamr_module m = {"mpi_cancel", defs};
-	hamr_graph *g;
-	hamr_plan *p;
-	hamr_values *in;
 	const char *outs[] = {"total"};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	CHECK_OK(hamr_values_create(&in));
-	CHECK_OK(hamr_values_set_i64(in, "n", 3000));
-	CHECK_OK(hamr_plan_create(&p, g, outs, 1, in));
 	for (int cancel = 0; cancel < 2; cancel++) {
 		seen s = {.cancel_at = cancel};
 		hamr_hook hook = {on_event, &s};
 		hamr_run_opts o = mpi_opts(HAMR_EXEC_THREADS);
 		o.hooks = &hook;
 		o.n_hooks = 1;
-		hamr_run *r = NULL;
-		int rc = hamr_run_execute(&r, p, in, &o);
+		fixture f = run_with(defs, outs, 1, 3000, &o);
 		if (cancel) {
-			CHECK_RC(rc, HAMR_ECANCELED);
+			CHECK_RC(f.run_rc, HAMR_ECANCELED);
 			CHECK(atomic_load(&s.ends) < 3000);
 		} else {
-			int64_t total = 0;
-			CHECK_OK(rc);
-			CHECK_OK(hamr_run_result_i64(r, "total", &total));
-			CHECK_EQ_INT(total, 3000 * 2999);
+			CHECK_OK(f.run_rc);
+			CHECK_EQ_INT(i64(&f, "total"), 3000 * 2999);
 			CHECK_EQ_INT(atomic_load(&s.ends), 3000);
 			CHECK(atomic_load(&s.far) > 0);
 		}
-		hamr_run_destroy(r);
+		done(&f);
 	}
-	/* the ranks serve on */
-	hamr_run_opts seq = {.executor = HAMR_EXEC_SEQUENTIAL};
-	fixed_result ref = run_fixed(100, &seq);
-	hamr_run_opts again = mpi_opts(HAMR_EXEC_THREADS);
-	fixed_result res = run_fixed(100, &again);
-	CHECK_OK(res.rc);
-	CHECK_EQ_INT(res.total, ref.total);
-	hamr_values_destroy(in);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
+	check_ranks_serve_on(100);
 }
 
 int main(int argc, char **argv)
