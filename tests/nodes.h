@@ -8,6 +8,8 @@
 #define HAMR_TESTS_NODES_H
 
 #include <hamr.h>
+#include <stdio.h>
+#include <string.h>
 
 #define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
 #define TAGS(...) ((const hamr_tag[]){__VA_ARGS__, {NULL, NULL}})
@@ -54,6 +56,30 @@ static inline int sum_step(hamr_value *acc, const hamr_value *x, void *ud)
 	(void)ud;
 	*acc = hamr_value_from_i64(hamr_value_i64(acc) + hamr_value_i64(x));
 	return 0;
+}
+
+/* Twice its argument. */
+static inline int f_twice(hamr_call *c)
+{
+	return hamr_ret_i64(c, 2 * hamr_arg_i64(c, 0));
+}
+
+/* "sq" and its argument, as text: a heap value to carry back. */
+static inline int f_sq_label(hamr_call *c)
+{
+	char buf[64];
+	snprintf(buf, sizeof buf, "sq%lld", (long long)hamr_arg_i64(c, 0));
+	return hamr_ret_str(c, buf);
+}
+
+/* The total length of a collected list of strings. */
+static inline int f_total_chars(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	int64_t n = 0;
+	for (size_t i = 0; i < l.len; i++)
+		n += (int64_t)strlen(hamr_list_str(l, i));
+	return hamr_ret_i64(c, n);
 }
 
 #endif

@@ -190,29 +190,6 @@ static int f_square(hamr_call *c)
 	return hamr_ret_i64(c, x * x + hamr_arg_i64(c, 1));
 }
 
-static int f_double(hamr_call *c)
-{
-	return hamr_ret_i64(c, 2 * hamr_arg_i64(c, 0));
-}
-
-/* The text of the square of x plus the offset, to carry a heap value
- * back from the backend. */
-static int f_label(hamr_call *c)
-{
-	char buf[64];
-	snprintf(buf, sizeof buf, "sq%lld", (long long)hamr_arg_i64(c, 0));
-	return hamr_ret_str(c, buf);
-}
-
-static int f_join(hamr_call *c)
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	size_t n = 0;
-	for (size_t i = 0; i < l.len; i++)
-		n += strlen(hamr_list_str(l, i));
-	return hamr_ret_i64(c, (int64_t)n);
-}
-
 /* n -> offset = 2n (outside blocks); items 0 .. n-1; per item square =
  * x*x + offset and label; collects total (sum) and chars (label lengths).
  * A macro: the dependency lists are compound literals of the caller's
@@ -220,7 +197,7 @@ static int f_join(hamr_call *c)
 #define GRAPH_DEFS(defs, fail)                                                 \
 	hamr_node_def defs[] = {                                               \
 		INPUT_N,                                                       \
-		{.name = "offset", .fn = f_double, .type = HAMR_I64,           \
+		{.name = "offset", .fn = f_twice, .type = HAMR_I64,           \
 		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},                       \
 		{.name = "items", .fn = f_items, .type = HAMR_I64,             \
 		 .kind = HAMR_NODE_PARALLELIZABLE,                             \
@@ -229,12 +206,12 @@ static int f_join(hamr_call *c)
 		 .userdata = (fail),                                           \
 		 .deps = DEPS(HAMR_DEP("items", HAMR_I64),                     \
 		              HAMR_DEP("offset", HAMR_I64))},                  \
-		{.name = "label", .fn = f_label, .type = HAMR_STR,             \
+		{.name = "label", .fn = f_sq_label, .type = HAMR_STR,             \
 		 .deps = DEPS(HAMR_DEP("square", HAMR_I64))},                  \
 		{.name = "total", .fn = f_sum_list, .type = HAMR_I64,          \
 		 .kind = HAMR_NODE_COLLECT,                                    \
 		 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},        \
-		{.name = "chars", .fn = f_join, .type = HAMR_I64,              \
+		{.name = "chars", .fn = f_total_chars, .type = HAMR_I64,              \
 		 .kind = HAMR_NODE_COLLECT,                                    \
 		 .deps = DEPS(HAMR_DEP_COLLECTED("label", HAMR_STR))},         \
 		{0}}

@@ -56,31 +56,10 @@ static hamr_run_opts mpi_opts(hamr_executor_kind e)
 
 /* ---- a fixed graph ------------------------------------------------------------ */
 
-static int f_double(hamr_call *c)
-{
-	return hamr_ret_i64(c, 2 * hamr_arg_i64(c, 0));
-}
-
 static int f_square(hamr_call *c)
 {
 	int64_t x = hamr_arg_i64(c, 0);
 	return hamr_ret_i64(c, x * x + hamr_arg_i64(c, 1));
-}
-
-static int f_label(hamr_call *c)
-{
-	char buf[64];
-	snprintf(buf, sizeof buf, "sq%lld", (long long)hamr_arg_i64(c, 0));
-	return hamr_ret_str(c, buf);
-}
-
-static int f_join(hamr_call *c)
-{
-	hamr_list l = hamr_arg_list(c, 0);
-	int64_t n = 0;
-	for (size_t i = 0; i < l.len; i++)
-		n += (int64_t)strlen(hamr_list_str(l, i));
-	return hamr_ret_i64(c, n);
 }
 
 /* The rank that runs the item. */
@@ -108,16 +87,16 @@ static fixed_result run_fixed(int64_t n, const hamr_run_opts *o)
 {
 	hamr_node_def defs[] = {
 		INPUT_N,
-		{.name = "offset", .fn = f_double, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "offset", .fn = f_twice, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
 		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
 		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
 		{.name = "square", .fn = f_square, .type = HAMR_I64,
 		 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("offset", HAMR_I64))},
-		{.name = "label", .fn = f_label, .type = HAMR_STR, .deps = DEPS(HAMR_DEP("square", HAMR_I64))},
+		{.name = "label", .fn = f_sq_label, .type = HAMR_STR, .deps = DEPS(HAMR_DEP("square", HAMR_I64))},
 		{.name = "where", .fn = f_rank, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("square", HAMR_I64))},
 		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
-		{.name = "chars", .fn = f_join, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		{.name = "chars", .fn = f_total_chars, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("label", HAMR_STR))},
 		{.name = "ranks", .fn = f_ranks_seen, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("where", HAMR_I64))},
@@ -808,7 +787,7 @@ static void test_cancel_and_events(void)
 		INPUT_N,
 		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
 		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
-		{.name = "picky", .fn = f_double, .type = HAMR_I64,
+		{.name = "picky", .fn = f_twice, .type = HAMR_I64,
 		 .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
 		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("picky", HAMR_I64))},
