@@ -44,7 +44,6 @@ typedef struct queued {
 typedef struct pending {
 	hamr_backend_done d;
 	hamr_backend_failure f; /* f.code 0: none; f.message malloc'd */
-	int rank;               /* where it ran, for the error record */
 	uint32_t n_ran;
 } pending;
 
@@ -168,7 +167,7 @@ static pending *done_push(hamr_backend_job *j)
 	}
 	pending *p = &j->done[(j->d_head + j->d_len++) % j->d_cap];
 	memset(p, 0, sizeof *p);
-	p->rank = -1;
+	p->d.rank = -1;
 	return p;
 }
 
@@ -249,7 +248,7 @@ static void take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo,
 	p->d.where = pid ? pid : m->ranks[src].pid; /* a worker process of the rank's */
 	p->d.t0 = t0 - off;
 	p->d.t1 = t1 - off;
-	p->rank = src;
+	p->d.rank = src;
 	if (dropped) {
 		p->d.rc = HAMR_ECANCELED;
 		p->d.dropped = 1;
@@ -284,15 +283,20 @@ static void take_outcome(hamr_backend_job *j, mread *rd, int src, int64_t *t_lo,
  * when `last` says so (a rank splits a big one). */
 static void take_answer(hamr_mpi *m, int src, const char *buf, size_t len)
 {
-	mread rd = {buf, len, 0, 0, m->comm, src};
+	mread rd = {buf, len, 0, 0, m->comm, src, NULL};
 	uint64_t id = hamr__mread_u64(&rd);
 	(void)hamr__mread_u64(&rd); /* the batch's number */
 	uint32_t n = hamr__mread_u32(&rd), last = hamr__mread_u32(&rd);
+	uint64_t copied = hamr__mread_u64(&rd), shared = hamr__mread_u64(&rd);
 	hamr_backend_job *j = m->jobs;
 	while (j && j->id != id)
 		j = j->next;
-	if (last && src > 0 && src < m->size && m->ranks[src].held > 0)
-		m->ranks[src].held--;
+	if (last && src > 0 && src < m->size) {
+		m->ranks[src].stats.bytes_copied += copied;
+		m->ranks[src].stats.bytes_shared += shared;
+		if (m->ranks[src].held > 0)
+			m->ranks[src].held--;
+	}
 	if (j && last && j->held[src] > 0)
 		j->held[src]--;
 	int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -422,13 +426,14 @@ static void hand_on(hamr_backend_job *j, pending *p, hamr_backend_done *d)
 {
 	hamr_mpi *m = j->m;
 	if (p->f.code) {
-		p->d.rc = p->rank >= 0 ? hamr_backend_fail_rank(j->r, &p->f, p->rank, m->ranks[p->rank].host) :
-		                         hamr_backend_fail(j->r, &p->f);
+		p->d.rc = p->d.rank >= 0 ?
+		          hamr_backend_fail_rank(j->r, &p->f, p->d.rank, m->ranks[p->d.rank].host) :
+		          hamr_backend_fail(j->r, &p->f);
 		free(p->f.message);
 	}
 	for (uint32_t k = 0; !p->d.dropped && k < p->n_ran; k++)
 		hamr_backend_node_ran(j->r, j->local.nodes[k], p->d.item, p->d.t0, p->d.t1,
-		                      k + 1 == p->n_ran ? p->d.rc : 0, p->d.where);
+		                      k + 1 == p->n_ran ? p->d.rc : 0, p->d.where, p->d.rank);
 	*d = p->d;
 }
 
@@ -586,7 +591,7 @@ static void serve_here(hamr_backend_job *j, queued q)
 	memset(&p, 0, sizeof p);
 	p.d.item = q.item;
 	p.d.where = (int)getpid();
-	p.rank = 0;
+	p.d.rank = 0;
 	p.d.t0 = hamr_backend_now_ns();
 	int rc = hamr_backend_serve(&j->local, q.item, q.v.type ? &q.v : NULL, 1, p.d.out, &p.f);
 	p.d.t1 = hamr_backend_now_ns();
@@ -743,6 +748,6 @@ void hamr_mpi_stats_reset(hamr_mpi *m)
 		return;
 	pthread_mutex_lock(&m->lock);
 	for (int r = 0; r < m->size; r++)
-		m->ranks[r].stats = (hamr_mpi_rank_stats){0, 0, m->ranks[r].held};
+		m->ranks[r].stats = (hamr_mpi_rank_stats){.held_max = m->ranks[r].held};
 	pthread_mutex_unlock(&m->lock);
 }

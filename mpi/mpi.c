@@ -585,22 +585,32 @@ static int send_answer(serving *s, mbuf *out)
 	return rc;
 }
 
-/* The head of an answer: job, batch, the count of outcomes in it (written
- * when it is sent) and whether it is the batch's last part. */
+/* The head of an answer: job, batch, the count of outcomes in it and
+ * whether it is the batch's last part, then the bytes the batch's run
+ * copied and shared (hamr_process_stats; in the last part), all written
+ * when it is sent. */
+#define ANSWER_HEAD 40
+
 static void answer_head(mbuf *out, uint64_t id, uint64_t batch)
 {
 	hamr__mbuf_u64(out, id);
 	hamr__mbuf_u64(out, batch);
 	hamr__mbuf_u32(out, 0);
 	hamr__mbuf_u32(out, 0);
+	hamr__mbuf_u64(out, 0);
+	hamr__mbuf_u64(out, 0);
 }
 
-static void answer_seal(mbuf *out, uint32_t n, int last)
+static void answer_seal(mbuf *out, uint32_t n, const hamr_process_stats *last)
 {
-	uint32_t l = (uint32_t)last;
-	if (out->len >= 24) {
+	uint32_t l = last != NULL;
+	if (out->len >= ANSWER_HEAD) {
 		memcpy(out->p + 16, &n, sizeof n);
 		memcpy(out->p + 20, &l, sizeof l);
+		if (last) {
+			memcpy(out->p + 24, &last->bytes_copied, sizeof last->bytes_copied);
+			memcpy(out->p + 32, &last->bytes_shared, sizeof last->bytes_shared);
+		}
 	}
 }
 
@@ -654,8 +664,9 @@ static int serve_batch(serving *s, mread *r, uint64_t id)
 	}
 	batch_ctx b = {j, items};
 	stop_ctx stop = {s, j};
+	hamr_process_stats ps = {0};
 	if (j->rp && !j->rc && !j->cancelled) {
-		hamr__mpi_rank_plan_run(j->rp, s->m->procs, items, n, job_stopped, &stop);
+		hamr__mpi_rank_plan_run(j->rp, s->m->procs, items, n, job_stopped, &stop, &ps);
 	} else {
 		/* in parts, looking for a cancel between them */
 		uint32_t part = n / 16 + 1;
@@ -678,7 +689,7 @@ static int serve_batch(serving *s, mread *r, uint64_t id)
 			hamr_value_clear(&items[k].out[o]);
 		free(items[k].msg);
 		if (!rc && out.len > ANSWER_BYTES && k + 1 < n) {
-			answer_seal(&out, in_part, 0);
+			answer_seal(&out, in_part, NULL);
 			rc = send_answer(s, &out);
 			out = (mbuf){.eager = s->m->eager};
 			answer_head(&out, id, batch);
@@ -686,7 +697,7 @@ static int serve_batch(serving *s, mread *r, uint64_t id)
 		}
 	}
 	free(items);
-	answer_seal(&out, in_part, 1);
+	answer_seal(&out, in_part, &ps);
 	return rc ? (hamr__mbuf_free(&out), rc) : send_answer(s, &out);
 }
 
@@ -725,7 +736,7 @@ int hamr_mpi_serve(hamr_mpi *m)
 			break;
 		if (st.MPI_TAG == TAG_BIG)
 			continue; /* of a message that could not be read whole */
-		mread r = {buf, (size_t)count, 0, 0, m->comm, 0};
+		mread r = {buf, (size_t)count, 0, 0, m->comm, 0, m->procs};
 		uint64_t id = hamr__mread_u64(&r);
 		served_job *j = job_find(&s, id);
 		switch (st.MPI_TAG) {

@@ -69,6 +69,8 @@ typedef struct mread {
 	int bad;       /* read past the end, or a malformed part */
 	MPI_Comm comm; /* where the message came from: its large values */
 	int src;
+	hamr_procpool *pool; /* a serving rank's worker processes: large
+	                      * values are received into their arena */
 } mread;
 
 uint32_t hamr__mread_u32(mread *r);
@@ -132,11 +134,12 @@ typedef struct served_item {
 typedef struct rank_plan rank_plan;
 int hamr__mpi_rank_plan_make(const mpi_program *p, rank_plan **out);
 void hamr__mpi_rank_plan_free(rank_plan *rp);
-/* Runs the n items in pp's worker processes, filling each one's outcome;
- * cancels the run when stop(ctx), which it asks while it waits, says
- * so (the items it stopped come back dropped). */
+/* Runs the n items in pp's worker processes, filling each one's outcome
+ * and *ps with the run's process statistics; cancels the run when
+ * stop(ctx), which it asks while it waits, says so (the items it stopped
+ * come back dropped). */
 void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *items, uint32_t n,
-                       int (*stop)(void *), void *ctx);
+                             int (*stop)(void *), void *ctx, hamr_process_stats *ps);
 
 /* ---- the state of every rank --------------------------------------------------- */
 

@@ -324,8 +324,9 @@ static void on_node(const hamr_event *e, void *ud)
 }
 
 void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *items, uint32_t n,
-                       int (*stop)(void *), void *ctx)
+                             int (*stop)(void *), void *ctx, hamr_process_stats *ps)
 {
+	*ps = (hamr_process_stats){0};
 	const mpi_program *p = rp->p;
 	const hamr_backend_program *prog = &p->prog;
 	hamr_values *in = NULL;
@@ -393,6 +394,8 @@ void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *item
 	else
 		for (uint32_t i = 0; i < n; i++)
 			item_failed(&items[i], rc, -1, hamr_errmsg(), 0, 0, 0);
+	if (r)
+		hamr_run_process_stats(r, ps);
 	hamr_run_destroy(r);
 	hamr_values_destroy(in);
 }

@@ -209,19 +209,23 @@ const char *hamr__mread_str(mread *r)
 	return s;
 }
 
-/* A large value, received from its own messages into its own memory
- * (into a scratch buffer when it cannot be made, so that the messages
- * after it stay in step). */
+/* A large value, received from its own messages into its own memory:
+ * the rank's arena when its worker processes will read it (in place
+ * there), else the heap (a scratch buffer when neither can hold it, so
+ * that the messages after it stay in step). */
 static int read_big(mread *r, hamr_value *out)
 {
 	uint32_t kind = hamr__mread_u32(r);
 	uint64_t n = hamr__mread_u64(r);
 	if (r->bad)
 		return HAMR_ECODEC;
+	hamr_type t = kind == HAMR_KIND_STR ? HAMR_STR : kind == HAMR_KIND_BYTES ? HAMR_BYTES : NULL;
 	char *p = NULL;
-	int rc = kind == HAMR_KIND_STR   ? hamr_value_alloc_str(out, (size_t)n, &p) :
-	         kind == HAMR_KIND_BYTES ? hamr_value_alloc_bytes(out, (size_t)n, (void **)&p) :
-	                                   HAMR_ECODEC; /* received all the same, and dropped */
+	int rc = t ? HAMR_ENOMEM : HAMR_ECODEC; /* received all the same, and dropped */
+	if (t && r->pool)
+		rc = hamr_procpool_value_alloc(r->pool, out, t, (size_t)n, (void **)&p);
+	if (t && rc)
+		rc = hamr_value_alloc_uninit(out, t, (size_t)n, (void **)&p);
 	char *scratch = NULL;
 	if (rc)
 		p = scratch = malloc(BIG_CHUNK < n ? BIG_CHUNK : (size_t)n + 1);

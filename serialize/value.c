@@ -34,6 +34,7 @@
  * canonical descriptor. */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -48,11 +49,17 @@
 #include "serialize/arena_internal.h"
 #include "serialize/value_internal.h"
 
+#if defined(HAMR_WITH_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#include <sys/types.h>
+#endif
+
 struct hamr_box {
 	atomic_size_t refs;
 	atomic_bool sealed; /* lists: no more appends */
 	uint8_t arena;      /* str, bytes: box and data in a process
 	                     * pool's shared arena (arena_internal.h) */
+	uint8_t big;        /* from box_mem_alloc's large path */
 	size_t acct;        /* bytes counted live for this box */
 	size_t len;         /* str: bytes without the NUL; bytes; list items */
 	union {
@@ -139,13 +146,77 @@ static bool is_boxed(hamr_type t)
 	}
 }
 
+/* Boxes of BIG_BOX bytes or more come from an arena of jemalloc's of
+ * their own when hamr has jemalloc, one that keeps a freed block's pages
+ * for the next large value. glibc unmaps every block above 32 MiB at its
+ * free, and jemalloc purges a freed block above 8 MiB at once
+ * (opt.oversize_threshold) unless its arena never purges its lazily
+ * freed ("muzzy") pages; the next value of that size (the next run's
+ * result, the next large receive) then faults each page in again, zeroed
+ * by the kernel: about 16,000 faults for 64 MiB. This arena's muzzy pages
+ * are kept (muzzy_decay_ms -1): its freed pages stay as they are for
+ * jemalloc's decay time (10 s unless the program sets another, counted
+ * while the arena allocates and frees), then are given back with
+ * MADV_FREE, which the kernel takes back only when it needs the memory.
+ * Smaller boxes stay with malloc. */
+#define BIG_BOX ((size_t)1 << 20)
+
+#if defined(HAMR_WITH_JEMALLOC)
+static unsigned big_arena; /* 0: none could be made; malloc's */
+static pthread_once_t big_once = PTHREAD_ONCE_INIT;
+
+static void big_arena_make(void)
+{
+	unsigned a = 0;
+	size_t sz = sizeof a;
+	if (mallctl("arenas.create", &a, &sz, NULL, 0))
+		return;
+	char name[48];
+	ssize_t never = -1;
+	snprintf(name, sizeof name, "arena.%u.muzzy_decay_ms", a);
+	(void)mallctl(name, NULL, NULL, &never, sizeof never); /* else: purged, as malloc's */
+	big_arena = a;
+}
+#endif
+
+static struct hamr_box *box_mem_alloc(size_t size)
+{
+	struct hamr_box *b;
+#if defined(HAMR_WITH_JEMALLOC)
+	if (size >= BIG_BOX) {
+		pthread_once(&big_once, big_arena_make);
+		if (big_arena) {
+			b = mallocx(size, MALLOCX_ARENA(big_arena) | MALLOCX_TCACHE_NONE);
+			if (b)
+				b->big = 1;
+			return b;
+		}
+	}
+#endif
+	b = malloc(size);
+	if (b)
+		b->big = 0;
+	return b;
+}
+
+static void box_mem_free(struct hamr_box *b)
+{
+#if defined(HAMR_WITH_JEMALLOC)
+	if (b->big) {
+		dallocx(b, MALLOCX_TCACHE_NONE);
+		return;
+	}
+#endif
+	free(b);
+}
+
 static struct hamr_box *box_new(size_t extra)
 {
 	struct hamr_box *b;
 
 	if (extra > SIZE_MAX - sizeof *b)
 		return NULL;
-	b = malloc(sizeof *b + extra);
+	b = box_mem_alloc(sizeof *b + extra);
 	if (!b)
 		return NULL;
 	atomic_init(&b->refs, 1);
@@ -214,7 +285,7 @@ static void box_free(hamr_type t, struct hamr_box *b)
 	if (b->arena)
 		hamr__arena_box_free(b);
 	else
-		free(b);
+		box_mem_free(b);
 }
 
 static void box_release(hamr_type t, struct hamr_box *b)
@@ -344,6 +415,27 @@ int hamr_value_make_bytes(hamr_value *out, const void *p, size_t n)
 	return make_flat(out, HAMR_BYTES, p, n, 0, "hamr_value_make_bytes");
 }
 
+int hamr_value_alloc_uninit(hamr_value *out, hamr_type t, size_t n, void **data)
+{
+	const char *what = "hamr_value_alloc_uninit";
+	if (!data) {
+		if (out)
+			*out = empty_value;
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL data", what);
+	}
+	*data = NULL;
+	if (t != HAMR_STR && t != HAMR_BYTES) {
+		if (out)
+			*out = empty_value;
+		return hamr__error_set(HAMR_ETYPE, "%s: type %s; only str and bytes values are made uninitialised",
+		                       what, t ? hamr_type_name(t) : "NULL");
+	}
+	int rc = make_flat(out, t, UNINIT, n, t == HAMR_STR, what);
+	if (!rc)
+		*data = out->u.box->data;
+	return rc;
+}
+
 int hamr__value_alloc_bytes_uninit(hamr_value *out, size_t n, void **data)
 {
 	int rc = make_flat(out, HAMR_BYTES, UNINIT, n, 0, "hamr_ret_alloc");
@@ -398,7 +490,7 @@ int hamr_value_make_list(hamr_value *out, hamr_type elem, size_t cap)
 		b->u.list.items = malloc(cap * esz);
 		if (!b->u.list.items) {
 			live_add(-(long long)b->acct);
-			free(b);
+			box_mem_free(b);
 			return out_of_memory(what, cap * esz);
 		}
 	}
@@ -1100,6 +1192,7 @@ int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t, hamr
 	/* a list in the arena never grows: its items are in the box */
 	atomic_init(&b->sealed, t == HAMR_LIST);
 	b->arena = 1;
+	b->big = 0;
 	b->acct = 0;
 	if (!hamr__arena_worker) {
 		/* the program's own: counted live, which also marks it as

@@ -9,14 +9,17 @@
  * unknown version, or none, is refused; zero-initialised options mean
  * defaults. */
 #include <hamr.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/check.h"
 #include "tests/fixture.h"
 #include "tests/nodes.h"
 
 #define WHERE 4242 /* what the test backend says ran its tasks */
+#define RANK 5     /* ... and the rank it says they ran on */
 
 /* ---- the test backend ------------------------------------------------------ */
 
@@ -129,10 +132,11 @@ static int tb_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 	int rc = hamr_backend_serve(&j->prog, item, v.type ? &v : NULL, 1, d->out, &f);
 	d->t1 = hamr_backend_now_ns();
 	d->where = WHERE;
+	d->rank = RANK;
 	hamr_value_clear(&v);
 	j->t->served++;
 	for (uint32_t k = 0; k < j->prog.n_nodes; k++, j->t->nodes_ran++)
-		hamr_backend_node_ran(j->r, j->prog.nodes[k], item, d->t0, d->t1, rc, WHERE);
+		hamr_backend_node_ran(j->r, j->prog.nodes[k], item, d->t0, d->t1, rc, WHERE, RANK);
 	if (rc) {
 		f.where = WHERE;
 		d->rc = hamr_backend_fail(j->r, &f);
@@ -296,14 +300,38 @@ static void test_remote_block(void)
 	}
 }
 
+/* Node and task end events: by the process and rank they say. */
+typedef struct where_seen {
+	_Atomic int far_nodes, far_tasks; /* pid WHERE, rank RANK */
+	_Atomic int here;                 /* this process, rank -1 */
+	_Atomic int odd;                  /* anything else */
+} where_seen;
+
+static void on_end(const hamr_event *e, void *ud)
+{
+	where_seen *w = ud;
+	if (e->kind != HAMR_EV_NODE_END && e->kind != HAMR_EV_TASK_END)
+		return;
+	if (e->pid == WHERE && e->rank == RANK)
+		atomic_fetch_add(e->kind == HAMR_EV_NODE_END ? &w->far_nodes : &w->far_tasks, 1);
+	else if (e->pid == (int)getpid() && e->rank == -1)
+		atomic_fetch_add(&w->here, 1);
+	else
+		atomic_fetch_add(&w->odd, 1);
+}
+
 /* HAMR_EXEC_BACKEND: the node outside blocks ("offset") goes there too,
- * as a job of its own with one task. */
+ * as a job of its own with one task. Hooks hear of what the backend ran
+ * with the pid and rank it gave, and of the rest with this process's pid
+ * and rank -1. */
 static void test_exec_backend(void)
 {
 	result ref = reference(20);
 	tb t = {0};
+	where_seen w = {0};
+	hamr_hook hook = {on_end, &w};
 	hamr_run_opts o = {.executor = HAMR_EXEC_BACKEND, .backend = &test_backend,
-	                   .backend_self = &t};
+	                   .backend_self = &t, .hooks = &hook, .n_hooks = 1};
 	result res = run_graph(20, &o, NULL, NULL, NULL);
 	CHECK_OK(res.rc);
 	CHECK_EQ_INT(res.total, ref.total);
@@ -313,6 +341,12 @@ static void test_exec_backend(void)
 	CHECK_EQ_INT(t.closed, 2);
 	CHECK_EQ_INT(t.sent, 21);
 	CHECK_EQ_INT(t.served, 21);
+	/* offset once, square and label per item; a task per item */
+	CHECK_EQ_INT(atomic_load(&w.far_nodes), 1 + 2 * 20);
+	CHECK_EQ_INT(atomic_load(&w.far_nodes), t.nodes_ran);
+	CHECK_EQ_INT(atomic_load(&w.far_tasks), 20);
+	CHECK(atomic_load(&w.here) >= 3); /* items, total, chars at least */
+	CHECK_EQ_INT(atomic_load(&w.odd), 0);
 }
 
 /* A node that fails on item 7: the run's error names the node, the item,

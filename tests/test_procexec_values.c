@@ -190,6 +190,74 @@ static void test_a_large_input_is_written_once(void)
 	free(data);
 }
 
+/* The same input made in the pool's arena (hamr_procpool_value_alloc) is
+ * not copied at all: every task reads it in place. It outlives its pool:
+ * readable, and freed, after hamr_procpool_destroy. And the refusals. */
+static void test_an_input_made_in_the_arena(void)
+{
+	size_t big = 8u << 20;
+	hamr_procpool *own = NULL;
+	hamr_procpool_opts po = {.processes = 2};
+	CHECK_OK(hamr_procpool_create(&own, &po));
+	size_t before = hamr_procpool_arena_used(own);
+	hamr_value blob, kept;
+	unsigned char *data = NULL;
+	CHECK_OK(hamr_procpool_value_alloc(own, &blob, HAMR_BYTES, big, (void **)&data));
+	CHECK(data != NULL && hamr_procpool_arena_used(own) >= before + big);
+	for (size_t k = 0; data && k < big; k++)
+		data[k] = (unsigned char)(k % 7);
+	kept = hamr_value_ref(&blob);
+	fixture f = graph_with_n(blob_defs, 1000);
+	CHECK_OK(hamr_values_set(f.in, "blob", &blob));
+	const char *outs[] = {"total"};
+	plan(&f, outs, 1);
+	hamr_run_opts o = on_processes();
+	o.procpool = own;
+	CHECK_OK(hamr_run_execute(&f.r, f.p, f.in, &o));
+	int64_t total = 0, want = 0;
+	for (int64_t i = 0; i < 1000; i++)
+		want += (int64_t)big + (int64_t)((i % (int64_t)big) % 7);
+	CHECK_OK(hamr_run_result_i64(f.r, "total", &total));
+	CHECK_EQ_INT(total, want);
+	hamr_process_stats st;
+	CHECK_OK(hamr_run_process_stats(f.r, &st));
+	CHECK(st.bytes_copied < 4096); /* the items' numbers, not the blob */
+	CHECK(st.bytes_shared >= big);
+	done(&f);
+
+	/* a string gets hamr's NUL */
+	hamr_value s;
+	char *sp = NULL;
+	CHECK_OK(hamr_procpool_value_alloc(own, &s, HAMR_STR, 5, (void **)&sp));
+	memcpy(sp, "arena", 5);
+	CHECK_EQ_STR(hamr_value_str(&s, NULL), "arena");
+
+	/* refused: other types, NULLs, more than the arena holds */
+	void *d = &d;
+	hamr_value bad = hamr_value_from_i64(1);
+	CHECK_RC(hamr_procpool_value_alloc(own, &bad, HAMR_I64, 8, &d), HAMR_ETYPE);
+	CHECK(bad.type == NULL && d == NULL);
+	CHECK_CONTAINS(hamr_errmsg(), "i64");
+	CHECK_RC(hamr_procpool_value_alloc(NULL, &bad, HAMR_BYTES, 8, &d), HAMR_EINVAL);
+	CHECK_RC(hamr_procpool_value_alloc(own, &bad, HAMR_BYTES, 8, NULL), HAMR_EINVAL);
+	hamr_procpool *small = NULL;
+	hamr_procpool_opts so = {.processes = 1, .arena_size = 1u << 20};
+	CHECK_OK(hamr_procpool_create(&small, &so));
+	CHECK_RC(hamr_procpool_value_alloc(small, &bad, HAMR_BYTES, 2u << 20, &d), HAMR_ENOMEM);
+	CHECK_CONTAINS(hamr_errmsg(), "HAMR_ARENA_SIZE");
+	hamr_procpool_destroy(small);
+
+	/* past the pool: still readable, freed by the last release */
+	hamr_procpool_destroy(own);
+	size_t len = 0;
+	const unsigned char *b = hamr_value_bytes(&kept, &len);
+	CHECK_EQ_INT(len, big);
+	CHECK(b && b[big - 1] == (unsigned char)((big - 1) % 7));
+	CHECK_EQ_STR(hamr_value_str(&s, NULL), "arena");
+	hamr_value_clear(&s);
+	hamr_value_clear(&kept);
+}
+
 static int add_str_len(hamr_value *acc, const hamr_value *x, void *ud)
 {
 	(void)ud;
@@ -590,6 +658,7 @@ int main(void)
 	RUN_TEST(test_zero_copy_result);
 	RUN_TEST(test_a_type_without_codec_is_refused);
 	RUN_TEST(test_a_large_input_is_written_once);
+	RUN_TEST(test_an_input_made_in_the_arena);
 	RUN_TEST(test_inputs_passed_back);
 	RUN_TEST(test_limits);
 	RUN_TEST(test_heap_userdata_is_refused);

@@ -252,6 +252,47 @@ static void test_bytes_are_copied_or_allocated_zeroed(void)
 	hamr_value_clear(&a);
 }
 
+/* hamr_value_alloc_uninit: str and bytes as the caller writes them, a
+ * string's NUL hamr's; large ones (from their own allocator where hamr
+ * has jemalloc) made, freed and made again; other types refused. */
+static void test_alloc_uninit(void)
+{
+	hamr_value v;
+	void *data = NULL;
+	size_t len = 0;
+	CHECK_OK(hamr_value_alloc_uninit(&v, HAMR_STR, 3, &data));
+	memcpy(data, "abc", 3);
+	CHECK_EQ_STR(hamr_value_str(&v, &len), "abc");
+	CHECK_EQ_INT(len, 3);
+	hamr_value_clear(&v);
+	CHECK_OK(hamr_value_alloc_uninit(&v, HAMR_BYTES, 0, &data));
+	CHECK(hamr_value_bytes(&v, &len) != NULL && len == 0);
+	hamr_value_clear(&v);
+	for (size_t n = 1u << 20; n <= (32u << 20); n *= 4)
+		for (int round = 0; round < 2; round++) {
+			CHECK_OK(hamr_value_alloc_uninit(&v, round ? HAMR_STR : HAMR_BYTES, n, &data));
+			memset(data, 'x', n);
+			hamr_value w = hamr_value_ref(&v);
+			hamr_value_clear(&v);
+			const unsigned char *b = round ? (const unsigned char *)hamr_value_str(&w, &len) :
+			                                 hamr_value_bytes(&w, &len);
+			CHECK_EQ_INT(len, n);
+			CHECK(b && b[0] == 'x' && b[n - 1] == 'x' && (!round || b[n] == '\0'));
+			CHECK(hamr_value_bytes_live() >= n);
+			hamr_value_clear(&w);
+		}
+	data = &data;
+	v = hamr_value_from_i64(7);
+	CHECK_RC(hamr_value_alloc_uninit(&v, HAMR_I64, 8, &data), HAMR_ETYPE);
+	CHECK(v.type == NULL && data == NULL);
+	CHECK_CONTAINS(hamr_errmsg(), "i64");
+	CHECK_RC(hamr_value_alloc_uninit(&v, NULL, 8, &data), HAMR_ETYPE);
+	CHECK_RC(hamr_value_alloc_uninit(&v, HAMR_BYTES, 8, NULL), HAMR_EINVAL);
+	CHECK(v.type == NULL);
+	CHECK_RC(hamr_value_alloc_uninit(&v, HAMR_BYTES, SIZE_MAX, &data), HAMR_ENOMEM);
+	CHECK(v.type == NULL && data == NULL);
+}
+
 static void test_shared_str_survives_clearing_one_ref(void)
 {
 	hamr_value s, r;
@@ -1176,6 +1217,7 @@ int main(void)
 	RUN_TEST(test_getters_on_another_type_return_zero_values);
 	RUN_TEST(test_str_is_copied_nul_terminated_with_its_length);
 	RUN_TEST(test_bytes_are_copied_or_allocated_zeroed);
+	RUN_TEST(test_alloc_uninit);
 	RUN_TEST(test_shared_str_survives_clearing_one_ref);
 	RUN_TEST(test_typed_list_takes_items_of_its_type_only);
 	RUN_TEST(test_any_list_holds_mixed_items_and_nested_lists);

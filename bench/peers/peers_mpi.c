@@ -54,19 +54,17 @@ static int f_cpu(hamr_call *c)
 	return hamr_ret_i64(c, (int64_t)peers_mix((uint64_t)hamr_arg_i64(c, 0), CPU_ROUNDS));
 }
 
-/* RESULT_BYTES bytes (zeroed by hamr), one written per page, as
- * proc_result's node writes them. */
+/* RESULT_BYTES bytes through hamr_ret_alloc, one written per page, as
+ * proc_result's node writes them (in a worker process: in its arena). */
 static int f_big(hamr_call *c)
 {
 	(void)hamr_arg_i64(c, 0);
-	void *p;
-	hamr_value v;
-	int rc = hamr_value_alloc_bytes(&v, RESULT_BYTES, &p);
-	if (rc)
-		return rc;
+	unsigned char *p = hamr_ret_alloc(c, RESULT_BYTES);
+	if (!p)
+		return HAMR_ENOMEM;
 	for (size_t k = 0; k < RESULT_BYTES; k += 4096)
-		((unsigned char *)p)[k] = (unsigned char)(k >> 12);
-	return hamr_ret_value(c, &v);
+		p[k] = (unsigned char)(k >> 12);
+	return 0;
 }
 
 /* The sum of the sampled bytes of every item's value. */

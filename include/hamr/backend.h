@@ -80,6 +80,9 @@ typedef struct hamr_backend_done {
 	uint32_t n_out;  /* prog->n_outs when rc is 0, else 0 */
 	hamr_value out[HAMR_BACKEND_MAX_OUT]; /* the values handed back: hamr
 	                                        * owns them from here */
+	int rank;        /* the MPI rank whose process (where) ran it, -1
+	                  * for none: hamr sets -1 before each call of
+	                  * `next`, for a backend that leaves it */
 } hamr_backend_done;
 
 typedef struct hamr_backend {
@@ -185,12 +188,12 @@ enum {
  * on every round of a wait. Any thread, while a job of r is open. */
 HAMR_API int hamr_backend_stopped(const hamr_run *r);
 
-/* Node `node` ran for item from t0 to t1 (hamr_backend_now_ns) where
- * `where` says, and ended with rc: hooks and statistics hear of it as of
- * a node on the pool. Nothing happens when r is not observed. Any
+/* Node `node` ran for item from t0 to t1 (hamr_backend_now_ns) in
+ * process `where` (a pid) of MPI rank `rank` (-1: none), and ended with rc: hooks and statistics hear of it
+ * as of a node on the pool. Nothing happens when r is not observed. Any
  * thread, while a job of r is open. */
 HAMR_API void hamr_backend_node_ran(hamr_run *r, uint32_t node, int64_t item, int64_t t0,
-                                    int64_t t1, int rc, int where);
+                                    int64_t t1, int rc, int where, int rank);
 
 /* Sets the calling thread's message (hamr_errmsg) and returns code: how
  * check and open say why they fail. */

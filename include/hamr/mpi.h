@@ -121,11 +121,18 @@ HAMR_API const hamr_backend *hamr_mpi_backend(void);
 
 /* What rank 0 handed one rank since init (or the last reset): batches and
  * items sent, the most batches it held at once; for rank 0 itself, the
- * items it ran while every other rank was busy (batches and held 0). */
+ * items it ran while every other rank was busy (batches and held 0). The
+ * bytes: what the rank's process executor reported for the batches that
+ * came back (hamr_process_stats): value bytes it copied into its worker
+ * processes' arena and back, and those that crossed in place (large
+ * strings and bytes, which the rank receives into that arena); both 0
+ * under HAMR_MPI_RANK_EXEC=threads and for rank 0. */
 typedef struct hamr_mpi_rank_stats {
 	int64_t batches;
 	int64_t items;
 	int held_max;
+	uint64_t bytes_copied;
+	uint64_t bytes_shared;
 } hamr_mpi_rank_stats;
 
 /* 0 with *out filled; HAMR_ERANGE for a rank outside the job;

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 
 #include "hamr/export.h"
+#include "hamr/value.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -85,6 +86,18 @@ HAMR_API pid_t hamr_procpool_pid(const hamr_procpool *p, int i);
  * running tasks hold (a chunk at a time), not what is free. 0 in a forked
  * copy of the process that made the pool. */
 HAMR_API size_t hamr_procpool_arena_used(hamr_procpool *p);
+
+/* A string or bytes value of n bytes in the pool's shared arena, as
+ * hamr_value_alloc_uninit makes one on the heap (t HAMR_STR or
+ * HAMR_BYTES, *data their address, the caller writes all n, a string's
+ * NUL is hamr's). A task on this pool's workers that reads it reads it in
+ * place (bytes_shared below), where any other value is copied into the
+ * arena for every run that hands it to a worker. It lives until its last
+ * release, past hamr_procpool_destroy too. HAMR_ENOMEM when the arena has
+ * no room for it (HAMR_ARENA_SIZE; the heap is the fallback), HAMR_ESTATE
+ * in a forked copy of the process that made the pool. Thread-safe. */
+HAMR_API int hamr_procpool_value_alloc(hamr_procpool *p, hamr_value *out, hamr_type t, size_t n,
+                                       void **data);
 
 struct hamr_run;
 

@@ -190,6 +190,12 @@ HAMR_API int hamr_value_alloc_bytes(hamr_value *out, size_t n, void **data);
 /* The same for a string of `n` bytes, zeroed, with its NUL after them
  * (hamr's): the caller fills data[0 .. n). */
 HAMR_API int hamr_value_alloc_str(hamr_value *out, size_t n, char **data);
+/* Either of those without the zeroing, for a caller that writes every one
+ * of the n bytes (a read, a receive) before handing the value on: t is
+ * HAMR_STR (hamr writes the NUL after them) or HAMR_BYTES, any other
+ * type HAMR_ETYPE; *data receives their address (a NULL data is
+ * HAMR_EINVAL). */
+HAMR_API int hamr_value_alloc_uninit(hamr_value *out, hamr_type t, size_t n, void **data);
 /* Makes an empty list whose items must be of type `elem` (NULL: any),
  * with room for `cap` items before it grows. */
 HAMR_API int hamr_value_make_list(hamr_value *out, hamr_type elem, size_t cap);

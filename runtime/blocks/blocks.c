@@ -910,7 +910,7 @@ static void backend_events(stream *s, const hamr_backend_done *res)
 	hamr_event e = {.kind = HAMR_EV_TASK_START, .node = s->p->nodes[s->owner].name,
 	                .node_index = (int)s->owner, .item = hamr__current_item,
 	                .task = res->item, .first = res->item, .count = 1, .t_ns = res->t0,
-	                .worker = -1, .pid = res->where};
+	                .worker = -1, .pid = res->where, .rank = res->rank};
 	/* relaxed: hints for progress, as in block_event */
 	e.block_items = (int64_t)atomic_load_explicit(&s->published, memory_order_relaxed);
 	e.block_final = atomic_load_explicit(&s->closed, memory_order_relaxed);
@@ -1004,7 +1004,7 @@ static void consume_backend(stream *s, ctx *c, int mode)
 		int wait = mode == TAKE_ALL ||
 		           (mode == TAKE_TO_BOUND &&
 		            s->n - atomic_load_explicit(&s->finished, memory_order_relaxed) >= s->max_inflight);
-		hamr_backend_done res;
+		hamr_backend_done res = {.rank = -1}; /* a backend may leave it */
 		if (!s->job_cancelled && atomic_load_explicit(&s->r->cancel, memory_order_relaxed)) {
 			/* relaxed: a hint, as in stopped() */
 			s->be->cancel(s->job);

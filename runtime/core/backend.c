@@ -52,13 +52,13 @@ int hamr_backend_stopped(const hamr_run *r)
 }
 
 void hamr_backend_node_ran(hamr_run *r, uint32_t node, int64_t item, int64_t t0, int64_t t1,
-                           int rc, int where)
+                           int rc, int where, int rank)
 {
 	if (!r->observe || node >= r->plan->n_nodes)
 		return;
 	hamr_event e = {.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[node].name,
 	                .node_index = (int)node, .item = item, .task = -1,
-	                .t_ns = t0, .pid = where, .worker = -1};
+	                .t_ns = t0, .pid = where, .worker = -1, .rank = rank};
 	hamr__event_at(r, &e);
 	e.kind = HAMR_EV_NODE_END;
 	e.start_ns = t0;
@@ -315,7 +315,7 @@ int hamr__backend_run_node(hamr_run *r, uint32_t i, hamr_value *slots)
 		be->close(j);
 		return rc;
 	}
-	hamr_backend_done d;
+	hamr_backend_done d = {.rank = -1};
 	rc = HAMR_ECANCELED;
 	while (be->next(j, &d, 1)) {
 		if (!d.rc && !d.dropped && (d.n_out != 1 || d.item != -1 || slots[i].type)) {
@@ -330,6 +330,7 @@ int hamr__backend_run_node(hamr_run *r, uint32_t i, hamr_value *slots)
 			slots[i] = d.out[0];
 			hamr__value_seal(&slots[i]);
 		}
+		d = (hamr_backend_done){.rank = -1};
 	}
 	be->close(j);
 	if (rc == HAMR_ECANCELED)

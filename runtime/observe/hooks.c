@@ -20,6 +20,7 @@ void hamr__event(const hamr_run *r, hamr_event *e)
 	e->t_ns = hamr__now_ns();
 	e->worker = hamr_worker_index();
 	e->pid = r->pid;
+	e->rank = -1;
 	for (size_t k = 0; k < r->n_hooks; k++)
 		r->hooks[k].fn(e, r->hooks[k].userdata);
 }

@@ -81,14 +81,16 @@ static void trace_event(const hamr_event *e, void *userdata)
 	if (e->kind == HAMR_EV_NODE_END)
 		n = asprintf(&line,
 		             "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
-		             "\"pid\":%d,\"tid\":%d,\"args\":{\"item\":%" PRId64 ",\"worker\":%d,\"rc\":%d}}",
-		             name, cat, ts, dur, e->pid, tls_tid, e->item, e->worker, e->rc);
+		             "\"pid\":%d,\"tid\":%d,\"args\":{\"item\":%" PRId64
+		             ",\"worker\":%d,\"rank\":%d,\"rc\":%d}}",
+		             name, cat, ts, dur, e->pid, tls_tid, e->item, e->worker, e->rank, e->rc);
 	else if (e->kind == HAMR_EV_TASK_END)
 		n = asprintf(&line,
 		             "{\"name\":\"%s batch %" PRId64 "\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,"
 		             "\"dur\":%.3f,\"pid\":%d,\"tid\":%d,\"args\":{\"first\":%" PRId64
-		             ",\"count\":%" PRId64 ",\"worker\":%d}}",
-		             name, e->task, cat, ts, dur, e->pid, tls_tid, e->first, e->count, e->worker);
+		             ",\"count\":%" PRId64 ",\"worker\":%d,\"rank\":%d}}",
+		             name, e->task, cat, ts, dur, e->pid, tls_tid, e->first, e->count, e->worker,
+		             e->rank);
 	else
 		n = asprintf(&line,
 		             "{\"name\":\"%s block\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"

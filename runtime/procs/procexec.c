@@ -223,6 +223,29 @@ static int program_value(void *ctx, hamr_type t, hamr_type elem, size_t n, void 
 	return rc;
 }
 
+int hamr_procpool_value_alloc(hamr_procpool *p, hamr_value *out, hamr_type t, size_t n,
+                              void **data)
+{
+	const char *what = "hamr_procpool_value_alloc";
+	if (out)
+		*out = (hamr_value)HAMR_VALUE_EMPTY;
+	if (!p || !out || !data)
+		return hamr__error_set(HAMR_EINVAL, "%s: NULL %s", what,
+		                       !p ? "pool" : !out ? "out" : "data");
+	*data = NULL;
+	if (t != HAMR_STR && t != HAMR_BYTES)
+		return hamr__error_set(HAMR_ETYPE, "%s: type %s; the arena holds str and bytes values",
+		                       what, t ? hamr_type_name(t) : "NULL");
+	int rc = hamr__procpool_usable(p);
+	if (rc)
+		return rc;
+	if (program_value(p, t, NULL, n, data, out))
+		return hamr__error_set(HAMR_ENOMEM,
+		                       "%s: no room for a %zu-byte value in the pool's arena (%zu bytes in use of HAMR_ARENA_SIZE's %zu)",
+		                       what, n, hamr_procpool_arena_used(p), p->size);
+	return 0;
+}
+
 /* The program's conversion of a value: what it makes in the arena for it
  * goes to *own, for the caller to release (owned_release) once no task
  * reads it. */
@@ -728,7 +751,7 @@ static void node_events(procjob *j, const hamr__proc_done *d, const queued_task 
 		uint32_t i = j->nodes[k];
 		hamr_event e = {.kind = HAMR_EV_NODE_START, .node = r->plan->nodes[i].name,
 		                .node_index = (int)i, .item = s->item, .task = -1,
-		                .t_ns = d->t[2 * k], .pid = pid, .worker = -1};
+		                .t_ns = d->t[2 * k], .pid = pid, .worker = -1, .rank = -1};
 		hamr__event_at(r, &e);
 		e.kind = HAMR_EV_NODE_END;
 		e.start_ns = d->t[2 * k];
@@ -1126,7 +1149,9 @@ static int procs_send(hamr_backend_job *j, int64_t item, const hamr_value *v)
 
 static int procs_next(hamr_backend_job *j, hamr_backend_done *d, int wait)
 {
-	return job_next((procjob *)j, d, wait);
+	int got = job_next((procjob *)j, d, wait);
+	d->rank = -1; /* this process's worker processes */
+	return got;
 }
 
 /* The running tasks' workers are killed in the next call of job_next,

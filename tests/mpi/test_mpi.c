@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <hamr/mpi.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -210,6 +212,40 @@ static size_t length_of(int64_t x)
 	return lens[x % 6];
 }
 
+/* Whether p lies in a process pool's shared arena (the memfd
+ * procs.c names "hamr-arena"), by this process's maps. */
+static int in_arena(const void *p)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[4096];
+	int in = 0;
+	while (f && !in && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (uintptr_t)p >= lo && (uintptr_t)p < hi)
+			in = strstr(line, "hamr-arena") != NULL;
+	}
+	if (f)
+		fclose(f);
+	return in;
+}
+
+/* Whether a large value (above HAMR_MPI_EAGER) that reached this node
+ * must be in the arena: on a serving rank (PMI_RANK, which mpiexec.mpich
+ * sets and worker processes inherit), whose items run in its worker
+ * processes (HAMR_MPI_RANK_EXEC is not threads), the rank received it
+ * there, and the worker reads it in place. */
+static int rank_threads(void)
+{
+	const char *exec = getenv("HAMR_MPI_RANK_EXEC");
+	return exec && !strcmp(exec, "threads");
+}
+
+static int arena_expected(size_t n)
+{
+	const char *rank = getenv("PMI_RANK");
+	return n > 65536 && rank && strcmp(rank, "0") && !rank_threads();
+}
+
 static char pattern(size_t i, int64_t x)
 {
 	return (char)('a' + (i * 7 + (size_t)x) % 26);
@@ -292,7 +328,13 @@ static int f_point(hamr_call *c)
 	if (!p)
 		return HAMR_ENOMEM;
 	p->x = x;
-	p->y = -3 * x + (int64_t)strlen(hamr_arg_str(c, 1));
+	const char *pad = hamr_arg_str(c, 1);
+	p->y = -3 * x + (int64_t)strlen(pad);
+	if (arena_expected(strlen(pad)) && !in_arena(pad)) {
+		free(p);
+		return hamr_fail(c, "item %lld: the outside string is not in the rank's arena",
+		                 (long long)x);
+	}
 	return hamr_ret_user(c, p);
 }
 
@@ -413,7 +455,7 @@ static int f_big_items(hamr_call *c)
 }
 
 /* The length of an item's string, when every byte is its item's (which
- * its first byte says). */
+ * its first byte says) and it lies where it should (arena_expected). */
 static int f_checked_len(hamr_call *c)
 {
 	const char *s = hamr_arg_str(c, 0);
@@ -422,10 +464,16 @@ static int f_checked_len(hamr_call *c)
 	for (size_t i = 0; i < n; i++)
 		if (s[i] != pattern(i, k))
 			return hamr_fail(c, "item %lld: byte %zu differs", (long long)k, i);
+	if (arena_expected(n) && !in_arena(s))
+		return hamr_fail(c, "item %lld: its %zu bytes are not in the rank's arena (pid %d)",
+		                 (long long)k, n, (int)getpid());
 	return hamr_ret_i64(c, (int64_t)n);
 }
 
-/* Large items cross from rank 0 to the ranks whole. */
+/* Large items cross from rank 0 to the ranks whole; on ranks whose items
+ * run in worker processes they are received into the arena and cross to
+ * the worker in place (f_checked_len looks, and the ranks' process
+ * statistics say so: no large item copied). */
 static void test_big_items(void)
 {
 	hamr_node_def defs[] = {
@@ -445,9 +493,23 @@ static void test_big_items(void)
 	CHECK_OK(hamr_plan_create(&p, g, outs, 1, NULL));
 	hamr_run_opts o = mpi_opts(HAMR_EXEC_SEQUENTIAL);
 	int64_t total = 0;
+	hamr_mpi_stats_reset(mpi);
 	CHECK_OK(hamr_run_execute(&r, p, NULL, &o));
 	CHECK_OK(hamr_run_result_i64(r, "total", &total));
 	CHECK_EQ_INT(total, 2 * (70000 + (1 << 20)));
+	int64_t far_items = 0;
+	uint64_t shared = 0;
+	for (int rank = 1; rank < hamr_mpi_size(mpi); rank++) {
+		hamr_mpi_rank_stats st;
+		CHECK_OK(hamr_mpi_stats(mpi, rank, &st));
+		far_items += st.items;
+		shared += st.bytes_shared;
+		CHECK(st.bytes_copied < 65536); /* small values only */
+	}
+	if (rank_threads())
+		CHECK_EQ_INT(shared, 0);
+	else if (far_items >= 5) /* 3 or more of the 4 large items */
+		CHECK(shared >= 3 * 70000);
 	hamr_run_destroy(r);
 	hamr_plan_destroy(p);
 	hamr_graph_destroy(g);
@@ -759,9 +821,15 @@ static void test_crash_on_rank(void)
 
 /* ---- cancel, and the ranks' events ------------------------------------------------------ */
 
+#define MAX_RANKS 16
+
 typedef struct seen {
 	_Atomic int ends;     /* node ends of "picky" seen */
 	_Atomic int far;      /* of them, run in another process than this */
+	_Atomic int by_rank[MAX_RANKS]; /* of them, by the rank they name */
+	_Atomic int odd;      /* a rank outside the job, or rank 0 with
+	                       * another process's pid, or another rank with
+	                       * this one's */
 	int cancel_at;        /* cancels the run at this end; 0: never */
 } seen;
 
@@ -773,14 +841,20 @@ static void on_event(const hamr_event *e, void *ud)
 	int n = atomic_fetch_add(&s->ends, 1) + 1;
 	if (e->pid != getpid())
 		atomic_fetch_add(&s->far, 1);
+	if (e->rank < 0 || e->rank >= MAX_RANKS || e->rank >= hamr_mpi_size(mpi) ||
+	    (e->rank == 0) != (e->pid == getpid()))
+		atomic_fetch_add(&s->odd, 1);
+	else
+		atomic_fetch_add(&s->by_rank[e->rank], 1);
 	if (n == s->cancel_at)
 		hamr_run_cancel((hamr_run *)e->run);
 }
 
-/* Hooks hear of every item a rank ran, with the pid that ran it; a run
- * cancelled from a hook at its first item's end returns HAMR_ECANCELED
- * without running the rest (dropped on rank 0 and on the ranks), and the
- * ranks serve the next run. */
+/* Hooks hear of every item a rank ran, with the rank and the pid that ran
+ * it, as many per rank as hamr_mpi_stats counts; a run cancelled from a
+ * hook at its first item's end returns HAMR_ECANCELED without running the
+ * rest (dropped on rank 0 and on the ranks), and the ranks serve the next
+ * run. */
 static void test_cancel_and_events(void)
 {
 	hamr_node_def defs[] = {
@@ -799,6 +873,7 @@ static void test_cancel_and_events(void)
 		hamr_run_opts o = mpi_opts(HAMR_EXEC_THREADS);
 		o.hooks = &hook;
 		o.n_hooks = 1;
+		hamr_mpi_stats_reset(mpi);
 		fixture f = run_with(defs, outs, 1, 3000, &o);
 		if (cancel) {
 			CHECK_RC(f.run_rc, HAMR_ECANCELED);
@@ -808,6 +883,12 @@ static void test_cancel_and_events(void)
 			CHECK_EQ_INT(i64(&f, "total"), 3000 * 2999);
 			CHECK_EQ_INT(atomic_load(&s.ends), 3000);
 			CHECK(atomic_load(&s.far) > 0);
+			CHECK_EQ_INT(atomic_load(&s.odd), 0);
+			for (int rank = 0; rank < hamr_mpi_size(mpi) && rank < MAX_RANKS; rank++) {
+				hamr_mpi_rank_stats st;
+				CHECK_OK(hamr_mpi_stats(mpi, rank, &st));
+				CHECK_EQ_INT(atomic_load(&s.by_rank[rank]), st.items);
+			}
 		}
 		done(&f);
 	}
