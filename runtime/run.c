@@ -455,7 +455,10 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	return 0;
 }
 
-int hamr_run_start(hamr_run *r)
+/* hamr_run_start; `here`: the calling thread will only wait for r, and
+ * runs it itself when a worker of r's pool is idle
+ * (hamr__threads_start_here). */
+static int run_start(hamr_run *r, int here)
 {
 	if (!r)
 		return hamr__error_set(HAMR_EINVAL, "hamr_run_start: run is NULL");
@@ -479,9 +482,16 @@ int hamr_run_start(hamr_run *r)
 	                                             memory_order_acq_rel,
 	                                             memory_order_acquire))
 		return hamr__error_set(HAMR_ESTATE, "the run was already started");
-	if (threads)
+	if (threads && here)
+		hamr__threads_start_here(r);
+	else if (threads)
 		hamr__threads_start(r);
 	return 0;
+}
+
+int hamr_run_start(hamr_run *r)
+{
+	return run_start(r, 0);
 }
 
 /* Sets the calling thread's message from the run's error record; rc. */
@@ -603,7 +613,7 @@ int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
 	int rc = hamr_run_create(out, plan, given, opts);
 	if (rc)
 		return rc;
-	if ((rc = hamr_run_start(*out)))
+	if ((rc = run_start(*out, 1)))
 		return rc;
 	return hamr_run_wait(*out);
 }

@@ -29,7 +29,10 @@
  * a run with no executor in its options and no HAMR_EXECUTOR gets. */
 static const char builtin[] = "sequential";
 
-/* Where a node ran. */
+/* Where a node ran: on the calling thread as itself (the sequential
+ * executor), as a worker of the pool (the threads executor: on a worker's
+ * thread, or on the calling thread in an idle worker's place), in a
+ * worker process. */
 enum place { ON_CALLER, ON_WORKER, IN_PROCESS, ELSEWHERE };
 
 static pid_t test_pid;
@@ -39,9 +42,9 @@ static int64_t here(void)
 {
 	if (getpid() != test_pid)
 		return IN_PROCESS;
-	if (pthread_equal(pthread_self(), test_thread))
-		return ON_CALLER;
-	return hamr_worker_index() >= 0 ? ON_WORKER : ELSEWHERE;
+	if (hamr_worker_index() >= 0)
+		return ON_WORKER;
+	return pthread_equal(pthread_self(), test_thread) ? ON_CALLER : ELSEWHERE;
 }
 
 static int f_where(hamr_call *c)

@@ -5,6 +5,9 @@
 #include <hamr.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "tests/check.h"
@@ -44,6 +47,167 @@ static int f_sum_all(hamr_call *c)
 	for (size_t i = 0; i < hamr_arg_count(c); i++)
 		s += hamr_arg_i64(c, i);
 	return hamr_ret_i64(c, s);
+}
+
+/* ---- the calling thread in a worker's place --------------------------------- */
+
+static pthread_t test_thread;
+static atomic_int ran_on_caller; /* nodes run on the test's thread */
+static atomic_int ran_off_pool;  /* nodes that saw no worker index of the
+                                  * pool's (userdata: its worker count) */
+
+static int f_where_ran(hamr_call *c)
+{
+	int n = (int)(intptr_t)hamr_userdata(c), k = hamr_worker_index();
+	if (pthread_equal(pthread_self(), test_thread))
+		atomic_fetch_add(&ran_on_caller, 1);
+	if (k < 0 || k >= n)
+		atomic_fetch_add(&ran_off_pool, 1);
+	return hamr_ret_i64(c, 1);
+}
+
+/* A plan of n nodes fn (userdata ud, no arguments), named prefix_0 ...,
+ * and "total", their sum. */
+static hamr_plan *wide_sum_plan(const char *prefix, int n, hamr_fn fn, void *ud)
+{
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	char(*names)[24] = calloc((size_t)n, sizeof *names);
+	hamr_dep *all = calloc((size_t)n + 1, sizeof *all);
+	for (int i = 0; i < n; i++) {
+		snprintf(names[i], sizeof names[i], "%s_%d", prefix, i);
+		hamr_node_def d = {.name = names[i], .fn = fn, .type = HAMR_I64, .userdata = ud};
+		CHECK_OK(hamr_graph_add_node(g, prefix, &d));
+		all[i] = (hamr_dep)HAMR_DEP(names[i], HAMR_I64);
+	}
+	all[n] = (hamr_dep)HAMR_DEPS_END;
+	hamr_node_def total = {.name = "total", .fn = f_sum_all, .type = HAMR_I64, .deps = all};
+	CHECK_OK(hamr_graph_add_node(g, prefix, &total));
+	const char *out = "total";
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
+	hamr_graph_destroy(g);
+	free(all);
+	free(names);
+	return p;
+}
+
+/* 64 f_where_ran nodes for a pool of n workers, and their sum. */
+static hamr_plan *where_plan(int n)
+{
+	return wide_sum_plan("where", 64, f_where_ran, (void *)(intptr_t)n);
+}
+
+/* One run of plan on pool p: hamr_run_execute, or start then wait. 1 when
+ * a node of it ran on the test's thread. */
+static int where_run(hamr_plan *plan, hamr_pool *p, int execute)
+{
+	hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = p};
+	hamr_run *r = NULL;
+	int before = atomic_load(&ran_on_caller);
+	if (execute) {
+		CHECK_OK(hamr_run_execute(&r, plan, NULL, &o));
+	} else {
+		CHECK_OK(hamr_run_create(&r, plan, NULL, &o));
+		CHECK_OK(hamr_run_start(r));
+		CHECK_OK(hamr_run_wait(r));
+	}
+	int64_t total = 0;
+	CHECK_OK(hamr_run_result_i64(r, "total", &total));
+	CHECK_EQ_INT(total, 64);
+	hamr_run_destroy(r);
+	return atomic_load(&ran_on_caller) > before;
+}
+
+/* hamr_run_execute, whose thread would only wait, runs the run itself as
+ * an idle worker of the pool: its nodes see that worker's index, never
+ * -1. A run started with hamr_run_start runs on the pool's threads alone
+ * (the starting thread may go on with other things), and so does every
+ * run when the calling thread's stack is smaller than the pool's
+ * (HAMR_STACK) or the pool pins its workers to CPUs. Whether a given run
+ * finds a worker idle is the scheduler's affair, so the test looks for
+ * one run on the calling thread among many, and asserts only what must
+ * hold for all. */
+static void test_the_calling_thread_runs_as_an_idle_worker(void)
+{
+	test_thread = pthread_self();
+	for (int workers = 1; workers <= 2; workers++) {
+		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+		po.workers = workers;
+		hamr_pool *p = NULL;
+		CHECK_OK(hamr_pool_create(&p, &po));
+		hamr_plan *plan = where_plan(workers);
+		atomic_store(&ran_off_pool, 0);
+		int claimed = 0;
+		for (int k = 0; k < 100000 && !claimed; k++)
+			claimed = where_run(plan, p, 1);
+		CHECK(claimed);
+		for (int k = 0; k < 200; k++)
+			CHECK(!where_run(plan, p, 0));
+		CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
+		hamr_pool_destroy(p);
+
+		/* a stack of 64 MiB for each worker: more than this thread has */
+		po.stack_size = (size_t)64 << 20;
+		CHECK_OK(hamr_pool_create(&p, &po));
+		for (int k = 0; k < 200; k++)
+			CHECK(!where_run(plan, p, 1));
+		hamr_pool_destroy(p);
+		po.stack_size = 0;
+		po.pin = 1;
+		CHECK_OK(hamr_pool_create(&p, &po));
+		for (int k = 0; k < 200; k++)
+			CHECK(!where_run(plan, p, 1));
+		CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
+		hamr_pool_destroy(p);
+		hamr_plan_destroy(plan);
+	}
+}
+
+/* Threads that share a pool run their runs at once, each in a free
+ * worker's place or handed to the pool, while another thread calls into
+ * it: every result is right, every node ran as one of its workers. */
+typedef struct sharer {
+	hamr_pool *p;
+	hamr_plan *plan;
+	int runs;
+} sharer;
+
+static void *share_runs(void *arg)
+{
+	sharer *s = arg;
+	for (int k = 0; k < s->runs; k++)
+		where_run(s->plan, s->p, 1);
+	return NULL;
+}
+
+static void count_call(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static void test_threads_share_a_pool_running_in_its_place(void)
+{
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 2;
+	hamr_pool *p = NULL;
+	CHECK_OK(hamr_pool_create(&p, &po));
+	hamr_plan *plan = where_plan(2);
+	atomic_store(&ran_off_pool, 0);
+	sharer s = {p, plan, 300};
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		CHECK(pthread_create(&t[i], NULL, share_runs, &s) == 0);
+	atomic_int calls;
+	atomic_init(&calls, 0);
+	for (int k = 0; k < 2000; k++)
+		CHECK_OK(hamr_pool_call(p, count_call, &calls));
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ_INT(atomic_load(&calls), 2000);
+	CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
+	hamr_plan_destroy(plan);
+	hamr_pool_destroy(p);
 }
 
 static void test_blocking_nodes_never_hold_compute_workers(void)
@@ -431,24 +595,7 @@ static void test_run_inside_a_node_on_the_same_pool(void)
 		po.workers = workers;
 		hamr_pool *p = NULL;
 		CHECK_OK(hamr_pool_create(&p, &po));
-		hamr_graph *g = NULL;
-		CHECK_OK(hamr_graph_create(&g));
-		static char names[8][16];
-		hamr_dep all[9];
-		for (int i = 0; i < 8; i++) {
-			snprintf(names[i], sizeof names[i], "outer_%d", i);
-			hamr_node_def d = {.name = names[i], .fn = f_nested_run, .userdata = p,
-			                   .type = HAMR_I64};
-			CHECK_OK(hamr_graph_add_node(g, "outer", &d));
-			all[i] = (hamr_dep)HAMR_DEP(names[i], HAMR_I64);
-		}
-		all[8] = (hamr_dep)HAMR_DEPS_END;
-		hamr_node_def total = {.name = "total", .fn = f_sum_all, .type = HAMR_I64,
-		                       .deps = all};
-		CHECK_OK(hamr_graph_add_node(g, "outer", &total));
-		const char *out = "total";
-		hamr_plan *plan = NULL;
-		CHECK_OK(hamr_plan_create(&plan, g, &out, 1, NULL));
+		hamr_plan *plan = wide_sum_plan("outer", 8, f_nested_run, p);
 		hamr_run_opts o = {.executor = HAMR_EXEC_THREADS, .pool = p};
 		hamr_run *r = NULL;
 		CHECK_OK(hamr_run_execute(&r, plan, NULL, &o));
@@ -457,7 +604,6 @@ static void test_run_inside_a_node_on_the_same_pool(void)
 		CHECK_EQ_INT(v, 8 * 144);
 		hamr_run_destroy(r);
 		hamr_plan_destroy(plan);
-		hamr_graph_destroy(g);
 		hamr_pool_destroy(p);
 	}
 	hamr_plan_destroy(inner_plan);
@@ -581,6 +727,10 @@ int main(void)
 	po.blocking_workers = 128;
 	CHECK_OK(hamr_pool_create(&pool2, &po));
 	RUN_TEST(test_blocking_nodes_never_hold_compute_workers);
+	/* before any resource is registered: from then on runs stay on the
+	 * pools' threads */
+	RUN_TEST(test_the_calling_thread_runs_as_an_idle_worker);
+	RUN_TEST(test_threads_share_a_pool_running_in_its_place);
 	RUN_TEST(test_resource_made_once_per_worker);
 	RUN_TEST(test_fork_join_inside_nodes);
 	RUN_TEST(test_fail_fast_skips_dependents);

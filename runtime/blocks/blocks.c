@@ -1004,7 +1004,8 @@ static void consume_backend(stream *s, ctx *c, int mode)
 		int wait = mode == TAKE_ALL ||
 		           (mode == TAKE_TO_BOUND &&
 		            s->n - atomic_load_explicit(&s->finished, memory_order_relaxed) >= s->max_inflight);
-		hamr_backend_done res = {.rank = -1}; /* a backend may leave it */
+		hamr_backend_done res;
+		res.rank = -1; /* a backend may leave it */
 		if (!s->job_cancelled && atomic_load_explicit(&s->r->cancel, memory_order_relaxed)) {
 			/* relaxed: a hint, as in stopped() */
 			s->be->cancel(s->job);

@@ -315,9 +315,9 @@ int hamr__backend_run_node(hamr_run *r, uint32_t i, hamr_value *slots)
 		be->close(j);
 		return rc;
 	}
-	hamr_backend_done d = {.rank = -1};
+	hamr_backend_done d;
 	rc = HAMR_ECANCELED;
-	while (be->next(j, &d, 1)) {
+	for (d.rank = -1; be->next(j, &d, 1); d.rank = -1) {
 		if (!d.rc && !d.dropped && (d.n_out != 1 || d.item != -1 || slots[i].type)) {
 			for (uint32_t k = 0; k < d.n_out && k < HAMR_BACKEND_MAX_OUT; k++)
 				hamr_value_clear(&d.out[k]);
@@ -330,7 +330,6 @@ int hamr__backend_run_node(hamr_run *r, uint32_t i, hamr_value *slots)
 			slots[i] = d.out[0];
 			hamr__value_seal(&slots[i]);
 		}
-		d = (hamr_backend_done){.rank = -1};
 	}
 	be->close(j);
 	if (rc == HAMR_ECANCELED)

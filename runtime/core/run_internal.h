@@ -362,5 +362,10 @@ int hamr__exec_sequential(hamr_run *r);
  * starts the run on r->pool; hamr__run_finish ends it. */
 int hamr__threads_prepare(hamr_run *r);
 void hamr__threads_start(hamr_run *r);
+/* The same from a thread that will only wait for r (hamr_run_execute):
+ * it runs r itself in the place of an idle worker of r's pool
+ * (hamr__pool_claim), as far as its own tasks go, and hands r to the pool
+ * as hamr__threads_start does when no worker is idle. */
+void hamr__threads_start_here(hamr_run *r);
 
 #endif

@@ -508,3 +508,23 @@ void hamr__threads_start(hamr_run *r)
 	hamr__pool_run_begin(r->pool);
 	hamr__pool_submit(r->pool, &r->job);
 }
+
+void hamr__threads_start_here(hamr_run *r)
+{
+	hamr_pool *p = r->pool;
+	hamr__worker *w = hamr__pool_claim(p);
+	if (!w) {
+		hamr__threads_start(r);
+		return;
+	}
+	/* two counts in flight: the run's, which its end drops, and this
+	 * thread's until it gives the worker back, so that a destroy of p
+	 * waits for both */
+	hamr__pool_run_begin(p);
+	hamr__pool_run_begin(p);
+	start_roots(r);
+	/* what is left runs on the workers that took it; the wait that
+	 * follows sleeps, as it does for a run handed over */
+	hamr__pool_release(w);
+	hamr__pool_run_end(p);
+}

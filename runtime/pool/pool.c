@@ -26,6 +26,18 @@
  * hunger signal of parallel_for's lazy splitting: a range is split only
  * when some worker is idle and the previous half offered was taken.
  *
+ * Slots. A worker's deque has one owner end, so one thread at a time acts
+ * as the worker: whoever holds its `slot`. The worker's thread holds it
+ * while it runs work and lets it go while it looks for work, taking it
+ * back (a compare-and-swap) for each look. A thread that would otherwise
+ * hand a run to the pool and wait (hamr_run_execute) takes a free slot
+ * instead (hamr__pool_claim) and runs the run as that worker. The
+ * worker's thread, finding its slot taken, marks it WAITED and sleeps on
+ * the slot itself, not on `epoch`, so that it never takes a wake-up meant
+ * for a worker that can run what was offered (a wake-up it took on the
+ * way, it passes on when work is visible); the caller gives the slot back
+ * with an exchange and wakes the thread when it finds WAITED.
+ *
  * Fork-join and parallel_for are in forkjoin.c, the settings in
  * settings.c. */
 #include <errno.h>
@@ -103,6 +115,39 @@ static int work_visible(hamr_pool *p)
 		if (hamr__deque_size(&p->w[i].q) > 0)
 			return 1;
 	return 0;
+}
+
+/* Takes w's slot for `who`. seq_cst: the acquire half orders what the
+ * previous holder did as w before what this one does. */
+static int slot_take(hamr__worker *w, unsigned who)
+{
+	unsigned expect = HAMR__SLOT_FREE;
+	return atomic_compare_exchange_strong_explicit(&w->slot, &expect, who, memory_order_seq_cst,
+	                                               memory_order_relaxed);
+}
+
+/* w's thread gives its slot back. seq_cst: the release half publishes
+ * what it did as w to the next holder. */
+static void slot_give(hamr__worker *w)
+{
+	atomic_store_explicit(&w->slot, HAMR__SLOT_FREE, memory_order_seq_cst);
+}
+
+/* w's thread found its slot taken by a caller: it sleeps until the
+ * caller gives it back (hamr__pool_release wakes it when it finds
+ * WAITED). */
+static void wait_for_slot(hamr__worker *w)
+{
+	unsigned v = HAMR__SLOT_CALLER;
+	/* seq_cst: against the caller's exchange in hamr__pool_release */
+	if (atomic_compare_exchange_strong_explicit(&w->slot, &v, HAMR__SLOT_WAITED,
+	                                            memory_order_seq_cst, memory_order_seq_cst))
+		v = HAMR__SLOT_WAITED;
+	while (v == HAMR__SLOT_WAITED) {
+		hamr__count(&w->parks);
+		hamr__futex_wait_private(&w->slot, HAMR__SLOT_WAITED);
+		v = atomic_load_explicit(&w->slot, memory_order_seq_cst);
+	}
 }
 
 static void park(hamr__worker *w)
@@ -207,27 +252,42 @@ static uint64_t now_us(void)
 	return (uint64_t)hamr__now_ns() / 1000u;
 }
 
+/* One look for work by w's idle thread, holding w's slot: what a caller
+ * left in w's deque, the external queue, a steal. 1 when it ran
+ * something (and keeps the slot), else 0 (the slot given back). -1 when
+ * a caller holds the slot. */
+static int look_for_work(hamr__worker *w)
+{
+	if (!slot_take(w, HAMR__SLOT_THREAD))
+		return -1;
+	void *t = hamr__deque_pop(&w->q);
+	if (t) {
+		found_work(w);
+		hamr__worker_run(w, t);
+		return 1;
+	}
+	if (run_external(w->pool, w) || hamr__worker_steal(w))
+		return 1;
+	slot_give(w);
+	return 0;
+}
+
 static void *worker_main(void *arg)
 {
 	hamr__worker *w = arg;
 	hamr_pool *p = w->pool;
 	hamr__tls_worker = w;
 
+	/* idle from the start (pool_start counted it so), its slot free: a
+	 * caller may take the worker's place before this thread first runs */
 	for (;;) {
-		void *t = hamr__deque_pop(&w->q);
-		if (t) {
-			hamr__worker_run(w, t);
-			continue;
-		}
-		/* idle: search, spin, park, until there is work or we stop */
-		/* relaxed: n_idle is a hint for parallel_for's splitting */
-		atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
-		w->idle = 1;
+		/* search, spin, park, until there is work or we stop */
 		uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
 		int found = 0;
 		unsigned backoff = 1;
 		for (unsigned round = 0;; round++) {
-			if (run_external(p, w) || hamr__worker_steal(w)) {
+			int got = look_for_work(w);
+			if (got > 0) {
 				found = 1;
 				break;
 			}
@@ -235,7 +295,18 @@ static void *worker_main(void *arg)
 			if (atomic_load_explicit(&p->stop, memory_order_acquire) &&
 			    !work_visible(p))
 				break;
-			if ((round & 63) == 63 && now_us() >= deadline) {
+			if (got < 0) {
+				/* a caller acts as this worker. The wake-up that
+				 * brought this thread here may have been meant for
+				 * a worker that can run what the caller offered:
+				 * it is passed on (wakes sleep on `epoch`, and this
+				 * thread now sleeps on its slot) */
+				if (work_visible(p))
+					hamr__pool_wake(p, 1);
+				wait_for_slot(w);
+				deadline = now_us() + (uint64_t)p->opts.spin_us;
+				backoff = 1;
+			} else if ((round & 63) == 63 && now_us() >= deadline) {
 				park(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
 				backoff = 1;
@@ -257,9 +328,17 @@ static void *worker_main(void *arg)
 					backoff *= 2;
 			}
 		}
-		found_work(w);
 		if (!found)
 			break; /* stopping, and nothing is left */
+		/* holding the slot, not idle (found_work): the deque's tasks */
+		void *t;
+		while ((t = hamr__deque_pop(&w->q)))
+			hamr__worker_run(w, t);
+		/* idle again; relaxed: n_idle is a hint for parallel_for's
+		 * splitting */
+		atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
+		w->idle = 1;
+		slot_give(w);
 	}
 	hamr__resource_thread_end();
 	hamr__tls_worker = NULL;
@@ -451,7 +530,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 	atomic_init(&p->runs, 0);
 	atomic_init(&p->submitting, 0);
 	atomic_init(&p->stop, 0);
-	atomic_init(&p->n_idle, 0);
+	atomic_init(&p->n_idle, o.workers); /* each starts idle (worker_main) */
 	atomic_init(&p->n_sleeping, 0);
 	atomic_init(&p->epoch, 0);
 	atomic_init(&p->n_external, 0);
@@ -460,6 +539,9 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 		w[i].pool = p;
 		w[i].index = i;
 		w[i].rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
+		/* idle, its slot free, until its thread finds work */
+		atomic_init(&w[i].slot, HAMR__SLOT_FREE);
+		w[i].idle = 1;
 		unsigned arena = make_arena();
 		if (hamr__deque_init(&w[i].q, 8, arena)) {
 			drop_arena(arena);
@@ -641,6 +723,73 @@ void hamr__pool_run_end(hamr_pool *p)
 {
 	/* release: pairs with the acquire in hamr_pool_destroy */
 	atomic_fetch_sub_explicit(&p->runs, 1, memory_order_release);
+}
+
+/* The calling thread's stack: its lowest address and size, looked up
+ * once per thread (pthread_getattr_np reads /proc/self/maps for the main
+ * thread); size 1 when unknown. */
+static HAMR__TLS char *tls_stack_lo;
+static HAMR__TLS size_t tls_stack_size;
+
+/* Whether the calling thread has about as much stack left as p's workers
+ * start with: seven eighths of it or more. A program's main thread and
+ * threads made with default attributes have about the default pool's
+ * (the system's default; the main thread's is reported a few pages
+ * short). */
+static int stack_suits(const hamr_pool *p)
+{
+	if (!tls_stack_size) {
+		pthread_attr_t a;
+		void *lo = NULL;
+		size_t size = 0;
+		if (pthread_getattr_np(pthread_self(), &a) == 0) {
+			if (pthread_attr_getstack(&a, &lo, &size))
+				size = 0;
+			pthread_attr_destroy(&a);
+		}
+		tls_stack_lo = lo;
+		tls_stack_size = size && lo ? size : 1;
+	}
+	char here;
+	if (&here < tls_stack_lo || &here >= tls_stack_lo + tls_stack_size)
+		return 0; /* elsewhere: a signal stack, a coroutine's */
+	return (size_t)(&here - tls_stack_lo) >= p->opts.stack_size - p->opts.stack_size / 8;
+}
+
+hamr__worker *hamr__pool_claim(hamr_pool *p)
+{
+	/* nodes then see what they see on a worker thread: a stack of the
+	 * size asked for, one resource object per worker, the pinned CPU */
+	if (hamr__tls_worker || p->gen != fork_gen || p->opts.pin || hamr__resource_any() ||
+	    !stack_suits(p))
+		return NULL;
+	for (int i = 0; i < p->n; i++) {
+		hamr__worker *w = &p->w[i];
+		/* relaxed: a look before the compare-and-swap that decides */
+		if (atomic_load_explicit(&w->slot, memory_order_relaxed) == HAMR__SLOT_FREE &&
+		    slot_take(w, HAMR__SLOT_CALLER)) {
+			hamr__tls_worker = w;
+			found_work(w); /* the thread left it idle */
+			return w;
+		}
+	}
+	return NULL;
+}
+
+void hamr__pool_release(hamr__worker *w)
+{
+	void *t;
+	while ((t = hamr__deque_pop(&w->q)))
+		hamr__worker_run(w, t);
+	/* idle again, as its thread left it (and finds it) */
+	w->idle = 1;
+	/* relaxed: n_idle is a hint */
+	atomic_fetch_add_explicit(&w->pool->n_idle, 1, memory_order_relaxed);
+	hamr__tls_worker = NULL;
+	/* seq_cst: against the thread's compare-and-swap in wait_for_slot */
+	if (atomic_exchange_explicit(&w->slot, HAMR__SLOT_FREE, memory_order_seq_cst) ==
+	    HAMR__SLOT_WAITED)
+		hamr__futex_wake_private(&w->slot, 1);
 }
 
 void hamr__worker_help(hamr__worker *w, atomic_int *state, int value)

@@ -54,6 +54,19 @@ void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
  * p then sleeps at once instead of spinning. */
 int hamr__pool_all_parked(hamr_pool *p);
 
+/* The calling thread, which is no worker, takes the place of an idle
+ * worker of p: it becomes that worker (hamr__worker_self, its deque, its
+ * index) until hamr__pool_release, while the worker's own thread waits
+ * (parked). So a thread that starts a run and would only wait for it runs
+ * it, without the two thread switches of handing it over. NULL when it is
+ * a worker already, p is another process's, or no worker is idle. */
+hamr__worker *hamr__pool_claim(hamr_pool *p);
+
+/* Gives w back to its thread, after running what w's deque still holds
+ * (the caller's tasks that nobody stole), and wakes the thread if it
+ * sleeps until then. */
+void hamr__pool_release(hamr__worker *w);
+
 /* Waits a little, from a thread outside p, for *state to hold `value`
  * (acquire) while p's workers finish what it waits for: it spins up to 4 x
  * HAMR_SPIN when a CPU is free for it; when p's workers fill every CPU the
@@ -106,6 +119,8 @@ struct hamr__worker {
 	hamr__deque q;
 	hamr_pool *pool;
 	int index;
+	atomic_uint slot; /* who acts as this worker (HAMR__SLOT_*): its deque's
+	                   * owner end and the fields below are the holder's */
 	int idle;      /* counted in the pool's n_idle (this worker's own) */
 	uint64_t rng;
 	pthread_t thread;
@@ -136,6 +151,12 @@ struct hamr_pool {
 	_Atomic(hamr_pool *) blocking; /* started on first use */
 };
 
+
+/* A worker's slot: free while its thread looks for work (idle), held by
+ * its thread while that runs work, or by a thread that runs a run in its
+ * place (hamr__pool_claim), WAITED once the worker's thread sleeps until
+ * that one gives it back. */
+enum { HAMR__SLOT_FREE, HAMR__SLOT_THREAD, HAMR__SLOT_CALLER, HAMR__SLOT_WAITED };
 
 /* The calling thread's worker; NULL on other threads. */
 extern HAMR__TLS hamr__worker *hamr__tls_worker;

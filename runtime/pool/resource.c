@@ -8,6 +8,8 @@
  * (hamr__resource_thread_end from the worker loop), any other thread through
  * a pthread key destructor at thread exit. */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@ struct hamr_resource {
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static hamr_resource **registry; /* by index; grows, entries never move */
 static uint32_t n_registered, cap_registered;
+static atomic_bool any_registered;
 
 typedef struct thread_objs {
 	void **obj;
@@ -76,9 +79,16 @@ int hamr_resource_register(hamr_resource **out, const hamr_resource_desc *desc)
 	}
 	r->index = n_registered;
 	registry[n_registered++] = r;
+	/* relaxed: runs started after the registration returned see it */
+	atomic_store_explicit(&any_registered, true, memory_order_relaxed);
 	pthread_mutex_unlock(&reg_lock);
 	*out = r;
 	return 0;
+}
+
+int hamr__resource_any(void)
+{
+	return atomic_load_explicit(&any_registered, memory_order_relaxed);
 }
 
 static __attribute__((noinline)) void *make(hamr_resource *res)
