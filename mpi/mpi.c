@@ -585,12 +585,8 @@ static int send_answer(serving *s, mbuf *out)
 	return rc;
 }
 
-/* The head of an answer: job, batch, the count of outcomes in it and
- * whether it is the batch's last part, then the bytes the batch's run
- * copied and shared (hamr_process_stats; in the last part), all written
+/* The head of an answer (mpi_internal.h's ANSWER_*), its counts written
  * when it is sent. */
-#define ANSWER_HEAD 40
-
 static void answer_head(mbuf *out, uint64_t id, uint64_t batch)
 {
 	hamr__mbuf_u64(out, id);
@@ -605,11 +601,13 @@ static void answer_seal(mbuf *out, uint32_t n, const hamr_process_stats *last)
 {
 	uint32_t l = last != NULL;
 	if (out->len >= ANSWER_HEAD) {
-		memcpy(out->p + 16, &n, sizeof n);
-		memcpy(out->p + 20, &l, sizeof l);
+		memcpy(out->p + ANSWER_AT_COUNT, &n, sizeof n);
+		memcpy(out->p + ANSWER_AT_LAST, &l, sizeof l);
 		if (last) {
-			memcpy(out->p + 24, &last->bytes_copied, sizeof last->bytes_copied);
-			memcpy(out->p + 32, &last->bytes_shared, sizeof last->bytes_shared);
+			memcpy(out->p + ANSWER_AT_COPIED, &last->bytes_copied,
+			       sizeof last->bytes_copied);
+			memcpy(out->p + ANSWER_AT_SHARED, &last->bytes_shared,
+			       sizeof last->bytes_shared);
 		}
 	}
 }

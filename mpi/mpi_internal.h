@@ -21,8 +21,20 @@ enum {
 	TAG_CANCEL,   /* job: drop its batches not yet run */
 	TAG_CLOSE,    /* job: forget its program */
 	TAG_STOP,     /* serve returns */
-	TAG_DONE,     /* job, batch, count, per item its outcome */
+	TAG_DONE,     /* the head below, per item its outcome */
 	TAG_BIG       /* a large string or bytes of the message before it */
+};
+
+/* A DONE's head: job and batch (u64), the count of outcomes in it and
+ * whether it is the batch's last part (u32), the bytes the batch's run
+ * in worker processes copied and shared (u64, hamr_process_stats; in the
+ * last part, else 0). */
+enum {
+	ANSWER_AT_COUNT = 16,
+	ANSWER_AT_LAST = 20,
+	ANSWER_AT_COPIED = 24,
+	ANSWER_AT_SHARED = 32,
+	ANSWER_HEAD = 40
 };
 
 /* Strings and bytes longer than a buffer's `eager` bytes cross as

@@ -230,10 +230,14 @@ static int read_big(mread *r, hamr_value *out)
 	if (rc)
 		p = scratch = malloc(BIG_CHUNK < n ? BIG_CHUNK : (size_t)n + 1);
 	for (uint64_t at = 0; at < n; at += BIG_CHUNK) {
-		int part = (int)(n - at < BIG_CHUNK ? n - at : BIG_CHUNK);
+		int part = (int)(n - at < BIG_CHUNK ? n - at : BIG_CHUNK), got = -1;
 		void *dst = scratch ? scratch : p + at;
-		if (!dst || MPI_Recv(dst, part, MPI_BYTE, r->src, TAG_BIG, r->comm,
-		                     MPI_STATUS_IGNORE) != MPI_SUCCESS)
+		MPI_Status st;
+		/* without even a scratch buffer, the parts stay unread: the
+		 * serving loop skips them, and the value fails */
+		if (dst && MPI_Recv(dst, part, MPI_BYTE, r->src, TAG_BIG, r->comm, &st) == MPI_SUCCESS)
+			MPI_Get_count(&st, MPI_BYTE, &got);
+		if (got != part) /* short: the new value's bytes would be stale */
 			rc = rc ? rc : HAMR_EIO;
 	}
 	free(scratch);

@@ -155,15 +155,26 @@ static bool is_boxed(hamr_type t)
  * result, the next large receive) then faults each page in again, zeroed
  * by the kernel: about 16,000 faults for 64 MiB. This arena's muzzy pages
  * are kept (muzzy_decay_ms -1): its freed pages stay as they are for
- * jemalloc's decay time (10 s unless the program sets another, counted
- * while the arena allocates and frees), then are given back with
+ * jemalloc's decay time (10 s unless the program sets another; pages go
+ * gradually, as the arena allocates and frees), then are given back with
  * MADV_FREE, which the kernel takes back only when it needs the memory.
+ * So that a program that made many large values once does not keep their
+ * pages for good, at most BIG_KEEP bytes of freed blocks stay: when the
+ * most the arena held since its last purge exceeds what it holds now by
+ * more, the arena's free pages go back to the kernel at once (big_purge).
  * Smaller boxes stay with malloc. */
 #define BIG_BOX ((size_t)1 << 20)
+#define BIG_KEEP ((size_t)256 << 20)
 
 #if defined(HAMR_WITH_JEMALLOC)
 static unsigned big_arena; /* 0: none could be made; malloc's */
 static pthread_once_t big_once = PTHREAD_ONCE_INIT;
+static char big_purge_name[48]; /* "arena.<i>.purge" */
+static char big_muzzy_name[48]; /* "arena.<i>.muzzy_decay_ms" */
+/* relaxed: hints that decide when to purge; a stale one purges a little
+ * early or late */
+static atomic_size_t big_held; /* bytes of live large blocks */
+static atomic_size_t big_high; /* the most held since the last purge */
 
 static void big_arena_make(void)
 {
@@ -171,11 +182,24 @@ static void big_arena_make(void)
 	size_t sz = sizeof a;
 	if (mallctl("arenas.create", &a, &sz, NULL, 0))
 		return;
-	char name[48];
 	ssize_t never = -1;
-	snprintf(name, sizeof name, "arena.%u.muzzy_decay_ms", a);
-	(void)mallctl(name, NULL, NULL, &never, sizeof never); /* else: purged, as malloc's */
+	snprintf(big_muzzy_name, sizeof big_muzzy_name, "arena.%u.muzzy_decay_ms", a);
+	snprintf(big_purge_name, sizeof big_purge_name, "arena.%u.purge", a);
+	/* else: purged at each free */
+	(void)mallctl(big_muzzy_name, NULL, NULL, &never, sizeof never);
 	big_arena = a;
+}
+
+/* Gives the arena's free pages back to the kernel (MADV_DONTNEED): a
+ * purge alone only marks them MADV_FREE while muzzy pages are kept, so
+ * they are not kept for the purge's while. A block freed meanwhile by
+ * another thread is given back too, as malloc's would be. */
+static void big_purge(void)
+{
+	ssize_t now = 0, never = -1;
+	(void)mallctl(big_muzzy_name, NULL, NULL, &now, sizeof now);
+	(void)mallctl(big_purge_name, NULL, NULL, NULL, 0);
+	(void)mallctl(big_muzzy_name, NULL, NULL, &never, sizeof never);
 }
 #endif
 
@@ -187,8 +211,16 @@ static struct hamr_box *box_mem_alloc(size_t size)
 		pthread_once(&big_once, big_arena_make);
 		if (big_arena) {
 			b = mallocx(size, MALLOCX_ARENA(big_arena) | MALLOCX_TCACHE_NONE);
-			if (b)
-				b->big = 1;
+			if (!b)
+				return NULL;
+			b->big = 1;
+			size_t n = sallocx(b, 0);
+			size_t held = atomic_fetch_add_explicit(&big_held, n, memory_order_relaxed) + n;
+			size_t high = atomic_load_explicit(&big_high, memory_order_relaxed);
+			while (held > high && !atomic_compare_exchange_weak_explicit(
+			                              &big_high, &high, held, memory_order_relaxed,
+			                              memory_order_relaxed))
+				;
 			return b;
 		}
 	}
@@ -203,7 +235,13 @@ static void box_mem_free(struct hamr_box *b)
 {
 #if defined(HAMR_WITH_JEMALLOC)
 	if (b->big) {
+		size_t n = sallocx(b, 0);
 		dallocx(b, MALLOCX_TCACHE_NONE);
+		size_t held = atomic_fetch_sub_explicit(&big_held, n, memory_order_relaxed) - n;
+		if (atomic_load_explicit(&big_high, memory_order_relaxed) > held + BIG_KEEP) {
+			atomic_store_explicit(&big_high, held, memory_order_relaxed);
+			big_purge();
+		}
 		return;
 	}
 #endif

@@ -178,7 +178,9 @@ static int trace_nodes(const char *path, int *items, int *square, int *total)
 		events++;
 		if (!strstr(line, "\"cat\":\"node\""))
 			continue;
-		if (!strstr(line, "\"ph\":\"X\"") || !strstr(line, "\"dur\":") || !strstr(line, "\"item\":"))
+		/* rank -1: run by this process, not through the MPI executor */
+		if (!strstr(line, "\"ph\":\"X\"") || !strstr(line, "\"dur\":") ||
+		    !strstr(line, "\"item\":") || !strstr(line, "\"rank\":-1,"))
 			ok = 0;
 		*items += !strncmp(line + 9, "items\"", 6);
 		*square += !strncmp(line + 9, "square\"", 7);

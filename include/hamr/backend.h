@@ -43,7 +43,8 @@
 extern "C" {
 #endif
 
-#define HAMR_BACKEND_ABI 1
+/* 2 since 0.9: hamr_backend_done.rank, and hamr_backend_node_ran's rank */
+#define HAMR_BACKEND_ABI 2
 
 /* Values one task hands back, at most: a block whose items hand back more
  * runs on the pool instead. */
@@ -192,8 +193,9 @@ HAMR_API int hamr_backend_stopped(const hamr_run *r);
  * process `where` (a pid) of MPI rank `rank` (-1: none), and ended with rc: hooks and statistics hear of it
  * as of a node on the pool. Nothing happens when r is not observed. Any
  * thread, while a job of r is open. */
-HAMR_API void hamr_backend_node_ran(hamr_run *r, uint32_t node, int64_t item, int64_t t0,
-                                    int64_t t1, int rc, int where, int rank);
+HAMR_API void hamr_backend_node_ran(hamr_run *r, uint32_t node, int64_t item,
+                                    int64_t t0, int64_t t1, int rc, int where,
+                                    int rank);
 
 /* Sets the calling thread's message (hamr_errmsg) and returns code: how
  * check and open say why they fail. */

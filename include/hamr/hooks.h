@@ -63,9 +63,10 @@ typedef struct hamr_event {
 	int worker;           /* hamr_worker_index() of the thread, -1 */
 	int pid;
 	int rc;               /* end events: 0 or the HAMR_E* code */
-	int rank;             /* the MPI rank whose process (pid) ran it (0
-	                       * for an item rank 0 ran itself), -1 outside
-	                       * the MPI executor, as in hamr_error_info */
+	int rank;             /* node and task events of what the MPI executor
+	                       * ran: the rank whose process (pid) ran it, 0
+	                       * for items rank 0 ran itself; -1 for every
+	                       * other event, as in hamr_error_info */
 } hamr_event;
 
 typedef void (*hamr_hook_fn)(const hamr_event *e, void *userdata);

@@ -94,8 +94,11 @@ HAMR_API size_t hamr_procpool_arena_used(hamr_procpool *p);
  * place (bytes_shared below), where any other value is copied into the
  * arena for every run that hands it to a worker. It lives until its last
  * release, past hamr_procpool_destroy too. HAMR_ENOMEM when the arena has
- * no room for it (HAMR_ARENA_SIZE; the heap is the fallback), HAMR_ESTATE
- * in a forked copy of the process that made the pool. Thread-safe. */
+ * no room for it (HAMR_ARENA_SIZE; the caller may make it on the heap
+ * with hamr_value_alloc_uninit instead), HAMR_ETYPE for another type,
+ * HAMR_EINVAL for a NULL argument, HAMR_ESTATE in a forked copy of the
+ * process that made the pool. On failure *out is empty and *data NULL.
+ * Thread-safe. */
 HAMR_API int hamr_procpool_value_alloc(hamr_procpool *p, hamr_value *out, hamr_type t, size_t n,
                                        void **data);
 

@@ -996,7 +996,8 @@ static void consume_backend(stream *s, ctx *c, int mode)
 				         s->be->send(s->job, (int64_t)it, &sg->v[it & (SEG - 1)]);
 				if (rc) { /* not sent: dropped, skipped or failed */
 					hamr_backend_done res = {.item = (int64_t)it, .rc = rc,
-					                  .dropped = rc == HAMR_ECANCELED};
+					                  .dropped = rc == HAMR_ECANCELED,
+					                  .rank = -1};
 					backend_finish(s, c, &res);
 				}
 			}

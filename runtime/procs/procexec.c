@@ -229,10 +229,11 @@ int hamr_procpool_value_alloc(hamr_procpool *p, hamr_value *out, hamr_type t, si
 	const char *what = "hamr_procpool_value_alloc";
 	if (out)
 		*out = (hamr_value)HAMR_VALUE_EMPTY;
+	if (data)
+		*data = NULL;
 	if (!p || !out || !data)
 		return hamr__error_set(HAMR_EINVAL, "%s: NULL %s", what,
 		                       !p ? "pool" : !out ? "out" : "data");
-	*data = NULL;
 	if (t != HAMR_STR && t != HAMR_BYTES)
 		return hamr__error_set(HAMR_ETYPE, "%s: type %s; the arena holds str and bytes values",
 		                       what, t ? hamr_type_name(t) : "NULL");
@@ -241,8 +242,9 @@ int hamr_procpool_value_alloc(hamr_procpool *p, hamr_value *out, hamr_type t, si
 		return rc;
 	if (program_value(p, t, NULL, n, data, out))
 		return hamr__error_set(HAMR_ENOMEM,
-		                       "%s: no room for a %zu-byte value in the pool's arena (%zu bytes in use of HAMR_ARENA_SIZE's %zu)",
-		                       what, n, hamr_procpool_arena_used(p), p->size);
+		                       "%s: no room for a %zu-byte value in the pool's arena of %zu bytes, %zu in use (HAMR_ARENA_SIZE, hamr_procpool_opts.arena_size)",
+		                       what, n, (size_t)p->arena.h->n_chunks * HAMR__CHUNK,
+		                       hamr_procpool_arena_used(p));
 	return 0;
 }
 
