@@ -30,8 +30,9 @@
  * as the worker: whoever holds its `slot`. The worker's thread holds it
  * while it runs work and lets it go while it looks for work, taking it
  * back (a compare-and-swap) for each look. A thread that would otherwise
- * hand a run to the pool and wait (hamr_run_execute) takes a free slot
- * instead (hamr__pool_claim) and runs the run as that worker. The
+ * hand a run to a pool of one worker and wait (hamr_run_execute) takes
+ * the free slot instead (hamr__pool_claim) and runs the run as that
+ * worker. The
  * worker's thread, finding its slot taken, marks it WAITED and sleeps on
  * the slot itself, not on `epoch`, so that it never takes a wake-up meant
  * for a worker that can run what was offered (a wake-up it took on the
@@ -759,9 +760,13 @@ static int stack_suits(const hamr_pool *p)
 hamr__worker *hamr__pool_claim(hamr_pool *p)
 {
 	/* nodes then see what they see on a worker thread: a stack of the
-	 * size asked for, one resource object per worker, the pinned CPU */
-	if (hamr__tls_worker || p->gen != fork_gen || p->opts.pin || hamr__resource_any() ||
-	    !stack_suits(p))
+	 * size asked for, one resource object per worker, the pinned CPU.
+	 * And only a pool of one worker: with more, the claimed worker's
+	 * thread, parked on `epoch`, takes wake-ups meant for the others and
+	 * passes them on, which cost wavefront_work at 2 workers 9%
+	 * (bench/RESULTS.md) */
+	if (p->n != 1 || hamr__tls_worker || p->gen != fork_gen || p->opts.pin ||
+	    hamr__resource_any() || !stack_suits(p))
 		return NULL;
 	for (int i = 0; i < p->n; i++) {
 		hamr__worker *w = &p->w[i];

@@ -54,12 +54,15 @@ void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
  * p then sleeps at once instead of spinning. */
 int hamr__pool_all_parked(hamr_pool *p);
 
-/* The calling thread, which is no worker, takes the place of an idle
- * worker of p: it becomes that worker (hamr__worker_self, its deque, its
- * index) until hamr__pool_release, while the worker's own thread waits
- * (parked). So a thread that starts a run and would only wait for it runs
- * it, without the two thread switches of handing it over. NULL when it is
- * a worker already, p is another process's, or no worker is idle. */
+/* The calling thread, which is no worker, takes the place of p's idle
+ * worker, p being a pool of one: it becomes that worker
+ * (hamr__worker_self, its deque, its index) until hamr__pool_release,
+ * while the worker's own thread waits. So a thread that starts a run and
+ * would only wait for it runs it, without the two thread switches of
+ * handing it over. NULL when p has more workers, the caller is a worker
+ * already, p is another process's, the worker is busy, or a node would
+ * see another thread than the worker's (a smaller stack, a pinned
+ * worker, a worker-local resource). */
 hamr__worker *hamr__pool_claim(hamr_pool *p);
 
 /* Gives w back to its thread, after running what w's deque still holds
