@@ -146,22 +146,54 @@ static void test_the_calling_thread_runs_as_an_idle_worker(void)
 			CHECK(!where_run(plan, p, 0));
 		CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
 		hamr_pool_destroy(p);
-
-		/* a stack of 64 MiB for each worker: more than this thread has */
-		po.stack_size = (size_t)64 << 20;
-		CHECK_OK(hamr_pool_create(&p, &po));
-		for (int k = 0; k < 200; k++)
-			CHECK(!where_run(plan, p, 1));
-		hamr_pool_destroy(p);
-		po.stack_size = 0;
-		po.pin = 1;
-		CHECK_OK(hamr_pool_create(&p, &po));
-		for (int k = 0; k < 200; k++)
-			CHECK(!where_run(plan, p, 1));
-		CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
-		hamr_pool_destroy(p);
 		hamr_plan_destroy(plan);
 	}
+}
+
+/* A thread of 1 MiB of stack runs 200 runs on a pool of one worker with
+ * the default stack (8 MiB): none on the thread itself. */
+static void *small_stack_runs(void *arg)
+{
+	hamr_pool *p = arg;
+	hamr_plan *plan = where_plan(1);
+	test_thread = pthread_self();
+	int on_caller = 0;
+	for (int k = 0; k < 200; k++)
+		on_caller += where_run(plan, p, 1);
+	hamr_plan_destroy(plan);
+	return (void *)(intptr_t)on_caller;
+}
+
+/* The calling thread does not take the worker's place when a node would
+ * then see another stack than the worker's (smaller), or another CPU
+ * than the one the pool pins its worker to. */
+static void test_the_calling_thread_stays_out_when_nodes_would_notice(void)
+{
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 1;
+	hamr_pool *p = NULL;
+	CHECK_OK(hamr_pool_create(&p, &po));
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	CHECK(pthread_attr_setstacksize(&a, (size_t)1 << 20) == 0);
+	pthread_t t;
+	void *on_caller = (void *)1;
+	CHECK(pthread_create(&t, &a, small_stack_runs, p) == 0);
+	pthread_join(t, &on_caller);
+	pthread_attr_destroy(&a);
+	CHECK(on_caller == NULL);
+	hamr_pool_destroy(p);
+
+	po.pin = 1;
+	CHECK_OK(hamr_pool_create(&p, &po));
+	hamr_plan *plan = where_plan(1);
+	test_thread = pthread_self();
+	atomic_store(&ran_off_pool, 0);
+	for (int k = 0; k < 200; k++)
+		CHECK(!where_run(plan, p, 1));
+	CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
+	hamr_plan_destroy(plan);
+	hamr_pool_destroy(p);
 }
 
 /* Threads that share a pool of one worker run their runs at once, each in
@@ -337,6 +369,26 @@ static void test_resource_made_once_per_worker(void)
 	hamr_plan_destroy(p);
 	hamr_values_destroy(in);
 	hamr_graph_destroy(g);
+}
+
+/* Once a worker-local resource is registered, a pool of one worker runs
+ * every run on its own thread, so that its object is made and destroyed
+ * there, once (run after the resource test: the registration is for the
+ * process). */
+static void test_no_caller_in_the_workers_place_with_a_resource(void)
+{
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 1;
+	hamr_pool *p = NULL;
+	CHECK_OK(hamr_pool_create(&p, &po));
+	hamr_plan *plan = where_plan(1);
+	test_thread = pthread_self();
+	atomic_store(&ran_off_pool, 0);
+	for (int k = 0; k < 200; k++)
+		CHECK(!where_run(plan, p, 1));
+	CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
+	hamr_plan_destroy(plan);
+	hamr_pool_destroy(p);
 }
 
 /* ---- fork-join inside nodes ----------------------------------------------------- */
@@ -727,11 +779,9 @@ int main(void)
 	po.blocking_workers = 128;
 	CHECK_OK(hamr_pool_create(&pool2, &po));
 	RUN_TEST(test_blocking_nodes_never_hold_compute_workers);
-	/* before any resource is registered: from then on runs stay on the
-	 * pools' threads */
 	RUN_TEST(test_the_calling_thread_runs_as_an_idle_worker);
+	RUN_TEST(test_the_calling_thread_stays_out_when_nodes_would_notice);
 	RUN_TEST(test_threads_share_a_pool_running_in_its_place);
-	RUN_TEST(test_resource_made_once_per_worker);
 	RUN_TEST(test_fork_join_inside_nodes);
 	RUN_TEST(test_fail_fast_skips_dependents);
 	RUN_TEST(test_cancel_from_another_thread);
@@ -740,6 +790,10 @@ int main(void)
 	RUN_TEST(test_destroy_right_after_start);
 	RUN_TEST(test_pool_destroy_waits_for_runs_in_flight);
 	RUN_TEST(test_replaced_results_and_recovered_failures);
+	/* last: a registered resource keeps every later run on the pools'
+	 * threads */
+	RUN_TEST(test_resource_made_once_per_worker);
+	RUN_TEST(test_no_caller_in_the_workers_place_with_a_resource);
 	hamr_pool_destroy(pool2);
 	TEST_EXIT();
 }

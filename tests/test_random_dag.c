@@ -273,10 +273,15 @@ static void test_random_graphs_match_reference(void)
 
 int main(void)
 {
-	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
-	po.workers = 3; /* more workers than cores: more interleavings */
-	CHECK_OK(hamr_pool_create(&test_pool, &po));
-	RUN_TEST(test_random_graphs_match_reference);
-	hamr_pool_destroy(test_pool);
+	/* 3 workers, more than cores: more interleavings; 1 worker: the
+	 * calling thread runs each run in its place */
+	for (int workers = 3; workers >= 1; workers -= 2) {
+		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+		po.workers = workers;
+		CHECK_OK(hamr_pool_create(&test_pool, &po));
+		printf("  on %d worker(s)\n", workers);
+		RUN_TEST(test_random_graphs_match_reference);
+		hamr_pool_destroy(test_pool);
+	}
 	TEST_EXIT();
 }

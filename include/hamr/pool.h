@@ -155,7 +155,9 @@ HAMR_API void hamr_task_group_wait(hamr_task_group *g);
 
 /* The calling thread's worker index in its pool, or -1 when it is not a
  * pool worker. A node tagged blocking runs on its pool's blocking pool,
- * and gets its index there (0 to blocking_workers - 1). */
+ * and gets its index there (0 to blocking_workers - 1). A thread in
+ * hamr_run_execute that runs its run in the place of a one-worker pool's
+ * idle worker (hamr/runtime.h) is worker 0 while it does. */
 HAMR_API int hamr_worker_index(void);
 
 /* body(lo, hi, arg) over ranges covering [begin, end) exactly once, split

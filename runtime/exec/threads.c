@@ -33,6 +33,7 @@
  * complete, and the first error is the run's. Under keep_going nothing
  * stops: a node whose input failed is skipped when its turn comes. The
  * last node to finish ends the run. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <string.h>
@@ -512,19 +513,25 @@ void hamr__threads_start(hamr_run *r)
 void hamr__threads_start_here(hamr_run *r)
 {
 	hamr_pool *p = r->pool;
+	/* this thread's count in flight until it gives the worker back, so
+	 * that a destroy of p waits for it (the run has its own) */
+	hamr__pool_run_begin(p);
 	hamr__worker *w = hamr__pool_claim(p);
 	if (!w) {
+		hamr__pool_run_end(p);
 		hamr__threads_start(r);
 		return;
 	}
-	/* two counts in flight: the run's, which its end drops, and this
-	 * thread's until it gives the worker back, so that a destroy of p
-	 * waits for both */
-	hamr__pool_run_begin(p);
+	/* a node that reaches a cancellation point must not end this thread
+	 * while it holds the worker's place: the pool would wait for it
+	 * forever */
+	int cancel_state;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 	hamr__pool_run_begin(p);
 	start_roots(r);
 	/* what is left runs on the workers that took it; the wait that
 	 * follows sleeps, as it does for a run handed over */
 	hamr__pool_release(w);
+	pthread_setcancelstate(cancel_state, NULL);
 	hamr__pool_run_end(p);
 }

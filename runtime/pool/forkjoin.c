@@ -46,8 +46,10 @@ static inline void push_and_wake(hamr__worker *w, hamr_task *t)
 		hamr__worker_run(w, t); /* out of memory: run it here */
 		return;
 	}
-	/* relaxed: a missed sleeper only delays parallelism (see the top) */
-	if (atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
+	/* relaxed: a missed sleeper only delays parallelism (see the top).
+	 * A pool of one has no thief to wake: its one worker pushes (or a
+	 * thread in its place, while its own thread sleeps) */
+	if (w->pool->n > 1 && atomic_load_explicit(&w->pool->n_sleeping, memory_order_relaxed))
 		hamr__pool_wake(w->pool, 1);
 }
 

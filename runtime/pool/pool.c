@@ -733,10 +733,11 @@ static HAMR__TLS char *tls_stack_lo;
 static HAMR__TLS size_t tls_stack_size;
 
 /* Whether the calling thread has about as much stack left as p's workers
- * start with: seven eighths of it or more. A program's main thread and
+ * start with: seven eighths of it or more (the default pool's workers get
+ * the system's default, 8 MiB, and the main thread has that less what
+ * it used). A program's main thread and
  * threads made with default attributes have about the default pool's
- * (the system's default; the main thread's is reported a few pages
- * short). */
+ * (the main thread's is reported a few pages short). */
 static int stack_suits(const hamr_pool *p)
 {
 	if (!tls_stack_size) {
@@ -751,10 +752,12 @@ static int stack_suits(const hamr_pool *p)
 		tls_stack_lo = lo;
 		tls_stack_size = size && lo ? size : 1;
 	}
-	char here;
-	if (&here < tls_stack_lo || &here >= tls_stack_lo + tls_stack_size)
+	/* the frame, not a local's address: AddressSanitizer may keep
+	 * locals on a stack of its own */
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0), lo = (uintptr_t)tls_stack_lo;
+	if (here < lo || here >= lo + tls_stack_size)
 		return 0; /* elsewhere: a signal stack, a coroutine's */
-	return (size_t)(&here - tls_stack_lo) >= p->opts.stack_size - p->opts.stack_size / 8;
+	return here - lo >= p->opts.stack_size - p->opts.stack_size / 8;
 }
 
 hamr__worker *hamr__pool_claim(hamr_pool *p)
@@ -767,6 +770,11 @@ hamr__worker *hamr__pool_claim(hamr_pool *p)
 	 * (bench/RESULTS.md) */
 	if (p->n != 1 || hamr__tls_worker || p->gen != fork_gen || p->opts.pin ||
 	    hamr__resource_any() || !stack_suits(p))
+		return NULL;
+	/* work queued before: it runs first, as it would had the run been
+	 * queued behind it (relaxed: a submission that returned before this
+	 * call is seen; one racing with it may go either way) */
+	if (atomic_load_explicit(&p->n_external, memory_order_relaxed) > 0)
 		return NULL;
 	for (int i = 0; i < p->n; i++) {
 		hamr__worker *w = &p->w[i];
