@@ -82,6 +82,19 @@ static const char *check_current = "";
 		printf("%s %s\n", check_failures == check_before_ ? "ok  " : "FAIL", #fn); \
 	} while (0)
 
+/* RUN_TEST(fn) with *pool a pool of 3 workers (more than the cores CI
+ * has: more interleavings), then of 1 (the calling thread runs each
+ * hamr_run_execute in the worker's place). */
+#define RUN_TEST_ON_3_AND_1_WORKERS(pool, fn)                                \
+	for (int workers_ = 3; workers_ >= 1; workers_ -= 2) {               \
+		hamr_pool_opts po_ = HAMR_POOL_OPTS_INIT;                    \
+		po_.workers = workers_;                                      \
+		CHECK_OK(hamr_pool_create((pool), &po_));                    \
+		printf("  on %d worker(s)\n", workers_);                     \
+		RUN_TEST(fn);                                                \
+		hamr_pool_destroy(*(pool));                                  \
+	}
+
 #define TEST_EXIT()                                                          \
 	do {                                                                 \
 		if (check_failures)                                          \

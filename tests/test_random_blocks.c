@@ -94,15 +94,7 @@ int main(void)
 	/* before any thread: worker processes come from the fork server */
 	if (hamr_processes_init() == 0)
 		CHECK_OK(hamr_procpool_create(&procs, &(hamr_procpool_opts){.processes = 2}));
-	/* 3 workers, and 1: the calling thread runs each run in its place */
-	for (int workers = 3; workers >= 1; workers -= 2) {
-		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
-		po.workers = workers;
-		CHECK_OK(hamr_pool_create(&pool, &po));
-		printf("  on %d worker(s)\n", workers);
-		RUN_TEST(test_threads_equal_sequential_on_random_blocks);
-		hamr_pool_destroy(pool);
-	}
+	RUN_TEST_ON_3_AND_1_WORKERS(&pool, test_threads_equal_sequential_on_random_blocks);
 	hamr_procpool_destroy(procs);
 	TEST_EXIT();
 }

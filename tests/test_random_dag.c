@@ -273,15 +273,6 @@ static void test_random_graphs_match_reference(void)
 
 int main(void)
 {
-	/* 3 workers, more than cores: more interleavings; 1 worker: the
-	 * calling thread runs each run in its place */
-	for (int workers = 3; workers >= 1; workers -= 2) {
-		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
-		po.workers = workers;
-		CHECK_OK(hamr_pool_create(&test_pool, &po));
-		printf("  on %d worker(s)\n", workers);
-		RUN_TEST(test_random_graphs_match_reference);
-		hamr_pool_destroy(test_pool);
-	}
+	RUN_TEST_ON_3_AND_1_WORKERS(&test_pool, test_random_graphs_match_reference);
 	TEST_EXIT();
 }
