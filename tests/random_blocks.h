@@ -16,6 +16,7 @@
 #include <hamr.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/check.h"
@@ -30,6 +31,18 @@ static inline uint64_t rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
+}
+
+/* one(seed) for seeds 1 to cases (HAMR_TEST_LONG: long_cases), each
+ * with the generator seeded from it, so that a failure names its seed. */
+static inline void random_seeds(int cases, int long_cases, void (*one)(int seed))
+{
+	if (getenv("HAMR_TEST_LONG"))
+		cases = long_cases;
+	for (int seed = 1; seed <= cases; seed++) {
+		rng = 0x9E3779B97F4A7C15ull * (uint64_t)seed;
+		one(seed);
+	}
 }
 
 static inline int64_t mix(int64_t acc, int64_t x)

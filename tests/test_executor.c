@@ -150,6 +150,22 @@ static void test_the_calling_thread_runs_as_an_idle_worker(void)
 	}
 }
 
+/* 200 runs with hamr_run_execute on a pool made with po (one worker):
+ * none on this thread, every node on the pool's worker. */
+static void never_on_caller(const hamr_pool_opts *po)
+{
+	hamr_pool *p = NULL;
+	CHECK_OK(hamr_pool_create(&p, po));
+	hamr_plan *plan = where_plan(1);
+	test_thread = pthread_self();
+	atomic_store(&ran_off_pool, 0);
+	for (int k = 0; k < 200; k++)
+		CHECK(!where_run(plan, p, 1));
+	CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
+	hamr_plan_destroy(plan);
+	hamr_pool_destroy(p);
+}
+
 /* A thread of 1 MiB of stack runs 200 runs on a pool of one worker with
  * the default stack (8 MiB): none on the thread itself. */
 static void *small_stack_runs(void *arg)
@@ -185,15 +201,7 @@ static void test_the_calling_thread_stays_out_when_nodes_would_notice(void)
 	hamr_pool_destroy(p);
 
 	po.pin = 1;
-	CHECK_OK(hamr_pool_create(&p, &po));
-	hamr_plan *plan = where_plan(1);
-	test_thread = pthread_self();
-	atomic_store(&ran_off_pool, 0);
-	for (int k = 0; k < 200; k++)
-		CHECK(!where_run(plan, p, 1));
-	CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
-	hamr_plan_destroy(plan);
-	hamr_pool_destroy(p);
+	never_on_caller(&po);
 }
 
 /* Threads that share a pool of one worker run their runs at once, each in
@@ -379,16 +387,7 @@ static void test_no_caller_in_the_workers_place_with_a_resource(void)
 {
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 	po.workers = 1;
-	hamr_pool *p = NULL;
-	CHECK_OK(hamr_pool_create(&p, &po));
-	hamr_plan *plan = where_plan(1);
-	test_thread = pthread_self();
-	atomic_store(&ran_off_pool, 0);
-	for (int k = 0; k < 200; k++)
-		CHECK(!where_run(plan, p, 1));
-	CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
-	hamr_plan_destroy(plan);
-	hamr_pool_destroy(p);
+	never_on_caller(&po);
 }
 
 /* ---- fork-join inside nodes ----------------------------------------------------- */

@@ -73,11 +73,7 @@ static void one_graph(int seed)
 
 static void test_threads_equal_sequential_on_random_blocks(void)
 {
-	int cases = getenv("HAMR_TEST_LONG") ? 40000 : 2500;
-	for (int seed = 1; seed <= cases; seed++) {
-		rng = 0x9E3779B97F4A7C15ull * (uint64_t)seed;
-		one_graph(seed);
-	}
+	random_seeds(2500, 40000, one_graph);
 	printf("%d graphs agreed on every output, %d failed on both executors, "
 	       "%d kept going past failures alike, %d refused (a block reading its own collect)\n",
 	       agreed.same, agreed.both_failed, agreed.kept, n_rejected);

@@ -32,12 +32,11 @@
  * back (a compare-and-swap) for each look. A thread that would otherwise
  * hand a run to a pool of one worker and wait (hamr_run_execute) takes
  * the free slot instead (hamr__pool_claim) and runs the run as that
- * worker. The
- * worker's thread, finding its slot taken, marks it WAITED and sleeps on
- * the slot itself, not on `epoch`, so that it never takes a wake-up meant
- * for a worker that can run what was offered (a wake-up it took on the
- * way, it passes on when work is visible); the caller gives the slot back
- * with an exchange and wakes the thread when it finds WAITED.
+ * worker. The worker's thread, finding its slot taken, marks it WAITED
+ * and sleeps on the slot itself until the caller gives it back with an
+ * exchange and, finding WAITED, wakes it. (Only a pool of one: a claimed
+ * worker's thread parked on `epoch` would take wake-ups meant for the
+ * others, bench/RESULTS.md.)
  *
  * Fork-join and parallel_for are in forkjoin.c, the settings in
  * settings.c. */
@@ -297,13 +296,7 @@ static void *worker_main(void *arg)
 			    !work_visible(p))
 				break;
 			if (got < 0) {
-				/* a caller acts as this worker. The wake-up that
-				 * brought this thread here may have been meant for
-				 * a worker that can run what the caller offered:
-				 * it is passed on (wakes sleep on `epoch`, and this
-				 * thread now sleeps on its slot) */
-				if (work_visible(p))
-					hamr__pool_wake(p, 1);
+				/* a caller acts as this worker, the pool's one */
 				wait_for_slot(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
 				backoff = 1;
@@ -776,17 +769,12 @@ hamr__worker *hamr__pool_claim(hamr_pool *p)
 	 * call is seen; one racing with it may go either way) */
 	if (atomic_load_explicit(&p->n_external, memory_order_relaxed) > 0)
 		return NULL;
-	for (int i = 0; i < p->n; i++) {
-		hamr__worker *w = &p->w[i];
-		/* relaxed: a look before the compare-and-swap that decides */
-		if (atomic_load_explicit(&w->slot, memory_order_relaxed) == HAMR__SLOT_FREE &&
-		    slot_take(w, HAMR__SLOT_CALLER)) {
-			hamr__tls_worker = w;
-			found_work(w); /* the thread left it idle */
-			return w;
-		}
-	}
-	return NULL;
+	hamr__worker *w = &p->w[0];
+	if (!slot_take(w, HAMR__SLOT_CALLER))
+		return NULL;
+	hamr__tls_worker = w;
+	found_work(w); /* the thread left it idle */
+	return w;
 }
 
 void hamr__pool_release(hamr__worker *w)

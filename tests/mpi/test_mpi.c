@@ -189,11 +189,7 @@ static void one_random_graph(int seed)
 
 static void test_random_graphs(void)
 {
-	int cases = getenv("HAMR_TEST_LONG") ? 3000 : 300;
-	for (int seed = 1; seed <= cases; seed++) {
-		rng = 0x9E3779B97F4A7C15ull * (uint64_t)seed;
-		one_random_graph(seed);
-	}
+	random_seeds(300, 3000, one_random_graph);
 	printf("%d graphs agreed on every output, %d failed on both, %d kept going alike\n",
 	       agreed.same, agreed.both_failed, agreed.kept);
 	CHECK(agreed.same >= 100);
