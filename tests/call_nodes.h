@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Nodes that use every accessor of the node call that programs get inline
  * (hamr_arg_count, hamr_arg, hamr_arg_present, hamr_arg_i64/_f64/_bool,
- * hamr_ret_i64/_f64/_bool), for test_call_accessors. It includes this
+ * hamr_ret_i64/_f64/_bool) and the scalar value getters (hamr_value_i64/
+ * _f64/_bool), for test_call_accessors. It includes this
  * header twice: in test_call_accessors.c, where they compile inline, and
  * in call_accessors_out.c, built with HAMR_NO_INLINE, where they are the
  * library's functions. CALL_NODES names the table each one makes. */
@@ -29,6 +30,14 @@ static int cn_probe(hamr_call *c)
 	CN_BIT(hamr_arg_i64(c, 99) == 0);
 	CN_BIT(!hamr_arg_present(c, 99));
 	CN_BIT(hamr_arg(c, 0) && hamr_arg(c, 0)->type == HAMR_I64);
+	/* the value getters, inline too */
+	CN_BIT(hamr_value_i64(hamr_arg(c, 0)) == 40);
+	CN_BIT(hamr_value_f64(hamr_arg(c, 1)) == 2.5);
+	CN_BIT(hamr_value_bool(hamr_arg(c, 2)));
+	CN_BIT(hamr_value_i64(hamr_arg(c, 1)) == 0); /* another type: 0 */
+	CN_BIT(hamr_value_f64(hamr_arg(c, 0)) == 0.0);
+	CN_BIT(!hamr_value_bool(hamr_arg(c, 0)));
+	CN_BIT(hamr_value_i64(NULL) == 0 && hamr_value_f64(NULL) == 0.0 && !hamr_value_bool(NULL));
 #undef CN_BIT
 	return hamr_ret_i64(c, bits);
 }

@@ -16,8 +16,8 @@
 
 const hamr_node_def *call_nodes_out(void); /* call_accessors_out.c */
 
-/* Every right answer of cn_probe: 15 bits. */
-#define PROBE_ALL ((1 << 15) - 1)
+/* Every right answer of cn_probe: 22 bits. */
+#define PROBE_ALL ((1 << 22) - 1)
 
 static void run_nodes(const hamr_node_def *defs, const hamr_run_opts *o, const char *how)
 {

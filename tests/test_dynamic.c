@@ -896,6 +896,131 @@ static const hamr_node_def review_defs[] = {
 	 .deps = DEPS(HAMR_DEP_COLLECTED("both", HAMR_I64))},
 	{0}};
 
+/* ---- a block of one node: the node called once per item ----------------- */
+
+/* Item x gives 2x; every seventh first records a failure, then recovers */
+static int f_recovers(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	if (x % 7 == 0)
+		hamr_fail(c, "item %lld failed, then recovered", (long long)x);
+	return hamr_ret_i64(c, 2 * x);
+}
+
+static int f_item_str(hamr_call *c)
+{
+	char buf[32];
+	snprintf(buf, sizeof buf, "item-%lld", (long long)hamr_arg_i64(c, 0));
+	return hamr_ret_str(c, buf);
+}
+
+/* Every string in the list is its item's */
+static int f_check_strs(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	for (size_t i = 0; i < l.len; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "item-%zu", i);
+		const char *got = hamr_list_str(l, i);
+		if (!got || strcmp(got, want))
+			return hamr_fail(c, "place %zu holds %s", i, got ? got : "nothing");
+	}
+	return hamr_ret_i64(c, (int64_t)l.len);
+}
+
+/* Declared i64: item 500 returns no value, item 600 fails */
+static int f_gaps(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	if (x == 500)
+		return 0;
+	if (x == 600)
+		return hamr_fail(c, "bad item %lld", (long long)x);
+	return hamr_ret_i64(c, x);
+}
+
+/* A tolerant list of gappy's values: each its item's, neither of the two
+ * among them; their count */
+static int f_indices_count(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	for (size_t i = 0; i < l.len; i++) {
+		int64_t x = hamr_arg_item_index(c, 0, i);
+		if (x == 500 || x == 600 || hamr_list_i64(l, i) != x)
+			return hamr_fail(c, "place %zu holds item %lld's value", i, (long long)x);
+	}
+	return hamr_ret_i64(c, (int64_t)l.len);
+}
+
+/* Three blocks of one node each, whose items are 0 .. n-1 */
+static const hamr_node_def one_node_defs[] = {
+	INPUT_N,
+	{.name = "items_a", .fn = f_items, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "doubled", .fn = f_recovers, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP("items_a", HAMR_I64))},
+	{.name = "doubled_sum", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("doubled", HAMR_I64))},
+	{.name = "items_b", .fn = f_items, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "named", .fn = f_item_str, .type = HAMR_STR,
+	 .deps = DEPS(HAMR_DEP("items_b", HAMR_I64))},
+	{.name = "names", .fn = f_check_strs, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("named", HAMR_STR))},
+	{.name = "items_c", .fn = f_items, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "gappy", .fn = f_gaps, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items_c", HAMR_I64))},
+	{.name = "gappy_sum", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("gappy", HAMR_I64))},
+	{.name = "gappy_kept", .fn = f_indices_count, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("gappy", HAMR_I64))},
+	{0}};
+
+/* A block of one plain node calls it once per item with one call record
+ * (blocks.c's run_one): a failure recorded and then recovered from, a
+ * string result per item, a missing value and a failure in the middle,
+ * across segments, on every executor and under both policies. */
+static void test_one_node_blocks(void)
+{
+	enum { N = 1000 };
+	hamr_run_opts seq = sequential(), t2 = threads_on(pool2), t4 = threads_on(pool4);
+	const hamr_run_opts *each[] = {&seq, &t2, &t4};
+	for (int k = 0; k < 3; k++) {
+		const char *o1[] = {"doubled_sum", "names"};
+		fixture f = run_with(one_node_defs, o1, 2, N, each[k]);
+		CHECK_OK(f.run_rc);
+		CHECK_EQ_INT(i64(&f, "doubled_sum"), (int64_t)N * (N - 1));
+		CHECK_EQ_INT(i64(&f, "names"), N);
+		done(&f);
+		/* fail fast: the first of the two errors by item order on the
+		 * sequential executor; either on the pool */
+		const char *o2[] = {"gappy_sum"};
+		f = run_with(one_node_defs, o2, 1, N, each[k]);
+		CHECK(f.run_rc == HAMR_ETYPE || f.run_rc == HAMR_EFAIL);
+		const hamr_error_info *e = hamr_run_error(f.r);
+		CHECK_EQ_STR(e->node, "gappy");
+		if (f.run_rc == HAMR_ETYPE) {
+			CHECK_EQ_INT(e->item, 500);
+			CHECK_CONTAINS(e->message, "returned no value");
+		} else {
+			CHECK_EQ_INT(e->item, 600);
+			CHECK_CONTAINS(e->message, "bad item 600");
+		}
+		if (k == 0)
+			CHECK_EQ_INT(f.run_rc, HAMR_ETYPE);
+		CHECK(hamr_run_result(f.r, "gappy_sum") == NULL);
+		done(&f);
+		/* keep going: a tolerant collect gets every other item */
+		hamr_run_opts o = *each[k];
+		o.policy = HAMR_KEEP_GOING;
+		const char *o3[] = {"gappy_kept"};
+		f = run_with(one_node_defs, o3, 1, N, &o);
+		CHECK(f.run_rc == HAMR_ETYPE || f.run_rc == HAMR_EFAIL);
+		CHECK_EQ_INT(i64(&f, "gappy_kept"), N - 2);
+		done(&f);
+	}
+}
+
 static void test_review_regressions(void)
 {
 	hamr_run_opts seq = sequential(), thr = threads_on(pool4);
@@ -984,6 +1109,7 @@ int main(void)
 	RUN_TEST(test_error_policies);
 	RUN_TEST(test_packed_lists_across_segments);
 	RUN_TEST(test_review_regressions);
+	RUN_TEST(test_one_node_blocks);
 	hamr_pool_destroy(pool2);
 	hamr_pool_destroy(pool4);
 	TEST_EXIT();

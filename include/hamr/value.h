@@ -243,9 +243,29 @@ static inline hamr_type hamr_value_type(const hamr_value *v)
 	return v ? v->type : (hamr_type)0;
 }
 
+/* The scalar getters compile inline (a fold's step calls them per item),
+ * unless HAMR_NO_INLINE is defined, as the node call's accessors do
+ * (hamr/runtime.h); both behave the same. */
+#if defined(HAMR__BUILDING) || defined(HAMR_NO_INLINE)
 HAMR_API int64_t hamr_value_i64(const hamr_value *v);
 HAMR_API double hamr_value_f64(const hamr_value *v);
 HAMR_API bool hamr_value_bool(const hamr_value *v);
+#else
+static inline int64_t hamr_value_i64(const hamr_value *v)
+{
+	return v && v->type == HAMR_I64 ? v->u.i64 : 0;
+}
+
+static inline double hamr_value_f64(const hamr_value *v)
+{
+	return v && v->type == HAMR_F64 ? v->u.f64 : 0.0;
+}
+
+static inline bool hamr_value_bool(const hamr_value *v)
+{
+	return v && v->type == HAMR_BOOL ? v->u.b : false;
+}
+#endif
 /* The string, NUL-terminated; its length without the NUL in *len (len may
  * be NULL). */
 HAMR_API const char *hamr_value_str(const hamr_value *v, size_t *len);

@@ -48,7 +48,12 @@
  * is done).
  *
  * A block of one plain node runs its items through a shorter loop
- * (run_one): that node is their only reader.
+ * (run_one): that node is their only reader, and, without hooks, a
+ * concurrency group or keep_going, it is called through one call record
+ * set up per claimed range (hamr__node_repeat), its scalar values cleared
+ * once at the range's end. A push on the pool (push_item, inline in the
+ * scalar emits) tests once for what is rare (a new segment, a limit, a
+ * stop) and once for an offer or the bound.
  *
  * At the end of each item its gathered values leave the frame: a list's
  * value moves into the item's place in its segment, or, for a list of
@@ -166,6 +171,23 @@ typedef struct seg {
 typedef struct hamr__stream stream;
 typedef struct gate gate;
 
+/* A gather entry that moves a block value into a list, as gather reads
+ * it per item: from slot src to place `at` + the item's offset, in the
+ * segment's chunk (packed lists) or its values (lists of values). */
+struct move {
+	uint32_t src;
+	uint32_t at;
+	int packed;
+};
+
+/* A gather entry g that folds slot src's value with step. */
+struct fold {
+	uint32_t src;
+	uint32_t g;
+	int (*step)(hamr_value *acc, const hamr_value *x, void *userdata);
+	void *userdata;
+};
+
 /* An offer: a consumer task, spawned for a hungry worker to steal, that
  * claims and runs items until none is left. */
 typedef struct offer_rec {
@@ -212,15 +234,18 @@ struct hamr__stream {
 	uint32_t n_counted;
 	const uint32_t *clear; /* the block's slots, cleared per item */
 	uint32_t n_clear;
-	uint32_t *folds;    /* the gather entries that fold, in order */
+	struct fold *folds; /* the gather entries that fold, in order */
 	uint32_t n_folds;
-	uint32_t *moves;    /* those that move a block value into a list */
+	struct move *moves; /* the gather entries that move a block value
+	                     * into a list */
 	uint32_t n_moves;
 	uint32_t one_node;  /* the block's only node, when it is a plain node
 	                     * of one reader (run_one), else UINT32_MAX */
 	uint8_t scalars;    /* every value an item clears is a scalar by its
 	                     * declared type: clearing it drops no box */
 	int concurrent;     /* items on the pool */
+	int plain;          /* concurrent, and not on the blocking pool: a
+	                     * push only offers now and then (push_item) */
 	int grouping;       /* HAMR_GROUPING_AUTO, BLOCK or NODE */
 	int keep;           /* segments stay until the lists are built */
 	int merge;          /* every fold merges: partials per consumer */
@@ -231,6 +256,8 @@ struct hamr__stream {
 	size_t max_tasks;   /* 0: none; else tasks at most */
 	size_t unit_tasks;  /* tasks per item: 1, or the units under node
 	                     * grouping; 0 under auto (not limited) */
+	size_t limit;       /* the first item max_items or max_tasks refuses,
+	                     * SIZE_MAX: none */
 	/* items: only the emitting thread writes these; consumers read what
 	 * `published` covers. Each line below is written by one side: the
 	 * emitting thread's, the claims, the finished count (with the spare
@@ -687,41 +714,62 @@ static __attribute__((noinline)) int fold_failed(stream *s, uint32_t g, size_t i
 	return hamr__run_fail(s->r, rc < 0 ? rc : HAMR_EFAIL, s->p->nodes[s->ga[g].node].name, msg);
 }
 
-/* Hands on the values item `it` gathered: folds, then lists (which move
- * the value out of the frame). 0, or the fold's error. */
-static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
+/* Fold entry g's step on item value v into the stream's accumulator: a
+ * consumer without partials (a fold without merge). */
+static __attribute__((noinline)) int fold_into_acc(stream *s, const struct fold *fr,
+                                                   const hamr_value *v)
+{
+	int rc;
+	if (s->concurrent)
+		pthread_mutex_lock(&s->lock);
+	rc = fr->step(&s->acc[fr->g], v, fr->userdata);
+	if (s->concurrent)
+		pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* The folds of item `it`'s values: into the consumer's partials, or the
+ * stream's accumulators. 0, HAMR__SKIPPED, or the fold's error. */
+static inline __attribute__((always_inline)) int gather_folds(stream *s, ctx *c, size_t it)
 {
 	hamr_value *slots = c->f.slots;
 	for (uint32_t k = 0; k < s->n_folds; k++) {
-		uint32_t g = s->folds[k];
-		const hamr__gather *ge = &s->ga[g];
-		const hamr_value *v = &slots[ge->src];
+		const struct fold *fr = &s->folds[k];
+		const hamr_value *v = &slots[fr->src];
 		if (!v->type)
 			return HAMR__SKIPPED;
 		int rc;
 		if (c->part) {
-			rc = ge->fold->step(&c->part[g], v, ge->userdata);
+			rc = fr->step(&c->part[fr->g], v, fr->userdata);
 			c->folded++;
-		} else if (s->concurrent) {
-			pthread_mutex_lock(&s->lock);
-			rc = ge->fold->step(&s->acc[g], v, ge->userdata);
-			pthread_mutex_unlock(&s->lock);
 		} else {
-			rc = ge->fold->step(&s->acc[g], v, ge->userdata);
+			rc = fold_into_acc(s, fr, v);
 		}
 		if (rc)
-			return fold_failed(s, g, it, rc);
+			return fold_failed(s, fr->g, it, rc);
 	}
+	return 0;
+}
+
+/* Hands on the values item `it` gathered: folds, then lists (which move
+ * the value out of the frame). 0, or the fold's error. */
+static inline __attribute__((always_inline)) int gather(stream *s, ctx *c, seg *sg, size_t off,
+                                                        size_t it)
+{
+	hamr_value *slots = c->f.slots;
+	int rc;
+	if (s->n_folds && (rc = gather_folds(s, c, it)))
+		return rc;
 	for (uint32_t k = 0; k < s->n_moves; k++) {
-		uint32_t g = s->moves[k];
-		hamr_value *src = &slots[s->ga[g].src];
-		if (s->packed_of[g] != UINT32_MAX) {
+		const struct move *m = &s->moves[k];
+		hamr_value *src = &slots[m->src];
+		if (m->packed) {
 			if (!src->type)
 				return HAMR__SKIPPED;
-			memcpy(&sg->pk[SEG * s->packed_of[g] + off], &src->u, sizeof(uint64_t));
+			memcpy(&sg->pk[m->at + off], &src->u, sizeof(uint64_t));
 			continue; /* a scalar: item_end clears it */
 		}
-		hamr_value *dst = &sg->v[SEG * (1 + s->list_of[g]) + off];
+		hamr_value *dst = &sg->v[m->at + off];
 		dst->u = src->u; /* field by field, as in run_node_in */
 		dst->type = src->type;
 		src->type = NULL; /* moved */
@@ -731,21 +779,31 @@ static int gather(stream *s, ctx *c, seg *sg, size_t off, size_t it)
 	return 0;
 }
 
-/* The end of item it, in segment sg, whose run returned rc: the values
- * it gathered handed on, the block's values of the item cleared (the item
- * itself among them), a failure counted for the stream. */
-static void item_end(stream *s, ctx *c, seg *sg, size_t it, int rc)
+/* Clears the block's values of an item in frame slots (the item itself
+ * among them). */
+static inline void item_clear(const stream *s, hamr_value *slots)
 {
 	const uint32_t *clear = s->clear;
 	uint32_t n_clear = s->n_clear;
-	if (!rc)
-		rc = gather(s, c, sg, it & (SEG - 1), it);
 	if (s->scalars)
 		for (uint32_t k = 0; k < n_clear; k++)
-			c->f.slots[clear[k]].type = NULL;
+			slots[clear[k]].type = NULL;
 	else
 		for (uint32_t k = 0; k < n_clear; k++)
-			hamr__value_drop(&c->f.slots[clear[k]]);
+			hamr__value_drop(&slots[clear[k]]);
+}
+
+/* The end of item it, in segment sg, whose run returned rc: the values
+ * it gathered handed on, the block's values of the item cleared unless
+ * `later` (the caller clears them after its last item), a failure counted
+ * for the stream. */
+static inline __attribute__((always_inline)) void item_end(stream *s, ctx *c, seg *sg, size_t it,
+                                                           int rc, int later)
+{
+	if (!rc)
+		rc = gather(s, c, sg, it & (SEG - 1), it);
+	if (!later)
+		item_clear(s, c->f.slots);
 	if (rc) {
 		stream_add_gap(s, it, it + 1);
 		stream_fail(s, rc);
@@ -779,7 +837,7 @@ static void run_item(stream *s, ctx *c, size_t it)
 	item_start(s, &f->slots[s->owner], &sg->v[off], it);
 	int rc = s->grouping == HAMR_GROUPING_NODE && s->concurrent ?
 	         run_levels(s, f, (int64_t)it) : run_units(r, s->blk, f);
-	item_end(s, c, sg, it, rc);
+	item_end(s, c, sg, it, rc, 0);
 }
 
 /* Items [lo, hi) of a block of one plain node (one_node), with less than
@@ -793,13 +851,23 @@ static size_t run_one(stream *s, ctx *c, size_t lo, size_t hi)
 	uint32_t i = s->one_node;
 	seg *sg = *seg_ref(s, lo >> SEG_BITS);
 	size_t it = lo;
+	hamr_call call; /* set up once for the range */
+	int repeat = hamr__node_repeat_init(&call, r, i, slots);
+	/* scalar values, each item's written before it is read (the item's
+	 * by item_start, the node's by its call, which the repeated call's
+	 * conditions let nothing skip): cleared once, after the last item */
+	int later = repeat && s->scalars;
 	for (; it < hi && !stopped(s); it++) {
 		size_t off = it & (SEG - 1);
 		if (off == 0 && it != lo)
 			sg = *seg_ref(s, it >> SEG_BITS);
 		item_start(s, x, &sg->v[off], it);
-		item_end(s, c, sg, it, hamr__run_node_in(r, i, slots));
+		item_end(s, c, sg, it,
+		         repeat ? hamr__node_repeat(&call, slots, i) : hamr__run_node_in(r, i, slots),
+		         later);
 	}
+	if (later)
+		item_clear(s, slots);
 	return it;
 }
 
@@ -976,7 +1044,7 @@ static void backend_finish(stream *s, ctx *c, hamr_backend_done *res)
 		slots[s->owner] = hamr__value_share(&sg->v[it & (SEG - 1)]);
 		int64_t saved = hamr__current_item;
 		hamr__current_item = (int64_t)it;
-		item_end(s, c, sg, it, 0);
+		item_end(s, c, sg, it, 0, 0);
 		hamr__current_item = saved;
 	}
 	mark_done(s, it, it + 1);
@@ -1285,7 +1353,10 @@ static uint64_t *seg_make_chunks(stream *s, size_t j)
 	return pk;
 }
 
-int hamr__stream_push(stream *s, hamr_value *v)
+/* The rarer part of a push, for item s->n: a stop, a limit reached, or
+ * the first item of a segment (which it makes). 0 when the push goes on,
+ * else the error (v cleared). */
+static __attribute__((noinline)) int push_rare(stream *s, hamr_value *v)
 {
 	if (stopped(s)) {
 		hamr_value_clear(v);
@@ -1334,15 +1405,16 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		*seg_ref(s, j) = sg;
 		s->cur = sg;
 	}
-	/* field by field: *v was just written that way by the caller, and a
-	 * 16-byte load of two fresh 8-byte stores stalls store forwarding */
-	hamr_value *dst = &s->cur->v[off];
-	dst->u = v->u;
-	dst->type = v->type;
-	v->type = NULL;
-	s->n = i + 1;
-	/* release: the item and its segment before a consumer claims it */
-	atomic_store_explicit(&s->published, i + 1, memory_order_release);
+	return 0;
+}
+
+/* What follows publishing item i, but for the common case push_item
+ * leaves out: on the sequential executor the item runs now; else a
+ * consumer is offered (or a blocking one started), and at the bound the
+ * emitting thread runs claims itself. 0, or HAMR_ECANCELED once the
+ * stream has stopped. */
+static __attribute__((noinline)) int push_then(stream *s, size_t i)
+{
 	if (!s->concurrent) {
 		consume(s, &s->prod, TAKE_TO_BOUND); /* this item, now */
 		return stopped(s) ? HAMR_ECANCELED : 0;
@@ -1365,6 +1437,42 @@ int hamr__stream_push(stream *s, hamr_value *v)
 		}
 	}
 	return stopped(s) ? HAMR_ECANCELED : 0;
+}
+
+/* Item *v into the stream (moved: v's type is NULL after), published to
+ * the consumers. Inline in the emits of scalars, whose value then stays
+ * in registers; the rarer parts are push_rare's and push_then's. */
+static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value *v)
+{
+	size_t i = s->n, off = i & (SEG - 1);
+	/* one test for the rarer cases: a new segment, a limit (s->limit is
+	 * the first item that max_items or max_tasks refuses), a stop */
+	if (__builtin_expect(off == 0 || i >= s->limit || stopped(s), 0)) {
+		int rc = push_rare(s, v);
+		if (rc)
+			return rc;
+	}
+	/* field by field: *v was just written that way by the caller, and a
+	 * 16-byte load of two fresh 8-byte stores stalls store forwarding */
+	hamr_value *dst = &s->cur->v[off];
+	dst->u = v->u;
+	dst->type = v->type;
+	v->type = NULL;
+	s->n = i + 1;
+	/* release: the item and its segment before a consumer claims it */
+	atomic_store_explicit(&s->published, i + 1, memory_order_release);
+	/* the common case on the pool: no offer due (see push_then), under
+	 * the bound; a stop shows at the next push */
+	if (__builtin_expect(!s->plain || (i & 31) == 0 ||
+	                     atomic_load_explicit(&s->active, memory_order_relaxed) == 0 ||
+	                     i + 1 - s->seen_finished >= s->max_inflight, 0))
+		return push_then(s, i);
+	return 0;
+}
+
+int hamr__stream_push(stream *s, hamr_value *v)
+{
+	return push_item(s, v);
 }
 
 int hamr__stream_stopped(const stream *s)
@@ -1567,6 +1675,11 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->unit_tasks = s->grouping == HAMR_GROUPING_AUTO ? 0 :
 	                s->grouping == HAMR_GROUPING_NODE && s->concurrent && !s->bpool ?
 	                p->unit_start[s->blk + 1] - p->unit_start[s->blk] : 1;
+	/* the first item a limit refuses (push_rare says which) */
+	s->limit = s->max_items ? s->max_items : SIZE_MAX;
+	if (s->max_tasks && s->unit_tasks && s->max_tasks / s->unit_tasks < s->limit)
+		s->limit = s->max_tasks / s->unit_tasks;
+	s->plain = s->concurrent && !s->bpool;
 	if (s->bpool) /* an item per claim, its nodes in order on one thread */
 		s->grouping = HAMR_GROUPING_BLOCK;
 	s->workers = w ? hamr__worker_pool(w)->opts.workers : 1;
@@ -1619,17 +1732,18 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 			folds = 1;
 			s->merge &= ge->fold->merge != NULL;
 			s->acc[g] = hamr_value_ref(&ge->init);
-			s->folds[s->n_folds++] = g;
+			s->folds[s->n_folds++] = (struct fold){ge->src, g, ge->fold->step, ge->userdata};
 		} else if (ge->src != owner && (t == HAMR_I64 || t == HAMR_F64 || t == HAMR_BOOL)) {
 			/* in chunks that outlive their segments */
 			s->packed_of[g] = s->n_packed++;
-			s->moves[s->n_moves++] = g;
+			s->moves[s->n_moves++] = (struct move){ge->src, (uint32_t)SEG * s->packed_of[g], 1};
 		} else {
 			s->keep = 1; /* the segments, until the lists are built */
 			if (ge->src != owner) {
 				s->drop[s->n_lists] = !t || hamr__type_boxed(t);
 				s->list_of[g] = s->n_lists++;
-				s->moves[s->n_moves++] = g;
+				s->moves[s->n_moves++] =
+					(struct move){ge->src, (uint32_t)SEG * (1 + s->list_of[g]), 0};
 			}
 		}
 	}
@@ -1886,10 +2000,10 @@ int hamr_emit(hamr_call *c, hamr_value *v)
 /* A scalar emit: straight to the stream when the node's items are
  * declared of v's type (hamr_emit's checks hold then), else through
  * hamr_emit for its message. */
-static inline int emit_scalar(hamr_call *c, hamr_value *v)
+static inline __attribute__((always_inline)) int emit_scalar(hamr_call *c, hamr_value *v)
 {
 	if (__builtin_expect(c->stream && c->type == v->type, 1))
-		return hamr__stream_push(c->stream, v);
+		return push_item(c->stream, v);
 	return hamr_emit(c, v);
 }
 

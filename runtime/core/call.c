@@ -424,6 +424,20 @@ static int run_node_slow(hamr_run *r, uint32_t i, hamr_value *slots, hamr_call *
 	                                               run_node_hooked(r, i, slots, c);
 }
 
+int hamr__node_repeat_init(hamr_call *c, hamr_run *r, uint32_t i, hamr_value *slots)
+{
+	call_init(c, r, i, slots, NULL);
+	return !r->keep_going && !r->slow_path && !(c->node->flags & HAMR__PNODE_LIMITED) &&
+	       c->node->fn != NULL;
+}
+
+int hamr__node_repeat_end(hamr_call *c, hamr_value *slots, uint32_t i, int rc)
+{
+	rc = node_done(c->run, i, slots, c, rc); /* takes fail_msg over */
+	c->fail_msg = NULL;
+	return rc;
+}
+
 int hamr__run_node_in(hamr_run *r, uint32_t i, hamr_value *slots)
 {
 	hamr_call c;

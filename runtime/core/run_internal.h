@@ -155,6 +155,29 @@ static inline int hamr__run_node(hamr_run *r, uint32_t i)
 	return hamr__run_node_in(r, i, r->slots);
 }
 
+/* Node i called again and again in frame slots (a map block's one node,
+ * once per item): hamr__node_repeat_init sets call c up once and says
+ * whether the short form below may call it, which holds when
+ * hamr__run_node_in would take its plain path every time (no hooks, no
+ * backend, no concurrency group, no keep_going's input check) and the
+ * node has a function. hamr__node_repeat then does what
+ * hamr__run_node_in does, with the same result. */
+int hamr__node_repeat_init(hamr_call *c, hamr_run *r, uint32_t i, hamr_value *slots);
+int hamr__node_repeat_end(hamr_call *c, hamr_value *slots, uint32_t i, int rc);
+
+static inline int hamr__node_repeat(hamr_call *c, hamr_value *slots, uint32_t i)
+{
+	c->result.type = NULL;
+	int rc = c->node->fn(c);
+	if (__builtin_expect(rc == 0 && c->result.type != NULL && c->fail_msg == NULL, 1)) {
+		/* field by field, as in the node call's node_done */
+		slots[i].u = c->result.u;
+		slots[i].type = c->result.type;
+		return 0;
+	}
+	return hamr__node_repeat_end(c, slots, i, rc);
+}
+
 /* Node i of r ran (or was skipped) on the one thread that counts r's
  * slots: each of its arguments loses a reader by a relaxed load and store,
  * no read-modify-write, and a value whose last reader it was is dropped
