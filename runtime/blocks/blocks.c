@@ -844,7 +844,7 @@ static void run_item(stream *s, ctx *c, size_t it)
  * run_item does: the item's only reader is that node, so releasing its
  * arguments would only clear what item_end clears, and no slot has
  * several readers to count. Returns where it stopped. */
-static size_t run_one(stream *s, ctx *c, size_t lo, size_t hi)
+static __attribute__((noinline)) size_t run_one(stream *s, ctx *c, size_t lo, size_t hi)
 {
 	hamr_run *r = s->r;
 	hamr_value *slots = c->f.slots, *x = &slots[s->owner];
