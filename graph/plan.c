@@ -5,7 +5,10 @@
  * A depth-first walk from the requested outputs visits what they need and
  * stops at every name the caller gives a value for (an override cuts off
  * everything upstream that only it needed). Its post-order is a topological
- * order, which the sequential executor follows as it is.
+ * order; when the graph's own order is one too over the walked nodes (a
+ * graph built in dependency order), the plan keeps the graph's order
+ * instead (keep_graph_order). The sequential executor follows the plan's
+ * order as it is.
  *
  * Every value a run handles lives in a numbered slot: first the computed
  * nodes (slot i is plan node i's result), then the given values, then the
@@ -153,6 +156,42 @@ static int walk_from(walk *w, uint32_t root, uint32_t *stack, uint32_t *edge)
 		}
 	}
 	return 0;
+}
+
+/* When the graph's own order is a topological order of the walked nodes
+ * (each reads only computed nodes added before it, as in a graph built in
+ * dependency order), puts w->order in graph order: the layout and the
+ * dependents then fill the plan's tables front to back, where the walk's
+ * post-order, on a big graph, jumps between records (a cache miss each).
+ * Otherwise the walk's order stays. One pass over the packed dependencies,
+ * in graph order, unless the walk's order is the graph's already. */
+static void keep_graph_order(walk *w)
+{
+	const hamr_graph *g = w->g;
+	uint32_t i = 1;
+	while (i < w->n_order && w->order[i - 1] < w->order[i])
+		i++;
+	if (i >= w->n_order)
+		return; /* in graph order already (a chain, a wide graph) */
+	for (uint32_t v = 0; v < g->n_nodes; v++) {
+		if (w->role[v] != ROLE_COMPUTE)
+			continue;
+		for (uint32_t e = g->dep_start[v]; e < g->dep_start[v + 1]; e++) {
+			int32_t t = g->dep_node[e];
+			if (t < 0) {
+				const hamr__gdep *d = &g->nodes[v]->deps[e - g->dep_start[v]];
+				if (dep_defaults(w, d))
+					continue;
+				t = d->target;
+			}
+			if ((uint32_t)t >= v && w->role[t] == ROLE_COMPUTE)
+				return; /* read before it is added: the walk's order */
+		}
+	}
+	uint32_t k = 0;
+	for (uint32_t v = 0; v < g->n_nodes && k < w->n_order; v++)
+		if (w->role[v] == ROLE_COMPUTE)
+			w->order[k++] = v;
 }
 
 void hamr_plan_destroy(hamr_plan *p)
@@ -687,6 +726,7 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 		rc = HAMR_EINPUT;
 		goto out;
 	}
+	keep_graph_order(&w);
 	/* reuse `stack` as the graph-node -> slot map */
 	uint32_t *slot_of = stack;
 	if ((rc = compile(p, &w, slot_of)))

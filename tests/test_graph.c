@@ -541,6 +541,39 @@ static void test_generated_grid(void)
 	hamr_graph_destroy(g);
 }
 
+/* The plan's order, which the sequential executor follows: the graph's
+ * own when every kept node reads only nodes added before it, else the
+ * walk's (depth first from the outputs, a node after what it reads). */
+static void test_plan_order(void)
+{
+	hamr_dep on_ba[] = {{.name = "b", .type = HAMR_I64}, {.name = "a", .type = HAMR_I64},
+	                    HAMR_DEPS_END};
+	hamr_node_def in_order[] = {
+		{.name = "a", .fn = f_const, .userdata = (void *)(intptr_t)1, .type = HAMR_I64},
+		{.name = "b", .fn = f_const, .userdata = (void *)(intptr_t)2, .type = HAMR_I64},
+		{.name = "c", .fn = f_sum, .type = HAMR_I64, .deps = on_ba},
+		{0},
+	};
+	hamr_node_def reader_first[] = {in_order[2], in_order[0], in_order[1], {0}};
+	const hamr_node_def *tables[] = {in_order, reader_first};
+	const char *want[][3] = {{"a", "b", "c"}, {"b", "a", "c"}};
+	for (int k = 0; k < 2; k++) {
+		hamr_module m = {.name = "m", .nodes = tables[k]};
+		hamr_graph *g = NULL;
+		hamr_plan *p = NULL;
+		const char *outs[] = {"c"};
+		CHECK_OK(hamr_graph_create(&g));
+		CHECK_OK(hamr_graph_add_module(g, &m));
+		CHECK_OK(hamr_plan_create(&p, g, outs, 1, NULL));
+		CHECK_EQ_INT(hamr_plan_node_count(p), 3);
+		for (size_t i = 0; i < 3; i++)
+			CHECK_EQ_STR(hamr_plan_node_name(p, i), want[k][i]);
+		CHECK_EQ_INT(run_i64(g, "c"), 3);
+		hamr_plan_destroy(p);
+		hamr_graph_destroy(g);
+	}
+}
+
 /* Nodes added in any order build the same graph: a reader may come before
  * the node it reads (the build then orders them itself), and a graph
  * whose build fails shows no nodes and finds none. */
@@ -664,6 +697,7 @@ int main(void)
 	RUN_TEST(test_nodes_tagged);
 	RUN_TEST(test_generated_grid);
 	RUN_TEST(test_nodes_in_any_order);
+	RUN_TEST(test_plan_order);
 	RUN_TEST(test_dot_export);
 	TEST_EXIT();
 }
