@@ -111,6 +111,29 @@ static int dep_defaults(const walk *w, const hamr__gdep *d)
 	       !is_given(w, (uint32_t)d->target);
 }
 
+/* Dependency e (a position in g->dep_node) of computed node v, met by a
+ * walk: a default counted, a missing input recorded, or its target
+ * reached. 1 when the target (*t) is newly computed and its own
+ * dependencies are to be visited, else 0 or reach's error. */
+static int visit_dep(walk *w, uint32_t v, uint32_t e, int32_t *t)
+{
+	const hamr_graph *g = w->g;
+	*t = g->dep_node[e];
+	if (*t < 0) {
+		const hamr__gdep *d = &g->nodes[v]->deps[e - g->dep_start[v]];
+		if (dep_defaults(w, d)) {
+			w->n_defaults += d->dflt.type != NULL;
+			return 0;
+		}
+		*t = d->target;
+	}
+	if (w->role[*t] == ROLE_MISSING)
+		return missing_input(w, g->nodes[*t]->name, g->nodes[v]->name);
+	if (!unreached(w, (uint32_t)*t))
+		return 0;
+	return reach(w, (uint32_t)*t, v);
+}
+
 /* Depth-first from root over the packed dependencies (g->dep_node);
  * edge[] holds each stacked node's next dependency, as a position in
  * g->dep_node. A dependency that is not plain is read from its record. */
@@ -132,22 +155,8 @@ static int walk_from(walk *w, uint32_t root, uint32_t *stack, uint32_t *edge)
 			continue;
 		}
 		edge[sp - 1] = e + 1;
-		int32_t t = g->dep_node[e];
-		if (t < 0) {
-			const hamr__gdep *d = &g->nodes[v]->deps[e - g->dep_start[v]];
-			if (dep_defaults(w, d)) {
-				w->n_defaults += d->dflt.type != NULL;
-				continue;
-			}
-			t = d->target;
-		}
-		if (w->role[t] == ROLE_MISSING) {
-			missing_input(w, g->nodes[t]->name, g->nodes[v]->name);
-			continue;
-		}
-		if (!unreached(w, (uint32_t)t))
-			continue;
-		rc = reach(w, (uint32_t)t, v);
+		int32_t t;
+		rc = visit_dep(w, v, e, &t);
 		if (rc < 0)
 			return rc;
 		if (rc > 0) {
@@ -156,6 +165,53 @@ static int walk_from(walk *w, uint32_t root, uint32_t *stack, uint32_t *edge)
 		}
 	}
 	return 0;
+}
+
+/* The walk of a graph whose nodes each read only nodes added before it
+ * (g->in_order), from the requested outputs: one sweep from the last
+ * node to the first, where a node's readers have all been seen by the
+ * time it is reached, so whether it is needed is known; w->order is then
+ * the needed nodes in graph order, with the roles and counts the walk
+ * gives. The sweep reads the packed dependencies front to back, where
+ * the walk jumps between nodes. 0, or a negative error, or missing
+ * inputs: the caller walks again then, for the walk's messages. */
+static int sweep(walk *w, const uint32_t *outs, size_t n_outputs)
+{
+	const hamr_graph *g = w->g;
+	int rc;
+	for (size_t i = 0; i < n_outputs; i++) {
+		uint32_t v = outs[i];
+		if (w->role[v] == ROLE_MISSING)
+			return missing_input(w, g->nodes[v]->name, NULL);
+		if (unreached(w, v) && (rc = reach(w, v, UINT32_MAX)) < 0)
+			return rc;
+	}
+	for (uint32_t v = g->n_nodes; v-- > 0;) {
+		if (w->role[v] != ROLE_COMPUTE)
+			continue;
+		for (uint32_t e = g->dep_start[v]; e < g->dep_start[v + 1]; e++) {
+			int32_t t;
+			if ((rc = visit_dep(w, v, e, &t)) < 0)
+				return rc;
+		}
+		if (w->n_missing)
+			return 0;
+	}
+	for (uint32_t v = 0; v < g->n_nodes; v++)
+		if (w->role[v] == ROLE_COMPUTE)
+			w->order[w->n_order++] = v;
+	return 0;
+}
+
+/* The nodes the caller gives values for: looked up once, not per node
+ * reached. */
+static void mark_given(walk *w)
+{
+	for (size_t i = 0; i < hamr_values_count(w->given); i++) {
+		int32_t v = hamr__graph_lookup(w->g, hamr_values_at(w->given, i, NULL));
+		if (v >= 0)
+			w->role[v] = ROLE_OFFERED;
+	}
 }
 
 /* When the graph's own order is a topological order of the walked nodes
@@ -693,12 +749,7 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 	atomic_init(&p->spare_mem, NULL);
 	hamr__names_init(&p->out_index);
 
-	/* names given: looked up once, not per node reached */
-	for (size_t i = 0; i < hamr_values_count(given); i++) {
-		int32_t v = hamr__graph_lookup(g, hamr_values_at(given, i, NULL));
-		if (v >= 0)
-			w.role[v] = ROLE_OFFERED;
-	}
+	mark_given(&w);
 	for (size_t i = 0; i < n_outputs; i++) {
 		const char *name = outputs[i];
 		int32_t v = name ? hamr__graph_lookup(g, name) : -1;
@@ -712,21 +763,28 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 		}
 		out_nodes[i] = (uint32_t)v;
 	}
-	for (size_t i = 0; i < n_outputs; i++) {
-		if (w.role[out_nodes[i]] == ROLE_MISSING) {
-			missing_input(&w, g->nodes[out_nodes[i]]->name, NULL);
-			continue;
+	if (!g->in_order || sweep(&w, out_nodes, n_outputs) < 0 || w.n_missing) {
+		if (g->in_order) { /* from the start, for the walk's messages */
+			memset(w.role, 0, nn);
+			w.n_order = w.n_given = w.n_defaults = w.n_missing = 0;
+			mark_given(&w);
 		}
-		if (!unreached(&w, out_nodes[i]))
-			continue;
-		if ((rc = walk_from(&w, out_nodes[i], stack, edge)) < 0)
+		for (size_t i = 0; i < n_outputs; i++) {
+			if (w.role[out_nodes[i]] == ROLE_MISSING) {
+				missing_input(&w, g->nodes[out_nodes[i]]->name, NULL);
+				continue;
+			}
+			if (!unreached(&w, out_nodes[i]))
+				continue;
+			if ((rc = walk_from(&w, out_nodes[i], stack, edge)) < 0)
+				goto out;
+		}
+		if (w.n_missing) {
+			rc = HAMR_EINPUT;
 			goto out;
+		}
+		keep_graph_order(&w);
 	}
-	if (w.n_missing) {
-		rc = HAMR_EINPUT;
-		goto out;
-	}
-	keep_graph_order(&w);
 	/* reuse `stack` as the graph-node -> slot map */
 	uint32_t *slot_of = stack;
 	if ((rc = compile(p, &w, slot_of)))

@@ -94,11 +94,14 @@ static void ref_needed(rgraph *g, int v)
 	}
 }
 
-static hamr_graph *make_graph(rgraph *rg)
+/* The graph of rg, its nodes added in dependency order, or, `reversed`,
+ * readers before what they read (the plan then orders them itself) */
+static hamr_graph *make_graph(rgraph *rg, int reversed)
 {
 	hamr_graph *g = NULL;
 	CHECK_OK(hamr_graph_create(&g));
-	for (int v = 0; v < rg->n; v++) {
+	for (int j = 0; j < rg->n; j++) {
+		int v = reversed ? rg->n - 1 - j : j;
 		hamr_dep deps[MAX_DEPS + 1];
 		char missing[MAX_DEPS][24];
 		for (int k = 0; k < rg->n_deps[v]; k++) {
@@ -160,7 +163,8 @@ static void one_case(int n, int seed)
 	 * per case, whatever the workers do */
 	hamr__threads_switch_at = (uint32_t)(rnd() % (uint64_t)(n + 1));
 #endif
-	hamr_graph *g = make_graph(&rg);
+	int reversed = seed % 3 == 0;
+	hamr_graph *g = make_graph(&rg, reversed);
 	hamr_values *given = NULL;
 	CHECK_OK(hamr_values_create(&given));
 
@@ -201,14 +205,17 @@ static void one_case(int n, int seed)
 	if (rc)
 		goto done;
 	CHECK_EQ_INT(hamr_plan_node_count(p), n_computed);
-	/* plan order is topological and holds exactly the needed nodes */
-	int pos[MAX_NODES];
+	/* plan order is topological and holds exactly the needed nodes; for
+	 * a graph built in dependency order, it is the graph's order */
+	int pos[MAX_NODES], prev = -1;
 	for (int v = 0; v < rg.n; v++)
 		pos[v] = -1;
 	for (size_t i = 0; i < hamr_plan_node_count(p); i++) {
 		const char *nm = hamr_plan_node_name(p, i);
 		int v = atoi(nm + 1);
 		CHECK(nm[0] == 'n' && rg.needed[v] && !rg.given[v]);
+		CHECK(reversed || v > prev);
+		prev = v;
 		pos[v] = (int)i;
 	}
 	for (int v = rg.n_inputs; v < rg.n; v++) {
