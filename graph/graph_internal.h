@@ -93,7 +93,7 @@ struct hamr_graph {
 	uint32_t *dep_start;
 	int32_t *dep_node;
 	uint8_t *node_bits;
-	int in_order; /* every node reads only nodes added before it */
+	int deps_earlier; /* every node reads only nodes added before it */
 	/* map blocks: scope 0 is the graph itself; scope k > 0 is the block
 	 * opened by parallelizable node owner[k], nested in parent[k] */
 	uint32_t n_scopes;

@@ -7,8 +7,10 @@
  * everything upstream that only it needed). Its post-order is a topological
  * order; when the graph's own order is one too over the walked nodes (a
  * graph built in dependency order), the plan keeps the graph's order
- * instead (keep_graph_order). The sequential executor follows the plan's
- * order as it is.
+ * instead (keep_graph_order). A graph whose every node reads only nodes
+ * added before it is not walked but swept, from its last node to its
+ * first (sweep), which finds the same nodes in graph order. The
+ * sequential executor follows the plan's order as it is.
  *
  * Every value a run handles lives in a numbered slot: first the computed
  * nodes (slot i is plan node i's result), then the given values, then the
@@ -168,12 +170,12 @@ static int walk_from(walk *w, uint32_t root, uint32_t *stack, uint32_t *edge)
 }
 
 /* The walk of a graph whose nodes each read only nodes added before it
- * (g->in_order), from the requested outputs: one sweep from the last
+ * (g->deps_earlier), from the requested outputs: one sweep from the last
  * node to the first, where a node's readers have all been seen by the
  * time it is reached, so whether it is needed is known; w->order is then
  * the needed nodes in graph order, with the roles and counts the walk
- * gives. The sweep reads the packed dependencies front to back, where
- * the walk jumps between nodes. 0, or a negative error, or missing
+ * gives. The sweep reads the packed dependencies in one pass, back to
+ * front (a node's own in order), where the walk jumps between nodes. 0, or a negative error, or missing
  * inputs: the caller walks again then, for the walk's messages. */
 static int sweep(walk *w, const uint32_t *outs, size_t n_outputs)
 {
@@ -763,8 +765,8 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 		}
 		out_nodes[i] = (uint32_t)v;
 	}
-	if (!g->in_order || sweep(&w, out_nodes, n_outputs) < 0 || w.n_missing) {
-		if (g->in_order) { /* from the start, for the walk's messages */
+	if (!g->deps_earlier || sweep(&w, out_nodes, n_outputs) < 0 || w.n_missing) {
+		if (g->deps_earlier) { /* from the start, for the walk's messages */
 			memset(w.role, 0, nn);
 			w.n_order = w.n_given = w.n_defaults = w.n_missing = 0;
 			mark_given(&w);

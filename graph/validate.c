@@ -945,7 +945,7 @@ static int validate(hamr_graph *g)
 	int earlier = 0;
 	if ((rc = resolve(g, n_def_deps, &earlier)))
 		return rc;
-	g->in_order = earlier;
+	g->deps_earlier = earlier;
 	uint32_t *order = NULL;
 	if (!(rc = order_nodes(g, earlier, &order)) && !(rc = check_collects(g)))
 		rc = assign_scopes(g, order);

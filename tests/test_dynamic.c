@@ -979,7 +979,8 @@ static const hamr_node_def one_node_defs[] = {
 /* A block of one plain node calls it once per item with one call record
  * (blocks.c's run_one): a failure recorded and then recovered from, a
  * string result per item, a missing value and a failure in the middle,
- * across segments, on every executor and under both policies. */
+ * across segments, on every executor and under both policies (keep_going
+ * calls the node through the full node call, for its input check). */
 static void test_one_node_blocks(void)
 {
 	enum { N = 1000 };

@@ -236,6 +236,19 @@ static void test_max_tasks(void)
 	o.grouping = HAMR_GROUPING_NODE;
 	CHECK_OK(run_plan(emitting, 5, &o, NULL, "more than 10 tasks"));
 	CHECK_EQ_INT(run_plan(emitting, 6, &o, NULL, "more than 10 tasks"), HAMR_ERANGE);
+	/* with max_items too, the smaller limit refuses, and says which */
+	hamr_run_opts both = o;
+	both.max_items = 4; /* node grouping: 5 items make 10 tasks */
+	CHECK_EQ_INT(run_plan(emitting, 5, &both, NULL, "more than 4 items"), HAMR_ERANGE);
+	both.max_items = 6;
+	CHECK_OK(run_plan(emitting, 5, &both, NULL, NULL));
+	CHECK_EQ_INT(run_plan(emitting, 6, &both, NULL, "more than 10 tasks"), HAMR_ERANGE);
+	/* fewer tasks than one item makes: the first item is refused */
+	both.max_items = 0;
+	both.max_tasks = 1;
+	atomic_store(&ran, 0);
+	CHECK_EQ_INT(run_plan(emitting, 1, &both, NULL, "more than 1 tasks"), HAMR_ERANGE);
+	CHECK_EQ_INT(atomic_load(&ran), 0);
 	/* a returned list: refused before any item runs */
 	atomic_store(&ran, 0);
 	CHECK_EQ_INT(run_plan(listing, 6, &o, NULL, "more than 10 tasks"), HAMR_ERANGE);

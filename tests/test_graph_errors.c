@@ -175,6 +175,76 @@ static void test_missing_external_input(void)
 	hamr_graph_destroy(g);
 }
 
+/* The plan's message for outs of defs (n nodes, in dependency order)
+ * given `given`, built in that order (readers_first 0) or reversed:
+ * plan_create's code, the message copied to msg. */
+static int plan_error(const hamr_node_def *defs, int n, int readers_first, const char **outs,
+                      size_t n_outs, const hamr_values *given, char *msg, size_t cap)
+{
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	for (int i = 0; i < n; i++)
+		CHECK_OK(hamr_graph_add_node(g, "test", &defs[readers_first ? n - 1 - i : i]));
+	hamr_plan *p = NULL;
+	int rc = hamr_plan_create(&p, g, outs, n_outs, given);
+	snprintf(msg, cap, "%s", hamr_errmsg());
+	CHECK(p == NULL);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+	return rc;
+}
+
+/* A graph built in dependency order is swept rather than walked (see
+ * graph/plan.c): its plan errors read as a walk reports them, word for
+ * word as for the same graph built readers first. */
+static void test_plan_errors_in_either_order(void)
+{
+	hamr_node_def defs[] = {
+		{.name = "a", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		{.name = "b", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
+		{.name = "x", .fn = f_one, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("b", HAMR_I64))},
+		{.name = "y", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("a", HAMR_I64), HAMR_DEP("x", HAMR_I64))},
+		{.name = "z", .fn = f_one, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("x", HAMR_I64), HAMR_DEP("b", HAMR_I64))},
+	};
+	hamr_values *none = NULL, *wrong = NULL;
+	CHECK_OK(hamr_values_create(&none));
+	CHECK_OK(hamr_values_create(&wrong));
+	CHECK_OK(hamr_values_set_str(wrong, "x", "not a number"));
+	CHECK_OK(hamr_values_set_i64(wrong, "a", 1));
+	struct {
+		const char *outs[3];
+		size_t n;
+		const hamr_values *given;
+		int rc;
+		const char *msg;
+	} cases[] = {
+		/* inputs missing, each named with its reader, in the walk's order */
+		{{"z", "y"}, 2, none, HAMR_EINPUT,
+		 "missing external input \"b\" (needed by \"x\"), \"b\" (needed by \"z\"), "
+		 "\"a\" (needed by \"y\")"},
+		/* an input requested and not given */
+		{{"a"}, 1, none, HAMR_EINPUT, "missing external input \"a\" (requested)"},
+		/* a value given for a node, of another type than the node's */
+		{{"y"}, 1, wrong, HAMR_ETYPE, "the value given for node \"x\" is str"},
+		{{"x"}, 1, wrong, HAMR_ETYPE, "the value given for node \"x\" is str"},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		char swept[512], walked[512];
+		CHECK_RC(plan_error(defs, 5, 0, cases[k].outs, cases[k].n, cases[k].given, swept,
+		                    sizeof swept),
+		         cases[k].rc);
+		CHECK_RC(plan_error(defs, 5, 1, cases[k].outs, cases[k].n, cases[k].given, walked,
+		                    sizeof walked),
+		         cases[k].rc);
+		CHECK_CONTAINS(swept, cases[k].msg);
+		CHECK_EQ_STR(swept, walked);
+	}
+	hamr_values_destroy(none);
+	hamr_values_destroy(wrong);
+}
+
 static void test_bad_config_conditions(void)
 {
 	static const char *const none[] = {NULL};
@@ -527,5 +597,6 @@ int main(void)
 	RUN_TEST(test_module_entry_errors_say_which);
 	RUN_TEST(test_config_key_no_condition_reads);
 	RUN_TEST(test_given_value_naming_nothing);
+	RUN_TEST(test_plan_errors_in_either_order);
 	TEST_EXIT();
 }

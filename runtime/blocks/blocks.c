@@ -174,19 +174,19 @@ typedef struct gate gate;
 /* A gather entry that moves a block value into a list, as gather reads
  * it per item: from slot src to place `at` + the item's offset, in the
  * segment's chunk (packed lists) or its values (lists of values). */
-struct move {
+typedef struct move_rec {
 	uint32_t src;
 	uint32_t at;
 	int packed;
-};
+} move_rec;
 
 /* A gather entry g that folds slot src's value with step. */
-struct fold {
+typedef struct fold_rec {
 	uint32_t src;
 	uint32_t g;
 	int (*step)(hamr_value *acc, const hamr_value *x, void *userdata);
 	void *userdata;
-};
+} fold_rec;
 
 /* An offer: a consumer task, spawned for a hungry worker to steal, that
  * claims and runs items until none is left. */
@@ -234,9 +234,9 @@ struct hamr__stream {
 	uint32_t n_counted;
 	const uint32_t *clear; /* the block's slots, cleared per item */
 	uint32_t n_clear;
-	struct fold *folds; /* the gather entries that fold, in order */
+	fold_rec *folds; /* the gather entries that fold, in order */
 	uint32_t n_folds;
-	struct move *moves; /* the gather entries that move a block value
+	move_rec *moves; /* the gather entries that move a block value
 	                     * into a list */
 	uint32_t n_moves;
 	uint32_t one_node;  /* the block's only node, when it is a plain node
@@ -244,7 +244,7 @@ struct hamr__stream {
 	uint8_t scalars;    /* every value an item clears is a scalar by its
 	                     * declared type: clearing it drops no box */
 	int concurrent;     /* items on the pool */
-	int plain;          /* concurrent, and not on the blocking pool: a
+	int pooled;         /* concurrent, and not on the blocking pool: a
 	                     * push only offers now and then (push_item) */
 	int grouping;       /* HAMR_GROUPING_AUTO, BLOCK or NODE */
 	int keep;           /* segments stay until the lists are built */
@@ -557,7 +557,7 @@ static int claim(stream *s, size_t *lo, size_t *hi)
 {
 	size_t c = atomic_load_explicit(&s->claimed, memory_order_relaxed);
 	for (;;) {
-		/* acquire: pairs with the release in hamr__stream_push, so
+		/* acquire: pairs with the release in push_item, so
 		 * the items and their segments are visible */
 		size_t e = atomic_load_explicit(&s->published, memory_order_acquire);
 		if (c >= e)
@@ -716,7 +716,7 @@ static __attribute__((noinline)) int fold_failed(stream *s, uint32_t g, size_t i
 
 /* Fold entry g's step on item value v into the stream's accumulator: a
  * consumer without partials (a fold without merge). */
-static __attribute__((noinline)) int fold_into_acc(stream *s, const struct fold *fr,
+static __attribute__((noinline)) int fold_into_acc(stream *s, const fold_rec *fr,
                                                    const hamr_value *v)
 {
 	int rc;
@@ -734,7 +734,7 @@ static inline __attribute__((always_inline)) int gather_folds(stream *s, ctx *c,
 {
 	hamr_value *slots = c->f.slots;
 	for (uint32_t k = 0; k < s->n_folds; k++) {
-		const struct fold *fr = &s->folds[k];
+		const fold_rec *fr = &s->folds[k];
 		const hamr_value *v = &slots[fr->src];
 		if (!v->type)
 			return HAMR__SKIPPED;
@@ -761,7 +761,7 @@ static inline __attribute__((always_inline)) int gather(stream *s, ctx *c, seg *
 	if (s->n_folds && (rc = gather_folds(s, c, it)))
 		return rc;
 	for (uint32_t k = 0; k < s->n_moves; k++) {
-		const struct move *m = &s->moves[k];
+		const move_rec *m = &s->moves[k];
 		hamr_value *src = &slots[m->src];
 		if (m->packed) {
 			if (!src->type)
@@ -815,7 +815,7 @@ static inline void item_start(const stream *s, hamr_value *x, const hamr_value *
 {
 	if (s->items_boxed) {
 		*x = hamr__value_share(item);
-	} else { /* field by field, as in hamr__stream_push */
+	} else { /* field by field, as in push_item */
 		x->u = item->u;
 		x->type = item->type;
 	}
@@ -1462,8 +1462,9 @@ static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value
 	/* release: the item and its segment before a consumer claims it */
 	atomic_store_explicit(&s->published, i + 1, memory_order_release);
 	/* the common case on the pool: no offer due (see push_then), under
-	 * the bound; a stop shows at the next push */
-	if (__builtin_expect(!s->plain || (i & 31) == 0 ||
+	 * the bound; a stop shows at the next push. relaxed: `active` is a
+	 * hint that steers offers, a stale value offers one late (offer) */
+	if (__builtin_expect(!s->pooled || (i & 31) == 0 ||
 	                     atomic_load_explicit(&s->active, memory_order_relaxed) == 0 ||
 	                     i + 1 - s->seen_finished >= s->max_inflight, 0))
 		return push_then(s, i);
@@ -1482,7 +1483,7 @@ int hamr__stream_stopped(const stream *s)
 
 int hamr__stream_would_pass(const stream *s, size_t n_items)
 {
-	return s->max_tasks && s->unit_tasks && n_items * s->unit_tasks > s->max_tasks;
+	return s->max_tasks && s->unit_tasks && n_items > s->max_tasks / s->unit_tasks;
 }
 
 int hamr__stream_error(const stream *s, size_t *n_items)
@@ -1679,7 +1680,7 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->limit = s->max_items ? s->max_items : SIZE_MAX;
 	if (s->max_tasks && s->unit_tasks && s->max_tasks / s->unit_tasks < s->limit)
 		s->limit = s->max_tasks / s->unit_tasks;
-	s->plain = s->concurrent && !s->bpool;
+	s->pooled = s->concurrent && !s->bpool;
 	if (s->bpool) /* an item per claim, its nodes in order on one thread */
 		s->grouping = HAMR_GROUPING_BLOCK;
 	s->workers = w ? hamr__worker_pool(w)->opts.workers : 1;
@@ -1732,18 +1733,18 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 			folds = 1;
 			s->merge &= ge->fold->merge != NULL;
 			s->acc[g] = hamr_value_ref(&ge->init);
-			s->folds[s->n_folds++] = (struct fold){ge->src, g, ge->fold->step, ge->userdata};
+			s->folds[s->n_folds++] = (fold_rec){ge->src, g, ge->fold->step, ge->userdata};
 		} else if (ge->src != owner && (t == HAMR_I64 || t == HAMR_F64 || t == HAMR_BOOL)) {
 			/* in chunks that outlive their segments */
 			s->packed_of[g] = s->n_packed++;
-			s->moves[s->n_moves++] = (struct move){ge->src, (uint32_t)SEG * s->packed_of[g], 1};
+			s->moves[s->n_moves++] = (move_rec){ge->src, (uint32_t)SEG * s->packed_of[g], 1};
 		} else {
 			s->keep = 1; /* the segments, until the lists are built */
 			if (ge->src != owner) {
 				s->drop[s->n_lists] = !t || hamr__type_boxed(t);
 				s->list_of[g] = s->n_lists++;
 				s->moves[s->n_moves++] =
-					(struct move){ge->src, (uint32_t)SEG * (1 + s->list_of[g]), 0};
+					(move_rec){ge->src, (uint32_t)SEG * (1 + s->list_of[g]), 0};
 			}
 		}
 	}

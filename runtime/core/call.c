@@ -431,7 +431,7 @@ int hamr__node_repeat_init(hamr_call *c, hamr_run *r, uint32_t i, hamr_value *sl
 	       c->node->fn != NULL;
 }
 
-int hamr__node_repeat_end(hamr_call *c, hamr_value *slots, uint32_t i, int rc)
+int hamr__node_repeat_slow(hamr_call *c, hamr_value *slots, uint32_t i, int rc)
 {
 	rc = node_done(c->run, i, slots, c, rc); /* takes fail_msg over */
 	c->fail_msg = NULL;

@@ -163,7 +163,7 @@ static inline int hamr__run_node(hamr_run *r, uint32_t i)
  * node has a function. hamr__node_repeat then does what
  * hamr__run_node_in does, with the same result. */
 int hamr__node_repeat_init(hamr_call *c, hamr_run *r, uint32_t i, hamr_value *slots);
-int hamr__node_repeat_end(hamr_call *c, hamr_value *slots, uint32_t i, int rc);
+int hamr__node_repeat_slow(hamr_call *c, hamr_value *slots, uint32_t i, int rc);
 
 static inline int hamr__node_repeat(hamr_call *c, hamr_value *slots, uint32_t i)
 {
@@ -175,7 +175,7 @@ static inline int hamr__node_repeat(hamr_call *c, hamr_value *slots, uint32_t i)
 		slots[i].type = c->result.type;
 		return 0;
 	}
-	return hamr__node_repeat_end(c, slots, i, rc);
+	return hamr__node_repeat_slow(c, slots, i, rc);
 }
 
 /* Node i of r ran (or was skipped) on the one thread that counts r's
