@@ -119,29 +119,35 @@ static int where_run(hamr_plan *plan, hamr_pool *p, int execute)
 	return atomic_load(&ran_on_caller) > before;
 }
 
-/* hamr_run_execute, whose thread would only wait, runs the run itself as
- * the idle worker of a pool of one: its nodes see that worker's index,
- * never -1. A run started with hamr_run_start runs on the pool's threads
- * alone (the starting thread may go on with other things), and so does
- * every run on a pool of more workers, and every run when the calling
- * thread's stack is smaller than the pool's (HAMR_STACK) or the pool pins
- * its workers to CPUs. Whether a given run finds the worker idle is the
- * scheduler's affair, so the test looks for one run on the calling thread
- * among many, and asserts only what must hold for all. */
+/* hamr_run_execute, whose thread would only wait, runs the run itself in
+ * the place of an idle worker (of a pool of one, or one whose thread
+ * sleeps): its nodes see that worker's index, never -1. A run started
+ * with hamr_run_start runs on the pool's threads alone (the starting
+ * thread may go on with other things), and so does every run when the
+ * calling thread's stack is smaller than the pool's (HAMR_STACK) or the
+ * pool pins its workers to CPUs. Whether a given run finds a worker idle,
+ * or asleep, is the scheduler's affair, so the test looks for one run on
+ * the calling thread among many (pausing between them on the pool of
+ * several, whose workers spin 1 us before they sleep), and asserts only
+ * what must hold for all. */
 static void test_the_calling_thread_runs_as_an_idle_worker(void)
 {
 	test_thread = pthread_self();
-	for (int workers = 1; workers <= 2; workers++) {
+	for (int workers = 1; workers <= 3; workers++) {
 		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 		po.workers = workers;
+		po.spin_us = 1;
 		hamr_pool *p = NULL;
 		CHECK_OK(hamr_pool_create(&p, &po));
 		hamr_plan *plan = where_plan(workers);
 		atomic_store(&ran_off_pool, 0);
 		int claimed = 0;
-		for (int k = 0; k < (workers == 1 ? 100000 : 200) && !claimed; k++)
+		for (int k = 0; k < 100000 && !claimed; k++) {
+			if (workers > 1)
+				usleep(200);
 			claimed = where_run(plan, p, 1);
-		CHECK_EQ_INT(claimed, workers == 1);
+		}
+		CHECK(claimed);
 		for (int k = 0; k < 200; k++)
 			CHECK(!where_run(plan, p, 0));
 		CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
@@ -204,9 +210,12 @@ static void test_the_calling_thread_stays_out_when_nodes_would_notice(void)
 	never_on_caller(&po);
 }
 
-/* Threads that share a pool of one worker run their runs at once, each in
- * the worker's place or handed to the pool, while another thread calls
- * into it: every result is right, every node ran as its worker. */
+/* Threads that share a pool of one, two or three workers run their runs
+ * at once, each in a worker's place or handed to the pool, while another
+ * thread calls into it: every result is right, every node ran as one of
+ * its workers, and every call ran (none lost to a thread whose place a
+ * caller held). The pools of several spin 1 us, so that their threads
+ * sleep, and callers take their places, often. */
 typedef struct sharer {
 	hamr_pool *p;
 	hamr_plan *plan;
@@ -228,26 +237,29 @@ static void count_call(void *arg)
 
 static void test_threads_share_a_pool_running_in_its_place(void)
 {
-	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
-	po.workers = 1;
-	hamr_pool *p = NULL;
-	CHECK_OK(hamr_pool_create(&p, &po));
-	hamr_plan *plan = where_plan(1);
-	atomic_store(&ran_off_pool, 0);
-	sharer s = {p, plan, 300};
-	pthread_t t[4];
-	for (int i = 0; i < 4; i++)
-		CHECK(pthread_create(&t[i], NULL, share_runs, &s) == 0);
-	atomic_int calls;
-	atomic_init(&calls, 0);
-	for (int k = 0; k < 2000; k++)
-		CHECK_OK(hamr_pool_call(p, count_call, &calls));
-	for (int i = 0; i < 4; i++)
-		pthread_join(t[i], NULL);
-	CHECK_EQ_INT(atomic_load(&calls), 2000);
-	CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
-	hamr_plan_destroy(plan);
-	hamr_pool_destroy(p);
+	for (int workers = 1; workers <= 3; workers++) {
+		hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+		po.workers = workers;
+		po.spin_us = workers > 1 ? 1 : 0;
+		hamr_pool *p = NULL;
+		CHECK_OK(hamr_pool_create(&p, &po));
+		hamr_plan *plan = where_plan(workers);
+		atomic_store(&ran_off_pool, 0);
+		sharer s = {p, plan, 300};
+		pthread_t t[4];
+		for (int i = 0; i < 4; i++)
+			CHECK(pthread_create(&t[i], NULL, share_runs, &s) == 0);
+		atomic_int calls;
+		atomic_init(&calls, 0);
+		for (int k = 0; k < 2000; k++)
+			CHECK_OK(hamr_pool_call(p, count_call, &calls));
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+		CHECK_EQ_INT(atomic_load(&calls), 2000);
+		CHECK_EQ_INT(atomic_load(&ran_off_pool), 0);
+		hamr_plan_destroy(plan);
+		hamr_pool_destroy(p);
+	}
 }
 
 static void test_blocking_nodes_never_hold_compute_workers(void)

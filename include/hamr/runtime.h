@@ -228,11 +228,13 @@ HAMR_API void hamr_run_destroy(hamr_run *r);
 
 /* Create, start and wait in one call. *out receives the run whenever it
  * could be made, also when it failed, so that its results and error record
- * can be read; the caller destroys it. On a pool of one worker that is
- * idle, with nothing queued, the calling thread runs the run itself in the
- * worker's place (as worker 0; not when its stack is smaller than the
- * pool's, the pool pins its worker, or a worker-local resource is
- * registered): README, "The calling thread as the worker". */
+ * can be read; the caller destroys it. When a worker of the pool is free
+ * for it (the one worker of a pool of one, idle; on a pool of several, one
+ * whose thread sleeps) and nothing is queued, the calling thread runs the
+ * run itself in that worker's place (with its index; not when its stack
+ * is smaller than the pool's, the pool pins its workers, or a
+ * worker-local resource is registered): README, "The calling thread as
+ * the worker". */
 HAMR_API int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
                               const hamr_values *given,
                               const hamr_run_opts *opts);

@@ -529,8 +529,11 @@ void hamr__threads_start_here(hamr_run *r)
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 	hamr__pool_run_begin(p);
 	start_roots(r);
-	/* what is left runs on the workers that took it; the wait that
-	 * follows sleeps, as it does for a run handed over */
+	/* on as the worker while the run goes on and there is work to take
+	 * (a worker would be); what is left then runs on the workers that
+	 * took it, and the wait that follows sleeps, as it does for a run
+	 * handed over */
+	hamr__worker_help_briefly(w, &r->state, RUN_DONE);
 	hamr__pool_release(w);
 	pthread_setcancelstate(cancel_state, NULL);
 	hamr__pool_run_end(p);

@@ -30,13 +30,16 @@
  * as the worker: whoever holds its `slot`. The worker's thread holds it
  * while it runs work and lets it go while it looks for work, taking it
  * back (a compare-and-swap) for each look. A thread that would otherwise
- * hand a run to a pool of one worker and wait (hamr_run_execute) takes
- * the free slot instead (hamr__pool_claim) and runs the run as that
- * worker. The worker's thread, finding its slot taken, marks it WAITED
- * and sleeps on the slot itself until the caller gives it back with an
- * exchange and, finding WAITED, wakes it. (Only a pool of one: a claimed
- * worker's thread parked on `epoch` would take wake-ups meant for the
- * others, bench/RESULTS.md.)
+ * hand a run to the pool and wait (hamr_run_execute) takes a free slot
+ * instead (hamr__pool_claim) and runs the run as that worker: the slot of
+ * a worker whose thread sleeps on `epoch` (or the one worker's, on a pool
+ * of one). That thread sleeps on, lent: out of n_sleeping, and passed by
+ * wake-ups, which wait and wake with a bit per worker (FUTEX_*_BITSET,
+ * masked by `claimed`), so none meant for another worker is lost on it;
+ * the caller counts it again when it gives the slot back. A worker's
+ * thread that finds its slot taken while awake marks it WAITED and sleeps
+ * on the slot itself until the caller gives it back with an exchange
+ * and, finding WAITED, wakes it.
  *
  * Fork-join and parallel_for are in forkjoin.c, the settings in
  * settings.c. */
@@ -95,6 +98,18 @@ void hamr__futex_wake_private(atomic_uint *addr, int n)
 	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
+/* The same, for waiters that say which of bits they are and wakers that
+ * wake only waiters of some bits (plain FUTEX_WAKE wakes any). */
+static void futex_wait_bits(atomic_uint *addr, unsigned expect, unsigned bits)
+{
+	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_BITSET_PRIVATE, expect, NULL, NULL, bits);
+}
+
+static void futex_wake_bits(atomic_uint *addr, int n, unsigned bits)
+{
+	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_BITSET_PRIVATE, n, NULL, NULL, bits);
+}
+
 /* ---- waking and parking ------------------------------------------------------ */
 
 void hamr__pool_wake(hamr_pool *p, int n)
@@ -104,7 +119,14 @@ void hamr__pool_wake(hamr_pool *p, int n)
 	if (atomic_load_explicit(&p->n_sleeping, memory_order_seq_cst) == 0)
 		return;
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
-	hamr__futex_wake_private(&p->epoch, n);
+	/* past the threads of workers whose places callers hold: they sleep
+	 * on, and a wake-up one took would be lost to the others (the last
+	 * bit is never claimed, so the mask is never empty) */
+	unsigned claimed = atomic_load_explicit(&p->claimed, memory_order_seq_cst);
+	if (claimed)
+		futex_wake_bits(&p->epoch, n, ~claimed);
+	else
+		hamr__futex_wake_private(&p->epoch, n);
 }
 
 static int work_visible(hamr_pool *p)
@@ -155,11 +177,16 @@ static void park(hamr__worker *w)
 	hamr_pool *p = w->pool;
 	unsigned e = atomic_load_explicit(&p->epoch, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
+	/* seq_cst: a caller that takes this place reads it (hamr__pool_claim) */
+	atomic_store_explicit(&w->park, HAMR__PARK_PARKED, memory_order_seq_cst);
 	if (!work_visible(p) && !atomic_load_explicit(&p->stop, memory_order_seq_cst)) {
 		hamr__count(&w->parks);
-		hamr__futex_wait_private(&p->epoch, e);
+		futex_wait_bits(&p->epoch, e, hamr__worker_bit(w->index));
 	}
-	atomic_fetch_sub_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
+	/* lent meanwhile: the caller took it off the count */
+	if (atomic_exchange_explicit(&w->park, HAMR__PARK_AWAKE, memory_order_seq_cst) ==
+	    HAMR__PARK_PARKED)
+		atomic_fetch_sub_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
 }
 
 /* ---- running tasks ---------------------------------------------------------- */
@@ -296,7 +323,10 @@ static void *worker_main(void *arg)
 			    !work_visible(p))
 				break;
 			if (got < 0) {
-				/* a caller acts as this worker, the pool's one */
+				/* a caller acts as this worker: a wake-up that
+				 * reached this thread (taken before the caller
+				 * lent it) goes to another */
+				hamr__pool_wake(p, 1);
 				wait_for_slot(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
 				backoff = 1;
@@ -526,6 +556,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 	atomic_init(&p->stop, 0);
 	atomic_init(&p->n_idle, o.workers); /* each starts idle (worker_main) */
 	atomic_init(&p->n_sleeping, 0);
+	atomic_init(&p->claimed, 0);
 	atomic_init(&p->epoch, 0);
 	atomic_init(&p->n_external, 0);
 	cds_wfcq_init(&p->qhead, &p->qtail);
@@ -535,6 +566,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 		w[i].rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
 		/* idle, its slot free, until its thread finds work */
 		atomic_init(&w[i].slot, HAMR__SLOT_FREE);
+		atomic_init(&w[i].park, HAMR__PARK_AWAKE);
 		w[i].idle = 1;
 		unsigned arena = make_arena();
 		if (hamr__deque_init(&w[i].q, 8, arena)) {
@@ -756,37 +788,97 @@ static int stack_suits(const hamr_pool *p)
 hamr__worker *hamr__pool_claim(hamr_pool *p)
 {
 	/* nodes then see what they see on a worker thread: a stack of the
-	 * size asked for, one resource object per worker, the pinned CPU.
-	 * And only a pool of one worker: with more, the claimed worker's
-	 * thread, parked on `epoch`, takes wake-ups meant for the others and
-	 * passes them on, which cost wavefront_work at 2 workers 9%
-	 * (bench/RESULTS.md) */
-	if (p->n != 1 || hamr__tls_worker || p->gen != fork_gen || p->opts.pin ||
-	    hamr__resource_any() || !stack_suits(p))
+	 * size asked for, one resource object per worker, the pinned CPU */
+	if (hamr__tls_worker || p->gen != fork_gen || p->opts.pin || hamr__resource_any() ||
+	    !stack_suits(p))
 		return NULL;
 	/* work queued before: it runs first, as it would had the run been
 	 * queued behind it (relaxed: a submission that returned before this
 	 * call is seen; one racing with it may go either way) */
 	if (atomic_load_explicit(&p->n_external, memory_order_relaxed) > 0)
 		return NULL;
-	hamr__worker *w = &p->w[0];
-	if (!slot_take(w, HAMR__SLOT_CALLER))
-		return NULL;
-	hamr__tls_worker = w;
-	found_work(w); /* the thread left it idle */
-	return w;
+	/* the place of a worker whose thread sleeps: the run then starts
+	 * without waking anyone. A worker awake takes a handed-over run at
+	 * once (on a pool of one, its place is taken all the same: it has
+	 * nobody to hand work to) */
+	int m = p->n < HAMR__CLAIMABLE ? p->n : HAMR__CLAIMABLE;
+	for (int i = 0; i < m; i++) {
+		hamr__worker *w = &p->w[i];
+		/* seq_cst: against the store in park, see below */
+		if (p->n > 1 && atomic_load_explicit(&w->park, memory_order_seq_cst) != HAMR__PARK_PARKED)
+			continue;
+		if (!slot_take(w, HAMR__SLOT_CALLER))
+			continue;
+		/* lend its sleeping thread: wake-ups pass it by (masked
+		 * first), and it leaves the count (if it has not woken
+		 * meanwhile: then it finds its place taken and sleeps on it) */
+		unsigned bit = hamr__worker_bit(i);
+		atomic_fetch_or_explicit(&p->claimed, bit, memory_order_seq_cst);
+		unsigned parked = HAMR__PARK_PARKED;
+		if (atomic_compare_exchange_strong_explicit(&w->park, &parked, HAMR__PARK_LENT,
+		                                            memory_order_seq_cst, memory_order_seq_cst))
+			atomic_fetch_sub_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
+		hamr__tls_worker = w;
+		found_work(w); /* the thread left it idle */
+		return w;
+	}
+	return NULL;
+}
+
+void hamr__worker_help_briefly(hamr__worker *w, atomic_int *state, int value)
+{
+	hamr_pool *p = w->pool;
+	if (p->n < 2)
+		return; /* nobody to steal from */
+	uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
+	for (unsigned k = 1; atomic_load_explicit(state, memory_order_acquire) != value; k++) {
+		void *t = hamr__deque_pop(&w->q);
+		if (t) {
+			found_work(w);
+			hamr__worker_run(w, t);
+		} else if (!hamr__worker_steal(w)) {
+			if (!w->idle) { /* found nothing: hungry, as an idle worker */
+				w->idle = 1;
+				/* relaxed: n_idle is a hint */
+				atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
+			}
+			if (!(k & 63) && now_us() >= deadline)
+				return;
+			hamr__cpu_relax();
+			continue;
+		}
+		deadline = now_us() + (uint64_t)p->opts.spin_us;
+	}
 }
 
 void hamr__pool_release(hamr__worker *w)
 {
 	void *t;
-	while ((t = hamr__deque_pop(&w->q)))
+	while ((t = hamr__deque_pop(&w->q))) {
+		found_work(w);
 		hamr__worker_run(w, t);
+	}
 	/* idle again, as its thread left it (and finds it) */
-	w->idle = 1;
-	/* relaxed: n_idle is a hint */
-	atomic_fetch_add_explicit(&w->pool->n_idle, 1, memory_order_relaxed);
+	if (!w->idle) {
+		w->idle = 1;
+		/* relaxed: n_idle is a hint */
+		atomic_fetch_add_explicit(&w->pool->n_idle, 1, memory_order_relaxed);
+	}
 	hamr__tls_worker = NULL;
+	hamr_pool *p = w->pool;
+	/* a lent thread that still sleeps: counted, and woken, again, before
+	 * the place is free for another caller to lend it. seq_cst: Dekker's
+	 * pattern with a submitter, as park's (the count, then the queue; the
+	 * submitter writes the queue, then reads the count). A wake-up that
+	 * reaches the thread before the place is free is passed on */
+	atomic_fetch_and_explicit(&p->claimed, ~hamr__worker_bit(w->index), memory_order_seq_cst);
+	unsigned lent = HAMR__PARK_LENT;
+	if (atomic_compare_exchange_strong_explicit(&w->park, &lent, HAMR__PARK_PARKED,
+	                                            memory_order_seq_cst, memory_order_seq_cst)) {
+		atomic_fetch_add_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
+		if (work_visible(p))
+			hamr__pool_wake(p, 1);
+	}
 	/* seq_cst: against the thread's compare-and-swap in wait_for_slot */
 	if (atomic_exchange_explicit(&w->slot, HAMR__SLOT_FREE, memory_order_seq_cst) ==
 	    HAMR__SLOT_WAITED)

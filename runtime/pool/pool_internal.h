@@ -54,16 +54,25 @@ void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
  * p then sleeps at once instead of spinning. */
 int hamr__pool_all_parked(hamr_pool *p);
 
-/* The calling thread, which is no worker, takes the place of p's idle
- * worker, p being a pool of one: it becomes that worker
- * (hamr__worker_self, its deque, its index) until hamr__pool_release,
- * while the worker's own thread waits. So a thread that starts a run and
- * would only wait for it runs it, without the two thread switches of
- * handing it over. NULL when p has more workers, the caller is a worker
- * already, p is another process's, the worker is busy, or a node would
- * see another thread than the worker's (a smaller stack, a pinned
- * worker, a worker-local resource). */
+/* The calling thread, which is no worker, takes the place of an idle
+ * worker of p: it becomes that worker (hamr__worker_self, its deque, its
+ * index) until hamr__pool_release, while the worker's own thread sleeps.
+ * So a thread that starts a run and would only wait for it runs it,
+ * without the two thread switches of handing it over. On a pool of
+ * several, only the place of a worker whose thread sleeps (the run then
+ * starts without a wake-up; one awake takes a handed-over run at once).
+ * NULL when no worker is idle so, the caller is a worker already, p is
+ * another process's, work is queued for p, or a node would see another
+ * thread than the worker's (a smaller stack, a pinned worker, a
+ * worker-local resource). */
 hamr__worker *hamr__pool_claim(hamr_pool *p);
+
+/* The holder of w's place (a caller, hamr__pool_claim) goes on as the
+ * worker until *state holds `value` (acquire), or until it has found
+ * nothing to run for the pool's spin time, as an idle worker looks before
+ * it sleeps: it runs its own tasks and steals, counted idle while it
+ * finds nothing, so that others offer it work. */
+void hamr__worker_help_briefly(hamr__worker *w, atomic_int *state, int value);
 
 /* Gives w back to its thread, after running what w's deque still holds
  * (the caller's tasks that nobody stole), and wakes the thread if it
@@ -124,6 +133,8 @@ struct hamr__worker {
 	int index;
 	atomic_uint slot; /* who acts as this worker (HAMR__SLOT_*): its deque's
 	                   * owner end and the fields below are the holder's */
+	atomic_uint park; /* its thread's sleep on the pool's epoch
+	                   * (HAMR__PARK_*) */
 	int idle;      /* counted in the pool's n_idle (this worker's own) */
 	uint64_t rng;
 	pthread_t thread;
@@ -138,7 +149,9 @@ struct hamr_pool {
 	hamr_pool_opts opts;
 	atomic_int stop;
 	atomic_int n_idle;
-	atomic_int n_sleeping;
+	atomic_int n_sleeping;  /* threads parked on epoch, but those lent */
+	atomic_uint claimed;    /* per worker (hamr__worker_bit), its place
+	                         * held by a caller: wake-ups pass its thread by */
 	int fills_cpus;         /* n >= the CPUs the process may use */
 	atomic_uint epoch;
 	atomic_long n_external; /* queued jobs not yet taken */
@@ -160,6 +173,23 @@ struct hamr_pool {
  * place (hamr__pool_claim), WAITED once the worker's thread sleeps until
  * that one gives it back. */
 enum { HAMR__SLOT_FREE, HAMR__SLOT_THREAD, HAMR__SLOT_CALLER, HAMR__SLOT_WAITED };
+
+/* A worker's thread and the pool's epoch: AWAKE; PARKED (it sleeps on
+ * epoch, or is about to, counted in n_sleeping); LENT (it sleeps on, but
+ * a caller holds its place: not counted, and wake-ups pass it by, until
+ * the caller gives the place back and counts it again). Whoever moves
+ * PARKED away (the thread waking, a caller lending it) adjusts the
+ * count, so exactly one does. */
+enum { HAMR__PARK_AWAKE, HAMR__PARK_PARKED, HAMR__PARK_LENT };
+
+/* The workers whose places callers may take: the first 31. Their threads
+ * wait on epoch with a bit of their own (FUTEX_WAIT_BITSET), the others
+ * share the last bit, which no claim masks. */
+#define HAMR__CLAIMABLE 31
+static inline unsigned hamr__worker_bit(int index)
+{
+	return 1u << (index < HAMR__CLAIMABLE ? index : HAMR__CLAIMABLE);
+}
 
 /* The calling thread's worker; NULL on other threads. */
 extern HAMR__TLS hamr__worker *hamr__tls_worker;
