@@ -177,9 +177,13 @@ static void park(hamr__worker *w)
 	hamr_pool *p = w->pool;
 	unsigned e = atomic_load_explicit(&p->epoch, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
-	/* seq_cst: a caller that takes this place reads it (hamr__pool_claim) */
+	/* seq_cst: Dekker's pattern with a caller taking this place, which
+	 * takes the slot, then reads `park` (hamr__pool_claim): either it
+	 * reads PARKED and lends this thread, or this thread reads its slot
+	 * taken and does not sleep here, where wake-ups would pass it by */
 	atomic_store_explicit(&w->park, HAMR__PARK_PARKED, memory_order_seq_cst);
-	if (!work_visible(p) && !atomic_load_explicit(&p->stop, memory_order_seq_cst)) {
+	if (!work_visible(p) && !atomic_load_explicit(&p->stop, memory_order_seq_cst) &&
+	    atomic_load_explicit(&w->slot, memory_order_seq_cst) == HAMR__SLOT_FREE) {
 		hamr__count(&w->parks);
 		futex_wait_bits(&p->epoch, e, hamr__worker_bit(w->index));
 	}
@@ -832,6 +836,12 @@ void hamr__worker_help_briefly(hamr__worker *w, atomic_int *state, int value)
 		return; /* nobody to steal from */
 	uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
 	for (unsigned k = 1; atomic_load_explicit(state, memory_order_acquire) != value; k++) {
+		/* a job queued for the pool goes to a worker's own thread (the
+		 * release wakes one), and so does everything once a worker-local
+		 * resource is registered (relaxed: hints, seen a round late) */
+		if (atomic_load_explicit(&p->n_external, memory_order_relaxed) > 0 ||
+		    hamr__resource_any())
+			return;
 		void *t = hamr__deque_pop(&w->q);
 		if (t) {
 			found_work(w);
@@ -874,11 +884,12 @@ void hamr__pool_release(hamr__worker *w)
 	atomic_fetch_and_explicit(&p->claimed, ~hamr__worker_bit(w->index), memory_order_seq_cst);
 	unsigned lent = HAMR__PARK_LENT;
 	if (atomic_compare_exchange_strong_explicit(&w->park, &lent, HAMR__PARK_PARKED,
-	                                            memory_order_seq_cst, memory_order_seq_cst)) {
+	                                            memory_order_seq_cst, memory_order_seq_cst))
 		atomic_fetch_add_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
-		if (work_visible(p))
-			hamr__pool_wake(p, 1);
-	}
+	/* work queued while the place was held (a submitter that read the
+	 * mask before it was cleared woke nobody): woken now */
+	if (work_visible(p))
+		hamr__pool_wake(p, 1);
 	/* seq_cst: against the thread's compare-and-swap in wait_for_slot */
 	if (atomic_exchange_explicit(&w->slot, HAMR__SLOT_FREE, memory_order_seq_cst) ==
 	    HAMR__SLOT_WAITED)
