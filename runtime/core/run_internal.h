@@ -386,7 +386,7 @@ int hamr__exec_sequential(hamr_run *r);
 int hamr__threads_prepare(hamr_run *r);
 void hamr__threads_start(hamr_run *r);
 /* The same from a thread that will only wait for r (hamr_run_execute):
- * when a worker is free for it (hamr__pool_claim), nothing is queued and
+ * when a worker is idle (hamr__pool_claim), nothing is queued and
  * its nodes would see what they see on the worker's thread, it runs r
  * itself in that worker's place, and helps while there is work to take;
  * else it hands r to the pool as hamr__threads_start does. */

@@ -32,8 +32,8 @@
  * back (a compare-and-swap) for each look. A thread that would otherwise
  * hand a run to the pool and wait (hamr_run_execute) takes a free slot
  * instead (hamr__pool_claim) and runs the run as that worker: the slot of
- * a worker whose thread sleeps on `epoch` (or the one worker's, on a pool
- * of one). That thread sleeps on, lent: out of n_sleeping, and passed by
+ * a worker whose thread sleeps on `epoch`, else of one that looks for
+ * work. A sleeping thread sleeps on, lent: out of n_sleeping, and passed by
  * wake-ups, which wait and wake with a bit per worker (FUTEX_*_BITSET,
  * masked by `claimed`), so none meant for another worker is lost on it;
  * the caller counts it again when it gives the slot back. A worker's
@@ -172,8 +172,10 @@ static void wait_for_slot(hamr__worker *w)
 	}
 }
 
-static void park(hamr__worker *w)
+/* Parks w's thread on epoch until a wake-up; 1 when it slept. */
+static int park(hamr__worker *w)
 {
+	int slept = 0;
 	hamr_pool *p = w->pool;
 	unsigned e = atomic_load_explicit(&p->epoch, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
@@ -186,11 +188,13 @@ static void park(hamr__worker *w)
 	    atomic_load_explicit(&w->slot, memory_order_seq_cst) == HAMR__SLOT_FREE) {
 		hamr__count(&w->parks);
 		futex_wait_bits(&p->epoch, e, hamr__worker_bit(w->index));
+		slept = 1;
 	}
 	/* lent meanwhile: the caller took it off the count */
 	if (atomic_exchange_explicit(&w->park, HAMR__PARK_AWAKE, memory_order_seq_cst) ==
 	    HAMR__PARK_PARKED)
 		atomic_fetch_sub_explicit(&p->n_sleeping, 1, memory_order_seq_cst);
+	return slept;
 }
 
 /* ---- running tasks ---------------------------------------------------------- */
@@ -314,10 +318,11 @@ static void *worker_main(void *arg)
 	for (;;) {
 		/* search, spin, park, until there is work or we stop */
 		uint64_t deadline = now_us() + (uint64_t)p->opts.spin_us;
-		int found = 0;
+		int found = 0, woke = 0;
 		unsigned backoff = 1;
 		for (unsigned round = 0;; round++) {
-			int got = look_for_work(w);
+			int got = look_for_work(w), just_woke = woke;
+			woke = 0;
 			if (got > 0) {
 				found = 1;
 				break;
@@ -330,12 +335,13 @@ static void *worker_main(void *arg)
 				/* a caller acts as this worker: a wake-up that
 				 * reached this thread (taken before the caller
 				 * lent it) goes to another */
-				hamr__pool_wake(p, 1);
+				if (just_woke)
+					hamr__pool_wake(p, 1);
 				wait_for_slot(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
 				backoff = 1;
 			} else if ((round & 63) == 63 && now_us() >= deadline) {
-				park(w);
+				woke = park(w);
 				deadline = now_us() + (uint64_t)p->opts.spin_us;
 				backoff = 1;
 			} else if (backoff == 64 && p->fills_cpus) {
@@ -801,15 +807,19 @@ hamr__worker *hamr__pool_claim(hamr_pool *p)
 	 * call is seen; one racing with it may go either way) */
 	if (atomic_load_explicit(&p->n_external, memory_order_relaxed) > 0)
 		return NULL;
-	/* the place of a worker whose thread sleeps: the run then starts
-	 * without waking anyone. A worker awake takes a handed-over run at
-	 * once (on a pool of one, its place is taken all the same: it has
-	 * nobody to hand work to) */
+	/* the place of a worker whose thread sleeps, first: the run then
+	 * starts without waking anyone. Else that of an idle worker awake,
+	 * whose thread then sleeps on its slot: handing the run to it would
+	 * leave this thread waiting beside workers that spin, more threads
+	 * than CPUs on a pool that fills them (a wide graph's run at 2
+	 * workers took 20 to 23 ns a node so, 13.7 in a sleeping one's
+	 * place, bench/RESULTS.md) */
 	int m = p->n < HAMR__CLAIMABLE ? p->n : HAMR__CLAIMABLE;
-	for (int i = 0; i < m; i++) {
+	for (int k = 0; k < 2 * m; k++) {
+		int i = k < m ? k : k - m;
 		hamr__worker *w = &p->w[i];
 		/* seq_cst: against the store in park, see below */
-		if (p->n > 1 && atomic_load_explicit(&w->park, memory_order_seq_cst) != HAMR__PARK_PARKED)
+		if (k < m && atomic_load_explicit(&w->park, memory_order_seq_cst) != HAMR__PARK_PARKED)
 			continue;
 		if (!slot_take(w, HAMR__SLOT_CALLER))
 			continue;

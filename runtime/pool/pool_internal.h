@@ -55,16 +55,14 @@ void hamr__worker_help(hamr__worker *w, atomic_int *state, int value);
 int hamr__pool_all_parked(hamr_pool *p);
 
 /* The calling thread, which is no worker, takes the place of an idle
- * worker of p: it becomes that worker (hamr__worker_self, its deque, its
- * index) until hamr__pool_release, while the worker's own thread sleeps.
- * So a thread that starts a run and would only wait for it runs it,
- * without the two thread switches of handing it over. On a pool of
- * several, only the place of a worker whose thread sleeps (the run then
- * starts without a wake-up; one awake takes a handed-over run at once).
- * NULL when no worker is idle so, the caller is a worker already, p is
- * another process's, work is queued for p, or a node would see another
- * thread than the worker's (a smaller stack, a pinned worker, a
- * worker-local resource). */
+ * worker of p (one whose thread sleeps, first): it becomes that worker
+ * (hamr__worker_self, its deque, its index) until hamr__pool_release,
+ * while the worker's own thread sleeps. So a thread that starts a run and
+ * would only wait for it runs it, without the two thread switches of
+ * handing it over. NULL when no worker is idle, the caller is a worker
+ * already, p is another process's, work is queued for p, or a node would
+ * see another thread than the worker's (a smaller stack, a pinned worker,
+ * a worker-local resource). */
 hamr__worker *hamr__pool_claim(hamr_pool *p);
 
 /* The holder of w's place (a caller, hamr__pool_claim) goes on as the
