@@ -120,16 +120,17 @@ static int where_run(hamr_plan *plan, hamr_pool *p, int execute)
 }
 
 /* hamr_run_execute, whose thread would only wait, runs the run itself in
- * the place of an idle worker (of a pool of one, or one whose thread
- * sleeps): its nodes see that worker's index, never -1. A run started
+ * the place of an idle worker (one whose thread sleeps, first): its nodes
+ * see that worker's index, never -1. A run started
  * with hamr_run_start runs on the pool's threads alone (the starting
  * thread may go on with other things), and so does every run when the
  * calling thread's stack is smaller than the pool's (HAMR_STACK) or the
- * pool pins its workers to CPUs. Whether a given run finds a worker idle,
- * or asleep, is the scheduler's affair, so the test looks for one run on
- * the calling thread among many (pausing between them on the pool of
- * several, whose workers spin 1 us before they sleep), and asserts only
- * what must hold for all. */
+ * pool pins its workers to CPUs. Whether a given run finds a worker idle
+ * is the scheduler's affair, so the test looks for one run on the
+ * calling thread among many (pausing between them on the pools of
+ * several, whose workers spin 1 us before they sleep, so that both kinds
+ * of idle worker lend their places), and asserts only what must hold for
+ * all. */
 static void test_the_calling_thread_runs_as_an_idle_worker(void)
 {
 	test_thread = pthread_self();
