@@ -113,6 +113,17 @@ static int dep_defaults(const walk *w, const hamr__gdep *d)
 	       !is_given(w, (uint32_t)d->target);
 }
 
+/* The graph node dependency e (a position in g->dep_node) of node v
+ * reads, or -1 when it takes its default instead (*d: its record then). */
+static int32_t dep_target(const walk *w, uint32_t v, uint32_t e, const hamr__gdep **d)
+{
+	int32_t t = w->g->dep_node[e];
+	if (t >= 0)
+		return t; /* plain: required, and names a node */
+	*d = &w->g->nodes[v]->deps[e - w->g->dep_start[v]];
+	return dep_defaults(w, *d) ? -1 : (*d)->target;
+}
+
 /* Dependency e (a position in g->dep_node) of computed node v, met by a
  * walk: a default counted, a missing input recorded, or its target
  * reached. 1 when the target (*t) is newly computed and its own
@@ -120,14 +131,10 @@ static int dep_defaults(const walk *w, const hamr__gdep *d)
 static int visit_dep(walk *w, uint32_t v, uint32_t e, int32_t *t)
 {
 	const hamr_graph *g = w->g;
-	*t = g->dep_node[e];
-	if (*t < 0) {
-		const hamr__gdep *d = &g->nodes[v]->deps[e - g->dep_start[v]];
-		if (dep_defaults(w, d)) {
-			w->n_defaults += d->dflt.type != NULL;
-			return 0;
-		}
-		*t = d->target;
+	const hamr__gdep *dflt = NULL;
+	if ((*t = dep_target(w, v, e, &dflt)) < 0) {
+		w->n_defaults += dflt->dflt.type != NULL;
+		return 0;
 	}
 	if (w->role[*t] == ROLE_MISSING)
 		return missing_input(w, g->nodes[*t]->name, g->nodes[v]->name);
@@ -235,14 +242,9 @@ static void keep_graph_order(walk *w)
 		if (w->role[v] != ROLE_COMPUTE)
 			continue;
 		for (uint32_t e = g->dep_start[v]; e < g->dep_start[v + 1]; e++) {
-			int32_t t = g->dep_node[e];
-			if (t < 0) {
-				const hamr__gdep *d = &g->nodes[v]->deps[e - g->dep_start[v]];
-				if (dep_defaults(w, d))
-					continue;
-				t = d->target;
-			}
-			if ((uint32_t)t >= v && w->role[t] == ROLE_COMPUTE)
+			const hamr__gdep *d;
+			int32_t t = dep_target(w, v, e, &d);
+			if (t >= 0 && (uint32_t)t >= v && w->role[t] == ROLE_COMPUTE)
 				return; /* read before it is added: the walk's order */
 		}
 	}

@@ -225,6 +225,17 @@ static void found_work(hamr__worker *w)
 	}
 }
 
+/* Worker w has nothing to run: it counts as idle again, hungry for
+ * offers (found_work's other half). */
+static void out_of_work(hamr__worker *w)
+{
+	if (!w->idle) {
+		w->idle = 1;
+		/* relaxed: n_idle is a hint for parallel_for's splitting */
+		atomic_fetch_add_explicit(&w->pool->n_idle, 1, memory_order_relaxed);
+	}
+}
+
 static int run_external(hamr_pool *p, hamr__worker *w)
 {
 	/* relaxed: a hint that skips the queue's lock when it is empty; a
@@ -368,10 +379,7 @@ static void *worker_main(void *arg)
 		void *t;
 		while ((t = hamr__deque_pop(&w->q)))
 			hamr__worker_run(w, t);
-		/* idle again; relaxed: n_idle is a hint for parallel_for's
-		 * splitting */
-		atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
-		w->idle = 1;
+		out_of_work(w);
 		slot_give(w);
 	}
 	hamr__resource_thread_end();
@@ -857,11 +865,7 @@ void hamr__worker_help_briefly(hamr__worker *w, atomic_int *state, int value)
 			found_work(w);
 			hamr__worker_run(w, t);
 		} else if (!hamr__worker_steal(w)) {
-			if (!w->idle) { /* found nothing: hungry, as an idle worker */
-				w->idle = 1;
-				/* relaxed: n_idle is a hint */
-				atomic_fetch_add_explicit(&p->n_idle, 1, memory_order_relaxed);
-			}
+			out_of_work(w); /* found nothing: hungry, as an idle worker */
 			if (!(k & 63) && now_us() >= deadline)
 				return;
 			hamr__cpu_relax();
@@ -878,12 +882,7 @@ void hamr__pool_release(hamr__worker *w)
 		found_work(w);
 		hamr__worker_run(w, t);
 	}
-	/* idle again, as its thread left it (and finds it) */
-	if (!w->idle) {
-		w->idle = 1;
-		/* relaxed: n_idle is a hint */
-		atomic_fetch_add_explicit(&w->pool->n_idle, 1, memory_order_relaxed);
-	}
+	out_of_work(w); /* idle again, as its thread left it (and finds it) */
 	hamr__tls_worker = NULL;
 	hamr_pool *p = w->pool;
 	/* a lent thread that still sleeps: counted, and woken, again, before
