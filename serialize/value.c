@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hamr/value.h"
 #include "serialize/error_internal.h"
@@ -60,6 +61,8 @@ struct hamr_box {
 	uint8_t arena;      /* str, bytes: box and data in a process
 	                     * pool's shared arena (arena_internal.h) */
 	uint8_t big;        /* from box_mem_alloc's large path */
+	uint8_t mapped;     /* lists: items in a mapping of their own, of
+	                     * cap items (hamr__list_adopt_mapped) */
 	size_t acct;        /* bytes counted live for this box */
 	size_t len;         /* str: bytes without the NUL; bytes; list items */
 	union {
@@ -260,6 +263,7 @@ static struct hamr_box *box_new(size_t extra)
 	atomic_init(&b->refs, 1);
 	atomic_init(&b->sealed, false);
 	b->arena = 0;
+	b->mapped = 0;
 	b->acct = 0;
 	box_account(b, (long long)(sizeof *b + extra));
 	b->len = 0;
@@ -293,6 +297,15 @@ static void *list_mem(const struct hamr_box *b)
 	return b->u.list.items ? b->u.list.items : (void *)b->data;
 }
 
+/* Frees a list box's own array of items. */
+static void items_free(struct hamr_box *b)
+{
+	if (b->mapped)
+		munmap(b->u.list.items, b->u.list.cap * item_size(b->u.list.elem));
+	else
+		free(b->u.list.items);
+}
+
 static void user_obj_free(hamr_type t, void *obj)
 {
 	if (t && t->free)
@@ -310,7 +323,7 @@ static void box_free(hamr_type t, struct hamr_box *b)
 			for (size_t i = 0; i < b->len; i++)
 				hamr_value_clear(&items[i]);
 		}
-		free(b->u.list.items);
+		items_free(b);
 		free(b->u.list.index);
 		break;
 	case HAMR_KIND_USER:
@@ -738,7 +751,14 @@ static int list_reserve(struct hamr_box *b, size_t n)
 		return 0;
 	if (n > SIZE_MAX / esz)
 		return HAMR_ENOMEM;
-	if (b->u.list.items) {
+	if (b->mapped) {
+		/* a mapping is not malloc's to grow: copied out of it */
+		if ((items = malloc(n * esz))) {
+			memcpy(items, b->u.list.items, b->len * esz);
+			items_free(b);
+			b->mapped = 0;
+		}
+	} else if (b->u.list.items) {
 		items = realloc(b->u.list.items, n * esz);
 	} else {
 		/* in the box until now: the box's bytes stay counted, unused */
@@ -771,6 +791,22 @@ void hamr__list_set_index(hamr_value *list, int64_t *index)
 const int64_t *hamr__list_index(const hamr_value *list)
 {
 	return list->type == HAMR_LIST ? list->u.box->u.list.index : NULL;
+}
+
+void hamr__list_adopt_mapped(hamr_value *list, void *items, size_t n, size_t bytes)
+{
+	struct hamr_box *b = list->u.box;
+	size_t esz = item_size(b->u.list.elem);
+	b->u.list.items = items;
+	b->u.list.cap = bytes / esz;
+	b->mapped = 1;
+	b->len = n;
+	box_account(b, (long long)bytes);
+}
+
+int hamr__list_mapped(const hamr_value *list)
+{
+	return list->type == HAMR_LIST && list->u.box->mapped;
 }
 
 void *hamr__list_fill(hamr_value *list, size_t n)

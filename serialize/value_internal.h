@@ -32,6 +32,13 @@ void hamr__value_seal(const hamr_value *v);
  * when out of memory. For filling a list in bulk. */
 void *hamr__list_fill(hamr_value *list, size_t n);
 
+/* Gives `list`, an empty packed list of i64 or f64 owned by the caller,
+ * the n items at `items`: the start of an anonymous mapping of `bytes`
+ * (a multiple of the page size, at least n items), which the list takes
+ * over and unmaps when it is freed. */
+void hamr__list_adopt_mapped(hamr_value *list, void *items, size_t n, size_t bytes);
+/* Whether a list's items are such a mapping. */
+int hamr__list_mapped(const hamr_value *list);
 /* Gives `list` (owned by the caller, not yet shared) the item index of
  * each of its elements, `index` (malloc'd, one per element, taken over):
  * a tolerant collect's list, which lacks the items that failed. */

@@ -21,7 +21,12 @@
  * when the stream has no consumer at all, and only once the previous offer
  * was taken, so a busy pool sees at most one offer per stream. An offered
  * consumer that finds nothing left leaves, unless it is the last one and
- * the node still emits: it waits a moment for the next items first.
+ * the node still emits: it waits a moment for the next items first. That
+ * one, while the node emits, claims no fewer than a batch (LINGER_BATCH,
+ * or half the bound), and waits for one when fewer are there: a consumer
+ * faster than the node would otherwise take each item as it is published,
+ * in step with the node, the two threads trading the stream's lines per
+ * item.
  * Block grouping claims one item at a time (a task per block instance);
  * node grouping also runs each of the item's nodes as a task of its own,
  * level by level. The emitting node holds back when max_inflight items
@@ -58,10 +63,12 @@
  * At the end of each item its gathered values leave the frame: a list's
  * value moves into the item's place in its segment, or, for a list of
  * i64, f64 or bool (a packed list), its 8 raw bytes into the segment's
- * chunk, which outlives the segment; a fold's is folded (by the consumer
- * into a partial of its own when the fold can merge, else into the
- * stream's accumulator under a lock). Once every item is done, lists are
- * built in item order from the segments and chunks. A segment that no
+ * chunk, which outlives the segment (past 2^20 items, for lists of i64
+ * and f64, its place in the area, which the list then takes as its array:
+ * see area_make); a fold's is folded (by the consumer into a partial of
+ * its own when the fold can merge, else into the stream's accumulator
+ * under a lock). Once every item is done, lists are built in item order
+ * from the segments and chunks. A segment that no
  * list of values needs goes, once its items are done, onto a spare stack
  * for the emitting thread's next segment, so a block with only folds and
  * packed lists keeps its segments bounded by max_inflight, however many
@@ -79,6 +86,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "hamr/backend.h"
@@ -154,16 +162,25 @@ static int threads_asked(const hamr_run *r, int32_t blk)
 #define PAGE ((size_t)1 << PAGE_BITS)
 #define MAX_PAGES 16384
 #define MAX_ITEMS (((size_t)DIRECT + (size_t)MAX_PAGES * PAGE) * SEG)
+/* Packed lists of i64 and f64 from segment hamr__area_from (item 2^20: 8
+ * MiB of values) to item hamr__area_items (2^30): in a reservation of
+ * area_items values per list, where consumers write each item's value in
+ * its place and the built list takes it as its array (see area_make). */
+size_t hamr__area_from = 4096;
+size_t hamr__area_items = (size_t)1 << 30;
 #define MAX_OFFERS 64
 #define LINGER_NS 2000 /* an idle consumer's wait for new items (linger) */
-#define LINGER_MAX 32  /* and how many such waits in a row */
+#define LINGER_BATCH 32 /* the items it waits for, to claim at once */
+#define LINGER_SPAN_NS 100000 /* and how long it lingers in all */
 
 typedef struct seg {
 	atomic_size_t done; /* items finished (or dropped) */
 	uint64_t *pk;       /* the packed lists' values of its items, SEG a
-	                     * list: raw 8-byte scalars (the value union's
-	                     * bytes), where the lists are built from. They
-	                     * outlive the segment. NULL: no packed list */
+	                     * list `stride` apart: raw 8-byte scalars (the
+	                     * value union's bytes), where the lists are built
+	                     * from. They outlive the segment. NULL: no packed
+	                     * list */
+	size_t stride;      /* SEG in a chunk, area_items in the area */
 	struct seg *next;   /* on the stream's spare stack */
 	hamr_value v[];     /* SEG items, then SEG values per list of values */
 } seg;
@@ -172,8 +189,8 @@ typedef struct hamr__stream stream;
 typedef struct gate gate;
 
 /* A gather entry that moves a block value into a list, as gather reads
- * it per item: from slot src to place `at` + the item's offset, in the
- * segment's chunk (packed lists) or its values (lists of values). */
+ * it per item: from slot src to place `at` + the item's offset in the
+ * segment's values (lists of values), or to packed list `at` in its pk. */
 typedef struct move_rec {
 	uint32_t src;
 	uint32_t at;
@@ -222,6 +239,13 @@ struct hamr__stream {
 	                     * grows this, consumers reach pk through their
 	                     * segment */
 	size_t chunks_cap;
+	uint8_t area_ok;    /* every packed list is of i64 or f64 */
+	uint64_t *area;     /* the packed lists' values of segments area_from
+	                     * to area_end (area_make): list l's of item it at
+	                     * area[l * area_items + it]. NULL: chunks only */
+	size_t area_from, area_items, area_end;
+	size_t *area_kept;  /* per packed list: the bytes at the start of its
+	                     * area that its built list took over */
 	size_t (*gaps)[2];  /* items [lo, hi) that gave the packed lists
 	                     * nothing (failed, or not run), under lock */
 	size_t n_gaps, gaps_cap;
@@ -246,6 +270,8 @@ struct hamr__stream {
 	int concurrent;     /* items on the pool */
 	int pooled;         /* concurrent, and not on the blocking pool: a
 	                     * push only offers now and then (push_item) */
+	size_t batch;       /* what the only consumer of an emitting node
+	                     * claims at least (linger); 0: not batched */
 	int grouping;       /* HAMR_GROUPING_AUTO, BLOCK or NODE */
 	int keep;           /* segments stay until the lists are built */
 	int merge;          /* every fold merges: partials per consumer */
@@ -552,21 +578,25 @@ static void ctx_end(stream *s, ctx *c)
 	}
 }
 
-/* Claims published items [*lo, *hi); 0 when none is free. */
-static int claim(stream *s, size_t *lo, size_t *hi)
+/* Claims published items [*lo, *hi); 0 when fewer than min (at least
+ * 1) are free. A share of what is there, or, for a consumer that has
+ * waited for a batch (`all`, after linger), all of it. */
+static int claim(stream *s, size_t *lo, size_t *hi, size_t min, int all)
 {
 	size_t c = atomic_load_explicit(&s->claimed, memory_order_relaxed);
 	for (;;) {
 		/* acquire: pairs with the release in push_item, so
 		 * the items and their segments are visible */
 		size_t e = atomic_load_explicit(&s->published, memory_order_acquire);
-		if (c >= e)
+		if (c >= e || e - c < min)
 			return 0;
 		size_t avail = e - c, k;
 		if (s->grouping != HAMR_GROUPING_AUTO)
 			k = 1;
 		else if (s->grain)
 			k = s->grain;
+		else if (all)
+			k = avail;
 		else
 			k = avail / (2 * (size_t)s->workers);
 		if (k < 1)
@@ -766,7 +796,7 @@ static inline __attribute__((always_inline)) int gather(stream *s, ctx *c, seg *
 		if (m->packed) {
 			if (!src->type)
 				return HAMR__SKIPPED;
-			memcpy(&sg->pk[m->at + off], &src->u, sizeof(uint64_t));
+			memcpy(&sg->pk[m->at * sg->stride + off], &src->u, sizeof(uint64_t));
 			continue; /* a scalar: item_end clears it */
 		}
 		hamr_value *dst = &sg->v[m->at + off];
@@ -1090,34 +1120,46 @@ static void consume_backend(stream *s, ctx *c, int mode)
 
 /* An offered consumer found nothing to claim: whether to look again
  * rather than leave. The last consumer about waits up to LINGER_NS for
- * the emitting thread's next items while the node still emits. Leaving
- * at once made a consumer faster than the emitting node leave after
- * every few items, and the node offer a new one for the next few (a
- * task, a frame and a merge each): 2 workers then took 45 ns an item
- * where 1 took 25. Other consumers still leave at once, so no more than
- * one reads `published` while the node writes it. The wait is short
- * against what an offer costs, and `lingered` caps the waits in a row,
- * so that a worker kept busy by a node that emits steadily still goes
- * back, now and then, to the tasks waiting in the pool (a stealable task
- * spawned by the emitting node waited up to 62 ms without the cap). */
-static int linger(const stream *s, int *lingered)
+ * the emitting thread's next LINGER_BATCH items while the node still
+ * emits, then claims what is there. Leaving at once made a consumer
+ * faster than the emitting node leave after every few items, and the
+ * node offer a new one for the next few (a task, a frame and a merge
+ * each): 2 workers then took 45 ns an item where 1 took 25. Taking each
+ * item as it came kept the two threads in step, the consumer claiming
+ * one item at a time from lines the node was still writing (list
+ * collects of noop items at 2 workers: 16 ns an item against a fold's
+ * 12). Other consumers still leave at once, so no more than one reads
+ * `published` while the node writes it. The wait is short against what
+ * an offer costs, and *end (0: not lingered yet) caps the time spent
+ * lingering to LINGER_SPAN_NS, so that a worker kept busy by a node that
+ * emits steadily still goes back, now and then, to the tasks waiting in
+ * the pool (a stealable task spawned by the emitting node waited up to
+ * 62 ms without a cap). */
+static int linger(const stream *s, int64_t *end)
 {
 	hamr__worker *w = hamr__worker_self();
 	/* relaxed: hints; a stale value only ends the wait early or late */
-	if (++*lingered > LINGER_MAX || (w && hamr__deque_size(&w->q) != 0) ||
+	if ((w && hamr__deque_size(&w->q) != 0) ||
 	    atomic_load_explicit(&s->active, memory_order_relaxed) > 1)
 		return 0;
-	size_t seen = atomic_load_explicit(&s->claimed, memory_order_relaxed);
-	int64_t until = hamr__now_ns() + LINGER_NS;
+	int64_t now = hamr__now_ns();
+	if (!*end)
+		*end = now + LINGER_SPAN_NS;
+	else if (now >= *end)
+		return 0;
+	size_t want = s->batch ? s->batch : 1;
+	size_t seen = atomic_load_explicit(&s->claimed, memory_order_relaxed), pub;
+	int64_t until = now + LINGER_NS;
 	do {
 		for (int j = 0; j < 16; j++)
 			hamr__cpu_relax();
-		if (atomic_load_explicit(&s->published, memory_order_relaxed) > seen)
+		pub = atomic_load_explicit(&s->published, memory_order_relaxed);
+		if (pub - seen >= want)
 			return 1;
 		if (atomic_load_explicit(&s->closed, memory_order_relaxed) || stopped(s))
-			return 0;
+			break;
 	} while (hamr__now_ns() < until);
-	return 0;
+	return pub > seen && !stopped(s);
 }
 
 static void consume(stream *s, ctx *c, int mode)
@@ -1126,13 +1168,20 @@ static void consume(stream *s, ctx *c, int mode)
 		consume_backend(s, c, mode);
 		return;
 	}
-	int lingered = 0;
+	int64_t end = 0; /* see linger */
+	int all = 0;
 	for (;;) {
 		if (stopped(s))
 			return;
 		offer(s, c);
-		size_t lo, hi;
-		if (!claim(s, &lo, &hi)) {
+		size_t lo, hi, min = 1;
+		/* the only consumer about, on a node still emitting, takes
+		 * a batch or waits for one (linger); relaxed: hints, as there */
+		if (mode == TAKE_AVAILABLE && s->batch && !all &&
+		    atomic_load_explicit(&s->active, memory_order_relaxed) <= 1 &&
+		    !atomic_load_explicit(&s->closed, memory_order_relaxed))
+			min = s->batch;
+		if (!claim(s, &lo, &hi, min, all)) {
 			/* acquire: pairs with the release in run_range; the count
 			 * only bounds the emitter, but its items' frees are then
 			 * ordered before the emitter goes on */
@@ -1150,10 +1199,11 @@ static void consume(stream *s, ctx *c, int mode)
 			}
 			/* nothing to claim: the emitting node offers a consumer
 			 * again when there is, unless this one waits for it */
-			if (mode == TAKE_AVAILABLE && !s->bpool && linger(s, &lingered))
+			if (mode == TAKE_AVAILABLE && !s->bpool && (all = linger(s, &end)))
 				continue;
 			return;
 		}
+		all = 0;
 		run_range(s, c, lo, hi);
 		if (mode == TAKE_TO_BOUND &&
 		    s->n - atomic_load_explicit(&s->finished, memory_order_acquire) < s->max_inflight)
@@ -1337,20 +1387,71 @@ static void bstart(stream *s)
  * table; NULL when out of memory. Not zeroed: a value is written before
  * it is read, and the gaps say which items gave none. 2 KiB a list, a
  * size jemalloc reuses without faulting the pages in again (2,080 did). */
-static uint64_t *seg_make_chunks(stream *s, size_t j)
+/* Reserves the area (see hamr__area_from), as segment area_from starts:
+ * an anonymous mapping of area_items values per packed list, of huge
+ * pages where the kernel has them, which it provides as consumers first
+ * write them, in parallel. Below area_from a list's values come from
+ * chunks and are copied once built;
+ * past 8 MiB jemalloc gives each such list fresh pages per run anyway,
+ * which the emitting thread alone then faulted in and filled after the
+ * items. Without the mapping (an address space limit, strict overcommit)
+ * segments stay in chunks. */
+static void area_make(stream *s)
+{
+	size_t bytes = (size_t)s->n_packed * s->area_items * sizeof(uint64_t);
+	void *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a == MAP_FAILED)
+		return;
+	if (!(s->area_kept = calloc(s->n_packed, sizeof *s->area_kept))) {
+		munmap(a, bytes);
+		return;
+	}
+#if defined(MADV_HUGEPAGE)
+	(void)madvise(a, bytes, MADV_HUGEPAGE);
+#endif
+	s->area = a;
+	s->area_end = s->area_items / SEG;
+}
+
+/* Whether segment j's packed values are in the area. */
+static inline int in_area(const stream *s, size_t j)
+{
+	return s->area && j >= s->area_from && j < s->area_end;
+}
+
+/* Segment j's values of packed list l, SEG of them. */
+static const uint64_t *pk_of(const stream *s, size_t j, uint32_t l)
+{
+	return s->chunks[j] + (in_area(s, j) ? s->area_items : SEG) * l;
+}
+
+/* Gives new segment j (sg) its packed values: a chunk, or its place in
+ * the area. 0 or HAMR_ENOMEM. */
+static int seg_make_chunks(stream *s, seg *sg, size_t j)
 {
 	if (j >= s->chunks_cap) {
 		size_t cap = s->chunks_cap ? 2 * s->chunks_cap : 16;
 		uint64_t **t = realloc(s->chunks, cap * sizeof *t);
 		if (!t)
-			return NULL;
+			return HAMR_ENOMEM;
 		s->chunks = t;
 		s->chunks_cap = cap;
 	}
-	uint64_t *pk = mem_alloc((size_t)s->n_packed * SEG * sizeof *pk);
-	if (pk)
-		s->chunks[j] = pk;
-	return pk;
+	if (j == s->area_from && s->area_ok)
+		area_make(s);
+	uint64_t *pk;
+	if (in_area(s, j)) {
+		pk = s->area + j * SEG;
+		sg->stride = s->area_items;
+	} else if ((pk = mem_alloc((size_t)s->n_packed * SEG * sizeof *pk))) {
+		sg->stride = SEG;
+	} else {
+		return HAMR_ENOMEM;
+	}
+	s->chunks[j] = pk;
+	sg->pk = pk;
+	return 0;
 }
 
 /* The rarer part of a push, for item s->n: a stop, a limit reached, or
@@ -1393,14 +1494,14 @@ static __attribute__((noinline)) int push_rare(stream *s, hamr_value *v)
 		seg *sg = seg_unspare(s);
 		if (!sg)
 			sg = mem_alloc(sizeof *sg + vals * sizeof(hamr_value));
-		uint64_t *pk = sg && s->n_packed ? seg_make_chunks(s, j) : NULL;
-		if (!sg || (s->n_packed && !pk)) {
+		if (sg)
+			sg->pk = NULL;
+		if (!sg || (s->n_packed && seg_make_chunks(s, sg, j))) {
 			mem_free(sg);
 			hamr_value_clear(v);
 			return s->emit_rc = HAMR_ENOMEM;
 		}
 		atomic_init(&sg->done, 0);
-		sg->pk = pk;
 		memset(&sg->v[skip], 0, (vals - skip) * sizeof(hamr_value));
 		*seg_ref(s, j) = sg;
 		s->cur = sg;
@@ -1529,7 +1630,7 @@ static hamr_value *tolerant_item(stream *s, uint32_t g, size_t it, size_t *q, ha
 	if (*q < s->n_gaps && s->gaps[*q][0] <= it)
 		return NULL; /* failed, or not run */
 	tmp->type = s->p->nodes[s->ga[g].src].type;
-	memcpy(&tmp->u, &s->chunks[it >> SEG_BITS][SEG * l + off], sizeof(uint64_t));
+	memcpy(&tmp->u, &pk_of(s, it >> SEG_BITS, l)[off], sizeof(uint64_t));
 	return tmp;
 }
 
@@ -1568,12 +1669,23 @@ static int build_packed(stream *s, uint32_t g, hamr_value *out)
 	int64_t *index = NULL;
 	*out = (hamr_value)HAMR_VALUE_EMPTY;
 	int rc = s->gaps_lost ? HAMR_ENOMEM : hamr_value_make_list(out, elem, 0);
-	if (!rc && !failed && n) {
+	if (!rc && !failed && s->area && n <= s->area_end * SEG && !s->area_kept[l]) {
+		/* the area is the list's array: the items below area_from
+		 * copied to the front of it, and its pages past the last
+		 * item's given back with the rest of the reservation */
+		uint64_t *items = s->area + (size_t)l * s->area_items;
+		for (size_t j = 0; j < s->area_from; j++)
+			memcpy(items + j * SEG, pk_of(s, j, l), SEG * sizeof *items);
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		size_t bytes = (n * sizeof *items + page - 1) / page * page;
+		hamr__list_adopt_mapped(out, items, n, bytes);
+		s->area_kept[l] = bytes;
+	} else if (!rc && !failed && n) {
 		void *items = hamr__list_fill(out, n);
 		if (!items)
 			rc = HAMR_ENOMEM;
 		for (size_t it = 0; it < n && !rc; it += SEG) {
-			const uint64_t *x = s->chunks[it >> SEG_BITS] + SEG * l;
+			const uint64_t *x = pk_of(s, it >> SEG_BITS, l);
 			size_t m = n - it < SEG ? n - it : SEG;
 			if (elem == HAMR_BOOL) {
 				for (size_t k = 0; k < m; k++) /* u.b: the union's first byte */
@@ -1687,6 +1799,9 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	s->grain = r->opts.grain ? r->opts.grain : w ? hamr__worker_pool(w)->opts.grain : 0;
 	if (!s->concurrent && !be)
 		s->max_inflight = 1; /* each item as it comes */
+	/* batches under auto grouping that fit under the bound */
+	if (s->pooled && s->grouping == HAMR_GROUPING_AUTO && !s->grain)
+		s->batch = s->max_inflight / 2 < LINGER_BATCH ? s->max_inflight / 2 : LINGER_BATCH;
 	s->be = be;
 	s->be_self = be_self;
 	if (be)
@@ -1723,6 +1838,9 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 	if (!s->list_of || !s->packed_of || !s->folds || !s->moves || !s->drop || !s->acc)
 		return HAMR_ENOMEM;
 	s->merge = 1;
+	s->area_ok = 1;
+	s->area_from = hamr__area_from;
+	s->area_items = hamr__area_items;
 	int folds = 0;
 	for (uint32_t g = 0; g < s->n_ga; g++) {
 		const hamr__gather *ge = &s->ga[g];
@@ -1737,7 +1855,9 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		} else if (ge->src != owner && (t == HAMR_I64 || t == HAMR_F64 || t == HAMR_BOOL)) {
 			/* in chunks that outlive their segments */
 			s->packed_of[g] = s->n_packed++;
-			s->moves[s->n_moves++] = (move_rec){ge->src, (uint32_t)SEG * s->packed_of[g], 1};
+			s->moves[s->n_moves++] = (move_rec){ge->src, s->packed_of[g], 1};
+			if (t == HAMR_BOOL) /* a byte an item in its list */
+				s->area_ok = 0;
 		} else {
 			s->keep = 1; /* the segments, until the lists are built */
 			if (ge->src != owner) {
@@ -1784,8 +1904,13 @@ static void stream_destroy(stream *s)
 	free(s->folds);
 	free(s->moves);
 	for (size_t j = 0; s->n_packed && j < (s->n + SEG - 1) >> SEG_BITS; j++)
-		mem_free(s->chunks[j]);
+		if (!in_area(s, j))
+			mem_free(s->chunks[j]);
 	free(s->chunks);
+	for (uint32_t l = 0; s->area && l < s->n_packed; l++) /* but what lists took */
+		munmap((char *)(s->area + (size_t)l * s->area_items) + s->area_kept[l],
+		       s->area_items * sizeof(uint64_t) - s->area_kept[l]);
+	free(s->area_kept);
 	free(s->gaps);
 	free(s->drop);
 	free(s->broken);

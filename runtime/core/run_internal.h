@@ -41,6 +41,12 @@ struct hamr_call {
  * run, unsynchronized: set it only while no run exists. */
 extern uint32_t hamr__threads_switch_at;
 
+/* Tests only: where a block's packed lists of i64 and f64 go from chunks
+ * to a mapping of their own, and how many items that holds
+ * (runtime/blocks/blocks.c). Read as each block starts: set them only
+ * while no run exists. */
+extern size_t hamr__area_from, hamr__area_items;
+
 /* A node's task record, for the threads executor. */
 typedef struct hamr__node_task {
 	hamr_task t;   /* for a worker's deque */

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+/* Packed lists written in place (runtime/blocks/blocks.c's area): a
+ * block's lists of i64 and f64 go from chunks to a mapping of their own
+ * at segment hamr__area_from, and back to chunks past hamr__area_items.
+ * With the area from item 512 to item 2,048, lists that end before it, in
+ * it and past it, with and without failed items, from a block of one node
+ * and one of several, on both executors, must hold exactly what each item
+ * computed; a bool list beside them keeps them in chunks. With the real
+ * bounds, a list of 2^20 + 1000 items is the area itself, and the rest of
+ * the reservation is gone once the run is (not checked under
+ * ThreadSanitizer, which maps shadow for the area as it is used). */
+#include <hamr.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime/core/run_internal.h"
+#include "serialize/value_internal.h"
+#include "tests/check.h"
+#include "tests/fixture.h"
+#include "tests/nodes.h"
+#include "tests/sanitizers.h"
+
+static int failing; /* items that bad() names fail */
+static int64_t items_n;
+
+static int bad(int64_t x)
+{
+	return failing && (x % 97 == 3 || x % 89 == 5 || (x >= 700 && x < 760));
+}
+
+static int f_half(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	if (bad(x))
+		return hamr_fail(c, "bad item %lld", (long long)x);
+	return hamr_ret_f64(c, (double)x / 2.0);
+}
+
+static int f_square(hamr_call *c) /* (item, half) */
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	return hamr_ret_i64(c, x * x);
+}
+
+static int f_even(hamr_call *c) /* (item, half) */
+{
+	return hamr_ret_bool(c, hamr_arg_i64(c, 0) % 2 == 0);
+}
+
+/* A list checked against the items that did not fail, in order, each
+ * value as its node computes it ('h' half, 's' square, 'e' even); its
+ * length returned. */
+static int f_check(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	char what = (char)(uintptr_t)hamr_userdata(c);
+	size_t k = 0;
+	for (int64_t x = 0; x < items_n; x++) {
+		if (bad(x))
+			continue;
+		if (k >= l.len || hamr_arg_item_index(c, 0, k) != x)
+			return hamr_fail(c, "place %zu is not item %lld", k, (long long)x);
+		int ok = what == 'h' ? hamr_list_f64(l, k) == (double)x / 2.0 :
+		         what == 's' ? hamr_list_i64(l, k) == x * x :
+		                       hamr_list_bool(l, k) == (x % 2 == 0);
+		if (!ok)
+			return hamr_fail(c, "the value of item %lld is wrong", (long long)x);
+		k++;
+	}
+	if (k != l.len)
+		return hamr_fail(c, "%zu values for %zu good items", l.len, k);
+	return hamr_ret_i64(c, (int64_t)k);
+}
+
+#define CHECK_LIST(name_, of, type_, what)                                        \
+	{.name = name_, .fn = f_check, .userdata = (void *)(uintptr_t)what,          \
+	 .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,                                \
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT(of, type_))}
+
+#define ITEMS                                                                      \
+	INPUT_N, {.name = "items", .fn = f_items, .type = HAMR_I64,                  \
+	          .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))}
+#define HALF {.name = "half", .fn = f_half, .type = HAMR_F64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))}
+#define SQUARE                                                                     \
+	{.name = "square", .fn = f_square, .type = HAMR_I64,                         \
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("half", HAMR_F64))}
+
+/* f64 and i64 lists: two lists in one area */
+static const hamr_node_def two_defs[] = {
+	ITEMS, HALF, SQUARE,
+	CHECK_LIST("halves", "half", HAMR_F64, 'h'),
+	CHECK_LIST("squares", "square", HAMR_I64, 's'),
+	{0}};
+
+/* the same beside a bool list: chunks only */
+static const hamr_node_def bool_defs[] = {
+	ITEMS, HALF, SQUARE,
+	{.name = "even", .fn = f_even, .type = HAMR_BOOL,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("half", HAMR_F64))},
+	CHECK_LIST("halves", "half", HAMR_F64, 'h'),
+	CHECK_LIST("squares", "square", HAMR_I64, 's'),
+	CHECK_LIST("evens", "even", HAMR_BOOL, 'e'),
+	{0}};
+
+/* a block of one node (run_one) */
+static const hamr_node_def one_defs[] = {
+	ITEMS, HALF,
+	CHECK_LIST("halves", "half", HAMR_F64, 'h'),
+	{0}};
+
+static void test_lists_across_the_area(void)
+{
+	const int64_t sizes[] = {1, 511, 512, 513, 1500, 2048, 2049, 3000};
+	const size_t bounds[] = {0, 300};
+	const char *outs[] = {"halves", "squares", "evens"};
+	const hamr_node_def *shapes[] = {two_defs, bool_defs, one_defs};
+	const size_t n_outs[] = {2, 3, 1};
+	hamr_pool *pools[2];
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 2;
+	CHECK_OK(hamr_pool_create(&pools[0], &po));
+	po.workers = 4;
+	CHECK_OK(hamr_pool_create(&pools[1], &po));
+	hamr__area_from = 2;     /* item 512 */
+	hamr__area_items = 2048; /* to item 2,048 */
+	for (size_t ni = 0; ni < sizeof sizes / sizeof *sizes; ni++) {
+		items_n = sizes[ni];
+		for (failing = 0; failing < 2; failing++) {
+			int64_t good = 0;
+			for (int64_t x = 0; x < items_n; x++)
+				good += !bad(x);
+			for (int ex = 0; ex < 3; ex++)
+				for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++)
+					for (size_t sh = 0; sh < 3; sh++) {
+						hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+						o.executor = ex ? HAMR_EXEC_THREADS : HAMR_EXEC_SEQUENTIAL;
+						o.pool = ex ? pools[ex - 1] : NULL;
+						o.policy = HAMR_KEEP_GOING;
+						o.max_inflight = bounds[b];
+						fixture f = run_with(shapes[sh], outs, n_outs[sh], items_n, &o);
+						CHECK_EQ_INT(f.run_rc, good < items_n ? HAMR_EFAIL : 0);
+						for (size_t q = 0; q < n_outs[sh]; q++)
+							CHECK_EQ_INT(i64(&f, outs[q]), good);
+						done(&f);
+					}
+		}
+	}
+	failing = 0;
+	hamr__area_from = 4096;
+	hamr__area_items = (size_t)1 << 30;
+	hamr_pool_destroy(pools[0]);
+	hamr_pool_destroy(pools[1]);
+}
+
+/* Mappings of 1 GiB or more in this process (a sanitizer's shadow among
+ * them). */
+static int big_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi;
+	char line[512];
+	int n = 0;
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi - lo >= (1ul << 30))
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int f_keep(hamr_call *c)
+{
+	return hamr_ret_arg(c, 0);
+}
+
+static const hamr_node_def keep_defs[] = {
+	ITEMS, HALF, SQUARE,
+	{.name = "kept", .fn = f_keep, .type = HAMR_LIST, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
+	{.name = "halves", .fn = f_keep, .type = HAMR_LIST, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("half", HAMR_F64))},
+	{0}};
+
+/* With the real bounds: the lists of a block past 2^20 items are the
+ * area's pages, and nothing of the reservation stays after the run. */
+static void test_a_list_is_the_area(void)
+{
+	const int64_t n = ((int64_t)1 << 20) + 1000;
+	const char *outs[] = {"kept", "halves"};
+	hamr_pool *pool;
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 2;
+	CHECK_OK(hamr_pool_create(&pool, &po));
+	int before = big_mappings();
+	(void)before;
+	for (int ex = 0; ex < 2; ex++) {
+		hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+		o.executor = ex ? HAMR_EXEC_THREADS : HAMR_EXEC_SEQUENTIAL;
+		o.pool = ex ? pool : NULL;
+		fixture f = run_with(keep_defs, outs, 2, n, &o);
+		CHECK_OK(f.run_rc);
+		const hamr_value *kept = hamr_run_result(f.r, "kept");
+		const hamr_value *halves = hamr_run_result(f.r, "halves");
+		CHECK(kept && hamr__list_mapped(kept));
+		CHECK(halves && hamr__list_mapped(halves));
+		if (kept && halves) {
+			hamr_list l = hamr_value_list(kept), h = hamr_value_list(halves);
+			CHECK_EQ_INT(l.len, n);
+			CHECK_EQ_INT(h.len, n);
+			int64_t wrong = 0;
+			for (int64_t x = 0; x < n && x < (int64_t)l.len && x < (int64_t)h.len; x++)
+				wrong += hamr_list_i64(l, (size_t)x) != x * x ||
+				         hamr_list_f64(h, (size_t)x) != (double)x / 2.0;
+			CHECK_EQ_INT(wrong, 0);
+		}
+		done(&f);
+#if !defined(TSAN) /* whose shadow of the area is mapped as it is used */
+		CHECK_EQ_INT(big_mappings(), before);
+#endif
+	}
+	hamr_pool_destroy(pool);
+}
+
+/* A list that took a mapping grows by leaving it: its items copied to
+ * an array of malloc's, the mapping unmapped. */
+static void test_a_mapped_list_grows(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), cap = page / sizeof(int64_t);
+	int64_t *items = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(items != MAP_FAILED);
+	if (items == MAP_FAILED)
+		return;
+	for (size_t k = 0; k < cap; k++)
+		items[k] = (int64_t)k * 3;
+	hamr_value v;
+	CHECK_OK(hamr_value_make_list(&v, HAMR_I64, 0));
+	hamr__list_adopt_mapped(&v, items, cap, page);
+	CHECK(hamr__list_mapped(&v));
+	for (int64_t k = 0; k < 10; k++)
+		CHECK_OK(hamr_list_append_i64(&v, -k));
+	CHECK(!hamr__list_mapped(&v));
+	hamr_list l = hamr_value_list(&v);
+	CHECK_EQ_INT(l.len, cap + 10);
+	int wrong = 0;
+	for (size_t k = 0; k < l.len; k++)
+		wrong += hamr_list_i64(l, k) != (k < cap ? (int64_t)k * 3 : -(int64_t)(k - cap));
+	CHECK_EQ_INT(wrong, 0);
+	hamr_value_clear(&v);
+}
+
+int main(void)
+{
+	RUN_TEST(test_lists_across_the_area);
+	RUN_TEST(test_a_list_is_the_area);
+	RUN_TEST(test_a_mapped_list_grows);
+	TEST_EXIT();
+}
