@@ -423,6 +423,7 @@ int hamr_run_create(hamr_run **out, const hamr_plan *plan,
 	atomic_init(&r->stop, false);
 	atomic_init(&r->left, plan->n_sched + 1); /* + 1: the starting job */
 	atomic_init(&r->cancel, false);
+	atomic_init(&r->halt, false);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->done, NULL);
 	r->err.message = "";
@@ -562,8 +563,10 @@ int hamr_run_wait(hamr_run *r)
 
 void hamr_run_cancel(hamr_run *r)
 {
-	if (r)
+	if (r) {
 		atomic_store_explicit(&r->cancel, true, memory_order_seq_cst);
+		atomic_store_explicit(&r->halt, true, memory_order_seq_cst);
+	}
 }
 
 void hamr_run_destroy(hamr_run *r)

@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -797,6 +798,7 @@ void hamr__list_adopt_mapped(hamr_value *list, void *items, size_t n, size_t byt
 {
 	struct hamr_box *b = list->u.box;
 	size_t esz = item_size(b->u.list.elem);
+	assert(esz == sizeof(uint64_t) && !b->u.list.items && bytes % esz == 0 && n <= bytes / esz);
 	b->u.list.items = items;
 	b->u.list.cap = bytes / esz;
 	b->mapped = 1;
@@ -1267,6 +1269,7 @@ int hamr__arena_value(hamr__arena *a, hamr__arena_cursor *cur, hamr_type t, hamr
 	atomic_init(&b->sealed, t == HAMR_LIST);
 	b->arena = 1;
 	b->big = 0;
+	b->mapped = 0;
 	b->acct = 0;
 	if (!hamr__arena_worker) {
 		/* the program's own: counted live, which also marks it as

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Packed lists written in place (runtime/blocks/blocks.c's area): a
  * block's lists of i64 and f64 go from chunks to a mapping of their own
- * at segment hamr__area_from, and back to chunks past hamr__area_items.
- * With the area from item 512 to item 2,048, lists that end before it, in
+ * at segment hamr__blocks_area_from, and back to chunks past hamr__blocks_area_items.
+ * With the area from item 512 to item 8,192, lists that end before it, in
  * it and past it, with and without failed items, from a block of one node
  * and one of several, on both executors, must hold exactly what each item
  * computed; a bool list beside them keeps them in chunks. With the real
@@ -113,7 +113,7 @@ static const hamr_node_def one_defs[] = {
 
 static void test_lists_across_the_area(void)
 {
-	const int64_t sizes[] = {1, 511, 512, 513, 1500, 2048, 2049, 3000};
+	const int64_t sizes[] = {1, 511, 512, 513, 1500, 8192, 8193, 9000};
 	const size_t bounds[] = {0, 300};
 	const char *outs[] = {"halves", "squares", "evens"};
 	const hamr_node_def *shapes[] = {two_defs, bool_defs, one_defs};
@@ -124,8 +124,9 @@ static void test_lists_across_the_area(void)
 	CHECK_OK(hamr_pool_create(&pools[0], &po));
 	po.workers = 4;
 	CHECK_OK(hamr_pool_create(&pools[1], &po));
-	hamr__area_from = 2;     /* item 512 */
-	hamr__area_items = 2048; /* to item 2,048 */
+	hamr__blocks_area_from = 2;     /* item 512 */
+	hamr__blocks_area_items = 8192; /* to item 8,192: 64 KiB a list, pages
+	                                 * of up to 64 KiB */
 	for (size_t ni = 0; ni < sizeof sizes / sizeof *sizes; ni++) {
 		items_n = sizes[ni];
 		for (failing = 0; failing < 2; failing++) {
@@ -149,8 +150,8 @@ static void test_lists_across_the_area(void)
 		}
 	}
 	failing = 0;
-	hamr__area_from = 4096;
-	hamr__area_items = (size_t)1 << 30;
+	hamr__blocks_area_from = 4096;
+	hamr__blocks_area_items = (size_t)1 << 30;
 	hamr_pool_destroy(pools[0]);
 	hamr_pool_destroy(pools[1]);
 }

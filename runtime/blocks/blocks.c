@@ -83,6 +83,7 @@
  * indices), any other nothing, so it is skipped. */
 #include <limits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -162,12 +163,13 @@ static int threads_asked(const hamr_run *r, int32_t blk)
 #define PAGE ((size_t)1 << PAGE_BITS)
 #define MAX_PAGES 16384
 #define MAX_ITEMS (((size_t)DIRECT + (size_t)MAX_PAGES * PAGE) * SEG)
-/* Packed lists of i64 and f64 from segment hamr__area_from (item 2^20: 8
- * MiB of values) to item hamr__area_items (2^30): in a reservation of
- * area_items values per list, where consumers write each item's value in
- * its place and the built list takes it as its array (see area_make). */
-size_t hamr__area_from = 4096;
-size_t hamr__area_items = (size_t)1 << 30;
+/* Packed lists of i64 and f64 from segment hamr__blocks_area_from (item
+ * 2^20: 8 MiB of values) to item hamr__blocks_area_items (2^30): in a
+ * reservation of area_items values per list, where consumers write each
+ * item's value in its place and the built list takes it as its array
+ * (see area_make). */
+size_t hamr__blocks_area_from = 4096;
+size_t hamr__blocks_area_items = (size_t)1 << 30;
 #define MAX_OFFERS 64
 #define LINGER_NS 2000 /* an idle consumer's wait for new items (linger) */
 #define LINGER_BATCH 32 /* the items it waits for, to claim at once */
@@ -443,8 +445,7 @@ static inline __attribute__((always_inline)) int stopped(const stream *s)
 {
 	/* relaxed: fail fast and cancel are hints (running items end) */
 	return atomic_load_explicit(&s->abandoned, memory_order_relaxed) ||
-	       atomic_load_explicit(&s->r->cancel, memory_order_relaxed) ||
-	       (!s->r->keep_going && atomic_load_explicit(&s->r->stop, memory_order_relaxed));
+	       atomic_load_explicit(&s->r->halt, memory_order_relaxed);
 }
 
 static void stream_fail(stream *s, int rc)
@@ -457,7 +458,7 @@ static void stream_fail(stream *s, int rc)
 	int none = 0;
 	atomic_compare_exchange_strong(&s->rc, &none, rc);
 	/* relaxed: fail fast is a hint; the run's error record has the error */
-	atomic_store_explicit(&s->r->stop, true, memory_order_relaxed);
+	hamr__run_halt(s->r, &s->r->stop);
 }
 
 /* An event of the block (e: its batch fields, or NULL) for r's hooks. */
@@ -597,8 +598,8 @@ static int claim(stream *s, size_t *lo, size_t *hi, size_t min, int all)
 			k = s->grain;
 		else if (all)
 			k = avail;
-		else
-			k = avail / (2 * (size_t)s->workers);
+		else if ((k = avail / (2 * (size_t)s->workers)) < min)
+			k = min; /* a batch: the only consumer of an emitting node */
 		if (k < 1)
 			k = 1;
 		if (k > avail)
@@ -1130,11 +1131,12 @@ static void consume_backend(stream *s, ctx *c, int mode)
  * collects of noop items at 2 workers: 16 ns an item against a fold's
  * 12). Other consumers still leave at once, so no more than one reads
  * `published` while the node writes it. The wait is short against what
- * an offer costs, and *end (0: not lingered yet) caps the time spent
- * lingering to LINGER_SPAN_NS, so that a worker kept busy by a node that
- * emits steadily still goes back, now and then, to the tasks waiting in
- * the pool (a stealable task spawned by the emitting node waited up to
- * 62 ms without a cap). */
+ * an offer costs, and *end (0: not lingered yet) ends lingering
+ * LINGER_SPAN_NS after the first wait (running items included), so that
+ * a worker kept busy by a node that emits steadily still goes back, now
+ * and then, to the tasks waiting in the pool (a stealable task spawned by
+ * the emitting node waited up to 62 ms without a cap); after that, the
+ * consumer takes what is there and leaves when nothing is. */
 static int linger(const stream *s, int64_t *end)
 {
 	hamr__worker *w = hamr__worker_self();
@@ -1201,6 +1203,12 @@ static void consume(stream *s, ctx *c, int mode)
 			 * again when there is, unless this one waits for it */
 			if (mode == TAKE_AVAILABLE && !s->bpool && (all = linger(s, &end)))
 				continue;
+			/* fewer than a batch, and no more waiting: what is there
+			 * still runs now, not at the node's next emit */
+			if (min > 1 && claim(s, &lo, &hi, 1, 0)) {
+				run_range(s, c, lo, hi);
+				continue;
+			}
 			return;
 		}
 		all = 0;
@@ -1383,22 +1391,41 @@ static void bstart(stream *s)
 
 /* ---- the emitting side -------------------------------------------------- */
 
-/* The packed lists' values for segment j, made and kept in the stream's
- * table; NULL when out of memory. Not zeroed: a value is written before
- * it is read, and the gaps say which items gave none. 2 KiB a list, a
- * size jemalloc reuses without faulting the pages in again (2,080 did). */
-/* Reserves the area (see hamr__area_from), as segment area_from starts:
- * an anonymous mapping of area_items values per packed list, of huge
- * pages where the kernel has them, which it provides as consumers first
- * write them, in parallel. Below area_from a list's values come from
- * chunks and are copied once built;
- * past 8 MiB jemalloc gives each such list fresh pages per run anyway,
- * which the emitting thread alone then faulted in and filled after the
- * items. Without the mapping (an address space limit, strict overcommit)
- * segments stay in chunks. */
+/* Whether the kernel counts a private writable mapping's pages against
+ * a commit limit even when they are never touched (vm.overcommit_memory
+ * 2, where MAP_NORESERVE does not apply): then the area, a reservation of
+ * GiBs, would take that much from what every process shares. */
+static int strict_commit;
+static pthread_once_t commit_once = PTHREAD_ONCE_INIT;
+
+static void commit_read(void)
+{
+	FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+	int mode = 0;
+	if (f) {
+		if (fscanf(f, "%d", &mode) != 1)
+			mode = 0;
+		fclose(f);
+	}
+	strict_commit = mode == 2;
+}
+
+/* Reserves the area (see hamr__blocks_area_from), as segment area_from
+ * starts: an anonymous mapping of area_items values per packed list, of
+ * huge pages where the kernel has them, which it provides as consumers
+ * first write them, in parallel. Below area_from a list's values come
+ * from chunks and are copied once built (those of the first 2^20 items
+ * to the front of the area); past 8 MiB jemalloc gives each such list
+ * fresh pages per run anyway, which the emitting thread alone then
+ * faulted in and filled after the items. Without the mapping (strict
+ * overcommit, an address space limit) segments stay in chunks. */
 static void area_make(stream *s)
 {
 	size_t bytes = (size_t)s->n_packed * s->area_items * sizeof(uint64_t);
+	pthread_once(&commit_once, commit_read);
+	/* each list's area starts on a page (the list unmaps its own) */
+	if (strict_commit || s->area_items * sizeof(uint64_t) % (size_t)sysconf(_SC_PAGESIZE))
+		return;
 	void *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (a == MAP_FAILED)
@@ -1427,7 +1454,10 @@ static const uint64_t *pk_of(const stream *s, size_t j, uint32_t l)
 }
 
 /* Gives new segment j (sg) its packed values: a chunk, or its place in
- * the area. 0 or HAMR_ENOMEM. */
+ * the area; 0 or HAMR_ENOMEM. Not zeroed: a value is written before it
+ * is read, and the gaps say which items gave none. A chunk is 2 KiB a
+ * list, a size jemalloc reuses without faulting the pages in again
+ * (2,080 did). */
 static int seg_make_chunks(stream *s, seg *sg, size_t j)
 {
 	if (j >= s->chunks_cap) {
@@ -1839,8 +1869,8 @@ static int stream_init(stream *s, hamr_run *r, uint32_t owner, const hamr__frame
 		return HAMR_ENOMEM;
 	s->merge = 1;
 	s->area_ok = 1;
-	s->area_from = hamr__area_from;
-	s->area_items = hamr__area_items;
+	s->area_from = hamr__blocks_area_from;
+	s->area_items = hamr__blocks_area_items;
 	int folds = 0;
 	for (uint32_t g = 0; g < s->n_ga; g++) {
 		const hamr__gather *ge = &s->ga[g];

@@ -45,7 +45,7 @@ extern uint32_t hamr__threads_switch_at;
  * to a mapping of their own, and how many items that holds
  * (runtime/blocks/blocks.c). Read as each block starts: set them only
  * while no run exists. */
-extern size_t hamr__area_from, hamr__area_items;
+extern size_t hamr__blocks_area_from, hamr__blocks_area_items;
 
 /* A node's task record, for the threads executor. */
 typedef struct hamr__node_task {
@@ -79,6 +79,9 @@ struct hamr_run {
 	hamr__job job;          /* the submission that starts the run */
 	atomic_int state;       /* RUN_* */
 	atomic_bool cancel;
+	/* cancel or stop: what a block's stream tests per item (stopped);
+	 * set after either, by hamr__run_halt */
+	atomic_bool halt;
 	int rc;                 /* the run's result once RUN_DONE */
 	pthread_mutex_t lock;   /* guards the error record and waiting */
 	pthread_cond_t done;
@@ -113,6 +116,15 @@ struct hamr_run {
 		atomic_ullong tasks, copied, shared, crashes, timeouts, retries;
 	} proc;
 };
+
+/* The run stops (flag: &r->stop under fail fast, or &r->cancel): the
+ * flag, then the halt every block's stream tests. relaxed, as for the
+ * flags: hints, which running work sees late or early. */
+static inline void hamr__run_halt(struct hamr_run *r, atomic_bool *flag)
+{
+	atomic_store_explicit(flag, true, memory_order_relaxed);
+	atomic_store_explicit(&r->halt, true, memory_order_relaxed);
+}
 
 #define HAMR__MAX_ERRORS 10000
 

@@ -353,7 +353,7 @@ static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 				rc = hamr__run_node(r, i);
 			}
 			if (rc < 0 && !keep_going)
-				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
+				hamr__run_halt(r, &r->stop);
 		}
 		uint32_t next = node_done(z, i);
 		ran++;
@@ -436,7 +436,7 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 			                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
 			                 hamr__run_node(r, t);
 			if (rc < 0 && !r->keep_going)
-				atomic_store_explicit(&r->stop, true, memory_order_relaxed);
+				hamr__run_halt(r, &r->stop);
 		}
 		/* nothing of the run has left this worker */
 		hamr__release_args_alone(p, r, t);
