@@ -226,32 +226,34 @@ static int node_work(hamr_call *c)
 	return hamr_ret_i64(c, (int64_t)work_cell(up, left));
 }
 
-/* An n x n grid of nodes "c_I_J", named in the loop, and a plan for the
- * last corner, whose name goes to `sink`. */
+/* An n x n grid of nodes "c_I_J", each name formatted once in the loop
+ * (a row's names kept for the next row's dependencies), and a plan for
+ * the last corner, whose name goes to `sink`. */
 static int grid_plan(hamr_plan **out, int n, hamr_fn fn, char *sink)
 {
 	hamr_graph *g = NULL;
-	char name[32], up[32], left[32];
-	int rc = hamr_graph_create(&g);
-	for (int i = 0; !rc && i < n; i++)
+	char(*rows)[24] = malloc(2 * (size_t)n * sizeof *rows); /* row i - 1, row i */
+	int rc = rows ? hamr_graph_create(&g) : HAMR_ENOMEM;
+	for (int i = 0; !rc && i < n; i++) {
+		char(*up)[24] = rows + (size_t)((i + 1) % 2) * n, (*cur)[24] = rows + (size_t)(i % 2) * n;
 		for (int j = 0; !rc && j < n; j++) {
 			hamr_dep deps[3] = {HAMR_DEPS_END, HAMR_DEPS_END, HAMR_DEPS_END};
 			int k = 0;
-			snprintf(name, sizeof name, "c_%d_%d", i, j);
+			snprintf(cur[j], sizeof cur[j], "c_%d_%d", i, j);
 			if (i > 0) {
-				snprintf(up, sizeof up, "c_%d_%d", i - 1, j);
-				deps[k].name = up;
+				deps[k].name = up[j];
 				deps[k++].type = HAMR_I64;
 			}
 			if (j > 0) {
-				snprintf(left, sizeof left, "c_%d_%d", i, j - 1);
-				deps[k].name = left;
+				deps[k].name = cur[j - 1];
 				deps[k++].type = HAMR_I64;
 			}
-			hamr_node_def d = {.name = name, .fn = fn, .type = HAMR_I64,
+			hamr_node_def d = {.name = cur[j], .fn = fn, .type = HAMR_I64,
 			                   .deps = deps};
 			rc = hamr_graph_add_node(g, "grid", &d);
 		}
+	}
+	free(rows);
 	snprintf(sink, 32, "c_%d_%d", n - 1, n - 1);
 	const char *outs[1] = {sink};
 	if (!rc)
