@@ -516,12 +516,7 @@ void hamr__threads_start_here(hamr_run *r)
 	/* this thread's count in flight until it gives the worker back, so
 	 * that a destroy of p waits for it (the run has its own) */
 	hamr__pool_run_begin(p);
-	/* on a pool of several, only a plan without map blocks: a block's
-	 * emitting node in the caller's place, with a consumer on every
-	 * other CPU, fell into taking items one at a time in step with it
-	 * (a cache line's round trip each: noop items at 2 workers went
-	 * from 12 to 50 or 70 ns in some processes, bench/RESULTS.md) */
-	hamr__worker *w = hamr__pool_claim(p, r->plan->n_scopes == 1);
+	hamr__worker *w = hamr__pool_claim(p);
 	if (!w) {
 		hamr__pool_run_end(p);
 		hamr__threads_start(r);

@@ -803,11 +803,11 @@ static int stack_suits(const hamr_pool *p)
 	return here - lo >= p->opts.stack_size - p->opts.stack_size / 8;
 }
 
-hamr__worker *hamr__pool_claim(hamr_pool *p, int several)
+hamr__worker *hamr__pool_claim(hamr_pool *p)
 {
 	/* nodes then see what they see on a worker thread: a stack of the
 	 * size asked for, one resource object per worker, the pinned CPU */
-	if ((p->n > 1 && !several) || hamr__tls_worker || p->gen != fork_gen || p->opts.pin ||
+	if (hamr__tls_worker || p->gen != fork_gen || p->opts.pin ||
 	    hamr__resource_any() || !stack_suits(p))
 		return NULL;
 	/* work queued before: it runs first, as it would had the run been

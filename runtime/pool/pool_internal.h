@@ -59,11 +59,11 @@ int hamr__pool_all_parked(hamr_pool *p);
  * (hamr__worker_self, its deque, its index) until hamr__pool_release,
  * while the worker's own thread sleeps. So a thread that starts a run and
  * would only wait for it runs it, without the two thread switches of
- * handing it over. NULL when no worker is idle, p has several workers and
- * `several` is 0, the caller is a worker already, p is another process's,
- * work is queued for p, or a node would see another thread than the
- * worker's (a smaller stack, a pinned worker, a worker-local resource). */
-hamr__worker *hamr__pool_claim(hamr_pool *p, int several);
+ * handing it over. NULL when no worker is idle, the caller is a worker
+ * already, p is another process's, work is queued for p, or a node would
+ * see another thread than the worker's (a smaller stack, a pinned worker,
+ * a worker-local resource). */
+hamr__worker *hamr__pool_claim(hamr_pool *p);
 
 /* The holder of w's place (a caller, hamr__pool_claim) goes on as the
  * worker until *state holds `value` (acquire), or until it has found
