@@ -8,8 +8,8 @@
 
 #define HAMR_VERSION_MAJOR 0
 #define HAMR_VERSION_MINOR 9
-#define HAMR_VERSION_PATCH 1
-#define HAMR_VERSION_STRING "0.9.1"
+#define HAMR_VERSION_PATCH 2
+#define HAMR_VERSION_STRING "0.9.2"
 
 #ifdef __cplusplus
 extern "C" {
