@@ -173,7 +173,8 @@ size_t hamr__blocks_area_items = (size_t)1 << 30;
 #define MAX_OFFERS 64
 #define LINGER_NS 2000 /* an idle consumer's wait for new items (linger) */
 #define LINGER_BATCH 32 /* the items it waits for, to claim at once */
-#define LINGER_SPAN_NS 100000 /* and how long it lingers in all */
+/* and how long it lingers in all (a variable for tests) */
+int64_t hamr__blocks_linger_span_ns = 100000;
 
 typedef struct seg {
 	atomic_size_t done; /* items finished (or dropped) */
@@ -1132,11 +1133,12 @@ static void consume_backend(stream *s, ctx *c, int mode)
  * 12). Other consumers still leave at once, so no more than one reads
  * `published` while the node writes it. The wait is short against what
  * an offer costs, and *end (0: not lingered yet) ends lingering
- * LINGER_SPAN_NS after the first wait (running items included), so that
- * a worker kept busy by a node that emits steadily still goes back, now
- * and then, to the tasks waiting in the pool (a stealable task spawned by
- * the emitting node waited up to 62 ms without a cap); after that, the
- * consumer takes what is there and leaves when nothing is. */
+ * hamr__blocks_linger_span_ns after the first wait (running items
+ * included), so that a worker kept busy by a node that emits steadily
+ * still goes back, now and then, to the tasks waiting in the pool (a
+ * stealable task spawned by the emitting node waited up to 62 ms
+ * without a cap); after that, the consumer takes what is there and
+ * leaves when nothing is. */
 static int linger(const stream *s, int64_t *end)
 {
 	hamr__worker *w = hamr__worker_self();
@@ -1146,7 +1148,7 @@ static int linger(const stream *s, int64_t *end)
 		return 0;
 	int64_t now = hamr__now_ns();
 	if (!*end)
-		*end = now + LINGER_SPAN_NS;
+		*end = now + hamr__blocks_linger_span_ns;
 	else if (now >= *end)
 		return 0;
 	size_t want = s->batch ? s->batch : 1;

@@ -46,6 +46,11 @@ extern uint32_t hamr__threads_switch_at;
  * (runtime/blocks/blocks.c). Read as each block starts: set them only
  * while no run exists. */
 extern size_t hamr__blocks_area_from, hamr__blocks_area_items;
+/* Tests only: how long the last consumer of an emitting node lingers, in
+ * all, for its items (runtime/blocks/blocks.c: linger); 100 us. 0: it
+ * waits once, and leaves at its next wait. Set it only while no run
+ * exists. */
+extern int64_t hamr__blocks_linger_span_ns;
 
 /* A node's task record, for the threads executor. */
 typedef struct hamr__node_task {

@@ -1,5 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* Packed lists written in place (runtime/blocks/blocks.c's area): a
+/* runtime/blocks/, white-box.
+ *
+ * A consumer past its time for lingering (hamr__blocks_linger_span_ns at
+ * 0: it waits for a batch once) that finds fewer items than a batch while
+ * the node waits for them must run them, not leave them for an emit that
+ * does not come: otherwise the node waits forever, and ctest's TIMEOUT
+ * fails the test.
+ *
+ * Packed lists written in place (runtime/blocks/blocks.c's area): a
  * block's lists of i64 and f64 go from chunks to a mapping of their own
  * at segment hamr__blocks_area_from, and back to chunks past hamr__blocks_area_items.
  * With the area from item 512 to item 8,192, lists that end before it, in
@@ -10,10 +18,12 @@
  * the reservation is gone once the run is (not checked under
  * ThreadSanitizer, which maps shadow for the area as it is used). */
 #include <hamr.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/core/run_internal.h"
@@ -253,8 +263,90 @@ static void test_a_mapped_list_grows(void)
 	hamr_value_clear(&v);
 }
 
+/* ---- a consumer past its lingering ------------------------------------------------ */
+
+#define BURSTS 10
+#define FIRST 40 /* items a burst emits at once, more than a batch (32) */
+#define LATE 5   /* and once 33 have run, fewer than a batch */
+
+static atomic_long n_marked;
+
+/* Busy for about us microseconds: an item that works a while. */
+static void spin_us(long us)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < us * 1000L);
+}
+
+static void wait_marked(long n)
+{
+	while (atomic_load(&n_marked) < n)
+		usleep(20);
+}
+
+/* Bursts: FIRST items at once, LATE more once FIRST - 7 have run, then a
+ * wait until all have (as long as that takes). The one consumer takes a
+ * batch of 32, waits for the other 8 (its one wait, with
+ * hamr__blocks_linger_span_ns 0) and runs them; the LATE items come
+ * meanwhile, and it finds them past its time for lingering. */
+static int f_bursts(hamr_call *c)
+{
+	for (int64_t b = 0, i = 0; b < hamr_arg_i64(c, 0); b++) {
+		long base = (long)b * (FIRST + LATE);
+		for (int k = 0; k < FIRST + LATE; k++, i++) {
+			if (k == FIRST)
+				wait_marked(base + FIRST - 7);
+			if (hamr_emit_i64(c, i))
+				return HAMR_ECANCELED;
+		}
+		wait_marked(base + FIRST + LATE);
+	}
+	return 0;
+}
+
+static int f_count_mark(hamr_call *c)
+{
+	spin_us(20);
+	atomic_fetch_add(&n_marked, 1);
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
+}
+
+static const hamr_node_def burst_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_bursts, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "mark", .fn = f_count_mark, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("mark", HAMR_I64))},
+	{0}};
+
+static void test_a_burst_s_tail_runs(void)
+{
+	const char *outs[] = {"total"};
+	const int64_t n = BURSTS * (FIRST + LATE);
+	hamr_pool *pool;
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 2;
+	CHECK_OK(hamr_pool_create(&pool, &po));
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_THREADS;
+	o.pool = pool;
+	hamr__blocks_linger_span_ns = 0;
+	atomic_store(&n_marked, 0);
+	fixture f = run_with(burst_defs, outs, 1, BURSTS, &o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "total"), n * (n - 1) / 2);
+	done(&f);
+	hamr__blocks_linger_span_ns = 100000;
+	hamr_pool_destroy(pool);
+}
+
 int main(void)
 {
+	RUN_TEST(test_a_burst_s_tail_runs);
 	RUN_TEST(test_lists_across_the_area);
 	RUN_TEST(test_a_list_is_the_area);
 	RUN_TEST(test_a_mapped_list_grows);
