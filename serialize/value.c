@@ -33,11 +33,11 @@
  * are pointer compares, and a user box is freed through the callbacks of the
  * canonical descriptor. */
 #include <inttypes.h>
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

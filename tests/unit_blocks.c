@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 /* runtime/blocks/, white-box.
  *
- * A consumer past its time for lingering (hamr__blocks_linger_span_ns at
- * 0: it waits for a batch once) that finds fewer items than a batch while
- * the node waits for them must run them, not leave them for an emit that
- * does not come: otherwise the node waits forever, and ctest's TIMEOUT
+ * Items a node waits for must not be stranded by a consumer that leaves
+ * (hamr__blocks_linger_span_ns at 0: it waits for a batch once, then
+ * leaves when it finds nothing to take): one leaving just as the node
+ * publishes an item, and one past its lingering that finds fewer items
+ * than a batch. Stranded, the node waits forever, and ctest's TIMEOUT
  * fails the test.
  *
  * Packed lists written in place (runtime/blocks/blocks.c's area): a
  * block's lists of i64 and f64 go from chunks to a mapping of their own
- * at segment hamr__blocks_area_from, and back to chunks past hamr__blocks_area_items.
+ * at segment hamr__blocks_area_from, and back to chunks past
+ * hamr__blocks_area_items.
  * With the area from item 512 to item 8,192, lists that end before it, in
  * it and past it, with and without failed items, from a block of one node
  * and one of several, on both executors, must hold exactly what each item
@@ -18,6 +20,7 @@
  * the reservation is gone once the run is (not checked under
  * ThreadSanitizer, which maps shadow for the area as it is used). */
 #include <hamr.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -270,6 +273,7 @@ static void test_a_mapped_list_grows(void)
 #define LATE 5   /* and once 33 have run, fewer than a batch */
 
 static atomic_long n_marked;
+static atomic_long late_out; /* bursts whose LATE items are emitted */
 
 /* Busy for about us microseconds: an item that works a while. */
 static void spin_us(long us)
@@ -288,10 +292,13 @@ static void wait_marked(long n)
 }
 
 /* Bursts: FIRST items at once, LATE more once FIRST - 7 have run, then a
- * wait until all have (as long as that takes). The one consumer takes a
- * batch of 32, waits for the other 8 (its one wait, with
- * hamr__blocks_linger_span_ns 0) and runs them; the LATE items come
- * meanwhile, and it finds them past its time for lingering. */
+ * wait until all have (as long as that takes). The one consumer has
+ * waited for a batch by the time it runs the burst's item FIRST - 1,
+ * which (f_count_mark) returns only once the LATE items are out: the
+ * consumer then finds them, fewer than a batch, past its time for
+ * lingering (hamr__blocks_linger_span_ns 0), and must run them: its
+ * claim of what is there (consume), or its look back as it leaves
+ * (offer_run). */
 static int f_bursts(hamr_call *c)
 {
 	for (int64_t b = 0, i = 0; b < hamr_arg_i64(c, 0); b++) {
@@ -302,6 +309,7 @@ static int f_bursts(hamr_call *c)
 			if (hamr_emit_i64(c, i))
 				return HAMR_ECANCELED;
 		}
+		atomic_store(&late_out, b + 1);
 		wait_marked(base + FIRST + LATE);
 	}
 	return 0;
@@ -309,9 +317,13 @@ static int f_bursts(hamr_call *c)
 
 static int f_count_mark(hamr_call *c)
 {
+	int64_t x = hamr_arg_i64(c, 0);
 	spin_us(20);
+	if (x % (FIRST + LATE) == FIRST - 1)
+		while (atomic_load(&late_out) <= x / (FIRST + LATE))
+			usleep(20);
 	atomic_fetch_add(&n_marked, 1);
-	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
+	return hamr_ret_i64(c, x);
 }
 
 static const hamr_node_def burst_defs[] = {
@@ -334,18 +346,80 @@ static void test_a_burst_s_tail_runs(void)
 	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
 	o.executor = HAMR_EXEC_THREADS;
 	o.pool = pool;
+	int64_t span = hamr__blocks_linger_span_ns;
 	hamr__blocks_linger_span_ns = 0;
 	atomic_store(&n_marked, 0);
+	atomic_store(&late_out, 0);
 	fixture f = run_with(burst_defs, outs, 1, BURSTS, &o);
 	CHECK_OK(f.run_rc);
 	CHECK_EQ_INT(i64(&f, "total"), n * (n - 1) / 2);
 	done(&f);
-	hamr__blocks_linger_span_ns = 100000;
+	hamr__blocks_linger_span_ns = span;
+	hamr_pool_destroy(pool);
+}
+
+/* ---- a consumer leaving as an item comes ------------------------------------------ */
+
+#define ONE_BY_ONE 20000
+
+/* Emits its items one at a time, each once the one before has run: every
+ * item comes about when the consumer that ran the last one leaves. */
+static int f_one_by_one(hamr_call *c)
+{
+	for (int64_t i = 0; i < hamr_arg_i64(c, 0); i++) {
+		if (hamr_emit_i64(c, i))
+			return HAMR_ECANCELED;
+		while (atomic_load(&n_marked) <= i)
+			sched_yield();
+	}
+	return 0;
+}
+
+static int f_mark_only(hamr_call *c)
+{
+	atomic_fetch_add(&n_marked, 1);
+	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
+}
+
+static const hamr_node_def one_by_one_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_one_by_one, .type = HAMR_I64,
+	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "mark", .fn = f_mark_only, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED("mark", HAMR_I64))},
+	{0}};
+
+/* A consumer that leaves while the node publishes the item it will wait
+ * for, and still counts the consumer, must not strand it: either the node
+ * offers a consumer or the leaving one comes back (offer_run). Stranded,
+ * the node waits forever and ctest's TIMEOUT fails the test. Lingering cut
+ * to one wait, so that consumers leave after nearly every item. */
+static void test_a_leaving_consumer_strands_nothing(void)
+{
+	const char *outs[] = {"total"};
+	const int64_t n = ONE_BY_ONE;
+	hamr_pool *pool;
+	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
+	po.workers = 2;
+	CHECK_OK(hamr_pool_create(&pool, &po));
+	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
+	o.executor = HAMR_EXEC_THREADS;
+	o.pool = pool;
+	int64_t span = hamr__blocks_linger_span_ns;
+	hamr__blocks_linger_span_ns = 0;
+	atomic_store(&n_marked, 0);
+	fixture f = run_with(one_by_one_defs, outs, 1, n, &o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "total"), n * (n - 1) / 2);
+	done(&f);
+	hamr__blocks_linger_span_ns = span;
 	hamr_pool_destroy(pool);
 }
 
 int main(void)
 {
+	RUN_TEST(test_a_leaving_consumer_strands_nothing);
 	RUN_TEST(test_a_burst_s_tail_runs);
 	RUN_TEST(test_lists_across_the_area);
 	RUN_TEST(test_a_list_is_the_area);

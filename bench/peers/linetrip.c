@@ -6,7 +6,9 @@
  * seconds at a time, as if the two virtual CPUs sat on different sockets),
  * and every row whose threads hand work to each other is slower while it is
  * high, hamr's and its peers' alike. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -28,8 +30,6 @@ static int pin(int cpu)
 static void *answer(void *arg)
 {
 	(void)arg;
-	if (pin(1))
-		return NULL;
 	for (long i = 1; i <= TRIPS; i++) {
 		while (atomic_load_explicit(&line, memory_order_acquire) != 2 * i - 1)
 			;
@@ -41,14 +41,21 @@ static void *answer(void *arg)
 int main(void)
 {
 	pthread_t t;
+	pthread_attr_t attr;
 	struct timespec a, b;
-	cpu_set_t s;
+	cpu_set_t s, one;
 	CPU_ZERO(&s);
+	CPU_ZERO(&one);
+	CPU_SET(1, &one);
+	/* the answering thread starts on CPU 1, or not at all */
 	if (sched_getaffinity(0, sizeof s, &s) || !CPU_ISSET(0, &s) || !CPU_ISSET(1, &s) ||
-	    pin(0) || pthread_create(&t, NULL, answer, NULL)) {
+	    pin(0) || pthread_attr_init(&attr) ||
+	    pthread_attr_setaffinity_np(&attr, sizeof one, &one) ||
+	    pthread_create(&t, &attr, answer, NULL)) {
 		puts("-");
-		return 0; /* fewer than 2 CPUs: nothing to measure */
+		return 0; /* not CPUs 0 and 1: nothing to measure */
 	}
+	pthread_attr_destroy(&attr);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 1; i <= TRIPS; i++) {
 		atomic_store_explicit(&line, 2 * i - 1, memory_order_release);

@@ -229,12 +229,11 @@ HAMR_API void hamr_run_destroy(hamr_run *r);
 /* Create, start and wait in one call. *out receives the run whenever it
  * could be made, also when it failed, so that its results and error record
  * can be read; the caller destroys it. When a worker of the pool is idle
- * (one whose thread sleeps, first) and nothing is queued (and, on a pool
- * of several, the plan has no map blocks), the calling thread runs the
- * run itself in that worker's place (with its index; not when its stack
- * is smaller than the pool's, the pool pins its workers, or a
- * worker-local resource is registered): README, "The calling thread as
- * the worker". */
+ * (one whose thread sleeps, first) and nothing is queued, the calling
+ * thread runs the run itself in that worker's place (with its index; not
+ * when its stack is smaller than the pool's, the pool pins its workers,
+ * or a worker-local resource is registered): README, "The calling thread
+ * as the worker". */
 HAMR_API int hamr_run_execute(hamr_run **out, const hamr_plan *plan,
                               const hamr_values *given,
                               const hamr_run_opts *opts);

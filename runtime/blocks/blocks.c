@@ -444,9 +444,12 @@ static inline void release_args(const hamr_plan *p, const hamr__frame *f, uint32
 
 static inline __attribute__((always_inline)) int stopped(const stream *s)
 {
-	/* relaxed: fail fast and cancel are hints (running items end) */
+	/* relaxed: fail fast and cancel are hints (running items end);
+	 * acquire for halt: what set it (a cancel) is then seen by this
+	 * thread and by whoever syncs with it, when the block tells a
+	 * cancel from a stop by r->cancel (a plain load on x86) */
 	return atomic_load_explicit(&s->abandoned, memory_order_relaxed) ||
-	       atomic_load_explicit(&s->r->halt, memory_order_relaxed);
+	       atomic_load_explicit(&s->r->halt, memory_order_acquire);
 }
 
 static void stream_fail(stream *s, int rc)
@@ -459,7 +462,7 @@ static void stream_fail(stream *s, int rc)
 	int none = 0;
 	atomic_compare_exchange_strong(&s->rc, &none, rc);
 	/* relaxed: fail fast is a hint; the run's error record has the error */
-	hamr__run_halt(s->r, &s->r->stop);
+	hamr__run_halt(s->r);
 }
 
 /* An event of the block (e: its batch fields, or NULL) for r's hooks. */
@@ -1221,17 +1224,41 @@ static void consume(stream *s, ctx *c, int mode)
 	}
 }
 
+/* An offered consumer: claims and runs items until it finds none it may
+ * take, then leaves. Leaving races with the emitting thread, which
+ * publishes an item and then offers a consumer only when none is active:
+ * one that publishes while this one is leaving, and still counts it,
+ * offers none, and a node that then waits for that item (it emits once
+ * the item has run) waits forever. So the leaving consumer stores its
+ * departure, then reads `published` again, and the emitting thread
+ * stores `published`, then reads `active`, each store before its load
+ * (hamr__fence_heavy here, once per departure; hamr__fence_light per
+ * item in push_item): either the emitting thread sees no consumer and
+ * offers one, or this one sees the item and comes back for it. */
 static void offer_run(void *arg)
 {
 	offer_rec *k = arg;
 	stream *s = k->s;
-	ctx *c = ctx_new(s);
-	if (c) {
-		consume(s, c, TAKE_AVAILABLE);
-		ctx_end(s, c);
-		free(c);
+	for (;;) {
+		ctx *c = ctx_new(s);
+		if (c) {
+			consume(s, c, TAKE_AVAILABLE);
+			ctx_end(s, c);
+			free(c);
+		}
+		atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
+		/* relaxed: a node that has emitted everything runs what is
+		 * left itself (TAKE_ALL), and a stop ends the items: no fence
+		 * needed then; the rest is ordered by the fence, and the claim
+		 * that follows acquires what it takes */
+		if (!c || stopped(s) || atomic_load_explicit(&s->closed, memory_order_relaxed))
+			return;
+		hamr__fence_heavy();
+		if (atomic_load_explicit(&s->published, memory_order_relaxed) <=
+		    atomic_load_explicit(&s->claimed, memory_order_relaxed))
+			return;
+		atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
 	}
-	atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
 }
 
 /* ---- items on the blocking pool --------------------------------------------
@@ -1594,6 +1621,8 @@ static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value
 	s->n = i + 1;
 	/* release: the item and its segment before a consumer claims it */
 	atomic_store_explicit(&s->published, i + 1, memory_order_release);
+	/* then `active` read: against a consumer leaving (offer_run) */
+	hamr__fence_light();
 	/* the common case on the pool: no offer due (see push_then), under
 	 * the bound; a stop shows at the next push. relaxed: `active` is a
 	 * hint that steers offers, a stale value offers one late (offer) */

@@ -48,8 +48,8 @@ extern uint32_t hamr__threads_switch_at;
 extern size_t hamr__blocks_area_from, hamr__blocks_area_items;
 /* Tests only: how long the last consumer of an emitting node lingers, in
  * all, for its items (runtime/blocks/blocks.c: linger); 100 us. 0: it
- * waits once, and leaves at its next wait. Set it only while no run
- * exists. */
+ * waits once; after that it takes what is there and leaves when nothing
+ * is. Set it only while no run exists. */
 extern int64_t hamr__blocks_linger_span_ns;
 
 /* A node's task record, for the threads executor. */
@@ -85,7 +85,7 @@ struct hamr_run {
 	atomic_int state;       /* RUN_* */
 	atomic_bool cancel;
 	/* cancel or stop: what a block's stream tests per item (stopped);
-	 * set after either, by hamr__run_halt */
+	 * set after stop by hamr__run_halt, after cancel by hamr_run_cancel */
 	atomic_bool halt;
 	int rc;                 /* the run's result once RUN_DONE */
 	pthread_mutex_t lock;   /* guards the error record and waiting */
@@ -122,12 +122,12 @@ struct hamr_run {
 	} proc;
 };
 
-/* The run stops (flag: &r->stop under fail fast, or &r->cancel): the
- * flag, then the halt every block's stream tests. relaxed, as for the
- * flags: hints, which running work sees late or early. */
-static inline void hamr__run_halt(struct hamr_run *r, atomic_bool *flag)
+/* A failure stops the run under fail fast: stop, then the halt every
+ * block's stream tests. relaxed, as for stop: hints, which running work
+ * sees late or early. */
+static inline void hamr__run_halt(struct hamr_run *r)
 {
-	atomic_store_explicit(flag, true, memory_order_relaxed);
+	atomic_store_explicit(&r->stop, true, memory_order_relaxed);
 	atomic_store_explicit(&r->halt, true, memory_order_relaxed);
 }
 

@@ -80,11 +80,12 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
  * piece to each idle worker. It looks before each of a task's first
  * CLOCK_EVERY nodes, then every CLOCK_EVERY nodes, and reads the clock
  * only when a worker is idle; a look that finds it too early to offer
- * doubles the nodes to the next look, up to CLOCK_MOST (a clock read, 25
- * ns, every 16 nodes of 14 ns made a 1,001-node run 7% slower at 2
- * workers than at 1, the other worker idle). A node of a microsecond
- * thus fans out at once, a few long ones spread after the first, and a
- * thousand nodes of 20 ns stay on one worker. */
+ * puts the next one where, at the pace of the nodes so far, that time
+ * has come, CLOCK_EVERY to CLOCK_MOST nodes on (next_look: a clock read,
+ * 25 ns, every 16 nodes of 14 ns cost a 1,001-node run 1.5 us at 2
+ * workers, the other worker idle). A node of a microsecond thus fans out
+ * at once, a few long ones spread after the first, and a thousand nodes
+ * of 20 ns stay on one worker. */
 #define FIRST_OFFER_NS 20000
 #define SMALL_PLAN 64 /* nodes: a plan this small spreads at once when a
                        * worker is idle, since running it lazily costs a
@@ -109,7 +110,20 @@ typedef struct lazy {
 	int shared;             /* r->shared_counts, as this worker knows it */
 	int64_t offer_at;       /* offers nothing before this time */
 	int64_t last_look;      /* when offer last read the clock; 0: never */
+	int64_t look_ns;        /* when offer last found it too early, and */
+	uint32_t look_ran;      /* the task's nodes run then (next_look) */
 } lazy;
+
+/* Nodes to run before the next look for idle workers, after a look that
+ * found it `left` ns too early to offer: as many as fill `left` at the
+ * pace of `nodes` nodes in `spent` ns, CLOCK_EVERY to CLOCK_MOST. */
+static uint32_t next_look(int64_t spent, uint32_t nodes, int64_t left)
+{
+	if (!nodes || spent <= 0)
+		return CLOCK_EVERY;
+	int64_t n = left / (spent / nodes + 1);
+	return n < CLOCK_EVERY ? CLOCK_EVERY : n > CLOCK_MOST ? CLOCK_MOST : (uint32_t)n;
+}
 
 /* Work of the run is about to leave this worker (a push, a queue): from
  * now on every count is shared. The store is ordered before the push
@@ -252,16 +266,24 @@ static inline uint32_t node_done(lazy *z, uint32_t i)
 /* Offers work to the idle workers, a piece for each: the oldest nodes
  * kept, then equal parts of what is left of a range of roots [*lo, *hi),
  * this worker keeping the first part unless it holds a node to run
- * (`holding`). Returns 1 when a worker is idle but it is too early to
- * offer (OFFER_NS since the last offer, FIRST_OFFER_NS since the run's
- * start), else 0. */
-static int offer(lazy *z, uint32_t *lo, uint32_t *hi, int holding)
+ * (`holding`). Returns the nodes to run before the next look: more than
+ * CLOCK_EVERY when a worker is idle but it is too early to offer
+ * (OFFER_NS since the last offer, FIRST_OFFER_NS since the run's start),
+ * `ran` being the nodes the task has run. */
+static uint32_t offer(lazy *z, uint32_t *lo, uint32_t *hi, int holding, uint32_t ran)
 {
 	if (!hamr__worker_should_offer(z->w))
-		return 0;
+		return CLOCK_EVERY;
 	int64_t now = hamr__now_ns();
-	if (now < z->offer_at)
-		return 1;
+	if (now < z->offer_at) {
+		uint32_t gap = z->look_ns ? next_look(now - z->look_ns, ran - z->look_ran,
+		                                      z->offer_at - now) :
+		                            CLOCK_EVERY;
+		z->look_ns = now;
+		z->look_ran = ran;
+		return gap;
+	}
+	z->look_ns = 0;
 	z->offer_at = now + OFFER_NS;
 	/* long nodes (a look LONG_NS after the last one) gain nothing from
 	 * being kept: all kept ones go on the deque, where idle workers
@@ -294,7 +316,7 @@ static int offer(lazy *z, uint32_t *lo, uint32_t *hi, int holding)
 		}
 		*hi = *lo + (uint32_t)((uint64_t)len * keep / parts);
 	}
-	return 0;
+	return CLOCK_EVERY;
 }
 
 /* What runs next when no dependent of the node just run can: the newest
@@ -335,17 +357,16 @@ static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 	hamr_run *r = z->r;
 	const hamr_plan *p = z->p;
 	const int units = p->n_scopes > 1, keep_going = r->keep_going;
-	uint32_t ran = 0, until_clock = 1, every = CLOCK_EVERY;
+	uint32_t ran = 0, until_clock = 1;
 	for (;;) {
 		if (i == UINT32_MAX && (i = take_next(z, &lo, hi)) == UINT32_MAX)
 			break;
 		/* before each of the task's first CLOCK_EVERY nodes, then every
-		 * CLOCK_EVERY, or up to CLOCK_MOST while it is too early: a few
-		 * long nodes spread at once, a long run of tiny ones looks at
-		 * the clock now and then */
+		 * CLOCK_EVERY, or more while it is too early (offer): a few long
+		 * nodes spread at once, a long run of tiny ones looks at the
+		 * clock now and then */
 		if (__builtin_expect(!--until_clock, 0)) {
-			int early = offer(z, &lo, &hi, 1);
-			every = !early ? CLOCK_EVERY : every < CLOCK_MOST ? 2 * every : CLOCK_MOST;
+			uint32_t every = offer(z, &lo, &hi, 1, ran);
 			until_clock = ran < CLOCK_EVERY ? 1 : every;
 		}
 		/* relaxed: a late view of stop or cancel runs one more node,
@@ -362,7 +383,7 @@ static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 				rc = hamr__run_node(r, i);
 			}
 			if (rc < 0 && !keep_going)
-				hamr__run_halt(r, &r->stop);
+				hamr__run_halt(r);
 		}
 		uint32_t next = node_done(z, i);
 		ran++;
@@ -427,19 +448,26 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 {
 	const hamr_plan *p = r->plan;
 	int64_t offer_at = hamr__now_ns() + FIRST_OFFER_NS;
-	uint32_t switch_at = hamr__threads_switch_at, t = 0, until_clock = 1, every = CLOCK_EVERY;
+	uint32_t switch_at = hamr__threads_switch_at, t = 0, until_clock = 1;
 	int small = p->n_nodes <= SMALL_PLAN;
 	for (; t < p->n_nodes; t++) {
 		/* before each of the first CLOCK_EVERY nodes, then every
-		 * CLOCK_EVERY, or up to CLOCK_MOST while it is too early (as in
+		 * CLOCK_EVERY, or more while it is too early (next_look, as in
 		 * offer): a first node that runs long lets the others spread
 		 * after it, a small plan spreads at once */
 		if (__builtin_expect(!--until_clock, 0)) {
-			int look = hamr__worker_should_offer(w);
-			if (switch_at != UINT32_MAX ? t == switch_at :
-			    look && (small || hamr__now_ns() >= offer_at))
-				break;
-			every = !look || small ? CLOCK_EVERY : every < CLOCK_MOST ? 2 * every : CLOCK_MOST;
+			uint32_t every = CLOCK_EVERY;
+			if (switch_at != UINT32_MAX) {
+				if (t == switch_at)
+					break;
+			} else if (hamr__worker_should_offer(w)) {
+				if (small)
+					break;
+				int64_t now = hamr__now_ns();
+				if (now >= offer_at)
+					break;
+				every = next_look(now - (offer_at - FIRST_OFFER_NS), t, offer_at - now);
+			}
 			until_clock = t < CLOCK_EVERY || switch_at != UINT32_MAX ? 1 : every;
 		}
 		/* relaxed: as in run_lazy */
@@ -448,7 +476,7 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 			                 hamr__run_fail(r, HAMR_ECANCELED, NULL, NULL) :
 			                 hamr__run_node(r, t);
 			if (rc < 0 && !r->keep_going)
-				hamr__run_halt(r, &r->stop);
+				hamr__run_halt(r);
 		}
 		/* nothing of the run has left this worker */
 		hamr__release_args_alone(p, r, t);

@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -96,6 +97,47 @@ void hamr__futex_wait_private(atomic_uint *addr, unsigned expect)
 void hamr__futex_wake_private(atomic_uint *addr, int n)
 {
 	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* ---- asymmetric fence ---------------------------------------------------- */
+
+int hamr__fence_full = 1; /* until hamr__fence_setup finds membarrier */
+static pthread_once_t fence_once = PTHREAD_ONCE_INIT;
+
+void hamr__fence_seq_cst(void)
+{
+#if defined(HAMR_TSAN)
+	static atomic_int word;
+	atomic_fetch_add_explicit(&word, 0, memory_order_seq_cst);
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+static void fence_setup_once(void)
+{
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0);
+	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+		hamr__fence_full = 0;
+}
+
+void hamr__fence_setup(void)
+{
+	pthread_once(&fence_once, fence_setup_once);
+}
+
+void hamr__fence_heavy(void)
+{
+	if (hamr__fence_full) {
+		hamr__fence_seq_cst();
+		return;
+	}
+	/* a forked child's process is not registered: the global command
+	 * (slower) needs no registration */
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0 &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0) != 0)
+		hamr__fence_seq_cst();
 }
 
 /* The same, for waiters that say which of bits they are and wakers that
@@ -551,6 +593,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 {
 	static pthread_once_t watching = PTHREAD_ONCE_INIT;
 	pthread_once(&watching, watch_forks);
+	hamr__fence_setup();
 	hamr_pool_opts o = *opts;
 	hamr_pool *p = calloc(1, sizeof *p);
 	hamr__worker *w = aligned_alloc(64, ((sizeof *w * (size_t)o.workers) + 63) & ~(size_t)63);

@@ -231,6 +231,33 @@ static inline void hamr__count(atomic_ullong *c)
 void hamr__futex_wait_private(atomic_uint *addr, unsigned expect);
 void hamr__futex_wake_private(atomic_uint *addr, int n);
 
+/* An asymmetric fence, for a store followed by a load that two threads
+ * make crosswise (each stores its word, then loads the other's), where
+ * one side runs per item and the other rarely: hamr__fence_light on the
+ * frequent side and hamr__fence_heavy on the rare one order the store
+ * before the load on both, so at least one side sees the other's store.
+ * Where the kernel has membarrier(2)'s private expedited command (Linux
+ * 4.14), the light fence only keeps the compiler from moving the load
+ * before the store, and the heavy one interrupts every thread of the
+ * process that runs (a few microseconds); else both are full fences
+ * (hamr__fence_full). Set up by the first pool made, before any thread
+ * of a pool uses them. */
+extern int hamr__fence_full;
+void hamr__fence_setup(void);
+void hamr__fence_heavy(void);
+/* A full fence; under ThreadSanitizer, which refuses atomic_thread_fence,
+ * a seq_cst read-modify-write of a word of its own (a full barrier on
+ * x86). */
+void hamr__fence_seq_cst(void);
+
+static inline void hamr__fence_light(void)
+{
+	if (__builtin_expect(hamr__fence_full, 0))
+		hamr__fence_seq_cst();
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+}
+
 /* Wakes up to n parked workers of p, if any sleeps (seq_cst check). */
 void hamr__pool_wake(hamr_pool *p, int n);
 
