@@ -326,19 +326,25 @@ static int f_count_mark(hamr_call *c)
 	return hamr_ret_i64(c, x);
 }
 
-static const hamr_node_def burst_defs[] = {
-	INPUT_N,
-	{.name = "items", .fn = f_bursts, .type = HAMR_I64,
-	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
-	{.name = "mark", .fn = f_count_mark, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
-	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
-	 .deps = DEPS(HAMR_DEP_COLLECTED("mark", HAMR_I64))},
-	{0}};
+/* items(n) emitting through `emit`, a node `mark` counting each item in
+ * n_marked with `mark`, and their list's sum */
+#define MARKED_BLOCK(emit, mark)                                                   \
+	{INPUT_N,                                                                  \
+	 {.name = "items", .fn = emit, .type = HAMR_I64,                           \
+	  .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))}, \
+	 {.name = "mark", .fn = mark, .type = HAMR_I64,                            \
+	  .deps = DEPS(HAMR_DEP("items", HAMR_I64))},                              \
+	 {.name = "total", .fn = f_sum_list, .type = HAMR_I64,                     \
+	  .kind = HAMR_NODE_COLLECT, .deps = DEPS(HAMR_DEP_COLLECTED("mark", HAMR_I64))}, \
+	 {0}}
 
-static void test_a_burst_s_tail_runs(void)
+static const hamr_node_def burst_defs[] = MARKED_BLOCK(f_bursts, f_count_mark);
+
+/* Runs defs with input n on a pool of 2 workers, lingering cut to one
+ * wait, and checks that all of its `items` items, 0 .. items - 1, ran. */
+static void run_lingering_once(const hamr_node_def *defs, int64_t n, int64_t items)
 {
 	const char *outs[] = {"total"};
-	const int64_t n = BURSTS * (FIRST + LATE);
 	hamr_pool *pool;
 	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
 	po.workers = 2;
@@ -350,12 +356,17 @@ static void test_a_burst_s_tail_runs(void)
 	hamr__blocks_linger_span_ns = 0;
 	atomic_store(&n_marked, 0);
 	atomic_store(&late_out, 0);
-	fixture f = run_with(burst_defs, outs, 1, BURSTS, &o);
+	fixture f = run_with(defs, outs, 1, n, &o);
 	CHECK_OK(f.run_rc);
-	CHECK_EQ_INT(i64(&f, "total"), n * (n - 1) / 2);
+	CHECK_EQ_INT(i64(&f, "total"), items * (items - 1) / 2);
 	done(&f);
 	hamr__blocks_linger_span_ns = span;
 	hamr_pool_destroy(pool);
+}
+
+static void test_a_burst_s_tail_runs(void)
+{
+	run_lingering_once(burst_defs, BURSTS, BURSTS * (FIRST + LATE));
 }
 
 /* ---- a consumer leaving as an item comes ------------------------------------------ */
@@ -381,14 +392,7 @@ static int f_mark_only(hamr_call *c)
 	return hamr_ret_i64(c, hamr_arg_i64(c, 0));
 }
 
-static const hamr_node_def one_by_one_defs[] = {
-	INPUT_N,
-	{.name = "items", .fn = f_one_by_one, .type = HAMR_I64,
-	 .kind = HAMR_NODE_PARALLELIZABLE, .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
-	{.name = "mark", .fn = f_mark_only, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
-	{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
-	 .deps = DEPS(HAMR_DEP_COLLECTED("mark", HAMR_I64))},
-	{0}};
+static const hamr_node_def one_by_one_defs[] = MARKED_BLOCK(f_one_by_one, f_mark_only);
 
 /* A consumer that leaves while the node publishes the item it will wait
  * for, and still counts the consumer, must not strand it: either the node
@@ -397,24 +401,7 @@ static const hamr_node_def one_by_one_defs[] = {
  * to one wait, so that consumers leave after nearly every item. */
 static void test_a_leaving_consumer_strands_nothing(void)
 {
-	const char *outs[] = {"total"};
-	const int64_t n = ONE_BY_ONE;
-	hamr_pool *pool;
-	hamr_pool_opts po = HAMR_POOL_OPTS_INIT;
-	po.workers = 2;
-	CHECK_OK(hamr_pool_create(&pool, &po));
-	hamr_run_opts o = HAMR_RUN_OPTS_INIT;
-	o.executor = HAMR_EXEC_THREADS;
-	o.pool = pool;
-	int64_t span = hamr__blocks_linger_span_ns;
-	hamr__blocks_linger_span_ns = 0;
-	atomic_store(&n_marked, 0);
-	fixture f = run_with(one_by_one_defs, outs, 1, n, &o);
-	CHECK_OK(f.run_rc);
-	CHECK_EQ_INT(i64(&f, "total"), n * (n - 1) / 2);
-	done(&f);
-	hamr__blocks_linger_span_ns = span;
-	hamr_pool_destroy(pool);
+	run_lingering_once(one_by_one_defs, ONE_BY_ONE, ONE_BY_ONE);
 }
 
 int main(void)
