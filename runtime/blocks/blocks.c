@@ -1621,12 +1621,16 @@ static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value
 	s->n = i + 1;
 	/* release: the item and its segment before a consumer claims it */
 	atomic_store_explicit(&s->published, i + 1, memory_order_release);
-	/* then `active` read: against a consumer leaving (offer_run) */
+	if (__builtin_expect(!s->pooled, 0))
+		return push_then(s, i);
+	/* then `active` read: against a consumer leaving (offer_run). Only
+	 * on the pool: without one (the sequential executor, or no pool made
+	 * yet) the light fence is a full one, and no consumer leaves */
 	hamr__fence_light();
 	/* the common case on the pool: no offer due (see push_then), under
 	 * the bound; a stop shows at the next push. relaxed: `active` is a
 	 * hint that steers offers, a stale value offers one late (offer) */
-	if (__builtin_expect(!s->pooled || (i & 31) == 0 ||
+	if (__builtin_expect((i & 31) == 0 ||
 	                     atomic_load_explicit(&s->active, memory_order_relaxed) == 0 ||
 	                     i + 1 - s->seen_finished >= s->max_inflight, 0))
 		return push_then(s, i);
