@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* What many tests' graphs are made of: DEPS and TAGS for a definition's
  * lists, the input "n", a node that emits the items 0 .. n-1, collects
- * that sum a list or name its items, and a summing fold step. Static
+ * that sum a list, name its items or check it item by item, and a
+ * summing fold step. Static
  * inline, so that a test takes what it needs and defines its other nodes
  * itself. */
 #ifndef HAMR_TESTS_NODES_H
@@ -33,6 +34,36 @@ static inline int f_sum_list(hamr_call *c)
 	for (size_t i = 0; i < l.len; i++)
 		s += hamr_list_i64(l, i);
 	return hamr_ret_i64(c, s);
+}
+
+/* The list of c's argument 0, checked item by item against the items 0
+ * .. n-1 that `skip` does not name (those that failed): each index in
+ * order, and each value as its node computes it from the index x (by
+ * `what`: 'h' x / 2, 'e' x even, 's' x * x, 'n' the string "i<x>").
+ * Returns what a checking collect returns: the list's length, or a
+ * failure naming the place or the item. */
+static inline int check_items_list(hamr_call *c, int64_t n, int (*skip)(int64_t), char what)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	size_t k = 0;
+	for (int64_t x = 0; x < n; x++) {
+		if (skip(x))
+			continue;
+		if (k >= l.len || hamr_arg_item_index(c, 0, k) != x)
+			return hamr_fail(c, "place %zu is not item %lld", k, (long long)x);
+		char name[32];
+		snprintf(name, sizeof name, "i%lld", (long long)x);
+		int ok = what == 'h' ? hamr_list_f64(l, k) == (double)x / 2.0 :
+		         what == 'e' ? hamr_list_bool(l, k) == (x % 2 == 0) :
+		         what == 's' ? hamr_list_i64(l, k) == x * x :
+		                       strcmp(hamr_list_str(l, k), name) == 0;
+		if (!ok)
+			return hamr_fail(c, "the value of item %lld is wrong", (long long)x);
+		k++;
+	}
+	if (k != l.len)
+		return hamr_fail(c, "%zu values for %zu good items", l.len, k);
+	return hamr_ret_i64(c, (int64_t)k);
 }
 
 /* The indices of the items of a collected list (through a tolerant dep,

@@ -722,27 +722,7 @@ static int f_name_of(hamr_call *c) /* (item, half) */
  * Returns how many it holds. */
 static int f_check_tolerant(hamr_call *c)
 {
-	hamr_list l = hamr_arg_list(c, 0);
-	char what = (char)(uintptr_t)hamr_userdata(c);
-	size_t k = 0;
-	for (int64_t x = 0; x < items_n; x++) {
-		if (bad_item(x))
-			continue;
-		if (k >= l.len || hamr_arg_item_index(c, 0, k) != x)
-			return hamr_fail(c, "place %zu is not item %lld", k, (long long)x);
-		char name[32];
-		snprintf(name, sizeof name, "i%lld", (long long)x);
-		int ok = what == 'h' ? hamr_list_f64(l, k) == (double)x / 2.0 :
-		         what == 'e' ? hamr_list_bool(l, k) == (x % 2 == 0) :
-		         what == 's' ? hamr_list_i64(l, k) == x * x :
-		                       strcmp(hamr_list_str(l, k), name) == 0;
-		if (!ok)
-			return hamr_fail(c, "the value of item %lld is wrong", (long long)x);
-		k++;
-	}
-	if (k != l.len)
-		return hamr_fail(c, "%zu values for %zu good items", l.len, k);
-	return hamr_ret_i64(c, (int64_t)k);
+	return check_items_list(c, items_n, bad_item, (char)(uintptr_t)hamr_userdata(c));
 }
 
 #define CHECK_LIST(name_, of, type_, what)                                            \
