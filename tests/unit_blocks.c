@@ -354,7 +354,7 @@ static void test_a_burst_s_tail_runs(void)
 
 /* ---- a consumer leaving as an item comes ------------------------------------------ */
 
-#define ONE_BY_ONE 20000
+#define ONE_BY_ONE 5000
 
 /* Emits its items one at a time, each once the one before has run: every
  * item comes about when the consumer that ran the last one leaves. */
