@@ -122,11 +122,6 @@ static void fence_setup_once(void)
 		hamr__fence_full = 0;
 }
 
-void hamr__fence_setup(void)
-{
-	pthread_once(&fence_once, fence_setup_once);
-}
-
 void hamr__fence_heavy(void)
 {
 	if (hamr__fence_full) {
@@ -593,7 +588,7 @@ static int pool_start(hamr_pool **out, const hamr_pool_opts *opts,
 {
 	static pthread_once_t watching = PTHREAD_ONCE_INIT;
 	pthread_once(&watching, watch_forks);
-	hamr__fence_setup();
+	pthread_once(&fence_once, fence_setup_once);
 	hamr_pool_opts o = *opts;
 	hamr_pool *p = calloc(1, sizeof *p);
 	hamr__worker *w = aligned_alloc(64, ((sizeof *w * (size_t)o.workers) + 63) & ~(size_t)63);

@@ -243,7 +243,6 @@ void hamr__futex_wake_private(atomic_uint *addr, int n);
  * (hamr__fence_full). Set up by the first pool made, before any thread
  * of a pool uses them. */
 extern int hamr__fence_full;
-void hamr__fence_setup(void);
 void hamr__fence_heavy(void);
 /* A full fence; under ThreadSanitizer, which refuses atomic_thread_fence,
  * a seq_cst read-modify-write of a word of its own (a full barrier on
