@@ -64,8 +64,13 @@ int hamr__value_alloc_bytes_uninit(hamr_value *out, size_t n, void **data);
  * value. False for the scalars and for NULL (an empty value). */
 static inline int hamr__type_boxed(hamr_type t)
 {
-	return t && (t->kind == HAMR_KIND_USER || t->kind == HAMR_KIND_STR ||
-	             t->kind == HAMR_KIND_BYTES || t->kind == HAMR_KIND_LIST);
+	/* every kind holds a box but NONE, I64, F64 and BOOL, 1 to 4: one
+	 * unsigned compare */
+	_Static_assert(HAMR_KIND_USER == 0 && HAMR_KIND_NONE == 1 && HAMR_KIND_I64 == 2 &&
+	               HAMR_KIND_F64 == 3 && HAMR_KIND_BOOL == 4 && HAMR_KIND_STR == 5 &&
+	               HAMR_KIND_BYTES == 6 && HAMR_KIND_LIST == 7,
+	               "the kinds without a box are 1 to 4");
+	return t && (unsigned)t->kind - HAMR_KIND_NONE > HAMR_KIND_BOOL - HAMR_KIND_NONE;
 }
 
 /* hamr_value_clear, with scalars (the common case on executors' hot paths)

@@ -60,14 +60,28 @@ static inline int f_rand_plain(hamr_call *c)
 	return hamr_ret_i64(c, acc);
 }
 
+/* 0 to 5 items, emitted one at a time, as an array, or as a range. */
 static inline int f_rand_items(hamr_call *c)
 {
-	int64_t x = hamr_arg_i64(c, 0);
+	int64_t x = hamr_arg_i64(c, 0), xs[6];
 	int64_t n = (int64_t)(((uint64_t)x >> 7) % 6);
-	for (int64_t k = 0; k < n; k++)
-		if (hamr_emit_i64(c, mix(x, k)))
-			return HAMR_EFAIL;
-	return 0;
+	int rc = 0;
+	switch (((uint64_t)x >> 11) % 3) {
+	case 0:
+		for (int64_t k = 0; k < n && !rc; k++)
+			rc = hamr_emit_i64(c, mix(x, k));
+		break;
+	case 1:
+		for (int64_t k = 0; k < n; k++)
+			xs[k] = mix(x, k);
+		rc = hamr_emit_i64s(c, xs, (size_t)n);
+		break;
+	default: {
+		int64_t lo = (int64_t)((uint64_t)x % 1000);
+		rc = hamr_emit_range(c, lo, lo + n);
+	}
+	}
+	return rc ? HAMR_EFAIL : 0;
 }
 
 static inline int f_rand_collect(hamr_call *c)

@@ -23,11 +23,14 @@
  *                   their sum; oneshot and rerun as for wavefront
  *   chain           2^20 nodes in a line, rerun
  *   wavefront_work  256 x 256 grid, ~1 us per node, rerun
- *   mapreduce       a graph: items(n) emits 0 .. n-1, work(x) is a node of
- *                   its map block, total collects the block (a list, summed);
- *                   variant = the grouping (auto, block, node), and
- *                   auto-fold with total a fold collect instead; rerun
- *   mapreduce_noop  the same with work(x) = x, n = 1e3 .. 1e7
+ *   mapreduce       a graph: items(n) emits 0 .. n-1 (hamr_emit_range), work(x)
+ *                   is a node of its map block, total collects the block (a
+ *                   list, summed); variant = the grouping (auto, block,
+ *                   node), and auto-fold with total a fold collect instead;
+ *                   auto-each and auto-fold-each emit the items one at a
+ *                   time (hamr_emit_i64 in a loop); rerun
+ *   mapreduce_noop  the same with work(x) = x, n = 1e3 .. 1e7 (auto,
+ *                   auto-fold and their -each variants)
  *   proc_noop       mapreduce_noop's graph with 1e5 items, the map block in
  *                   worker processes (variant processes) or on the pool
  *                   (threads): the round trip of a task
@@ -388,7 +391,14 @@ static uint64_t oneshot_body(void *ctx, int64_t *ns)
 
 /* ---- mapreduce -------------------------------------------------------------------- */
 
+/* The items 0 .. n-1, in one call. */
 static int mr_items(hamr_call *c)
+{
+	return hamr_emit_range(c, 0, hamr_arg_i64(c, 0));
+}
+
+/* The same items emitted one at a time (the -each variants). */
+static int mr_items_each(hamr_call *c)
 {
 	int64_t n = hamr_arg_i64(c, 0);
 	for (int64_t i = 0; i < n; i++)
@@ -435,14 +445,14 @@ typedef struct mr_ctx {
 
 static hamr_procpool *procs; /* the worker processes of the proc_* rows */
 
-static void mr_make(mr_ctx *m, hamr_fn work, int fold, uint64_t n, hamr_grouping gr)
+static void mr_make(mr_ctx *m, hamr_fn work, int fold, int each, uint64_t n, hamr_grouping gr)
 {
 	const hamr_dep d_n[] = {HAMR_DEP("n", HAMR_I64), HAMR_DEPS_END};
 	const hamr_dep d_x[] = {HAMR_DEP("items", HAMR_I64), HAMR_DEPS_END};
 	const hamr_dep d_w[] = {HAMR_DEP_COLLECTED("work", HAMR_I64), HAMR_DEPS_END};
 	const hamr_node_def defs[] = {
 		{.name = "n", .type = HAMR_I64, .kind = HAMR_NODE_INPUT},
-		{.name = "items", .fn = mr_items, .type = HAMR_I64,
+		{.name = "items", .fn = each ? mr_items_each : mr_items, .type = HAMR_I64,
 		 .kind = HAMR_NODE_PARALLELIZABLE, .deps = d_n},
 		{.name = "work", .fn = work, .type = HAMR_I64, .deps = d_x},
 		{.name = "total", .fn = fold ? NULL : mr_total, .type = HAMR_I64,
@@ -567,7 +577,7 @@ static void run_procs(const peers_opts *o, int T)
 		if (peers_wanted(o, "proc_noop")) {
 			uint64_t n = 100000;
 			mr_ctx m = {0};
-			mr_make(&m, mr_noop, 1, n, HAMR_GROUPING_AUTO);
+			mr_make(&m, mr_noop, 1, 0, n, HAMR_GROUPING_AUTO);
 			m.remote = v[k].remote;
 			peers_measure(o, "proc_noop", "hamr", v[k].name, T, n, n, ref_noop(n), mr_body, &m);
 			mr_free(&m);
@@ -575,7 +585,7 @@ static void run_procs(const peers_opts *o, int T)
 		if (peers_wanted(o, "proc_cpu")) {
 			uint64_t n = 64;
 			mr_ctx m = {0};
-			mr_make(&m, proc_cpu_work, 1, n, HAMR_GROUPING_AUTO);
+			mr_make(&m, proc_cpu_work, 1, 0, n, HAMR_GROUPING_AUTO);
 			m.remote = v[k].remote;
 			peers_measure(o, "proc_cpu", "hamr", v[k].name, T, n, n, ref_cpu(n), mr_body, &m);
 			mr_free(&m);
@@ -727,12 +737,14 @@ int main(int argc, char **argv)
 		static const struct {
 			const char *name;
 			hamr_grouping g;
-			int fold;
-		} v[] = {{"auto", HAMR_GROUPING_AUTO, 0}, {"auto-fold", HAMR_GROUPING_AUTO, 1},
-		         {"block", HAMR_GROUPING_BLOCK, 0}, {"node", HAMR_GROUPING_NODE, 0}};
+			int fold, each;
+		} v[] = {{"auto", HAMR_GROUPING_AUTO, 0, 0}, {"auto-fold", HAMR_GROUPING_AUTO, 1, 0},
+		         {"auto-each", HAMR_GROUPING_AUTO, 0, 1},
+		         {"auto-fold-each", HAMR_GROUPING_AUTO, 1, 1},
+		         {"block", HAMR_GROUPING_BLOCK, 0, 0}, {"node", HAMR_GROUPING_NODE, 0, 0}};
 		for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
 			mr_ctx m = {0};
-			mr_make(&m, mr_work, v[k].fold, MAPRED_N, v[k].g);
+			mr_make(&m, mr_work, v[k].fold, v[k].each, MAPRED_N, v[k].g);
 			peers_measure(&o, "mapreduce", "hamr", v[k].name, T, MAPRED_N, MAPRED_N,
 			              want, mr_body, &m);
 			mr_free(&m);
@@ -740,12 +752,14 @@ int main(int argc, char **argv)
 	}
 	if (peers_wanted(&o, "mapreduce_noop"))
 		for (int k = 0; k < NOOP_COUNT; k++)
-			for (int fold = 0; fold < 2; fold++) {
+			for (int vk = 0; vk < 4; vk++) {
+				static const char *const names[] = {"auto", "auto-fold", "auto-each",
+				                                    "auto-fold-each"};
 				uint64_t n = NOOP_SIZES[k];
 				mr_ctx m = {0};
-				mr_make(&m, mr_noop, fold, n, HAMR_GROUPING_AUTO);
-				peers_measure(&o, "mapreduce_noop", "hamr", fold ? "auto-fold" : "auto",
-				              T, n, n, ref_noop(n), mr_body, &m);
+				mr_make(&m, mr_noop, vk & 1, vk >> 1, n, HAMR_GROUPING_AUTO);
+				peers_measure(&o, "mapreduce_noop", "hamr", names[vk], T, n, n,
+				              ref_noop(n), mr_body, &m);
 				mr_free(&m);
 			}
 	if (want_procs)

@@ -875,6 +875,82 @@ static void run_item(stream *s, ctx *c, size_t it)
 	item_end(s, c, sg, it, rc, 0);
 }
 
+/* run_one's loop for the commonest block: scalar items, and one gather
+ * entry that takes the node's own value, either into a packed list
+ * (`fold` 0) or by a fold into the consumer's partial (`fold` 1). The
+ * same steps as run_one's item_start, repeated call and item_end, their
+ * tests made once for the range, and the value taken from the call's
+ * result rather than through its slot: the instructions between two
+ * items' calls are fewer, and on a core that overlaps one item's work
+ * with the next's (a dependent chain of operations, say) each of them
+ * costs about a cycle of that overlap. */
+static inline __attribute__((always_inline)) size_t run_one_lean(stream *s, ctx *c,
+                                                                 hamr_call *call, size_t lo,
+                                                                 size_t hi, int fold)
+{
+	hamr_value *slots = c->f.slots, *x = &slots[s->owner];
+	uint32_t i = s->one_node;
+	const fold_rec *fr = &s->folds[0];
+	hamr_value *part = fold ? &c->part[fr->g] : NULL;
+	size_t at = fold ? 0 : s->moves[0].at, off = lo & (SEG - 1);
+	const atomic_bool *halt = &s->r->halt; /* stopped(), its load kept */
+	seg *sg = *seg_ref(s, lo >> SEG_BITS);
+	const hamr_value *item = &sg->v[off];
+	uint64_t *pk = fold ? NULL : &sg->pk[at * sg->stride + off];
+	size_t it = lo;
+	for (; it < hi; it++, item++, pk += !fold) {
+		/* stopped(s): see there */
+		if (atomic_load_explicit(&s->abandoned, memory_order_relaxed) ||
+		    atomic_load_explicit(halt, memory_order_acquire))
+			break;
+		if ((it & (SEG - 1)) == 0 && it != lo) {
+			sg = *seg_ref(s, it >> SEG_BITS);
+			item = &sg->v[0];
+			pk = fold ? NULL : &sg->pk[at * sg->stride];
+		}
+		x->u = item->u; /* field by field, as in push_item */
+		x->type = item->type;
+		hamr__current_item = (int64_t)it;
+		/* hamr__node_repeat, but for the slot's store */
+		call->result.type = NULL;
+		int rc = call->node->fn(call);
+		const hamr_value *v = &call->result;
+		if (__builtin_expect(rc != 0 || v->type == NULL || call->fail_msg != NULL, 0)) {
+			rc = hamr__node_repeat_slow(call, slots, i, rc);
+			v = &slots[i];
+			if (rc == 0 && v->type == NULL)
+				rc = HAMR__SKIPPED;
+		}
+		if (__builtin_expect(rc == 0, 1)) {
+			if (!fold) {
+				memcpy(pk, &v->u, sizeof(uint64_t));
+				continue;
+			}
+			rc = fr->step(part, v, fr->userdata);
+			c->folded++;
+			if (__builtin_expect(rc == 0, 1))
+				continue;
+			rc = fold_failed(s, fr->g, it, rc);
+		}
+		stream_add_gap(s, it, it + 1);
+		stream_fail(s, rc);
+	}
+	return it;
+}
+
+/* run_one_lean for each gather entry, each its own copy. */
+static __attribute__((noinline)) size_t run_one_packed(stream *s, ctx *c, hamr_call *call,
+                                                       size_t lo, size_t hi)
+{
+	return run_one_lean(s, c, call, lo, hi, 0);
+}
+
+static __attribute__((noinline)) size_t run_one_folded(stream *s, ctx *c, hamr_call *call,
+                                                       size_t lo, size_t hi)
+{
+	return run_one_lean(s, c, call, lo, hi, 1);
+}
+
 /* Items [lo, hi) of a block of one plain node (one_node), with less than
  * run_item does: the item's only reader is that node, so releasing its
  * arguments would only clear what item_end clears, and no slot has
@@ -892,6 +968,15 @@ static __attribute__((noinline)) size_t run_one(stream *s, ctx *c, size_t lo, si
 	 * by item_start, the node's by its call, which the repeated call's
 	 * conditions let nothing skip): cleared once, after the last item */
 	int later = repeat && s->scalars;
+	int lean = later && !s->items_boxed && s->n_folds + s->n_moves == 1 ?
+	           (s->n_moves && s->moves[0].packed && s->moves[0].src == i ? 1 :
+	            s->n_folds && c->part && s->folds[0].src == i ? 2 : 0) : 0;
+	if (lean) {
+		it = lean == 1 ? run_one_packed(s, c, &call, lo, hi) :
+		                 run_one_folded(s, c, &call, lo, hi);
+		item_clear(s, slots);
+		return it;
+	}
 	for (; it < hi && !stopped(s); it++) {
 		size_t off = it & (SEG - 1);
 		if (off == 0 && it != lo)
@@ -1568,15 +1653,15 @@ static __attribute__((noinline)) int push_rare(stream *s, hamr_value *v)
 	return 0;
 }
 
-/* What follows publishing item i, but for the common case push_item
- * leaves out: on the sequential executor the item runs now; else a
- * consumer is offered (or a blocking one started), and at the bound the
- * emitting thread runs claims itself. 0, or HAMR_ECANCELED once the
- * stream has stopped. */
-static __attribute__((noinline)) int push_then(stream *s, size_t i)
+/* What follows publishing items up to i, but for the common case
+ * push_item leaves out: on the sequential executor they run now; else a
+ * consumer is offered (`due`, or when the stream has none; or a blocking
+ * one started), and at the bound the emitting thread runs claims itself.
+ * 0, or HAMR_ECANCELED once the stream has stopped. */
+static __attribute__((noinline)) int push_then(stream *s, size_t i, int due)
 {
 	if (!s->concurrent) {
-		consume(s, &s->prod, TAKE_TO_BOUND); /* this item, now */
+		consume(s, &s->prod, TAKE_TO_BOUND); /* these items, now */
 		return stopped(s) ? HAMR_ECANCELED : 0;
 	}
 	/* offers: at once when the stream has no consumer, else now and then
@@ -1584,7 +1669,7 @@ static __attribute__((noinline)) int push_then(stream *s, size_t i)
 	 * start a consumer each while there are places */
 	if (s->bpool)
 		bstart(s);
-	else if ((i & 31) == 0 || atomic_load_explicit(&s->active, memory_order_relaxed) == 0)
+	else if (due || atomic_load_explicit(&s->active, memory_order_relaxed) == 0)
 		offer(s, &s->prod);
 	/* the bound: `finished` only grows, so an old look that is under
 	 * the bound proves the bound holds, without touching the line that
@@ -1622,7 +1707,7 @@ static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value
 	/* release: the item and its segment before a consumer claims it */
 	atomic_store_explicit(&s->published, i + 1, memory_order_release);
 	if (__builtin_expect(!s->pooled, 0))
-		return push_then(s, i);
+		return push_then(s, i, 0);
 	/* then `active` read: against a consumer leaving (offer_run). Only
 	 * on the pool: without one (the sequential executor, or no pool made
 	 * yet) the light fence is a full one, and no consumer leaves */
@@ -1633,7 +1718,87 @@ static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value
 	if (__builtin_expect((i & 31) == 0 ||
 	                     atomic_load_explicit(&s->active, memory_order_relaxed) == 0 ||
 	                     i + 1 - s->seen_finished >= s->max_inflight, 0))
-		return push_then(s, i);
+		return push_then(s, i, (i & 31) == 0);
+	return 0;
+}
+
+/* What push_many makes items of: values of `type`, `step` apart from
+ * `next` (a range), or the 8 raw bytes of each of raw[0..] (an array). */
+typedef struct item_src {
+	hamr_type type;
+	const uint64_t *raw; /* NULL: a range */
+	int64_t next;
+} item_src;
+
+/* n scalar items of src into the stream, as n push_item calls would put
+ * them (the same limits, stops and errors), but a segment's worth at a
+ * time: the values written in one pass, published once, the offer and
+ * the bound looked at once. A run of items that stays under the bound
+ * is as long as the room under it, so the emitting thread still runs
+ * claims itself once max_inflight are in flight; sequentially (no
+ * bound to keep) the run's items then run at once, in order. */
+static int push_many(stream *s, item_src *src, size_t n)
+{
+	if (s->bpool) { /* a consumer started per item: one at a time */
+		for (; n; n--) {
+			hamr_value v = {.type = src->type};
+			if (src->raw)
+				memcpy(&v.u, src->raw++, sizeof(uint64_t));
+			else
+				v.u.i64 = src->next++;
+			int rc = push_item(s, &v);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	while (n) {
+		size_t i = s->n, off = i & (SEG - 1);
+		if (off == 0 || i >= s->limit || stopped(s)) {
+			hamr_value v = {.type = src->type}; /* a scalar: nothing to clear */
+			int rc = push_rare(s, &v);
+			if (rc)
+				return rc;
+		}
+		size_t k = SEG - off;
+		if (k > n)
+			k = n;
+		if (k > s->limit - i)
+			k = s->limit - i;
+		/* under the bound, as push_item keeps it: i - seen_finished are
+		 * in flight, fewer than max_inflight */
+		if (s->concurrent || s->be) {
+			size_t used = i - s->seen_finished;
+			size_t room = used < s->max_inflight ? s->max_inflight - used : 1;
+			if (k > room)
+				k = room;
+		}
+		hamr_value *dst = &s->cur->v[off];
+		hamr_type t = src->type;
+		if (src->raw) {
+			for (size_t j = 0; j < k; j++) {
+				memcpy(&dst[j].u, &src->raw[j], sizeof(uint64_t));
+				dst[j].type = t;
+			}
+			src->raw += k;
+		} else {
+			int64_t x = src->next;
+			for (size_t j = 0; j < k; j++) {
+				dst[j].u.i64 = x + (int64_t)j;
+				dst[j].type = t;
+			}
+			src->next = x + (int64_t)k;
+		}
+		n -= k;
+		s->n = i + k;
+		/* release: as in push_item */
+		atomic_store_explicit(&s->published, i + k, memory_order_release);
+		if (s->pooled)
+			hamr__fence_light(); /* as in push_item */
+		int rc = push_then(s, i + k - 1, 1);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -2208,6 +2373,50 @@ int hamr_emit_f64(hamr_call *c, double x)
 {
 	hamr_value v = hamr_value_from_f64(x);
 	return emit_scalar(c, &v);
+}
+
+/* The checks of hamr_emit for n items of `type` from emit_many: 0 when
+ * they may go to the stream. */
+static int emit_many_check(hamr_call *c, hamr_type type, const void *xs, size_t n)
+{
+	if (!c->stream) {
+		hamr_fail(c, "emits items, but is not a parallelizable node");
+		return HAMR_ESTATE;
+	}
+	if (c->type && c->type != type) {
+		hamr_fail(c, "emitted %s, but its items are declared %s", hamr_type_name(type),
+		          hamr_type_name(c->type));
+		return HAMR_ETYPE;
+	}
+	if (!xs && n) {
+		hamr_fail(c, "emitted %zu items from a NULL array", n);
+		return HAMR_EINVAL;
+	}
+	return 0;
+}
+
+int hamr_emit_range(hamr_call *c, int64_t lo, int64_t hi)
+{
+	int rc = emit_many_check(c, HAMR_I64, &lo, 0);
+	if (rc || hi <= lo)
+		return rc;
+	item_src src = {.type = HAMR_I64, .next = lo};
+	/* hi - lo in uint64_t: the count of a range of any two int64_t */
+	return push_many(c->stream, &src, (size_t)((uint64_t)hi - (uint64_t)lo));
+}
+
+int hamr_emit_i64s(hamr_call *c, const int64_t *xs, size_t n)
+{
+	int rc = emit_many_check(c, HAMR_I64, xs, n);
+	item_src src = {.type = HAMR_I64, .raw = (const uint64_t *)xs};
+	return rc ? rc : n ? push_many(c->stream, &src, n) : 0;
+}
+
+int hamr_emit_f64s(hamr_call *c, const double *xs, size_t n)
+{
+	int rc = emit_many_check(c, HAMR_F64, xs, n);
+	item_src src = {.type = HAMR_F64, .raw = (const uint64_t *)xs};
+	return rc ? rc : n ? push_many(c->stream, &src, n) : 0;
 }
 
 int hamr_emit_str(hamr_call *c, const char *s)

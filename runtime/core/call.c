@@ -190,20 +190,27 @@ int hamr_ret_value(hamr_call *c, hamr_value *v)
 	return set_result(c, v);
 }
 
+/* hamr_ret_arg but for its common case. */
+static __attribute__((noinline)) int ret_arg_rest(hamr_call *c, size_t i, const hamr_value *a)
+{
+	if (!a || !a->type)
+		return hamr_fail(c, "passed on argument %zu, which is absent", i);
+	hamr_value v = hamr_value_ref(a);
+	return set_result(c, &v);
+}
+
 int hamr_ret_arg(hamr_call *c, size_t i)
 {
 	const hamr_value *a = arg_at(c, i);
-	if (!a || !a->type)
-		return hamr_fail(c, "passed on argument %zu, which is absent", i);
-	hamr_type t = a->type;
-	if (t->kind != HAMR_KIND_USER && t->kind != HAMR_KIND_STR &&
-	    t->kind != HAMR_KIND_BYTES && t->kind != HAMR_KIND_LIST &&
-	    (!c->type || c->type == t) && !c->result.type) {
-		c->result = *a; /* a scalar: a copy is the value */
+	/* the common case, a scalar of the node's type as its first result:
+	 * a copy is the value, and nothing here needs a register saved */
+	if (__builtin_expect(a && a->type && !hamr__type_boxed(a->type) &&
+	                     (!c->type || c->type == a->type) && !c->result.type, 1)) {
+		c->result.u = a->u; /* field by field, as node_done reads it */
+		c->result.type = a->type;
 		return 0;
 	}
-	hamr_value v = hamr_value_ref(a);
-	return set_result(c, &v);
+	return ret_arg_rest(c, i, a);
 }
 
 int hamr_ret_user(hamr_call *c, void *obj)
