@@ -8,7 +8,9 @@
  * them as they stop single emits. */
 #include <hamr.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests/check.h"
 #include "tests/each_executor.h"
@@ -84,39 +86,63 @@ static void check_list(hamr_list l, const int64_t *w, size_t len, int64_t times)
 
 static const hamr_fold fold_sum = {HAMR_DEFAULT_I64(0), sum_step, sum_step};
 
-/* The items, their doubles as a list, a fold and a list collect, under
- * options o. */
+/* A tolerant list of 3x values: checks each against its item's index
+ * and returns the list's length. */
+static int f_indices_of_thirds(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	for (size_t i = 0; i < l.len; i++)
+		if (hamr_list_i64(l, i) != 3 * hamr_arg_item_index(c, 0, i))
+			return hamr_fail(c, "value %zu is not its item's", i);
+	return hamr_ret_i64(c, (int64_t)l.len);
+}
+
+static int f_thrice(hamr_call *c)
+{
+	return hamr_ret_i64(c, 3 * hamr_arg_i64(c, 0));
+}
+
+/* The items, and their doubles gathered three ways, under options o:
+ * into a list only and by a fold only (the block's node then runs through
+ * run_one's shorter loops), and into a list summed and a fold together. */
 static void check_items(const hamr_run_opts *o, int64_t n, int blocking)
 {
+	const hamr_tag *tags = blocking ? TAGS({"blocking", "true"}) : NULL;
 	hamr_node_def defs[] = {
 		INPUT_N,
 		{.name = "items", .fn = f_mixed_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
 		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
 		{.name = "twice", .fn = f_twice, .type = HAMR_I64,
-		 .deps = DEPS(HAMR_DEP("items", HAMR_I64)), .tags = blocking ? TAGS({"blocking", "true"}) : NULL},
+		 .deps = DEPS(HAMR_DEP("items", HAMR_I64)), .tags = tags},
 		{.name = "folded", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("twice", HAMR_I64)), .fold = &fold_sum},
 		{.name = "summed", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("twice", HAMR_I64))},
 		{0}};
-	const char *outs[] = {"twice", "folded", "summed", "items"};
-	atomic_store(&emit_rc, 0);
-	fixture f = run_with(defs, outs, 4, n, o);
-	CHECK_OK(f.plan_rc);
-	CHECK_OK(f.run_rc);
-	CHECK_EQ_INT(atomic_load(&emit_rc), 0);
+	static const char *const gathers[][4] = {
+		{"twice", "items"}, {"folded"}, {"twice", "folded", "summed", "items"}};
+	static const size_t n_outs[] = {2, 1, 4};
 	size_t len;
 	int64_t *w = want_items(n, &len), sum = 0;
 	for (size_t i = 0; i < len; i++)
 		sum += 2 * w[i];
-	if (!f.run_rc) {
-		check_list(hamr_value_list(hamr_run_result(f.r, "twice")), w, len, 2);
-		check_list(hamr_value_list(hamr_run_result(f.r, "items")), w, len, 1);
-		CHECK_EQ_INT(i64(&f, "folded"), sum);
-		CHECK_EQ_INT(i64(&f, "summed"), sum);
+	for (int k = 0; k < 3; k++) {
+		atomic_store(&emit_rc, 0);
+		fixture f = run_with(defs, gathers[k], n_outs[k], n, o);
+		CHECK_OK(f.plan_rc);
+		CHECK_OK(f.run_rc);
+		CHECK_EQ_INT(atomic_load(&emit_rc), 0);
+		if (!f.run_rc && k != 1) {
+			check_list(hamr_value_list(hamr_run_result(f.r, "twice")), w, len, 2);
+			check_list(hamr_value_list(hamr_run_result(f.r, "items")), w, len, 1);
+		}
+		if (!f.run_rc && k != 0)
+			CHECK_EQ_INT(i64(&f, "folded"), sum);
+		if (!f.run_rc && k == 2)
+			CHECK_EQ_INT(i64(&f, "summed"), sum);
+		done(&f);
 	}
 	free(w);
-	done(&f);
 }
 
 static void test_many_at_once_as_one_at_a_time(void)
@@ -283,16 +309,24 @@ static void test_limits_and_failures_stop_them(void)
 	CHECK_CONTAINS(hamr_errmsg(), "emitted more than 250 items, the limit");
 	CHECK_EQ_INT(atomic_load(&emit_rc), HAMR_ERANGE);
 	done(&f);
-	/* a failed item stops the emit under fail fast: with at most 16
-	 * items in flight, item 300 has failed before the emit can publish
-	 * item 317 */
+	/* a failed item stops the emit under fail fast: sequentially item
+	 * 300 runs, and fails, as it is emitted, and the emit returns
+	 * HAMR_ECANCELED at once; on the pool it does too unless every
+	 * later item has finished before item 300 ran (a worker preempted
+	 * for that long), when it returns 0 */
 	o = *g_opts;
 	o.max_inflight = 16;
 	atomic_store(&emit_rc, 0);
+	atomic_store(&ran, 0);
 	f = run_with(defs, &out, 1, 100000, &o);
 	CHECK_RC(f.run_rc, HAMR_EFAIL);
 	CHECK_CONTAINS(hamr_errmsg(), "item three hundred");
-	CHECK_EQ_INT(atomic_load(&emit_rc), HAMR_ECANCELED);
+	if (g_opts->executor == HAMR_EXEC_SEQUENTIAL) {
+		CHECK_EQ_INT(atomic_load(&emit_rc), HAMR_ECANCELED);
+		CHECK_EQ_INT(atomic_load(&ran), 301);
+	} else {
+		CHECK(atomic_load(&emit_rc) == HAMR_ECANCELED || atomic_load(&emit_rc) == 0);
+	}
 	done(&f);
 	/* under keep_going every item runs, the failed one leaves a gap */
 	o = *g_opts;
@@ -304,12 +338,178 @@ static void test_limits_and_failures_stop_them(void)
 	done(&f);
 }
 
+/* The bound holds while a run of items goes out: the most items in
+ * flight as batches form (the block's stats) is at most max_inflight,
+ * which a run as long as a segment would pass. Sequentially only: on the
+ * pool the statistic reads `finished` and `published` one after the
+ * other, and can count items that finished meanwhile as in flight. */
+static void test_the_bound_holds_within_a_call(void)
+{
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "many", .fn = f_many, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "twice", .fn = f_twice, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("many", HAMR_I64))},
+		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("twice", HAMR_I64))},
+		{0}};
+	const char *out = "total";
+	static const size_t bounds[] = {1, 3, 40};
+	for (size_t b = 0; b < 3; b++) {
+		hamr_run_opts o = *g_opts;
+		o.max_inflight = bounds[b];
+		o.stats = 1;
+		fixture f = run_with(defs, &out, 1, 3000, &o);
+		CHECK_OK(f.run_rc);
+		CHECK_EQ_INT(i64(&f, "total"), 2 * (2999 * 3000 / 2));
+		hamr_run_stats st;
+		CHECK_OK(hamr_run_stats_get(f.r, &st));
+		CHECK_EQ_INT(st.n_blocks, 1);
+		if (st.n_blocks == 1) {
+			CHECK_EQ_INT(st.blocks[0].items, 3000);
+			if (g_opts->executor == HAMR_EXEC_SEQUENTIAL)
+				CHECK_EQ_INT(st.blocks[0].max_inflight, 1);
+		}
+		done(&f);
+	}
+}
+
+/* Item x's value, 3x: a hamr_fail it recovers from when x % 97 == 5 (the
+ * value stands), a failure when x % 89 == 7. */
+static int f_flaky(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	if (x % 89 == 7)
+		return hamr_fail(c, "no value for %lld", (long long)x);
+	if (x % 97 == 5)
+		hamr_fail(c, "a hiccup, recovered from");
+	return hamr_ret_i64(c, 3 * x);
+}
+
+/* Adds, and fails on the value 3 * 1234. */
+static int add_but_1234(hamr_value *acc, const hamr_value *x, void *ud)
+{
+	(void)ud;
+	if (hamr_value_i64(x) == 3 * 1234)
+		return HAMR_EINVAL;
+	*acc = hamr_value_from_i64(hamr_value_i64(acc) + hamr_value_i64(x));
+	return 0;
+}
+
+static const hamr_fold fold_but_1234 = {HAMR_DEFAULT_I64(0), add_but_1234, sum_step};
+
+/* run_one's shorter loops with what goes wrong in them: a block of one
+ * node whose value only a tolerant list gathers, or only a merging fold,
+ * under keep_going and fail fast, across segments. */
+static void test_failures_in_the_shorter_loops(void)
+{
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "many", .fn = f_many, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "flaky", .fn = f_flaky, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("many", HAMR_I64))},
+		{.name = "kept", .fn = f_indices_of_thirds, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("flaky", HAMR_I64))},
+		{.name = "folded", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("flaky", HAMR_I64)), .fold = &fold_but_1234},
+		{0}};
+	const int64_t n = 2000;
+	int64_t good = 0, sum = 0;
+	for (int64_t x = 0; x < n; x++)
+		if (x % 89 != 7) {
+			good++;
+			sum += 3 * x;
+		}
+	/* keep_going: the list holds every item that did not fail, in order */
+	hamr_run_opts o = *g_opts;
+	o.policy = HAMR_KEEP_GOING;
+	const char *kept = "kept";
+	fixture f = run_with(defs, &kept, 1, n, &o);
+	CHECK_RC(f.run_rc, HAMR_EFAIL);
+	CHECK_EQ_INT(i64(&f, "kept"), good);
+	CHECK_EQ_INT(hamr_run_error_count(f.r), (size_t)((n - 7 + 88) / 89));
+	done(&f);
+	/* fail fast: the first failure, named with its item */
+	f = run_with(defs, &kept, 1, n, g_opts);
+	CHECK_RC(f.run_rc, HAMR_EFAIL);
+	CHECK_CONTAINS(hamr_errmsg(), "no value for");
+	done(&f);
+	/* the fold over failing items: they fail the run (fail fast: the
+	 * first; keep_going: each, the fold skipped), items before 1234 */
+	const char *folded = "folded";
+	for (int k = 0; k < 2; k++) {
+		o = *g_opts;
+		o.policy = k ? HAMR_KEEP_GOING : HAMR_FAIL_FAST;
+		int64_t m = 1000;
+		f = run_with(defs, &folded, 1, m, &o);
+		CHECK_RC(f.run_rc, HAMR_EFAIL); /* the failing items */
+		if (k)
+			CHECK_EQ_INT(hamr_run_error_count(f.r), (size_t)((m - 7 + 88) / 89));
+		done(&f);
+	}
+	/* without failing items, the step's own failure on item 1234 */
+	o = *g_opts;
+	hamr_node_def sound[sizeof defs / sizeof defs[0]];
+	memcpy(sound, defs, sizeof sound);
+	sound[2].fn = f_thrice; /* no failure */
+	f = run_with(sound, &folded, 1, n, &o);
+	CHECK_RC(f.run_rc, HAMR_EINVAL);
+	CHECK_CONTAINS(hamr_errmsg(), "its fold step failed on item 1234");
+	done(&f);
+	f = run_with(sound, &folded, 1, 1234, &o);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "folded"), 3 * (1233 * 1234 / 2));
+	done(&f);
+}
+
+static int f_extreme(hamr_call *c)
+{
+	int64_t n = hamr_arg_i64(c, 0);
+	return keep_rc(n ? hamr_emit_range(c, INT64_MIN, INT64_MAX) :
+	                   hamr_emit_range(c, INT64_MAX - 3, INT64_MAX));
+}
+
+/* Ranges at int64_t's ends: the last three values, and the widest range,
+ * which the limit on items cuts off after its first items. */
+static void test_ranges_at_the_ends(void)
+{
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "far", .fn = f_extreme, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "same", .fn = f_same, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("far", HAMR_I64))},
+		{0}};
+	const char *out = "same";
+	atomic_store(&emit_rc, 0);
+	fixture f = run_with(defs, &out, 1, 0, g_opts);
+	CHECK_OK(f.run_rc);
+	if (!f.run_rc) {
+		hamr_list l = hamr_value_list(hamr_run_result(f.r, "same"));
+		CHECK_EQ_INT(l.len, 3);
+		for (size_t i = 0; i < l.len && i < 3; i++)
+			CHECK(hamr_list_i64(l, i) == INT64_MAX - 3 + (int64_t)i);
+	}
+	done(&f);
+	hamr_run_opts o = *g_opts;
+	o.max_items = 600;
+	atomic_store(&emit_rc, 0);
+	f = run_with(defs, &out, 1, 1, &o);
+	CHECK_RC(f.run_rc, HAMR_ERANGE);
+	CHECK_EQ_INT(atomic_load(&emit_rc), HAMR_ERANGE);
+	done(&f);
+}
+
 static void run_all(void)
 {
 	RUN_TEST(test_many_at_once_as_one_at_a_time);
 	RUN_TEST(test_a_blocking_block);
 	RUN_TEST(test_f64_items_and_wrong_emits);
 	RUN_TEST(test_limits_and_failures_stop_them);
+	RUN_TEST(test_the_bound_holds_within_a_call);
+	RUN_TEST(test_failures_in_the_shorter_loops);
+	RUN_TEST(test_ranges_at_the_ends);
 }
 
 int main(void)

@@ -31,7 +31,8 @@
  *                   time (hamr_emit_i64 in a loop); rerun
  *   mapreduce_noop  the same with work(x) = x, n = 1e3 .. 1e7 (auto,
  *                   auto-fold and their -each variants)
- *   proc_noop       mapreduce_noop's graph with 1e5 items, the map block in
+ *   proc_noop       mapreduce_noop's graph with 1e5 items (emitted one at a
+ *                   time, as before hamr_emit_range), the map block in
  *                   worker processes (variant processes) or on the pool
  *                   (threads): the round trip of a task
  *   proc_cpu        64 items of about 10 ms of work each, the same two ways
@@ -577,7 +578,7 @@ static void run_procs(const peers_opts *o, int T)
 		if (peers_wanted(o, "proc_noop")) {
 			uint64_t n = 100000;
 			mr_ctx m = {0};
-			mr_make(&m, mr_noop, 1, 0, n, HAMR_GROUPING_AUTO);
+			mr_make(&m, mr_noop, 1, 1, n, HAMR_GROUPING_AUTO);
 			m.remote = v[k].remote;
 			peers_measure(o, "proc_noop", "hamr", v[k].name, T, n, n, ref_noop(n), mr_body, &m);
 			mr_free(&m);
@@ -585,7 +586,7 @@ static void run_procs(const peers_opts *o, int T)
 		if (peers_wanted(o, "proc_cpu")) {
 			uint64_t n = 64;
 			mr_ctx m = {0};
-			mr_make(&m, proc_cpu_work, 1, 0, n, HAMR_GROUPING_AUTO);
+			mr_make(&m, proc_cpu_work, 1, 1, n, HAMR_GROUPING_AUTO);
 			m.remote = v[k].remote;
 			peers_measure(o, "proc_cpu", "hamr", v[k].name, T, n, n, ref_cpu(n), mr_body, &m);
 			mr_free(&m);

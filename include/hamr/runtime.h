@@ -340,14 +340,18 @@ HAMR_API int hamr_emit(hamr_call *c, hamr_value *v);
 HAMR_API int hamr_emit_i64(hamr_call *c, int64_t x);
 HAMR_API int hamr_emit_f64(hamr_call *c, double x);
 HAMR_API int hamr_emit_str(hamr_call *c, const char *s);
-/* Many items at once, as that many hamr_emit_i64 (or _f64) calls would
- * emit them, in order, with the same returns, for fewer instructions an
- * item: the items lo, lo + 1, .., hi - 1 (none when hi <= lo), or the n
- * values of xs (read before the call returns; HAMR_EINVAL for a NULL xs
- * with n > 0). Items start as the run's bound allows, a segment of the
- * stream at a time; after a return other than 0 the items emitted
- * before it stay emitted, the others are not. Hamilton's `for i in range(n): yield i`
- * is `return hamr_emit_range(c, 0, n);`. */
+/* Many items at once: the items that as many hamr_emit_i64 (or _f64)
+ * calls would emit, in that order, under the same limits and bound, for
+ * a few instructions an item rather than some sixty: the items lo, lo + 1,
+ * .., hi - 1 (none when hi <= lo), or the n values of xs (read before the
+ * call returns; HAMR_EINVAL for a NULL xs with n > 0). They go out a run
+ * at a time (up to a segment of the stream, 256 items, and the room under
+ * max_inflight); sequentially each still runs as it comes. The returns are
+ * hamr_emit's: HAMR_ESTATE and HAMR_ETYPE even for no items, and
+ * HAMR_ECANCELED once the run is stopping, seen at the start and end of
+ * each run of items; after a return other than 0 the items emitted
+ * before it stay emitted, the others are not. Hamilton's `for i in
+ * range(n): yield i` is `return hamr_emit_range(c, 0, n);`. */
 HAMR_API int hamr_emit_range(hamr_call *c, int64_t lo, int64_t hi);
 HAMR_API int hamr_emit_i64s(hamr_call *c, const int64_t *xs, size_t n);
 HAMR_API int hamr_emit_f64s(hamr_call *c, const double *xs, size_t n);

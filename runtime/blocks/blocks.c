@@ -56,9 +56,13 @@
  * (run_one): that node is their only reader, and, without hooks, a
  * concurrency group or keep_going, it is called through one call record
  * set up per claimed range (hamr__node_repeat), its scalar values cleared
- * once at the range's end. A push on the pool (push_item, inline in the
- * scalar emits) tests once for what is rare (a new segment, a limit, a
- * stop) and once for an offer or the bound.
+ * once at the range's end; when one list or merging fold gathers that
+ * node's scalar value and nothing else, through a loop shorter still
+ * (run_one_lean), which takes the value from the call record. A push on
+ * the pool (push_item, inline in the scalar emits) tests once for what is
+ * rare (a new segment, a limit, a stop) and once for an offer or the
+ * bound; emits of many items (push_many) write, publish and offer a run
+ * of them at a time, a run as long as a segment and the bound allow.
  *
  * At the end of each item its gathered values leave the frame: a list's
  * value moves into the item's place in its segment, or, for a list of
@@ -938,7 +942,7 @@ static inline __attribute__((always_inline)) size_t run_one_lean(stream *s, ctx 
 	return it;
 }
 
-/* run_one_lean for each gather entry, each its own copy. */
+/* run_one_lean for a packed list and for a fold, each its own copy. */
 static __attribute__((noinline)) size_t run_one_packed(stream *s, ctx *c, hamr_call *call,
                                                        size_t lo, size_t hi)
 {
@@ -968,12 +972,18 @@ static __attribute__((noinline)) size_t run_one(stream *s, ctx *c, size_t lo, si
 	 * by item_start, the node's by its call, which the repeated call's
 	 * conditions let nothing skip): cleared once, after the last item */
 	int later = repeat && s->scalars;
-	int lean = later && !s->items_boxed && s->n_folds + s->n_moves == 1 ?
-	           (s->n_moves && s->moves[0].packed && s->moves[0].src == i ? 1 :
-	            s->n_folds && c->part && s->folds[0].src == i ? 2 : 0) : 0;
+	/* run_one_lean: scalars cleared once (later), and one gather entry
+	 * that takes the node's own value, a packed list or a fold with a
+	 * partial of this consumer's (its steps never take the lock) */
+	size_t (*lean)(stream *, ctx *, hamr_call *, size_t, size_t) = NULL;
+	if (later && s->n_folds + s->n_moves == 1) {
+		if (s->n_moves && s->moves[0].packed && s->moves[0].src == i)
+			lean = run_one_packed;
+		else if (s->n_folds && c->part && s->folds[0].src == i)
+			lean = run_one_folded;
+	}
 	if (lean) {
-		it = lean == 1 ? run_one_packed(s, c, &call, lo, hi) :
-		                 run_one_folded(s, c, &call, lo, hi);
+		it = lean(s, c, &call, lo, hi);
 		item_clear(s, slots);
 		return it;
 	}
@@ -1722,30 +1732,33 @@ static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value
 	return 0;
 }
 
-/* What push_many makes items of: values of `type`, `step` apart from
- * `next` (a range), or the 8 raw bytes of each of raw[0..] (an array). */
+/* What push_many makes items of: values of `type`, one apart from
+ * `next` (a range), or the 8 bytes of each value at raw (an array). */
 typedef struct item_src {
 	hamr_type type;
-	const uint64_t *raw; /* NULL: a range */
+	const unsigned char *raw; /* NULL: a range */
 	int64_t next;
 } item_src;
 
-/* n scalar items of src into the stream, as n push_item calls would put
- * them (the same limits, stops and errors), but a segment's worth at a
- * time: the values written in one pass, published once, the offer and
- * the bound looked at once. A run of items that stays under the bound
- * is as long as the room under it, so the emitting thread still runs
- * claims itself once max_inflight are in flight; sequentially (no
- * bound to keep) the run's items then run at once, in order. */
+/* n scalar items of src into the stream, the items that n push_item
+ * calls would put there, under the same limits and bound, a run of them
+ * at a time: the values written in one pass, published once, the offer
+ * and the bound looked at once. A run ends at a segment's end, at the
+ * limit on items, and at the bound: it is as long as the room under
+ * max_inflight, so the emitting thread runs claims itself at the bound
+ * as push_item's caller does, and sequentially (a bound of 1) each item
+ * still runs as it comes. A stop shows at a run's start and end. */
 static int push_many(stream *s, item_src *src, size_t n)
 {
 	if (s->bpool) { /* a consumer started per item: one at a time */
 		for (; n; n--) {
 			hamr_value v = {.type = src->type};
-			if (src->raw)
-				memcpy(&v.u, src->raw++, sizeof(uint64_t));
-			else
+			if (src->raw) {
+				memcpy(&v.u, src->raw, sizeof(uint64_t));
+				src->raw += sizeof(uint64_t);
+			} else {
 				v.u.i64 = src->next++;
+			}
 			int rc = push_item(s, &v);
 			if (rc)
 				return rc;
@@ -1760,27 +1773,32 @@ static int push_many(stream *s, item_src *src, size_t n)
 			if (rc)
 				return rc;
 		}
+		/* i < s->limit now: push_rare refuses the item at the limit */
 		size_t k = SEG - off;
 		if (k > n)
 			k = n;
 		if (k > s->limit - i)
 			k = s->limit - i;
-		/* under the bound, as push_item keeps it: i - seen_finished are
-		 * in flight, fewer than max_inflight */
-		if (s->concurrent || s->be) {
-			size_t used = i - s->seen_finished;
-			size_t room = used < s->max_inflight ? s->max_inflight - used : 1;
-			if (k > room)
-				k = room;
+		/* the room under the bound: i - finished are in flight, fewer
+		 * than max_inflight (push_then saw to that). An old look at
+		 * `finished` gives less room, and a fresh one is taken when it
+		 * gives less than half: only the pool's push_then looks */
+		size_t used = i - s->seen_finished;
+		if (used >= s->max_inflight / 2) {
+			s->seen_finished = atomic_load_explicit(&s->finished, memory_order_acquire);
+			used = i - s->seen_finished;
 		}
+		size_t room = used < s->max_inflight ? s->max_inflight - used : 1;
+		if (k > room)
+			k = room;
 		hamr_value *dst = &s->cur->v[off];
 		hamr_type t = src->type;
 		if (src->raw) {
 			for (size_t j = 0; j < k; j++) {
-				memcpy(&dst[j].u, &src->raw[j], sizeof(uint64_t));
+				memcpy(&dst[j].u, src->raw + j * sizeof(uint64_t), sizeof(uint64_t));
 				dst[j].type = t;
 			}
-			src->raw += k;
+			src->raw += k * sizeof(uint64_t);
 		} else {
 			int64_t x = src->next;
 			for (size_t j = 0; j < k; j++) {
@@ -2375,9 +2393,11 @@ int hamr_emit_f64(hamr_call *c, double x)
 	return emit_scalar(c, &v);
 }
 
-/* The checks of hamr_emit for n items of `type` from emit_many: 0 when
- * they may go to the stream. */
-static int emit_many_check(hamr_call *c, hamr_type type, const void *xs, size_t n)
+/* hamr_emit's checks for items of `type`, of which `lost` are to come
+ * from a NULL array: 0 when they may go to the stream. They hold for no
+ * items too, so that a node that is not parallelizable, or emits the
+ * wrong type, fails on its first run, not on its first items. */
+static int emit_many_check(hamr_call *c, hamr_type type, size_t lost)
 {
 	if (!c->stream) {
 		hamr_fail(c, "emits items, but is not a parallelizable node");
@@ -2388,8 +2408,8 @@ static int emit_many_check(hamr_call *c, hamr_type type, const void *xs, size_t 
 		          hamr_type_name(c->type));
 		return HAMR_ETYPE;
 	}
-	if (!xs && n) {
-		hamr_fail(c, "emitted %zu items from a NULL array", n);
+	if (lost) {
+		hamr_fail(c, "emitted %zu items from a NULL array", lost);
 		return HAMR_EINVAL;
 	}
 	return 0;
@@ -2397,25 +2417,27 @@ static int emit_many_check(hamr_call *c, hamr_type type, const void *xs, size_t 
 
 int hamr_emit_range(hamr_call *c, int64_t lo, int64_t hi)
 {
-	int rc = emit_many_check(c, HAMR_I64, &lo, 0);
+	int rc = emit_many_check(c, HAMR_I64, 0);
 	if (rc || hi <= lo)
 		return rc;
+	/* the count in uint64_t, exact for any two int64_t; more than a
+	 * size_t holds is more than a block holds (push_rare says so) */
+	uint64_t count = (uint64_t)hi - (uint64_t)lo;
 	item_src src = {.type = HAMR_I64, .next = lo};
-	/* hi - lo in uint64_t: the count of a range of any two int64_t */
-	return push_many(c->stream, &src, (size_t)((uint64_t)hi - (uint64_t)lo));
+	return push_many(c->stream, &src, count > SIZE_MAX ? SIZE_MAX : (size_t)count);
 }
 
 int hamr_emit_i64s(hamr_call *c, const int64_t *xs, size_t n)
 {
-	int rc = emit_many_check(c, HAMR_I64, xs, n);
-	item_src src = {.type = HAMR_I64, .raw = (const uint64_t *)xs};
+	int rc = emit_many_check(c, HAMR_I64, xs ? 0 : n);
+	item_src src = {.type = HAMR_I64, .raw = (const unsigned char *)xs};
 	return rc ? rc : n ? push_many(c->stream, &src, n) : 0;
 }
 
 int hamr_emit_f64s(hamr_call *c, const double *xs, size_t n)
 {
-	int rc = emit_many_check(c, HAMR_F64, xs, n);
-	item_src src = {.type = HAMR_F64, .raw = (const uint64_t *)xs};
+	int rc = emit_many_check(c, HAMR_F64, xs ? 0 : n);
+	item_src src = {.type = HAMR_F64, .raw = (const unsigned char *)xs};
 	return rc ? rc : n ? push_many(c->stream, &src, n) : 0;
 }
 

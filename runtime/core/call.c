@@ -190,7 +190,8 @@ int hamr_ret_value(hamr_call *c, hamr_value *v)
 	return set_result(c, v);
 }
 
-/* hamr_ret_arg but for its common case. */
+/* hamr_ret_arg's other cases: an absent argument, a boxed value, a
+ * type to check or a result already set. */
 static __attribute__((noinline)) int ret_arg_rest(hamr_call *c, size_t i, const hamr_value *a)
 {
 	if (!a || !a->type)
