@@ -896,48 +896,52 @@ static inline __attribute__((always_inline)) size_t run_one_lean(stream *s, ctx 
 	uint32_t i = s->one_node;
 	const fold_rec *fr = &s->folds[0];
 	hamr_value *part = fold ? &c->part[fr->g] : NULL;
-	size_t at = fold ? 0 : s->moves[0].at, off = lo & (SEG - 1);
-	const atomic_bool *halt = &s->r->halt; /* stopped(), its load kept */
-	seg *sg = *seg_ref(s, lo >> SEG_BITS);
-	const hamr_value *item = &sg->v[off];
-	uint64_t *pk = fold ? NULL : &sg->pk[at * sg->stride + off];
+	size_t at = fold ? 0 : s->moves[0].at;
+	/* what the loop reads per item, loaded once: the stop flags'
+	 * places (stopped(), see there), the node's function, and this
+	 * thread's item index */
+	const atomic_bool *abandoned = &s->abandoned, *halt = &s->r->halt;
+	hamr_fn fn = call->node->fn;
+	int64_t *current = &hamr__current_item;
 	size_t it = lo;
-	for (; it < hi; it++, item++, pk += !fold) {
-		/* stopped(s): see there */
-		if (atomic_load_explicit(&s->abandoned, memory_order_relaxed) ||
-		    atomic_load_explicit(halt, memory_order_acquire))
-			break;
-		if ((it & (SEG - 1)) == 0 && it != lo) {
-			sg = *seg_ref(s, it >> SEG_BITS);
-			item = &sg->v[0];
-			pk = fold ? NULL : &sg->pk[at * sg->stride];
-		}
-		x->u = item->u; /* field by field, as in push_item */
+	while (it < hi) { /* a segment at a time */
+		seg *sg = *seg_ref(s, it >> SEG_BITS);
+		size_t off = it & (SEG - 1), end = it - off + SEG < hi ? it - off + SEG : hi;
+		const hamr_value *item = &sg->v[off];
+		uint64_t *pk = fold ? NULL : &sg->pk[at * sg->stride + off];
+		/* every item's type is the node's declared one (a scalar, as
+		 * `later` says): the item slot's is written once */
 		x->type = item->type;
-		hamr__current_item = (int64_t)it;
-		/* hamr__node_repeat, but for the slot's store */
-		call->result.type = NULL;
-		int rc = call->node->fn(call);
-		const hamr_value *v = &call->result;
-		if (__builtin_expect(rc != 0 || v->type == NULL || call->fail_msg != NULL, 0)) {
-			rc = hamr__node_repeat_slow(call, slots, i, rc);
-			v = &slots[i];
-			if (rc == 0 && v->type == NULL)
-				rc = HAMR__SKIPPED;
-		}
-		if (__builtin_expect(rc == 0, 1)) {
-			if (!fold) {
-				memcpy(pk, &v->u, sizeof(uint64_t));
-				continue;
+		for (; it < end; it++, item++, pk += !fold) {
+			if (atomic_load_explicit(abandoned, memory_order_relaxed) ||
+			    atomic_load_explicit(halt, memory_order_acquire))
+				return it;
+			x->u = item->u;
+			*current = (int64_t)it;
+			/* hamr__node_repeat, but for the slot's store */
+			call->result.type = NULL;
+			int rc = fn(call);
+			const hamr_value *v = &call->result;
+			if (__builtin_expect(rc != 0 || v->type == NULL || call->fail_msg != NULL, 0)) {
+				rc = hamr__node_repeat_slow(call, slots, i, rc);
+				v = &slots[i];
+				if (rc == 0 && v->type == NULL)
+					rc = HAMR__SKIPPED;
 			}
-			rc = fr->step(part, v, fr->userdata);
-			c->folded++;
-			if (__builtin_expect(rc == 0, 1))
-				continue;
-			rc = fold_failed(s, fr->g, it, rc);
+			if (__builtin_expect(rc == 0, 1)) {
+				if (!fold) {
+					memcpy(pk, &v->u, sizeof(uint64_t));
+					continue;
+				}
+				rc = fr->step(part, v, fr->userdata);
+				c->folded++;
+				if (__builtin_expect(rc == 0, 1))
+					continue;
+				rc = fold_failed(s, fr->g, it, rc);
+			}
+			stream_add_gap(s, it, it + 1);
+			stream_fail(s, rc);
 		}
-		stream_add_gap(s, it, it + 1);
-		stream_fail(s, rc);
 	}
 	return it;
 }
