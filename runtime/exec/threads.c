@@ -77,8 +77,8 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
  * for its first FIRST_OFFER_NS (a run shorter than that stays on it, at
  * about the sequential executor's price), unless its plan is small, and
  * any worker offers at most once per OFFER_NS of its own running, a
- * piece to each idle worker. It looks before each of a task's first
- * CLOCK_EVERY nodes, then every CLOCK_EVERY nodes, and reads the clock
+ * piece to each idle worker. It looks before a task's nodes 0, 1, 3, 7
+ * and 15 (early_gap), then every CLOCK_EVERY nodes, and reads the clock
  * only when a worker is idle; a look that finds it too early to offer
  * puts the next one where, at the pace of the nodes so far, that time
  * has come, CLOCK_EVERY to CLOCK_MOST nodes on (next_look: a clock read,
@@ -123,6 +123,17 @@ static uint32_t next_look(int64_t spent, uint32_t nodes, int64_t left)
 		return CLOCK_EVERY;
 	int64_t n = left / (spent / nodes + 1);
 	return n < CLOCK_EVERY ? CLOCK_EVERY : n > CLOCK_MOST ? CLOCK_MOST : (uint32_t)n;
+}
+
+/* Nodes to the next look after a look before node `done` (fewer than
+ * CLOCK_EVERY): the looks come before nodes 0, 1, 3, 7 and 15, each gap
+ * twice the last. A long first node still lets the others spread right
+ * after it, and the first 16 of a run of tiny nodes read the clock 5
+ * times, not 16, while another worker is idle (a read is about 25 ns;
+ * bench/RESULTS.md). */
+static inline uint32_t early_gap(uint32_t done)
+{
+	return done + 1;
 }
 
 /* Work of the run is about to leave this worker (a push, a queue): from
@@ -361,13 +372,13 @@ static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 	for (;;) {
 		if (i == UINT32_MAX && (i = take_next(z, &lo, hi)) == UINT32_MAX)
 			break;
-		/* before each of the task's first CLOCK_EVERY nodes, then every
-		 * CLOCK_EVERY, or more while it is too early (offer): a few long
-		 * nodes spread at once, a long run of tiny ones looks at the
-		 * clock now and then */
+		/* before the task's nodes 0, 1, 3, 7 and 15 (early_gap), then
+		 * every CLOCK_EVERY, or more while it is too early (offer): a
+		 * few long nodes spread at once, a long run of tiny ones looks
+		 * at the clock now and then */
 		if (__builtin_expect(!--until_clock, 0)) {
 			uint32_t every = offer(z, &lo, &hi, 1, ran);
-			until_clock = ran < CLOCK_EVERY ? 1 : every;
+			until_clock = ran < CLOCK_EVERY ? early_gap(ran) : every;
 		}
 		/* relaxed: a late view of stop or cancel runs one more node,
 		 * which fail-fast allows (running nodes complete) */
@@ -451,7 +462,7 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 	uint32_t switch_at = hamr__threads_switch_at, t = 0, until_clock = 1;
 	int small = p->n_nodes <= SMALL_PLAN;
 	for (; t < p->n_nodes; t++) {
-		/* before each of the first CLOCK_EVERY nodes, then every
+		/* before nodes 0, 1, 3, 7 and 15 (early_gap), then every
 		 * CLOCK_EVERY, or more while it is too early (next_look, as in
 		 * offer): a first node that runs long lets the others spread
 		 * after it, a small plan spreads at once */
@@ -468,7 +479,7 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 					break;
 				every = next_look(now - (offer_at - FIRST_OFFER_NS), t, offer_at - now);
 			}
-			until_clock = t < CLOCK_EVERY || switch_at != UINT32_MAX ? 1 : every;
+			until_clock = switch_at != UINT32_MAX ? 1 : t < CLOCK_EVERY ? early_gap(t) : every;
 		}
 		/* relaxed: as in run_lazy */
 		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
