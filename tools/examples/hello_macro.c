@@ -61,10 +61,8 @@ HAMR_NODE(hamr_value, spend_zero_mean_unit_variance, (hamr_list, spend_zero_mean
 { return map(over, spend_zero_mean, spend_zero_mean, spend_std_dev); }
 
 HAMR_NODE_RC(numbers, (.kind = HAMR_NODE_PARALLELIZABLE, .type = HAMR_I64))
-{ /* each item emitted runs squared */
-	int rc = 0;
-	for (int64_t i = 1; i <= 1000 && !rc; i++) rc = hamr_emit_i64(call, i);
-	return rc;
+{ /* each item emitted, 1 .. 1000, runs squared */
+	return hamr_emit_range(call, 1, 1001);
 }
 
 HAMR_NODE(int64_t, squared, (int64_t, numbers)) { return numbers * numbers; }

@@ -79,12 +79,9 @@ static int spend_zero_mean_unit_variance(hamr_call *c)
 	return ret_map(c, over, zm, zm, hamr_arg_f64(c, 1));
 }
 
-static int numbers(hamr_call *c)
+static int numbers(hamr_call *c) /* 1 .. 1000 */
 {
-	int rc = 0;
-	for (int64_t i = 1; i <= 1000 && !rc; i++)
-		rc = hamr_emit_i64(c, i);
-	return rc;
+	return hamr_emit_range(c, 1, 1001);
 }
 
 static int squared(hamr_call *c)
