@@ -338,11 +338,13 @@ static void test_limits_and_failures_stop_them(void)
 	done(&f);
 }
 
-/* The bound holds while a run of items goes out: the most items in
- * flight as batches form (the block's stats) is at most max_inflight,
- * which a run as long as a segment would pass. Sequentially only: on the
- * pool the statistic reads `finished` and `published` one after the
- * other, and can count items that finished meanwhile as in flight. */
+/* The bound holds while a run of items goes out, sequentially: there
+ * max_inflight is 1 whatever the options say, and the most items in
+ * flight as batches form (the block's stats) is 1, which a run as long as
+ * a segment would pass. On the pool only the results are checked, under
+ * several bounds: the statistic reads `finished` and `published` one
+ * after the other there, and can count items that finished meanwhile as
+ * in flight. */
 static void test_the_bound_holds_within_a_call(void)
 {
 	hamr_node_def defs[] = {
@@ -399,9 +401,11 @@ static int add_but_1234(hamr_value *acc, const hamr_value *x, void *ud)
 
 static const hamr_fold fold_but_1234 = {HAMR_DEFAULT_I64(0), add_but_1234, sum_step};
 
-/* run_one's shorter loops with what goes wrong in them: a block of one
- * node whose value only a tolerant list gathers, or only a merging fold,
- * under keep_going and fail fast, across segments. */
+/* What goes wrong in a block of one node whose value only a tolerant list
+ * gathers, or only a merging fold, under keep_going and fail fast, across
+ * segments. Fail fast runs them through run_one's shorter loops (keep_going
+ * through the general one: its calls check each input first); so do the
+ * runs of test_recovered_failures_in_the_shorter_loops. */
 static void test_failures_in_the_shorter_loops(void)
 {
 	hamr_node_def defs[] = {
@@ -418,7 +422,8 @@ static void test_failures_in_the_shorter_loops(void)
 	const int64_t n = 2000;
 	int64_t good = 0;
 	for (int64_t x = 0; x < n; x++)
-		good += x % 89 != 7;
+		if (x % 89 != 7)
+			good++;
 	/* keep_going: the list holds every item that did not fail, in order */
 	hamr_run_opts o = *g_opts;
 	o.policy = HAMR_KEEP_GOING;
@@ -428,10 +433,13 @@ static void test_failures_in_the_shorter_loops(void)
 	CHECK_EQ_INT(i64(&f, "kept"), good);
 	CHECK_EQ_INT(hamr_run_error_count(f.r), (size_t)((n - 7 + 88) / 89));
 	done(&f);
-	/* fail fast: the first failure, named with its item */
+	/* fail fast: the first failure, named with its item (sequentially
+	 * item 7; on the pool whichever failed first) */
 	f = run_with(defs, &kept, 1, n, g_opts);
 	CHECK_RC(f.run_rc, HAMR_EFAIL);
 	CHECK_CONTAINS(hamr_errmsg(), "no value for");
+	if (g_opts->executor == HAMR_EXEC_SEQUENTIAL)
+		CHECK_CONTAINS(hamr_errmsg(), "item 7:");
 	done(&f);
 	/* the fold over failing items: they fail the run (fail fast: the
 	 * first; keep_going: each, the fold skipped), items before 1234 */
@@ -458,6 +466,44 @@ static void test_failures_in_the_shorter_loops(void)
 	f = run_with(sound, &folded, 1, 1234, &o);
 	CHECK_OK(f.run_rc);
 	CHECK_EQ_INT(i64(&f, "folded"), 3 * (1233 * 1234 / 2));
+	done(&f);
+}
+
+/* 3x, after a hamr_fail it recovers from when x % 97 == 5. */
+static int f_recovering(hamr_call *c)
+{
+	int64_t x = hamr_arg_i64(c, 0);
+	if (x % 97 == 5)
+		hamr_fail(c, "a hiccup, recovered from");
+	return hamr_ret_i64(c, 3 * x);
+}
+
+/* Items whose node recovers from a failure now and then, gathered only
+ * into a packed list and only by a merging fold, under fail fast: the
+ * shorter loops take those items' values through the slow path, and
+ * every value and the sum come out as without the hiccups. */
+static void test_recovered_failures_in_the_shorter_loops(void)
+{
+	hamr_node_def defs[] = {
+		INPUT_N,
+		{.name = "many", .fn = f_many, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+		 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+		{.name = "thrice", .fn = f_recovering, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("many", HAMR_I64))},
+		{.name = "listed", .fn = f_indices_of_thirds, .type = HAMR_I64,
+		 .kind = HAMR_NODE_COLLECT, .deps = DEPS(HAMR_DEP_COLLECTED("thrice", HAMR_I64))},
+		{.name = "folded", .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
+		 .deps = DEPS(HAMR_DEP_COLLECTED("thrice", HAMR_I64)), .fold = &fold_sum},
+		{0}};
+	const int64_t n = 3000;
+	const char *listed = "listed", *folded = "folded";
+	fixture f = run_with(defs, &listed, 1, n, g_opts);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "listed"), n); /* each value 3x its index */
+	done(&f);
+	f = run_with(defs, &folded, 1, n, g_opts);
+	CHECK_OK(f.run_rc);
+	CHECK_EQ_INT(i64(&f, "folded"), 3 * ((n - 1) * n / 2));
 	done(&f);
 }
 
@@ -506,6 +552,7 @@ static void run_all(void)
 	RUN_TEST(test_limits_and_failures_stop_them);
 	RUN_TEST(test_the_bound_holds_within_a_call);
 	RUN_TEST(test_failures_in_the_shorter_loops);
+	RUN_TEST(test_recovered_failures_in_the_shorter_loops);
 	RUN_TEST(test_ranges_at_the_ends);
 }
 

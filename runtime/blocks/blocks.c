@@ -446,14 +446,22 @@ static inline void release_args(const hamr_plan *p, const hamr__frame *f, uint32
 	}
 }
 
-static inline __attribute__((always_inline)) int stopped(const stream *s)
+/* Whether a stream whose stop flags are these has stopped (stopped(),
+ * and run_one_lean, which loads their places once). */
+static inline __attribute__((always_inline)) int stop_seen(const atomic_bool *abandoned,
+                                                          const atomic_bool *halt)
 {
 	/* relaxed: fail fast and cancel are hints (running items end);
 	 * acquire for halt: what set it (a cancel) is then seen by this
 	 * thread and by whoever syncs with it, when the block tells a
 	 * cancel from a stop by r->cancel (a plain load on x86) */
-	return atomic_load_explicit(&s->abandoned, memory_order_relaxed) ||
-	       atomic_load_explicit(&s->r->halt, memory_order_acquire);
+	return atomic_load_explicit(abandoned, memory_order_relaxed) ||
+	       atomic_load_explicit(halt, memory_order_acquire);
+}
+
+static inline __attribute__((always_inline)) int stopped(const stream *s)
+{
+	return stop_seen(&s->abandoned, &s->r->halt);
 }
 
 static void stream_fail(stream *s, int rc)
@@ -898,23 +906,25 @@ static inline __attribute__((always_inline)) size_t run_one_lean(stream *s, ctx 
 	hamr_value *part = fold ? &c->part[fr->g] : NULL;
 	size_t at = fold ? 0 : s->moves[0].at;
 	/* what the loop reads per item, loaded once: the stop flags'
-	 * places (stopped(), see there), the node's function, and this
-	 * thread's item index */
+	 * places, the node's function, and this thread's item index */
 	const atomic_bool *abandoned = &s->abandoned, *halt = &s->r->halt;
 	hamr_fn fn = call->node->fn;
 	int64_t *current = &hamr__current_item;
 	size_t it = lo;
 	while (it < hi) { /* a segment at a time */
 		seg *sg = *seg_ref(s, it >> SEG_BITS);
-		size_t off = it & (SEG - 1), end = it - off + SEG < hi ? it - off + SEG : hi;
+		size_t off = it & (SEG - 1), seg_end = (it | (SEG - 1)) + 1;
+		size_t end = seg_end < hi ? seg_end : hi;
 		const hamr_value *item = &sg->v[off];
 		uint64_t *pk = fold ? NULL : &sg->pk[at * sg->stride + off];
-		/* every item's type is the node's declared one (a scalar, as
-		 * `later` says): the item slot's is written once */
+		/* every item is of the emitting node's (s->owner's) declared
+		 * type, a scalar (s->scalars, which `later` needs): hamr_emit,
+		 * the scalar emits, emit_many_check and hamr__run_emit's check
+		 * of a returned list refuse any other. So the item slot's type
+		 * is written once */
 		x->type = item->type;
-		for (; it < end; it++, item++, pk += !fold) {
-			if (atomic_load_explicit(abandoned, memory_order_relaxed) ||
-			    atomic_load_explicit(halt, memory_order_acquire))
+		for (; it < end; it++, item++, pk = fold ? NULL : pk + 1) {
+			if (stop_seen(abandoned, halt))
 				return it;
 			x->u = item->u;
 			*current = (int64_t)it;

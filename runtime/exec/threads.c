@@ -77,12 +77,14 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
  * for its first FIRST_OFFER_NS (a run shorter than that stays on it, at
  * about the sequential executor's price), unless its plan is small, and
  * any worker offers at most once per OFFER_NS of its own running, a
- * piece to each idle worker. It looks before a task's nodes 0, 1, 3, 7
- * and 15 (early_gap), then every CLOCK_EVERY nodes, and reads the clock
- * only when a worker is idle; a look that finds it too early to offer
- * puts the next one where, at the pace of the nodes so far, that time
- * has come, CLOCK_EVERY to CLOCK_MOST nodes on (next_look: a clock read,
- * 25 ns, every 16 nodes of 14 ns cost a 1,001-node run 1.5 us at 2
+ * piece to each idle worker. A look reads the clock only when a worker
+ * is idle; one that reads none comes again before the next node among a
+ * task's first CLOCK_EVERY, then CLOCK_EVERY nodes on. A look that finds
+ * it too early to offer puts the next one where, at the pace of the
+ * nodes so far, that time has come (look_gap): among the first
+ * CLOCK_EVERY nodes no further than twice as far as the task has got,
+ * after them CLOCK_EVERY to CLOCK_MOST nodes on (next_look: a clock
+ * read, 25 ns, every 16 nodes of 14 ns cost a 1,001-node run 1.5 us at 2
  * workers, the other worker idle). A node of a microsecond thus fans out
  * at once, a few long ones spread after the first, and a thousand nodes
  * of 20 ns stay on one worker. */
@@ -125,15 +127,23 @@ static uint32_t next_look(int64_t spent, uint32_t nodes, int64_t left)
 	return n < CLOCK_EVERY ? CLOCK_EVERY : n > CLOCK_MOST ? CLOCK_MOST : (uint32_t)n;
 }
 
-/* Nodes to the next look after a look before node `done` (fewer than
- * CLOCK_EVERY): the looks come before nodes 0, 1, 3, 7 and 15, each gap
- * twice the last. A long first node still lets the others spread right
- * after it, and the first 16 of a run of tiny nodes read the clock 5
- * times, not 16, while another worker is idle (a read is about 25 ns;
- * bench/RESULTS.md). */
-static inline uint32_t early_gap(uint32_t done)
+/* Nodes to run before the next look, after a look before a task's node
+ * `done` that found it `left` ns too early to offer, `nodes` nodes having
+ * taken `spent` ns (0, 0, 0: a look that read no clock). Past the first
+ * CLOCK_EVERY nodes, next_look's. Before them, as many as fill `left` at
+ * that pace but at most done + 1, and 1 without a pace: a run of tiny
+ * nodes looks before nodes 0, 1, 3, 7, 15 and 31 (6 clock reads where 17
+ * were, a read about 25 ns: bench/RESULTS.md), a run of long ones before
+ * each while it is too early, and a look that reads no clock (no worker
+ * idle: two loads) comes before the next node. */
+static uint32_t look_gap(int64_t spent, uint32_t nodes, int64_t left, uint32_t done)
 {
-	return done + 1;
+	if (done >= CLOCK_EVERY)
+		return next_look(spent, nodes, left);
+	if (!nodes || spent <= 0 || left <= 0)
+		return 1;
+	int64_t n = left / (spent / nodes + 1);
+	return n < 1 ? 1 : n > (int64_t)done + 1 ? done + 1 : (uint32_t)n;
 }
 
 /* Work of the run is about to leave this worker (a push, a queue): from
@@ -284,12 +294,12 @@ static inline uint32_t node_done(lazy *z, uint32_t i)
 static uint32_t offer(lazy *z, uint32_t *lo, uint32_t *hi, int holding, uint32_t ran)
 {
 	if (!hamr__worker_should_offer(z->w))
-		return CLOCK_EVERY;
+		return look_gap(0, 0, 0, ran);
 	int64_t now = hamr__now_ns();
 	if (now < z->offer_at) {
-		uint32_t gap = z->look_ns ? next_look(now - z->look_ns, ran - z->look_ran,
-		                                      z->offer_at - now) :
-		                            CLOCK_EVERY;
+		uint32_t gap = z->look_ns ? look_gap(now - z->look_ns, ran - z->look_ran,
+		                                     z->offer_at - now, ran) :
+		                            look_gap(0, 0, 0, ran);
 		z->look_ns = now;
 		z->look_ran = ran;
 		return gap;
@@ -327,7 +337,7 @@ static uint32_t offer(lazy *z, uint32_t *lo, uint32_t *hi, int holding, uint32_t
 		}
 		*hi = *lo + (uint32_t)((uint64_t)len * keep / parts);
 	}
-	return CLOCK_EVERY;
+	return look_gap(0, 0, 0, ran);
 }
 
 /* What runs next when no dependent of the node just run can: the newest
@@ -372,14 +382,11 @@ static uint32_t run_lazy(lazy *z, uint32_t lo, uint32_t hi, uint32_t i)
 	for (;;) {
 		if (i == UINT32_MAX && (i = take_next(z, &lo, hi)) == UINT32_MAX)
 			break;
-		/* before the task's nodes 0, 1, 3, 7 and 15 (early_gap), then
-		 * every CLOCK_EVERY, or more while it is too early (offer): a
-		 * few long nodes spread at once, a long run of tiny ones looks
-		 * at the clock now and then */
-		if (__builtin_expect(!--until_clock, 0)) {
-			uint32_t every = offer(z, &lo, &hi, 1, ran);
-			until_clock = ran < CLOCK_EVERY ? early_gap(ran) : every;
-		}
+		/* at gaps that offer (look_gap) says: a few long nodes spread
+		 * at once, a long run of tiny ones looks at the clock now and
+		 * then */
+		if (__builtin_expect(!--until_clock, 0))
+			until_clock = offer(z, &lo, &hi, 1, ran);
 		/* relaxed: a late view of stop or cancel runs one more node,
 		 * which fail-fast allows (running nodes complete) */
 		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
@@ -440,7 +447,7 @@ static void node_task(void *arg)
  * A run of a plain plan (no map blocks, no blocking nodes) starts as the
  * sequential executor does: node after node in the plan's order on the
  * first worker, each argument released by a plain count, no count of
- * pending inputs and no ready set. Every CLOCK_EVERY nodes it looks for
+ * pending inputs and no ready set. Now and then (look_gap) it looks for
  * an idle worker; once one is idle and FIRST_OFFER_NS have passed, it
  * turns lazy at node t: the pending counts of the nodes from t on are
  * set, less the inputs that nodes before t gave them (what each would
@@ -462,24 +469,27 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 	uint32_t switch_at = hamr__threads_switch_at, t = 0, until_clock = 1;
 	int small = p->n_nodes <= SMALL_PLAN;
 	for (; t < p->n_nodes; t++) {
-		/* before nodes 0, 1, 3, 7 and 15 (early_gap), then every
-		 * CLOCK_EVERY, or more while it is too early (next_look, as in
-		 * offer): a first node that runs long lets the others spread
-		 * after it, a small plan spreads at once */
+		/* at the gaps look_gap says, as in offer: a first node that
+		 * runs long lets the others spread after it, a small plan
+		 * spreads at the first look that finds a worker idle (it
+		 * reads no clock, so it looks before each node) */
 		if (__builtin_expect(!--until_clock, 0)) {
-			uint32_t every = CLOCK_EVERY;
+			uint32_t every = look_gap(0, 0, 0, t);
 			if (switch_at != UINT32_MAX) {
 				if (t == switch_at)
 					break;
+				every = 1;
 			} else if (hamr__worker_should_offer(w)) {
 				if (small)
 					break;
 				int64_t now = hamr__now_ns();
 				if (now >= offer_at)
 					break;
-				every = next_look(now - (offer_at - FIRST_OFFER_NS), t, offer_at - now);
+				every = look_gap(now - (offer_at - FIRST_OFFER_NS), t, offer_at - now, t);
+			} else if (small) {
+				every = 1;
 			}
-			until_clock = switch_at != UINT32_MAX ? 1 : t < CLOCK_EVERY ? early_gap(t) : every;
+			until_clock = every;
 		}
 		/* relaxed: as in run_lazy */
 		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
