@@ -258,6 +258,13 @@ struct hamr_plan {
 	hamr__names out_index;  /* output name -> position in out_names */
 	const char *block_node; /* a parallelizable or collect node, or NULL */
 	uint32_t n_blocking;    /* nodes tagged blocking */
+	/* a plain plan's (one scope, no blocking node) positions in its
+	 * order where, the nodes before having run, more than the next one
+	 * is ready: bit t of wide[t / 64]. Where none is, the threads
+	 * executor running in order has nothing to give another worker
+	 * (hamr__plan_next_wide). NULL: not known (other plans, and plans
+	 * made by hamr_backend_plan_create): every position counts */
+	uint64_t *wide;
 	/* concurrency groups (tag concurrency=G:N) */
 	uint32_t n_groups;
 	const char **group_name;
@@ -293,5 +300,24 @@ struct hamr_plan {
 	uint8_t *scope_remote;   /* per scope: hamr_remote_kind from the
 	                          * owner's tag (LOCAL: none) */
 };
+
+/* The first position from t on in p's order where more than one node is
+ * ready (see hamr_plan.wide), or UINT32_MAX: none. t itself when p has
+ * no such record. */
+static inline uint32_t hamr__plan_next_wide(const hamr_plan *p, uint32_t t)
+{
+	if (!p->wide)
+		return t;
+	if (t >= p->n_nodes)
+		return UINT32_MAX;
+	uint32_t k = t / 64;
+	uint64_t bits = p->wide[k] & (~(uint64_t)0 << (t % 64));
+	for (uint32_t last = (p->n_nodes - 1) / 64; !bits && k < last;)
+		bits = p->wide[++k];
+	if (!bits)
+		return UINT32_MAX;
+	uint32_t w = k * 64 + (uint32_t)__builtin_ctzll(bits);
+	return w < p->n_nodes ? w : UINT32_MAX;
+}
 
 #endif

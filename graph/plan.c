@@ -265,6 +265,7 @@ void hamr_plan_destroy(hamr_plan *p)
 	free(p->args);
 	free(p->pending_init);
 	free(p->roots);
+	free(p->wide);
 	free(p->dependents);
 	free(p->consumers);
 	free(p->slot_kind);
@@ -632,6 +633,41 @@ out:
 	return rc;
 }
 
+/* The wide record of a plain plan (hamr_plan.wide). A node v is ready
+ * at positions from first[v] (one past its last input's, 0 for a root)
+ * through v itself; the count of ready nodes at each position is then
+ * a running sum of +1 at first[v] and -1 past v. */
+static int mark_wide(hamr_plan *p)
+{
+	uint32_t n = p->n_nodes;
+	if (p->n_scopes != 1 || p->n_blocking || !n)
+		return 0;
+	uint32_t *first = calloc(n, sizeof *first);
+	int32_t *delta = calloc((size_t)n + 1, sizeof *delta);
+	p->wide = calloc(((size_t)n + 63) / 64, sizeof *p->wide);
+	if (!first || !delta || !p->wide) {
+		free(first);
+		free(delta);
+		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
+	}
+	/* inputs come before their readers, and j rises: the last j seen
+	 * for v is its last input */
+	for (uint32_t j = 0; j < n; j++)
+		for (uint32_t k = 0; k < p->nodes[j].n_dependents; k++)
+			first[p->dependents[p->nodes[j].dep_start + k]] = j + 1;
+	for (uint32_t v = 0; v < n; v++) {
+		delta[first[v]]++;
+		delta[v + 1]--;
+	}
+	int32_t ready = 0;
+	for (uint32_t t = 0; t < n; t++)
+		if ((ready += delta[t]) > 1)
+			p->wide[t / 64] |= (uint64_t)1 << (t % 64);
+	free(first);
+	free(delta);
+	return 0;
+}
+
 /* Compiles the walked nodes: their slots, each node's arguments as slot
  * numbers, and the dependents the executors schedule by. */
 static int compile(hamr_plan *p, const walk *w, uint32_t *slot_of)
@@ -813,7 +849,7 @@ int hamr_plan_create_with(hamr_plan **out, hamr_graph *g, const char *const *out
 		p->out_slots[p->n_outputs++] = s;
 		p->slot_pinned[s] = 1;
 	}
-	if ((rc = hamr__plan_blocks(p, g)))
+	if ((rc = hamr__plan_blocks(p, g)) || (rc = mark_wide(p)))
 		goto out;
 	*out = p;
 	p = NULL;

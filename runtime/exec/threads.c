@@ -480,12 +480,20 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 					break;
 				every = 1;
 			} else if (hamr__worker_should_offer(w)) {
-				if (small)
-					break;
-				int64_t now = hamr__now_ns();
-				if (now >= offer_at)
-					break;
-				every = look_gap(now - (offer_at - FIRST_OFFER_NS), t, offer_at - now, t);
+				int64_t now = small ? 0 : hamr__now_ns();
+				if (small || now >= offer_at) {
+					/* the time has come: turn lazy where another
+					 * node than t is ready, else look again at the
+					 * next such place (none: the rest of the plan
+					 * is a line, nothing to give) */
+					uint32_t wide = hamr__plan_next_wide(p, t);
+					if (wide == t)
+						break;
+					every = wide == UINT32_MAX ? p->n_nodes - t : wide - t;
+				} else {
+					every = look_gap(now - (offer_at - FIRST_OFFER_NS), t,
+					                 offer_at - now, t);
+				}
 			} else if (small) {
 				every = 1;
 			}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+/* A plain plan's record of where, in its order, more than the next node
+ * is ready (hamr_plan.wide), which tells the threads executor running in
+ * order where turning lazy could give another worker something: none in
+ * a line, the fork of a diamond, every root but the last, and, for random
+ * graphs, exactly the positions where a count of ready nodes made by
+ * hand from the plan's inputs says so. */
+#include <hamr.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "graph/graph_internal.h"
+#include "tests/check.h"
+#include "tests/nodes.h"
+
+#define MAX_K 200
+
+static int f_one(hamr_call *c)
+{
+	int64_t s = 1;
+	for (size_t i = 0; i < hamr_arg_count(c); i++)
+		s += hamr_arg_i64(c, i);
+	return hamr_ret_i64(c, s);
+}
+
+/* The plan of nodes n0 .. n(k-1), node i reading the nodes of deps[i]
+ * (lower indices, -1 ended), planned for the last one and every node no
+ * other reads. */
+static hamr_plan *plan_of(int k, const int deps[][4])
+{
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	static char names[MAX_K][16];
+	int read[MAX_K] = {0};
+	for (int i = 0; i < k; i++) {
+		snprintf(names[i], sizeof names[i], "n%d", i);
+		hamr_dep d[5];
+		int nd = 0;
+		for (int j = 0; j < 4 && deps[i][j] >= 0; j++) {
+			d[nd++] = (hamr_dep)HAMR_DEP(names[deps[i][j]], HAMR_I64);
+			read[deps[i][j]] = 1;
+		}
+		d[nd] = (hamr_dep)HAMR_DEPS_END;
+		hamr_node_def def = {.name = names[i], .fn = f_one, .type = HAMR_I64, .deps = d};
+		CHECK_OK(hamr_graph_add_node(g, "m", &def));
+	}
+	const char *outs[MAX_K];
+	size_t n_outs = 0;
+	for (int i = 0; i < k; i++)
+		if (!read[i])
+			outs[n_outs++] = names[i];
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, outs, n_outs, NULL));
+	hamr_graph_destroy(g);
+	return p;
+}
+
+/* Whether position t of p is wide, counted by hand: the nodes from t on
+ * whose computed inputs all come before t. */
+static int wide_by_hand(const hamr_plan *p, uint32_t t)
+{
+	uint32_t ready = 0;
+	for (uint32_t v = t; v < p->n_nodes; v++) {
+		int ok = 1;
+		for (uint32_t u = 0; u < p->n_nodes && ok; u++)
+			for (uint32_t k = 0; k < p->nodes[u].n_dependents; k++)
+				if (p->dependents[p->nodes[u].dep_start + k] == v && u >= t)
+					ok = 0;
+		ready += (uint32_t)ok;
+	}
+	return ready > 1;
+}
+
+/* p's record against the count by hand, and hamr__plan_next_wide
+ * against a scan of it; the wide positions as a bit string. */
+static uint64_t check_plan(const hamr_plan *p)
+{
+	CHECK(p->wide != NULL);
+	uint64_t bits = 0;
+	for (uint32_t t = 0; p->wide && t < p->n_nodes; t++) {
+		int w = (int)(p->wide[t / 64] >> (t % 64) & 1);
+		CHECK_EQ_INT(w, wide_by_hand(p, t));
+		if (w && t < 64)
+			bits |= (uint64_t)1 << t;
+		uint32_t next = UINT32_MAX;
+		for (uint32_t u = t; u < p->n_nodes && next == UINT32_MAX; u++)
+			if (p->wide[u / 64] >> (u % 64) & 1)
+				next = u;
+		CHECK_EQ_INT(hamr__plan_next_wide(p, t), next);
+	}
+	CHECK_EQ_INT(hamr__plan_next_wide(p, p->n_nodes), UINT32_MAX);
+	return bits;
+}
+
+static void test_a_line_a_diamond_and_roots(void)
+{
+	static const int line[5][4] = {{-1}, {0, -1}, {1, -1}, {2, -1}, {3, -1}};
+	hamr_plan *p = plan_of(5, line);
+	CHECK_EQ_INT(check_plan(p), 0); /* never more than the next */
+	hamr_plan_destroy(p);
+	static const int diamond[4][4] = {{-1}, {0, -1}, {0, -1}, {1, 2, -1}};
+	p = plan_of(4, diamond);
+	CHECK_EQ_INT(hamr_plan_node_count(p), 4);
+	CHECK_EQ_INT(check_plan(p), 2); /* both arms, once the fork ran */
+	hamr_plan_destroy(p);
+	static const int roots[4][4] = {{-1}, {-1}, {-1}, {0, 1, 2, -1}};
+	p = plan_of(4, roots);
+	CHECK_EQ_INT(check_plan(p), 3); /* roots left at 0 and 1; at 2 one */
+	hamr_plan_destroy(p);
+	/* a line of 150, then a fork: the first wide position is in the
+	 * third word of the record */
+	static int long_line[153][4];
+	long_line[0][0] = -1;
+	for (int i = 1; i < 151; i++) {
+		long_line[i][0] = i - 1;
+		long_line[i][1] = -1;
+	}
+	long_line[151][0] = 149;
+	long_line[151][1] = -1;
+	long_line[152][0] = 150;
+	long_line[152][1] = 151;
+	long_line[152][2] = -1;
+	p = plan_of(153, (const int(*)[4])long_line);
+	CHECK_EQ_INT(check_plan(p), 0);
+	CHECK_EQ_INT(hamr__plan_next_wide(p, 0), 150);
+	hamr_plan_destroy(p);
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Random graphs of up to 60 nodes and up to 4 inputs each, and one of
+ * 200 nodes (positions past 64, a second word). */
+static void test_random_graphs(void)
+{
+	for (int c = 0; c < 300; c++) {
+		int k = c == 0 ? MAX_K : 2 + (int)(rnd() % 59);
+		static int deps[MAX_K][4];
+		for (int i = 0; i < k; i++) {
+			int nd = i ? (int)(rnd() % 4) : 0, m = 0;
+			for (int j = 0; j < nd; j++) {
+				int d = (int)(rnd() % (uint64_t)i);
+				int dup = 0;
+				for (int q = 0; q < m; q++)
+					dup |= deps[i][q] == d;
+				if (!dup)
+					deps[i][m++] = d;
+			}
+			if (m < 4)
+				deps[i][m] = -1;
+		}
+		hamr_plan *p = plan_of(k, (const int(*)[4])deps);
+		check_plan(p);
+		hamr_plan_destroy(p);
+	}
+}
+
+int main(void)
+{
+	RUN_TEST(test_a_line_a_diamond_and_roots);
+	RUN_TEST(test_random_graphs);
+	TEST_EXIT();
+}
