@@ -452,9 +452,13 @@ static void node_task(void *arg)
  * turns lazy at node t: the pending counts of the nodes from t on are
  * set, less the inputs that nodes before t gave them (what each would
  * have counted as it finished), which makes ready the nodes they alone
- * waited for; the roots from t on become the range. So a graph of tiny
- * nodes costs what the sequential executor costs while one worker is
- * all there is, and spreads once another is free. */
+ * waited for; the roots from t on become the range. It turns only where
+ * another node than t is ready (the plan's wide record): where t is the
+ * only one, lazy running would have nothing to give either, and only
+ * its costs, so it looks again where the plan next widens, or, in a
+ * line to the end, never. So a graph of tiny nodes costs what the
+ * sequential executor costs while one worker is all there is, and
+ * spreads once another is free and there is something to spread. */
 uint32_t hamr__threads_switch_at = UINT32_MAX;
 
 static int starts_in_order(const hamr_plan *p)
