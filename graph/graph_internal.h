@@ -260,10 +260,13 @@ struct hamr_plan {
 	uint32_t n_blocking;    /* nodes tagged blocking */
 	/* a plain plan's (one scope, no blocking node) positions in its
 	 * order where, the nodes before having run, more than the next one
-	 * is ready: bit t of wide[t / 64]. Where none is, the threads
-	 * executor running in order has nothing to give another worker
-	 * (hamr__plan_next_wide). NULL: not known (other plans, and plans
-	 * made by hamr_backend_plan_create): every position counts */
+	 * is ready: bit t % 64 of wide[t / 64]. Where only the next is, the
+	 * threads executor running in order has nothing to give another
+	 * worker (hamr__plan_next_wide). Roots count as ready from position
+	 * 0, so a plan is wide up to its last root: a line that also reads
+	 * roots placed along it is wide nearly everywhere. NULL: not known
+	 * (other plans, and plans made by hamr_backend_plan_create): every
+	 * position counts */
 	uint64_t *wide;
 	/* concurrency groups (tag concurrency=G:N) */
 	uint32_t n_groups;

@@ -634,36 +634,36 @@ out:
 }
 
 /* The wide record of a plain plan (hamr_plan.wide). A node v is ready
- * at positions from first[v] (one past its last input's, 0 for a root)
- * through v itself; the count of ready nodes at each position is then
- * a running sum of +1 at first[v] and -1 past v. */
+ * at positions from one past its last computed argument's (0 for a
+ * root) through v itself; the count of ready nodes at each position is
+ * then a running sum of +1 where v turns ready and -1 past v. One pass
+ * over each node's arguments, in order. */
 static int mark_wide(hamr_plan *p)
 {
 	uint32_t n = p->n_nodes;
 	if (p->n_scopes != 1 || p->n_blocking || !n)
 		return 0;
-	uint32_t *first = calloc(n, sizeof *first);
 	int32_t *delta = calloc((size_t)n + 1, sizeof *delta);
 	p->wide = calloc(((size_t)n + 63) / 64, sizeof *p->wide);
-	if (!first || !delta || !p->wide) {
-		free(first);
+	if (!delta || !p->wide) {
 		free(delta);
 		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 	}
-	/* inputs come before their readers, and j rises: the last j seen
-	 * for v is its last input */
-	for (uint32_t j = 0; j < n; j++)
-		for (uint32_t k = 0; k < p->nodes[j].n_dependents; k++)
-			first[p->dependents[p->nodes[j].dep_start + k]] = j + 1;
 	for (uint32_t v = 0; v < n; v++) {
-		delta[first[v]]++;
+		const hamr__pnode *pn = &p->nodes[v];
+		uint32_t first = 0; /* computed nodes are slots 0 .. n-1 */
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t slot = p->args[pn->arg_start + k];
+			if (slot >= 0 && (uint32_t)slot < n && (uint32_t)slot + 1 > first)
+				first = (uint32_t)slot + 1;
+		}
+		delta[first]++;
 		delta[v + 1]--;
 	}
 	int32_t ready = 0;
 	for (uint32_t t = 0; t < n; t++)
 		if ((ready += delta[t]) > 1)
 			p->wide[t / 64] |= (uint64_t)1 << (t % 64);
-	free(first);
 	free(delta);
 	return 0;
 }

@@ -2,16 +2,18 @@
 /* A plain plan's record of where, in its order, more than the next node
  * is ready (hamr_plan.wide), which tells the threads executor running in
  * order where turning lazy could give another worker something: none in
- * a line, the fork of a diamond, every root but the last, and, for random
- * graphs, exactly the positions where a count of ready nodes made by
- * hand from the plan's inputs says so. */
+ * a line, the fork of a diamond, every root but the last, a line defined
+ * readers first (planned in the walk's order) and reading a given value,
+ * and, for random graphs, exactly the positions where a count of ready
+ * nodes made by hand from the plan's dependents (mark_wide reads the
+ * arguments) says so; no record for plans with a blocking node or a map
+ * block. */
 #include <hamr.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "graph/graph_internal.h"
 #include "tests/check.h"
-#include "tests/nodes.h"
 
 #define MAX_K 200
 
@@ -52,6 +54,10 @@ static hamr_plan *plan_of(int k, const int deps[][4])
 	hamr_plan *p = NULL;
 	CHECK_OK(hamr_plan_create(&p, g, outs, n_outs, NULL));
 	hamr_graph_destroy(g);
+	if (!p) { /* no plan to look at: report and stop */
+		fprintf(stderr, "%d check(s) failed\n", check_failures);
+		exit(1);
+	}
 	return p;
 }
 
@@ -126,6 +132,70 @@ static void test_a_line_a_diamond_and_roots(void)
 	hamr_plan_destroy(p);
 }
 
+static int f_items(hamr_call *c)
+{
+	return hamr_emit_range(c, 0, 3);
+}
+
+/* A line defined readers first (the plan takes the walk's order), its
+ * first node reading a given value, which is no computed input: a root.
+ * Then plans that have no record: one with a blocking node, one with a
+ * map block. */
+static void test_walk_order_given_values_and_no_record(void)
+{
+	hamr_graph *g = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_input(g, "x", HAMR_I64));
+	for (int i = 5; i >= 0; i--) {
+		char name[8], dep[8];
+		snprintf(name, sizeof name, "r%d", i);
+		snprintf(dep, sizeof dep, i ? "r%d" : "x", i - 1);
+		hamr_dep d[2] = {HAMR_DEP(dep, HAMR_I64), HAMR_DEPS_END};
+		hamr_node_def def = {.name = name, .fn = f_one, .type = HAMR_I64, .deps = d};
+		CHECK_OK(hamr_graph_add_node(g, "m", &def));
+	}
+	hamr_values *in = NULL;
+	CHECK_OK(hamr_values_create(&in));
+	CHECK_OK(hamr_values_set_i64(in, "x", 1));
+	const char *out = "r5";
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, in));
+	if (p) {
+		CHECK_EQ_INT(hamr_plan_node_count(p), 6);
+		CHECK_EQ_INT(check_plan(p), 0);
+		CHECK_EQ_INT(hamr__plan_next_wide(p, 0), UINT32_MAX);
+	}
+	hamr_plan_destroy(p);
+	hamr_values_destroy(in);
+	hamr_graph_destroy(g);
+	/* a blocking node: no record */
+	hamr_node_def io = {.name = "io", .fn = f_one, .type = HAMR_I64,
+	                    .tags = (const hamr_tag[]){{"blocking", "true"}, {NULL, NULL}}};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_node(g, "m", &io));
+	out = "io";
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
+	CHECK(p && p->wide == NULL);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+	/* a map block: no record */
+	const hamr_dep d_x[] = {HAMR_DEP("items", HAMR_I64), HAMR_DEPS_END};
+	const hamr_dep d_l[] = {HAMR_DEP_COLLECTED("one", HAMR_I64), HAMR_DEPS_END};
+	const hamr_node_def defs[] = {
+		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE},
+		{.name = "one", .fn = f_one, .type = HAMR_I64, .deps = d_x},
+		{.name = "all", .fn = f_one, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .deps = d_l},
+		{0}};
+	hamr_module m = {"blocks", defs};
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	out = "all";
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
+	CHECK(p && p->wide == NULL);
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
 static uint64_t rnd(void)
@@ -136,8 +206,8 @@ static uint64_t rnd(void)
 	return rng;
 }
 
-/* Random graphs of up to 60 nodes and up to 4 inputs each, and one of
- * 200 nodes (positions past 64, a second word). */
+/* Random graphs of up to 60 nodes and up to 3 inputs each, and one of
+ * 200 nodes (a record of four words). */
 static void test_random_graphs(void)
 {
 	for (int c = 0; c < 300; c++) {
@@ -165,6 +235,7 @@ static void test_random_graphs(void)
 int main(void)
 {
 	RUN_TEST(test_a_line_a_diamond_and_roots);
+	RUN_TEST(test_walk_order_given_values_and_no_record);
 	RUN_TEST(test_random_graphs);
 	TEST_EXIT();
 }

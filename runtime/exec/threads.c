@@ -5,7 +5,8 @@
  * plain plan (no map blocks, no blocking nodes) that job first runs the
  * nodes in the plan's order, as the sequential executor does, with plain
  * counts and no scheduling at all (in_order below), and turns lazy only
- * once another worker is idle and the run has gone on for a while.
+ * once another worker is idle and the run has gone on for a while, and
+ * only where the plan widens (more than the next node ready).
  *
  * Lazy: each plan node has a task record in the run (no allocation per
  * node) and a counter of the computed inputs it still waits for. A worker
@@ -475,8 +476,8 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 	for (; t < p->n_nodes; t++) {
 		/* at the gaps look_gap says, as in offer: a first node that
 		 * runs long lets the others spread after it, a small plan
-		 * spreads at the first look that finds a worker idle (it
-		 * reads no clock, so it looks before each node) */
+		 * spreads at the first look that finds a worker idle where it
+		 * is wide (it reads no clock, so it looks before each node) */
 		if (__builtin_expect(!--until_clock, 0)) {
 			uint32_t every = look_gap(0, 0, 0, t);
 			if (switch_at != UINT32_MAX) {
