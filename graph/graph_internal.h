@@ -268,6 +268,9 @@ struct hamr_plan {
 	 * (other plans, and plans made by hamr_backend_plan_create): every
 	 * position counts */
 	uint64_t *wide;
+	/* the same where at least HAMR__BROAD nodes are ready (a part of the
+	 * same allocation, past wide's words; NULL with wide) */
+	uint64_t *broad;
 	/* concurrency groups (tag concurrency=G:N) */
 	uint32_t n_groups;
 	const char **group_name;
@@ -304,23 +307,37 @@ struct hamr_plan {
 	                          * owner's tag (LOCAL: none) */
 };
 
+/* Ready nodes from which a plain plan's position is broad. */
+#define HAMR__BROAD 4
+
+/* The first position from t on of a record of n positions (p->wide or
+ * p->broad) whose bit is set, or UINT32_MAX: none. */
+static inline uint32_t hamr__plan_next_set(const uint64_t *bits, uint32_t n, uint32_t t)
+{
+	if (t >= n)
+		return UINT32_MAX;
+	uint32_t k = t / 64;
+	uint64_t w = bits[k] & (~(uint64_t)0 << (t % 64));
+	for (uint32_t last = (n - 1) / 64; !w && k < last;)
+		w = bits[++k];
+	if (!w)
+		return UINT32_MAX;
+	uint32_t at = k * 64 + (uint32_t)__builtin_ctzll(w);
+	return at < n ? at : UINT32_MAX;
+}
+
 /* The first position from t on in p's order where more than one node is
  * ready (see hamr_plan.wide), or UINT32_MAX: none. t itself when p has
  * no such record. */
 static inline uint32_t hamr__plan_next_wide(const hamr_plan *p, uint32_t t)
 {
-	if (!p->wide)
-		return t;
-	if (t >= p->n_nodes)
-		return UINT32_MAX;
-	uint32_t k = t / 64;
-	uint64_t bits = p->wide[k] & (~(uint64_t)0 << (t % 64));
-	for (uint32_t last = (p->n_nodes - 1) / 64; !bits && k < last;)
-		bits = p->wide[++k];
-	if (!bits)
-		return UINT32_MAX;
-	uint32_t w = k * 64 + (uint32_t)__builtin_ctzll(bits);
-	return w < p->n_nodes ? w : UINT32_MAX;
+	return p->wide ? hamr__plan_next_set(p->wide, p->n_nodes, t) : t;
+}
+
+/* The same where at least HAMR__BROAD nodes are ready. */
+static inline uint32_t hamr__plan_next_broad(const hamr_plan *p, uint32_t t)
+{
+	return p->broad ? hamr__plan_next_set(p->broad, p->n_nodes, t) : t;
 }
 
 #endif

@@ -633,7 +633,7 @@ out:
 	return rc;
 }
 
-/* The wide record of a plain plan (hamr_plan.wide). A node v is ready
+/* The wide and broad records of a plain plan (hamr_plan.wide, .broad). A node v is ready
  * at positions from one past its last computed argument's (0 for a
  * root) through v itself; the count of ready nodes at each position is
  * then a running sum of +1 where v turns ready and -1 past v. One pass
@@ -644,7 +644,8 @@ static int mark_wide(hamr_plan *p)
 	if (p->n_scopes != 1 || p->n_blocking || !n)
 		return 0;
 	int32_t *delta = calloc((size_t)n + 1, sizeof *delta);
-	p->wide = calloc(((size_t)n + 63) / 64, sizeof *p->wide);
+	size_t words = ((size_t)n + 63) / 64;
+	p->wide = calloc(2 * words, sizeof *p->wide);
 	if (!delta || !p->wide) {
 		free(delta);
 		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
@@ -660,10 +661,15 @@ static int mark_wide(hamr_plan *p)
 		delta[first]++;
 		delta[v + 1]--;
 	}
+	p->broad = p->wide + words;
 	int32_t ready = 0;
-	for (uint32_t t = 0; t < n; t++)
-		if ((ready += delta[t]) > 1)
+	for (uint32_t t = 0; t < n; t++) {
+		ready += delta[t];
+		if (ready > 1)
 			p->wide[t / 64] |= (uint64_t)1 << (t % 64);
+		if (ready >= HAMR__BROAD)
+			p->broad[t / 64] |= (uint64_t)1 << (t % 64);
+	}
 	free(delta);
 	return 0;
 }

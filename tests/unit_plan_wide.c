@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* A plain plan's record of where, in its order, more than the next node
- * is ready (hamr_plan.wide), which tells the threads executor running in
+/* A plain plan's records of where, in its order, more than the next node
+ * is ready (hamr_plan.wide), and at least HAMR__BROAD (.broad), which tells the threads executor running in
  * order where turning lazy could give another worker something: none in
  * a line, the fork of a diamond, every root but the last, a line defined
  * readers first (planned in the walk's order) and reading a given value,
@@ -61,9 +61,9 @@ static hamr_plan *plan_of(int k, const int deps[][4])
 	return p;
 }
 
-/* Whether position t of p is wide, counted by hand: the nodes from t on
- * whose computed inputs all come before t. */
-static int wide_by_hand(const hamr_plan *p, uint32_t t)
+/* The nodes ready at position t of p, counted by hand: the nodes from t
+ * on whose computed inputs all come before t. */
+static uint32_t ready_by_hand(const hamr_plan *p, uint32_t t)
 {
 	uint32_t ready = 0;
 	for (uint32_t v = t; v < p->n_nodes; v++) {
@@ -74,25 +74,34 @@ static int wide_by_hand(const hamr_plan *p, uint32_t t)
 					ok = 0;
 		ready += (uint32_t)ok;
 	}
-	return ready > 1;
+	return ready;
 }
 
-/* p's record against the count by hand, and hamr__plan_next_wide
- * against a scan of it; the wide positions as a bit string. */
+/* The first position from t on whose bit is set in a record, by a scan. */
+static uint32_t next_by_scan(const uint64_t *bits, uint32_t n, uint32_t t)
+{
+	for (uint32_t u = t; u < n; u++)
+		if (bits[u / 64] >> (u % 64) & 1)
+			return u;
+	return UINT32_MAX;
+}
+
+/* p's records against the count by hand (wide: more than one ready;
+ * broad: HAMR__BROAD or more), and hamr__plan_next_wide and _broad
+ * against scans of them; the wide positions as a bit string. */
 static uint64_t check_plan(const hamr_plan *p)
 {
-	CHECK(p->wide != NULL);
+	CHECK(p->wide != NULL && p->broad != NULL);
 	uint64_t bits = 0;
-	for (uint32_t t = 0; p->wide && t < p->n_nodes; t++) {
+	for (uint32_t t = 0; p->wide && p->broad && t < p->n_nodes; t++) {
+		uint32_t ready = ready_by_hand(p, t);
 		int w = (int)(p->wide[t / 64] >> (t % 64) & 1);
-		CHECK_EQ_INT(w, wide_by_hand(p, t));
+		CHECK_EQ_INT(w, ready > 1);
+		CHECK_EQ_INT((int)(p->broad[t / 64] >> (t % 64) & 1), ready >= HAMR__BROAD);
 		if (w && t < 64)
 			bits |= (uint64_t)1 << t;
-		uint32_t next = UINT32_MAX;
-		for (uint32_t u = t; u < p->n_nodes && next == UINT32_MAX; u++)
-			if (p->wide[u / 64] >> (u % 64) & 1)
-				next = u;
-		CHECK_EQ_INT(hamr__plan_next_wide(p, t), next);
+		CHECK_EQ_INT(hamr__plan_next_wide(p, t), next_by_scan(p->wide, p->n_nodes, t));
+		CHECK_EQ_INT(hamr__plan_next_broad(p, t), next_by_scan(p->broad, p->n_nodes, t));
 	}
 	CHECK_EQ_INT(hamr__plan_next_wide(p, p->n_nodes), UINT32_MAX);
 	return bits;
@@ -112,6 +121,13 @@ static void test_a_line_a_diamond_and_roots(void)
 	static const int roots[4][4] = {{-1}, {-1}, {-1}, {0, 1, 2, -1}};
 	p = plan_of(4, roots);
 	CHECK_EQ_INT(check_plan(p), 3); /* roots left at 0 and 1; at 2 one */
+	CHECK_EQ_INT(hamr__plan_next_broad(p, 0), UINT32_MAX); /* 3 at most */
+	hamr_plan_destroy(p);
+	static const int five[6][4] = {{-1}, {-1}, {-1}, {-1}, {-1}, {0, 1, 2, 3}};
+	p = plan_of(6, five); /* n5 reads 4 of the 5 roots; n4 is an output */
+	check_plan(p);
+	CHECK_EQ_INT(hamr__plan_next_broad(p, 0), 0);
+	CHECK_EQ_INT(hamr__plan_next_broad(p, 2), UINT32_MAX);
 	hamr_plan_destroy(p);
 	/* a line of 150, then a fork: the first wide position is in the
 	 * third word of the record */
