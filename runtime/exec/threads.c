@@ -465,7 +465,9 @@ static void node_task(void *arg)
  * another node than t is ready (the plan's wide record): where t is the
  * only one, lazy running would have nothing to give either, and only
  * its costs, so it looks again where the plan next widens, or, in a
- * line to the end, never. So a graph of tiny nodes costs what the
+ * line to the end, never. Where fewer than HAMR__BROAD are ready (the
+ * broad record), it turns only for slow nodes (SLOW_NODE_NS): fast ones
+ * would pass between the workers one by one. So a graph of tiny nodes costs what the
  * sequential executor costs while one worker is all there is, and
  * spreads once another is free and there is something to spread. */
 uint32_t hamr__threads_switch_at = UINT32_MAX;
