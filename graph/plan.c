@@ -633,11 +633,11 @@ out:
 	return rc;
 }
 
-/* The wide and broad records of a plain plan (hamr_plan.wide, .broad). A node v is ready
- * at positions from one past its last computed argument's (0 for a
- * root) through v itself; the count of ready nodes at each position is
- * then a running sum of +1 where v turns ready and -1 past v. One pass
- * over each node's arguments, in order. */
+/* The wide and broad records of a plain plan (hamr_plan.wide, .broad). A
+ * node v is ready at positions from one past its last computed
+ * argument's (0 for a root) through v itself; the count of ready nodes
+ * at each position is then a running sum of +1 where v turns ready and
+ * -1 past v. One pass over each node's arguments, in order. */
 static int mark_wide(hamr_plan *p)
 {
 	uint32_t n = p->n_nodes;
@@ -650,6 +650,7 @@ static int mark_wide(hamr_plan *p)
 		free(delta);
 		return hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 	}
+	p->broad = p->wide + words;
 	for (uint32_t v = 0; v < n; v++) {
 		const hamr__pnode *pn = &p->nodes[v];
 		uint32_t first = 0; /* computed nodes are slots 0 .. n-1 */
@@ -661,7 +662,6 @@ static int mark_wide(hamr_plan *p)
 		delta[first]++;
 		delta[v + 1]--;
 	}
-	p->broad = p->wide + words;
 	int32_t ready = 0;
 	for (uint32_t t = 0; t < n; t++) {
 		ready += delta[t];

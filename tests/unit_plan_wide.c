@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* A plain plan's records of where, in its order, more than the next node
- * is ready (hamr_plan.wide), and at least HAMR__BROAD (.broad), which tells the threads executor running in
- * order where turning lazy could give another worker something: none in
- * a line, the fork of a diamond, every root but the last, a line defined
- * readers first (planned in the walk's order) and reading a given value,
- * and, for random graphs, exactly the positions where a count of ready
- * nodes made by hand from the plan's dependents (mark_wide reads the
- * arguments) says so; no record for plans with a blocking node or a map
- * block. */
+ * is ready (hamr_plan.wide) and at least HAMR__BROAD are (.broad), which
+ * tell the threads executor running in order where turning lazy could
+ * give another worker something: none in a line, the fork of a diamond,
+ * every root but the last, five roots (broad at the first two places), a
+ * line defined readers first (planned in the walk's order) and reading a
+ * given value, and, for random graphs, exactly the positions where a
+ * count of ready nodes made by hand from the plan's dependents (mark_wide
+ * reads the arguments) says so; no records for plans with a blocking
+ * node or a map block. */
 #include <hamr.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,7 @@ static uint64_t check_plan(const hamr_plan *p)
 		CHECK_EQ_INT(hamr__plan_next_broad(p, t), next_by_scan(p->broad, p->n_nodes, t));
 	}
 	CHECK_EQ_INT(hamr__plan_next_wide(p, p->n_nodes), UINT32_MAX);
+	CHECK_EQ_INT(hamr__plan_next_broad(p, p->n_nodes), UINT32_MAX);
 	return bits;
 }
 
@@ -191,7 +193,9 @@ static void test_walk_order_given_values_and_no_record(void)
 	CHECK_OK(hamr_graph_add_node(g, "m", &io));
 	out = "io";
 	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
-	CHECK(p && p->wide == NULL);
+	CHECK(p && p->wide == NULL && p->broad == NULL);
+	if (p)
+		CHECK_EQ_INT(hamr__plan_next_broad(p, 0), 0);
 	hamr_plan_destroy(p);
 	hamr_graph_destroy(g);
 	/* a map block: no record */
@@ -207,7 +211,9 @@ static void test_walk_order_given_values_and_no_record(void)
 	CHECK_OK(hamr_graph_add_module(g, &m));
 	out = "all";
 	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
-	CHECK(p && p->wide == NULL);
+	CHECK(p && p->wide == NULL && p->broad == NULL);
+	if (p)
+		CHECK_EQ_INT(hamr__plan_next_broad(p, 0), 0);
 	hamr_plan_destroy(p);
 	hamr_graph_destroy(g);
 }

@@ -6,7 +6,8 @@
  * nodes in the plan's order, as the sequential executor does, with plain
  * counts and no scheduling at all (in_order below), and turns lazy only
  * once another worker is idle and the run has gone on for a while, and
- * only where the plan widens (more than the next node ready).
+ * only where the plan widens (more than the next node ready; a few only
+ * for slow nodes).
  *
  * Lazy: each plan node has a task record in the run (no allocation per
  * node) and a counter of the computed inputs it still waits for. A worker
@@ -98,11 +99,14 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
 #define CLOCK_EVERY 16
 #define CLOCK_MOST 64
 /* An in-order run where fewer than HAMR__BROAD nodes are ready turns lazy
- * only for nodes of at least SLOW_NODE_NS on average so far; else it
- * looks again NARROW_LOOK nodes on (a 512 x 512 wavefront of 12 ns nodes,
- * two nodes ready at every place in its row order, ran 1.0 to 1.4 times
- * slower at 2 workers than at 1 when it turned lazy; 1 us nodes of the
- * same shape run 1.9 times faster) */
+ * only for nodes of at least SLOW_NODE_NS on average since its last look
+ * (or its start); else it looks again NARROW_LOOK nodes on (a 512 x 512
+ * wavefront of 12 ns nodes, two nodes ready at every place in its row
+ * order, ran 1.04 to 1.5 times slower at 2 workers than at 1 when it
+ * turned lazy; 1 us nodes of the same shape run 1.7 to 1.95 times
+ * faster: bench/RESULTS.md). A node count, not a time: nodes that turn
+ * slow are seen up to NARROW_LOOK of them late (at 12 ns a node, a look
+ * each 12 us) */
 #define SLOW_NODE_NS 250
 #define NARROW_LOOK 1024
 
@@ -482,8 +486,14 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 	const hamr_plan *p = r->plan;
 	int64_t offer_at = hamr__now_ns() + FIRST_OFFER_NS;
 	uint32_t switch_at = hamr__threads_switch_at, t = 0, until_clock = 1;
-	int64_t broad = -1; /* the first broad place from the last look that
-	                     * found one on (UINT32_MAX: none); -1: none found */
+	int64_t broad = -1; /* the first broad place from the last search on
+	                     * (UINT32_MAX: none); -1: not searched yet */
+	/* where the pace of the nodes is measured from: the run's start, then
+	 * each look that found the plan narrow and the nodes fast, so that
+	 * nodes that turn slow after a long fast stretch show at the next
+	 * look (an average since the start would hide them) */
+	int64_t paced_at = offer_at - FIRST_OFFER_NS;
+	uint32_t paced_t = 0;
 	int small = p->n_nodes <= SMALL_PLAN;
 	for (; t < p->n_nodes; t++) {
 		/* at the gaps look_gap says, as in offer: a first node that
@@ -500,9 +510,11 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 				int64_t now = small ? 0 : hamr__now_ns();
 				if (small || now >= offer_at) {
 					/* the time has come: turn lazy where another
-					 * node than t is ready, else look again at the
-					 * next such place (none: the rest of the plan
-					 * is a line, nothing to give) */
+					 * node than t is ready and either HAMR__BROAD
+					 * are or the nodes since the last such look ran
+					 * slow; else look again at the next wide place
+					 * (none: the rest of the plan is a line,
+					 * nothing to give) */
 					uint32_t wide = hamr__plan_next_wide(p, t);
 					/* the next broad place, found once for the
 					 * places before it (a scan to the end where
@@ -510,8 +522,8 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 					if (broad < (int64_t)t)
 						broad = hamr__plan_next_broad(p, t);
 					if (wide == t && (small || broad == (int64_t)t ||
-					                  now - (offer_at - FIRST_OFFER_NS) >=
-					                          (int64_t)t * SLOW_NODE_NS))
+					                  now - paced_at >=
+					                          (int64_t)(t - paced_t) * SLOW_NODE_NS))
 						break;
 					/* a few ready (fewer than HAMR__BROAD) of
 					 * nodes that run fast: lazily they would pass
@@ -522,6 +534,8 @@ static uint32_t in_order(hamr_run *r, hamr__worker *w)
 					if (wide == t) {
 						every = broad - (int64_t)t < NARROW_LOOK ?
 						        (uint32_t)(broad - (int64_t)t) : NARROW_LOOK;
+						paced_at = now; /* the pace from here on */
+						paced_t = t;
 					} else {
 						every = wide == UINT32_MAX ? p->n_nodes - t : wide - t;
 					}
