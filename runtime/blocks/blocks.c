@@ -2364,23 +2364,32 @@ int hamr__run_scope(hamr_run *r, int32_t sc, const hamr__frame *f)
 
 /* ---- the node that emits ------------------------------------------------- */
 
+/* The checks of every emit: c's node is parallelizable, and items of
+ * `type` are its declared ones. 0, or the error, its message recorded. */
+static int emit_check(hamr_call *c, hamr_type type)
+{
+	if (!c->stream) {
+		hamr_fail(c, "emits items, but is not a parallelizable node");
+		return HAMR_ESTATE;
+	}
+	if (c->type && c->type != type) {
+		hamr_fail(c, "emitted %s, but its items are declared %s", hamr_type_name(type),
+		          hamr_type_name(c->type));
+		return HAMR_ETYPE;
+	}
+	return 0;
+}
+
 int hamr_emit(hamr_call *c, hamr_value *v)
 {
 	if (!v || !v->type) {
 		hamr_fail(c, "emitted an empty value");
 		return HAMR_EINVAL;
 	}
-	if (!c->stream) {
+	int rc = emit_check(c, v->type);
+	if (rc) {
 		hamr_value_clear(v);
-		hamr_fail(c, "emits items, but is not a parallelizable node");
-		return HAMR_ESTATE;
-	}
-	if (c->type && v->type != c->type) {
-		hamr_type got = v->type;
-		hamr_value_clear(v);
-		hamr_fail(c, "emitted %s, but its items are declared %s",
-		          hamr_type_name(got), hamr_type_name(c->type));
-		return HAMR_ETYPE;
+		return rc;
 	}
 	return hamr__stream_push(c->stream, v); /* its failure: see hamr__run_emit */
 }
@@ -2407,21 +2416,15 @@ int hamr_emit_f64(hamr_call *c, double x)
 	return emit_scalar(c, &v);
 }
 
-/* hamr_emit's checks for items of `type`, of which `lost` are to come
- * from a NULL array: 0 when they may go to the stream. They hold for no
- * items too, so that a node that is not parallelizable, or emits the
- * wrong type, fails on its first run, not on its first items. */
+/* emit_check for items of `type`, of which `lost` are to come from a
+ * NULL array: 0 when they may go to the stream. It holds for no items
+ * too, so that a node that is not parallelizable, or emits the wrong
+ * type, fails on its first run, not on its first items. */
 static int emit_many_check(hamr_call *c, hamr_type type, size_t lost)
 {
-	if (!c->stream) {
-		hamr_fail(c, "emits items, but is not a parallelizable node");
-		return HAMR_ESTATE;
-	}
-	if (c->type && c->type != type) {
-		hamr_fail(c, "emitted %s, but its items are declared %s", hamr_type_name(type),
-		          hamr_type_name(c->type));
-		return HAMR_ETYPE;
-	}
+	int rc = emit_check(c, type);
+	if (rc)
+		return rc;
 	if (lost) {
 		hamr_fail(c, "emitted %zu items from a NULL array", lost);
 		return HAMR_EINVAL;
