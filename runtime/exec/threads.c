@@ -85,7 +85,7 @@ static void push_task(hamr_run *r, hamr__worker *w, uint32_t d, uint32_t i, uint
  * it too early to offer puts the next one where, at the pace of the
  * nodes so far, that time has come (look_gap): among the first
  * CLOCK_EVERY nodes no further than twice as far as the task has got,
- * after them CLOCK_EVERY to CLOCK_MOST nodes on (next_look: a clock
+ * after them CLOCK_EVERY to CLOCK_MOST nodes on (a clock
  * read, 25 ns, every 16 nodes of 14 ns cost a 1,001-node run 1.5 us at 2
  * workers, the other worker idle). A node of a microsecond thus fans out
  * at once, a few long ones spread after the first, and a thousand nodes
@@ -129,33 +129,20 @@ typedef struct lazy {
 	uint32_t look_ran;      /* the task's nodes run then (next_look) */
 } lazy;
 
-/* Nodes to run before the next look for idle workers, after a look that
- * found it `left` ns too early to offer: as many as fill `left` at the
- * pace of `nodes` nodes in `spent` ns, CLOCK_EVERY to CLOCK_MOST. */
-static uint32_t next_look(int64_t spent, uint32_t nodes, int64_t left)
-{
-	if (!nodes || spent <= 0)
-		return CLOCK_EVERY;
-	int64_t n = left / (spent / nodes + 1);
-	return n < CLOCK_EVERY ? CLOCK_EVERY : n > CLOCK_MOST ? CLOCK_MOST : (uint32_t)n;
-}
-
 /* Nodes to run before the next look, after a look before a task's node
  * `done` that found it `left` ns too early to offer, `nodes` nodes having
- * taken `spent` ns (0, 0, 0: a look that read no clock). Past the first
- * CLOCK_EVERY nodes, next_look's. Before them, as many as fill `left` at
- * that pace but at most done + 1, and 1 without a pace: a run of tiny
- * nodes looks before nodes 0, 1, 3, 7, 15 and 31 (6 clock reads where 17
- * were, a read about 25 ns: bench/RESULTS.md), a run of long ones before
- * each while it is too early, and a look that reads no clock (no worker
- * idle: two loads) comes before the next node. */
+ * taken `spent` ns (0, 0, 0: a look that read no clock): as many as fill
+ * `left` at that pace, CLOCK_EVERY to CLOCK_MOST, CLOCK_EVERY without a
+ * pace. Among the first CLOCK_EVERY nodes at most done + 1, and 1 without
+ * a pace: a run of tiny nodes looks before nodes 0, 1, 3, 7, 15 and 31 (6
+ * clock reads where 17 were, a read about 25 ns: bench/RESULTS.md), a run
+ * of long ones before each while it is too early, and a look that reads
+ * no clock (no worker idle: two loads) comes before the next node. */
 static uint32_t look_gap(int64_t spent, uint32_t nodes, int64_t left, uint32_t done)
 {
+	int64_t n = nodes && spent > 0 && left > 0 ? left / (spent / nodes + 1) : 0;
 	if (done >= CLOCK_EVERY)
-		return next_look(spent, nodes, left);
-	if (!nodes || spent <= 0 || left <= 0)
-		return 1;
-	int64_t n = left / (spent / nodes + 1);
+		return n < CLOCK_EVERY ? CLOCK_EVERY : n > CLOCK_MOST ? CLOCK_MOST : (uint32_t)n;
 	return n < 1 ? 1 : n > (int64_t)done + 1 ? done + 1 : (uint32_t)n;
 }
 
@@ -471,9 +458,10 @@ static void node_task(void *arg)
  * its costs, so it looks again where the plan next widens, or, in a
  * line to the end, never. Where fewer than HAMR__BROAD are ready (the
  * broad record), it turns only for slow nodes (SLOW_NODE_NS): fast ones
- * would pass between the workers one by one. So a graph of tiny nodes costs what the
- * sequential executor costs while one worker is all there is, and
- * spreads once another is free and there is something to spread. */
+ * would pass between the workers one by one. So a graph of tiny nodes
+ * costs what the sequential executor costs while one worker is all there
+ * is, and spreads once another is free and there is something to spread
+ * (order_look). */
 uint32_t hamr__threads_switch_at = UINT32_MAX;
 
 static int starts_in_order(const hamr_plan *p)
@@ -481,73 +469,72 @@ static int starts_in_order(const hamr_plan *p)
 	return p->n_scopes == 1 && !p->n_blocking;
 }
 
-static uint32_t in_order(hamr_run *r, hamr__worker *w)
-{
-	const hamr_plan *p = r->plan;
-	int64_t offer_at = hamr__now_ns() + FIRST_OFFER_NS;
-	uint32_t switch_at = hamr__threads_switch_at, t = 0, until_clock = 1;
-	int64_t broad = -1; /* the first broad place from the last search on
+/* Where in_order stands with its looks for idle workers. */
+typedef struct order_look {
+	const hamr_plan *p;
+	hamr__worker *w;
+	int64_t offer_at;   /* FIRST_OFFER_NS after the run's start */
+	uint32_t switch_at; /* hamr__threads_switch_at */
+	int small;          /* the plan has SMALL_PLAN nodes at most */
+	int64_t broad;      /* the first broad place from the last search on
 	                     * (UINT32_MAX: none); -1: not searched yet */
 	/* where the pace of the nodes is measured from: the run's start, then
 	 * each look that found the plan narrow and the nodes fast, so that
 	 * nodes that turn slow after a long fast stretch show at the next
 	 * look (an average since the start would hide them) */
-	int64_t paced_at = offer_at - FIRST_OFFER_NS;
-	uint32_t paced_t = 0;
-	int small = p->n_nodes <= SMALL_PLAN;
+	int64_t paced_at;
+	uint32_t paced_t;
+} order_look;
+
+/* in_order's look before node t: 0 to turn lazy there, else the nodes to
+ * run before the next look (look_gap, as in offer). A first node that
+ * runs long lets the others spread after it; a small plan spreads at the
+ * first look that finds a worker idle where it is wide (it reads no
+ * clock, so it looks before each node). */
+static uint32_t order_look_at(order_look *o, uint32_t t)
+{
+	const hamr_plan *p = o->p;
+	if (o->switch_at != UINT32_MAX)
+		return t == o->switch_at ? 0 : 1;
+	if (!hamr__worker_should_offer(o->w))
+		return o->small ? 1 : look_gap(0, 0, 0, t);
+	int64_t now = o->small ? 0 : hamr__now_ns();
+	if (!o->small && now < o->offer_at)
+		return look_gap(now - (o->offer_at - FIRST_OFFER_NS), t, o->offer_at - now, t);
+	/* the time has come: turn lazy where another node than t is ready
+	 * and either HAMR__BROAD are or the nodes since the last such look
+	 * ran slow; else look again at the next wide place (none: the rest
+	 * of the plan is a line, nothing to give) */
+	uint32_t wide = hamr__plan_next_wide(p, t);
+	if (wide != t)
+		return wide == UINT32_MAX ? p->n_nodes - t : wide - t;
+	/* the next broad place, found once for the places before it (a scan
+	 * to the end where there is none) */
+	if (o->broad < (int64_t)t)
+		o->broad = hamr__plan_next_broad(p, t);
+	if (o->small || o->broad == (int64_t)t ||
+	    now - o->paced_at >= (int64_t)(t - o->paced_t) * SLOW_NODE_NS)
+		return 0;
+	/* a few ready (fewer than HAMR__BROAD) of nodes that run fast: lazily
+	 * they would pass between the workers node by node, each pass a
+	 * cache line's trip; look again where more are ready, or in
+	 * NARROW_LOOK nodes, in case the nodes have turned slow */
+	o->paced_at = now; /* the pace from here on */
+	o->paced_t = t;
+	return o->broad - (int64_t)t < NARROW_LOOK ? (uint32_t)(o->broad - (int64_t)t) : NARROW_LOOK;
+}
+
+static uint32_t in_order(hamr_run *r, hamr__worker *w)
+{
+	const hamr_plan *p = r->plan;
+	int64_t start = hamr__now_ns();
+	order_look o = {.p = p, .w = w, .offer_at = start + FIRST_OFFER_NS,
+	                .switch_at = hamr__threads_switch_at, .small = p->n_nodes <= SMALL_PLAN,
+	                .broad = -1, .paced_at = start};
+	uint32_t t = 0, until_clock = 1;
 	for (; t < p->n_nodes; t++) {
-		/* at the gaps look_gap says, as in offer: a first node that
-		 * runs long lets the others spread after it, a small plan
-		 * spreads at the first look that finds a worker idle where it
-		 * is wide (it reads no clock, so it looks before each node) */
-		if (__builtin_expect(!--until_clock, 0)) {
-			uint32_t every = look_gap(0, 0, 0, t);
-			if (switch_at != UINT32_MAX) {
-				if (t == switch_at)
-					break;
-				every = 1;
-			} else if (hamr__worker_should_offer(w)) {
-				int64_t now = small ? 0 : hamr__now_ns();
-				if (small || now >= offer_at) {
-					/* the time has come: turn lazy where another
-					 * node than t is ready and either HAMR__BROAD
-					 * are or the nodes since the last such look ran
-					 * slow; else look again at the next wide place
-					 * (none: the rest of the plan is a line,
-					 * nothing to give) */
-					uint32_t wide = hamr__plan_next_wide(p, t);
-					/* the next broad place, found once for the
-					 * places before it (a scan to the end where
-					 * there is none) */
-					if (broad < (int64_t)t)
-						broad = hamr__plan_next_broad(p, t);
-					if (wide == t && (small || broad == (int64_t)t ||
-					                  now - paced_at >=
-					                          (int64_t)(t - paced_t) * SLOW_NODE_NS))
-						break;
-					/* a few ready (fewer than HAMR__BROAD) of
-					 * nodes that run fast: lazily they would pass
-					 * between the workers node by node, each pass
-					 * a cache line's trip; look again where more
-					 * are ready, or in NARROW_LOOK nodes, in case
-					 * the nodes have turned slow */
-					if (wide == t) {
-						every = broad - (int64_t)t < NARROW_LOOK ?
-						        (uint32_t)(broad - (int64_t)t) : NARROW_LOOK;
-						paced_at = now; /* the pace from here on */
-						paced_t = t;
-					} else {
-						every = wide == UINT32_MAX ? p->n_nodes - t : wide - t;
-					}
-				} else {
-					every = look_gap(now - (offer_at - FIRST_OFFER_NS), t,
-					                 offer_at - now, t);
-				}
-			} else if (small) {
-				every = 1;
-			}
-			until_clock = every;
-		}
+		if (__builtin_expect(!--until_clock, 0) && !(until_clock = order_look_at(&o, t)))
+			break;
 		/* relaxed: as in run_lazy */
 		if (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 			int rc = atomic_load_explicit(&r->cancel, memory_order_relaxed) ?
