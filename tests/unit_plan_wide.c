@@ -155,6 +155,25 @@ static int f_items(hamr_call *c)
 	return hamr_emit_range(c, 0, 3);
 }
 
+/* The plan of defs for output `out` has no records, and every place
+ * counts as wide and broad. */
+static void check_no_record(const hamr_node_def *defs, const char *out)
+{
+	hamr_module m = {"m", defs};
+	hamr_graph *g = NULL;
+	hamr_plan *p = NULL;
+	CHECK_OK(hamr_graph_create(&g));
+	CHECK_OK(hamr_graph_add_module(g, &m));
+	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
+	CHECK(p && p->wide == NULL && p->broad == NULL);
+	if (p) {
+		CHECK_EQ_INT(hamr__plan_next_wide(p, 0), 0);
+		CHECK_EQ_INT(hamr__plan_next_broad(p, 0), 0);
+	}
+	hamr_plan_destroy(p);
+	hamr_graph_destroy(g);
+}
+
 /* A line defined readers first (the plan takes the walk's order), its
  * first node reading a given value, which is no computed input: a root.
  * Then plans that have no record: one with a blocking node, one with a
@@ -187,35 +206,20 @@ static void test_walk_order_given_values_and_no_record(void)
 	hamr_values_destroy(in);
 	hamr_graph_destroy(g);
 	/* a blocking node: no record */
-	hamr_node_def io = {.name = "io", .fn = f_one, .type = HAMR_I64,
-	                    .tags = (const hamr_tag[]){{"blocking", "true"}, {NULL, NULL}}};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_node(g, "m", &io));
-	out = "io";
-	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
-	CHECK(p && p->wide == NULL && p->broad == NULL);
-	if (p)
-		CHECK_EQ_INT(hamr__plan_next_broad(p, 0), 0);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
+	const hamr_node_def io[] = {
+		{.name = "io", .fn = f_one, .type = HAMR_I64,
+		 .tags = (const hamr_tag[]){{"blocking", "true"}, {NULL, NULL}}},
+		{0}};
+	check_no_record(io, "io");
 	/* a map block: no record */
 	const hamr_dep d_x[] = {HAMR_DEP("items", HAMR_I64), HAMR_DEPS_END};
 	const hamr_dep d_l[] = {HAMR_DEP_COLLECTED("one", HAMR_I64), HAMR_DEPS_END};
-	const hamr_node_def defs[] = {
+	const hamr_node_def blocks[] = {
 		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE},
 		{.name = "one", .fn = f_one, .type = HAMR_I64, .deps = d_x},
 		{.name = "all", .fn = f_one, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .deps = d_l},
 		{0}};
-	hamr_module m = {"blocks", defs};
-	CHECK_OK(hamr_graph_create(&g));
-	CHECK_OK(hamr_graph_add_module(g, &m));
-	out = "all";
-	CHECK_OK(hamr_plan_create(&p, g, &out, 1, NULL));
-	CHECK(p && p->wide == NULL && p->broad == NULL);
-	if (p)
-		CHECK_EQ_INT(hamr__plan_next_broad(p, 0), 0);
-	hamr_plan_destroy(p);
-	hamr_graph_destroy(g);
+	check_no_record(blocks, "all");
 }
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
