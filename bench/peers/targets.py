@@ -14,17 +14,26 @@ or invoke for fib). The map-reduce targets are checked for both ways of
 emitting the items: one hamr_emit_range call (variants auto, auto-fold)
 and one hamr_emit_i64 per item (auto-each, auto-fold-each).
 
+A run of several rounds (ROUNDS=N, the round column) has each target
+checked in every round, from that round's rows alone, and reported from
+the round whose value is the median (the verdict of most rounds; of two
+middle rounds that disagree, the one that missed), with the range over
+rounds and how many met it. A CSV without the round column is one round.
+
 A target whose workload has no row at all in the CSV (a run with ONLY=...)
 is listed as skipped. Exits 1 if the CSV is malformed, a row failed its
-check, or a workload that is there lacks a row a target needs; prints
-"missed" targets but exits 0 for them: it is a report.
+check, or a workload that is there lacks a row a target needs (in any
+round); prints "missed" targets but exits 0 for them: it is a report.
 """
 import csv
+import re
 import sys
 
 COLUMNS = ("bench", "impl", "variant", "threads", "n", "units", "reps", "median_ms",
            "min_ms", "max_ms", "ns_per_unit_median", "ns_per_unit_min",
-           "ns_per_unit_max", "check")
+           "ns_per_unit_max", "check", "round")
+# a CSV from before rounds: every row is round 1
+COLUMNS_ONE_ROUND = COLUMNS[:-1]
 NOOP_SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 WAVE_ONESHOT_SIZES = (32, 100, 512)
 
@@ -34,32 +43,45 @@ def fail(msg):
 
 
 def read_rows(f):
+    """{round: {key: median ns/unit}}, rounds numbered from 1."""
     reader = csv.DictReader(f)
-    if reader.fieldnames is None or tuple(reader.fieldnames) != COLUMNS:
+    header = tuple(reader.fieldnames or ())
+    if header not in (COLUMNS, COLUMNS_ONE_ROUND):
         fail("not a run-peers CSV: header %s" % (reader.fieldnames,))
-    rows = {}
+    rounds = {}
     for line, r in enumerate(reader, start=2):
         try:
             if None in r or None in r.values():
-                raise ValueError("not %d columns" % len(COLUMNS))
+                raise ValueError("not %d columns" % len(header))
             key = (r["bench"], r["impl"], r["variant"], int(r["threads"]), int(r["n"]))
             value = float(r["ns_per_unit_median"])
+            rnd = int(r.get("round", 1))
+            if rnd < 1:
+                raise ValueError("round %d" % rnd)
         except (TypeError, ValueError) as e:
             fail("line %d is malformed (%s): %s" % (line, e, r))
         if r["check"] != "ok":
             fail("line %d failed its check: %s/%s/%s at %d threads, n = %d" % ((line,) + key))
+        rows = rounds.setdefault(rnd, {})
         if key in rows:
-            fail("line %d repeats %s/%s/%s at %d threads, n = %d" % ((line,) + key))
+            fail("line %d repeats %s/%s/%s at %d threads, n = %d in round %d" %
+                 ((line,) + key + (rnd,)))
         rows[key] = value
-    return rows
+    if not rounds:
+        fail("no rows")
+    return rounds
 
 
 def plural(t):
     return "%d thread%s" % (t, "s" if t > 1 else "")
 
 
-def main():
-    rows = read_rows(sys.stdin)
+def check(rows):
+    """Every target against one round's rows: a list of (name, number,
+    shown value, met, detail) in a fixed order, and the workloads
+    skipped. The number is what the target bounds (a ratio or ns/item):
+    for each target a smaller or a larger one is better throughout, so
+    the median round's verdict is the verdict of most rounds."""
     benches = {k[0] for k in rows}
 
     def get(bench, impl, variant, threads, n=None):
@@ -83,7 +105,8 @@ def main():
     skipped = []
 
     def target(name, value, ok, detail):
-        out.append("| %s | %s | %s | %s |" % (name, value, "**met**" if ok else "**missed**", detail))
+        # every shown value begins with its number
+        out.append((name, float(re.match(r"[0-9.]+", value).group()), value, ok, detail))
 
     def have(bench):
         if bench in benches:
@@ -175,11 +198,48 @@ def main():
                            "%.3fx the 1-thread time" % (a2 / a1), a2 < a1,
                            "%.1f ns/item at 2 threads, %.1f at 1" % (a2, a1))
 
-    print("| target | ratio (medians, same run) | verdict | numbers |")
-    print("|--------|---------------------------|---------|---------|")
-    print("\n".join(out))
+    return out, skipped
+
+
+def main():
+    rounds = read_rows(sys.stdin)
+    results = {}  # target name -> [(number, shown, met, detail, round)]
+    order = []
+    skipped = set()
+    for rnd in sorted(rounds):
+        out, skip = check(rounds[rnd])
+        skipped.update(skip)
+        for name, num, shown, ok, detail in out:
+            if name not in results:
+                results[name] = []
+                order.append(name)
+            results[name].append((num, shown, ok, detail, rnd))
+    n = len(rounds)
+    if n == 1:
+        table = ["| target | ratio (medians, same run) | verdict | numbers |",
+                 "|--------|---------------------------|---------|---------|"]
+    else:
+        table = ["| target | ratio (median round of %d) | verdict | numbers | rounds: range, met |" % n,
+                 "|--------|------------------------------|---------|---------|--------------------|"]
+    for name in order:
+        got = results[name]
+        if len(got) != n:
+            fail("target %s checked in %d of %d rounds (a round lacks its workload)" %
+                 (name, len(got), n))
+        # the median round; of two middle rounds that disagree, the one
+        # that missed
+        by_value = sorted(got, key=lambda g: g[0])
+        low, high = by_value[(n - 1) // 2], by_value[n // 2]
+        num, shown, ok, detail, rnd = high if low[2] and not high[2] else low
+        row = "| %s | %s | %s | %s |" % (name, shown, "**met**" if ok else "**missed**", detail)
+        if n > 1:
+            met = sum(1 for g in got if g[2])
+            row += " %g to %g (round %d the median), %d of %d |" % (
+                by_value[0][0], by_value[-1][0], rnd, met, n)
+        table.append(row)
+    print("\n".join(table))
     if skipped:
-        print("\nskipped (no rows in this CSV): %s" % ", ".join(sorted(set(skipped))))
+        print("\nskipped (no rows in this CSV): %s" % ", ".join(sorted(skipped)))
 
 
 if __name__ == "__main__":
