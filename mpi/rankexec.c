@@ -362,9 +362,20 @@ void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *item
 	hamr_run *r = NULL;
 	for (uint32_t i = 0; i < n; i++)
 		items[i].t0 = items[i].t1 = 0;
+	/* the items' own indices in their block on rank 0, for
+	 * hamr_item_index in the nodes (the rank's run numbers them from 0) */
+	int64_t *index = prog->item_slot >= 0 ? malloc((n ? n : 1) * sizeof *index) : NULL;
+	if (prog->item_slot >= 0 && !index && !rc)
+		rc = hamr_backend_error(HAMR_ENOMEM, "out of memory for a batch's item indices");
+	for (uint32_t i = 0; index && i < n; i++)
+		index[i] = items[i].item;
 	int64_t t0 = hamr_backend_now_ns();
-	if (!rc && rp->plan && !(rc = hamr_run_create(&r, rp->plan, in, &o)) &&
-	    !(rc = hamr_run_start(r))) {
+	if (!rc && rp->plan && !(rc = hamr_run_create(&r, rp->plan, in, &o)) && index &&
+	    (rc = hamr_backend_item_indices(r, index, n))) {
+		hamr_run_destroy(r); /* never started: every item fails with rc */
+		r = NULL;
+	}
+	if (!rc && r && !(rc = hamr_run_start(r))) {
 		for (int round = 0, cancelled = 0; !atomic_load(&sp.ended);) {
 			if (!cancelled && stop(ctx)) {
 				hamr_run_cancel(r);
@@ -398,4 +409,5 @@ void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *item
 		hamr_run_process_stats(r, ps);
 	hamr_run_destroy(r);
 	hamr_values_destroy(in);
+	free(index);
 }

@@ -604,6 +604,7 @@ void hamr_run_destroy(hamr_run *r)
 		hamr__error_info_free(&r->errs[k]);
 	free(r->errs);
 	free(r->group_used);
+	free(r->item_shown);
 	hamr__hooks_free(r);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->done);

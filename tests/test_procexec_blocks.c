@@ -6,7 +6,10 @@
  * resource registered before the fork server starts is made once in each
  * worker process, and again in the worker that replaces one that crashed.
  * A module loaded after the server started runs in workers, and the
- * server has it loaded too, for the workers it forks later. */
+ * server has it loaded too, for the workers it forks later. The indices a
+ * serving end gives a run's items (hamr_backend_item_indices) are what
+ * hamr_item_index says in the workers and in threads, while the error
+ * record keeps the run's own. */
 #include <hamr.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -178,6 +181,60 @@ static void test_a_module_loaded_later(void)
 	done(&f);
 }
 
+/* item's index as its node sees it; item 5 fails */
+static int f_seen_index(hamr_call *c)
+{
+	if (hamr_arg_i64(c, 0) == 5)
+		return hamr_fail(c, "item five");
+	return hamr_ret_i64(c, hamr_item_index(c));
+}
+
+static int f_the_list(hamr_call *c)
+{
+	return hamr_ret_arg(c, 0);
+}
+
+static const hamr_node_def index_defs[] = {
+	INPUT_N,
+	{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE,
+	 .deps = DEPS(HAMR_DEP("n", HAMR_I64))},
+	{.name = "seen", .fn = f_seen_index, .type = HAMR_I64,
+	 .deps = DEPS(HAMR_DEP("items", HAMR_I64))},
+	{.name = "all", .fn = f_the_list, .type = HAMR_LIST, .kind = HAMR_NODE_COLLECT,
+	 .deps = DEPS(HAMR_DEP_COLLECTED_TOLERANT("seen", HAMR_I64))},
+	{0}};
+
+static void test_item_indices_shown(void)
+{
+	const char *outs[] = {"all"};
+	/* items 0 .. 9 show 1000 + 7k for k < 8, then their own index */
+	int64_t index[8];
+	for (int k = 0; k < 8; k++)
+		index[k] = 1000 + 7 * k;
+	for (int where = 0; where < 2; where++) {
+		hamr_run_opts o = where ? on_processes() : (hamr_run_opts)HAMR_RUN_OPTS_INIT;
+		if (!where)
+			o.executor = HAMR_EXEC_THREADS;
+		o.policy = HAMR_KEEP_GOING;
+		fixture f = planned(index_defs, outs, 1, 10);
+		CHECK_OK(hamr_run_create(&f.r, f.p, f.in, &o));
+		CHECK_EQ_INT(hamr_backend_item_indices(f.r, NULL, 3), HAMR_EINVAL);
+		CHECK_OK(hamr_backend_item_indices(f.r, index, 8));
+		CHECK_OK(hamr_run_start(f.r));
+		CHECK_EQ_INT(hamr_backend_item_indices(f.r, index, 8), HAMR_EINVAL);
+		CHECK_EQ_INT(hamr_run_wait(f.r), HAMR_EFAIL);
+		/* the error record numbers the run's own items */
+		CHECK_EQ_INT(hamr_run_error(f.r)->item, 5);
+		hamr_list l = hamr_value_list(hamr_run_result(f.r, "all"));
+		CHECK_EQ_INT(l.len, 9);
+		for (size_t j = 0; j < l.len; j++) {
+			int64_t k = (int64_t)j + (j >= 5); /* item 5 failed */
+			CHECK_EQ_INT(hamr_list_i64(l, j), k < 8 ? 1000 + 7 * k : k);
+		}
+		done(&f);
+	}
+}
+
 int main(void)
 {
 	/* a resource registered before the fork server starts is there in
@@ -190,6 +247,7 @@ int main(void)
 	RUN_TEST(test_block_events_come_from_workers);
 	RUN_TEST(test_resources_per_worker_process);
 	RUN_TEST(test_a_module_loaded_later);
+	RUN_TEST(test_item_indices_shown);
 	hamr_procpool_destroy(pp);
 	TEST_EXIT();
 }

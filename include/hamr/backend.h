@@ -239,6 +239,17 @@ HAMR_API int hamr_backend_plan_create(hamr_plan **out, const hamr_backend_node *
 
 /* ---- the serving side ----------------------------------------------------- */
 
+/* For a serving end that runs a batch of another run's items as a run of
+ * its own (the items emitted by a node of its graph, in the batch's
+ * order): item k of r's map blocks shows index[k] to its nodes
+ * (hamr_item_index), in r's threads and in its worker processes, as it
+ * would in the run the items came from; an item past n shows k. Hooks,
+ * the error record and hamr_run_error_at still number r's items from 0.
+ * index is copied. Call it between hamr_run_create and hamr_run_start.
+ * 0; HAMR_EINVAL for a NULL r, a NULL index with n > 0, or a run started;
+ * HAMR_ENOMEM. */
+HAMR_API int hamr_backend_item_indices(hamr_run *r, const int64_t *index, size_t n);
+
 /* Runs prog's nodes once, here on the calling thread, through hamr's node
  * call: item's value *v goes to prog->item_slot (borrowed), the values
  * the nodes read from outside come from prog->slots (borrowed), and

@@ -7,9 +7,9 @@
 #include "hamr/export.h"
 
 #define HAMR_VERSION_MAJOR 0
-#define HAMR_VERSION_MINOR 10
+#define HAMR_VERSION_MINOR 11
 #define HAMR_VERSION_PATCH 0
-#define HAMR_VERSION_STRING "0.10.0"
+#define HAMR_VERSION_STRING "0.11.0"
 
 #ifdef __cplusplus
 extern "C" {

@@ -41,6 +41,26 @@ int hamr_backend_fail_rank(hamr_run *r, const hamr_backend_failure *f, int rank,
 	                           rank, host);
 }
 
+int hamr_backend_item_indices(hamr_run *r, const int64_t *index, size_t n)
+{
+	/* relaxed: the caller's own run, which only it could have started */
+	if (!r || (!index && n) ||
+	    atomic_load_explicit(&r->state, memory_order_relaxed) != RUN_CREATED)
+		return hamr__error_set(HAMR_EINVAL,
+		                       "hamr_backend_item_indices: %s",
+		                       !r ? "no run" :
+		                       !index && n ? "no indices" : "the run has started");
+	int64_t *copy = NULL;
+	if (n && !(copy = malloc(n * sizeof *copy)))
+		return hamr__error_set(HAMR_ENOMEM, "out of memory");
+	if (n)
+		memcpy(copy, index, n * sizeof *copy);
+	free(r->item_shown);
+	r->item_shown = copy;
+	r->n_item_shown = n;
+	return 0;
+}
+
 int hamr_backend_stopped(const hamr_run *r)
 {
 	/* relaxed: a hint, looked at again on every round of a wait */

@@ -242,8 +242,7 @@ int hamr_fail(hamr_call *c, const char *fmt, ...)
 
 int64_t hamr_item_index(const hamr_call *c)
 {
-	(void)c;
-	return hamr__current_item;
+	return hamr__item_shown(c ? c->run : NULL, hamr__current_item);
 }
 
 int hamr_attempt(const hamr_call *c)

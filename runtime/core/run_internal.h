@@ -117,6 +117,10 @@ struct hamr_run {
 	struct hamr_procpool *procpool; /* when the run uses processes */
 	long proc_timeout_ms;   /* 0: none */
 	long proc_retries;
+	/* what hamr_item_index shows for item k of the run's blocks, k below
+	 * n_item_shown (hamr_backend_item_indices); NULL: k itself */
+	int64_t *item_shown;
+	size_t n_item_shown;
 	struct {
 		atomic_ullong tasks, copied, shared, crashes, timeouts, retries;
 	} proc;
@@ -293,6 +297,16 @@ void hamr__group_leave(hamr_run *r, hamr__held *h);
 /* The item the calling thread runs a block for, -1 outside blocks: what
  * the error record says of a failing node. */
 extern HAMR__TLS int64_t hamr__current_item;
+
+/* The index r's item `item` shows to its nodes (hamr_item_index), and
+ * to the worker processes that run it: item itself unless
+ * hamr_backend_item_indices gave another. r may be NULL. */
+static inline int64_t hamr__item_shown(const hamr_run *r, int64_t item)
+{
+	return r && r->item_shown && item >= 0 && (uint64_t)item < r->n_item_shown ?
+	               r->item_shown[item] :
+	               item;
+}
 
 /* Records a failure of node `node` (NULL: not a node's) with message `msg`
  * (heap, taken over; NULL: the code's description) if it is r's first.

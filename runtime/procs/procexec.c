@@ -717,7 +717,9 @@ static void pump(procjob *j)
 			hamr__proc_task *t = &c->tasks[(s.seq - 1) % HAMR__RING];
 			t->seq = s.seq;
 			t->prog = j->prog;
-			t->item = s.item;
+			/* the index the worker's nodes see; s.item stays
+			 * this side's */
+			t->item = hamr__item_shown(j->r, s.item);
 			t->attempt = s.attempt;
 			t->in = s.in;
 			sent++;

@@ -71,6 +71,23 @@ static int f_rank(hamr_call *c)
 	return hamr_ret_i64(c, world_rank());
 }
 
+/* The item's index in its block, as its node sees it. */
+static int f_item_index(hamr_call *c)
+{
+	(void)hamr_arg_i64(c, 0);
+	return hamr_ret_i64(c, hamr_item_index(c));
+}
+
+/* 1 when element k of the collected list is k for every k, else 0. */
+static int f_indices_in_order(hamr_call *c)
+{
+	hamr_list l = hamr_arg_list(c, 0);
+	for (size_t k = 0; k < l.len; k++)
+		if (hamr_list_i64(l, k) != (int64_t)k)
+			return hamr_ret_i64(c, 0);
+	return hamr_ret_i64(c, 1);
+}
+
 static int f_ranks_seen(hamr_call *c)
 {
 	hamr_list l = hamr_arg_list(c, 0);
@@ -82,7 +99,7 @@ static int f_ranks_seen(hamr_call *c)
 
 typedef struct fixed_result {
 	int rc;
-	int64_t total, chars, ranks;
+	int64_t total, chars, ranks, in_order;
 } fixed_result;
 
 static fixed_result run_fixed(int64_t n, const hamr_run_opts *o)
@@ -96,21 +113,26 @@ static fixed_result run_fixed(int64_t n, const hamr_run_opts *o)
 		 .deps = DEPS(HAMR_DEP("items", HAMR_I64), HAMR_DEP("offset", HAMR_I64))},
 		{.name = "label", .fn = f_sq_label, .type = HAMR_STR, .deps = DEPS(HAMR_DEP("square", HAMR_I64))},
 		{.name = "where", .fn = f_rank, .type = HAMR_I64, .deps = DEPS(HAMR_DEP("square", HAMR_I64))},
+		{.name = "at", .fn = f_item_index, .type = HAMR_I64,
+		 .deps = DEPS(HAMR_DEP("square", HAMR_I64))},
 		{.name = "total", .fn = f_sum_list, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("square", HAMR_I64))},
 		{.name = "chars", .fn = f_total_chars, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("label", HAMR_STR))},
 		{.name = "ranks", .fn = f_ranks_seen, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT,
 		 .deps = DEPS(HAMR_DEP_COLLECTED("where", HAMR_I64))},
+		{.name = "in_order", .fn = f_indices_in_order, .type = HAMR_I64,
+		 .kind = HAMR_NODE_COLLECT, .deps = DEPS(HAMR_DEP_COLLECTED("at", HAMR_I64))},
 		{0}};
-	const char *outs[] = {"total", "chars", "ranks"};
-	fixture f = run_with(defs, outs, 3, n, o);
+	const char *outs[] = {"total", "chars", "ranks", "in_order"};
+	fixture f = run_with(defs, outs, 4, n, o);
 	CHECK_OK(f.plan_rc);
-	fixed_result res = {f.run_rc, 0, 0, 0};
+	fixed_result res = {f.run_rc, 0, 0, 0, 0};
 	if (!res.rc) {
 		res.total = i64(&f, "total");
 		res.chars = i64(&f, "chars");
 		res.ranks = i64(&f, "ranks");
+		res.in_order = i64(&f, "in_order");
 	} else {
 		fprintf(stderr, "run: %s\n", f.r ? hamr_run_error(f.r)->message : hamr_errmsg());
 	}
@@ -134,7 +156,9 @@ static void check_ranks_serve_on(int64_t n)
 /* A block's items go to the ranks: the sequential executor's results, on
  * both local executors and for nodes outside blocks too; with 3 items or
  * more every serving rank runs some (batches go to the least busy rank,
- * and among equally busy ones to the next in turn). */
+ * and among equally busy ones to the next in turn); each item's node sees
+ * the item's own index in the block (hamr_item_index), on every rank, in
+ * its worker processes as in its threads. */
 static void test_fixed_graph(void)
 {
 	static const int64_t sizes[] = {0, 1, 3, 7, 300, 5000};
@@ -144,12 +168,14 @@ static void test_fixed_graph(void)
 		fixed_result ref = run_fixed(sizes[k], &seq);
 		CHECK_OK(ref.rc);
 		CHECK_EQ_INT(ref.ranks, sizes[k] ? 1 : 0);
+		CHECK_EQ_INT(ref.in_order, 1);
 		for (size_t e = 0; e < 3; e++) {
 			hamr_run_opts o = mpi_opts(kinds[e]);
 			fixed_result res = run_fixed(sizes[k], &o);
 			CHECK_OK(res.rc);
 			CHECK_EQ_INT(res.total, ref.total);
 			CHECK_EQ_INT(res.chars, ref.chars);
+			CHECK_EQ_INT(res.in_order, 1);
 			if (sizes[k] >= 3)
 				CHECK_EQ_INT(res.ranks & 0xe, 0xe);
 		}
