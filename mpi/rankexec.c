@@ -375,6 +375,8 @@ void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *item
 		hamr_run_destroy(r); /* never started: every item fails with rc */
 		r = NULL;
 	}
+	free(index); /* copied by the run */
+	index = NULL;
 	if (!rc && r && !(rc = hamr_run_start(r))) {
 		for (int round = 0, cancelled = 0; !atomic_load(&sp.ended);) {
 			if (!cancelled && stop(ctx)) {
@@ -409,5 +411,4 @@ void hamr__mpi_rank_plan_run(rank_plan *rp, hamr_procpool *pp, served_item *item
 		hamr_run_process_stats(r, ps);
 	hamr_run_destroy(r);
 	hamr_values_destroy(in);
-	free(index);
 }

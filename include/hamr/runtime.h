@@ -366,7 +366,8 @@ HAMR_API int hamr_fail(hamr_call *c, const char *fmt, ...) HAMR_PRINTF(2, 3);
  * order) or k is past the end. Constant time. */
 HAMR_API int64_t hamr_arg_item_index(const hamr_call *c, size_t i, size_t k);
 
-/* The item the calling node runs for inside a map block, -1 outside one. */
+/* The item the calling node runs for inside a map block, -1 outside one
+ * (on a serving end, the index hamr_backend_item_indices gave it). */
 HAMR_API int64_t hamr_item_index(const hamr_call *c);
 
 /* Which attempt this is: 1, or more when a worker process running the

@@ -52,7 +52,7 @@ int hamr_backend_item_indices(hamr_run *r, const int64_t *index, size_t n)
 		                       !index && n ? "no indices" : "the run has started");
 	int64_t *copy = NULL;
 	if (n && !(copy = malloc(n * sizeof *copy)))
-		return hamr__error_set(HAMR_ENOMEM, "out of memory");
+		return hamr__error_set(HAMR_ENOMEM, "hamr_backend_item_indices: out of memory");
 	if (n)
 		memcpy(copy, index, n * sizeof *copy);
 	free(r->item_shown);

@@ -52,7 +52,9 @@ typedef struct hamr__wval {
 typedef struct hamr__proc_task {
 	uint64_t seq;     /* 1, 2, ... per worker incarnation */
 	uint64_t prog;    /* offset of the program (runtime/procexec.c) */
-	int64_t item;     /* -1: a node outside blocks */
+	int64_t item;     /* the index the task's nodes see (hamr_item_index:
+	                   * the run's item, or what hamr_backend_item_indices
+	                   * gave for it); -1: a node outside blocks */
 	uint32_t attempt; /* 1 for the first */
 	uint32_t pad;
 	hamr__wval in;    /* the item's value */
