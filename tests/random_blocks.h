@@ -50,9 +50,12 @@ static inline int64_t mix(int64_t acc, int64_t x)
 	return (int64_t)(((uint64_t)acc * 1000003u) ^ (uint64_t)x);
 }
 
+/* A plain node: its arguments mixed with its item's index in its block
+ * (-1 outside blocks), which every executor must give as the sequential
+ * one does. */
 static inline int f_rand_plain(hamr_call *c)
 {
-	int64_t acc = (int64_t)(intptr_t)hamr_userdata(c);
+	int64_t acc = mix((int64_t)(intptr_t)hamr_userdata(c), hamr_item_index(c));
 	for (size_t i = 0; i < hamr_arg_count(c); i++)
 		acc = mix(acc, hamr_arg_i64(c, i));
 	if (acc % 211 == 7)
