@@ -24,10 +24,10 @@ function(row out impl threads ns round)
   set(${out} "${r}" PARENT_SCOPE)
 endfunction()
 
-# Rounds: 1 thread 0.50, 0.65, 0.55 of oneTBB's 20 ns; 2 threads 0.70,
-# 0.55, 0.65.
-set(hamr1 10 13 11)
-set(hamr2 14 11 13)
+# Rounds: 1 thread 0.55, 0.65, 0.50 of oneTBB's 20 ns; 2 threads 0.65,
+# 0.55, 0.70: the median is round 1's in both, not the last round's
+set(hamr1 11 13 10)
+set(hamr2 13 11 14)
 function(rounds out n)
   set(text "${head},round\n")
   foreach(k RANGE 1 ${n})
@@ -64,14 +64,24 @@ targets(three "${three}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "three rounds: exit ${rc}:\n${out}")
 endif()
-expect(three "| chain rerun: hamr <= 0.6x tbb, 1 thread | 0.550x | **met** | hamr 11.0 ns/node, tbb 20.0 | 0.5 to 0.65 (round 3 the median), 2 of 3 |")
-expect(three "| chain rerun: hamr <= 0.6x tbb, 2 threads | 0.650x | **missed** | hamr 13.0 ns/node, tbb 20.0 | 0.55 to 0.7 (round 3 the median), 1 of 3 |")
+expect(three "| chain rerun: hamr <= 0.6x tbb, 1 thread | 0.550x | **met** | hamr 11.0 ns/node, tbb 20.0 | 0.500 to 0.650 (round 1 the median), 2 of 3 |")
+expect(three "| chain rerun: hamr <= 0.6x tbb, 2 threads | 0.650x | **missed** | hamr 13.0 ns/node, tbb 20.0 | 0.550 to 0.700 (round 1 the median), 1 of 3 |")
 expect(three "median round of 3")
 
-# two rounds: 1 thread 0.50 (met) and 0.65 (missed): the one that missed
+# two rounds: 2 threads 0.65 (missed) and 0.55 (met): the one that missed
 rounds(two 2)
 targets(two "${two}")
-expect(two "| chain rerun: hamr <= 0.6x tbb, 1 thread | 0.650x | **missed** | hamr 13.0 ns/node, tbb 20.0 | 0.5 to 0.65 (round 2 the median), 1 of 2 |")
+expect(two "| chain rerun: hamr <= 0.6x tbb, 2 threads | 0.650x | **missed** | hamr 13.0 ns/node, tbb 20.0 | 0.550 to 0.650 (round 1 the median), 1 of 2 |")
+
+# a target where more is better (wavefront_work's speedup, at least
+# 1.85x): 1.667x in round 1 (missed), 2.000x in round 2 (met): round 1
+targets(speedup "${head},round
+wavefront_work,hamr,rerun,1,256,65536,5,1,1,1,100,100,100,ok,1
+wavefront_work,hamr,rerun,2,256,65536,5,1,1,1,60,60,60,ok,1
+wavefront_work,hamr,rerun,1,256,65536,5,1,1,1,100,100,100,ok,2
+wavefront_work,hamr,rerun,2,256,65536,5,1,1,1,50,50,50,ok,2
+")
+expect(speedup "| wavefront_work: hamr >= 1.85x from 1 to 2 threads | 1.667x | **missed** | 100.0 ns/node at 1 thread, 60.0 at 2 | 1.667 to 2.000 (round 1 the median), 1 of 2 |")
 
 # the header without the round column: one round, the table as before
 row(a hamr 1 10 "")
@@ -92,7 +102,7 @@ targets(gap "${gap}")
 if(rc EQUAL 0)
   message(FATAL_ERROR "a round without a row passed:\n${out}")
 endif()
-expect(gap "no row chain/tbb/rerun at 2 threads")
+expect(gap "no row chain/tbb/rerun at 2 threads in round 2")
 
 # a failed row
 string(REPLACE "20,20,20,ok,3" "20,20,20,FAIL,3" failed "${three}")

@@ -26,7 +26,6 @@ check, or a workload that is there lacks a row a target needs (in any
 round); prints "missed" targets but exits 0 for them: it is a report.
 """
 import csv
-import re
 import sys
 
 COLUMNS = ("bench", "impl", "variant", "threads", "n", "units", "reps", "median_ms",
@@ -76,7 +75,7 @@ def plural(t):
     return "%d thread%s" % (t, "s" if t > 1 else "")
 
 
-def check(rows):
+def check(rows, rnd):
     """Every target against one round's rows: a list of (name, number,
     shown value, met, detail) in a fixed order, and the workloads
     skipped. The number is what the target bounds (a ratio or ns/item):
@@ -89,13 +88,13 @@ def check(rows):
         if n is not None:
             key = (bench, impl, variant, threads, n)
             if key not in rows:
-                fail("no row %s/%s/%s at %d threads, n = %d" % key)
+                fail("no row %s/%s/%s at %d threads, n = %d in round %d" % (key + (rnd,)))
             return rows[key]
         found = [v for k, v in rows.items() if k[:4] == (bench, impl, variant, threads)]
         if len(found) != 1:
-            fail("%s row %s/%s/%s at %d threads" %
+            fail("%s row %s/%s/%s at %d threads in round %d" %
                  ("no" if not found else "more than one (give n)", bench, impl, variant,
-                  threads))
+                  threads, rnd))
         return found[0]
 
     def best(bench, impl, variants, threads):
@@ -105,8 +104,9 @@ def check(rows):
     skipped = []
 
     def target(name, value, ok, detail):
-        # every shown value begins with its number
-        out.append((name, float(re.match(r"[0-9.]+", value).group()), value, ok, detail))
+        """value: (format, number), the number the target bounds."""
+        fmt, num = value
+        out.append((name, num, fmt, ok, detail))
 
     def have(bench):
         if bench in benches:
@@ -118,16 +118,16 @@ def check(rows):
         for t in (1, 2):
             h = get("fib", "hamr", "spawn", t)
             b = best("fib", "tbb", ("task_group", "invoke"), t)
-            target("fib: hamr <= 0.25x tbb, %s" % plural(t), "%.3fx" % (h / b), h / b <= 0.25,
+            target("fib: hamr <= 0.25x tbb, %s" % plural(t), ("%.3fx", h / b), h / b <= 0.25,
                    "hamr %.2f ns/call, tbb %.2f" % (h, b))
     if have("map"):
         s = get("map", "serial", "plain", 1)
         h1 = get("map", "hamr", "untuned", 1)
-        target("map untuned: hamr <= 1.03x serial, 1 thread", "%.3fx" % (h1 / s),
+        target("map untuned: hamr <= 1.03x serial, 1 thread", ("%.3fx", h1 / s),
                h1 / s <= 1.03, "hamr %.1f ns/item, serial %.1f" % (h1, s))
         h2 = get("map", "hamr", "untuned", 2)
         target("map untuned: hamr >= 1.9x faster than serial, 2 threads",
-               "%.3fx" % (s / h2), s / h2 >= 1.9,
+               ("%.3fx", s / h2), s / h2 >= 1.9,
                "hamr %.1f ns/item, serial %.1f" % (h2, s))
     # the rerun graphs: against tbb, against hamr's sequential executor, and
     # 2 threads against 1
@@ -140,15 +140,15 @@ def check(rows):
                 h = get(bench, "hamr", "rerun", t, n)
                 b = get(bench, "tbb", "rerun", t, n)
                 target("wavefront rerun%s: hamr <= 0.7x tbb, %s" % (at, plural(t)),
-                       "%.3fx" % (h / b), h / b <= 0.7, "hamr %.1f ns/node, tbb %.1f" % (h, b))
+                       ("%.3fx", h / b), h / b <= 0.7, "hamr %.1f ns/node, tbb %.1f" % (h, b))
         w1 = get(bench, "hamr", "rerun", 1, n)
         q = get(bench, "hamr_seq", "rerun", 1, n)
         target("%s rerun%s: hamr <= 1.15x hamr_seq, 1 thread" % (bench, at),
-               "%.3fx" % (w1 / q), w1 / q <= 1.15,
+               ("%.3fx", w1 / q), w1 / q <= 1.15,
                "hamr %.1f ns/node, hamr_seq %.1f" % (w1, q))
         w2 = get(bench, "hamr", "rerun", 2, n)
         target("%s rerun%s: hamr at 2 threads not slower than at 1" % (bench, at),
-               "%.3fx the 1-thread time" % (w2 / w1), w2 <= w1,
+               ("%.3fx the 1-thread time", w2 / w1), w2 <= w1,
                "%.1f ns/node at 2 threads, %.1f at 1" % (w2, w1))
     if have("wavefront"):
         for n in WAVE_ONESHOT_SIZES:
@@ -156,27 +156,27 @@ def check(rows):
                 h = get("wavefront", "hamr", "oneshot", t, n)
                 b = get("wavefront", "tbb", "oneshot", t, n)
                 target("wavefront oneshot n=%d: hamr <= tbb, %s" % (n, plural(t)),
-                       "%.3fx" % (h / b), h <= b, "hamr %.1f ns/node, tbb %.1f" % (h, b))
+                       ("%.3fx", h / b), h <= b, "hamr %.1f ns/node, tbb %.1f" % (h, b))
     if have("chain"):
         for t in (1, 2):
             h = get("chain", "hamr", "rerun", t)
             b = get("chain", "tbb", "rerun", t)
             target("chain rerun: hamr <= 0.6x tbb, %s" % plural(t),
-                   "%.3fx" % (h / b), h / b <= 0.6, "hamr %.1f ns/node, tbb %.1f" % (h, b))
+                   ("%.3fx", h / b), h / b <= 0.6, "hamr %.1f ns/node, tbb %.1f" % (h, b))
     if have("wavefront_work"):
         a = get("wavefront_work", "hamr", "rerun", 1)
         c = get("wavefront_work", "hamr", "rerun", 2)
-        target("wavefront_work: hamr >= 1.85x from 1 to 2 threads", "%.3fx" % (a / c),
+        target("wavefront_work: hamr >= 1.85x from 1 to 2 threads", ("%.3fx", a / c),
                a / c >= 1.85, "%.1f ns/node at 1 thread, %.1f at 2" % (a, c))
     if have("mapreduce"):
         s = get("mapreduce", "serial", "plain", 1)
         b2 = get("mapreduce", "tbb", "parallel_reduce", 2)
         for v in ("auto", "auto-fold", "auto-each", "auto-fold-each"):
             h1 = get("mapreduce", "hamr", v, 1)
-            target("mapreduce %s: hamr <= 1.05x serial, 1 thread" % v, "%.3fx" % (h1 / s),
+            target("mapreduce %s: hamr <= 1.05x serial, 1 thread" % v, ("%.3fx", h1 / s),
                    h1 / s <= 1.05, "hamr %.1f ns/item, serial %.1f" % (h1, s))
             h2 = get("mapreduce", "hamr", v, 2)
-            target("mapreduce %s: hamr <= 1.0x tbb, 2 threads" % v, "%.3fx" % (h2 / b2),
+            target("mapreduce %s: hamr <= 1.0x tbb, 2 threads" % v, ("%.3fx", h2 / b2),
                    h2 <= b2, "hamr %.1f ns/item, tbb %.1f" % (h2, b2))
     if have("mapreduce_noop"):
         # the items emitted by one hamr_emit_range (auto), and one at a
@@ -185,17 +185,17 @@ def check(rows):
             for lv, fv in (("auto", "auto-fold"), ("auto-each", "auto-fold-each")):
                 a1 = get("mapreduce_noop", "hamr", lv, 1, n)
                 target("mapreduce_noop %s n=%d: <= 30 ns/item, 1 thread" % (lv, n),
-                       "%.1f ns/item" % a1, a1 <= 30.0, "limit 30 ns/item")
+                       ("%.1f ns/item", a1), a1 <= 30.0, "limit 30 ns/item")
                 for t in (1, 2):
                     a = get("mapreduce_noop", "hamr", lv, t, n)
                     f = get("mapreduce_noop", "hamr", fv, t, n)
                     target("mapreduce_noop %s n=%d: <= 1.25x %s, %s" % (lv, n, fv, plural(t)),
-                           "%.3fx" % (a / f), a / f <= 1.25,
+                           ("%.3fx", a / f), a / f <= 1.25,
                            "%s %.1f ns/item, %s %.1f" % (lv, a, fv, f))
                 if n >= 10**5:
                     a2 = get("mapreduce_noop", "hamr", lv, 2, n)
                     target("mapreduce_noop %s n=%d: 2 threads faster than 1" % (lv, n),
-                           "%.3fx the 1-thread time" % (a2 / a1), a2 < a1,
+                           ("%.3fx the 1-thread time", a2 / a1), a2 < a1,
                            "%.1f ns/item at 2 threads, %.1f at 1" % (a2, a1))
 
     return out, skipped
@@ -207,13 +207,13 @@ def main():
     order = []
     skipped = set()
     for rnd in sorted(rounds):
-        out, skip = check(rounds[rnd])
+        out, skip = check(rounds[rnd], rnd)
         skipped.update(skip)
-        for name, num, shown, ok, detail in out:
+        for name, num, fmt, ok, detail in out:
             if name not in results:
                 results[name] = []
                 order.append(name)
-            results[name].append((num, shown, ok, detail, rnd))
+            results[name].append((num, fmt, ok, detail, rnd))
     n = len(rounds)
     if n == 1:
         table = ["| target | ratio (medians, same run) | verdict | numbers |",
@@ -230,12 +230,14 @@ def main():
         # that missed
         by_value = sorted(got, key=lambda g: g[0])
         low, high = by_value[(n - 1) // 2], by_value[n // 2]
-        num, shown, ok, detail, rnd = high if low[2] and not high[2] else low
-        row = "| %s | %s | %s | %s |" % (name, shown, "**met**" if ok else "**missed**", detail)
+        num, fmt, ok, detail, rnd = high if low[2] and not high[2] else low
+        row = "| %s | %s | %s | %s |" % (name, fmt % num, "**met**" if ok else "**missed**",
+                                         detail)
         if n > 1:
             met = sum(1 for g in got if g[2])
-            row += " %g to %g (round %d the median), %d of %d |" % (
-                by_value[0][0], by_value[-1][0], rnd, met, n)
+            bare = fmt[:fmt.index("f") + 1]  # the number alone, as precise
+            row += " %s to %s (round %d the median), %d of %d |" % (
+                bare % by_value[0][0], bare % by_value[-1][0], rnd, met, n)
         table.append(row)
     print("\n".join(table))
     if skipped:
