@@ -244,8 +244,9 @@ HAMR_API int hamr_backend_plan_create(hamr_plan **out, const hamr_backend_node *
  * order): item k of each of r's map blocks (nested ones too) shows
  * index[k] to its nodes (hamr_item_index), in r's threads and in its
  * worker processes, as it would in the run the items came from; an item
- * past n shows k, and items r hands to a backend of its own keep k. Hooks,
- * the error record and hamr_run_error_at still number r's items from 0.
+ * past n shows k, and so does an item r sends to the backend in its
+ * options (HAMR_REMOTE_BACKEND). Hooks, the error record and
+ * hamr_run_error_at still number r's items from 0.
  * index is copied. Call it between hamr_run_create and hamr_run_start.
  * 0; HAMR_EINVAL for a NULL r, a NULL index with n > 0, or a run started;
  * HAMR_ENOMEM. */
