@@ -1711,6 +1711,23 @@ static __attribute__((noinline)) int push_then(stream *s, size_t i, int due)
 /* Item *v into the stream (moved: v's type is NULL after), published to
  * the consumers. Inline in the emits of scalars, whose value then stays
  * in registers; the rarer parts are push_rare's and push_then's. */
+/* The items before n are written: they are published (release: the
+ * items and their segment before a consumer claims them), and on the
+ * pool the read of `active` that follows is ordered after that store,
+ * against a consumer leaving (offer_run). Without a pool (the sequential
+ * executor, or no pool made yet) the light fence is a full one, and no
+ * consumer leaves: no fence. Returns whether the stream is on the pool
+ * (read once: the fence keeps the compiler from reusing a load). */
+static inline __attribute__((always_inline)) int publish(stream *s, size_t n)
+{
+	int pooled = s->pooled;
+	s->n = n;
+	atomic_store_explicit(&s->published, n, memory_order_release);
+	if (pooled)
+		hamr__fence_light();
+	return pooled;
+}
+
 static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value *v)
 {
 	size_t i = s->n, off = i & (SEG - 1);
@@ -1727,15 +1744,8 @@ static inline __attribute__((always_inline)) int push_item(stream *s, hamr_value
 	dst->u = v->u;
 	dst->type = v->type;
 	v->type = NULL;
-	s->n = i + 1;
-	/* release: the item and its segment before a consumer claims it */
-	atomic_store_explicit(&s->published, i + 1, memory_order_release);
-	if (__builtin_expect(!s->pooled, 0))
+	if (__builtin_expect(!publish(s, i + 1), 0))
 		return push_then(s, i, 0);
-	/* then `active` read: against a consumer leaving (offer_run). Only
-	 * on the pool: without one (the sequential executor, or no pool made
-	 * yet) the light fence is a full one, and no consumer leaves */
-	hamr__fence_light();
 	/* the common case on the pool: no offer due (see push_then), under
 	 * the bound; a stop shows at the next push. relaxed: `active` is a
 	 * hint that steers offers, a stale value offers one late (offer) */
@@ -1822,11 +1832,7 @@ static int push_many(stream *s, item_src *src, size_t n)
 			src->next = x + (int64_t)k;
 		}
 		n -= k;
-		s->n = i + k;
-		/* release: as in push_item */
-		atomic_store_explicit(&s->published, i + k, memory_order_release);
-		if (s->pooled)
-			hamr__fence_light(); /* as in push_item */
+		publish(s, i + k);
 		int rc = push_then(s, i + k - 1, 1);
 		if (rc)
 			return rc;
