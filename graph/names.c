@@ -12,7 +12,9 @@
  * is then a miss, and a long key's string another: the build looks names
  * up in bulk, hashing each some look-ups early and prefetching its slot
  * and long key (hamr__names_prefetch*), so that the misses of many
- * look-ups overlap.
+ * look-ups overlap. Hashing and the short form are one pass over the
+ * name, a word at a time for the names a graph copied (a digest,
+ * hamr__names_key).
  *
  * The bump allocator holds everything a graph copies from its definitions
  * (names, dependency arrays, tags): a graph frees it all at once. */
@@ -80,10 +82,13 @@ char *hamr__bump_strdup(hamr__bump *b, const char *s)
 {
 	if (!s)
 		return NULL;
-	size_t n = strlen(s) + 1;
-	char *d = hamr__bump_alloc(b, n);
-	if (d)
+	size_t n = strlen(s) + 1, words = (n + 7) / 8 * 8;
+	char *d = hamr__bump_alloc(b, n); /* rounded up to BUMP_ALIGN: words fit */
+	if (d) {
+		/* NULs to the end of the last word (hamr__names_key_padded) */
+		memset(d + words - 8, 0, 8);
 		memcpy(d, s, n);
+	}
 	return d;
 }
 
@@ -109,33 +114,19 @@ char *hamr__bump_strdup(hamr__bump *b, const char *s)
 struct hamr__names_slot {
 	union {
 		const char *ptr; /* SLOT_PTR */
-		uint64_t word;   /* SLOT_SHORT: short_word() of the key */
+		uint64_t word;   /* SLOT_SHORT: the key's first word (digests below) */
 	} key;
 	uint32_t tag; /* the key's hash, its top bits the slot's SLOT_* */
 	int32_t val;
 };
 
-/* The bytes of a key of at most SHORT_KEY bytes, packed into a word (byte
- * i at bits 8i, zero where the key has ended); *fits says whether the key
- * is that short. */
-static inline uint64_t short_word(const char *key, int *fits)
-{
-	uint64_t w = 0;
-	unsigned i = 0;
-	for (; i < SHORT_KEY && key[i]; i++)
-		w |= (uint64_t)(unsigned char)key[i] << (8 * i);
-	*fits = !key[i];
-	return w;
-}
-
-/* Does occupied slot s, whose tag matched, hold key? */
-static inline int slot_holds(const struct hamr__names_slot *s, const char *key)
+/* Does occupied slot s, whose tag matched, hold key (digest k)? */
+static inline int slot_holds(const struct hamr__names_slot *s, const char *key,
+                             const hamr__names_key *k)
 {
 	if ((s->tag & SLOT_STATE) == SLOT_PTR)
 		return !strcmp(s->key.ptr, key);
-	int fits;
-	uint64_t w = short_word(key, &fits);
-	return fits && w == s->key.word;
+	return k->fits && k->word == s->key.word;
 }
 
 /* Is slot s occupied by a key of hash h (whatever its top bits)? */
@@ -149,31 +140,89 @@ static inline int slot_used(const struct hamr__names_slot *s)
 	return (s->tag & SLOT_STATE) != SLOT_FREE;
 }
 
-/* Fills free slot s with key, of hash h. */
-static void slot_fill(struct hamr__names_slot *s, const char *key, uint32_t h, int32_t val)
+/* Fills free slot s with key, of digest k. */
+static void slot_fill(struct hamr__names_slot *s, const char *key, const hamr__names_key *k,
+                      int32_t val)
 {
-	int fits;
-	uint64_t w = short_word(key, &fits);
 	s->val = val;
-	if (fits) {
-		s->key.word = w;
-		s->tag = (h & ~SLOT_STATE) | SLOT_SHORT;
+	if (k->fits) {
+		s->key.word = k->word;
+		s->tag = (k->hash & ~SLOT_STATE) | SLOT_SHORT;
 	} else {
 		s->key.ptr = key;
-		s->tag = (h & ~SLOT_STATE) | SLOT_PTR;
+		s->tag = (k->hash & ~SLOT_STATE) | SLOT_PTR;
 	}
 }
 
-/* FNV-1a: short keys, few instructions per byte, good enough spread with
- * linear probing at a load factor up to 2/3 (see has_room). */
-uint32_t hamr__names_hash(const char *s)
+/* ---- digests ------------------------------------------------------------
+ *
+ * A key is read as words: its bytes and the NUL that ends it, NULs after
+ * up to a multiple of 8 bytes, 8 bytes a word in the machine's order (so
+ * a key of up to SHORT_KEY bytes has the slot's word as its first, and a
+ * next one of NULs). The hash takes a word at a time (a multiply and a
+ * fold), and its last step mixes every bit into the 32 it keeps, whose
+ * low ones place the slot. A key the graph copied (hamr__bump_strdup
+ * pads its copies so) is read a word at a time; any other a byte at a
+ * time into the same words, for the same digest. */
+#define KEY_SEED 0x243f6a8885a308d3u
+#define KEY_MUL 0x9e3779b97f4a7c15u
+#define KEY_FINAL 0xff51afd7ed558ccdu
+
+static inline uint64_t key_step(uint64_t h, uint64_t w)
 {
-	uint32_t h = 2166136261u;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
+	h = (h ^ w) * KEY_MUL;
+	return h ^ (h >> 32);
+}
+
+static inline uint32_t key_finish(uint64_t h)
+{
+	return (uint32_t)(((h ^ (h >> 29)) * KEY_FINAL) >> 32);
+}
+
+/* Does word w hold a NUL byte? (Exact: a borrow only runs on past a
+ * byte that is 0.) */
+static inline int has_nul(uint64_t w)
+{
+	return ((w - 0x0101010101010101u) & ~w & 0x8080808080808080u) != 0;
+}
+
+void hamr__names_key_of(const char *key, hamr__names_key *k)
+{
+	uint64_t h = KEY_SEED;
+	size_t at = 0;
+	for (;; at += 8) {
+		unsigned char b[8] = {0};
+		size_t j = 0;
+		while (j < 8 && (b[j] = (unsigned char)key[at + j]))
+			j++;
+		uint64_t w;
+		memcpy(&w, b, sizeof w);
+		if (!at)
+			k->word = w;
+		h = key_step(h, w);
+		if (j < 8) {
+			k->fits = at + j <= SHORT_KEY;
+			break;
+		}
 	}
-	return h;
+	k->hash = key_finish(h);
+}
+
+void hamr__names_key_padded(const char *key, hamr__names_key *k)
+{
+	uint64_t w;
+	memcpy(&w, key, sizeof w);
+	k->word = w;
+	uint64_t h = key_step(KEY_SEED, w);
+	/* a word without a NUL: a longer key, whose next byte (padded, so
+	 * readable) ends it when it is SHORT_KEY bytes long */
+	k->fits = has_nul(w) || !key[SHORT_KEY];
+	while (!has_nul(w)) {
+		key += 8;
+		memcpy(&w, key, sizeof w);
+		h = key_step(h, w);
+	}
+	k->hash = key_finish(h);
 }
 
 void hamr__names_init(hamr__names *m)
@@ -235,22 +284,24 @@ int hamr__names_reserve(hamr__names *m, size_t n)
 	return 0;
 }
 
-/* The slot that holds key (hash h), or the free slot that ends its
+/* The slot that holds key (digest k), or the free slot that ends its
  * probe; the map has slots. */
-static struct hamr__names_slot *find_slot(const hamr__names *m, const char *key, uint32_t h)
+static inline __attribute__((always_inline)) struct hamr__names_slot *find_slot(const hamr__names *m, const char *key,
+                                          const hamr__names_key *k)
 {
-	uint32_t i = h & (m->cap - 1);
+	uint32_t i = k->hash & (m->cap - 1);
 	for (; slot_used(&m->slots[i]); i = (i + 1) & (m->cap - 1))
-		if (slot_tag_matches(&m->slots[i], h) && slot_holds(&m->slots[i], key))
+		if (slot_tag_matches(&m->slots[i], k->hash) && slot_holds(&m->slots[i], key, k))
 			break;
 	return &m->slots[i];
 }
 
 int hamr__names_put(hamr__names *m, const char *key, int32_t val)
 {
-	uint32_t h = hamr__names_hash(key);
+	hamr__names_key k;
+	hamr__names_key_of(key, &k);
 	if (m->cap) {
-		struct hamr__names_slot *s = find_slot(m, key, h);
+		struct hamr__names_slot *s = find_slot(m, key, &k);
 		if (slot_used(s)) {
 			s->val = val;
 			return 0;
@@ -263,31 +314,35 @@ int hamr__names_put(hamr__names *m, const char *key, int32_t val)
 		if (rc)
 			return rc;
 	}
-	slot_fill(find_slot(m, key, h), key, h, val);
+	slot_fill(find_slot(m, key, &k), key, &k, val);
 	m->len++;
 	return 0;
 }
 
-int32_t hamr__names_get_hashed(const hamr__names *m, const char *key, uint32_t h)
+int32_t hamr__names_get_key(const hamr__names *m, const char *key, const hamr__names_key *k)
 {
 	if (!m->cap)
 		return -1;
-	const struct hamr__names_slot *s = find_slot(m, key, h);
+	const struct hamr__names_slot *s = find_slot(m, key, k);
 	return slot_used(s) ? s->val : -1;
 }
 
 int32_t hamr__names_get(const hamr__names *m, const char *key)
 {
-	return m->cap ? hamr__names_get_hashed(m, key, hamr__names_hash(key)) : -1;
+	if (!m->cap)
+		return -1;
+	hamr__names_key k;
+	hamr__names_key_of(key, &k);
+	return hamr__names_get_key(m, key, &k);
 }
 
-int32_t hamr__names_get_or_put_hashed(hamr__names *m, const char *key, uint32_t h,
-                                      int32_t val)
+int32_t hamr__names_get_or_put_key(hamr__names *m, const char *key, const hamr__names_key *k,
+                                   int32_t val)
 {
-	struct hamr__names_slot *s = find_slot(m, key, h);
+	struct hamr__names_slot *s = find_slot(m, key, k);
 	if (slot_used(s))
 		return s->val;
-	slot_fill(s, key, h, val);
+	slot_fill(s, key, k, val);
 	m->len++;
 	return -1;
 }

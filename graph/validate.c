@@ -299,8 +299,9 @@ static int canonical_def(hamr__gnode *n)
 	return 0;
 }
 
-/* How many look-ups ahead a name's slot in g->index is fetched; in
- * resolve_deps, its slot's key is fetched half as far ahead. */
+/* How many look-ups ahead a name's digest is taken and its slot in
+ * g->index fetched; in resolve_deps, its slot's key is fetched half as
+ * far ahead. */
 #define RESOLVE_AHEAD 16u
 
 /* Steps 2 and 3, and every definition's types made canonical first
@@ -318,7 +319,7 @@ static int select_defs(hamr_graph *g, size_t *n_def_deps)
 {
 	int rc = 0;
 	int32_t *first = NULL, *next = NULL;
-	uint32_t hash[2 * RESOLVE_AHEAD]; /* of definitions i to i + RESOLVE_AHEAD */
+	hamr__names_key key[2 * RESOLVE_AHEAD]; /* of definitions i to i + RESOLVE_AHEAD */
 	uint8_t *bare = NULL; /* per definition: it has no condition */
 	uint32_t n_defs = g->n_defs;
 	if (hamr__names_reserve(&g->index, n_defs))
@@ -331,12 +332,12 @@ static int select_defs(hamr_graph *g, size_t *n_def_deps)
 		goto nomem;
 
 	/* group: first[k] is the k-th distinct name's first definition;
-	 * each name is hashed, and its slot fetched, RESOLVE_AHEAD names
-	 * early (see resolve_deps) */
+	 * each name's digest is taken, and its slot fetched, RESOLVE_AHEAD
+	 * names early (see resolve_deps) */
 	uint32_t n_names = 0;
 	*n_def_deps = 0;
 	for (uint32_t i = 0; i < n_defs && i < RESOLVE_AHEAD; i++)
-		hash[i % (2 * RESOLVE_AHEAD)] = hamr__names_hash(hamr__graph_def(g, i)->name);
+		hamr__names_key_padded(hamr__graph_def(g, i)->name, &key[i % (2 * RESOLVE_AHEAD)]);
 	const hamr__gnode *dup_a = NULL, *dup_b = NULL; /* the first step 2 error */
 	for (uint32_t i = 0; i < n_defs; i++) {
 		hamr__gnode *d = hamr__graph_def(g, i);
@@ -345,15 +346,15 @@ static int select_defs(hamr_graph *g, size_t *n_def_deps)
 		if (dup_a)
 			continue;
 		if (i + RESOLVE_AHEAD < n_defs) {
-			uint32_t h = hamr__names_hash(hamr__graph_def(g, i + RESOLVE_AHEAD)->name);
-			hash[(i + RESOLVE_AHEAD) % (2 * RESOLVE_AHEAD)] = h;
-			hamr__names_prefetch(&g->index, h);
+			hamr__names_key *ahead = &key[(i + RESOLVE_AHEAD) % (2 * RESOLVE_AHEAD)];
+			hamr__names_key_padded(hamr__graph_def(g, i + RESOLVE_AHEAD)->name, ahead);
+			hamr__names_prefetch(&g->index, ahead->hash);
 		}
 		*n_def_deps += d->n_deps;
 		bare[i] = !d->n_conds;
-		int32_t k = hamr__names_get_or_put_hashed(&g->index, d->name,
-		                                          hash[i % (2 * RESOLVE_AHEAD)],
-		                                          (int32_t)n_names);
+		int32_t k = hamr__names_get_or_put_key(&g->index, d->name,
+		                                       &key[i % (2 * RESOLVE_AHEAD)],
+		                                       (int32_t)n_names);
 		next[i] = -1;
 		if (k < 0) {
 			first[n_names++] = (int32_t)i;
@@ -474,22 +475,22 @@ static int check_collect_deps(const hamr__gnode *n)
 	return 0;
 }
 
-/* The dependencies of the kept nodes, in node order, hashed some way
+/* The dependencies of the kept nodes, in node order, digested some way
  * ahead of their look-ups: the look-up of dependency e runs while
- * dependency e + RESOLVE_AHEAD is hashed and its slot fetched, and the
- * key of dependency e + RESOLVE_AHEAD / 2 fetched. Only the hashes of
- * those in between are kept (hash[], a ring). */
+ * dependency e + RESOLVE_AHEAD is digested and its slot fetched, and the
+ * key of dependency e + RESOLVE_AHEAD / 2 fetched. Only the digests of
+ * those in between are kept (key[], a ring). */
 typedef struct dep_ahead {
 	const hamr_graph *g;
 	uint32_t node;               /* the next node whose dependencies come */
-	const hamr__gdep *dep, *end; /* the next dependency to hash, and the
+	const hamr__gdep *dep, *end; /* the next dependency to digest, and the
 	                              * end of its node's */
-	uint32_t n_hashed;
-	uint32_t hash[2 * RESOLVE_AHEAD];
+	uint32_t n_hashed; /* dependencies digested so far */
+	hamr__names_key key[2 * RESOLVE_AHEAD];
 } dep_ahead;
 
-/* Hashes the next dependency, if any, and fetches its slot. */
-static void hash_next_dep(dep_ahead *a)
+/* Digests the next dependency, if any, and fetches its slot. */
+static void digest_next_dep(dep_ahead *a)
 {
 	while (a->dep == a->end) {
 		if (a->node == a->g->n_nodes)
@@ -498,20 +499,20 @@ static void hash_next_dep(dep_ahead *a)
 		a->dep = n->deps;
 		a->end = n->deps + n->n_deps;
 	}
-	uint32_t h = hamr__names_hash((a->dep++)->name);
-	a->hash[a->n_hashed++ % (2 * RESOLVE_AHEAD)] = h;
-	hamr__names_prefetch(&a->g->index, h);
+	hamr__names_key *k = &a->key[a->n_hashed++ % (2 * RESOLVE_AHEAD)];
+	hamr__names_key_padded((a->dep++)->name, k);
+	hamr__names_prefetch(&a->g->index, k->hash);
 }
 
-/* The hash of dependency e (e < a->n_hashed), after hashing the one
+/* The digest of dependency e (e < a->n_hashed), after digesting the one
  * RESOLVE_AHEAD on and fetching the key half as far on. */
-static uint32_t dep_hash(dep_ahead *a, uint32_t e)
+static const hamr__names_key *dep_key(dep_ahead *a, uint32_t e)
 {
-	hash_next_dep(a);
+	digest_next_dep(a);
 	if (e + RESOLVE_AHEAD / 2 < a->n_hashed)
 		hamr__names_prefetch_key(&a->g->index,
-		                         a->hash[(e + RESOLVE_AHEAD / 2) % (2 * RESOLVE_AHEAD)]);
-	return a->hash[e % (2 * RESOLVE_AHEAD)];
+		                         a->key[(e + RESOLVE_AHEAD / 2) % (2 * RESOLVE_AHEAD)].hash);
+	return &a->key[e % (2 * RESOLVE_AHEAD)];
 }
 
 /* Steps 4 and 5, in one pass over the kept nodes in order: every
@@ -520,7 +521,7 @@ static uint32_t dep_hash(dep_ahead *a, uint32_t e)
  * g->dep_start, g->dep_node and g->node_bits, and *earlier: whether every
  * node depends only on nodes before it. A big graph's names are spread
  * over a table bigger than the caches, and a dependency can name any of
- * them, so each name is hashed, and its slot and key fetched, some
+ * them, so each name is digested, and its slot and key fetched, some
  * look-ups ahead (dep_ahead): the misses of many look-ups overlap instead
  * of being waited for one after another. A dependency's producer's type
  * comes from types[], filled in node by node: the producer's record is
@@ -532,7 +533,7 @@ static int resolve_deps(hamr_graph *g, hamr_type *types, int *earlier)
 	uint32_t e = 0;
 	*earlier = 1;
 	for (uint32_t k = 0; k < RESOLVE_AHEAD; k++)
-		hash_next_dep(&ahead);
+		digest_next_dep(&ahead);
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
 		const hamr__gnode *n = g->nodes[i];
 		int plain = !n->n_tags, rc;
@@ -540,7 +541,7 @@ static int resolve_deps(hamr_graph *g, hamr_type *types, int *earlier)
 		g->dep_start[i] = e;
 		for (uint32_t k = 0; k < n->n_deps; k++, e++) {
 			hamr__gdep *d = &n->deps[k];
-			int32_t t = hamr__names_get_hashed(m, d->name, dep_hash(&ahead, e));
+			int32_t t = hamr__names_get_key(m, d->name, dep_key(&ahead, e));
 			d->target = t;
 			g->dep_node[e] = d->flags & HAMR_DEP_OPTIONAL ? -1 : t;
 			*earlier &= t < (int32_t)i;
