@@ -188,9 +188,8 @@ static inline int has_nul(uint64_t w)
 
 void hamr__names_key_of(const char *key, hamr__names_key *k)
 {
-	uint64_t h = KEY_SEED;
-	size_t at = 0;
-	for (;; at += 8) {
+	uint64_t h = KEY_SEED, first = 0;
+	for (size_t at = 0;; at += 8) {
 		unsigned char b[8] = {0};
 		size_t j = 0;
 		while (j < 8 && (b[j] = (unsigned char)key[at + j]))
@@ -198,13 +197,14 @@ void hamr__names_key_of(const char *key, hamr__names_key *k)
 		uint64_t w;
 		memcpy(&w, b, sizeof w);
 		if (!at)
-			k->word = w;
+			first = w;
 		h = key_step(h, w);
 		if (j < 8) {
 			k->fits = at + j <= SHORT_KEY;
 			break;
 		}
 	}
+	k->word = first;
 	k->hash = key_finish(h);
 }
 

@@ -246,8 +246,15 @@ static inline int peers_check(const char *bench, const char *impl, const char *v
 
 /* Runs `body` once untimed and `reps` times timed; `body(ctx, &ns)` returns
  * its result and sets the nanoseconds it measured (so that a body can leave
- * setup and teardown out of its own timing). Prints the row. */
+ * setup and teardown out of its own timing). A body that took less than
+ * PEERS_MIN_REP_NS untimed runs as often in each rep as fills that time
+ * (at most PEERS_MAX_RUNS), and the rep's time is the mean of those runs:
+ * a single run of a few microseconds is mostly the clock and the
+ * machine's hiccups. Prints the row. */
 typedef uint64_t (*peers_body)(void *ctx, int64_t *ns);
+
+#define PEERS_MIN_REP_NS 1000000
+#define PEERS_MAX_RUNS 10000
 
 static inline void peers_measure(const peers_opts *o, const char *bench, const char *impl,
                           const char *variant, int threads, uint64_t n,
@@ -259,8 +266,19 @@ static inline void peers_measure(const peers_opts *o, const char *bench, const c
 	if (!ns)
 		abort();
 	int ok = peers_check(bench, impl, variant, body(ctx, &warm), want);
-	for (int r = 0; r < o->reps; r++)
-		ok &= peers_check(bench, impl, variant, body(ctx, &ns[r]), want);
+	int64_t runs = warm >= PEERS_MIN_REP_NS ? 1 :
+	               PEERS_MIN_REP_NS / (warm > 0 ? warm : 1) + 1;
+	if (runs > PEERS_MAX_RUNS)
+		runs = PEERS_MAX_RUNS;
+	for (int r = 0; r < o->reps; r++) {
+		int64_t sum = 0;
+		for (int64_t k = 0; k < runs; k++) {
+			int64_t t = 0;
+			ok &= peers_check(bench, impl, variant, body(ctx, &t), want);
+			sum += t;
+		}
+		ns[r] = sum / runs;
+	}
 	peers_row(bench, impl, variant, threads, n, units, ns, o->reps, ok);
 	free(ns);
 }
