@@ -85,7 +85,7 @@ char *hamr__bump_strdup(hamr__bump *b, const char *s)
 	size_t n = strlen(s) + 1, words = (n + 7) / 8 * 8;
 	char *d = hamr__bump_alloc(b, n); /* rounded up to BUMP_ALIGN: words fit */
 	if (d) {
-		/* NULs to the end of the last word (hamr__names_key_padded) */
+		/* NULs to the end of the last word (hamr__names_digest_padded) */
 		memset(d + words - 8, 0, 8);
 		memcpy(d, s, n);
 	}
@@ -186,7 +186,7 @@ static inline int has_nul(uint64_t w)
 	return ((w - 0x0101010101010101u) & ~w & 0x8080808080808080u) != 0;
 }
 
-void hamr__names_key_of(const char *key, hamr__names_key *k)
+void hamr__names_digest(const char *key, hamr__names_key *k)
 {
 	uint64_t h = KEY_SEED, first = 0;
 	for (size_t at = 0;; at += 8) {
@@ -208,7 +208,7 @@ void hamr__names_key_of(const char *key, hamr__names_key *k)
 	k->hash = key_finish(h);
 }
 
-void hamr__names_key_padded(const char *key, hamr__names_key *k)
+void hamr__names_digest_padded(const char *key, hamr__names_key *k)
 {
 	uint64_t w;
 	memcpy(&w, key, sizeof w);
@@ -286,8 +286,8 @@ int hamr__names_reserve(hamr__names *m, size_t n)
 
 /* The slot that holds key (digest k), or the free slot that ends its
  * probe; the map has slots. */
-static inline __attribute__((always_inline)) struct hamr__names_slot *find_slot(const hamr__names *m, const char *key,
-                                          const hamr__names_key *k)
+static inline __attribute__((always_inline)) struct hamr__names_slot *
+find_slot(const hamr__names *m, const char *key, const hamr__names_key *k)
 {
 	uint32_t i = k->hash & (m->cap - 1);
 	for (; slot_used(&m->slots[i]); i = (i + 1) & (m->cap - 1))
@@ -299,7 +299,7 @@ static inline __attribute__((always_inline)) struct hamr__names_slot *find_slot(
 int hamr__names_put(hamr__names *m, const char *key, int32_t val)
 {
 	hamr__names_key k;
-	hamr__names_key_of(key, &k);
+	hamr__names_digest(key, &k);
 	if (m->cap) {
 		struct hamr__names_slot *s = find_slot(m, key, &k);
 		if (slot_used(s)) {
@@ -332,7 +332,7 @@ int32_t hamr__names_get(const hamr__names *m, const char *key)
 	if (!m->cap)
 		return -1;
 	hamr__names_key k;
-	hamr__names_key_of(key, &k);
+	hamr__names_digest(key, &k);
 	return hamr__names_get_key(m, key, &k);
 }
 

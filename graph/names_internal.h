@@ -20,7 +20,7 @@ void hamr__bump_free(hamr__bump *b);
 /* n bytes aligned for any scalar; NULL when out of memory. */
 void *hamr__bump_alloc(hamr__bump *b, size_t n);
 /* A copy of s (NULL for NULL s, and on out of memory: check both),
- * followed by NULs up to a multiple of 8 bytes (hamr__names_key_padded). */
+ * followed by NULs up to a multiple of 8 bytes (hamr__names_digest_padded). */
 char *hamr__bump_strdup(hamr__bump *b, const char *s);
 
 /* Open-addressing map from NUL-terminated names to non-negative int32
@@ -50,11 +50,11 @@ typedef struct hamr__names_key {
 	int fits;
 } hamr__names_key;
 /* The digest of any key. */
-void hamr__names_key_of(const char *key, hamr__names_key *k);
+void hamr__names_digest(const char *key, hamr__names_key *k);
 /* The same digest, read a word at a time: for a key followed by NULs up
  * to a multiple of 8 bytes from its start, as hamr__bump_strdup's copies
  * are. */
-void hamr__names_key_padded(const char *key, hamr__names_key *k);
+void hamr__names_digest_padded(const char *key, hamr__names_key *k);
 
 /* Look-ups in bulk: a big map's slots and keys are cache misses, so a
  * caller with many names to look up takes each name's digest some way

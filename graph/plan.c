@@ -604,19 +604,75 @@ static int list_roots(hamr_plan *p)
 	return 0;
 }
 
+/* A node of at most this many arguments is checked for reading a node
+ * twice pair by pair (args_distinct); one of more, through `seen`. */
+#define FEW_ARGS 8
+
+/* Whether no node reads a computed node through two of its arguments,
+ * and then every node's pending count set: each argument that reads a
+ * computed node is then a dependent of its own, so p->consumers, which
+ * counts arguments (and nothing else yet: map blocks add theirs after),
+ * counts each computed node's dependents. seen needs room for
+ * p->n_nodes entries. */
+static int args_distinct(hamr_plan *p, uint32_t *seen)
+{
+	int seen_set = 0;
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		hamr__pnode *pn = &p->nodes[i];
+		const int32_t *a = &p->args[pn->arg_start];
+		uint32_t pending = 0;
+		if (pn->n_args > FEW_ARGS && !seen_set) {
+			for (uint32_t k = 0; k < p->n_nodes; k++)
+				seen[k] = UINT32_MAX;
+			seen_set = 1;
+		}
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t t = a[k];
+			if (t < 0 || (uint32_t)t >= p->n_nodes)
+				continue;
+			int twice = 0;
+			if (pn->n_args > FEW_ARGS) {
+				twice = seen[t] == i;
+				seen[t] = i;
+			} else {
+				for (uint32_t j = 0; j < k && !twice; j++)
+					twice = a[j] == t;
+			}
+			if (twice) {
+				for (uint32_t j = 0; j < i; j++)
+					p->nodes[j].n_pending = 0;
+				return 0;
+			}
+			pending++;
+		}
+		pn->n_pending = pending;
+	}
+	return 1;
+}
+
 /* Dependents: each computed node's list of the computed nodes that read
- * it, with every node's pending count and the roots. */
+ * it, with every node's pending count and the roots. Where no node reads
+ * another twice (args_distinct), the counts come from p->consumers and the
+ * lists are filled in one pass over the arguments: on a big graph of
+ * nodes that read random others, each of each_producer's passes reads
+ * and writes `seen` and ndep at random, a cache miss an argument. */
 static int link_dependents(hamr_plan *p)
 {
 	size_t ns = p->n_slots ? p->n_slots : 1;
-	uint32_t *ndep = calloc(ns, sizeof *ndep);
+	uint32_t *ndep = malloc(ns * sizeof *ndep);
 	uint32_t *seen = malloc(ns * sizeof *seen);
 	int rc = 0;
 	if (!ndep || !seen) {
 		rc = hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 		goto out;
 	}
-	each_producer(p, p->n_nodes, seen, ndep, count_dependent);
+	int distinct = args_distinct(p, seen);
+	if (distinct) {
+		memcpy(ndep, p->consumers, p->n_nodes * sizeof *ndep);
+	} else {
+		memset(ndep, 0, ns * sizeof *ndep);
+		each_producer(p, p->n_nodes, seen, ndep, count_dependent);
+	}
 	if ((rc = list_roots(p)))
 		goto out;
 	uint32_t off = 0;
@@ -626,7 +682,18 @@ static int link_dependents(hamr_plan *p)
 		off += ndep[i];
 		ndep[i] = p->nodes[i].dep_start; /* now: next free position */
 	}
-	each_producer(p, p->n_nodes, seen, ndep, add_dependent);
+	if (!distinct) {
+		each_producer(p, p->n_nodes, seen, ndep, add_dependent);
+		goto out;
+	}
+	for (uint32_t i = 0; i < p->n_nodes; i++) {
+		const hamr__pnode *pn = &p->nodes[i];
+		for (uint32_t k = 0; k < pn->n_args; k++) {
+			int32_t t = p->args[pn->arg_start + k];
+			if (t >= 0 && (uint32_t)t < p->n_nodes)
+				p->dependents[ndep[t]++] = i;
+		}
+	}
 out:
 	free(ndep);
 	free(seen);

@@ -337,7 +337,7 @@ static int select_defs(hamr_graph *g, size_t *n_def_deps)
 	uint32_t n_names = 0;
 	*n_def_deps = 0;
 	for (uint32_t i = 0; i < n_defs && i < RESOLVE_AHEAD; i++)
-		hamr__names_key_padded(hamr__graph_def(g, i)->name, &key[i % (2 * RESOLVE_AHEAD)]);
+		hamr__names_digest_padded(hamr__graph_def(g, i)->name, &key[i % (2 * RESOLVE_AHEAD)]);
 	const hamr__gnode *dup_a = NULL, *dup_b = NULL; /* the first step 2 error */
 	for (uint32_t i = 0; i < n_defs; i++) {
 		hamr__gnode *d = hamr__graph_def(g, i);
@@ -347,7 +347,7 @@ static int select_defs(hamr_graph *g, size_t *n_def_deps)
 			continue;
 		if (i + RESOLVE_AHEAD < n_defs) {
 			hamr__names_key *ahead = &key[(i + RESOLVE_AHEAD) % (2 * RESOLVE_AHEAD)];
-			hamr__names_key_padded(hamr__graph_def(g, i + RESOLVE_AHEAD)->name, ahead);
+			hamr__names_digest_padded(hamr__graph_def(g, i + RESOLVE_AHEAD)->name, ahead);
 			hamr__names_prefetch(&g->index, ahead->hash);
 		}
 		*n_def_deps += d->n_deps;
@@ -485,7 +485,7 @@ typedef struct dep_ahead {
 	uint32_t node;               /* the next node whose dependencies come */
 	const hamr__gdep *dep, *end; /* the next dependency to digest, and the
 	                              * end of its node's */
-	uint32_t n_hashed; /* dependencies digested so far */
+	uint32_t n_digested; /* dependencies digested so far */
 	hamr__names_key key[2 * RESOLVE_AHEAD];
 } dep_ahead;
 
@@ -499,17 +499,17 @@ static void digest_next_dep(dep_ahead *a)
 		a->dep = n->deps;
 		a->end = n->deps + n->n_deps;
 	}
-	hamr__names_key *k = &a->key[a->n_hashed++ % (2 * RESOLVE_AHEAD)];
-	hamr__names_key_padded((a->dep++)->name, k);
+	hamr__names_key *k = &a->key[a->n_digested++ % (2 * RESOLVE_AHEAD)];
+	hamr__names_digest_padded((a->dep++)->name, k);
 	hamr__names_prefetch(&a->g->index, k->hash);
 }
 
-/* The digest of dependency e (e < a->n_hashed), after digesting the one
+/* The digest of dependency e (e < a->n_digested), after digesting the one
  * RESOLVE_AHEAD on and fetching the key half as far on. */
 static const hamr__names_key *dep_key(dep_ahead *a, uint32_t e)
 {
 	digest_next_dep(a);
-	if (e + RESOLVE_AHEAD / 2 < a->n_hashed)
+	if (e + RESOLVE_AHEAD / 2 < a->n_digested)
 		hamr__names_prefetch_key(&a->g->index,
 		                         a->key[(e + RESOLVE_AHEAD / 2) % (2 * RESOLVE_AHEAD)].hash);
 	return &a->key[e % (2 * RESOLVE_AHEAD)];

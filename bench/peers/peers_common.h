@@ -10,9 +10,10 @@
  *
  * and prints one CSV row per (workload, variant) on stdout, in the columns
  * of PEERS_HEADER (bench/run-peers prints the header once). Every workload
- * is run once untimed (warm-up, also checked), then R times timed; each run's
- * result is compared with the serial reference computed here, and `check`
- * says ok only when all of them matched.
+ * is run once untimed (warm-up, also checked), then R times timed (a
+ * workload under 1 ms as a mean of several runs a repeat: peers_measure);
+ * each run's result is compared with the serial reference computed here,
+ * and `check` says ok only when all of them matched.
  *
  * Arithmetic is on uint64_t (wrapping), so results are exact and identical
  * whatever the order of a reduction. */
