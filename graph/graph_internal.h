@@ -199,6 +199,11 @@ typedef struct hamr__gather {
 } hamr__gather;
 
 /* One computed node. Slot i is the result of plan node i. */
+/* A plan node of at most this many arguments is checked pair by pair for
+ * reading one node twice when its dependents are linked (graph/plan.c);
+ * a bigger one through a mark per node. */
+#define HAMR__PAIRWISE_ARGS 8u
+
 typedef struct hamr__pnode {
 	hamr_fn fn;
 	void *userdata;

@@ -604,24 +604,24 @@ static int list_roots(hamr_plan *p)
 	return 0;
 }
 
-/* A node of at most this many arguments is checked for reading a node
- * twice pair by pair (args_distinct); one of more, through `seen`. */
-#define FEW_ARGS 8
-
 /* Whether no node reads a computed node through two of its arguments,
- * and then every node's pending count set: each argument that reads a
- * computed node is then a dependent of its own, so p->consumers, which
- * counts arguments (and nothing else yet: map blocks add theirs after),
- * counts each computed node's dependents. seen needs room for
- * p->n_nodes entries. */
-static int args_distinct(hamr_plan *p, uint32_t *seen)
+ * and when so every node's pending count set; when not, every pending
+ * count is left 0, for each_producer's counting pass. A node of at most
+ * HAMR__PAIRWISE_ARGS arguments is checked pair by pair, in cache; a
+ * bigger one through `seen` (room for p->n_nodes entries). Without such
+ * a node, each argument that reads a computed node is a dependent of its
+ * own, so p->consumers, which counts each slot's arguments (map blocks'
+ * own are counted later, by hamr__plan_blocks, which counts them all
+ * again), counts each computed node's dependents. */
+static int count_pending_if_distinct(hamr_plan *p, uint32_t *seen)
 {
 	int seen_set = 0;
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		hamr__pnode *pn = &p->nodes[i];
 		const int32_t *a = &p->args[pn->arg_start];
+		int pairwise = pn->n_args <= HAMR__PAIRWISE_ARGS;
 		uint32_t pending = 0;
-		if (pn->n_args > FEW_ARGS && !seen_set) {
+		if (!pairwise && !seen_set) {
 			for (uint32_t k = 0; k < p->n_nodes; k++)
 				seen[k] = UINT32_MAX;
 			seen_set = 1;
@@ -631,12 +631,12 @@ static int args_distinct(hamr_plan *p, uint32_t *seen)
 			if (t < 0 || (uint32_t)t >= p->n_nodes)
 				continue;
 			int twice = 0;
-			if (pn->n_args > FEW_ARGS) {
-				twice = seen[t] == i;
-				seen[t] = i;
-			} else {
+			if (pairwise) {
 				for (uint32_t j = 0; j < k && !twice; j++)
 					twice = a[j] == t;
+			} else {
+				twice = seen[t] == i;
+				seen[t] = i;
 			}
 			if (twice) {
 				for (uint32_t j = 0; j < i; j++)
@@ -652,10 +652,11 @@ static int args_distinct(hamr_plan *p, uint32_t *seen)
 
 /* Dependents: each computed node's list of the computed nodes that read
  * it, with every node's pending count and the roots. Where no node reads
- * another twice (args_distinct), the counts come from p->consumers and the
- * lists are filled in one pass over the arguments: on a big graph of
- * nodes that read random others, each of each_producer's passes reads
- * and writes `seen` and ndep at random, a cache miss an argument. */
+ * another twice (count_pending_if_distinct), the counts come from
+ * p->consumers and one pass over the arguments fills the lists: no
+ * counting pass, and no `seen` for nodes of few arguments, which on a
+ * big graph of nodes that read random others cost a cache miss or two
+ * an argument each. */
 static int link_dependents(hamr_plan *p)
 {
 	size_t ns = p->n_slots ? p->n_slots : 1;
@@ -666,7 +667,7 @@ static int link_dependents(hamr_plan *p)
 		rc = hamr__error_set(HAMR_ENOMEM, "out of memory compiling a plan");
 		goto out;
 	}
-	int distinct = args_distinct(p, seen);
+	int distinct = count_pending_if_distinct(p, seen);
 	if (distinct) {
 		memcpy(ndep, p->consumers, p->n_nodes * sizeof *ndep);
 	} else {

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* A plan's dependents and pending counts against a count by hand from its
- * own arguments, on 600 random graphs: each node reads 0 to 20 earlier
- * nodes (so some nodes have more arguments than are checked pair by pair)
- * and an input; in half the graphs a node may read one node through
- * several of its dependencies, which the plan counts once. For every
- * computed node: n_pending is the count of distinct computed nodes it
- * reads, its dependents are the distinct nodes that read it, in plan
- * order, and consumers counts the arguments that read it. */
+ * own arguments, on 900 random graphs: each node reads 0 to 20 earlier
+ * nodes (so some have more arguments than HAMR__PAIRWISE_ARGS, checked
+ * through marks rather than pair by pair) and, a quarter of the time, an
+ * input. A third of the graphs read each node once per reader; a third
+ * may read one node through several dependencies anywhere; a third only
+ * in nodes of more than HAMR__PAIRWISE_ARGS arguments. For every computed
+ * node: n_pending (and pending_init) is the count of distinct computed
+ * nodes it reads, it is a root exactly when that is 0, its dependents are
+ * the distinct nodes that read it, in plan order, and consumers counts
+ * the arguments that read it. */
 #include <hamr.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +38,19 @@ static uint32_t next_rand(uint32_t below)
 	return (uint32_t)(rng % below);
 }
 
-/* A random graph of k nodes planned for every node no other reads; with
- * `twice`, dependencies are drawn from a few nodes back, so that a node
- * often names one more than once. */
-static hamr_plan *random_plan(int k, int twice)
+/* How a random graph's nodes may read one node twice. */
+enum { ONCE, TWICE_ANYWHERE, TWICE_IN_BIG };
+
+/* A random graph of k nodes planned for every node no other reads. Where
+ * `mode` lets a node read one node twice, its dependencies are drawn
+ * from a few nodes back, so that it often does. */
+static hamr_plan *random_plan(int k, int mode)
 {
 	static char names[MAX_K][16];
 	hamr_graph *g = NULL;
 	CHECK_OK(hamr_graph_create(&g));
+	if (!g)
+		return NULL;
 	CHECK_OK(hamr_graph_add_input(g, "x", HAMR_I64));
 	int read[MAX_K] = {0};
 	for (int i = 0; i < k; i++) {
@@ -52,6 +60,8 @@ static hamr_plan *random_plan(int k, int twice)
 		if (next_rand(4) == 0)
 			d[nd++] = (hamr_dep)HAMR_DEP("x", HAMR_I64);
 		int want = i ? (int)next_rand(next_rand(4) ? 4 : MAX_DEPS + 1) : 0, first = nd;
+		int twice = mode == TWICE_ANYWHERE ||
+		            (mode == TWICE_IN_BIG && want > (int)HAMR__PAIRWISE_ARGS);
 		for (int j = 0; j < want; j++) {
 			int span = twice && i > 3 ? 3 : i;
 			int t = i - 1 - (int)next_rand((uint32_t)span);
@@ -97,11 +107,17 @@ static int reads(const hamr_plan *p, uint32_t i, uint32_t t)
 static int check_dependents(const hamr_plan *p)
 {
 	int twice = 0;
+	uint32_t roots = 0;
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
 		uint32_t distinct = 0;
 		for (uint32_t t = 0; t < p->n_nodes; t++)
 			distinct += (uint32_t)reads(p, i, t);
 		CHECK_EQ_INT(p->nodes[i].n_pending, distinct);
+		CHECK_EQ_INT(p->pending_init[i], distinct);
+		if (!distinct) { /* a root, listed in order */
+			CHECK(roots < p->n_roots && p->roots[roots] == i);
+			roots++;
+		}
 		uint32_t computed = 0;
 		for (uint32_t a = 0; a < p->nodes[i].n_args; a++) {
 			int32_t t = p->args[p->nodes[i].arg_start + a];
@@ -109,6 +125,7 @@ static int check_dependents(const hamr_plan *p)
 		}
 		twice |= computed != distinct;
 	}
+	CHECK_EQ_INT(p->n_roots, roots);
 	uint32_t start = 0;
 	for (uint32_t t = 0; t < p->n_nodes; t++) {
 		const hamr__pnode *pt = &p->nodes[t];
@@ -131,30 +148,34 @@ static int check_dependents(const hamr_plan *p)
 	return twice;
 }
 
-static void test_random_plans(void)
+static void test_dependents_match_a_count_by_hand(void)
 {
-	int with_twice = 0, big = 0;
-	for (int n = 0; n < 600; n++) {
-		int k = 1 + (int)next_rand(MAX_K);
-		hamr_plan *p = random_plan(k, n % 2);
+	int with_twice = 0, big_twice = 0, big = 0;
+	for (int n = 0; n < 900; n++) {
+		int k = 1 + (int)next_rand(MAX_K), mode = n % 3;
+		hamr_plan *p = random_plan(k, mode);
 		CHECK(p != NULL);
 		if (!p)
 			return;
-		with_twice += check_dependents(p);
+		int twice = check_dependents(p);
+		with_twice += twice;
+		big_twice += twice && mode == TWICE_IN_BIG;
 		for (uint32_t i = 0; i < p->n_nodes; i++)
-			if (p->nodes[i].n_args > 8) {
+			if (p->nodes[i].n_args > HAMR__PAIRWISE_ARGS) {
 				big++;
 				break;
 			}
 		hamr_plan_destroy(p);
 	}
-	/* both kinds were made, and nodes of many arguments in many */
-	CHECK(with_twice > 200);
-	CHECK(big > 200);
+	/* every kind was made: graphs reading a node twice, some of them
+	 * only in nodes checked through marks, and many with such nodes */
+	CHECK(with_twice > 300);
+	CHECK(big_twice > 100);
+	CHECK(big > 300);
 }
 
 int main(void)
 {
-	RUN_TEST(test_random_plans);
+	RUN_TEST(test_dependents_match_a_count_by_hand);
 	TEST_EXIT();
 }
