@@ -10,6 +10,7 @@
 
 #include <hamr.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DEPS(...) ((const hamr_dep[]){__VA_ARGS__, HAMR_DEPS_END})
@@ -111,6 +112,35 @@ static inline int f_total_chars(hamr_call *c)
 	for (size_t i = 0; i < l.len; i++)
 		n += (int64_t)strlen(hamr_list_str(l, i));
 	return hamr_ret_i64(c, n);
+}
+
+/* One more than the sum of its arguments (i64, any count). */
+static inline int f_one_plus_sum(hamr_call *c)
+{
+	int64_t s = 1;
+	for (size_t i = 0; i < hamr_arg_count(c); i++)
+		s += hamr_arg_i64(c, i);
+	return hamr_ret_i64(c, s);
+}
+
+/* *p: the plan of g for every one of its nodes names[0 .. k-1] that no
+ * other reads (read[i] 0), with `given` (or NULL). g is destroyed here
+ * (the plan keeps it). hamr_plan_create's code, or HAMR_ENOMEM. */
+static inline int plan_for_unread(hamr_plan **p, hamr_graph *g, const char (*names)[16],
+                                  const int *read, int k, const hamr_values *given)
+{
+	const char **outs = malloc((size_t)(k > 0 ? k : 1) * sizeof *outs);
+	int rc = HAMR_ENOMEM;
+	if (outs) {
+		size_t n_outs = 0;
+		for (int i = 0; i < k; i++)
+			if (!read[i])
+				outs[n_outs++] = names[i];
+		rc = hamr_plan_create(p, g, outs, n_outs, given);
+	}
+	free(outs);
+	hamr_graph_destroy(g);
+	return rc;
 }
 
 #endif

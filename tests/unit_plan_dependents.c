@@ -16,17 +16,10 @@
 
 #include "graph/graph_internal.h"
 #include "tests/check.h"
+#include "tests/nodes.h"
 
 #define MAX_K 160
 #define MAX_DEPS 20
-
-static int f_sum(hamr_call *c)
-{
-	int64_t s = 1;
-	for (size_t i = 0; i < hamr_arg_count(c); i++)
-		s += hamr_arg_i64(c, i);
-	return hamr_ret_i64(c, s);
-}
 
 static uint64_t rng = 0x2545f4914f6cdd1du;
 
@@ -74,21 +67,15 @@ static hamr_plan *random_plan(int k, int mode)
 			read[t] = 1;
 		}
 		d[nd] = (hamr_dep)HAMR_DEPS_END;
-		hamr_node_def def = {.name = names[i], .fn = f_sum, .type = HAMR_I64, .deps = d};
+		hamr_node_def def = {.name = names[i], .fn = f_one_plus_sum, .type = HAMR_I64, .deps = d};
 		CHECK_OK(hamr_graph_add_node(g, "m", &def));
 	}
-	const char *outs[MAX_K];
-	size_t n_outs = 0;
-	for (int i = 0; i < k; i++)
-		if (!read[i])
-			outs[n_outs++] = names[i];
 	hamr_values *in = NULL;
 	CHECK_OK(hamr_values_create(&in));
 	CHECK_OK(hamr_values_set_i64(in, "x", 1));
 	hamr_plan *p = NULL;
-	CHECK_OK(hamr_plan_create(&p, g, outs, n_outs, in));
+	CHECK_OK(plan_for_unread(&p, g, (const char(*)[16])names, read, k, in));
 	hamr_values_destroy(in);
-	hamr_graph_destroy(g);
 	return p;
 }
 

@@ -15,16 +15,9 @@
 
 #include "graph/graph_internal.h"
 #include "tests/check.h"
+#include "tests/nodes.h"
 
 #define MAX_K 200
-
-static int f_one(hamr_call *c)
-{
-	int64_t s = 1;
-	for (size_t i = 0; i < hamr_arg_count(c); i++)
-		s += hamr_arg_i64(c, i);
-	return hamr_ret_i64(c, s);
-}
 
 /* The plan of nodes n0 .. n(k-1), node i reading the nodes of deps[i]
  * (lower indices, -1 ended), planned for the last one and every node no
@@ -44,17 +37,11 @@ static hamr_plan *plan_of(int k, const int deps[][4])
 			read[deps[i][j]] = 1;
 		}
 		d[nd] = (hamr_dep)HAMR_DEPS_END;
-		hamr_node_def def = {.name = names[i], .fn = f_one, .type = HAMR_I64, .deps = d};
+		hamr_node_def def = {.name = names[i], .fn = f_one_plus_sum, .type = HAMR_I64, .deps = d};
 		CHECK_OK(hamr_graph_add_node(g, "m", &def));
 	}
-	const char *outs[MAX_K];
-	size_t n_outs = 0;
-	for (int i = 0; i < k; i++)
-		if (!read[i])
-			outs[n_outs++] = names[i];
 	hamr_plan *p = NULL;
-	CHECK_OK(hamr_plan_create(&p, g, outs, n_outs, NULL));
-	hamr_graph_destroy(g);
+	CHECK_OK(plan_for_unread(&p, g, (const char(*)[16])names, read, k, NULL));
 	if (!p) { /* no plan to look at: report and stop */
 		fprintf(stderr, "%d check(s) failed\n", check_failures);
 		exit(1);
@@ -150,7 +137,7 @@ static void test_a_line_a_diamond_and_roots(void)
 	hamr_plan_destroy(p);
 }
 
-static int f_items(hamr_call *c)
+static int f_three_items(hamr_call *c)
 {
 	return hamr_emit_range(c, 0, 3);
 }
@@ -188,7 +175,7 @@ static void test_walk_order_given_values_and_no_record(void)
 		snprintf(name, sizeof name, "r%d", i);
 		snprintf(dep, sizeof dep, i ? "r%d" : "x", i - 1);
 		hamr_dep d[2] = {HAMR_DEP(dep, HAMR_I64), HAMR_DEPS_END};
-		hamr_node_def def = {.name = name, .fn = f_one, .type = HAMR_I64, .deps = d};
+		hamr_node_def def = {.name = name, .fn = f_one_plus_sum, .type = HAMR_I64, .deps = d};
 		CHECK_OK(hamr_graph_add_node(g, "m", &def));
 	}
 	hamr_values *in = NULL;
@@ -207,7 +194,7 @@ static void test_walk_order_given_values_and_no_record(void)
 	hamr_graph_destroy(g);
 	/* a blocking node: no record */
 	const hamr_node_def io[] = {
-		{.name = "io", .fn = f_one, .type = HAMR_I64,
+		{.name = "io", .fn = f_one_plus_sum, .type = HAMR_I64,
 		 .tags = (const hamr_tag[]){{"blocking", "true"}, {NULL, NULL}}},
 		{0}};
 	check_no_record(io, "io");
@@ -215,9 +202,9 @@ static void test_walk_order_given_values_and_no_record(void)
 	const hamr_dep d_x[] = {HAMR_DEP("items", HAMR_I64), HAMR_DEPS_END};
 	const hamr_dep d_l[] = {HAMR_DEP_COLLECTED("one", HAMR_I64), HAMR_DEPS_END};
 	const hamr_node_def blocks[] = {
-		{.name = "items", .fn = f_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE},
-		{.name = "one", .fn = f_one, .type = HAMR_I64, .deps = d_x},
-		{.name = "all", .fn = f_one, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .deps = d_l},
+		{.name = "items", .fn = f_three_items, .type = HAMR_I64, .kind = HAMR_NODE_PARALLELIZABLE},
+		{.name = "one", .fn = f_one_plus_sum, .type = HAMR_I64, .deps = d_x},
+		{.name = "all", .fn = f_one_plus_sum, .type = HAMR_I64, .kind = HAMR_NODE_COLLECT, .deps = d_l},
 		{0}};
 	check_no_record(blocks, "all");
 }
