@@ -447,7 +447,7 @@ static inline void release_args(const hamr_plan *p, const hamr__frame *f, uint32
 }
 
 /* Whether a stream whose stop flags are these has stopped (stopped(),
- * and lean_items, before each item). */
+ * and run_one_lean, which loads their places once). */
 static inline __attribute__((always_inline)) int stop_seen(const atomic_bool *abandoned,
                                                           const atomic_bool *halt)
 {
@@ -887,80 +887,6 @@ static void run_item(stream *s, ctx *c, size_t it)
 	item_end(s, c, sg, it, rc, 0);
 }
 
-/* What run_one_lean's items read that stays the same from item to item,
- * kept in memory: lean_items reads it back after each node call (which,
- * for all the compiler knows, may write it), where held in registers
- * across the call it was stored to the stack and loaded back around every
- * call: 6 fewer instructions a no-op item, and no stack access in the
- * loop (bench/RESULTS.md, "a map loop without spills"). */
-typedef struct lean_loop {
-	stream *s;
-	ctx *c;
-	hamr_call *call;
-	hamr_value *slots, *x, *part;
-	const fold_rec *fr;
-	uint32_t i;
-} lean_loop;
-
-/* Items [first, first + n) of one segment, item and pk their places in
- * it and in the packed list (NULL for a fold), taken by their count k
- * from the first: live across the node's call are L, the three bases, k
- * and n; the stream and the call record are read back from L. Returns
- * where it stopped. */
-static inline __attribute__((always_inline)) size_t lean_items(const lean_loop *L,
-                                                               const hamr_value *item,
-                                                               uint64_t *pk, size_t first,
-                                                               size_t n, int fold)
-{
-	for (size_t k = 0; k < n; k++) {
-		stream *s = L->s;
-		if (stop_seen(&s->abandoned, &s->r->halt))
-			return first + k;
-		L->x->u = item[k].u;
-		hamr__current_item = (int64_t)(first + k);
-		/* hamr__node_repeat, but for the slot's store */
-		L->call->result.type = NULL;
-		int rc = L->call->node->fn(L->call);
-		hamr_call *call = L->call;
-		const hamr_value *v = &call->result;
-		if (__builtin_expect(rc != 0 || v->type == NULL || call->fail_msg != NULL, 0)) {
-			rc = hamr__node_repeat_slow(call, L->slots, L->i, rc);
-			v = &L->slots[L->i];
-			if (rc == 0 && v->type == NULL)
-				rc = HAMR__SKIPPED;
-		}
-		if (__builtin_expect(rc == 0, 1)) {
-			if (!fold) {
-				memcpy(&pk[k], &v->u, sizeof(uint64_t));
-				continue;
-			}
-			rc = L->fr->step(L->part, v, L->fr->userdata);
-			L->c->folded++;
-			if (__builtin_expect(rc == 0, 1))
-				continue;
-			rc = fold_failed(L->s, L->fr->g, first + k, rc);
-		}
-		stream_add_gap(L->s, first + k, first + k + 1);
-		stream_fail(L->s, rc);
-	}
-	return first + n;
-}
-
-/* lean_items for a packed list and for a fold, each its own copy. */
-static __attribute__((noinline)) size_t lean_items_packed(const lean_loop *L,
-                                                          const hamr_value *item, uint64_t *pk,
-                                                          size_t first, size_t n)
-{
-	return lean_items(L, item, pk, first, n, 0);
-}
-
-static __attribute__((noinline)) size_t lean_items_folded(const lean_loop *L,
-                                                          const hamr_value *item, size_t first,
-                                                          size_t n)
-{
-	return lean_items(L, item, NULL, first, n, 1);
-}
-
 /* run_one's loop for the commonest block: scalar items, and one gather
  * entry that takes the node's own value, either into a packed list
  * (`fold` 0) or by a fold into the consumer's partial (`fold` 1). The
@@ -974,28 +900,58 @@ static inline __attribute__((always_inline)) size_t run_one_lean(stream *s, ctx 
                                                                  hamr_call *call, size_t lo,
                                                                  size_t hi, int fold)
 {
-	lean_loop L = {.s = s, .c = c, .call = call, .slots = c->f.slots,
-	               .x = &c->f.slots[s->owner], .fr = &s->folds[0], .i = s->one_node};
-	L.part = fold ? &c->part[L.fr->g] : NULL;
+	hamr_value *slots = c->f.slots, *x = &slots[s->owner];
+	uint32_t i = s->one_node;
+	const fold_rec *fr = &s->folds[0];
+	hamr_value *part = fold ? &c->part[fr->g] : NULL;
 	size_t at = fold ? 0 : s->moves[0].at;
+	/* what the loop reads per item, loaded once: the stop flags'
+	 * places, the node's function, and this thread's item index */
+	const atomic_bool *abandoned = &s->abandoned, *halt = &s->r->halt;
+	hamr_fn fn = call->node->fn;
+	int64_t *current = &hamr__current_item;
 	size_t it = lo;
 	while (it < hi) { /* a segment at a time */
 		seg *sg = *seg_ref(s, it >> SEG_BITS);
 		size_t off = it & (SEG - 1), seg_end = (it | (SEG - 1)) + 1;
 		size_t end = seg_end < hi ? seg_end : hi;
 		const hamr_value *item = &sg->v[off];
+		uint64_t *pk = fold ? NULL : &sg->pk[at * sg->stride + off];
 		/* every item is of the emitting node's (s->owner's) declared
 		 * type, a scalar (s->scalars, which `later` needs): hamr_emit,
 		 * the scalar emits, emit_many_check and hamr__run_emit's check
 		 * of a returned list refuse any other. So the item slot's type
 		 * is written once */
-		L.x->type = item->type;
-		size_t done = fold ? lean_items_folded(&L, item, it, end - it) :
-		                     lean_items_packed(&L, item, &sg->pk[at * sg->stride + off], it,
-		                                       end - it);
-		if (done < end)
-			return done;
-		it = end;
+		x->type = item->type;
+		for (; it < end; it++, item++, pk = fold ? NULL : pk + 1) {
+			if (stop_seen(abandoned, halt))
+				return it;
+			x->u = item->u;
+			*current = (int64_t)it;
+			/* hamr__node_repeat, but for the slot's store */
+			call->result.type = NULL;
+			int rc = fn(call);
+			const hamr_value *v = &call->result;
+			if (__builtin_expect(rc != 0 || v->type == NULL || call->fail_msg != NULL, 0)) {
+				rc = hamr__node_repeat_slow(call, slots, i, rc);
+				v = &slots[i];
+				if (rc == 0 && v->type == NULL)
+					rc = HAMR__SKIPPED;
+			}
+			if (__builtin_expect(rc == 0, 1)) {
+				if (!fold) {
+					memcpy(pk, &v->u, sizeof(uint64_t));
+					continue;
+				}
+				rc = fr->step(part, v, fr->userdata);
+				c->folded++;
+				if (__builtin_expect(rc == 0, 1))
+					continue;
+				rc = fold_failed(s, fr->g, it, rc);
+			}
+			stream_add_gap(s, it, it + 1);
+			stream_fail(s, rc);
+		}
 	}
 	return it;
 }
